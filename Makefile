@@ -1,0 +1,324 @@
+# libselfcompress - plain GNU make build.
+#
+# Main targets:
+#   all (default)   lib/libselfcompress.so.X.Y.Z (+ .so.X, .so symlinks) and lib/libselfcompress.a
+#   deps            install missing Debian packages listed in DEPS_PKGS (apt-get as root)
+#   check           deps, libraries, tests/test_*.c (Check), exports check, header checks,
+#                   examples, tests/*.sh scripts; ends with "N passed, 0 failed"
+#   sanitize        make check SANITIZE=1 (ASan+UBSan build under build/san)
+#   valgrind        every test program under valgrind (CK_FORK=no)
+#   examples        build/examples/<name> for every examples/<name>.c (against the .so)
+#   check-exports   SONAME and exported-symbol check of the shared library
+#   install / uninstall / clean / demo
+#
+# Variables: CC CXX CFLAGS EXTRA_CFLAGS CPPFLAGS LDFLAGS WERROR=1 SANITIZE=1
+#            PREFIX LIBDIR INCLUDEDIR PKGCONFIGDIR DESTDIR DEPS_PKGS
+
+.DEFAULT_GOAL := all
+SHELL := /bin/sh
+
+# ---------------------------------------------------------------- toolchain
+CC ?= cc
+ifeq ($(origin CXX),default)
+CXX = c++
+endif
+AR ?= ar
+PKG_CONFIG ?= pkg-config
+VALGRIND ?= valgrind
+
+CFLAGS ?= -std=c11 -O2 -g -Wall -Wextra -Wpedantic -fPIC -fvisibility=hidden -pthread
+EXTRA_CFLAGS ?=
+LDFLAGS ?=
+# Flags the build relies on (PIC shared lib, export control); added only if
+# a user-supplied CFLAGS dropped them.
+REQUIRED_CFLAGS := $(filter-out $(CFLAGS),-fPIC -fvisibility=hidden -pthread)
+
+WERROR ?=
+SANITIZE ?=
+ifeq ($(WERROR),1)
+WERROR_FLAGS := -Werror
+endif
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+BASE_CFLAGS = $(CFLAGS) $(REQUIRED_CFLAGS) $(EXTRA_CFLAGS) $(WERROR_FLAGS)
+
+# ------------------------------------------------------- lazily-evaluated pkg-config
+# Recursively expanded and cached on first use: pkg-config only runs when a
+# recipe needs it, i.e. after `make deps` had a chance to install packages.
+cache = $(eval $(1) := $(2))$($(1))
+BLAS_CFLAGS  = $(call cache,BLAS_CFLAGS,$(shell $(PKG_CONFIG) --cflags openblas))
+BLAS_LIBS    = $(call cache,BLAS_LIBS,$(shell $(PKG_CONFIG) --libs openblas))
+CHECK_CFLAGS = $(call cache,CHECK_CFLAGS,$(shell $(PKG_CONFIG) --cflags check))
+CHECK_LIBS   = $(call cache,CHECK_LIBS,$(shell $(PKG_CONFIG) --libs check))
+SYS_LIBS := -lm -lpthread
+
+# ---------------------------------------------------------------- version
+HEADER := include/selfcompress.h
+version_part = $(shell sed -n -E 's/^[[:space:]]*\#[[:space:]]*define[[:space:]]+SC_VERSION_$(1)[[:space:]]+\(?([0-9]+)[uU]?\)?.*/\1/p' $(HEADER) 2>/dev/null | head -n 1)
+VERSION_MAJOR := $(call version_part,MAJOR)
+VERSION_MINOR := $(call version_part,MINOR)
+VERSION_PATCH := $(call version_part,PATCH)
+VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+# Recipes that need the version start with $(need_version).
+need_version = $(if $(and $(VERSION_MAJOR),$(VERSION_MINOR),$(VERSION_PATCH)),,$(error cannot parse SC_VERSION_MAJOR/MINOR/PATCH from $(HEADER)))
+
+# ---------------------------------------------------------------- layout
+BUILDDIR := build
+SANDIR   := $(BUILDDIR)/san
+LIBOUT   := lib
+
+LIBNAME := libselfcompress
+SONAME  := $(LIBNAME).so.$(VERSION_MAJOR)
+SHARED_REAL := $(LIBOUT)/$(LIBNAME).so.$(VERSION)
+SHARED_SONAME := $(LIBOUT)/$(SONAME)
+SHARED_LINK := $(LIBOUT)/$(LIBNAME).so
+STATIC := $(LIBOUT)/$(LIBNAME).a
+SAN_STATIC := $(SANDIR)/$(LIBNAME).a
+MAPFILE := src/selfcompress.map
+
+LIB_SRCS  := $(sort $(wildcard src/*.c src/*/*.c src/*/*/*.c))
+TEST_SRCS := $(sort $(wildcard tests/test_*.c))
+TEST_UTIL_SRCS := $(sort $(wildcard tests/util/*.c))
+TEST_SCRIPTS := $(filter-out tests/check_exports.sh,$(sort $(wildcard tests/*.sh)))
+EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
+EXAMPLES := $(patsubst examples/%.c,$(BUILDDIR)/examples/%,$(EXAMPLE_SRCS))
+
+# Two object trees, each compiled with fixed flags: build/obj (normal) and
+# build/san/obj (sanitized). They can never be mixed.
+NORMAL_OBJDIR := $(BUILDDIR)/obj
+SAN_OBJDIR    := $(SANDIR)/obj
+lib_objs  = $(patsubst %.c,$(1)/%.o,$(LIB_SRCS))
+test_objs = $(patsubst %.c,$(1)/%.o,$(TEST_UTIL_SRCS))
+
+ifeq ($(SANITIZE),1)
+VARIANT_DIR := $(SANDIR)
+OBJDIR := $(SAN_OBJDIR)
+TEST_ARCHIVE := $(SAN_STATIC)
+VARIANT_FLAGS := $(SAN_FLAGS)
+else
+VARIANT_DIR := $(BUILDDIR)
+OBJDIR := $(NORMAL_OBJDIR)
+TEST_ARCHIVE := $(STATIC)
+VARIANT_FLAGS :=
+endif
+TEST_BINS := $(patsubst tests/%.c,$(VARIANT_DIR)/tests/%,$(TEST_SRCS))
+NORMAL_TEST_BINS := $(patsubst tests/%.c,$(BUILDDIR)/tests/%,$(TEST_SRCS))
+
+DEPFLAGS = -MMD -MP
+LIB_CPPFLAGS  = -DSC_BUILDING -Isrc -Iinclude $(CPPFLAGS)
+TEST_CPPFLAGS = -Isrc -Iinclude -Itests $(CPPFLAGS)
+
+# Compile-flag signatures: objects are rebuilt when the flags change
+# (e.g. WERROR=1 or EXTRA_CFLAGS after a normal build).
+# The .srcs stamps make the libraries relink when a source file is removed.
+sig = $(CC) $(BASE_CFLAGS) $(1) | $(LIB_CPPFLAGS) | $(TEST_CPPFLAGS) | $(LDFLAGS)
+define write_flags
+	@mkdir -p $(@D)
+	@printf '%s\n' '$(subst ','\'',$(1))' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
+endef
+
+# ---------------------------------------------------------------- install dirs
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DESTDIR ?=
+
+# ---------------------------------------------------------------- deps
+DEPS_PKGS = libopenblas-dev check pkg-config zlib1g-dev
+
+.PHONY: all deps check check-run sanitize valgrind examples check-exports \
+        header-check tests install uninstall clean demo FORCE
+
+all: $(SHARED_REAL) $(SHARED_SONAME) $(SHARED_LINK) $(STATIC)
+
+# ---------------------------------------------------------------- objects
+$(NORMAL_OBJDIR)/.flags: FORCE
+	$(call write_flags,$(call sig,))
+$(SAN_OBJDIR)/.flags: FORCE
+	$(call write_flags,$(call sig,$(SAN_FLAGS)))
+$(NORMAL_OBJDIR)/.srcs $(SAN_OBJDIR)/.srcs: FORCE
+	$(call write_flags,$(LIB_SRCS))
+
+$(NORMAL_OBJDIR)/src/%.o: src/%.c $(NORMAL_OBJDIR)/.flags
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(DEPFLAGS) $(LIB_CPPFLAGS) $(BLAS_CFLAGS) -c $< -o $@
+$(SAN_OBJDIR)/src/%.o: src/%.c $(SAN_OBJDIR)/.flags
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) $(DEPFLAGS) $(LIB_CPPFLAGS) $(BLAS_CFLAGS) -c $< -o $@
+$(NORMAL_OBJDIR)/tests/%.o: tests/%.c $(NORMAL_OBJDIR)/.flags
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(DEPFLAGS) $(TEST_CPPFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS) -c $< -o $@
+$(SAN_OBJDIR)/tests/%.o: tests/%.c $(SAN_OBJDIR)/.flags
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) $(DEPFLAGS) $(TEST_CPPFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS) -c $< -o $@
+
+# ---------------------------------------------------------------- libraries
+$(SHARED_REAL): $(call lib_objs,$(NORMAL_OBJDIR)) $(MAPFILE) $(NORMAL_OBJDIR)/.srcs
+	$(need_version)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=$(MAPFILE) \
+		-Wl,--no-undefined $(LDFLAGS) -o $@ $(call lib_objs,$(NORMAL_OBJDIR)) $(BLAS_LIBS) $(SYS_LIBS)
+
+$(SHARED_SONAME): $(SHARED_REAL)
+	ln -sf $(notdir $<) $@
+$(SHARED_LINK): $(SHARED_SONAME)
+	ln -sf $(notdir $<) $@
+
+$(STATIC): $(call lib_objs,$(NORMAL_OBJDIR)) $(NORMAL_OBJDIR)/.srcs
+	@mkdir -p $(@D)
+	@rm -f $@
+	$(AR) rcs $@ $(call lib_objs,$(NORMAL_OBJDIR))
+$(SAN_STATIC): $(call lib_objs,$(SAN_OBJDIR)) $(SAN_OBJDIR)/.srcs
+	@mkdir -p $(@D)
+	@rm -f $@
+	$(AR) rcs $@ $(call lib_objs,$(SAN_OBJDIR))
+
+# ---------------------------------------------------------------- tests
+# Each tests/test_*.c is its own program: test object + tests/util/*.c objects
+# + the static archive of the current variant.
+$(BUILDDIR)/tests/%: $(NORMAL_OBJDIR)/tests/%.o $(call test_objs,$(NORMAL_OBJDIR)) $(STATIC)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(LDFLAGS) -o $@ $< $(call test_objs,$(NORMAL_OBJDIR)) $(STATIC) \
+		$(BLAS_LIBS) $(CHECK_LIBS) $(SYS_LIBS)
+$(SANDIR)/tests/%: $(SAN_OBJDIR)/tests/%.o $(call test_objs,$(SAN_OBJDIR)) $(SAN_STATIC)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $< $(call test_objs,$(SAN_OBJDIR)) $(SAN_STATIC) \
+		$(BLAS_LIBS) $(CHECK_LIBS) $(SYS_LIBS)
+
+tests: $(TEST_BINS)
+
+# ---------------------------------------------------------------- examples
+# Linked against the shared library; rpath makes them runnable from the tree.
+$(BUILDDIR)/examples/%: examples/%.c $(SHARED_LINK) $(HEADER) $(NORMAL_OBJDIR)/.flags
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -Iinclude $(CPPFLAGS) $(LDFLAGS) -o $@ $< \
+		-L$(LIBOUT) -lselfcompress -Wl,-rpath,'$$ORIGIN/../../$(LIBOUT)' -lz $(SYS_LIBS)
+
+examples: $(EXAMPLES)
+
+# ---------------------------------------------------------------- checks
+check-exports: $(SHARED_REAL)
+	@sh tests/check_exports.sh $(SHARED_REAL) $(SONAME)
+
+header-check:
+	$(CC) -std=c99 -Wall -Wextra -Wpedantic -Werror -Iinclude -fsyntax-only tests/header/header_check.c
+	$(CC) -std=c11 -Wall -Wextra -Wpedantic -Werror -Iinclude -fsyntax-only tests/header/header_check.c
+	$(CXX) -std=c++11 -Wall -Wextra -Wpedantic -Werror -Iinclude -fsyntax-only -x c++ tests/header/header_check.c
+
+check:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory check-run
+
+sanitize:
+	@$(MAKE) --no-print-directory check SANITIZE=1
+
+ifeq ($(SANITIZE),1)
+TEST_ENV := ASAN_OPTIONS=$${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1} \
+	UBSAN_OPTIONS=$${UBSAN_OPTIONS:-print_stacktrace=1} \
+	CK_TIMEOUT_MULTIPLIER=$${CK_TIMEOUT_MULTIPLIER:-10}
+else
+TEST_ENV :=
+endif
+
+# Everything is built first (in parallel with -j), then run sequentially.
+check-run: all $(TEST_BINS) examples header-check
+	@pass=0; \
+	fail() { echo "FAIL: $$1"; echo "$$pass passed, 1 failed"; exit 1; }; \
+	for t in $(TEST_BINS); do \
+		echo "==> $$t"; \
+		env $(TEST_ENV) ./$$t || fail $$t; \
+		pass=$$((pass + 1)); \
+	done; \
+	echo "==> check-exports"; \
+	sh tests/check_exports.sh $(SHARED_REAL) $(SONAME) || fail check-exports; \
+	for s in $(TEST_SCRIPTS); do \
+		echo "==> $$s"; \
+		env SC_ROOT="$(CURDIR)" SC_BUILD="$(CURDIR)/$(VARIANT_DIR)" SC_LIBDIR="$(CURDIR)/$(LIBOUT)" \
+			$(TEST_ENV) bash $$s || fail $$s; \
+		pass=$$((pass + 1)); \
+	done; \
+	echo "$$pass passed, 0 failed"
+
+valgrind: all $(NORMAL_TEST_BINS)
+	@command -v $(VALGRIND) >/dev/null 2>&1 || { echo "valgrind: '$(VALGRIND)' not found (apt-get install valgrind)" >&2; exit 1; }
+	@pass=0; \
+	for t in $(NORMAL_TEST_BINS); do \
+		echo "==> valgrind $$t"; \
+		CK_FORK=no $(VALGRIND) -q --leak-check=full --error-exitcode=1 \
+			$(if $(wildcard tests/valgrind.supp),--suppressions=tests/valgrind.supp) ./$$t \
+			|| { echo "FAIL: $$t (valgrind)"; echo "$$pass passed, 1 failed"; exit 1; }; \
+		pass=$$((pass + 1)); \
+	done; \
+	echo "$$pass passed, 0 failed"
+
+# ---------------------------------------------------------------- deps
+deps:
+	@if ! command -v dpkg-query >/dev/null 2>&1; then \
+		echo "deps: dpkg-query not found (not Debian?); make sure these are installed: $(DEPS_PKGS)"; \
+		exit 0; \
+	fi; \
+	missing=; \
+	for p in $(DEPS_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	[ -n "$$missing" ] || exit 0; \
+	echo "deps: missing packages:$$missing"; \
+	if [ "$$(id -u)" = 0 ]; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
+	else \
+		echo "deps: not root; run:" >&2; \
+		echo "  sudo apt-get install -y$$missing" >&2; \
+		exit 1; \
+	fi
+
+# ---------------------------------------------------------------- demo
+demo:
+	@if [ ! -f examples/fashion_mnist.c ]; then \
+		echo "demo: the Fashion-MNIST example is not written yet"; \
+		exit 0; \
+	fi; \
+	$(MAKE) --no-print-directory deps && \
+	$(MAKE) --no-print-directory examples && \
+	./$(BUILDDIR)/examples/fashion_mnist
+
+# ---------------------------------------------------------------- install
+install: all
+	$(need_version)
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 $(HEADER) $(DESTDIR)$(INCLUDEDIR)/selfcompress.h
+	install -m 755 $(SHARED_REAL) $(DESTDIR)$(LIBDIR)/$(LIBNAME).so.$(VERSION)
+	ln -sf $(LIBNAME).so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/$(LIBNAME).so
+	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/$(LIBNAME).a
+	@mkdir -p $(BUILDDIR)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+		selfcompress.pc.in > $(BUILDDIR)/selfcompress.pc
+	install -m 644 $(BUILDDIR)/selfcompress.pc $(DESTDIR)$(PKGCONFIGDIR)/selfcompress.pc
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null 2>&1; then \
+		ldconfig || true; \
+	fi
+
+uninstall:
+	$(need_version)
+	rm -f $(DESTDIR)$(INCLUDEDIR)/selfcompress.h
+	rm -f $(DESTDIR)$(LIBDIR)/$(LIBNAME).so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	rm -f $(DESTDIR)$(LIBDIR)/$(LIBNAME).so $(DESTDIR)$(LIBDIR)/$(LIBNAME).a
+	rm -f $(DESTDIR)$(PKGCONFIGDIR)/selfcompress.pc
+
+# ---------------------------------------------------------------- clean
+clean:
+	rm -rf $(BUILDDIR)
+	rm -f $(LIBOUT)/$(LIBNAME).so $(LIBOUT)/$(LIBNAME).so.* $(LIBOUT)/$(LIBNAME).a
+
+FORCE:
+
+# Keep test objects (they are intermediates of pattern rules).
+.SECONDARY:
+
+-include $(wildcard $(NORMAL_OBJDIR)/src/*.d $(NORMAL_OBJDIR)/src/*/*.d $(NORMAL_OBJDIR)/src/*/*/*.d \
+                    $(NORMAL_OBJDIR)/tests/*.d $(NORMAL_OBJDIR)/tests/*/*.d \
+                    $(SAN_OBJDIR)/src/*.d $(SAN_OBJDIR)/src/*/*.d $(SAN_OBJDIR)/src/*/*/*.d \
+                    $(SAN_OBJDIR)/tests/*.d $(SAN_OBJDIR)/tests/*/*.d)

@@ -1,0 +1,375 @@
+/*
+ * selfcompress.h -- the public API of libselfcompress.
+ *
+ * libselfcompress trains neural networks that compress themselves while they
+ * learn (Self-Compression, Csefalvay & Imber 2023): every dense/conv layer can
+ * carry a learned bit depth b and exponent e per output channel, a size term
+ * in the loss pushes the bit depths down, and channels whose bit depth reaches
+ * zero are removed from the network.
+ *
+ * If it is not in this header, it is not API.
+ *
+ * A whole flow, in brief (error checks elided; every call returns sc_status):
+ *
+ *     sc_net *net;
+ *     int x, id;
+ *     sc_net_create(&net, 1, 28, 28);               // input: 1x28x28 images
+ *     x = SC_INPUT;
+ *     sc_net_conv2d(net, x, 16, 3, 3, 1, 1, SC_NO_BIAS, &id);
+ *     sc_net_batchnorm(net, id, SC_BN_AFFINE, &id);
+ *     sc_net_relu(net, id, &id);
+ *     sc_net_maxpool(net, id, 2, 2, &id);
+ *     sc_net_flatten(net, id, &id);
+ *     sc_net_dense(net, id, 10, SC_BIAS, &id);      // logits: the last layer
+ *     sc_net_init(net, 42);                          // seeded He init
+ *     sc_net_quantize(net, SC_ALL_LAYERS);           // self-compression on
+ *     sc_net_set_param(net, SC_PARAM_GAMMA, 0.05);   // size/accuracy dial
+ *
+ *     sc_optimizer *opt;
+ *     sc_optimizer_create(&opt, net, SC_OPT_ADAM);
+ *     sc_optimizer_set_lr(opt, SC_GROUP_QUANT, 0.5);
+ *
+ *     sc_tensor *images;                             // N x 1 x 28 x 28
+ *     int64_t shape[4] = {128, 1, 28, 28};
+ *     sc_tensor_wrap(&images, 4, shape, pixels);     // no copy
+ *     sc_step_stats st = SC_STEP_STATS_INIT;
+ *     sc_net_train_step(net, opt, images, labels, &st); // st.loss, st.accuracy
+ *     sc_net_compress(net);                          // drop dead channels
+ *
+ *     sc_optimizer_free(opt);                        // destructors take NULL
+ *     sc_tensor_free(images);
+ *     sc_net_free(net);
+ *
+ * Errors are values: every function that can fail returns an sc_status, and
+ * sc_last_error() gives a human-readable message for the calling thread's last
+ * failure. A failed call leaves every object as it was. The library never
+ * prints and never exits.
+ *
+ * Threads: different objects may be used from different threads at once; one
+ * object (and a net with the optimizer attached to it) must not be used from
+ * two threads at the same time. sc_net_set_threads() sets how many threads a
+ * net uses for its own work. The library drives OpenBLAS single-threaded and
+ * runs its own thread pool, so it calls openblas_set_num_threads(1).
+ */
+#ifndef SELFCOMPRESS_H
+#define SELFCOMPRESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Versions ---------------------------------------------------------- */
+
+#define SC_VERSION_MAJOR 0
+#define SC_VERSION_MINOR 1
+#define SC_VERSION_PATCH 0
+/** MAJOR*10000 + MINOR*100 + PATCH, as sc_version_number() returns. */
+#define SC_VERSION_NUMBER \
+    (SC_VERSION_MAJOR * 10000 + SC_VERSION_MINOR * 100 + SC_VERSION_PATCH)
+
+/* ---- Export macro ------------------------------------------------------ */
+
+#if defined(_WIN32)
+#  if defined(SC_BUILDING)
+#    define SC_API __declspec(dllexport)
+#  else
+#    define SC_API
+#  endif
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#  define SC_API __attribute__((visibility("default")))
+#else
+#  define SC_API
+#endif
+
+/** The version of the loaded library (compare with SC_VERSION_NUMBER). */
+SC_API unsigned sc_version_number(void);
+/** The version of the loaded library as "MAJOR.MINOR.PATCH". */
+SC_API const char *sc_version_string(void);
+
+/* ---- Errors ------------------------------------------------------------ */
+
+/** Status codes. Values are append-only: a code never changes meaning. */
+typedef enum sc_status {
+    SC_OK = 0,
+    SC_ERR_NULL = 1,        /**< a required pointer argument was NULL */
+    SC_ERR_ARG = 2,         /**< an argument is out of its valid range */
+    SC_ERR_SHAPE = 3,       /**< tensor or layer shapes do not fit */
+    SC_ERR_NOMEM = 4,       /**< an allocation failed */
+    SC_ERR_NONFINITE = 5,   /**< input data holds NaN or Inf */
+    SC_ERR_LABEL = 6,       /**< a label is outside [0, classes) */
+    SC_ERR_STATE = 7,       /**< the call is not valid in the object's state */
+    SC_ERR_IO = 8,          /**< reading or writing a file failed */
+    SC_ERR_FORMAT = 9,      /**< a file is truncated, corrupt or not ours */
+    SC_ERR_DIVERGED = 10,   /**< training produced NaN/Inf; nothing changed */
+    SC_ERR_UNSUPPORTED = 11 /**< valid request this build cannot do */
+} sc_status;
+
+/** A fixed English description of a status code (never NULL). */
+SC_API const char *sc_strerror(sc_status status);
+/** The calling thread's message for its last failed call ("" if none). */
+SC_API const char *sc_last_error(void);
+
+/* ---- Tensors ----------------------------------------------------------- */
+
+/** A float32 tensor of 1 to 4 dimensions, row-major (NCHW for images). */
+typedef struct sc_tensor sc_tensor;
+
+#define SC_MAX_DIMS 4
+
+/** A zero-filled tensor that owns its memory. */
+SC_API sc_status sc_tensor_create(sc_tensor **out, int ndim,
+                                  const int64_t *shape);
+/** A tensor that owns a copy of data (numel floats, all finite or not). */
+SC_API sc_status sc_tensor_from_data(sc_tensor **out, int ndim,
+                                     const int64_t *shape, const float *data);
+/** A tensor over the caller's memory (no copy). data must outlive it. */
+SC_API sc_status sc_tensor_wrap(sc_tensor **out, int ndim,
+                                const int64_t *shape, float *data);
+/** Frees the handle (and the data it owns). NULL is a no-op. */
+SC_API void sc_tensor_free(sc_tensor *t);
+/** Number of dimensions, or 0 for NULL. */
+SC_API int sc_tensor_ndim(const sc_tensor *t);
+/** Size of dimension i, or -1 when t is NULL or i is out of range. */
+SC_API int64_t sc_tensor_dim(const sc_tensor *t, int i);
+/** Number of elements, or 0 for NULL. */
+SC_API size_t sc_tensor_numel(const sc_tensor *t);
+/** The element storage (numel floats), or NULL for NULL. */
+SC_API float *sc_tensor_data(sc_tensor *t);
+/** Copies count == numel floats out of the tensor. */
+SC_API sc_status sc_tensor_copy_to(const sc_tensor *t, float *dst,
+                                   size_t count);
+/** Copies count == numel floats into the tensor. */
+SC_API sc_status sc_tensor_copy_from(sc_tensor *t, const float *src,
+                                     size_t count);
+
+/* ---- Networks ---------------------------------------------------------- */
+
+/** A network: a graph of layers, its parameters and its buffers. */
+typedef struct sc_net sc_net;
+
+/** Layer id of the network input, usable wherever a layer id is taken. */
+#define SC_INPUT 0
+/** "Every dense/conv layer", for sc_net_quantize() and reports. */
+#define SC_ALL_LAYERS (-1)
+
+/** Layer flags (bitwise or). */
+enum {
+    SC_NO_BIAS = 0,
+    SC_BIAS = 1,               /**< dense/conv: add a learned bias */
+    SC_BN_AFFINE = 2,          /**< batch norm: learned scale and shift */
+    SC_BN_BATCH_STATS = 4      /**< batch norm: batch statistics in eval too */
+};
+
+/** Layer kinds, as sc_net_layer_kind() reports them. Append-only. */
+typedef enum sc_layer_kind {
+    SC_LAYER_INPUT = 0,
+    SC_LAYER_DENSE = 1,     /**< y = W x + b */
+    SC_LAYER_CONV2D = 2,    /**< y = W * x + b (cross-correlation) */
+    SC_LAYER_BATCHNORM = 3, /**< y = g (x - mean) / sqrt(var + eps) + beta */
+    SC_LAYER_RELU = 4,      /**< y = max(x, 0) */
+    SC_LAYER_MAXPOOL = 5,   /**< y = max over a k x k window */
+    SC_LAYER_GAVGPOOL = 6,  /**< y[c] = mean over h, w of x[c] */
+    SC_LAYER_GMAXPOOL = 7,  /**< y[c] = max over h, w of x[c] */
+    SC_LAYER_FLATTEN = 8,   /**< C x H x W -> (C*H*W) */
+    SC_LAYER_ADD = 9        /**< y = a + b (residual join) */
+} sc_layer_kind;
+
+/** A new, empty network whose input samples are c x h x w. */
+SC_API sc_status sc_net_create(sc_net **out, int c, int h, int w);
+/** Frees the network. NULL is a no-op. Free its optimizer first or after:
+ *  either order is fine. */
+SC_API void sc_net_free(sc_net *net);
+
+/*
+ * Building: each call appends one layer fed by the layer `in` (an id an
+ * earlier call returned, or SC_INPUT) and stores the new layer's id in *id.
+ * The last layer added is the network's output (the logits). Layers can only
+ * be added before sc_net_init().
+ */
+/** Fully connected; flattens a c x h x w input. */
+SC_API sc_status sc_net_dense(sc_net *net, int in, int out_features,
+                              int flags, int *id);
+/** 2-D convolution, kernel kh x kw, zero padding pad on every side. */
+SC_API sc_status sc_net_conv2d(sc_net *net, int in, int out_channels, int kh,
+                               int kw, int stride, int pad, int flags,
+                               int *id);
+/** Batch norm over channels (flags: SC_BN_AFFINE, SC_BN_BATCH_STATS). */
+SC_API sc_status sc_net_batchnorm(sc_net *net, int in, int flags, int *id);
+SC_API sc_status sc_net_relu(sc_net *net, int in, int *id);
+/** Max pool with a k x k window and the given stride, no padding. */
+SC_API sc_status sc_net_maxpool(sc_net *net, int in, int k, int stride,
+                                int *id);
+SC_API sc_status sc_net_global_avgpool(sc_net *net, int in, int *id);
+SC_API sc_status sc_net_global_maxpool(sc_net *net, int in, int *id);
+SC_API sc_status sc_net_flatten(sc_net *net, int in, int *id);
+/** Element-wise sum of two layers of the same shape. */
+SC_API sc_status sc_net_add(sc_net *net, int a, int b, int *id);
+
+/** Allocates the parameters and initialises them from seed: He (Kaiming)
+ *  normal weights, zero biases, unit/zero batch-norm scale/shift. */
+SC_API sc_status sc_net_init(sc_net *net, uint64_t seed);
+
+/** Number of layers, the input included (ids are 0 .. count-1). */
+SC_API int sc_net_layer_count(const sc_net *net);
+/** The kind of layer id, or -1 when net is NULL or id is out of range. */
+SC_API int sc_net_layer_kind(const sc_net *net, int id);
+/** The current output shape of layer id per sample (channels, h, w). */
+SC_API sc_status sc_net_layer_shape(const sc_net *net, int id, int *c, int *h,
+                                    int *w);
+/** Number of outputs per sample (the classes, for a classifier). */
+SC_API int sc_net_output_size(const sc_net *net);
+/** Number of trainable floats (weights, biases, norm and quantiser). */
+SC_API size_t sc_net_param_count(const sc_net *net);
+/** Copies all trainable floats, in the library's order, to dst. */
+SC_API sc_status sc_net_get_params(const sc_net *net, float *dst,
+                                   size_t count);
+/** Overwrites all trainable floats (all must be finite). */
+SC_API sc_status sc_net_set_params(sc_net *net, const float *src,
+                                   size_t count);
+
+/** Numeric settings of a net. Append-only. */
+typedef enum sc_param {
+    SC_PARAM_GAMMA = 0,       /**< size-loss weight (default 0) */
+    SC_PARAM_BN_MOMENTUM = 1, /**< running-stat update rate (default 0.1) */
+    SC_PARAM_BN_EPS = 2,      /**< batch-norm epsilon (default 1e-5) */
+    SC_PARAM_QUANT_B0 = 3,    /**< initial bit depth (default 8) */
+    SC_PARAM_QUANT_E0 = 4,    /**< fixed initial exponent; NaN (default):
+                                   per channel from max |w| */
+    SC_PARAM_COMPRESS_EVERY = 5 /**< train steps between automatic
+                                   compress() calls; 0 (default): never */
+} sc_param;
+
+SC_API sc_status sc_net_set_param(sc_net *net, sc_param p, double value);
+SC_API sc_status sc_net_get_param(const sc_net *net, sc_param p,
+                                  double *value);
+
+/** Threads this net uses (>= 1, default 1). */
+SC_API sc_status sc_net_set_threads(sc_net *net, int threads);
+
+/** Training mode (batch statistics; the default) or eval (running). */
+SC_API sc_status sc_net_set_training(sc_net *net, int training);
+
+/** Inference: x is N x c x h x w, out is N x outputs (logits). */
+SC_API sc_status sc_net_forward(sc_net *net, const sc_tensor *x,
+                                sc_tensor *out);
+
+/** What one training step measured. Set .size = sizeof(sc_step_stats)
+ *  (SC_STEP_STATS_INIT does): fields past .size are never written, so old
+ *  callers keep working when fields are appended. */
+typedef struct sc_step_stats {
+    size_t size;       /**< sizeof(sc_step_stats) as the caller knows it */
+    double loss;       /**< total loss: task_loss + gamma * size_loss */
+    double task_loss;  /**< mean softmax cross-entropy over the batch */
+    double size_loss;  /**< Q, average bits per original weight */
+    double accuracy;   /**< fraction of the batch classified right */
+} sc_step_stats;
+#define SC_STEP_STATS_INIT {sizeof(sc_step_stats), 0, 0, 0, 0}
+
+/* ---- Optimizers -------------------------------------------------------- */
+
+typedef struct sc_optimizer sc_optimizer;
+
+typedef enum sc_optimizer_kind {
+    SC_OPT_SGD = 0,   /**< SGD with momentum (0.9) / Nesterov options */
+    SC_OPT_ADAM = 1,  /**< Adam, L2 weight decay added to the gradient */
+    SC_OPT_ADAMW = 2  /**< Adam with decoupled weight decay */
+} sc_optimizer_kind;
+
+/** Parameter groups; each has its own learning rate and weight decay. */
+typedef enum sc_group {
+    SC_GROUP_WEIGHTS = 0,    /**< dense and conv weights */
+    SC_GROUP_BIASES = 1,     /**< biases and batch-norm scale/shift */
+    SC_GROUP_QUANT_BITS = 2, /**< quantiser bit depths b */
+    SC_GROUP_QUANT_EXP = 3,  /**< quantiser exponents e */
+    SC_GROUP_COUNT = 4,
+    SC_GROUP_QUANT = -2,     /**< setters only: both quantiser groups */
+    SC_GROUP_ALL = -1        /**< setters only: every group */
+} sc_group;
+
+/** Optimizer hyper-parameters (sc_optimizer_set). Append-only. */
+typedef enum sc_opt_param {
+    SC_OPT_LR = 0,           /**< per group */
+    SC_OPT_WEIGHT_DECAY = 1, /**< per group */
+    SC_OPT_MOMENTUM = 2,     /**< SGD momentum, all groups (default 0.9) */
+    SC_OPT_NESTEROV = 3,     /**< SGD: 1 for Nesterov momentum (default 0) */
+    SC_OPT_BETA1 = 4,        /**< Adam (default 0.9) */
+    SC_OPT_BETA2 = 5,        /**< Adam (default 0.999) */
+    SC_OPT_EPS = 6           /**< Adam (default 1e-8) */
+} sc_opt_param;
+
+/** An optimizer for net, attached to it (one per net; a second create
+ *  fails with SC_ERR_STATE until the first is freed). Defaults: lr 1e-3
+ *  (Adam) or 0.01 (SGD) for weights and biases, 0.5 for the quantiser
+ *  groups, no weight decay. */
+SC_API sc_status sc_optimizer_create(sc_optimizer **out, sc_net *net,
+                                     sc_optimizer_kind kind);
+/** Frees and detaches. NULL is a no-op. */
+SC_API void sc_optimizer_free(sc_optimizer *opt);
+/** Sets a hyper-parameter; group is used by LR and WEIGHT_DECAY only. */
+SC_API sc_status sc_optimizer_set(sc_optimizer *opt, sc_opt_param p,
+                                  int group, double value);
+SC_API sc_status sc_optimizer_get(const sc_optimizer *opt, sc_opt_param p,
+                                  int group, double *value);
+/** Shorthand for sc_optimizer_set(opt, SC_OPT_LR, group, lr). */
+SC_API sc_status sc_optimizer_set_lr(sc_optimizer *opt, int group,
+                                     double lr);
+/** Steps taken so far. */
+SC_API uint64_t sc_optimizer_steps(const sc_optimizer *opt);
+
+/** One training step on a batch: forward, loss (+ gamma * Q), backward,
+ *  update. x is N x c x h x w, labels N ints in [0, outputs). stats may be
+ *  NULL. On any error nothing changes. */
+SC_API sc_status sc_net_train_step(sc_net *net, sc_optimizer *opt,
+                                   const sc_tensor *x, const int32_t *labels,
+                                   sc_step_stats *stats);
+
+/* ---- Self-compression -------------------------------------------------- */
+
+/** Quantise layer id (dense or conv) or every dense/conv layer
+ *  (SC_ALL_LAYERS) with learned per-output-channel bit depth and exponent,
+ *  initialised from SC_PARAM_QUANT_B0 / SC_PARAM_QUANT_E0. After
+ *  sc_net_init(); before the optimizer is created. */
+SC_API sc_status sc_net_quantize(sc_net *net, int id);
+/** 1 when layer id is quantised, else 0. */
+SC_API int sc_net_is_quantized(const sc_net *net, int id);
+/** Copies layer id's bit depths b / exponents e (count = its channels). */
+SC_API sc_status sc_net_get_quant(const sc_net *net, int id, float *b,
+                                  float *e, size_t count);
+/** Sets them (either pointer may be NULL to leave it as it is). */
+SC_API sc_status sc_net_set_quant(sc_net *net, int id, const float *b,
+                                  const float *e, size_t count);
+
+/** Size figures of one layer or (id = SC_ALL_LAYERS) the whole net, as
+ *  defined by the self-compression spec. Set .size = sizeof(sc_size_report)
+ *  (SC_SIZE_REPORT_INIT does); fields past .size are never written. */
+typedef struct sc_size_report {
+    size_t size;            /**< sizeof(sc_size_report) as the caller knows */
+    int64_t in_channels;    /**< live input channels (0 for the whole net) */
+    int64_t out_channels;   /**< live output channels (sum for the net) */
+    int64_t weights;        /**< live weights: both ends alive */
+    int64_t weights0;       /**< N0: quantised weights at construction */
+    double bits;            /**< bits as stored: ceil(B) per live weight */
+    double bits_pct;        /**< bits / (32 * N0) * 100 */
+    double weights_pct;     /**< weights / N0 * 100 */
+    double size_loss;       /**< Q: sum B * live_in * kh * kw / N0 */
+    int64_t overhead_floats;/**< fp32 extras: biases, norm params, b and e */
+} sc_size_report;
+#define SC_SIZE_REPORT_INIT {sizeof(sc_size_report), 0, 0, 0, 0, 0, 0, 0, 0, 0}
+
+SC_API sc_status sc_net_size_report(const sc_net *net, int id,
+                                    sc_size_report *report);
+
+/** Removes every dead channel (b <= 0) in place, with all that only fed
+ *  or consumed it and the attached optimizer's state. The eval-mode
+ *  function of the net is preserved. *removed (may be NULL) gets the
+ *  number of channels removed. */
+SC_API sc_status sc_net_compress(sc_net *net, int *removed);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SELFCOMPRESS_H */

@@ -1,0 +1,83 @@
+/* exec.c -- forward and backward passes in the graph's topological order. */
+#include <string.h>
+
+#include "core/error.h"
+#include "core/tensor.h"
+#include "ops/ops.h"
+#include "quant/quantizer.h"
+
+void sc_forward(sc_net *net, int n)
+{
+    (void)n;
+    net->nodes[0].y = (float *)net->input; /* read only: no op writes it */
+    for (int i = 1; i < net->n_nodes; i++) {
+        sc_node *nd = &net->nodes[i];
+        if (nd->kind == SC_LAYER_FLATTEN)
+            nd->y = net->nodes[nd->in[0]].y;
+    }
+    for (int i = 1; i < net->n_nodes; i++) {
+        sc_node *nd = &net->nodes[i];
+        if (nd->quantized)
+            sc_quant_forward(net, nd);
+        sc_ops[nd->kind].fn(net, nd, OP_FORWARD);
+    }
+}
+
+void sc_backward(sc_net *net, int n)
+{
+    (void)n;
+    memset(net->grads, 0, net->n_params * sizeof(float));
+    for (int i = net->n_nodes - 1; i >= 1; i--) {
+        sc_node *nd = &net->nodes[i];
+        sc_ops[nd->kind].fn(net, nd, OP_BACKWARD);
+        if (nd->quantized)
+            sc_quant_backward(net, nd);
+    }
+}
+
+void sc_commit_stats(sc_net *net, int n)
+{
+    float mom = (float)net->bn_momentum;
+    for (int i = 1; i < net->n_nodes; i++) {
+        sc_node *nd = &net->nodes[i];
+        if (nd->kind != SC_LAYER_BATCHNORM)
+            continue;
+        sc_node *x = &net->nodes[nd->in[0]];
+        double m = (double)n * x->h * x->w;
+        float unbias = m > 1 ? (float)(m / (m - 1)) : 1.0f;
+        float *rm = sc_node_state(net, nd, S_MEAN), *rv = sc_node_state(net, nd, S_VAR);
+        for (int c = 0; c < nd->c; c++) {
+            rm[c] = (1 - mom) * rm[c] + mom * nd->save[c];
+            rv[c] = (1 - mom) * rv[c] + mom * nd->save[2 * nd->c + c] * unbias;
+        }
+    }
+}
+
+sc_status sc_check_input(const sc_net *net, const sc_tensor *x, int *n,
+                         const char *fn)
+{
+    if (!net->initialized)
+        return sc_fail(SC_ERR_STATE, "%s: call sc_net_init() first", fn);
+    if (net->n_nodes < 2)
+        return sc_fail(SC_ERR_STATE, "%s: the net has no layers", fn);
+    int64_t want[4] = {0, net->in_c, net->in_h, net->in_w};
+    int ok = x->ndim == 4;
+    for (int i = 1; ok && i < 4; i++)
+        ok = x->shape[i] == want[i];
+    /* a 2-D N x (c*h*w) batch is accepted for dense-first nets */
+    if (!ok && x->ndim == 2 &&
+        x->shape[1] == (int64_t)net->in_c * net->in_h * net->in_w)
+        ok = 1;
+    if (!ok)
+        return sc_fail(SC_ERR_SHAPE,
+                       "%s: input must be N x %d x %d x %d (or N x %d)", fn,
+                       net->in_c, net->in_h, net->in_w,
+                       net->in_c * net->in_h * net->in_w);
+    if (x->shape[0] > 1 << 24)
+        return sc_fail(SC_ERR_SHAPE, "%s: batch %lld is too large", fn,
+                       (long long)x->shape[0]);
+    if (!sc_all_finite(x->data, x->numel))
+        return sc_fail(SC_ERR_NONFINITE, "%s: the input holds NaN or Inf", fn);
+    *n = (int)x->shape[0];
+    return SC_OK;
+}

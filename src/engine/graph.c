@@ -1,0 +1,55 @@
+/* graph.c -- appending layers: inputs checked, shapes inferred by the op. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "ops/ops.h"
+
+int sc_slot_group(int slot)
+{
+    switch (slot) {
+    case P_W:
+        return SC_GROUP_WEIGHTS;
+    case P_QB:
+        return SC_GROUP_QUANT_BITS;
+    case P_QE:
+        return SC_GROUP_QUANT_EXP;
+    default:
+        return SC_GROUP_BIASES;
+    }
+}
+
+sc_status sc_graph_add(sc_net *net, sc_node *proto, int *id)
+{
+    for (int i = 0; i < proto->n_in; i++)
+        if (proto->in[i] < 0 || proto->in[i] >= net->n_nodes)
+            return sc_fail(SC_ERR_ARG, "%s: input layer id %d does not exist "
+                           "(the net has %d layers)",
+                           sc_ops[proto->kind].name, proto->in[i], net->n_nodes);
+    if (net->n_nodes == net->cap_nodes) {
+        int cap = net->cap_nodes ? 2 * net->cap_nodes : 16;
+        sc_node *nodes = realloc(net->nodes, (size_t)cap * sizeof *nodes);
+        if (nodes == NULL)
+            return sc_fail(SC_ERR_NOMEM, "%s: out of memory",
+                           sc_ops[proto->kind].name);
+        net->nodes = nodes;
+        net->cap_nodes = cap;
+    }
+    sc_node *nd = &net->nodes[net->n_nodes];
+    *nd = *proto;
+    for (int s = 0; s < P_SLOTS; s++) {
+        nd->poff[s] = SC_NONE;
+        nd->pn[s] = 0;
+    }
+    for (int s = 0; s < S_SLOTS; s++) {
+        nd->soff[s] = SC_NONE;
+        nd->sn[s] = 0;
+    }
+    sc_status st = sc_ops[nd->kind].fn(net, nd, OP_SHAPE);
+    if (st != SC_OK)
+        return st; /* the slot stays unused: n_nodes is unchanged */
+    if (nd->kind == SC_LAYER_DENSE || nd->kind == SC_LAYER_CONV2D)
+        nd->n0 = (int64_t)nd->pn[P_W];
+    *id = net->n_nodes++;
+    return SC_OK;
+}

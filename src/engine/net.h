@@ -1,0 +1,140 @@
+/* net.h -- the network: its layer graph, flat parameter buffers and plan.
+ *
+ * Layers are nodes appended in order; a node only reads earlier nodes, so the
+ * append order is a topological order and forward/backward are two loops.
+ * Every trainable float lives in one flat buffer `params` (gradients in
+ * `grads`, same layout), sorted by optimizer group so that each group is one
+ * contiguous range. Non-trained state (batch-norm running statistics) lives
+ * in a second flat buffer `state`. Activations, their gradients and scratch
+ * space are planned once per batch size into one arena.
+ */
+#ifndef SC_ENGINE_NET_H
+#define SC_ENGINE_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/pool.h"
+#include "selfcompress.h"
+
+#define SC_NONE ((size_t)-1)
+
+/* Parameter slots a node may own, and the optimizer group of each. */
+enum { P_W, P_B, P_GAMMA, P_BETA, P_QB, P_QE, P_SLOTS };
+/* State slots (not trained). */
+enum { S_MEAN, S_VAR, S_SLOTS };
+
+#define SC_LAYER_KIND_COUNT 10
+
+typedef struct sc_node {
+    int kind;        /* sc_layer_kind */
+    int in[2];       /* input node ids */
+    int n_in;
+    int c, h, w;     /* output shape per sample */
+    /* attributes */
+    int kh, kw, stride, pad, flags;
+    int quantized;
+    int64_t n0;      /* dense/conv: weights at construction (for N0) */
+    /* flat-buffer offsets (SC_NONE when absent) and element counts */
+    size_t poff[P_SLOTS], pn[P_SLOTS];
+    size_t soff[S_SLOTS], sn[S_SLOTS];
+    /* planned buffers (valid after sc_plan) */
+    float *y, *dy;   /* output and its gradient, N*c*h*w each */
+    float *save;     /* bn: batch mean, invstd, var (3*c) */
+    int32_t *arg;    /* max pools: argmax index into the input sample */
+    float *qw;       /* quantised weights (pn[P_W] floats) when quantized */
+    float *cbias;    /* constants folded by compress: c*h*w per sample */
+    float *live;     /* 1/0 per output channel (feature), see sc_liveness */
+} sc_node;
+
+struct sc_optimizer;
+
+struct sc_net {
+    int in_c, in_h, in_w;
+    sc_node *nodes;
+    int n_nodes, cap_nodes;
+    int initialized;
+    int training;
+    uint64_t seed;
+    /* trainable parameters, sorted by group */
+    float *params, *grads;
+    size_t n_params;
+    size_t group_off[SC_GROUP_COUNT + 1];
+    /* running statistics */
+    float *state;
+    size_t n_state;
+    float *live;      /* backing store of every node's live[] */
+    /* settings */
+    double gamma, bn_momentum, bn_eps, quant_b0, quant_e0;
+    int64_t compress_every;
+    uint64_t steps_since_compress;
+    int64_t n0; /* quantised weights at construction, over all layers */
+    /* threads */
+    int threads;
+    sc_pool *pool;
+    /* plan */
+    int plan_n;       /* batch size the pointers are laid out for */
+    int plan_cap_n;   /* batch size the arena was sized for */
+    int plan_dirty;   /* shapes changed: recompute everything */
+    float *arena;
+    size_t arena_floats;
+    float *dy_base;   /* all dy buffers are contiguous: [dy_base, +dy_len) */
+    size_t dy_len;
+    float *probs;     /* softmax output of the loss, N * classes */
+    float *scratch;   /* per-thread op scratch (im2col columns) */
+    size_t scratch_per_thread;
+    float *wgrad;     /* per-thread weight-gradient partials (threads-1) */
+    size_t wgrad_per_thread;
+    const float *input; /* the current batch (caller memory) */
+    struct sc_optimizer *opt;
+};
+
+/* ---- graph (graph.c) ---- */
+/* Appends a node; validates in-range inputs and computes the output shape
+ * through the op's shape function. On failure nothing changes. */
+sc_status sc_graph_add(sc_net *net, sc_node *proto, int *id);
+/* Group of a parameter slot. */
+int sc_slot_group(int slot);
+/* Sizes of every slot from node shapes (sets pn/sn, not offsets). */
+void sc_graph_sizes(sc_net *net);
+
+/* ---- parameters (params.c) ---- */
+/* Lays the parameter and state buffers out anew from the nodes' pn/sn:
+ * element i of the new params comes from old element pmap[i] (SC_NONE:
+ * zero), likewise smap for state. NULL maps mean "fresh, all zero". The
+ * attached optimizer's state follows the same map. On failure (ENOMEM)
+ * nothing changes except the nodes' counts, which the caller restores. */
+sc_status sc_params_relayout(sc_net *net, const size_t *pmap,
+                             const size_t *smap, size_t new_np,
+                             size_t new_ns);
+/* out[i] = old[map[i]] (0 where map[i] is SC_NONE or map is NULL). */
+void sc_gather(float *out, const float *old, const size_t *map, size_t n);
+/* Computes offsets for the current counts: returns totals. */
+void sc_params_offsets(sc_net *net, size_t *np, size_t *ns);
+/* Pointer to a slot's floats, or NULL. */
+float *sc_node_param(sc_net *net, sc_node *nd, int slot);
+float *sc_node_grad(sc_net *net, sc_node *nd, int slot);
+float *sc_node_state(sc_net *net, sc_node *nd, int slot);
+
+/* ---- planning and execution (plan.c, exec.c) ---- */
+sc_status sc_plan(sc_net *net, int n);
+void sc_plan_free(sc_net *net);
+/* Forward over all nodes for batch n (input in net->input). */
+void sc_forward(sc_net *net, int n);
+/* Backward from the output gradient in the last node's dy. Zeroes all dy
+ * and grads first except the output's. */
+void sc_backward(sc_net *net, int n);
+/* After a successful training step: fold batch statistics into running
+ * statistics. */
+void sc_commit_stats(sc_net *net, int n);
+
+/* Input shape check shared by forward and train step. */
+sc_status sc_check_input(const sc_net *net, const sc_tensor *x, int *n,
+                         const char *fn);
+
+static inline size_t sc_node_size(const sc_node *nd)
+{
+    return (size_t)nd->c * (size_t)nd->h * (size_t)nd->w;
+}
+
+#endif

@@ -1,0 +1,106 @@
+/* plan.c -- one arena per batch size: outputs, gradients, scratch.
+ * The arena only grows, so a smaller batch (the last of an epoch) and every
+ * later step reuse it: a steady-state step allocates nothing. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "ops/ops.h"
+
+#define ALIGN_FLOATS 16
+
+static size_t up(size_t n) { return (n + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS; }
+
+/* Walks the layout for batch n; assigns pointers when base is not NULL. */
+static size_t layout(sc_net *net, int n, float *base)
+{
+    size_t off = 0;
+#define TAKE(ptr, count, type)                                                \
+    do {                                                                      \
+        size_t cnt_ = up(count);                                              \
+        if (base)                                                             \
+            ptr = (type *)(void *)(base + off);                               \
+        off += cnt_;                                                          \
+    } while (0)
+    int threads = sc_pool_threads(net->pool);
+    for (int i = 1; i < net->n_nodes; i++) {
+        sc_node *nd = &net->nodes[i];
+        size_t sz = (size_t)n * sc_node_size(nd);
+        if (nd->kind == SC_LAYER_FLATTEN)
+            continue;
+        TAKE(nd->y, sz, float);
+        if (nd->kind == SC_LAYER_MAXPOOL || nd->kind == SC_LAYER_GMAXPOOL)
+            TAKE(nd->arg, sz, int32_t); /* int32 and float have one size */
+        if (nd->kind == SC_LAYER_BATCHNORM)
+            TAKE(nd->save, 3 * (size_t)nd->c, float);
+        if (nd->quantized)
+            TAKE(nd->qw, nd->pn[P_W], float);
+    }
+    size_t dy_start = off;
+    for (int i = 1; i < net->n_nodes; i++) {
+        sc_node *nd = &net->nodes[i];
+        if (nd->kind != SC_LAYER_FLATTEN)
+            TAKE(nd->dy, (size_t)n * sc_node_size(nd), float);
+    }
+    if (base) {
+        net->dy_base = base + dy_start;
+        net->dy_len = off - dy_start;
+    }
+    sc_node *last = &net->nodes[net->n_nodes - 1];
+    TAKE(net->probs, (size_t)n * sc_node_size(last), float);
+    TAKE(net->scratch, (size_t)threads * net->scratch_per_thread, float);
+    TAKE(net->wgrad, (size_t)(threads - 1) * net->wgrad_per_thread, float);
+#undef TAKE
+    return off;
+}
+
+/* flatten shares its input's buffers */
+static void alias_flatten(sc_net *net)
+{
+    for (int i = 1; i < net->n_nodes; i++) {
+        sc_node *nd = &net->nodes[i];
+        if (nd->kind == SC_LAYER_FLATTEN) {
+            nd->y = net->nodes[nd->in[0]].y;
+            nd->dy = net->nodes[nd->in[0]].dy;
+        }
+    }
+}
+
+sc_status sc_plan(sc_net *net, int n)
+{
+    if (!net->plan_dirty && n == net->plan_n)
+        return SC_OK;
+    net->scratch_per_thread = net->wgrad_per_thread = 0;
+    int saved_n = net->plan_n;
+    net->plan_n = n;
+    for (int i = 1; i < net->n_nodes; i++)
+        sc_ops[net->nodes[i].kind].fn(net, &net->nodes[i], OP_SCRATCH);
+    size_t need = layout(net, n, NULL);
+    if (need > net->arena_floats) {
+        float *arena = aligned_alloc(64, up(need) * sizeof(float));
+        if (arena == NULL) {
+            net->plan_n = saved_n;
+            net->plan_dirty = 1;
+            return sc_fail(SC_ERR_NOMEM,
+                           "out of memory planning %zu floats for batch %d",
+                           need, n);
+        }
+        free(net->arena);
+        net->arena = arena;
+        net->arena_floats = up(need);
+        net->plan_cap_n = n;
+    }
+    layout(net, n, net->arena);
+    net->nodes[0].dy = NULL;
+    alias_flatten(net);
+    net->plan_dirty = 0;
+    return SC_OK;
+}
+
+void sc_plan_free(sc_net *net)
+{
+    free(net->arena);
+    net->arena = NULL;
+    net->arena_floats = 0;
+    net->plan_dirty = 1;
+}

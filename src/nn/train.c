@@ -1,0 +1,107 @@
+/* train.c -- inference and the training step: forward, loss, backward,
+ * update. Everything that can fail is checked before anything changes. */
+#include <math.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/tensor.h"
+#include "ops/ops.h"
+#include "optim/optimizer.h"
+#include "quant/quantizer.h"
+
+SC_API sc_status sc_net_forward(sc_net *net, const sc_tensor *x,
+                                sc_tensor *out)
+{
+    SC_CHECK_NULL(net, "sc_net_forward");
+    SC_CHECK_NULL(x, "sc_net_forward");
+    SC_CHECK_NULL(out, "sc_net_forward");
+    int n;
+    sc_status st = sc_check_input(net, x, &n, "sc_net_forward");
+    if (st != SC_OK)
+        return st;
+    size_t k = (size_t)sc_net_output_size(net);
+    if (out->numel != (size_t)n * k || out->shape[0] != n)
+        return sc_fail(SC_ERR_SHAPE,
+                       "sc_net_forward: out must hold %d x %zu floats", n, k);
+    if ((st = sc_plan(net, n)) != SC_OK)
+        return st;
+    net->input = x->data;
+    sc_forward(net, n);
+    memcpy(out->data, net->nodes[net->n_nodes - 1].y, (size_t)n * k * sizeof(float));
+    return SC_OK;
+}
+
+static sc_status check_labels(const int32_t *labels, int n, int k)
+{
+    for (int i = 0; i < n; i++)
+        if (labels[i] < 0 || labels[i] >= k)
+            return sc_fail(SC_ERR_LABEL,
+                           "sc_net_train_step: label %d of sample %d is not in "
+                           "[0, %d)",
+                           labels[i], i, k);
+    return SC_OK;
+}
+
+SC_API sc_status sc_net_train_step(sc_net *net, sc_optimizer *opt,
+                                   const sc_tensor *x, const int32_t *labels,
+                                   sc_step_stats *stats)
+{
+    const char *fn = "sc_net_train_step";
+    SC_CHECK_NULL(net, fn);
+    SC_CHECK_NULL(opt, fn);
+    SC_CHECK_NULL(x, fn);
+    SC_CHECK_NULL(labels, fn);
+    if (opt->net != net)
+        return sc_fail(SC_ERR_ARG, "%s: the optimizer belongs to another net",
+                       fn);
+    if (stats && (stats->size < sizeof(size_t) || stats->size > 4096))
+        return sc_fail(SC_ERR_ARG, "%s: stats->size must be set to "
+                       "sizeof(sc_step_stats)", fn);
+    int n, k = sc_net_output_size(net);
+    sc_status st = sc_check_input(net, x, &n, fn);
+    if (st != SC_OK || (st = check_labels(labels, n, k)) != SC_OK ||
+        (st = sc_plan(net, n)) != SC_OK)
+        return st;
+
+    int mode = net->training;
+    net->training = 1;
+    net->input = x->data;
+    sc_forward(net, n);
+    sc_node *last = &net->nodes[net->n_nodes - 1];
+    memset(net->dy_base, 0, net->dy_len * sizeof(float));
+    int correct;
+    double task = sc_xent(last->y, labels, n, k, net->probs, last->dy, &correct);
+    sc_liveness(net);
+    double q = sc_size_loss(net, 0);
+    double loss = task + net->gamma * q;
+    if (!isfinite(loss)) {
+        net->training = mode;
+        return sc_fail(SC_ERR_DIVERGED, "%s: the loss is not finite (%g)", fn,
+                       loss);
+    }
+    sc_backward(net, n);
+    sc_size_loss(net, 1);
+    for (size_t i = 0; i < net->n_params; i++)
+        if (!isfinite(net->grads[i])) {
+            net->training = mode;
+            return sc_fail(SC_ERR_DIVERGED,
+                           "%s: gradient %zu is not finite; nothing was "
+                           "updated", fn, i);
+        }
+    sc_commit_stats(net, n);
+    sc_optimizer_update(opt);
+    net->training = mode;
+
+    if (net->compress_every > 0 &&
+        ++net->steps_since_compress >= (uint64_t)net->compress_every) {
+        net->steps_since_compress = 0;
+        st = sc_net_compress(net, NULL);
+        if (st != SC_OK)
+            return st;
+    }
+    if (stats) {
+        sc_step_stats s = {stats->size, loss, task, q, (double)correct / n};
+        memcpy(stats, &s, stats->size < sizeof s ? stats->size : sizeof s);
+    }
+    return SC_OK;
+}

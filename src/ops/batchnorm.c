@@ -1,0 +1,135 @@
+/* batchnorm.c -- y = g (x - mean) / sqrt(var + eps) + beta per channel;
+ * batch statistics in training (or always, with SC_BN_BATCH_STATS). */
+#include <math.h>
+
+#include "core/error.h"
+#include "ops/ops.h"
+
+typedef struct bn_job {
+    sc_net *net;
+    sc_node *nd, *x;
+    int n, hw, batch;
+} bn_job;
+
+static int uses_batch_stats(const sc_net *net, const sc_node *nd)
+{
+    return net->training || (nd->flags & SC_BN_BATCH_STATS);
+}
+
+static void forward_task(void *ctx, size_t b, size_t e, int t)
+{
+    (void)t;
+    const bn_job *j = ctx;
+    sc_node *nd = j->nd;
+    int c = nd->c, hw = j->hw;
+    const float *g = sc_node_param(j->net, nd, P_GAMMA);
+    const float *beta = sc_node_param(j->net, nd, P_BETA);
+    const float *rm = sc_node_state(j->net, nd, S_MEAN);
+    const float *rv = sc_node_state(j->net, nd, S_VAR);
+    float eps = (float)j->net->bn_eps;
+    for (size_t ch = b; ch < e; ch++) {
+        float mean, var;
+        if (j->batch) {
+            double s = 0.0, ss = 0.0;
+            for (int i = 0; i < j->n; i++) {
+                const float *xp = j->x->y + ((size_t)i * c + ch) * hw;
+                for (int k = 0; k < hw; k++)
+                    s += xp[k];
+            }
+            double m = (double)j->n * hw, mu = s / m;
+            for (int i = 0; i < j->n; i++) {
+                const float *xp = j->x->y + ((size_t)i * c + ch) * hw;
+                for (int k = 0; k < hw; k++) {
+                    double d = xp[k] - mu;
+                    ss += d * d;
+                }
+            }
+            mean = (float)mu;
+            var = (float)(ss / m);
+        } else {
+            mean = rm[ch];
+            var = rv[ch];
+        }
+        float invstd = 1.0f / sqrtf(var + eps);
+        nd->save[ch] = mean;
+        nd->save[c + ch] = invstd;
+        nd->save[2 * c + ch] = var;
+        float scale = g ? g[ch] * invstd : invstd;
+        float shift = (beta ? beta[ch] : 0.0f) - mean * scale;
+        for (int i = 0; i < j->n; i++) {
+            const float *xp = j->x->y + ((size_t)i * c + ch) * hw;
+            float *yp = nd->y + ((size_t)i * c + ch) * hw;
+            for (int k = 0; k < hw; k++)
+                yp[k] = xp[k] * scale + shift;
+        }
+    }
+}
+
+static void backward_task(void *ctx, size_t b, size_t e, int t)
+{
+    (void)t;
+    const bn_job *j = ctx;
+    sc_node *nd = j->nd;
+    int c = nd->c, hw = j->hw;
+    const float *g = sc_node_param(j->net, nd, P_GAMMA);
+    float *dg = sc_node_grad(j->net, nd, P_GAMMA);
+    float *dbeta = sc_node_grad(j->net, nd, P_BETA);
+    for (size_t ch = b; ch < e; ch++) {
+        float mean = nd->save[ch], invstd = nd->save[c + ch];
+        float gc = g ? g[ch] : 1.0f;
+        double sdy = 0.0, sdyx = 0.0; /* sums of dy and dy * xhat */
+        for (int i = 0; i < j->n; i++) {
+            const float *xp = j->x->y + ((size_t)i * c + ch) * hw;
+            const float *dyp = nd->dy + ((size_t)i * c + ch) * hw;
+            for (int k = 0; k < hw; k++) {
+                sdy += dyp[k];
+                sdyx += dyp[k] * (xp[k] - mean) * invstd;
+            }
+        }
+        if (dg)
+            dg[ch] += (float)sdyx;
+        if (dbeta)
+            dbeta[ch] += (float)sdy;
+        if (j->x->dy == NULL)
+            continue;
+        float a = gc * invstd, mdy = 0.0f, mdyx = 0.0f;
+        if (j->batch) { /* dx = g invstd (dy - mean(dy) - xhat mean(dy xhat)) */
+            double m = (double)j->n * hw;
+            mdy = (float)(sdy / m);
+            mdyx = (float)(sdyx / m);
+        }
+        for (int i = 0; i < j->n; i++) {
+            const float *xp = j->x->y + ((size_t)i * c + ch) * hw;
+            const float *dyp = nd->dy + ((size_t)i * c + ch) * hw;
+            float *dxp = j->x->dy + ((size_t)i * c + ch) * hw;
+            for (int k = 0; k < hw; k++)
+                dxp[k] += a * (dyp[k] - mdy - (xp[k] - mean) * invstd * mdyx);
+        }
+    }
+}
+
+sc_status sc_op_batchnorm(sc_net *net, sc_node *nd, int action)
+{
+    sc_node *x = sc_in(net, nd, 0);
+    bn_job j = {net, nd, x, net->plan_n, x->h * x->w,
+                uses_batch_stats(net, nd)};
+    switch (action) {
+    case OP_SHAPE:
+        nd->c = x->c;
+        nd->h = x->h;
+        nd->w = x->w;
+        nd->pn[P_GAMMA] = nd->pn[P_BETA] =
+            (nd->flags & SC_BN_AFFINE) ? (size_t)x->c : 0;
+        nd->sn[S_MEAN] = nd->sn[S_VAR] = (size_t)x->c;
+        return SC_OK;
+    case OP_SCRATCH:
+        return SC_OK;
+    case OP_FORWARD:
+        sc_pool_run(net->pool, (size_t)nd->c, forward_task, &j);
+        return SC_OK;
+    case OP_BACKWARD:
+        sc_pool_run(net->pool, (size_t)nd->c, backward_task, &j);
+        return SC_OK;
+    }
+    return sc_fail(SC_ERR_ARG, "batchnorm: unknown action %d", action);
+}

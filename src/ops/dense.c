@@ -1,0 +1,55 @@
+/* dense.c -- y[n,o] = sum_i W[o,i] x[n,i] + b[o]; input flattened. */
+#include <string.h>
+
+#include "core/error.h"
+#include "core/gemm.h"
+#include "ops/ops.h"
+
+sc_status sc_op_dense(sc_net *net, sc_node *nd, int action)
+{
+    sc_node *x = sc_in(net, nd, 0);
+    int in = (int)sc_node_size(x), out = nd->c, n = net->plan_n;
+    float *bias = sc_node_param(net, nd, P_B);
+    switch (action) {
+    case OP_SHAPE:
+        nd->h = nd->w = 1;
+        nd->kh = nd->kw = 1;
+        nd->pn[P_W] = (size_t)out * (size_t)in;
+        nd->pn[P_B] = (nd->flags & SC_BIAS) ? (size_t)out : 0;
+        return SC_OK;
+    case OP_SCRATCH:
+        return SC_OK;
+    case OP_FORWARD: {
+        const float *w = sc_layer_weights(net, nd);
+        if (bias) {
+            for (int i = 0; i < n; i++)
+                memcpy(nd->y + (size_t)i * out, bias, (size_t)out * sizeof(float));
+        }
+        /* y = x W^T (+ b) */
+        sc_gemm(net->pool, 0, 1, n, out, in, 1.0f, x->y, in, w, in,
+                bias ? 1.0f : 0.0f, nd->y, out);
+        if (nd->cbias)
+            for (int i = 0; i < n; i++)
+                for (int o = 0; o < out; o++)
+                    nd->y[(size_t)i * out + o] += nd->cbias[o];
+        return SC_OK;
+    }
+    case OP_BACKWARD: {
+        const float *w = sc_layer_weights(net, nd);
+        /* dW += dy^T x ; db += sum_n dy ; dx += dy W */
+        sc_gemm(net->pool, 1, 0, out, in, n, 1.0f, nd->dy, out, x->y, in, 1.0f,
+                sc_node_grad(net, nd, P_W), in);
+        if (bias) {
+            float *db = sc_node_grad(net, nd, P_B);
+            for (int i = 0; i < n; i++)
+                for (int o = 0; o < out; o++)
+                    db[o] += nd->dy[(size_t)i * out + o];
+        }
+        if (x->dy)
+            sc_gemm(net->pool, 0, 0, n, in, out, 1.0f, nd->dy, out, w, in, 1.0f,
+                    x->dy, in);
+        return SC_OK;
+    }
+    }
+    return sc_fail(SC_ERR_ARG, "dense: unknown action %d", action);
+}

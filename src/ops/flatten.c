@@ -1,0 +1,27 @@
+/* flatten.c -- C x H x W -> (C*H*W) x 1 x 1; y and dy alias the input's. */
+#include "core/error.h"
+#include "ops/ops.h"
+
+sc_status sc_op_flatten(sc_net *net, sc_node *nd, int action)
+{
+    sc_node *x = sc_in(net, nd, 0);
+    switch (action) {
+    case OP_SHAPE:
+        nd->c = (int)sc_node_size(x);
+        nd->h = nd->w = 1;
+        return SC_OK;
+    case OP_SCRATCH:
+    case OP_FORWARD:  /* the plan points y at the input's y */
+    case OP_BACKWARD: /* and dy at the input's dy: nothing to move */
+        return SC_OK;
+    }
+    return sc_fail(SC_ERR_ARG, "flatten: unknown action %d", action);
+}
+
+sc_status sc_op_input(sc_net *net, sc_node *nd, int action)
+{
+    (void)net;
+    (void)nd;
+    (void)action; /* shape is set at creation; y is the caller's batch */
+    return SC_OK;
+}

@@ -1,0 +1,60 @@
+/* gpool.c -- global pools: y[c] = mean_hw x[c] or y[c] = max_hw x[c]. */
+#include "core/error.h"
+#include "ops/ops.h"
+
+static sc_status gpool(sc_net *net, sc_node *nd, int action, int is_max)
+{
+    sc_node *x = sc_in(net, nd, 0);
+    size_t planes = (size_t)net->plan_n * nd->c, hw = (size_t)x->h * x->w;
+    switch (action) {
+    case OP_SHAPE:
+        nd->c = x->c;
+        nd->h = nd->w = 1;
+        return SC_OK;
+    case OP_SCRATCH:
+        return SC_OK;
+    case OP_FORWARD:
+        for (size_t p = 0; p < planes; p++) {
+            const float *xp = x->y + p * hw;
+            if (is_max) {
+                size_t best = 0;
+                for (size_t i = 1; i < hw; i++)
+                    if (xp[i] > xp[best])
+                        best = i;
+                nd->y[p] = xp[best];
+                nd->arg[p] = (int32_t)best;
+            } else {
+                double acc = 0.0;
+                for (size_t i = 0; i < hw; i++)
+                    acc += xp[i];
+                nd->y[p] = (float)(acc / (double)hw);
+            }
+        }
+        return SC_OK;
+    case OP_BACKWARD:
+        if (x->dy == NULL)
+            return SC_OK;
+        for (size_t p = 0; p < planes; p++) {
+            float *dxp = x->dy + p * hw;
+            if (is_max) {
+                dxp[nd->arg[p]] += nd->dy[p];
+            } else {
+                float g = nd->dy[p] / (float)hw;
+                for (size_t i = 0; i < hw; i++)
+                    dxp[i] += g;
+            }
+        }
+        return SC_OK;
+    }
+    return sc_fail(SC_ERR_ARG, "global pool: unknown action %d", action);
+}
+
+sc_status sc_op_gavgpool(sc_net *net, sc_node *nd, int action)
+{
+    return gpool(net, nd, action, 0);
+}
+
+sc_status sc_op_gmaxpool(sc_net *net, sc_node *nd, int action)
+{
+    return gpool(net, nd, action, 1);
+}

@@ -1,0 +1,50 @@
+/* ops.h -- one function per layer kind, dispatched through one table.
+ *
+ * Each op answers four actions for its node (kann's kad_op_* pattern):
+ *   OP_SHAPE     validate the inputs, set the output shape and slot sizes
+ *   OP_SCRATCH   raise net->scratch_per_thread / wgrad_per_thread to its need
+ *   OP_FORWARD   y = f(inputs) for the planned batch (net->plan_n)
+ *   OP_BACKWARD  accumulate into the inputs' dy and the parameter grads
+ */
+#ifndef SC_OPS_OPS_H
+#define SC_OPS_OPS_H
+
+#include "engine/net.h"
+
+enum { OP_SHAPE, OP_SCRATCH, OP_FORWARD, OP_BACKWARD };
+
+typedef sc_status (*sc_op_fn)(sc_net *net, sc_node *nd, int action);
+
+typedef struct sc_op_def {
+    const char *name;
+    sc_op_fn fn;
+} sc_op_def;
+
+extern const sc_op_def sc_ops[SC_LAYER_KIND_COUNT];
+
+sc_status sc_op_input(sc_net *net, sc_node *nd, int action);
+sc_status sc_op_dense(sc_net *net, sc_node *nd, int action);
+sc_status sc_op_conv2d(sc_net *net, sc_node *nd, int action);
+sc_status sc_op_batchnorm(sc_net *net, sc_node *nd, int action);
+sc_status sc_op_relu(sc_net *net, sc_node *nd, int action);
+sc_status sc_op_maxpool(sc_net *net, sc_node *nd, int action);
+sc_status sc_op_gavgpool(sc_net *net, sc_node *nd, int action);
+sc_status sc_op_gmaxpool(sc_net *net, sc_node *nd, int action);
+sc_status sc_op_flatten(sc_net *net, sc_node *nd, int action);
+sc_status sc_op_add(sc_net *net, sc_node *nd, int action);
+
+/* The weights a dense/conv layer computes with: quantised or plain. */
+const float *sc_layer_weights(sc_net *net, sc_node *nd);
+
+/* Softmax cross-entropy over logits [n, k] with integer labels: returns the
+ * mean loss, writes probabilities to probs, (probs - onehot) / n to dlogits
+ * (when not NULL) and the number of correct argmax predictions. */
+double sc_xent(const float *logits, const int32_t *labels, int n, int k,
+               float *probs, float *dlogits, int *correct);
+
+static inline sc_node *sc_in(sc_net *net, sc_node *nd, int i)
+{
+    return &net->nodes[nd->in[i]];
+}
+
+#endif

@@ -1,0 +1,34 @@
+/* optimizer.h -- optimizer state: one flat buffer per moment, laid out
+ * like the net's parameters, so every update is a loop over a range. */
+#ifndef SC_OPTIM_OPTIMIZER_H
+#define SC_OPTIM_OPTIMIZER_H
+
+#include "engine/net.h"
+
+struct sc_optimizer {
+    sc_optimizer_kind kind;
+    sc_net *net;          /* NULL once the net is freed */
+    float *m, *v;         /* first / second moment (SGD uses m only) */
+    size_t n;
+    double lr[SC_GROUP_COUNT], wd[SC_GROUP_COUNT];
+    double momentum, beta1, beta2, eps;
+    int nesterov;
+    uint64_t t;           /* steps taken */
+};
+
+/* Follows a parameter relayout (see sc_params_relayout); on ENOMEM it
+ * changes nothing. */
+sc_status sc_optimizer_remap(struct sc_optimizer *opt, const size_t *map,
+                             size_t new_n);
+/* The net is going away. */
+void sc_optimizer_detach(struct sc_optimizer *opt);
+/* One update of the net's params from its grads. */
+void sc_optimizer_update(struct sc_optimizer *opt);
+
+/* The rules, over one group's range [0, n) (sgd.c, adam.c). */
+void sc_sgd_update(struct sc_optimizer *o, float *p, const float *g, float *m,
+                   size_t n, float lr, float wd);
+void sc_adam_update(struct sc_optimizer *o, float *p, const float *g,
+                    float *m, float *v, size_t n, float lr, float wd);
+
+#endif

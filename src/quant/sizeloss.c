@@ -1,0 +1,150 @@
+/* sizeloss.c -- Q = (1/N0) sum_{l,o} B[l,o] live_in(l) kh kw (spec section
+ * 2), the liveness of channels it rests on, and the size report. */
+#include <math.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "ops/ops.h"
+#include "quant/quantizer.h"
+
+void sc_liveness(sc_net *net)
+{
+    for (int i = 0; i < net->n_nodes; i++) {
+        sc_node *nd = &net->nodes[i];
+        sc_node *a = i ? &net->nodes[nd->in[0]] : NULL;
+        switch (nd->kind) {
+        case SC_LAYER_INPUT:
+            for (int c = 0; c < nd->c; c++)
+                nd->live[c] = 1.0f;
+            break;
+        case SC_LAYER_DENSE:
+        case SC_LAYER_CONV2D: {
+            const float *b = sc_node_param(net, nd, P_QB);
+            for (int c = 0; c < nd->c; c++)
+                nd->live[c] = (!nd->quantized || b[c] > 0.0f) ? 1.0f : 0.0f;
+            break;
+        }
+        case SC_LAYER_FLATTEN: {
+            int hw = a->h * a->w;
+            for (int c = 0; c < nd->c; c++)
+                nd->live[c] = a->live[c / hw];
+            break;
+        }
+        case SC_LAYER_ADD: {
+            sc_node *b = &net->nodes[nd->in[1]];
+            for (int c = 0; c < nd->c; c++)
+                nd->live[c] = (a->live[c] + b->live[c]) > 0.0f ? 1.0f : 0.0f;
+            break;
+        }
+        default: /* channel-wise layers keep their input's channels */
+            for (int c = 0; c < nd->c; c++)
+                nd->live[c] = a->live[c];
+        }
+    }
+}
+
+int64_t sc_live_in(sc_net *net, sc_node *nd)
+{
+    sc_node *x = &net->nodes[nd->in[0]];
+    int64_t n = 0;
+    for (int c = 0; c < x->c; c++)
+        n += x->live[c] > 0.0f;
+    /* dense reads every feature of a c x h x w input */
+    if (nd->kind == SC_LAYER_DENSE)
+        n *= (int64_t)x->h * x->w;
+    return n;
+}
+
+double sc_size_loss(sc_net *net, int add_grad)
+{
+    if (net->n0 <= 0)
+        return 0.0;
+    double q = 0.0;
+    for (int i = 1; i < net->n_nodes; i++) {
+        sc_node *nd = &net->nodes[i];
+        if (!nd->quantized)
+            continue;
+        double per = (double)sc_live_in(net, nd) * nd->kh * nd->kw / (double)net->n0;
+        const float *b = sc_node_param(net, nd, P_QB);
+        float *gb = sc_node_grad(net, nd, P_QB);
+        for (int o = 0; o < nd->c; o++) {
+            if (b[o] <= 0.0f)
+                continue;
+            q += b[o] * per;
+            if (add_grad)
+                gb[o] += (float)(net->gamma * per);
+        }
+    }
+    return q;
+}
+
+/* Adds layer nd's figures to r (r's N0 is set by the caller). */
+static void report_layer(sc_net *net, sc_node *nd, sc_size_report *r,
+                         double *q)
+{
+    int64_t live_in = sc_live_in(net, nd), live_out = 0, k = nd->kh * nd->kw;
+    const float *b = nd->quantized ? sc_node_param(net, nd, P_QB) : NULL;
+    double bits = 0.0;
+    for (int o = 0; o < nd->c; o++) {
+        if (nd->live[o] == 0.0f)
+            continue;
+        live_out++;
+        double per = (double)live_in * k;
+        bits += (b ? ceil(b[o]) : 32.0) * per;
+        if (b)
+            *q += b[o] * per;
+    }
+    r->in_channels = live_in;
+    r->out_channels += live_out;
+    r->weights += live_in * live_out * k;
+    r->bits += bits;
+    r->overhead_floats += (int64_t)(nd->pn[P_B] + nd->pn[P_QB] + nd->pn[P_QE]);
+}
+
+SC_API sc_status sc_net_size_report(const sc_net *cnet, int id,
+                                    sc_size_report *report)
+{
+    SC_CHECK_NULL(cnet, "sc_net_size_report");
+    SC_CHECK_NULL(report, "sc_net_size_report");
+    sc_net *net = (sc_net *)cnet; /* liveness is scratch, not state */
+    if (!net->initialized)
+        return sc_fail(SC_ERR_STATE, "sc_net_size_report: call sc_net_init() first");
+    if (report->size < sizeof(size_t) || report->size > 4096)
+        return sc_fail(SC_ERR_ARG,
+                       "sc_net_size_report: report->size must be set to "
+                       "sizeof(sc_size_report)");
+    if (id != SC_ALL_LAYERS &&
+        (id < 1 || id >= net->n_nodes ||
+         (net->nodes[id].kind != SC_LAYER_DENSE &&
+          net->nodes[id].kind != SC_LAYER_CONV2D)))
+        return sc_fail(SC_ERR_ARG,
+                       "sc_net_size_report: layer %d is not a dense or conv "
+                       "layer", id);
+    sc_liveness(net);
+    sc_size_report r = SC_SIZE_REPORT_INIT;
+    double q = 0.0;
+    if (id == SC_ALL_LAYERS) {
+        r.weights0 = net->n0;
+        for (int i = 1; i < net->n_nodes; i++) {
+            sc_node *nd = &net->nodes[i];
+            if (nd->kind == SC_LAYER_BATCHNORM)
+                r.overhead_floats += (int64_t)(nd->pn[P_GAMMA] + nd->pn[P_BETA] +
+                                               nd->sn[S_MEAN] + nd->sn[S_VAR]);
+            if (nd->quantized)
+                report_layer(net, nd, &r, &q);
+        }
+        r.in_channels = 0;
+    } else {
+        sc_node *nd = &net->nodes[id];
+        r.weights0 = nd->n0;
+        report_layer(net, nd, &r, &q);
+    }
+    int64_t n0 = r.weights0 > 0 ? r.weights0 : 1;
+    r.bits_pct = 100.0 * r.bits / (32.0 * (double)n0);
+    r.weights_pct = 100.0 * (double)r.weights / (double)n0;
+    r.size_loss = q / (double)n0;
+    size_t n = report->size < sizeof r ? report->size : sizeof r;
+    r.size = report->size;
+    memcpy(report, &r, n);
+    return SC_OK;
+}
