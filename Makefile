@@ -126,7 +126,7 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 DESTDIR ?=
 
 # ---------------------------------------------------------------- deps
-DEPS_PKGS = libopenblas-dev check pkg-config zlib1g-dev
+DEPS_PKGS = libopenblas-dev check pkg-config zlib1g-dev dataset-fashion-mnist
 
 .PHONY: all deps check check-run sanitize valgrind examples check-exports \
         header-check tests install uninstall clean demo FORCE
@@ -223,8 +223,13 @@ TEST_ENV :=
 endif
 
 # Everything is built first (in parallel with -j), then run sequentially.
+# Tests run with the BLAS kernel the shipped programs use: the best one the
+# CPU supports (examples/blas_kernel.h), unless OPENBLAS_CORETYPE is set.
 check-run: all $(TEST_BINS) examples header-check
-	@pass=0; \
+	@ct=$${OPENBLAS_CORETYPE:-$$(./$(BUILDDIR)/examples/blas_kernel --coretype)}; \
+	if [ -n "$$ct" ]; then export OPENBLAS_CORETYPE=$$ct; fi; \
+	echo "==> BLAS kernel for the tests: $$(OPENBLAS_CORETYPE=$$ct ./$(BUILDDIR)/examples/blas_kernel | sed -n 's/^kernel running: //p')"; \
+	pass=0; \
 	fail() { echo "FAIL: $$1"; echo "$$pass passed, 1 failed"; exit 1; }; \
 	for t in $(TEST_BINS); do \
 		echo "==> $$t"; \
@@ -274,14 +279,12 @@ deps:
 	fi
 
 # ---------------------------------------------------------------- demo
+# DEMO_FLAGS: the example's flags (default: tinynet, 3 epochs, both cores)
+DEMO_FLAGS ?= --net tinynet --epochs 3
 demo:
-	@if [ ! -f examples/fashion_mnist.c ]; then \
-		echo "demo: the Fashion-MNIST example is not written yet"; \
-		exit 0; \
-	fi; \
-	$(MAKE) --no-print-directory deps && \
+	@$(MAKE) --no-print-directory deps && \
 	$(MAKE) --no-print-directory examples && \
-	./$(BUILDDIR)/examples/fashion_mnist
+	./$(BUILDDIR)/examples/fashion_mnist $(DEMO_FLAGS)
 
 # ---------------------------------------------------------------- install
 install: all

@@ -34,7 +34,7 @@
  *     sc_tensor_wrap(&images, 4, shape, pixels);     // no copy
  *     sc_step_stats st = SC_STEP_STATS_INIT;
  *     sc_net_train_step(net, opt, images, labels, &st); // st.loss, st.accuracy
- *     sc_net_compress(net);                          // drop dead channels
+ *     sc_net_compress(net, NULL);                    // drop dead channels
  *
  *     sc_optimizer_free(opt);                        // destructors take NULL
  *     sc_tensor_free(images);
@@ -88,6 +88,24 @@ extern "C" {
 SC_API unsigned sc_version_number(void);
 /** The version of the loaded library as "MAJOR.MINOR.PATCH". */
 SC_API const char *sc_version_string(void);
+
+/* ---- BLAS kernel ------------------------------------------------------- */
+
+/** The BLAS build and the kernel it chose for this CPU, e.g. OpenBLAS's
+ *  "OpenBLAS 0.3.21 DYNAMIC_ARCH ... Haswell". Log it next to any timing. */
+SC_API const char *sc_blas_info(void);
+/** The name of the kernel running now, e.g. "Haswell". */
+SC_API const char *sc_blas_kernel(void);
+/** The best OpenBLAS core type this CPU supports ("SkylakeX", "Haswell",
+ *  "Sandybridge"), or NULL when it cannot tell. */
+SC_API const char *sc_blas_best_coretype(void);
+/** 1 when the running kernel is below what the CPU supports (Debian 12's
+ *  OpenBLAS runs "Prescott" or "Haswell" code on CPUs it does not know).
+ *  OpenBLAS reads OPENBLAS_CORETYPE once, when it loads: a host application
+ *  fixes this by setting OPENBLAS_CORETYPE=sc_blas_best_coretype() in its
+ *  environment and re-executing itself (examples/blas_kernel.h shows how),
+ *  or by setting the variable in the service that starts it. */
+SC_API int sc_blas_kernel_suboptimal(void);
 
 /* ---- Errors ------------------------------------------------------------ */
 
@@ -355,7 +373,9 @@ typedef struct sc_size_report {
     double bits_pct;        /**< bits / (32 * N0) * 100 */
     double weights_pct;     /**< weights / N0 * 100 */
     double size_loss;       /**< Q: sum B * live_in * kh * kw / N0 */
-    int64_t overhead_floats;/**< fp32 extras: biases, norm params, b and e */
+    int64_t overhead_floats;/**< fp32 extras: biases (and constants
+                                 compress folded in), norm params and
+                                 running stats, b and e */
 } sc_size_report;
 #define SC_SIZE_REPORT_INIT {sizeof(sc_size_report), 0, 0, 0, 0, 0, 0, 0, 0, 0}
 
@@ -364,9 +384,75 @@ SC_API sc_status sc_net_size_report(const sc_net *net, int id,
 
 /** Removes every dead channel (b <= 0) in place, with all that only fed
  *  or consumed it and the attached optimizer's state. The eval-mode
- *  function of the net is preserved. *removed (may be NULL) gets the
- *  number of channels removed. */
+ *  function of the net is preserved: what a removed channel still added
+ *  (its bias, then batch norm's shift, ...) is folded into the next
+ *  dense/conv layer's bias or a per-position constant. *removed (may be
+ *  NULL) gets the number of dense/conv output channels removed (0, and
+ *  nothing changes, when none is dead).
+ *  Kept although dead (their weights stay exactly zero): the channels of
+ *  the last layer (the logits keep their count) and every channel in the
+ *  same space, e.g. a conv under a final global pool; a channel feeding an
+ *  add while the other branch has it alive; one channel of a layer whose
+ *  channels are all dead. N0 of the size report does not change. */
 SC_API sc_status sc_net_compress(sc_net *net, int *removed);
+
+/* ---- Model files and inference ---------------------------------------- */
+
+/** A loaded model: a network for inference only (eval mode). */
+typedef struct sc_model sc_model;
+
+/** Sizes of a model file (docs/format.md). Set .size (SC_MODEL_INFO_INIT
+ *  does); fields past .size are never written. */
+typedef struct sc_model_info {
+    size_t size;                  /**< sizeof(sc_model_info) as known */
+    int64_t file_bytes;           /**< the whole file */
+    int64_t weight_payload_bytes; /**< ceil(weight_bits / 8) */
+    int64_t channel_header_bytes; /**< 5 per quantised channel (bits, e) */
+    double weight_bits;           /**< sum of ceil(B) per stored weight */
+} sc_model_info;
+#define SC_MODEL_INFO_INIT {sizeof(sc_model_info), 0, 0, 0, 0}
+
+/** Writes the net's inference model (quantised weights bit-packed, fp32
+ *  biases, norm parameters and running statistics) to path, atomically.
+ *  info (may be NULL) gets the file's sizes. */
+SC_API sc_status sc_net_save(const sc_net *net, const char *path,
+                             sc_model_info *info);
+/** Loads a model file. A truncated, corrupt or hostile file gets
+ *  SC_ERR_FORMAT (or SC_ERR_IO) and a message; *out is then untouched. */
+SC_API sc_status sc_model_load(sc_model **out, const char *path);
+/** The same from size bytes in memory (the bytes are not kept). */
+SC_API sc_status sc_model_load_memory(sc_model **out, const void *data,
+                                      size_t size);
+/** Frees a model. NULL is a no-op. */
+SC_API void sc_model_free(sc_model *m);
+/** Inference: x is N x c x h x w, out N x outputs (logits). */
+SC_API sc_status sc_model_forward(sc_model *m, const sc_tensor *x,
+                                  sc_tensor *out);
+SC_API sc_status sc_model_set_threads(sc_model *m, int threads);
+SC_API int sc_model_output_size(const sc_model *m);
+SC_API sc_status sc_model_input_shape(const sc_model *m, int *c, int *h,
+                                      int *w);
+SC_API sc_status sc_model_get_info(const sc_model *m, sc_model_info *info);
+
+/* ---- Training checkpoints --------------------------------------------- */
+
+/** Saves the whole training state: layers (with removed channels),
+ *  parameters with b and e, running statistics, settings, the optimizer's
+ *  state and step count (opt may be NULL), and user_len bytes of the
+ *  caller's own (its data-order RNG, epoch, ...). Atomic: written to a
+ *  temporary file, fsynced and renamed, so a crash never loses the previous
+ *  checkpoint at path. */
+SC_API sc_status sc_checkpoint_save(const sc_net *net, const sc_optimizer *opt,
+                                    const void *user, size_t user_len,
+                                    const char *path);
+/** Restores a checkpoint into a new net and optimizer (*opt_out is NULL
+ *  when none was saved) and copies the user bytes into user (at most
+ *  user_cap; *user_len gets their count, and may be NULL). Threads are not
+ *  part of the state: set them again. With 1 thread a resumed run is
+ *  bit-identical to one that never stopped. */
+SC_API sc_status sc_checkpoint_load(const char *path, sc_net **net_out,
+                                    sc_optimizer **opt_out, void *user,
+                                    size_t user_cap, size_t *user_len);
 
 #ifdef __cplusplus
 }

@@ -1,10 +1,199 @@
-/* compress.c -- removal of dead channels (spec section 3). */
+/* compress.c -- removal of dead channels in place (spec section 3).
+ *
+ * keep.c decides which units go, fold.c what they still contributed; here
+ * the nodes get their new shapes (producers their kept channel count, every
+ * other node through its op's OP_SHAPE), the parameters and running
+ * statistics are gathered into the new layout (sc_params_relayout, which
+ * moves the optimizer's state along the same map) and the folded constants
+ * are added to the consumers' biases or cbias maps. Everything that can
+ * fail is allocated before the net changes; on failure the nodes are put
+ * back as they were. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "compress/compress.h"
 #include "core/error.h"
-#include "engine/net.h"
+#include "ops/ops.h"
+
+/* Old indices of the kept units of node i, into kept (newc[i] ints). */
+static void kept_units(const sc_cplan *p, const sc_node *old, int i, int *kept)
+{
+    const unsigned char *g = p->gone + p->uoff[i];
+    int r = 0;
+    for (int u = 0; u < old[i].c; u++)
+        if (!g[u])
+            kept[r++] = u;
+}
+
+/* Gather maps from the old layout (old nodes) to the new one (net). */
+static sc_status build_maps(sc_net *net, const sc_cplan *p, const sc_node *old,
+                            size_t *pmap, size_t *smap)
+{
+    int maxc = 1;
+    for (int i = 0; i < net->n_nodes; i++)
+        if (old[i].c > maxc)
+            maxc = old[i].c;
+    int *rows = malloc((size_t)maxc * sizeof *rows);
+    int *cols = malloc((size_t)maxc * sizeof *cols);
+    if (!rows || !cols) {
+        free(rows);
+        free(cols);
+        return sc_fail(SC_ERR_NOMEM, "sc_net_compress: out of memory");
+    }
+    for (int i = 1; i < net->n_nodes; i++) {
+        sc_node *nd = &net->nodes[i];
+        const sc_node *od = &old[i];
+        kept_units(p, old, i, rows);
+        for (int s = 0; s < P_SLOTS; s++) {
+            if (nd->pn[s] == 0)
+                continue;
+            size_t to = nd->poff[s], from = od->poff[s];
+            if (s != P_W) { /* one float per output unit */
+                for (int r = 0; r < nd->c; r++)
+                    pmap[to + (size_t)r] = from + (size_t)rows[r];
+                continue;
+            }
+            int xi = nd->in[0];
+            const sc_node *ox = &old[xi];
+            kept_units(p, old, xi, cols);
+            /* dense: columns are input features c*h*w + q; conv: each row
+             * is c x kh x kw; either way a column block per input channel */
+            size_t blk = nd->kind == SC_LAYER_DENSE ? (size_t)ox->h * ox->w
+                                                    : (size_t)nd->kh * nd->kw;
+            size_t oldk = od->pn[P_W] / (size_t)od->c;
+            size_t newk = nd->pn[P_W] / (size_t)nd->c;
+            for (int r = 0; r < nd->c; r++)
+                for (int c = 0; c < p->newc[xi]; c++)
+                    for (size_t q = 0; q < blk; q++)
+                        pmap[to + (size_t)r * newk + (size_t)c * blk + q] =
+                            from + (size_t)rows[r] * oldk +
+                            (size_t)cols[c] * blk + q;
+        }
+        for (int s = 0; s < S_SLOTS; s++)
+            for (size_t r = 0; r < nd->sn[s]; r++)
+                smap[nd->soff[s] + r] = od->soff[s] + (size_t)rows[r];
+    }
+    free(rows);
+    free(cols);
+    return SC_OK;
+}
+
+/* The new cbias of node i (NULL when it needs none): its kept rows of the
+ * old cbias plus the fold that does not go into the bias. */
+static sc_status new_cbias(const sc_cplan *p, const sc_node *old, int i,
+                           float **out)
+{
+    const sc_node *od = &old[i];
+    const float *fold = p->to_bias[i] ? NULL : p->fold[i];
+    size_t hw = (size_t)od->h * od->w;
+    *out = NULL;
+    int need = od->cbias != NULL;
+    if (fold && !need) /* a fold of zeros needs no map */
+        for (size_t q = 0; q < (size_t)od->c * hw && !need; q++)
+            need = fold[q] != 0.0f;
+    if (!need)
+        return SC_OK;
+    float *cb = malloc((size_t)p->newc[i] * hw * sizeof(float));
+    if (!cb)
+        return sc_fail(SC_ERR_NOMEM, "sc_net_compress: out of memory");
+    const unsigned char *g = p->gone + p->uoff[i];
+    size_t r = 0;
+    for (int u = 0; u < od->c; u++) {
+        if (g[u])
+            continue;
+        for (size_t q = 0; q < hw; q++) {
+            size_t at = (size_t)u * hw + q;
+            cb[r * hw + q] = (od->cbias ? od->cbias[at] : 0.0f) +
+                             (fold ? fold[at] : 0.0f);
+        }
+        r++;
+    }
+    *out = cb;
+    return SC_OK;
+}
+
+static sc_status relayout(sc_net *net, const sc_cplan *p)
+{
+    int n = net->n_nodes;
+    sc_node *old = malloc((size_t)n * sizeof *old);
+    float **cb = calloc((size_t)n, sizeof *cb);
+    size_t *pmap = NULL, *smap = NULL;
+    sc_status st = SC_OK;
+    if (!old || !cb) {
+        st = sc_fail(SC_ERR_NOMEM, "sc_net_compress: out of memory");
+        goto out;
+    }
+    memcpy(old, net->nodes, (size_t)n * sizeof *old);
+    for (int i = 1; i < n && st == SC_OK; i++) {
+        sc_node *nd = &net->nodes[i];
+        if (sc_is_weighted(nd))
+            nd->c = p->newc[i];
+        st = sc_ops[nd->kind].fn(net, nd, OP_SHAPE);
+        if (nd->quantized)
+            nd->pn[P_QB] = nd->pn[P_QE] = (size_t)nd->c;
+        if (st == SC_OK && (nd->c != p->newc[i] || nd->h != old[i].h ||
+                            nd->w != old[i].w))
+            st = sc_fail(SC_ERR_STATE, "sc_net_compress: layer %d: "
+                         "inconsistent channel removal", i);
+    }
+    size_t np = 0, ns = 0;
+    if (st == SC_OK) {
+        sc_params_offsets(net, &np, &ns);
+        pmap = malloc((np ? np : 1) * sizeof *pmap);
+        smap = malloc((ns ? ns : 1) * sizeof *smap);
+        if (!pmap || !smap)
+            st = sc_fail(SC_ERR_NOMEM, "sc_net_compress: out of memory");
+    }
+    if (st == SC_OK)
+        st = build_maps(net, p, old, pmap, smap);
+    for (int i = 1; i < n && st == SC_OK; i++)
+        st = new_cbias(p, old, i, &cb[i]);
+    if (st == SC_OK)
+        st = sc_params_relayout(net, pmap, smap, np, ns);
+    if (st != SC_OK) { /* put the nodes back */
+        memcpy(net->nodes, old, (size_t)n * sizeof *old);
+        sc_params_offsets(net, &np, &ns);
+        for (int i = 0; i < n; i++)
+            free(cb[i]);
+        goto out;
+    }
+    for (int i = 1; i < n; i++) {
+        sc_node *nd = &net->nodes[i];
+        free(old[i].cbias);
+        nd->cbias = cb[i];
+        if (!p->fold[i] || !p->to_bias[i])
+            continue;
+        float *bias = sc_node_param(net, nd, P_B);
+        const unsigned char *g = p->gone + p->uoff[i];
+        size_t hw = (size_t)nd->h * nd->w, r = 0;
+        for (int u = 0; u < old[i].c; u++)
+            if (!g[u])
+                bias[r++] += p->fold[i][(size_t)u * hw];
+    }
+out:
+    free(pmap);
+    free(smap);
+    free(cb);
+    free(old);
+    return st;
+}
 
 SC_API sc_status sc_net_compress(sc_net *net, int *removed)
 {
     SC_CHECK_NULL(net, "sc_net_compress");
-    (void)removed;
-    return sc_fail(SC_ERR_UNSUPPORTED, "sc_net_compress: not implemented yet");
+    if (!net->initialized)
+        return sc_fail(SC_ERR_STATE, "sc_net_compress: call sc_net_init() "
+                       "first");
+    sc_cplan p = {0};
+    sc_status st = sc_cplan_keep(net, &p);
+    int count = p.removed;
+    if (st == SC_OK && count > 0) {
+        st = sc_cplan_fold(net, &p);
+        if (st == SC_OK)
+            st = relayout(net, &p);
+    }
+    sc_cplan_free(&p);
+    if (st == SC_OK && removed)
+        *removed = count;
+    return st;
 }

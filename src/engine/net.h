@@ -95,8 +95,6 @@ struct sc_net {
 sc_status sc_graph_add(sc_net *net, sc_node *proto, int *id);
 /* Group of a parameter slot. */
 int sc_slot_group(int slot);
-/* Sizes of every slot from node shapes (sets pn/sn, not offsets). */
-void sc_graph_sizes(sc_net *net);
 
 /* ---- parameters (params.c) ---- */
 /* Lays the parameter and state buffers out anew from the nodes' pn/sn:

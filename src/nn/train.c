@@ -92,16 +92,15 @@ SC_API sc_status sc_net_train_step(sc_net *net, sc_optimizer *opt,
     sc_optimizer_update(opt);
     net->training = mode;
 
-    if (net->compress_every > 0 &&
-        ++net->steps_since_compress >= (uint64_t)net->compress_every) {
-        net->steps_since_compress = 0;
-        st = sc_net_compress(net, NULL);
-        if (st != SC_OK)
-            return st;
-    }
     if (stats) {
         sc_step_stats s = {stats->size, loss, task, q, (double)correct / n};
         memcpy(stats, &s, stats->size < sizeof s ? stats->size : sizeof s);
     }
+    /* The step is done and stays done: a compress that fails (out of
+     * memory) changes nothing and is tried again after the next step. */
+    if (net->compress_every > 0 &&
+        ++net->steps_since_compress >= (uint64_t)net->compress_every &&
+        sc_net_compress(net, NULL) == SC_OK)
+        net->steps_since_compress = 0;
     return SC_OK;
 }

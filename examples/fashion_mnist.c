@@ -1,0 +1,451 @@
+/* fashion_mnist.c -- train a network that compresses itself on Fashion-MNIST.
+ *
+ *   build/examples/fashion_mnist [--net mlp|tinynet|cnn] [--epochs N] ...
+ *
+ * Reads the IDX gzip files of Debian's dataset-fashion-mnist (or --data DIR),
+ * trains with self-compression (or --float), compresses the net, evaluates
+ * it on the test set and prints a per-layer summary and one RESULT line.
+ * Run with --help for every flag.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include <selfcompress.h>
+
+#include "blas_kernel.h"
+
+#define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
+
+typedef struct options {
+    const char *data, *net;
+    int epochs, batch, threads, use_float;
+    long steps, train_limit, test_limit, compress_every;
+    double gamma, lr, qlr, b0;
+    unsigned long seed;
+} options;
+
+typedef struct dataset {
+    float *x;   /* n x 784, normalised */
+    int32_t *y; /* n labels */
+    long n;
+} dataset;
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("fashion_mnist: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+static void check(sc_status st, const char *what)
+{
+    if (st != SC_OK)
+        die("%s: %s (%s)", what, sc_strerror(st), sc_last_error());
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- IDX files (big-endian header, gzip) ---- */
+
+static unsigned char *read_idx(const char *dir, const char *name, int want_magic,
+                               long *count, long *item)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    gzFile f = gzopen(path, "rb");
+    if (f == NULL)
+        die("cannot open %s: %s", path, strerror(errno));
+    unsigned char hdr[16];
+    int dims = want_magic == 0x803 ? 3 : 1;
+    int hlen = 4 + 4 * dims;
+    if (gzread(f, hdr, (unsigned)hlen) != hlen)
+        die("%s: too short for an IDX header", path);
+    long magic = (long)hdr[0] << 24 | hdr[1] << 16 | hdr[2] << 8 | hdr[3];
+    if (magic != want_magic)
+        die("%s: not an IDX file of the expected kind (magic 0x%lx, want 0x%x)",
+            path, magic, want_magic);
+    long d[3] = {1, 1, 1};
+    for (int i = 0; i < dims; i++)
+        d[i] = (long)hdr[4 + 4 * i] << 24 | hdr[5 + 4 * i] << 16 |
+               hdr[6 + 4 * i] << 8 | hdr[7 + 4 * i];
+    if (d[0] <= 0 || d[0] > 10000000 || (dims == 3 && (d[1] != 28 || d[2] != 28)))
+        die("%s: unexpected dimensions %ld x %ld x %ld", path, d[0], d[1], d[2]);
+    *count = d[0];
+    *item = d[1] * d[2];
+    size_t bytes = (size_t)(*count) * (size_t)(*item);
+    unsigned char *buf = malloc(bytes);
+    if (buf == NULL)
+        die("out of memory reading %s", path);
+    if (gzread(f, buf, (unsigned)bytes) != (int)bytes)
+        die("%s: truncated (expected %zu bytes of data)", path, bytes);
+    gzclose(f);
+    return buf;
+}
+
+static dataset load(const char *dir, const char *prefix, long limit)
+{
+    char name[64];
+    long n, item, nl, one;
+    snprintf(name, sizeof name, "%s-images-idx3-ubyte.gz", prefix);
+    unsigned char *img = read_idx(dir, name, 0x803, &n, &item);
+    snprintf(name, sizeof name, "%s-labels-idx1-ubyte.gz", prefix);
+    unsigned char *lab = read_idx(dir, name, 0x801, &nl, &one);
+    if (nl != n)
+        die("%s: %ld images but %ld labels", prefix, n, nl);
+    if (limit > 0 && limit < n)
+        n = limit;
+    dataset d = {malloc((size_t)n * 784 * sizeof(float)),
+                 malloc((size_t)n * sizeof(int32_t)), n};
+    if (!d.x || !d.y)
+        die("out of memory");
+    for (long i = 0; i < n * 784; i++)
+        d.x[i] = img[i] / 255.0f;
+    for (long i = 0; i < n; i++) {
+        if (lab[i] > 9)
+            die("%s: label %d out of range", prefix, lab[i]);
+        d.y[i] = lab[i];
+    }
+    free(img);
+    free(lab);
+    return d;
+}
+
+/* x = (x - mean) / std with the training set's global mean and std */
+static void normalise(dataset *train, dataset *test)
+{
+    double s = 0, ss = 0;
+    long n = train->n * 784;
+    for (long i = 0; i < n; i++) {
+        s += train->x[i];
+        ss += (double)train->x[i] * train->x[i];
+    }
+    double mean = s / n, std = sqrt(ss / n - mean * mean);
+    dataset *sets[2] = {train, test};
+    for (int k = 0; k < 2; k++)
+        for (long i = 0; i < sets[k]->n * 784; i++)
+            sets[k]->x[i] = (float)((sets[k]->x[i] - mean) / std);
+}
+
+/* ---- the benchmark networks (../shared/spec/benchmarks.md) ---- */
+
+static int conv_bn_relu(sc_net *net, int in, int out, int affine_running)
+{
+    int id;
+    check(sc_net_conv2d(net, in, out, 3, 3, 1, 1, SC_NO_BIAS, &id), "conv");
+    check(sc_net_batchnorm(net, id, affine_running ? SC_BN_AFFINE : 0, &id), "bn");
+    check(sc_net_relu(net, id, &id), "relu");
+    return id;
+}
+
+static sc_net *build(const char *name)
+{
+    sc_net *net;
+    int id = SC_INPUT;
+    check(sc_net_create(&net, 1, 28, 28), "sc_net_create");
+    if (strcmp(name, "mlp") == 0) {
+        check(sc_net_dense(net, id, 256, SC_BIAS, &id), "dense");
+        check(sc_net_relu(net, id, &id), "relu");
+        check(sc_net_dense(net, id, 128, SC_BIAS, &id), "dense");
+        check(sc_net_relu(net, id, &id), "relu");
+        check(sc_net_dense(net, id, 10, SC_BIAS, &id), "dense");
+    } else if (strcmp(name, "tinynet") == 0) {
+        const int k[4] = {5, 5, 3, 3}, c[4] = {32, 32, 64, 64};
+        for (int i = 0; i < 4; i++) {
+            check(sc_net_conv2d(net, id, c[i], k[i], k[i], 1, 0, SC_NO_BIAS, &id),
+                  "conv");
+            check(sc_net_relu(net, id, &id), "relu");
+            if (i % 2 == 1) {
+                check(sc_net_batchnorm(net, id, SC_BN_BATCH_STATS, &id), "bn");
+                check(sc_net_maxpool(net, id, 2, 2, &id), "maxpool");
+            }
+        }
+        check(sc_net_flatten(net, id, &id), "flatten");
+        check(sc_net_dense(net, id, 10, SC_NO_BIAS, &id), "dense");
+    } else if (strcmp(name, "cnn") == 0) {
+        int x, r;
+        id = conv_bn_relu(net, id, 32, 1);
+        id = conv_bn_relu(net, id, 64, 1);
+        check(sc_net_maxpool(net, id, 2, 2, &x), "maxpool");
+        r = conv_bn_relu(net, conv_bn_relu(net, x, 64, 1), 64, 1);
+        check(sc_net_add(net, x, r, &id), "add");
+        id = conv_bn_relu(net, id, 128, 1);
+        check(sc_net_maxpool(net, id, 2, 2, &id), "maxpool");
+        id = conv_bn_relu(net, id, 256, 1);
+        check(sc_net_maxpool(net, id, 2, 2, &x), "maxpool");
+        r = conv_bn_relu(net, conv_bn_relu(net, x, 256, 1), 256, 1);
+        check(sc_net_add(net, x, r, &id), "add");
+        check(sc_net_global_maxpool(net, id, &id), "global max pool");
+        check(sc_net_dense(net, id, 10, SC_BIAS, &id), "dense");
+    } else {
+        die("unknown --net '%s' (mlp, tinynet or cnn)", name);
+    }
+    return net;
+}
+
+/* ---- evaluation ---- */
+
+static double evaluate(sc_net *net, const dataset *d, int batch)
+{
+    long right = 0;
+    float *logits = malloc((size_t)batch * 10 * sizeof(float));
+    if (logits == NULL)
+        die("out of memory");
+    check(sc_net_set_training(net, 0), "eval mode");
+    for (long at = 0; at < d->n; at += batch) {
+        int n = (int)(d->n - at < batch ? d->n - at : batch);
+        int64_t xs[4] = {n, 1, 28, 28}, ys[2] = {n, 10};
+        sc_tensor *x, *y;
+        check(sc_tensor_wrap(&x, 4, xs, d->x + at * 784), "tensor");
+        check(sc_tensor_wrap(&y, 2, ys, logits), "tensor");
+        check(sc_net_forward(net, x, y), "sc_net_forward");
+        for (int i = 0; i < n; i++) {
+            int arg = 0;
+            for (int c = 1; c < 10; c++)
+                if (logits[i * 10 + c] > logits[i * 10 + arg])
+                    arg = c;
+            right += arg == d->y[at + i];
+        }
+        sc_tensor_free(x);
+        sc_tensor_free(y);
+    }
+    check(sc_net_set_training(net, 1), "train mode");
+    free(logits);
+    return (double)right / (double)d->n;
+}
+
+static void summary(sc_net *net)
+{
+    static const char *kinds[] = {"input", "dense", "conv2d", "batchnorm",
+                                  "relu", "maxpool", "gavgpool", "gmaxpool",
+                                  "flatten", "add"};
+    printf("\n%-5s %-8s %8s %8s %10s %8s %8s %8s\n", "layer", "kind", "in_ch",
+           "out_ch", "weights", "w0", "bits%", "weights%");
+    for (int id = 1; id < sc_net_layer_count(net); id++) {
+        int kind = sc_net_layer_kind(net, id);
+        if (kind != SC_LAYER_DENSE && kind != SC_LAYER_CONV2D)
+            continue;
+        sc_size_report r = SC_SIZE_REPORT_INIT;
+        check(sc_net_size_report(net, id, &r), "size report");
+        printf("%-5d %-8s %8lld %8lld %10lld %8lld %8.2f %8.2f\n", id,
+               kinds[kind], (long long)r.in_channels, (long long)r.out_channels,
+               (long long)r.weights, (long long)r.weights0, r.bits_pct,
+               r.weights_pct);
+    }
+    sc_size_report t = SC_SIZE_REPORT_INIT;
+    check(sc_net_size_report(net, SC_ALL_LAYERS, &t), "size report");
+    printf("%-14s %17s %10lld %8lld %8.2f %8.2f\n", "total", "",
+           (long long)t.weights, (long long)t.weights0, t.bits_pct, t.weights_pct);
+    printf("fp32 overhead: %lld floats (biases, norm parameters, b and e)\n",
+           (long long)t.overhead_floats);
+}
+
+/* ---- flags ---- */
+
+static void usage(void)
+{
+    puts("usage: fashion_mnist [options]\n"
+         "  --data DIR          IDX gzip files (default " DEFAULT_DATA ")\n"
+         "  --net NAME          mlp, tinynet (default) or cnn\n"
+         "  --epochs N          training epochs (default 3)\n"
+         "  --batch N           batch size (default 128)\n"
+         "  --gamma G           size-loss weight (default 0.05)\n"
+         "  --lr R              learning rate of weights (Adam, default 1e-3)\n"
+         "  --qlr R             learning rate of bit depths/exponents (default 0.5)\n"
+         "  --b0 B              initial bit depth (default 8)\n"
+         "  --seed S            initialisation and shuffling seed (default 1)\n"
+         "  --threads T         threads (default: online CPUs)\n"
+         "  --float             no quantiser: the float baseline\n"
+         "  --steps N           stop after N training steps (smoke tests)\n"
+         "  --compress-every N  compress every N steps (default 0: each epoch end)\n"
+         "  --train-limit N     use the first N training images\n"
+         "  --test-limit N      use the first N test images");
+}
+
+static long to_long(const char *flag, const char *v, long lo, long hi)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || *end || end == v || x < lo || x > hi)
+        die("%s wants an integer in [%ld, %ld], got '%s'", flag, lo, hi, v);
+    return x;
+}
+
+static double to_double(const char *flag, const char *v, double lo, double hi)
+{
+    char *end;
+    double x = strtod(v, &end);
+    if (*end || end == v || !(x >= lo && x <= hi))
+        die("%s wants a number in [%g, %g], got '%s'", flag, lo, hi, v);
+    return x;
+}
+
+static options parse(int argc, char **argv)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    options o = {DEFAULT_DATA, "tinynet", 3, 128, cpus > 0 ? (int)cpus : 1,
+                 0, 0, 0, 0, 0, 0.05, 1e-3, 0.5, 8.0, 1};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage();
+            exit(0);
+        }
+        if (strcmp(a, "--float") == 0) {
+            o.use_float = 1;
+            continue;
+        }
+        if (i + 1 >= argc)
+            die("unknown flag or missing value: '%s' (see --help)", a);
+        const char *v = argv[++i];
+        if (strcmp(a, "--data") == 0) o.data = v;
+        else if (strcmp(a, "--net") == 0) o.net = v;
+        else if (strcmp(a, "--epochs") == 0) o.epochs = (int)to_long(a, v, 1, 10000);
+        else if (strcmp(a, "--batch") == 0) o.batch = (int)to_long(a, v, 1, 65536);
+        else if (strcmp(a, "--threads") == 0) o.threads = (int)to_long(a, v, 1, 256);
+        else if (strcmp(a, "--steps") == 0) o.steps = to_long(a, v, 1, 1L << 40);
+        else if (strcmp(a, "--train-limit") == 0) o.train_limit = to_long(a, v, 1, 1L << 40);
+        else if (strcmp(a, "--test-limit") == 0) o.test_limit = to_long(a, v, 1, 1L << 40);
+        else if (strcmp(a, "--compress-every") == 0) o.compress_every = to_long(a, v, 0, 1L << 40);
+        else if (strcmp(a, "--gamma") == 0) o.gamma = to_double(a, v, 0, 1e6);
+        else if (strcmp(a, "--lr") == 0) o.lr = to_double(a, v, 0, 10);
+        else if (strcmp(a, "--qlr") == 0) o.qlr = to_double(a, v, 0, 100);
+        else if (strcmp(a, "--b0") == 0) o.b0 = to_double(a, v, 0, 32);
+        else if (strcmp(a, "--seed") == 0) o.seed = (unsigned long)to_long(a, v, 0, 1L << 62);
+        else die("unknown flag '%s' (see --help)", a);
+    }
+    return o;
+}
+
+int main(int argc, char **argv)
+{
+    sc_use_best_blas_kernel(argv);
+    options o = parse(argc, argv);
+    printf("libselfcompress %s, BLAS: %s (kernel %s), threads %d\n",
+           sc_version_string(), sc_blas_info(), sc_blas_kernel(), o.threads);
+    dataset train = load(o.data, "train", o.train_limit);
+    dataset test = load(o.data, "t10k", o.test_limit);
+    normalise(&train, &test);
+    printf("data: %ld training and %ld test images from %s\n", train.n, test.n,
+           o.data);
+
+    sc_net *net = build(o.net);
+    check(sc_net_init(net, o.seed), "sc_net_init");
+    check(sc_net_set_threads(net, o.threads), "sc_net_set_threads");
+    if (!o.use_float) {
+        check(sc_net_set_param(net, SC_PARAM_QUANT_B0, o.b0), "b0");
+        check(sc_net_quantize(net, SC_ALL_LAYERS), "sc_net_quantize");
+        check(sc_net_set_param(net, SC_PARAM_GAMMA, o.gamma), "gamma");
+        check(sc_net_set_param(net, SC_PARAM_COMPRESS_EVERY, (double)o.compress_every),
+              "compress every");
+    }
+    sc_optimizer *opt;
+    check(sc_optimizer_create(&opt, net, SC_OPT_ADAM), "sc_optimizer_create");
+    check(sc_optimizer_set_lr(opt, SC_GROUP_WEIGHTS, o.lr), "lr");
+    check(sc_optimizer_set_lr(opt, SC_GROUP_BIASES, o.lr), "lr");
+    check(sc_optimizer_set_lr(opt, SC_GROUP_QUANT, o.qlr), "qlr");
+
+    long *order = malloc((size_t)train.n * sizeof *order);
+    float *bx = malloc((size_t)o.batch * 784 * sizeof(float));
+    int32_t *by = malloc((size_t)o.batch * sizeof(int32_t));
+    if (!order || !bx || !by)
+        die("out of memory");
+    for (long i = 0; i < train.n; i++)
+        order[i] = i;
+    unsigned long long rng = o.seed * 6364136223846793005ULL + 1442695040888963407ULL;
+
+    long steps_per_epoch = (train.n + o.batch - 1) / o.batch, step = 0;
+    long total = o.steps > 0 && o.steps < steps_per_epoch * o.epochs
+                     ? o.steps : steps_per_epoch * o.epochs;
+    int tty = isatty(fileno(stderr));
+    double t0 = now(), train_s = 0.0, acc = 0.0;
+    sc_step_stats st = SC_STEP_STATS_INIT;
+    int epoch;
+    for (epoch = 0; epoch < o.epochs && step < total; epoch++) {
+        for (long i = train.n - 1; i > 0; i--) { /* Fisher-Yates */
+            rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+            long j = (long)((rng >> 33) % (unsigned long long)(i + 1));
+            long t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+        }
+        double te = now();
+        for (long at = 0; at < train.n && step < total; at += o.batch, step++) {
+            int n = (int)(train.n - at < o.batch ? train.n - at : o.batch);
+            for (int i = 0; i < n; i++) {
+                memcpy(bx + (size_t)i * 784, train.x + order[at + i] * 784,
+                       784 * sizeof(float));
+                by[i] = train.y[order[at + i]];
+            }
+            int64_t xs[4] = {n, 1, 28, 28};
+            sc_tensor *x;
+            check(sc_tensor_wrap(&x, 4, xs, bx), "tensor");
+            check(sc_net_train_step(net, opt, x, by, &st), "sc_net_train_step");
+            sc_tensor_free(x);
+            if (tty && (step % 20 == 0 || step + 1 == total)) {
+                sc_size_report r = SC_SIZE_REPORT_INIT;
+                check(sc_net_size_report(net, SC_ALL_LAYERS, &r), "report");
+                double el = now() - t0, ips = (double)(step + 1) * o.batch / el;
+                fprintf(stderr,
+                        "\rstep %6ld/%ld  %7.0f img/s  loss %.4f  Q %.3f  "
+                        "bits %6.2f%%  weights %6.2f%%  ETA %4.0fs ",
+                        step + 1, total, ips, st.task_loss, st.size_loss,
+                        r.bits_pct, r.weights_pct,
+                        el / (double)(step + 1) * (double)(total - step - 1));
+            }
+        }
+        train_s += now() - te;
+        if (!o.use_float && o.compress_every == 0)
+            check(sc_net_compress(net, NULL), "sc_net_compress");
+        acc = evaluate(net, &test, 256);
+        sc_size_report r = SC_SIZE_REPORT_INIT;
+        check(sc_net_size_report(net, SC_ALL_LAYERS, &r), "report");
+        if (tty)
+            fputc('\n', stderr);
+        printf("epoch %d: test accuracy %.2f%%, bits %.2f%%, weights %.2f%%, "
+               "%.1f s\n",
+               epoch + 1, 100 * acc, r.bits_pct, r.weights_pct, now() - te);
+    }
+    if (!o.use_float)
+        check(sc_net_compress(net, NULL), "sc_net_compress");
+    acc = evaluate(net, &test, 256);
+    summary(net);
+    sc_size_report t = SC_SIZE_REPORT_INIT;
+    check(sc_net_size_report(net, SC_ALL_LAYERS, &t), "size report");
+    if (o.use_float) { /* a float net stores 32 bits for every weight */
+        t.bits_pct = 100.0;
+        t.weights_pct = 100.0;
+    }
+    printf("RESULT net=%s float=%d epochs=%d accuracy=%.4f bits_pct=%.3f "
+           "weights_pct=%.3f train_s=%.1f\n",
+           o.net, o.use_float, epoch, acc, t.bits_pct, t.weights_pct, train_s);
+
+    sc_optimizer_free(opt);
+    sc_net_free(net);
+    free(order);
+    free(bx);
+    free(by);
+    free(train.x);
+    free(train.y);
+    free(test.x);
+    free(test.y);
+    return 0;
+}

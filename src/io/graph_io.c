@@ -1,0 +1,184 @@
+/* graph_io.c -- writing and re-building the layer graph; file framing. */
+#include "io/graph_io.h"
+
+#include <string.h>
+
+#include "core/error.h"
+#include "ops/ops.h"
+
+void sc_file_begin(sc_wbuf *w, const char magic[8], uint32_t version)
+{
+    sc_put_bytes(w, magic, 8);
+    sc_put_u32(w, version);
+    sc_put_u64(w, 0); /* content length, filled in by sc_file_end */
+}
+
+void sc_file_end(sc_wbuf *w)
+{
+    if (w->failed)
+        return;
+    uint64_t content = w->len - SC_FILE_HEADER_BYTES;
+    for (int i = 0; i < 8; i++)
+        w->data[12 + i] = (unsigned char)(content >> (8 * i));
+    sc_put_u32(w, sc_crc32(0, w->data, w->len));
+}
+
+sc_status sc_file_open(const unsigned char *data, size_t n,
+                       const char magic[8], uint32_t version, sc_rbuf *r,
+                       const char *fn)
+{
+    if (n < SC_FILE_HEADER_BYTES + SC_FILE_TRAILER_BYTES)
+        return sc_fail(SC_ERR_FORMAT, "%s: %zu bytes is too short", fn, n);
+    if (memcmp(data, magic, 8) != 0)
+        return sc_fail(SC_ERR_FORMAT, "%s: not a libselfcompress %s file", fn,
+                       magic[2] == 'M' ? "model" : "checkpoint");
+    sc_rbuf h = {data + 8, 12, 0, 0};
+    uint32_t v = sc_get_u32(&h);
+    uint64_t content = sc_get_u64(&h);
+    if (v != version)
+        return sc_fail(SC_ERR_FORMAT, "%s: format version %u (this library "
+                       "reads %u)", fn, v, version);
+    if (content != n - SC_FILE_HEADER_BYTES - SC_FILE_TRAILER_BYTES)
+        return sc_fail(SC_ERR_FORMAT, "%s: the file is truncated or has "
+                       "trailing bytes (%zu bytes, header says %llu of content)",
+                       fn, n, (unsigned long long)content);
+    sc_rbuf t = {data + n - 4, 4, 0, 0};
+    uint32_t want = sc_get_u32(&t);
+    if (sc_crc32(0, data, n - 4) != want)
+        return sc_fail(SC_ERR_FORMAT, "%s: checksum mismatch: the file is "
+                       "corrupt", fn);
+    *r = (sc_rbuf){data + SC_FILE_HEADER_BYTES, (size_t)content, 0, 0};
+    return SC_OK;
+}
+
+void sc_graph_write(sc_wbuf *w, const sc_net *net)
+{
+    sc_put_u32(w, (uint32_t)net->in_c);
+    sc_put_u32(w, (uint32_t)net->in_h);
+    sc_put_u32(w, (uint32_t)net->in_w);
+    sc_put_u32(w, (uint32_t)net->n_nodes);
+    for (int i = 1; i < net->n_nodes; i++) {
+        const sc_node *nd = &net->nodes[i];
+        sc_put_u8(w, (unsigned)nd->kind); /* layer codes: sc_layer_kind */
+        sc_put_u32(w, (uint32_t)nd->in[0]);
+        sc_put_u32(w, (uint32_t)(nd->n_in > 1 ? nd->in[1] : 0));
+        sc_put_u32(w, (uint32_t)nd->c);
+        sc_put_u32(w, (uint32_t)nd->h);
+        sc_put_u32(w, (uint32_t)nd->w);
+        sc_put_u32(w, (uint32_t)nd->kh);
+        sc_put_u32(w, (uint32_t)nd->kw);
+        sc_put_u32(w, (uint32_t)nd->stride);
+        sc_put_u32(w, (uint32_t)nd->pad);
+        sc_put_u32(w, (uint32_t)nd->flags);
+        sc_put_u8(w, (unsigned)nd->quantized);
+        sc_put_u64(w, (uint64_t)nd->n0);
+    }
+}
+
+/* Appends one layer through the public builders, which check every
+ * attribute; values too large for an int are rejected first. */
+static sc_status add_layer(sc_net *net, unsigned kind, uint32_t in0,
+                           uint32_t in1, const uint32_t a[8], int *id)
+{
+    for (int i = 0; i < 8; i++)
+        if (a[i] > (1u << 30))
+            return sc_fail(SC_ERR_FORMAT, "layer attribute %u is too large",
+                           a[i]);
+    int c = (int)a[0], kh = (int)a[3], kw = (int)a[4], s = (int)a[5],
+        p = (int)a[6], fl = (int)a[7];
+    int x = in0 > (1u << 30) ? -1 : (int)in0, y = in1 > (1u << 30) ? -1 : (int)in1;
+    switch (kind) {
+    case SC_LAYER_DENSE: return sc_net_dense(net, x, c, fl, id);
+    case SC_LAYER_CONV2D: return sc_net_conv2d(net, x, c, kh, kw, s, p, fl, id);
+    case SC_LAYER_BATCHNORM: return sc_net_batchnorm(net, x, fl, id);
+    case SC_LAYER_RELU: return sc_net_relu(net, x, id);
+    case SC_LAYER_MAXPOOL:
+        if (kh != kw)
+            return sc_fail(SC_ERR_FORMAT, "maxpool window %dx%d", kh, kw);
+        return sc_net_maxpool(net, x, kh, s, id);
+    case SC_LAYER_GAVGPOOL: return sc_net_global_avgpool(net, x, id);
+    case SC_LAYER_GMAXPOOL: return sc_net_global_maxpool(net, x, id);
+    case SC_LAYER_FLATTEN: return sc_net_flatten(net, x, id);
+    case SC_LAYER_ADD: return sc_net_add(net, x, y, id);
+    }
+    return sc_fail(SC_ERR_FORMAT, "unknown layer code %u", kind);
+}
+
+sc_status sc_graph_read(sc_rbuf *r, int keep_quant, sc_net **out,
+                        const char *fn)
+{
+    uint32_t c = sc_get_u32(r), h = sc_get_u32(r), w = sc_get_u32(r);
+    uint32_t n = sc_get_u32(r);
+    if (r->failed)
+        return sc_fail(SC_ERR_FORMAT, "%s: truncated layer table", fn);
+    /* each layer record is 49 bytes: the count must fit in the file */
+    if (n < 2 || (uint64_t)(n - 1) * 49 > sc_remaining(r) ||
+        c > (1u << 20) || h > (1u << 20) || w > (1u << 20))
+        return sc_fail(SC_ERR_FORMAT, "%s: implausible layer table (%u layers, "
+                       "input %ux%ux%u)", fn, n, c, h, w);
+    sc_net *net;
+    sc_status st = sc_net_create(&net, (int)c, (int)h, (int)w);
+    if (st != SC_OK)
+        return st == SC_ERR_NOMEM ? st : sc_fail(SC_ERR_FORMAT, "%s: %s", fn, sc_last_error());
+    /* budget: floats we allocate may not exceed a multiple of the bytes
+     * present (a 1-bit weight is 1/8 byte), plus a fixed allowance */
+    uint64_t budget = ((uint64_t)1 << 22) + 64 * (uint64_t)r->len, used = 0;
+    for (uint32_t i = 1; i < n && st == SC_OK; i++) {
+        unsigned kind = sc_get_u8(r);
+        uint32_t in0 = sc_get_u32(r), in1 = sc_get_u32(r), a[8], shape[3];
+        a[0] = sc_get_u32(r);
+        shape[1] = sc_get_u32(r);
+        shape[2] = sc_get_u32(r);
+        for (int k = 3; k < 8; k++)
+            a[k] = sc_get_u32(r);
+        a[1] = a[2] = 0;
+        shape[0] = a[0];
+        unsigned quant = sc_get_u8(r);
+        uint64_t n0 = sc_get_u64(r);
+        int id = -1;
+        if (r->failed) {
+            st = sc_fail(SC_ERR_FORMAT, "%s: truncated layer %u", fn, i);
+            break;
+        }
+        if ((st = add_layer(net, kind, in0, in1, a, &id)) != SC_OK) {
+            st = sc_fail(SC_ERR_FORMAT, "%s: layer %u: %s", fn, i, sc_last_error());
+            break;
+        }
+        sc_node *nd = &net->nodes[id];
+        int weighted = nd->kind == SC_LAYER_DENSE || nd->kind == SC_LAYER_CONV2D;
+        if ((uint32_t)nd->c != shape[0] || (uint32_t)nd->h != shape[1] ||
+            (uint32_t)nd->w != shape[2] || quant > 1 || (quant && !weighted) ||
+            n0 > ((uint64_t)1 << 40)) {
+            st = sc_fail(SC_ERR_FORMAT, "%s: layer %u: stored shape or flags do "
+                         "not match the graph", fn, i);
+            break;
+        }
+        nd->n0 = (int64_t)n0;
+        nd->quantized = (int)quant; /* for a model: "stored quantised" */
+        if (quant && keep_quant)
+            nd->pn[P_QB] = nd->pn[P_QE] = (size_t)nd->c;
+        if (quant)
+            net->n0 += (int64_t)n0;
+        for (int s = 0; s < P_SLOTS; s++)
+            used += nd->pn[s];
+        for (int s = 0; s < S_SLOTS; s++)
+            used += nd->sn[s];
+        used += 2 * sc_node_size(nd); /* a cbias, and the live mask */
+        if (used > budget)
+            st = sc_fail(SC_ERR_FORMAT, "%s: layer %u: the layers need more "
+                         "memory than a file of %zu bytes can describe", fn, i,
+                         r->len);
+    }
+    if (st == SC_OK) {
+        size_t np, ns;
+        sc_params_offsets(net, &np, &ns);
+        st = sc_params_relayout(net, NULL, NULL, np, ns);
+    }
+    if (st != SC_OK) {
+        sc_net_free(net);
+        return st;
+    }
+    net->initialized = 1;
+    *out = net;
+    return SC_OK;
+}

@@ -1,0 +1,33 @@
+/* graph_io.h -- the layer graph as stored in model files and checkpoints. */
+#ifndef SC_IO_GRAPH_IO_H
+#define SC_IO_GRAPH_IO_H
+
+#include "engine/net.h"
+#include "io/bytes.h"
+
+/* File framing: magic (8 bytes), u32 format version, u64 content length,
+ * content, u32 CRC-32 of everything before it. */
+#define SC_FILE_HEADER_BYTES 20
+#define SC_FILE_TRAILER_BYTES 4
+#define SC_FILE_MAX_BYTES ((size_t)1 << 32)
+
+void sc_file_begin(sc_wbuf *w, const char magic[8], uint32_t version);
+/* Fills in the content length and appends the CRC. */
+void sc_file_end(sc_wbuf *w);
+/* Checks framing, version and CRC; on success r reads the content. */
+sc_status sc_file_open(const unsigned char *data, size_t n,
+                       const char magic[8], uint32_t version, sc_rbuf *r,
+                       const char *fn);
+
+/* Layers: shapes, attributes and which are quantised. */
+void sc_graph_write(sc_wbuf *w, const sc_net *net);
+/* Builds a new net from the layers in r, every shape re-derived and
+ * checked, parameters allocated (zero). nd->quantized tells which layers
+ * were stored quantised; keep_quant: they get b/e parameters (checkpoints)
+ * or not (inference, where the caller clears the flag after reading the
+ * weights). Refuses to allocate more than a budget proportional to the
+ * bytes in r. */
+sc_status sc_graph_read(sc_rbuf *r, int keep_quant, sc_net **out,
+                        const char *fn);
+
+#endif

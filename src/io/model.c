@@ -1,0 +1,362 @@
+/* model.c -- the compressed model file and the inference handle.
+ * Layout: docs/format.md. Quantised weights are stored as integers
+ * round(clamp(2^-e w)) bit-packed at ceil(B) bits per channel, and turned
+ * back into floats 2^e * int once, at load. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/tensor.h"
+#include "io/file.h"
+#include "io/graph_io.h"
+#include "ops/ops.h"
+
+static const char MODEL_MAGIC[8] = {'S', 'C', 'M', 'O', 'D', 'E', 'L', 0};
+#define MODEL_VERSION 1u
+
+struct sc_model {
+    sc_net *net;
+    sc_model_info info;
+};
+
+/* ---- bit packing: LSB first, two's complement ---- */
+
+typedef struct bitw {
+    sc_wbuf *w;
+    uint64_t acc;
+    int n;
+} bitw;
+
+static void put_bits(bitw *b, uint32_t v, int bits)
+{
+    if (bits == 0)
+        return;
+    b->acc |= (uint64_t)(v & (uint32_t)((1ull << bits) - 1)) << b->n;
+    b->n += bits;
+    while (b->n >= 8) {
+        sc_put_u8(b->w, (unsigned)(b->acc & 0xFF));
+        b->acc >>= 8;
+        b->n -= 8;
+    }
+}
+
+static void flush_bits(bitw *b)
+{
+    if (b->n > 0)
+        sc_put_u8(b->w, (unsigned)(b->acc & 0xFF));
+    b->acc = 0;
+    b->n = 0;
+}
+
+typedef struct bitr {
+    const unsigned char *p;
+    uint64_t pos, len_bits;
+} bitr;
+
+static int32_t get_bits(bitr *b, int bits)
+{
+    if (bits == 0)
+        return 0;
+    uint64_t v = 0;
+    for (int i = 0; i < bits; i++, b->pos++)
+        v |= (uint64_t)((b->p[b->pos >> 3] >> (b->pos & 7)) & 1) << i;
+    if (v & (1ull << (bits - 1))) /* sign-extend */
+        v |= ~((1ull << bits) - 1);
+    return (int32_t)(int64_t)v;
+}
+
+/* bits a channel is stored with: ceil(B), B = max(b, 0) */
+static int stored_bits(float b) { return b > 0.0f ? (int)ceilf(b) : 0; }
+
+/* ---- save ---- */
+
+static sc_status write_layers(sc_wbuf *w, sc_net *net, sc_model_info *info,
+                              const char *fn)
+{
+    uint64_t total_bits = 0, headers = 0;
+    for (int i = 1; i < net->n_nodes; i++) {
+        sc_node *nd = &net->nodes[i];
+        if (nd->kind == SC_LAYER_DENSE || nd->kind == SC_LAYER_CONV2D) {
+            size_t k = nd->pn[P_W] / (size_t)nd->c;
+            if (nd->quantized) {
+                const float *b = sc_node_param(net, nd, P_QB);
+                const float *e = sc_node_param(net, nd, P_QE);
+                for (int o = 0; o < nd->c; o++) {
+                    int nb = stored_bits(b[o]);
+                    if (nb > 32)
+                        return sc_fail(SC_ERR_UNSUPPORTED, "%s: layer %d channel "
+                                       "%d has %d bits (at most 32 are stored)",
+                                       fn, i, o, nb);
+                    sc_put_u8(w, (unsigned)nb);
+                    sc_put_f32(w, e[o]);
+                    total_bits += (uint64_t)nb * k;
+                    headers += 5;
+                }
+            } else {
+                sc_put_f32s(w, sc_node_param(net, nd, P_W), nd->pn[P_W]);
+            }
+            if (nd->pn[P_B])
+                sc_put_f32s(w, sc_node_param(net, nd, P_B), nd->pn[P_B]);
+            sc_put_u8(w, nd->cbias != NULL);
+            if (nd->cbias)
+                sc_put_f32s(w, nd->cbias, sc_node_size(nd));
+        } else if (nd->kind == SC_LAYER_BATCHNORM) {
+            if (nd->pn[P_GAMMA]) {
+                sc_put_f32s(w, sc_node_param(net, nd, P_GAMMA), nd->pn[P_GAMMA]);
+                sc_put_f32s(w, sc_node_param(net, nd, P_BETA), nd->pn[P_BETA]);
+            }
+            sc_put_f32s(w, sc_node_state(net, nd, S_MEAN), nd->sn[S_MEAN]);
+            sc_put_f32s(w, sc_node_state(net, nd, S_VAR), nd->sn[S_VAR]);
+        }
+    }
+    /* every quantised weight in one bitstream: ceil(total bits / 8) bytes */
+    sc_put_u64(w, total_bits);
+    bitw bw = {w, 0, 0};
+    for (int i = 1; i < net->n_nodes; i++) {
+        sc_node *nd = &net->nodes[i];
+        if (!nd->quantized)
+            continue;
+        size_t k = nd->pn[P_W] / (size_t)nd->c;
+        const float *wt = sc_node_param(net, nd, P_W);
+        const float *b = sc_node_param(net, nd, P_QB);
+        const float *e = sc_node_param(net, nd, P_QE);
+        for (int o = 0; o < nd->c; o++) {
+            int nb = stored_bits(b[o]);
+            float big = b[o] > 0.0f ? b[o] : 0.0f, inv = exp2f(-e[o]);
+            float lo = -exp2f(big - 1.0f), hi = exp2f(big - 1.0f) - 1.0f;
+            for (size_t j = 0; nb && j < k; j++) {
+                float u = wt[(size_t)o * k + j] * inv;
+                float c = u < lo ? lo : (u > hi ? hi : u);
+                put_bits(&bw, (uint32_t)(int32_t)nearbyintf(c), nb);
+            }
+        }
+    }
+    flush_bits(&bw);
+    info->weight_bits = (double)total_bits;
+    info->weight_payload_bytes = (int64_t)((total_bits + 7) / 8);
+    info->channel_header_bytes = (int64_t)headers;
+    return SC_OK;
+}
+
+SC_API sc_status sc_net_save(const sc_net *cnet, const char *path,
+                             sc_model_info *info)
+{
+    const char *fn = "sc_net_save";
+    SC_CHECK_NULL(cnet, fn);
+    SC_CHECK_NULL(path, fn);
+    if (info && (info->size < sizeof(size_t) || info->size > 4096))
+        return sc_fail(SC_ERR_ARG, "%s: info->size must be set to "
+                       "sizeof(sc_model_info)", fn);
+    if (!cnet->initialized)
+        return sc_fail(SC_ERR_STATE, "%s: call sc_net_init() first", fn);
+    sc_net *net = (sc_net *)cnet; /* only read */
+    sc_wbuf w = {0};
+    sc_model_info mi = SC_MODEL_INFO_INIT;
+    sc_file_begin(&w, MODEL_MAGIC, MODEL_VERSION);
+    sc_graph_write(&w, net);
+    sc_status st = write_layers(&w, net, &mi, fn);
+    sc_file_end(&w);
+    if (st == SC_OK && w.failed)
+        st = sc_fail(SC_ERR_NOMEM, "%s: out of memory", fn);
+    if (st == SC_OK)
+        st = sc_file_write_atomic(path, w.data, w.len, fn);
+    if (st == SC_OK && info) {
+        mi.file_bytes = (int64_t)w.len;
+        mi.size = info->size;
+        memcpy(info, &mi, info->size < sizeof mi ? info->size : sizeof mi);
+    }
+    free(w.data);
+    return st;
+}
+
+/* ---- load ---- */
+
+static sc_status read_layers(sc_rbuf *r, sc_net *net, sc_model_info *info,
+                             const char *fn)
+{
+    /* per quantised channel: bits and exponent, kept until the bitstream */
+    size_t nch = 0;
+    for (int i = 1; i < net->n_nodes; i++)
+        if (net->nodes[i].quantized)
+            nch += (size_t)net->nodes[i].c;
+    unsigned char *bits = malloc(nch ? nch : 1);
+    float *exps = malloc((nch ? nch : 1) * sizeof(float));
+    unsigned char *quant = calloc((size_t)net->n_nodes, 1);
+    sc_status st = SC_OK;
+    if (!bits || !exps || !quant)
+        st = sc_fail(SC_ERR_NOMEM, "%s: out of memory", fn);
+    uint64_t need_bits = 0, headers = 0;
+    size_t ch = 0;
+    for (int i = 1; i < net->n_nodes && st == SC_OK; i++) {
+        sc_node *nd = &net->nodes[i];
+        if (nd->kind == SC_LAYER_DENSE || nd->kind == SC_LAYER_CONV2D) {
+            size_t k = nd->pn[P_W] / (size_t)nd->c;
+            quant[i] = (unsigned char)nd->quantized;
+            if (quant[i]) {
+                for (int o = 0; o < nd->c; o++, ch++) {
+                    bits[ch] = (unsigned char)sc_get_u8(r);
+                    exps[ch] = sc_get_f32(r);
+                    if (bits[ch] > 32 || !isfinite(exps[ch]) || fabsf(exps[ch]) > 126.0f)
+                        r->failed = 1;
+                    need_bits += (uint64_t)bits[ch] * k;
+                    headers += 5;
+                }
+            } else if (!sc_get_f32s(r, sc_node_param(net, nd, P_W), nd->pn[P_W])) {
+                break;
+            }
+            if (nd->pn[P_B] && !sc_get_f32s(r, sc_node_param(net, nd, P_B), nd->pn[P_B]))
+                break;
+            unsigned has = sc_get_u8(r);
+            if (has > 1)
+                r->failed = 1;
+            if (has == 1 && !r->failed) {
+                size_t m = sc_node_size(nd);
+                if (m > sc_remaining(r) / 4) {
+                    r->failed = 1;
+                    break;
+                }
+                nd->cbias = malloc(m * sizeof(float));
+                if (nd->cbias == NULL)
+                    st = sc_fail(SC_ERR_NOMEM, "%s: out of memory", fn);
+                else
+                    sc_get_f32s(r, nd->cbias, m);
+            }
+        } else if (nd->kind == SC_LAYER_BATCHNORM) {
+            if (nd->pn[P_GAMMA] &&
+                (!sc_get_f32s(r, sc_node_param(net, nd, P_GAMMA), nd->pn[P_GAMMA]) ||
+                 !sc_get_f32s(r, sc_node_param(net, nd, P_BETA), nd->pn[P_BETA])))
+                break;
+            if (!sc_get_f32s(r, sc_node_state(net, nd, S_MEAN), nd->sn[S_MEAN]) ||
+                !sc_get_f32s(r, sc_node_state(net, nd, S_VAR), nd->sn[S_VAR]))
+                break;
+        }
+    }
+    uint64_t total_bits = sc_get_u64(r);
+    if (st == SC_OK && (r->failed || total_bits != need_bits ||
+                        (total_bits + 7) / 8 != sc_remaining(r)))
+        st = sc_fail(SC_ERR_FORMAT, "%s: the layer data is truncated or "
+                     "inconsistent", fn);
+    if (st == SC_OK) {
+        bitr br = {r->data + r->pos, 0, total_bits};
+        ch = 0;
+        for (int i = 1; i < net->n_nodes; i++) {
+            sc_node *nd = &net->nodes[i];
+            if (!quant[i])
+                continue;
+            size_t k = nd->pn[P_W] / (size_t)nd->c;
+            float *wt = sc_node_param(net, nd, P_W);
+            for (int o = 0; o < nd->c; o++, ch++) {
+                float s = exp2f(exps[ch]);
+                for (size_t j = 0; j < k; j++) /* q = 2^e * int, + 0: no -0 */
+                    wt[(size_t)o * k + j] = s * (float)get_bits(&br, bits[ch]) + 0.0f;
+            }
+        }
+        info->weight_bits = (double)total_bits;
+        info->weight_payload_bytes = (int64_t)((total_bits + 7) / 8);
+        info->channel_header_bytes = (int64_t)headers;
+        int finite = sc_all_finite(net->params, net->n_params) &&
+                     sc_all_finite(net->state, net->n_state);
+        for (int i = 1; i < net->n_nodes; i++)
+            if (net->nodes[i].cbias)
+                finite = finite && sc_all_finite(net->nodes[i].cbias,
+                                                 sc_node_size(&net->nodes[i]));
+        if (!finite)
+            st = sc_fail(SC_ERR_FORMAT, "%s: the file holds NaN or Inf values", fn);
+    }
+    free(bits);
+    free(exps);
+    free(quant);
+    return st;
+}
+
+SC_API sc_status sc_model_load_memory(sc_model **out, const void *data,
+                                      size_t size)
+{
+    const char *fn = "sc_model_load";
+    SC_CHECK_NULL(out, fn);
+    SC_CHECK_NULL(data, fn);
+    sc_rbuf r;
+    sc_status st = sc_file_open(data, size, MODEL_MAGIC, MODEL_VERSION, &r, fn);
+    if (st != SC_OK)
+        return st;
+    sc_net *net;
+    if ((st = sc_graph_read(&r, 0, &net, fn)) != SC_OK)
+        return st;
+    sc_model *m = calloc(1, sizeof *m);
+    sc_model_info info = SC_MODEL_INFO_INIT;
+    st = m ? read_layers(&r, net, &info, fn)
+           : sc_fail(SC_ERR_NOMEM, "%s: out of memory", fn);
+    if (st != SC_OK) {
+        free(m);
+        sc_net_free(net);
+        return st;
+    }
+    for (int i = 1; i < net->n_nodes; i++)
+        net->nodes[i].quantized = 0; /* weights are plain floats now */
+    net->training = 0;
+    info.file_bytes = (int64_t)size;
+    m->net = net;
+    m->info = info;
+    *out = m;
+    return SC_OK;
+}
+
+SC_API sc_status sc_model_load(sc_model **out, const char *path)
+{
+    SC_CHECK_NULL(out, "sc_model_load");
+    SC_CHECK_NULL(path, "sc_model_load");
+    unsigned char *data;
+    size_t n;
+    sc_status st = sc_file_read(path, SC_FILE_MAX_BYTES, &data, &n, "sc_model_load");
+    if (st != SC_OK)
+        return st;
+    st = sc_model_load_memory(out, data, n);
+    free(data);
+    return st;
+}
+
+SC_API void sc_model_free(sc_model *m)
+{
+    if (m == NULL)
+        return;
+    sc_net_free(m->net);
+    free(m);
+}
+
+SC_API sc_status sc_model_forward(sc_model *m, const sc_tensor *x,
+                                  sc_tensor *out)
+{
+    SC_CHECK_NULL(m, "sc_model_forward");
+    return sc_net_forward(m->net, x, out);
+}
+
+SC_API sc_status sc_model_set_threads(sc_model *m, int threads)
+{
+    SC_CHECK_NULL(m, "sc_model_set_threads");
+    return sc_net_set_threads(m->net, threads);
+}
+
+SC_API int sc_model_output_size(const sc_model *m)
+{
+    return m ? sc_net_output_size(m->net) : 0;
+}
+
+SC_API sc_status sc_model_input_shape(const sc_model *m, int *c, int *h, int *w)
+{
+    SC_CHECK_NULL(m, "sc_model_input_shape");
+    return sc_net_layer_shape(m->net, SC_INPUT, c, h, w);
+}
+
+SC_API sc_status sc_model_get_info(const sc_model *m, sc_model_info *info)
+{
+    SC_CHECK_NULL(m, "sc_model_get_info");
+    SC_CHECK_NULL(info, "sc_model_get_info");
+    if (info->size < sizeof(size_t) || info->size > 4096)
+        return sc_fail(SC_ERR_ARG, "sc_model_get_info: info->size must be set "
+                       "to sizeof(sc_model_info)");
+    sc_model_info mi = m->info;
+    mi.size = info->size;
+    memcpy(info, &mi, info->size < sizeof mi ? info->size : sizeof mi);
+    return SC_OK;
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs the Fashion-MNIST example for a few steps on a slice of the data (or
+# on synthetic IDX files when the dataset is absent), checks that its RESULT
+# line parses and that bad flags and paths fail cleanly.
+set -euo pipefail
+root=${SC_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
+exe="$root/build/examples/fashion_mnist" # examples always build against lib/
+[ -x "$exe" ] || { echo "example_smoke: $exe is not built" >&2; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+data=/usr/share/datasets/fashion-mnist
+if [ ! -f "$data/train-images-idx3-ubyte.gz" ]; then
+    data="$tmp/data"
+    mkdir -p "$data"
+    # IDX: magic, dimensions (big-endian), then bytes
+    write_idx() { # file magic_byte count dims...
+        local f=$1 kind=$2 n=$3
+        { printf '\x00\x00\x08\x%s' "$kind"
+          printf "\\x$(printf %02x $((n >> 24 & 255)))\\x$(printf %02x $((n >> 16 & 255)))\\x$(printf %02x $((n >> 8 & 255)))\\x$(printf %02x $((n & 255)))"
+          if [ "$kind" = 03 ]; then printf '\x00\x00\x00\x1c\x00\x00\x00\x1c'; head -c $((n * 784)) /dev/urandom
+          else head -c "$n" /dev/urandom | od -An -v -tu1 | tr -s ' ' '\n' | grep -v '^$' |
+               while read -r b; do printf "\\x$(printf %02x $((b % 10)))"; done; fi
+        } | gzip -c > "$f"
+    }
+    write_idx "$data/train-images-idx3-ubyte.gz" 03 512
+    write_idx "$data/train-labels-idx1-ubyte.gz" 01 512
+    write_idx "$data/t10k-images-idx3-ubyte.gz" 03 256
+    write_idx "$data/t10k-labels-idx1-ubyte.gz" 01 256
+    echo "example_smoke: dataset absent, using synthetic IDX files"
+fi
+
+for mode in "" "--float"; do
+    out=$("$exe" --data "$data" --net tinynet --steps 8 --batch 32 \
+          --train-limit 512 --test-limit 256 --threads 2 $mode)
+    line=$(printf '%s\n' "$out" | grep '^RESULT ')
+    echo "$line"
+    printf '%s\n' "$line" | grep -Eq '^RESULT net=tinynet float=[01] epochs=[0-9]+ accuracy=[0-9.]+ bits_pct=[0-9.]+ weights_pct=[0-9.]+ train_s=[0-9.]+$' \
+        || { echo "example_smoke: RESULT line does not parse: $line" >&2; exit 1; }
+done
+
+# wrong input must fail with a message and a non-zero status
+expect_fail() {
+    if "$exe" "$@" >"$tmp/out" 2>"$tmp/err"; then
+        echo "example_smoke: '$*' succeeded but should fail" >&2; exit 1
+    fi
+    grep -q 'fashion_mnist: ' "$tmp/err" || { echo "example_smoke: '$*' gave no message" >&2; exit 1; }
+}
+expect_fail --data "$tmp/nowhere"
+expect_fail --net resnet152 --data "$data"
+expect_fail --epochs zero
+expect_fail --bogus 1
+printf 'not gzip at all' > "$tmp/bad.gz"
+mkdir -p "$tmp/bad"; cp "$tmp/bad.gz" "$tmp/bad/train-images-idx3-ubyte.gz"
+expect_fail --data "$tmp/bad"
+echo "example_smoke: OK"

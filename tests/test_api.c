@@ -1,0 +1,825 @@
+/* test_api.c -- the public API's error contract: every function given NULL,
+ * wrong shapes, bad sizes, non-finite data, bad labels, unknown enums and
+ * wrong states returns the matching sc_status with a message, and leaves
+ * its objects as they were and usable. Also versions and status strings. */
+#include <check.h>
+#include <math.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/net.h"
+#include "util/testutil.h"
+
+/* ------------------------------------------------------------ fixture */
+
+#define FN 6 /* batch */
+#define CLASSES 3
+
+/* A trained-a-little conv net with an optimizer, a valid batch and a
+ * snapshot of everything a failed call must not change. */
+typedef struct fixture {
+    sc_net *net;
+    sc_optimizer *opt;
+    sc_tensor *x, *out;
+    float xdata[FN * 2 * 5 * 5];
+    int32_t labels[FN];
+    float *params;
+    size_t np;
+    float *state;
+    float eval_out[FN * CLASSES];
+    uint64_t steps;
+    int bn, dense, conv;
+} fixture;
+
+static fixture F;
+
+static void eval_forward(float *dst)
+{
+    TU_OK(sc_net_set_training(F.net, 0));
+    TU_OK(sc_net_forward(F.net, F.x, F.out));
+    TU_OK(sc_net_set_training(F.net, 1));
+    TU_OK(sc_tensor_copy_to(F.out, dst, FN * CLASSES));
+}
+
+static void snapshot(void)
+{
+    free(F.params);
+    F.params = tu_params(F.net, &F.np);
+    free(F.state);
+    F.state = malloc(F.net->n_state * sizeof *F.state);
+    memcpy(F.state, F.net->state, F.net->n_state * sizeof *F.state);
+    eval_forward(F.eval_out);
+    F.steps = sc_optimizer_steps(F.opt);
+}
+
+/* After a failed call: nothing changed, and the net still trains. */
+static void assert_intact(const char *what)
+{
+    ck_assert_msg(tu_params_equal(F.net, F.params, F.np), "%s: params changed",
+                  what);
+    ck_assert_msg(memcmp(F.state, F.net->state, F.net->n_state * sizeof *F.state) == 0,
+                  "%s: running statistics changed", what);
+    ck_assert_uint_eq(sc_optimizer_steps(F.opt), F.steps);
+    float now[FN * CLASSES];
+    eval_forward(now);
+    ck_assert_msg(memcmp(now, F.eval_out, sizeof now) == 0,
+                  "%s: eval outputs changed", what);
+    sc_step_stats st = SC_STEP_STATS_INIT;
+    TU_OK(sc_net_train_step(F.net, F.opt, F.x, F.labels, &st));
+    ck_assert(isfinite(st.loss) && st.loss > 0.0);
+    ck_assert_msg(!tu_params_equal(F.net, F.params, F.np),
+                  "%s: a valid step changed no parameter", what);
+    ck_assert_msg(memcmp(F.state, F.net->state, F.net->n_state * sizeof *F.state) != 0,
+                  "%s: a valid step changed no running statistic", what);
+    snapshot();
+}
+
+static void setup(void)
+{
+    memset(&F, 0, sizeof F);
+    int id;
+    TU_OK(sc_net_create(&F.net, 2, 5, 5));
+    TU_OK(sc_net_conv2d(F.net, SC_INPUT, 3, 3, 3, 1, 1, SC_BIAS, &F.conv));
+    TU_OK(sc_net_batchnorm(F.net, F.conv, SC_BN_AFFINE, &F.bn));
+    TU_OK(sc_net_relu(F.net, F.bn, &id));
+    TU_OK(sc_net_maxpool(F.net, id, 2, 2, &id));
+    TU_OK(sc_net_flatten(F.net, id, &id));
+    TU_OK(sc_net_dense(F.net, id, CLASSES, SC_BIAS, &F.dense));
+    TU_OK(sc_net_init(F.net, 17));
+    TU_OK(sc_optimizer_create(&F.opt, F.net, SC_OPT_SGD));
+    tu_lcg r;
+    tu_lcg_seed(&r, 4);
+    tu_fill(&r, F.xdata, sizeof F.xdata / sizeof F.xdata[0], -1.0, 1.0);
+    tu_labels(&r, F.labels, FN, CLASSES);
+    int64_t shape[4] = {FN, 2, 5, 5}, oshape[2] = {FN, CLASSES};
+    TU_OK(sc_tensor_wrap(&F.x, 4, shape, F.xdata));
+    TU_OK(sc_tensor_create(&F.out, 2, oshape));
+    /* two steps so the running statistics are not the initial ones */
+    TU_OK(sc_net_train_step(F.net, F.opt, F.x, F.labels, NULL));
+    TU_OK(sc_net_train_step(F.net, F.opt, F.x, F.labels, NULL));
+    snapshot();
+}
+
+static void teardown(void)
+{
+    sc_optimizer_free(F.opt);
+    sc_net_free(F.net);
+    sc_tensor_free(F.x);
+    sc_tensor_free(F.out);
+    free(F.params);
+    free(F.state);
+}
+
+/* ------------------------------------------------------------ versions */
+
+START_TEST(test_version)
+{
+    ck_assert_uint_eq(sc_version_number(), SC_VERSION_NUMBER);
+    ck_assert_uint_eq(SC_VERSION_NUMBER, SC_VERSION_MAJOR * 10000u +
+                                             SC_VERSION_MINOR * 100u +
+                                             SC_VERSION_PATCH);
+    char want[64];
+    snprintf(want, sizeof want, "%d.%d.%d", SC_VERSION_MAJOR, SC_VERSION_MINOR,
+             SC_VERSION_PATCH);
+    ck_assert_str_eq(sc_version_string(), want);
+    const char *blas = sc_blas_info();
+    ck_assert_ptr_nonnull(blas);
+    ck_assert_uint_gt(strlen(blas), 0);
+}
+END_TEST
+
+START_TEST(test_strerror)
+{
+    const char *seen[SC_ERR_UNSUPPORTED + 1];
+    for (int s = SC_OK; s <= SC_ERR_UNSUPPORTED; s++) {
+        seen[s] = sc_strerror((sc_status)s);
+        ck_assert_ptr_nonnull(seen[s]);
+        ck_assert_uint_gt(strlen(seen[s]), 3);
+        for (int t = 0; t < s; t++)
+            ck_assert_str_ne(seen[s], seen[t]);
+    }
+    const int unknown[] = {-1, SC_ERR_UNSUPPORTED + 1, 1000, -1000};
+    for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+        const char *u = sc_strerror((sc_status)unknown[i]);
+        ck_assert_ptr_nonnull(u);
+        ck_assert_uint_gt(strlen(u), 0);
+        for (int s = SC_OK; s <= SC_ERR_UNSUPPORTED; s++)
+            ck_assert_str_ne(u, seen[s]);
+    }
+}
+END_TEST
+
+static void *other_thread(void *arg)
+{
+    (void)arg;
+    /* a fresh thread has no message, and its failures stay its own */
+    int fresh = sc_last_error()[0] == '\0';
+    sc_net *net = NULL;
+    sc_status st = sc_net_create(&net, 0, 1, 1);
+    int own = st == SC_ERR_SHAPE && strstr(sc_last_error(), "sc_net_create");
+    return (void *)(intptr_t)(fresh && own);
+}
+
+START_TEST(test_last_error_per_thread)
+{
+    TU_FAILS(sc_net_set_threads(NULL, 1), SC_ERR_NULL);
+    char mine[512];
+    snprintf(mine, sizeof mine, "%s", sc_last_error());
+    ck_assert_ptr_nonnull(strstr(mine, "sc_net_set_threads"));
+    pthread_t t;
+    void *ok = NULL;
+    ck_assert_int_eq(pthread_create(&t, NULL, other_thread, NULL), 0);
+    ck_assert_int_eq(pthread_join(t, &ok), 0);
+    ck_assert_msg(ok != NULL, "the other thread saw a stale or no message");
+    ck_assert_str_eq(sc_last_error(), mine);
+}
+END_TEST
+
+START_TEST(test_destructors_take_null)
+{
+    sc_net_free(NULL);
+    sc_optimizer_free(NULL);
+    sc_tensor_free(NULL);
+    /* either order of freeing a net and its optimizer */
+    sc_net *net = NULL;
+    sc_optimizer *opt = NULL;
+    int id;
+    for (int order = 0; order < 2; order++) {
+        TU_OK(sc_net_create(&net, 1, 1, 2));
+        TU_OK(sc_net_dense(net, SC_INPUT, 2, SC_BIAS, &id));
+        TU_OK(sc_net_init(net, 1));
+        TU_OK(sc_optimizer_create(&opt, net, SC_OPT_ADAM));
+        if (order) {
+            sc_net_free(net);
+            sc_optimizer_free(opt);
+        } else {
+            sc_optimizer_free(opt);
+            sc_net_free(net);
+        }
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------ building */
+
+START_TEST(test_create_errors)
+{
+    sc_net *net = (sc_net *)(uintptr_t)0x1;
+    TU_FAILS(sc_net_create(NULL, 1, 1, 1), SC_ERR_NULL);
+    TU_FAILS(sc_net_create(&net, 0, 1, 1), SC_ERR_SHAPE);
+    TU_FAILS(sc_net_create(&net, 1, -1, 1), SC_ERR_SHAPE);
+    TU_FAILS(sc_net_create(&net, 1, 1, 0), SC_ERR_SHAPE);
+    TU_FAILS(sc_net_create(&net, 1 << 20, 1 << 10, 1 << 10), SC_ERR_SHAPE);
+    ck_assert_ptr_eq(net, (sc_net *)(uintptr_t)0x1);
+}
+END_TEST
+
+START_TEST(test_builder_errors)
+{
+    sc_net *net = NULL;
+    int id = -77, conv;
+    TU_OK(sc_net_create(&net, 2, 6, 6));
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 4, 3, 3, 1, 0, SC_BIAS, &conv)); /* 4x4x4 */
+    int count = sc_net_layer_count(net);
+    ck_assert_int_eq(count, 2);
+
+    /* NULLs */
+    TU_FAILS(sc_net_dense(NULL, SC_INPUT, 3, SC_BIAS, &id), SC_ERR_NULL);
+    TU_FAILS(sc_net_dense(net, SC_INPUT, 3, SC_BIAS, NULL), SC_ERR_NULL);
+    TU_FAILS(sc_net_conv2d(NULL, SC_INPUT, 3, 3, 3, 1, 1, 0, &id), SC_ERR_NULL);
+    TU_FAILS(sc_net_conv2d(net, SC_INPUT, 3, 3, 3, 1, 1, 0, NULL), SC_ERR_NULL);
+    TU_FAILS(sc_net_batchnorm(NULL, conv, 0, &id), SC_ERR_NULL);
+    TU_FAILS(sc_net_batchnorm(net, conv, 0, NULL), SC_ERR_NULL);
+    TU_FAILS(sc_net_relu(NULL, conv, &id), SC_ERR_NULL);
+    TU_FAILS(sc_net_relu(net, conv, NULL), SC_ERR_NULL);
+    TU_FAILS(sc_net_maxpool(NULL, conv, 2, 2, &id), SC_ERR_NULL);
+    TU_FAILS(sc_net_maxpool(net, conv, 2, 2, NULL), SC_ERR_NULL);
+    TU_FAILS(sc_net_global_avgpool(NULL, conv, &id), SC_ERR_NULL);
+    TU_FAILS(sc_net_global_avgpool(net, conv, NULL), SC_ERR_NULL);
+    TU_FAILS(sc_net_global_maxpool(NULL, conv, &id), SC_ERR_NULL);
+    TU_FAILS(sc_net_global_maxpool(net, conv, NULL), SC_ERR_NULL);
+    TU_FAILS(sc_net_flatten(NULL, conv, &id), SC_ERR_NULL);
+    TU_FAILS(sc_net_flatten(net, conv, NULL), SC_ERR_NULL);
+    TU_FAILS(sc_net_add(NULL, conv, conv, &id), SC_ERR_NULL);
+    TU_FAILS(sc_net_add(net, conv, conv, NULL), SC_ERR_NULL);
+
+    /* input ids that do not exist */
+    const int bad_ids[] = {-1, SC_ALL_LAYERS, -100, 2, 1000};
+    for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
+        int b = bad_ids[i];
+        TU_FAILS(sc_net_dense(net, b, 3, 0, &id), SC_ERR_ARG);
+        TU_FAILS(sc_net_conv2d(net, b, 3, 1, 1, 1, 0, 0, &id), SC_ERR_ARG);
+        TU_FAILS(sc_net_batchnorm(net, b, 0, &id), SC_ERR_ARG);
+        TU_FAILS(sc_net_relu(net, b, &id), SC_ERR_ARG);
+        TU_FAILS(sc_net_maxpool(net, b, 2, 2, &id), SC_ERR_ARG);
+        TU_FAILS(sc_net_global_avgpool(net, b, &id), SC_ERR_ARG);
+        TU_FAILS(sc_net_global_maxpool(net, b, &id), SC_ERR_ARG);
+        TU_FAILS(sc_net_flatten(net, b, &id), SC_ERR_ARG);
+        TU_FAILS(sc_net_add(net, conv, b, &id), SC_ERR_ARG);
+        TU_FAILS(sc_net_add(net, b, conv, &id), SC_ERR_ARG);
+    }
+    /* sizes and flags */
+    TU_FAILS(sc_net_dense(net, conv, 0, 0, &id), SC_ERR_ARG);
+    TU_FAILS(sc_net_dense(net, conv, -3, 0, &id), SC_ERR_ARG);
+    TU_FAILS(sc_net_dense(net, conv, 3, SC_BN_AFFINE, &id), SC_ERR_ARG);
+    TU_FAILS(sc_net_dense(net, conv, 3, 64, &id), SC_ERR_ARG);
+    TU_FAILS(sc_net_conv2d(net, conv, 0, 3, 3, 1, 0, 0, &id), SC_ERR_ARG);
+    TU_FAILS(sc_net_conv2d(net, conv, 2, 0, 3, 1, 0, 0, &id), SC_ERR_ARG);
+    TU_FAILS(sc_net_conv2d(net, conv, 2, 3, -1, 1, 0, 0, &id), SC_ERR_ARG);
+    TU_FAILS(sc_net_conv2d(net, conv, 2, 3, 3, 0, 0, 0, &id), SC_ERR_ARG);
+    TU_FAILS(sc_net_conv2d(net, conv, 2, 3, 3, -2, 0, 0, &id), SC_ERR_ARG);
+    TU_FAILS(sc_net_conv2d(net, conv, 2, 3, 3, 1, -1, 0, &id), SC_ERR_ARG);
+    TU_FAILS(sc_net_conv2d(net, conv, 2, 3, 3, 1, 0, SC_BN_BATCH_STATS, &id),
+             SC_ERR_ARG);
+    TU_FAILS(sc_net_conv2d(net, conv, 2, 5, 5, 1, 0, 0, &id), SC_ERR_SHAPE);
+    TU_FAILS(sc_net_conv2d(net, conv, 2, 1, 7, 1, 1, 0, &id), SC_ERR_SHAPE);
+    TU_FAILS(sc_net_batchnorm(net, conv, SC_BIAS, &id), SC_ERR_ARG);
+    TU_FAILS(sc_net_batchnorm(net, conv, 8, &id), SC_ERR_ARG);
+    TU_FAILS(sc_net_maxpool(net, conv, 0, 1, &id), SC_ERR_ARG);
+    TU_FAILS(sc_net_maxpool(net, conv, 2, 0, &id), SC_ERR_ARG);
+    TU_FAILS(sc_net_maxpool(net, conv, -2, 2, &id), SC_ERR_ARG);
+    TU_FAILS(sc_net_maxpool(net, conv, 5, 1, &id), SC_ERR_SHAPE);
+    TU_FAILS(sc_net_add(net, SC_INPUT, conv, &id), SC_ERR_SHAPE);
+    /* none of that added a layer or touched id */
+    ck_assert_int_eq(sc_net_layer_count(net), count);
+    ck_assert_int_eq(id, -77);
+
+    /* the net is still buildable and trains */
+    int bn, f;
+    TU_OK(sc_net_batchnorm(net, conv, SC_BN_AFFINE | SC_BN_BATCH_STATS, &bn));
+    TU_OK(sc_net_add(net, conv, bn, &id));
+    TU_OK(sc_net_flatten(net, id, &f));
+    TU_OK(sc_net_dense(net, f, 2, SC_BIAS, &id));
+    ck_assert_int_eq(id, count + 3);
+    TU_OK(sc_net_init(net, 3));
+    /* layers after init, a second init */
+    TU_FAILS(sc_net_relu(net, id, &id), SC_ERR_STATE);
+    TU_FAILS(sc_net_dense(net, id, 2, 0, &id), SC_ERR_STATE);
+    TU_FAILS(sc_net_conv2d(net, conv, 2, 1, 1, 1, 0, 0, &id), SC_ERR_STATE);
+    TU_FAILS(sc_net_add(net, conv, conv, &id), SC_ERR_STATE);
+    TU_FAILS(sc_net_init(net, 3), SC_ERR_STATE);
+    ck_assert_int_eq(sc_net_layer_count(net), count + 4);
+    sc_optimizer *opt = NULL;
+    TU_OK(sc_optimizer_create(&opt, net, SC_OPT_ADAM));
+    float x[3 * 72] = {0};
+    for (int i = 0; i < 3 * 72; i++)
+        x[i] = (float)((i * 7) % 11) / 11.0f;
+    int64_t shape[4] = {3, 2, 6, 6};
+    int32_t labels[3] = {0, 1, 1};
+    sc_tensor *t = NULL;
+    TU_OK(sc_tensor_wrap(&t, 4, shape, x));
+    TU_OK(sc_net_train_step(net, opt, t, labels, NULL));
+    sc_tensor_free(t);
+    sc_optimizer_free(opt);
+    sc_net_free(net);
+}
+END_TEST
+
+START_TEST(test_init_errors)
+{
+    sc_net *net = NULL;
+    TU_FAILS(sc_net_init(NULL, 1), SC_ERR_NULL);
+    TU_OK(sc_net_create(&net, 1, 2, 2));
+    TU_FAILS(sc_net_init(net, 1), SC_ERR_STATE); /* no layers */
+    /* an uninitialised net refuses everything that needs parameters */
+    sc_optimizer *opt = (sc_optimizer *)(uintptr_t)0x1;
+    TU_FAILS(sc_optimizer_create(&opt, net, SC_OPT_SGD), SC_ERR_STATE);
+    ck_assert_ptr_eq(opt, (sc_optimizer *)(uintptr_t)0x1);
+    TU_FAILS(sc_net_quantize(net, SC_ALL_LAYERS), SC_ERR_STATE);
+    sc_size_report rep = SC_SIZE_REPORT_INIT;
+    TU_FAILS(sc_net_size_report(net, SC_ALL_LAYERS, &rep), SC_ERR_STATE);
+    int id;
+    TU_OK(sc_net_dense(net, SC_INPUT, 2, 0, &id));
+    float xd[4] = {1, 2, 3, 4}, od[2];
+    int64_t shape[4] = {1, 1, 2, 2}, oshape[2] = {1, 2};
+    sc_tensor *x = NULL, *out = NULL;
+    TU_OK(sc_tensor_wrap(&x, 4, shape, xd));
+    TU_OK(sc_tensor_wrap(&out, 2, oshape, od));
+    TU_FAILS(sc_net_forward(net, x, out), SC_ERR_STATE);
+    ck_assert_uint_eq(sc_net_param_count(net), 0);
+    TU_OK(sc_net_init(net, 1));
+    TU_OK(sc_net_forward(net, x, out));
+    sc_tensor_free(x);
+    sc_tensor_free(out);
+    sc_net_free(net);
+}
+END_TEST
+
+START_TEST(test_queries)
+{
+    ck_assert_int_eq(sc_net_layer_count(NULL), 0);
+    ck_assert_int_eq(sc_net_layer_kind(NULL, 0), -1);
+    ck_assert_int_eq(sc_net_output_size(NULL), 0);
+    ck_assert_uint_eq(sc_net_param_count(NULL), 0);
+    ck_assert_int_eq(sc_net_is_quantized(NULL, 1), 0);
+    ck_assert_int_eq(sc_net_layer_count(F.net), 7);
+    const int kinds[7] = {SC_LAYER_INPUT,   SC_LAYER_CONV2D,  SC_LAYER_BATCHNORM,
+                          SC_LAYER_RELU,    SC_LAYER_MAXPOOL, SC_LAYER_FLATTEN,
+                          SC_LAYER_DENSE};
+    for (int i = 0; i < 7; i++)
+        ck_assert_int_eq(sc_net_layer_kind(F.net, i), kinds[i]);
+    ck_assert_int_eq(sc_net_layer_kind(F.net, 7), -1);
+    ck_assert_int_eq(sc_net_layer_kind(F.net, -1), -1);
+    ck_assert_int_eq(sc_net_output_size(F.net), CLASSES);
+    /* conv 3x3x3x2 + 3, bn 3 + 3, dense 3 x 12 + 3 */
+    ck_assert_uint_eq(sc_net_param_count(F.net), 54 + 3 + 6 + 36 + 3);
+    int c = -1, h = -1, w = -1;
+    TU_OK(sc_net_layer_shape(F.net, 4, &c, &h, &w));
+    ck_assert(c == 3 && h == 2 && w == 2);
+    TU_OK(sc_net_layer_shape(F.net, 5, &c, NULL, NULL)); /* NULL outs ok */
+    ck_assert_int_eq(c, 12);
+    TU_FAILS(sc_net_layer_shape(NULL, 1, &c, &h, &w), SC_ERR_NULL);
+    TU_FAILS(sc_net_layer_shape(F.net, 7, &c, &h, &w), SC_ERR_ARG);
+    TU_FAILS(sc_net_layer_shape(F.net, -1, &c, &h, &w), SC_ERR_ARG);
+    ck_assert_int_eq(c, 12);
+    assert_intact("queries");
+}
+END_TEST
+
+START_TEST(test_params_errors)
+{
+    size_t np = F.np;
+    float *buf = malloc((np + 1) * sizeof *buf);
+    memcpy(buf, F.params, np * sizeof *buf);
+    TU_FAILS(sc_net_get_params(NULL, buf, np), SC_ERR_NULL);
+    TU_FAILS(sc_net_get_params(F.net, NULL, np), SC_ERR_NULL);
+    TU_FAILS(sc_net_get_params(F.net, buf, np - 1), SC_ERR_SHAPE);
+    TU_FAILS(sc_net_get_params(F.net, buf, np + 1), SC_ERR_SHAPE);
+    TU_FAILS(sc_net_get_params(F.net, buf, 0), SC_ERR_SHAPE);
+    TU_FAILS(sc_net_set_params(NULL, buf, np), SC_ERR_NULL);
+    TU_FAILS(sc_net_set_params(F.net, NULL, np), SC_ERR_NULL);
+    TU_FAILS(sc_net_set_params(F.net, buf, np - 1), SC_ERR_SHAPE);
+    TU_FAILS(sc_net_set_params(F.net, buf, np + 1), SC_ERR_SHAPE);
+    for (size_t i = 0; i < np; i++)
+        buf[i] = 0.5f; /* would change everything */
+    const float bad[3] = {NAN, INFINITY, -INFINITY};
+    const size_t where[3] = {0, np / 2, np - 1};
+    for (int k = 0; k < 3; k++) {
+        buf[where[k]] = bad[k];
+        TU_FAILS(sc_net_set_params(F.net, buf, np), SC_ERR_NONFINITE);
+        buf[where[k]] = 0.5f;
+        assert_intact("set_params non-finite");
+    }
+    /* a valid round trip */
+    TU_OK(sc_net_set_params(F.net, buf, np));
+    float *got = tu_params(F.net, NULL);
+    ck_assert(memcmp(got, buf, np * sizeof *got) == 0);
+    free(got);
+    free(buf);
+}
+END_TEST
+
+START_TEST(test_settings_errors)
+{
+    const struct {
+        sc_param p;
+        double v;
+    } bad[] = {
+        {SC_PARAM_GAMMA, -0.1},          {SC_PARAM_GAMMA, NAN},
+        {SC_PARAM_GAMMA, INFINITY},      {SC_PARAM_BN_MOMENTUM, -0.01},
+        {SC_PARAM_BN_MOMENTUM, 1.01},    {SC_PARAM_BN_MOMENTUM, NAN},
+        {SC_PARAM_BN_EPS, 0.0},          {SC_PARAM_BN_EPS, -1e-5},
+        {SC_PARAM_BN_EPS, 1.0},          {SC_PARAM_BN_EPS, NAN},
+        {SC_PARAM_QUANT_B0, -1.0},       {SC_PARAM_QUANT_B0, 33.0},
+        {SC_PARAM_QUANT_B0, NAN},        {SC_PARAM_QUANT_E0, 65.0},
+        {SC_PARAM_QUANT_E0, -65.0},      {SC_PARAM_QUANT_E0, INFINITY},
+        {SC_PARAM_COMPRESS_EVERY, -1.0}, {SC_PARAM_COMPRESS_EVERY, 2.5},
+        {SC_PARAM_COMPRESS_EVERY, NAN},  {SC_PARAM_COMPRESS_EVERY, 1e300},
+        {(sc_param)6, 0.0},              {(sc_param)-1, 0.0},
+        {(sc_param)100, 0.0},
+    };
+    double before[6], v;
+    for (int p = 0; p < 6; p++)
+        TU_OK(sc_net_get_param(F.net, (sc_param)p, &before[p]));
+    ck_assert_double_eq(before[SC_PARAM_GAMMA], 0.0);
+    ck_assert_double_eq(before[SC_PARAM_BN_MOMENTUM], 0.1);
+    ck_assert_double_eq(before[SC_PARAM_BN_EPS], 1e-5);
+    ck_assert_double_eq(before[SC_PARAM_QUANT_B0], 8.0);
+    ck_assert(isnan(before[SC_PARAM_QUANT_E0]));
+    ck_assert_double_eq(before[SC_PARAM_COMPRESS_EVERY], 0.0);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        TU_FAILS(sc_net_set_param(F.net, bad[i].p, bad[i].v), SC_ERR_ARG);
+        for (int p = 0; p < 6; p++) {
+            TU_OK(sc_net_get_param(F.net, (sc_param)p, &v));
+            ck_assert_msg(v == before[p] || (isnan(v) && isnan(before[p])),
+                          "bad set %zu changed setting %d", i, p);
+        }
+    }
+    TU_FAILS(sc_net_set_param(NULL, SC_PARAM_GAMMA, 0.1), SC_ERR_NULL);
+    TU_FAILS(sc_net_get_param(NULL, SC_PARAM_GAMMA, &v), SC_ERR_NULL);
+    TU_FAILS(sc_net_get_param(F.net, SC_PARAM_GAMMA, NULL), SC_ERR_NULL);
+    TU_FAILS(sc_net_get_param(F.net, (sc_param)6, &v), SC_ERR_ARG);
+    TU_FAILS(sc_net_get_param(F.net, (sc_param)-1, &v), SC_ERR_ARG);
+    /* round trips, edges included */
+    const struct {
+        sc_param p;
+        double v;
+    } good[] = {{SC_PARAM_GAMMA, 0.25},       {SC_PARAM_BN_MOMENTUM, 0.0},
+                {SC_PARAM_BN_MOMENTUM, 1.0},  {SC_PARAM_BN_EPS, 1e-3},
+                {SC_PARAM_QUANT_B0, 0.0},     {SC_PARAM_QUANT_B0, 32.0},
+                {SC_PARAM_QUANT_E0, -64.0},   {SC_PARAM_QUANT_E0, 3.0},
+                {SC_PARAM_COMPRESS_EVERY, 0}, {SC_PARAM_COMPRESS_EVERY, 0}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        TU_OK(sc_net_set_param(F.net, good[i].p, good[i].v));
+        TU_OK(sc_net_get_param(F.net, good[i].p, &v));
+        ck_assert_double_eq(v, good[i].v);
+    }
+    TU_OK(sc_net_set_param(F.net, SC_PARAM_QUANT_E0, NAN));
+    TU_OK(sc_net_get_param(F.net, SC_PARAM_QUANT_E0, &v));
+    ck_assert(isnan(v));
+    TU_OK(sc_net_set_param(F.net, SC_PARAM_GAMMA, 0.0));
+    TU_OK(sc_net_set_param(F.net, SC_PARAM_BN_MOMENTUM, 0.1));
+    TU_OK(sc_net_set_param(F.net, SC_PARAM_BN_EPS, 1e-5));
+
+    /* threads and mode */
+    TU_FAILS(sc_net_set_threads(NULL, 2), SC_ERR_NULL);
+    TU_FAILS(sc_net_set_threads(F.net, 0), SC_ERR_ARG);
+    TU_FAILS(sc_net_set_threads(F.net, -1), SC_ERR_ARG);
+    TU_FAILS(sc_net_set_threads(F.net, 257), SC_ERR_ARG);
+    TU_FAILS(sc_net_set_training(NULL, 1), SC_ERR_NULL);
+    ck_assert_int_eq(F.net->threads, 1);
+    assert_intact("settings");
+}
+END_TEST
+
+/* ------------------------------------------------------------ forward */
+
+START_TEST(test_forward_errors)
+{
+    float junk[FN * CLASSES];
+    for (int i = 0; i < FN * CLASSES; i++)
+        junk[i] = -123.0f;
+    TU_OK(sc_tensor_copy_from(F.out, junk, FN * CLASSES));
+    TU_FAILS(sc_net_forward(NULL, F.x, F.out), SC_ERR_NULL);
+    TU_FAILS(sc_net_forward(F.net, NULL, F.out), SC_ERR_NULL);
+    TU_FAILS(sc_net_forward(F.net, F.x, NULL), SC_ERR_NULL);
+    /* wrong input shapes */
+    float big[FN * 2 * 6 * 6] = {0};
+    const struct {
+        int nd;
+        int64_t s[4];
+    } shapes[] = {{4, {FN, 3, 5, 5}}, {4, {FN, 2, 5, 4}}, {4, {FN, 2, 6, 5}},
+                  {3, {FN, 2, 25}},   {2, {FN, 49}},      {2, {FN, 51}},
+                  {1, {FN * 50}}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        sc_tensor *x = NULL;
+        TU_OK(sc_tensor_wrap(&x, shapes[i].nd, shapes[i].s, big));
+        TU_FAILS(sc_net_forward(F.net, x, F.out), SC_ERR_SHAPE);
+        sc_tensor_free(x);
+    }
+    /* wrong output sizes */
+    const int64_t oshapes[][2] = {{FN, CLASSES + 1}, {FN - 1, CLASSES},
+                                  {1, FN * CLASSES}};
+    for (size_t i = 0; i < 3; i++) {
+        sc_tensor *o = NULL;
+        TU_OK(sc_tensor_create(&o, 2, oshapes[i]));
+        TU_FAILS(sc_net_forward(F.net, F.x, o), SC_ERR_SHAPE);
+        sc_tensor_free(o);
+    }
+    /* non-finite input */
+    float xd[FN * 50];
+    memcpy(xd, F.xdata, sizeof xd);
+    xd[7] = NAN;
+    int64_t shape[4] = {FN, 2, 5, 5};
+    sc_tensor *x = NULL;
+    TU_OK(sc_tensor_wrap(&x, 4, shape, xd));
+    TU_FAILS(sc_net_forward(F.net, x, F.out), SC_ERR_NONFINITE);
+    xd[7] = -INFINITY;
+    TU_FAILS(sc_net_forward(F.net, x, F.out), SC_ERR_NONFINITE);
+    sc_tensor_free(x);
+    /* out untouched by all of that */
+    float now[FN * CLASSES];
+    TU_OK(sc_tensor_copy_to(F.out, now, FN * CLASSES));
+    ck_assert(memcmp(now, junk, sizeof now) == 0);
+    /* a 2-D N x (c*h*w) batch is accepted and gives the same logits */
+    sc_tensor *flat = NULL;
+    int64_t fshape[2] = {FN, 50};
+    TU_OK(sc_tensor_wrap(&flat, 2, fshape, F.xdata));
+    TU_OK(sc_net_set_training(F.net, 0));
+    TU_OK(sc_net_forward(F.net, flat, F.out));
+    TU_OK(sc_net_set_training(F.net, 1));
+    TU_OK(sc_tensor_copy_to(F.out, now, FN * CLASSES));
+    ck_assert(memcmp(now, F.eval_out, sizeof now) == 0);
+    sc_tensor_free(flat);
+    assert_intact("forward errors");
+}
+END_TEST
+
+/* ------------------------------------------------------------ optimizers */
+
+START_TEST(test_optimizer_errors)
+{
+    sc_optimizer *o = (sc_optimizer *)(uintptr_t)0x1;
+    TU_FAILS(sc_optimizer_create(NULL, F.net, SC_OPT_SGD), SC_ERR_NULL);
+    TU_FAILS(sc_optimizer_create(&o, NULL, SC_OPT_SGD), SC_ERR_NULL);
+    /* a second optimizer on the same net */
+    TU_FAILS(sc_optimizer_create(&o, F.net, SC_OPT_ADAM), SC_ERR_STATE);
+    ck_assert_ptr_eq(o, (sc_optimizer *)(uintptr_t)0x1);
+    assert_intact("second optimizer");
+
+    /* unknown kinds, on a net without one */
+    sc_net *other = NULL;
+    int id;
+    TU_OK(sc_net_create(&other, 2, 5, 5));
+    TU_OK(sc_net_dense(other, SC_INPUT, CLASSES, SC_BIAS, &id));
+    TU_OK(sc_net_init(other, 2));
+    TU_FAILS(sc_optimizer_create(&o, other, (sc_optimizer_kind)3), SC_ERR_ARG);
+    TU_FAILS(sc_optimizer_create(&o, other, (sc_optimizer_kind)-1), SC_ERR_ARG);
+    ck_assert_ptr_eq(o, (sc_optimizer *)(uintptr_t)0x1);
+
+    /* the optimizer of another net */
+    sc_optimizer *oo = NULL;
+    TU_OK(sc_optimizer_create(&oo, other, SC_OPT_SGD));
+    TU_FAILS(sc_net_train_step(F.net, oo, F.x, F.labels, NULL), SC_ERR_ARG);
+    TU_FAILS(sc_net_train_step(other, F.opt, F.x, F.labels, NULL), SC_ERR_ARG);
+    ck_assert_uint_eq(sc_optimizer_steps(oo), 0);
+    assert_intact("optimizer of another net");
+    /* after freeing, a new one may be created, and it trains */
+    sc_optimizer_free(oo);
+    TU_OK(sc_optimizer_create(&oo, other, SC_OPT_ADAMW));
+    TU_OK(sc_net_train_step(other, oo, F.x, F.labels, NULL));
+    ck_assert_uint_eq(sc_optimizer_steps(oo), 1);
+    sc_optimizer_free(oo);
+    sc_net_free(other);
+}
+END_TEST
+
+/* ------------------------------------------------------------ train step */
+
+START_TEST(test_train_step_errors)
+{
+    sc_step_stats st = SC_STEP_STATS_INIT;
+    TU_FAILS(sc_net_train_step(NULL, F.opt, F.x, F.labels, &st), SC_ERR_NULL);
+    TU_FAILS(sc_net_train_step(F.net, NULL, F.x, F.labels, &st), SC_ERR_NULL);
+    TU_FAILS(sc_net_train_step(F.net, F.opt, NULL, F.labels, &st), SC_ERR_NULL);
+    TU_FAILS(sc_net_train_step(F.net, F.opt, F.x, NULL, &st), SC_ERR_NULL);
+    assert_intact("NULL");
+
+    /* labels out of range */
+    const int32_t badl[] = {-1, CLASSES, 1000, INT32_MIN, INT32_MAX};
+    for (size_t i = 0; i < sizeof badl / sizeof badl[0]; i++) {
+        int32_t labels[FN];
+        memcpy(labels, F.labels, sizeof labels);
+        labels[i % FN] = badl[i];
+        TU_FAILS(sc_net_train_step(F.net, F.opt, F.x, labels, &st), SC_ERR_LABEL);
+        assert_intact("label");
+    }
+    /* wrong shapes */
+    float big[FN * 2 * 6 * 6] = {0};
+    int64_t s1[4] = {FN, 2, 6, 5}, s2[3] = {FN, 2, 25};
+    sc_tensor *x = NULL;
+    TU_OK(sc_tensor_wrap(&x, 4, s1, big));
+    TU_FAILS(sc_net_train_step(F.net, F.opt, x, F.labels, &st), SC_ERR_SHAPE);
+    sc_tensor_free(x);
+    TU_OK(sc_tensor_wrap(&x, 3, s2, big));
+    TU_FAILS(sc_net_train_step(F.net, F.opt, x, F.labels, &st), SC_ERR_SHAPE);
+    sc_tensor_free(x);
+    assert_intact("shape");
+    /* stats with an unset size */
+    sc_step_stats zero;
+    memset(&zero, 0, sizeof zero);
+    TU_FAILS(sc_net_train_step(F.net, F.opt, F.x, F.labels, &zero), SC_ERR_ARG);
+    zero.size = (size_t)1 << 40;
+    TU_FAILS(sc_net_train_step(F.net, F.opt, F.x, F.labels, &zero), SC_ERR_ARG);
+    assert_intact("stats size");
+}
+END_TEST
+
+START_TEST(test_train_step_nonfinite)
+{
+    /* NaN or Inf anywhere in the batch: SC_ERR_NONFINITE, and neither the
+     * params nor the batch-norm running statistics change (eval outputs
+     * identical) */
+    float xd[FN * 50];
+    int64_t shape[4] = {FN, 2, 5, 5};
+    const float bad[3] = {NAN, INFINITY, -INFINITY};
+    const int where[3] = {0, 123, FN * 50 - 1};
+    sc_step_stats st = SC_STEP_STATS_INIT;
+    st.loss = -5.0;
+    for (int k = 0; k < 3; k++) {
+        memcpy(xd, F.xdata, sizeof xd);
+        xd[where[k]] = bad[k];
+        sc_tensor *x = NULL;
+        TU_OK(sc_tensor_wrap(&x, 4, shape, xd));
+        TU_FAILS(sc_net_train_step(F.net, F.opt, x, F.labels, &st),
+                 SC_ERR_NONFINITE);
+        ck_assert_double_eq(st.loss, -5.0); /* stats untouched */
+        sc_tensor_free(x);
+        assert_intact("non-finite input");
+    }
+}
+END_TEST
+
+START_TEST(test_train_step_diverged)
+{
+    /* parameters so large the logits overflow: SC_ERR_DIVERGED and nothing
+     * updated */
+    float *p = tu_params(F.net, NULL);
+    sc_node *d = &F.net->nodes[F.dense];
+    for (size_t i = 0; i < d->pn[P_W]; i++)
+        p[d->poff[P_W] + i] = (i % 2 ? -3e38f : 3e38f);
+    TU_OK(sc_net_set_params(F.net, p, F.np));
+    snapshot();
+    TU_FAILS(sc_net_train_step(F.net, F.opt, F.x, F.labels, NULL),
+             SC_ERR_DIVERGED);
+    ck_assert_msg(tu_params_equal(F.net, F.params, F.np), "params changed");
+    ck_assert(memcmp(F.state, F.net->state, F.net->n_state * sizeof *F.state) == 0);
+    ck_assert_uint_eq(sc_optimizer_steps(F.opt), F.steps);
+    free(p);
+}
+END_TEST
+
+START_TEST(test_stats_size_respected)
+{
+    /* an old caller's smaller struct: fields past .size are not written */
+    sc_step_stats st;
+    memset(&st, 0x5a, sizeof st);
+    st.size = offsetof(sc_step_stats, task_loss);
+    TU_OK(sc_net_train_step(F.net, F.opt, F.x, F.labels, &st));
+    unsigned char tail[sizeof st - offsetof(sc_step_stats, task_loss)];
+    memset(tail, 0x5a, sizeof tail);
+    ck_assert(memcmp((unsigned char *)&st + offsetof(sc_step_stats, task_loss),
+                     tail, sizeof tail) == 0);
+    ck_assert(isfinite(st.loss) && st.loss > 0.0);
+    ck_assert_uint_eq(st.size, offsetof(sc_step_stats, task_loss));
+    /* the full struct: every field filled, consistent */
+    sc_step_stats full = SC_STEP_STATS_INIT;
+    TU_OK(sc_net_train_step(F.net, F.opt, F.x, F.labels, &full));
+    ck_assert_double_eq(full.loss, full.task_loss + 0.0 * full.size_loss);
+    ck_assert_double_eq(full.size_loss, 0.0);
+    ck_assert(full.accuracy >= 0.0 && full.accuracy <= 1.0);
+    ck_assert_double_eq_tol(full.accuracy * FN, round(full.accuracy * FN), 1e-9);
+    /* NULL stats is fine */
+    TU_OK(sc_net_train_step(F.net, F.opt, F.x, F.labels, NULL));
+}
+END_TEST
+
+/* ------------------------------------------------------------ quantiser */
+
+START_TEST(test_quant_api_errors)
+{
+    /* argument errors only (their numerics are tested elsewhere) */
+    TU_FAILS(sc_net_quantize(NULL, SC_ALL_LAYERS), SC_ERR_NULL);
+    const int bad_ids[] = {SC_INPUT, F.bn, 3, 4, 5, 7, -2, 100};
+    for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++)
+        TU_FAILS(sc_net_quantize(F.net, bad_ids[i]), SC_ERR_ARG);
+    ck_assert_int_eq(sc_net_is_quantized(F.net, F.conv), 0);
+    ck_assert_uint_eq(sc_net_param_count(F.net), F.np);
+    assert_intact("quantize bad id");
+
+    float b[8], e[8];
+    /* not quantised yet */
+    TU_FAILS(sc_net_get_quant(F.net, F.conv, b, e, 3), SC_ERR_ARG);
+    TU_FAILS(sc_net_set_quant(F.net, F.conv, b, e, 3), SC_ERR_ARG);
+
+    /* a separate net, since quantising changes the parameter count */
+    sc_net *net = NULL;
+    int conv, id;
+    TU_OK(sc_net_create(&net, 1, 4, 4));
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 3, 3, 3, 1, 1, SC_BIAS, &conv));
+    TU_OK(sc_net_relu(net, conv, &id));
+    TU_OK(sc_net_dense(net, id, 2, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 4));
+    TU_OK(sc_net_quantize(net, conv));
+    ck_assert_int_eq(sc_net_is_quantized(net, conv), 1);
+    ck_assert_int_eq(sc_net_is_quantized(net, id), 0);
+    ck_assert_int_eq(sc_net_is_quantized(net, -1), 0);
+    ck_assert_int_eq(sc_net_is_quantized(net, 99), 0);
+    TU_FAILS(sc_net_get_quant(NULL, conv, b, e, 3), SC_ERR_NULL);
+    TU_FAILS(sc_net_get_quant(net, id, b, e, 2), SC_ERR_ARG); /* not quantised */
+    TU_FAILS(sc_net_get_quant(net, -1, b, e, 3), SC_ERR_ARG);
+    TU_FAILS(sc_net_get_quant(net, 99, b, e, 3), SC_ERR_ARG);
+    TU_FAILS(sc_net_get_quant(net, conv, b, e, 2), SC_ERR_SHAPE);
+    TU_FAILS(sc_net_get_quant(net, conv, b, e, 4), SC_ERR_SHAPE);
+    TU_FAILS(sc_net_get_quant(net, conv, b, e, 0), SC_ERR_SHAPE);
+    float b0[3], e0[3];
+    TU_OK(sc_net_get_quant(net, conv, b0, e0, 3));
+    TU_OK(sc_net_get_quant(net, conv, NULL, NULL, 3));
+    for (int o = 0; o < 3; o++)
+        ck_assert_float_eq(b0[o], 8.0f);
+    float bb[3] = {4.0f, 4.0f, 4.0f}, ee[3] = {-3.0f, -3.0f, -3.0f};
+    TU_FAILS(sc_net_set_quant(NULL, conv, bb, ee, 3), SC_ERR_NULL);
+    TU_FAILS(sc_net_set_quant(net, conv, bb, ee, 2), SC_ERR_SHAPE);
+    TU_FAILS(sc_net_set_quant(net, id, bb, ee, 2), SC_ERR_ARG);
+    const float badb[] = {NAN, INFINITY, 33.0f}, bade[] = {NAN, -INFINITY, 65.0f};
+    for (int k = 0; k < 3; k++) {
+        bb[1] = badb[k];
+        TU_FAILS(sc_net_set_quant(net, conv, bb, ee, 3), SC_ERR_ARG);
+        bb[1] = 4.0f;
+        ee[2] = bade[k];
+        TU_FAILS(sc_net_set_quant(net, conv, bb, ee, 3), SC_ERR_ARG);
+        TU_FAILS(sc_net_set_quant(net, conv, NULL, ee, 3), SC_ERR_ARG);
+        ee[2] = -3.0f;
+    }
+    float b1[3], e1[3];
+    TU_OK(sc_net_get_quant(net, conv, b1, e1, 3));
+    ck_assert(memcmp(b0, b1, sizeof b0) == 0 && memcmp(e0, e1, sizeof e0) == 0);
+
+    /* size reports */
+    sc_size_report rep = SC_SIZE_REPORT_INIT;
+    TU_FAILS(sc_net_size_report(NULL, SC_ALL_LAYERS, &rep), SC_ERR_NULL);
+    TU_FAILS(sc_net_size_report(net, SC_ALL_LAYERS, NULL), SC_ERR_NULL);
+    TU_FAILS(sc_net_size_report(net, SC_INPUT, &rep), SC_ERR_ARG);
+    TU_FAILS(sc_net_size_report(net, conv + 1, &rep), SC_ERR_ARG); /* relu */
+    TU_FAILS(sc_net_size_report(net, 99, &rep), SC_ERR_ARG);
+    TU_FAILS(sc_net_size_report(net, -5, &rep), SC_ERR_ARG);
+    sc_size_report z;
+    memset(&z, 0x5a, sizeof z);
+    z.size = 0;
+    TU_FAILS(sc_net_size_report(net, SC_ALL_LAYERS, &z), SC_ERR_ARG);
+    z.size = 100000;
+    TU_FAILS(sc_net_size_report(net, SC_ALL_LAYERS, &z), SC_ERR_ARG);
+    ck_assert_int_eq(z.weights, (int64_t)0x5a5a5a5a5a5a5a5a);
+    TU_OK(sc_net_size_report(net, SC_ALL_LAYERS, &rep));
+    TU_OK(sc_net_size_report(net, conv, &rep));
+
+    /* compress: argument errors */
+    TU_FAILS(sc_net_compress(NULL, NULL), SC_ERR_NULL);
+    int removed = -1;
+    TU_FAILS(sc_net_compress(NULL, &removed), SC_ERR_NULL);
+    ck_assert_int_eq(removed, -1);
+    sc_net_free(net);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("api");
+    TCase *tb = tcase_create("basics");
+    tcase_add_test(tb, test_version);
+    tcase_add_test(tb, test_strerror);
+    tcase_add_test(tb, test_last_error_per_thread);
+    tcase_add_test(tb, test_destructors_take_null);
+    tcase_add_test(tb, test_create_errors);
+    tcase_add_test(tb, test_builder_errors);
+    tcase_add_test(tb, test_init_errors);
+    suite_add_tcase(s, tb);
+
+    TCase *tf = tcase_create("fixture");
+    tcase_add_checked_fixture(tf, setup, teardown);
+    tcase_set_timeout(tf, 30);
+    tcase_add_test(tf, test_queries);
+    tcase_add_test(tf, test_params_errors);
+    tcase_add_test(tf, test_settings_errors);
+    tcase_add_test(tf, test_forward_errors);
+    tcase_add_test(tf, test_optimizer_errors);
+    tcase_add_test(tf, test_train_step_errors);
+    tcase_add_test(tf, test_train_step_nonfinite);
+    tcase_add_test(tf, test_train_step_diverged);
+    tcase_add_test(tf, test_stats_size_respected);
+    tcase_add_test(tf, test_quant_api_errors);
+    suite_add_tcase(s, tf);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

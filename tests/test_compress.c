@@ -1,0 +1,626 @@
+/* test_compress.c -- sc_net_compress (spec section 3): dead channels go with
+ * everything that fed or consumed them, the eval-mode function stays, the
+ * optimizer's state follows, and training goes on with smaller tensors. */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "engine/net.h"
+#include "selfcompress.h"
+#include "util/testutil.h"
+
+/* ---- helpers ------------------------------------------------------------ */
+
+typedef struct batch {
+    int n, c, h, w;
+    float *data;
+    int32_t *labels;
+    sc_tensor *x;
+} batch;
+
+static batch make_batch(int n, int c, int h, int w, int classes, uint64_t seed)
+{
+    batch b = {n, c, h, w, NULL, NULL, NULL};
+    tu_lcg r;
+    tu_lcg_seed(&r, seed);
+    size_t numel = (size_t)n * c * h * w;
+    b.data = malloc(numel * sizeof(float));
+    b.labels = malloc((size_t)n * sizeof(int32_t));
+    ck_assert(b.data && b.labels);
+    tu_fill(&r, b.data, numel, -1.0, 1.0);
+    tu_labels(&r, b.labels, n, classes);
+    int64_t shape[4] = {n, c, h, w};
+    TU_OK(sc_tensor_wrap(&b.x, 4, shape, b.data));
+    return b;
+}
+
+static void free_batch(batch *b)
+{
+    sc_tensor_free(b->x);
+    free(b->data);
+    free(b->labels);
+}
+
+/* Eval-mode logits of the batch into a malloc'd buffer. */
+static float *eval_out(sc_net *net, const batch *b)
+{
+    int k = sc_net_output_size(net);
+    int64_t shape[2] = {b->n, k};
+    sc_tensor *out;
+    TU_OK(sc_tensor_create(&out, 2, shape));
+    TU_OK(sc_net_set_training(net, 0));
+    TU_OK(sc_net_forward(net, b->x, out));
+    TU_OK(sc_net_set_training(net, 1));
+    float *v = malloc((size_t)b->n * k * sizeof(float));
+    ck_assert_ptr_nonnull(v);
+    TU_OK(sc_tensor_copy_to(out, v, (size_t)b->n * k));
+    sc_tensor_free(out);
+    return v;
+}
+
+/* max |a - b| / max(1, max |a|) */
+static double rel_diff(const float *a, const float *b, size_t n)
+{
+    double d = 0.0, m = 1.0;
+    for (size_t i = 0; i < n; i++) {
+        d = fmax(d, fabs((double)a[i] - b[i]));
+        m = fmax(m, fabs((double)a[i]));
+    }
+    return d / m;
+}
+
+/* b = -50 (dead, and far enough below 0 that Adam's leftover momentum cannot
+ * bring it back within a test) for the listed channels of layer id. */
+static void kill(sc_net *net, int id, const int *ch, int n)
+{
+    int c;
+    TU_OK(sc_net_layer_shape(net, id, &c, NULL, NULL));
+    float *b = malloc((size_t)c * sizeof(float));
+    ck_assert_ptr_nonnull(b);
+    TU_OK(sc_net_get_quant(net, id, b, NULL, (size_t)c));
+    for (int i = 0; i < n; i++)
+        b[ch[i]] = -50.0f;
+    TU_OK(sc_net_set_quant(net, id, b, NULL, (size_t)c));
+    free(b);
+}
+
+static double train(sc_net *net, sc_optimizer *opt, const batch *b, int steps)
+{
+    sc_step_stats st = SC_STEP_STATS_INIT;
+    for (int i = 0; i < steps; i++)
+        TU_OK(sc_net_train_step(net, opt, b->x, b->labels, &st));
+    return st.loss;
+}
+
+static int chans(const sc_net *net, int id)
+{
+    int c;
+    TU_OK(sc_net_layer_shape(net, id, &c, NULL, NULL));
+    return c;
+}
+
+/* Trainable floats of a dense/conv layer: weights, bias, b and e. */
+static size_t layer_params(size_t cout, size_t fan_in, int bias, int quant)
+{
+    return cout * fan_in + (bias ? cout : 0) + (quant ? 2 * cout : 0);
+}
+
+/* Sets batch norm id's beta[c] (the library's internals: the test needs a
+ * shift that training alone would leave near zero). */
+static void set_beta(sc_net *net, int id, int c, float v)
+{
+    sc_node *nd = &net->nodes[id];
+    ck_assert_int_eq(nd->kind, SC_LAYER_BATCHNORM);
+    sc_node_param(net, nd, P_BETA)[c] = v;
+}
+
+/* Sets dense/conv id's bias[c]. */
+static void set_bias(sc_net *net, int id, int c, float v)
+{
+    sc_node *nd = &net->nodes[id];
+    ck_assert_ptr_nonnull(sc_node_param(net, nd, P_B));
+    sc_node_param(net, nd, P_B)[c] = v;
+}
+
+/* ---- conv + BN + relu + maxpool + flatten + dense ---------------------- */
+
+/* ids of the net below */
+enum { C1 = 1, BN1, R1, C2, BN2, R2, MP, FL, D1, R3, D2 };
+
+static sc_net *conv_net(uint64_t seed)
+{
+    sc_net *net;
+    int id;
+    TU_OK(sc_net_create(&net, 2, 8, 8));
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 6, 3, 3, 1, 1, SC_BIAS, &id));
+    ck_assert_int_eq(id, C1);
+    TU_OK(sc_net_batchnorm(net, id, SC_BN_AFFINE, &id));
+    TU_OK(sc_net_relu(net, id, &id));
+    TU_OK(sc_net_conv2d(net, id, 5, 3, 3, 1, 1, SC_NO_BIAS, &id));
+    ck_assert_int_eq(id, C2);
+    TU_OK(sc_net_batchnorm(net, id, SC_BN_AFFINE, &id));
+    TU_OK(sc_net_relu(net, id, &id));
+    TU_OK(sc_net_maxpool(net, id, 2, 2, &id));
+    TU_OK(sc_net_flatten(net, id, &id));
+    TU_OK(sc_net_dense(net, id, 7, SC_BIAS, &id));
+    ck_assert_int_eq(id, D1);
+    TU_OK(sc_net_relu(net, id, &id));
+    TU_OK(sc_net_dense(net, id, 4, SC_NO_BIAS, &id));
+    ck_assert_int_eq(id, D2);
+    TU_OK(sc_net_init(net, seed));
+    TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+    return net;
+}
+
+START_TEST(test_conv_bn_flatten_dense_function_kept)
+{
+    sc_net *net = conv_net(7);
+    sc_optimizer *opt;
+    TU_OK(sc_optimizer_create(&opt, net, SC_OPT_ADAM));
+    batch tb = make_batch(32, 2, 8, 8, 4, 11), eb = make_batch(16, 2, 8, 8, 4, 12);
+    train(net, opt, &tb, 8); /* running statistics and params move */
+
+    /* dead channels: conv1 {1,4} feed BN1 (non-zero shift) then the padded
+     * conv2; conv2 {2} feeds BN2, maxpool and flatten into dense1 (16
+     * features each); dense1 {0,3} feed the bias-less last layer; the last
+     * layer's channel 1 is dead but stays */
+    set_beta(net, BN1, 1, 0.75f);
+    set_beta(net, BN1, 4, -0.2f);
+    set_beta(net, BN1, 0, 0.3f);
+    set_beta(net, BN2, 2, 0.6f);
+    set_bias(net, D1, 0, 0.5f); /* relu(0.5) reaches the last layer */
+    kill(net, C1, (int[]){1, 4}, 2);
+    kill(net, C2, (int[]){2}, 1);
+    kill(net, D1, (int[]){0, 3}, 2);
+    kill(net, D2, (int[]){1}, 1);
+    float *before = eval_out(net, &eb);
+
+    /* the dead channels' constants matter: a naive removal would show */
+    set_beta(net, BN1, 1, 1.75f);
+    float *moved = eval_out(net, &eb);
+    ck_assert_msg(rel_diff(before, moved, 64) > 1e-3,
+                  "the test net does not see its dead channels' constants");
+    set_beta(net, BN1, 1, 0.75f);
+    free(moved);
+
+    sc_size_report r0 = SC_SIZE_REPORT_INIT, r1 = SC_SIZE_REPORT_INIT;
+    TU_OK(sc_net_size_report(net, SC_ALL_LAYERS, &r0));
+    size_t np0 = sc_net_param_count(net);
+    int removed = -1;
+    TU_OK(sc_net_compress(net, &removed));
+    ck_assert_int_eq(removed, 5);
+
+    ck_assert_int_eq(chans(net, C1), 4);
+    ck_assert_int_eq(chans(net, BN1), 4);
+    ck_assert_int_eq(chans(net, R1), 4);
+    ck_assert_int_eq(chans(net, C2), 4);
+    ck_assert_int_eq(chans(net, MP), 4);
+    ck_assert_int_eq(chans(net, FL), 4 * 4 * 4);
+    ck_assert_int_eq(chans(net, D1), 5);
+    ck_assert_int_eq(chans(net, D2), 4); /* logits keep their count */
+    ck_assert_int_eq(sc_net_output_size(net), 4);
+
+    size_t before_n = layer_params(6, 2 * 9, 1, 1) + 2 * 6 +
+                      layer_params(5, 6 * 9, 0, 1) + 2 * 5 +
+                      layer_params(7, 5 * 16, 1, 1) + layer_params(4, 7, 0, 1);
+    size_t after_n = layer_params(4, 2 * 9, 1, 1) + 2 * 4 +
+                     layer_params(4, 4 * 9, 0, 1) + 2 * 4 +
+                     layer_params(5, 4 * 16, 1, 1) + layer_params(4, 5, 0, 1);
+    ck_assert_uint_eq(np0, before_n);
+    ck_assert_uint_eq(sc_net_param_count(net), after_n);
+
+    float *after = eval_out(net, &eb);
+    double d = rel_diff(before, after, 64);
+    ck_assert_msg(d <= 1e-4, "eval outputs moved by %g after compress", d);
+    /* the padded conv2 and the bias-less last layer got constant maps */
+    ck_assert_ptr_nonnull(net->nodes[C2].cbias);
+    ck_assert_ptr_nonnull(net->nodes[D2].cbias);
+
+    /* N0 is the construction-time count; the live figures stay */
+    TU_OK(sc_net_size_report(net, SC_ALL_LAYERS, &r1));
+    ck_assert_int_eq(r1.weights0, r0.weights0);
+    ck_assert_int_eq(r1.weights, r0.weights);
+    ck_assert_double_eq_tol(r1.size_loss, r0.size_loss, 1e-12);
+    /* fp32 overhead: minus conv1's 2 x (bias, b, e), BN1's 2 x (g, beta,
+     * mean, var), conv2's (b, e), BN2's 4 and dense1's 2 x (bias, b, e);
+     * plus the constant maps: conv2 4 x 8 x 8, dense2 4 */
+    ck_assert_int_eq(r1.overhead_floats,
+                     r0.overhead_floats - (6 + 8 + 2 + 4 + 6) + (256 + 4));
+
+    /* training goes on with the smaller tensors, then compress again:
+     * conv2 (which has a cbias now) loses channel 0 and conv1 channel 2 */
+    double l = train(net, opt, &tb, 3);
+    ck_assert(isfinite(l));
+    kill(net, C1, (int[]){2}, 1);
+    kill(net, C2, (int[]){0}, 1);
+    free(before);
+    before = eval_out(net, &eb);
+    TU_OK(sc_net_compress(net, &removed));
+    ck_assert_int_eq(removed, 2);
+    ck_assert_int_eq(chans(net, C1), 3);
+    ck_assert_int_eq(chans(net, C2), 3);
+    ck_assert_int_eq(chans(net, FL), 3 * 16);
+    free(after);
+    after = eval_out(net, &eb);
+    d = rel_diff(before, after, 64);
+    ck_assert_msg(d <= 1e-4, "eval outputs moved by %g after 2nd compress", d);
+
+    free(before);
+    free(after);
+    free_batch(&tb);
+    free_batch(&eb);
+    sc_optimizer_free(opt);
+    sc_net_free(net);
+}
+END_TEST
+
+/* ---- residual add ------------------------------------------------------ */
+
+START_TEST(test_residual_add)
+{
+    sc_net *net;
+    int c1, r1, c2, b2, c3, add, r3, gp, out;
+    TU_OK(sc_net_create(&net, 3, 6, 6));
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 4, 3, 3, 1, 1, SC_BIAS, &c1));
+    TU_OK(sc_net_relu(net, c1, &r1));
+    TU_OK(sc_net_conv2d(net, r1, 4, 3, 3, 1, 1, SC_BIAS, &c2));
+    TU_OK(sc_net_batchnorm(net, c2, SC_BN_AFFINE, &b2));
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 4, 1, 1, 1, 0, SC_BIAS, &c3));
+    TU_OK(sc_net_add(net, c3, b2, &add));
+    TU_OK(sc_net_relu(net, add, &r3));
+    TU_OK(sc_net_global_avgpool(net, r3, &gp));
+    TU_OK(sc_net_dense(net, gp, 3, SC_BIAS, &out));
+    TU_OK(sc_net_init(net, 3));
+    TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+    sc_optimizer *opt;
+    TU_OK(sc_optimizer_create(&opt, net, SC_OPT_ADAM));
+    batch tb = make_batch(16, 3, 6, 6, 3, 21), eb = make_batch(8, 3, 6, 6, 3, 22);
+    train(net, opt, &tb, 6);
+    set_beta(net, b2, 1, 0.4f);
+    set_beta(net, b2, 0, -0.3f);
+
+    /* channel 1 is dead in both branches of the sum: it goes; channel 0
+     * only in conv2's and channel 2 only in conv3's: they stay */
+    kill(net, c2, (int[]){0, 1}, 2);
+    kill(net, c3, (int[]){1, 2}, 2);
+    kill(net, c1, (int[]){3}, 1);
+    float *before = eval_out(net, &eb);
+    size_t np0 = sc_net_param_count(net);
+    int removed = -1;
+    TU_OK(sc_net_compress(net, &removed));
+    ck_assert_int_eq(removed, 3);
+    ck_assert_int_eq(chans(net, c1), 3);
+    ck_assert_int_eq(chans(net, c2), 3);
+    ck_assert_int_eq(chans(net, b2), 3);
+    ck_assert_int_eq(chans(net, c3), 3);
+    ck_assert_int_eq(chans(net, add), 3);
+    ck_assert_int_eq(chans(net, gp), 3);
+    /* c1: 1 x (3*9 + bias + b + e); c2: 4 rows x 9 of c1's channel, then
+     * its own row 1 (3 live columns x 9) with bias, b, e and BN g, beta;
+     * c3: 1 x (3 + bias + b + e); dense: 3 columns */
+    size_t gone = (27 + 3) + (4 * 9 + 3 * 9 + 3 + 2) + (3 + 3) + 3;
+    ck_assert_uint_eq(np0 - sc_net_param_count(net), gone);
+    float *after = eval_out(net, &eb);
+    double d = rel_diff(before, after, 8 * 3);
+    ck_assert_msg(d <= 1e-4, "eval outputs moved by %g", d);
+
+    /* the kept half-dead channels: b stays <= 0, now at index 0 and 1 */
+    float b[3];
+    TU_OK(sc_net_get_quant(net, c2, b, NULL, 3));
+    ck_assert_float_eq(b[0], -50.0f);
+    ck_assert(b[1] > 0.0f && b[2] > 0.0f);
+    TU_OK(sc_net_get_quant(net, c3, b, NULL, 3));
+    ck_assert(b[0] > 0.0f);
+    ck_assert_float_eq(b[1], -50.0f);
+    ck_assert(isfinite(train(net, opt, &tb, 2)));
+
+    free(before);
+    free(after);
+    free_batch(&tb);
+    free_batch(&eb);
+    sc_optimizer_free(opt);
+    sc_net_free(net);
+}
+END_TEST
+
+/* ---- global max pool, dense straight on a conv, unpadded folds ---------- */
+
+START_TEST(test_gmaxpool_and_dense_on_conv)
+{
+    for (int variant = 0; variant < 2; variant++) {
+        sc_net *net;
+        int c1, bn, r, c2, r2, head, out;
+        TU_OK(sc_net_create(&net, 2, 7, 7));
+        TU_OK(sc_net_conv2d(net, SC_INPUT, 5, 3, 3, 1, 0, SC_BIAS, &c1));
+        TU_OK(sc_net_batchnorm(net, c1, SC_BN_AFFINE, &bn));
+        TU_OK(sc_net_relu(net, bn, &r));
+        /* unpadded conv with a bias: uniform constants fold into the bias */
+        TU_OK(sc_net_conv2d(net, r, 4, 3, 3, 2, 0, SC_BIAS, &c2));
+        TU_OK(sc_net_relu(net, c2, &r2));
+        if (variant == 0)
+            TU_OK(sc_net_global_maxpool(net, r2, &head));
+        else
+            head = r2; /* dense reads 4 x 2 x 2 */
+        TU_OK(sc_net_dense(net, head, 3, SC_BIAS, &out));
+        TU_OK(sc_net_init(net, 5 + (uint64_t)variant));
+        TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+        sc_optimizer *opt;
+        TU_OK(sc_optimizer_create(&opt, net, SC_OPT_ADAM));
+        batch tb = make_batch(16, 2, 7, 7, 3, 31), eb = make_batch(8, 2, 7, 7, 3, 32);
+        train(net, opt, &tb, 5);
+        set_beta(net, bn, 2, 0.5f);
+        kill(net, c1, (int[]){2}, 1);
+        kill(net, c2, (int[]){1, 3}, 2);
+        float *before = eval_out(net, &eb);
+        size_t np0 = sc_net_param_count(net);
+        int removed = -1;
+        TU_OK(sc_net_compress(net, &removed));
+        ck_assert_int_eq(removed, 3);
+        ck_assert_int_eq(chans(net, c1), 4);
+        ck_assert_int_eq(chans(net, c2), 2);
+        ck_assert_int_eq(chans(net, head), variant == 0 ? 2 : 2);
+        size_t hw = variant == 0 ? 1 : 4;
+        size_t gone = (18 + 3 + 2) + (4 * 9 + 2 * 4 * 9 + 2 * 3) + 3 * 2 * hw;
+        ck_assert_uint_eq(np0 - sc_net_param_count(net), gone);
+        ck_assert_ptr_null(net->nodes[c2].cbias);  /* folded into the bias */
+        ck_assert_ptr_null(net->nodes[out].cbias); /* dense: into the bias */
+        float *after = eval_out(net, &eb);
+        double d = rel_diff(before, after, 8 * 3);
+        ck_assert_msg(d <= 1e-4, "variant %d: eval outputs moved by %g",
+                      variant, d);
+        free(before);
+        free(after);
+        free_batch(&tb);
+        free_batch(&eb);
+        sc_optimizer_free(opt);
+        sc_net_free(net);
+    }
+}
+END_TEST
+
+/* ---- no-ops and the logits ---------------------------------------------- */
+
+START_TEST(test_nothing_dead_is_a_noop)
+{
+    sc_net *net = conv_net(9);
+    batch eb = make_batch(8, 2, 8, 8, 4, 41);
+    float *before = eval_out(net, &eb);
+    size_t n;
+    float *p = tu_params(net, &n);
+    int removed = -1;
+    TU_OK(sc_net_compress(net, &removed));
+    ck_assert_int_eq(removed, 0);
+    ck_assert_uint_eq(sc_net_param_count(net), n);
+    ck_assert(tu_params_equal(net, p, n));
+    float *after = eval_out(net, &eb);
+    for (int i = 0; i < 8 * 4; i++)
+        ck_assert_float_eq(before[i], after[i]);
+    TU_OK(sc_net_compress(net, NULL)); /* removed may be NULL */
+
+    /* only the logits' channels are dead: they stay (as zero rows) */
+    kill(net, D2, (int[]){0, 2, 3}, 3);
+    TU_OK(sc_net_compress(net, &removed));
+    ck_assert_int_eq(removed, 0);
+    ck_assert_int_eq(chans(net, D2), 4);
+    ck_assert_uint_eq(sc_net_param_count(net), n);
+
+    /* a net that is not quantised has nothing to remove either */
+    sc_net *plain;
+    int id;
+    TU_OK(sc_net_create(&plain, 1, 4, 4));
+    TU_OK(sc_net_dense(plain, SC_INPUT, 3, SC_BIAS, &id));
+    TU_FAILS(sc_net_compress(plain, &removed), SC_ERR_STATE); /* no init */
+    TU_OK(sc_net_init(plain, 1));
+    TU_OK(sc_net_compress(plain, &removed));
+    ck_assert_int_eq(removed, 0);
+    TU_FAILS(sc_net_compress(NULL, &removed), SC_ERR_NULL);
+
+    sc_net_free(plain);
+    free(p);
+    free(before);
+    free(after);
+    free_batch(&eb);
+    sc_net_free(net);
+}
+END_TEST
+
+START_TEST(test_last_layer_space_kept)
+{
+    /* the output is a global pool of a conv: the conv's channels are the
+     * logits' channels and never go, not even when all are dead */
+    sc_net *net;
+    int c1, c2, gp;
+    TU_OK(sc_net_create(&net, 1, 5, 5));
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 3, 3, 3, 1, 1, SC_BIAS, &c1));
+    TU_OK(sc_net_conv2d(net, c1, 4, 3, 3, 1, 1, SC_BIAS, &c2));
+    TU_OK(sc_net_global_avgpool(net, c2, &gp));
+    TU_OK(sc_net_init(net, 2));
+    TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+    batch eb = make_batch(4, 1, 5, 5, 4, 51);
+    kill(net, c2, (int[]){0, 1, 2, 3}, 4);
+    /* every channel of c1 is dead: one (all-zero) channel stays */
+    kill(net, c1, (int[]){0, 1, 2}, 3);
+    float *before = eval_out(net, &eb);
+    int removed = -1;
+    TU_OK(sc_net_compress(net, &removed));
+    ck_assert_int_eq(removed, 2);
+    ck_assert_int_eq(chans(net, c1), 1);
+    ck_assert_int_eq(chans(net, c2), 4);
+    ck_assert_int_eq(sc_net_output_size(net), 4);
+    float *after = eval_out(net, &eb);
+    ck_assert(rel_diff(before, after, 16) <= 1e-4);
+    free(before);
+    free(after);
+    free_batch(&eb);
+    sc_net_free(net);
+}
+END_TEST
+
+/* ---- the optimizer's state follows -------------------------------------- */
+
+/* Bias-less layers feed the dead channels' consumers, so the dead channels
+ * carry exactly 0 in training mode too: a compressed twin must then train
+ * exactly like the uncompressed one, step for step, if (and only if) every
+ * parameter kept its Adam moments. */
+static sc_net *twin_net(void)
+{
+    sc_net *net;
+    int id;
+    TU_OK(sc_net_create(&net, 2, 8, 8));
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 6, 3, 3, 1, 1, SC_NO_BIAS, &id)); /* 1 */
+    TU_OK(sc_net_relu(net, id, &id));
+    TU_OK(sc_net_conv2d(net, id, 6, 3, 3, 1, 1, SC_NO_BIAS, &id)); /* 3 */
+    TU_OK(sc_net_relu(net, id, &id));
+    TU_OK(sc_net_maxpool(net, id, 2, 2, &id));
+    TU_OK(sc_net_flatten(net, id, &id));
+    TU_OK(sc_net_dense(net, id, 8, SC_NO_BIAS, &id)); /* 7 */
+    TU_OK(sc_net_relu(net, id, &id));
+    TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 77));
+    TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+    TU_OK(sc_net_set_param(net, SC_PARAM_GAMMA, 0.01));
+    return net;
+}
+
+START_TEST(test_optimizer_state_follows)
+{
+    sc_net *a = twin_net(), *b = twin_net(), *c = twin_net();
+    sc_optimizer *oa, *ob, *oc;
+    TU_OK(sc_optimizer_create(&oa, a, SC_OPT_ADAM));
+    TU_OK(sc_optimizer_create(&ob, b, SC_OPT_ADAM));
+    TU_OK(sc_optimizer_create(&oc, c, SC_OPT_ADAM));
+    batch tb[3] = {make_batch(16, 2, 8, 8, 3, 61), make_batch(16, 2, 8, 8, 3, 62),
+                   make_batch(16, 2, 8, 8, 3, 63)};
+    sc_net *nets[3] = {a, b, c};
+    sc_optimizer *opts[3] = {oa, ob, oc};
+    for (int k = 0; k < 3; k++) {
+        for (int s = 0; s < 6; s++)
+            train(nets[k], opts[k], &tb[s % 3], 1);
+        kill(nets[k], 1, (int[]){0, 3}, 2);
+        kill(nets[k], 3, (int[]){1}, 1);
+        kill(nets[k], 7, (int[]){2, 5}, 2);
+    }
+    int removed;
+    TU_OK(sc_net_compress(b, &removed));
+    ck_assert_int_eq(removed, 5);
+    TU_OK(sc_net_compress(c, &removed));
+    /* c loses its moments: a fresh optimizer (the control) */
+    sc_optimizer_free(oc);
+    TU_OK(sc_optimizer_create(&oc, c, SC_OPT_ADAM));
+    double worst = 0.0, control = 0.0;
+    for (int s = 0; s < 6; s++) {
+        double la = train(a, oa, &tb[s % 3], 1);
+        double lb = train(b, ob, &tb[s % 3], 1);
+        double lc = train(c, oc, &tb[s % 3], 1);
+        if (s == 0) /* the first step runs on the very same parameters */
+            ck_assert_double_eq_tol(lb, la, 1e-5 * fabs(la));
+        worst = fmax(worst, fabs(la - lb) / fabs(la));
+        control = fmax(control, fabs(la - lc) / fabs(la));
+    }
+    ck_assert_msg(worst <= 1e-4, "compressed twin drifted by %g", worst);
+    ck_assert_msg(control > 10 * 1e-4,
+                  "a reset optimizer should drift, drifted %g", control);
+    ck_assert_uint_lt(sc_net_param_count(b), sc_net_param_count(a));
+    for (int k = 0; k < 3; k++)
+        free_batch(&tb[k]);
+    sc_optimizer_free(oa);
+    sc_optimizer_free(ob);
+    sc_optimizer_free(oc);
+    sc_net_free(a);
+    sc_net_free(b);
+    sc_net_free(c);
+}
+END_TEST
+
+/* With SC_BN_BATCH_STATS a dead channel's constant is beta in training and
+ * eval alike: the training loss on a fixed batch (learning rates 0, so the
+ * step moves nothing) is the same just before and just after compress. */
+START_TEST(test_train_loss_continues_batch_stats)
+{
+    sc_net *net;
+    int c1, bn, r, c2, r2, fl, d;
+    TU_OK(sc_net_create(&net, 2, 6, 6));
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 5, 3, 3, 1, 1, SC_BIAS, &c1));
+    TU_OK(sc_net_batchnorm(net, c1, SC_BN_AFFINE | SC_BN_BATCH_STATS, &bn));
+    TU_OK(sc_net_relu(net, bn, &r));
+    TU_OK(sc_net_conv2d(net, r, 4, 3, 3, 1, 1, SC_NO_BIAS, &c2));
+    TU_OK(sc_net_relu(net, c2, &r2));
+    TU_OK(sc_net_flatten(net, r2, &fl));
+    TU_OK(sc_net_dense(net, fl, 3, SC_BIAS, &d));
+    TU_OK(sc_net_init(net, 13));
+    TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+    TU_OK(sc_net_set_param(net, SC_PARAM_GAMMA, 0.05));
+    sc_optimizer *opt;
+    TU_OK(sc_optimizer_create(&opt, net, SC_OPT_ADAM));
+    batch tb = make_batch(16, 2, 6, 6, 3, 71);
+    train(net, opt, &tb, 5);
+    set_beta(net, bn, 1, 0.8f);
+    set_beta(net, bn, 3, 0.4f);
+    kill(net, c1, (int[]){1, 3}, 2);
+    kill(net, c2, (int[]){0}, 1);
+    TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_ALL, 0.0));
+    double before = train(net, opt, &tb, 1);
+    int removed;
+    TU_OK(sc_net_compress(net, &removed));
+    ck_assert_int_eq(removed, 3);
+    double after = train(net, opt, &tb, 1);
+    ck_assert_double_eq_tol(after, before, 1e-5 * fabs(before));
+    /* and training resumes */
+    TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_ALL, 1e-3));
+    double l0 = train(net, opt, &tb, 1), l1 = train(net, opt, &tb, 10);
+    ck_assert_msg(l1 < l0, "loss %g -> %g after compress", l0, l1);
+    free_batch(&tb);
+    sc_optimizer_free(opt);
+    sc_net_free(net);
+}
+END_TEST
+
+START_TEST(test_compress_every)
+{
+    sc_net *net = twin_net();
+    sc_optimizer *opt;
+    TU_OK(sc_optimizer_create(&opt, net, SC_OPT_ADAM));
+    batch tb = make_batch(16, 2, 8, 8, 3, 81);
+    kill(net, 3, (int[]){1, 4}, 2);
+    TU_OK(sc_net_set_param(net, SC_PARAM_COMPRESS_EVERY, 3));
+    train(net, opt, &tb, 2);
+    ck_assert_int_eq(chans(net, 3), 6);
+    train(net, opt, &tb, 1); /* the third step compresses */
+    ck_assert_int_eq(chans(net, 3), 4);
+    ck_assert_int_eq(chans(net, 6), 4 * 16);
+    kill(net, 7, (int[]){0}, 1);
+    train(net, opt, &tb, 2);
+    ck_assert_int_eq(chans(net, 7), 8);
+    train(net, opt, &tb, 1);
+    ck_assert_int_eq(chans(net, 7), 7);
+    free_batch(&tb);
+    sc_optimizer_free(opt);
+    sc_net_free(net);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("compress");
+    TCase *tc = tcase_create("compress");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_conv_bn_flatten_dense_function_kept);
+    tcase_add_test(tc, test_residual_add);
+    tcase_add_test(tc, test_gmaxpool_and_dense_on_conv);
+    tcase_add_test(tc, test_nothing_dead_is_a_noop);
+    tcase_add_test(tc, test_last_layer_space_kept);
+    tcase_add_test(tc, test_optimizer_state_follows);
+    tcase_add_test(tc, test_train_loss_continues_batch_stats);
+    tcase_add_test(tc, test_compress_every);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,872 @@
+/* test_grad.c -- every op's and layer's gradient against central finite
+ * differences (src/engine/gradcheck.c), the checker's own sensitivity to a
+ * wrong factor or a transposition, the max-pool tie rule, and the softmax
+ * cross-entropy values. Float nets only (quantised layers use a
+ * straight-through estimator). */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/gradcheck.h"
+#include "ops/ops.h"
+#include "util/testutil.h"
+
+#define EPS 1e-2
+#define FLOOR 1e-2  /* err = |a - n| / max(FLOOR, |a|, |n|) */
+#define TOL 1e-2    /* pass: err <= TOL */
+#define MARGIN 2e-2
+#define N 4         /* batch */
+
+/* ------------------------------------------------------------ helpers */
+
+static sc_net *new_net(int c, int h, int w)
+{
+    sc_net *net = NULL;
+    TU_OK(sc_net_create(&net, c, h, w));
+    return net;
+}
+
+static size_t in_size(const sc_net *net)
+{
+    return (size_t)net->in_c * net->in_h * net->in_w;
+}
+
+/* A batch for net whose forward pass keeps MARGIN away from every kink:
+ * the first of seeds 1, 2, ... that does (deterministic). */
+static float *make_batch(sc_net *net, int n, int32_t *labels, double scale)
+{
+    size_t nx = (size_t)n * in_size(net);
+    float *x = malloc(nx * sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    tu_lcg r;
+    for (uint64_t seed = 1; seed <= 3000; seed++) {
+        tu_lcg_seed(&r, seed);
+        tu_fill(&r, x, nx, -scale, scale);
+        tu_labels(&r, labels, n, sc_net_output_size(net));
+        if (tu_kink_margin(net, x, n) >= MARGIN) {
+            if (getenv("TU_VERBOSE"))
+                fprintf(stderr, "batch seed %d\n", (int)seed);
+            return x;
+        }
+    }
+    ck_abort_msg("no batch keeps %g away from a kink", MARGIN);
+    return NULL;
+}
+
+static float *copy_state(const sc_net *net)
+{
+    float *s = malloc((net->n_state ? net->n_state : 1) * sizeof *s);
+    ck_assert_ptr_nonnull(s);
+    memcpy(s, net->state, net->n_state * sizeof *s);
+    return s;
+}
+
+/* Checks every parameter and input element of net on a kink-free batch,
+ * then that doubling the analytic gradient would have been caught. */
+static void check_net_n(sc_net *net, int n, const char *what)
+{
+    int32_t labels[16];
+    ck_assert_int_le(n, 16);
+    float *x = make_batch(net, n, labels, 1.0);
+    size_t nx = (size_t)n * in_size(net), np = net->n_params;
+    float *x0 = malloc(nx * sizeof *x0);
+    memcpy(x0, x, nx * sizeof *x0);
+    size_t cnt;
+    float *p0 = tu_params(net, &cnt);
+    float *s0 = copy_state(net);
+
+    sc_gc_opts o = {EPS, FLOOR, 0, 0, 0};
+    sc_gc_result res;
+    TU_OK(sc_grad_check(net, x, n, labels, &o, &res));
+    ck_assert_msg(res.max_err <= TOL,
+                  "%s: %s element %zu: analytic %.6g numeric %.6g (err %.3g)",
+                  what, res.worst_is_input ? "input" : "param", res.worst,
+                  res.worst_analytic, res.worst_numeric, res.max_err);
+    ck_assert_uint_eq(res.checked, np + nx);
+    if (getenv("TU_VERBOSE"))
+        fprintf(stderr, "%-36s err %.2e (%zu elements)\n", what, res.max_err,
+                res.checked);
+    ck_assert_msg(isfinite(res.loss) && res.loss > 0.0, "%s: loss %g", what,
+                  res.loss);
+
+    /* the check changed nothing */
+    ck_assert_msg(tu_params_equal(net, p0, cnt), "%s: params changed", what);
+    ck_assert_msg(memcmp(s0, net->state, net->n_state * sizeof *s0) == 0,
+                  "%s: running statistics changed", what);
+    ck_assert_msg(memcmp(x0, x, nx * sizeof *x0) == 0, "%s: x changed", what);
+
+    /* sensitivity: the same comparison with a gradient off by a factor 2
+     * must fail, for the parameters and for the input separately */
+    float *dp = malloc((np ? np : 1) * sizeof *dp), *dx = malloc(nx * sizeof *dx);
+    double loss;
+    TU_OK(sc_grad_loss(net, x, n, labels, &loss, dp, dx));
+    ck_assert_msg(loss == res.loss, "%s: loss %.17g vs %.17g", what, loss,
+                  res.loss);
+    if (np) {
+        for (size_t i = 0; i < np; i++)
+            dp[i] *= 2.0f;
+        sc_gc_opts op = {EPS, FLOOR, 0, 0, 1};
+        TU_OK(sc_grad_compare(net, x, n, labels, dp, NULL, &op, &res));
+        ck_assert_msg(res.max_err > 0.3, "%s: doubled dparams not caught "
+                      "(err %g)", what, res.max_err);
+        for (size_t i = 0; i < np; i++)
+            dp[i] *= 0.5f;
+    }
+    for (size_t i = 0; i < nx; i++)
+        dx[i] *= 2.0f;
+    TU_OK(sc_grad_compare(net, x, n, labels, dp, dx, &o, &res));
+    ck_assert_msg(res.max_err > 0.3 && res.worst_is_input,
+                  "%s: doubled dx not caught (err %g)", what, res.max_err);
+    free(dp);
+    free(dx);
+    free(p0);
+    free(s0);
+    free(x0);
+    free(x);
+}
+
+static void check_net(sc_net *net, const char *what)
+{
+    check_net_n(net, N, what);
+}
+
+/* ------------------------------------------------------------ dense */
+
+START_TEST(test_dense)
+{
+    for (int bias = 0; bias <= 1; bias++) {
+        sc_net *net = new_net(2, 2, 3);
+        int id;
+        TU_OK(sc_net_dense(net, SC_INPUT, 4, bias ? SC_BIAS : SC_NO_BIAS, &id));
+        TU_OK(sc_net_init(net, 11));
+        check_net(net, bias ? "dense bias" : "dense");
+        sc_net_free(net);
+    }
+}
+END_TEST
+
+START_TEST(test_dense_dense)
+{
+    /* the second layer's input gradient feeds the first layer's params */
+    sc_net *net = new_net(5, 1, 1);
+    int id;
+    TU_OK(sc_net_dense(net, SC_INPUT, 6, SC_BIAS, &id));
+    TU_OK(sc_net_dense(net, id, 3, SC_NO_BIAS, &id));
+    TU_OK(sc_net_init(net, 12));
+    check_net(net, "dense-dense");
+    sc_net_free(net);
+}
+END_TEST
+
+/* ------------------------------------------------------------ conv2d */
+
+static const struct conv_case {
+    int kh, kw, stride, pad, bias;
+} conv_cases[] = {
+    {3, 3, 1, 1, 1}, {3, 3, 1, 0, 0}, {3, 3, 2, 1, 1}, {3, 3, 2, 0, 0},
+    {1, 1, 1, 0, 1}, /* direct path */
+    {1, 1, 1, 0, 0}, /* direct path, no bias */
+    {1, 1, 2, 0, 1}, {1, 1, 1, 1, 0}, {5, 3, 1, 2, 1}, {5, 3, 2, 2, 0},
+    {5, 3, 1, 0, 1}, {3, 3, 1, 2, 0},
+};
+
+START_TEST(test_conv2d)
+{
+    const struct conv_case *cc = &conv_cases[_i];
+    char what[96];
+    snprintf(what, sizeof what, "conv %dx%d s%d p%d %s", cc->kh, cc->kw,
+             cc->stride, cc->pad, cc->bias ? "bias" : "nobias");
+    /* conv under test after a first conv: its input gradient reaches the
+     * first conv's weights and the input */
+    sc_net *net = new_net(2, 7, 6);
+    int id;
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 3, 3, 3, 1, 1, SC_BIAS, &id));
+    TU_OK(sc_net_conv2d(net, id, 3, cc->kh, cc->kw, cc->stride, cc->pad,
+                        cc->bias ? SC_BIAS : SC_NO_BIAS, &id));
+    TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 100 + (uint64_t)_i));
+    check_net(net, what);
+    sc_net_free(net);
+
+    /* and directly on the input */
+    net = new_net(2, 7, 6);
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 2, cc->kh, cc->kw, cc->stride, cc->pad,
+                        cc->bias ? SC_BIAS : SC_NO_BIAS, &id));
+    TU_OK(sc_net_dense(net, id, 3, SC_NO_BIAS, &id));
+    TU_OK(sc_net_init(net, 200 + (uint64_t)_i));
+    check_net(net, what);
+    sc_net_free(net);
+}
+END_TEST
+
+START_TEST(test_conv2d_threads)
+{
+    /* two threads split samples and sum weight-gradient partials: the same
+     * gradient as one thread, and it passes the check too */
+    sc_net *net = new_net(2, 6, 6);
+    int id;
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 3, 3, 3, 1, 1, SC_BIAS, &id));
+    TU_OK(sc_net_conv2d(net, id, 4, 3, 3, 2, 1, SC_NO_BIAS, &id));
+    TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 7));
+    int32_t labels[N];
+    float *x = make_batch(net, N, labels, 1.0);
+    size_t np = net->n_params, nx = N * in_size(net);
+    float *g1 = malloc(np * sizeof *g1), *g2 = malloc(np * sizeof *g2);
+    float *x1 = malloc(nx * sizeof *x1), *x2 = malloc(nx * sizeof *x2);
+    TU_OK(sc_grad_loss(net, x, N, labels, NULL, g1, x1));
+    TU_OK(sc_net_set_threads(net, 2));
+    TU_OK(sc_grad_loss(net, x, N, labels, NULL, g2, x2));
+    for (size_t i = 0; i < np; i++)
+        ck_assert_msg(fabsf(g1[i] - g2[i]) <= 1e-5f * (1.0f + fabsf(g1[i])),
+                      "param grad %zu: %g vs %g", i, g1[i], g2[i]);
+    /* dx is computed per sample: identical */
+    ck_assert(memcmp(x1, x2, nx * sizeof *x1) == 0);
+    check_net(net, "conv threads 2");
+    free(g1);
+    free(g2);
+    free(x1);
+    free(x2);
+    free(x);
+    sc_net_free(net);
+}
+END_TEST
+
+/* ------------------------------------------------------------ batchnorm */
+
+/* Sets running statistics to values far from the batch's. */
+static void set_running_stats(sc_net *net, int id)
+{
+    sc_node *nd = &net->nodes[id];
+    float *rm = sc_node_state(net, nd, S_MEAN), *rv = sc_node_state(net, nd, S_VAR);
+    for (int c = 0; c < nd->c; c++) {
+        rm[c] = 0.1f * (float)(c + 1) - 0.2f;
+        rv[c] = 0.5f + 0.3f * (float)c;
+    }
+}
+
+/* Gives affine batch norms non-trivial scale and shift. */
+static void set_affine(sc_net *net, int id)
+{
+    sc_node *nd = &net->nodes[id];
+    float *g = sc_node_param(net, nd, P_GAMMA), *b = sc_node_param(net, nd, P_BETA);
+    for (int c = 0; g && c < nd->c; c++) {
+        g[c] = 0.7f + 0.2f * (float)c;
+        b[c] = 0.1f * (float)c - 0.1f;
+    }
+}
+
+START_TEST(test_batchnorm)
+{
+    /* _i: bit 0 affine, bit 1 eval mode, bit 2 SC_BN_BATCH_STATS */
+    int affine = _i & 1, eval = (_i >> 1) & 1, bstats = (_i >> 2) & 1;
+    char what[96];
+    snprintf(what, sizeof what, "batchnorm%s%s%s", affine ? " affine" : "",
+             eval ? " eval" : " train", bstats ? " batch-stats" : "");
+    int flags = (affine ? SC_BN_AFFINE : 0) | (bstats ? SC_BN_BATCH_STATS : 0);
+
+    /* after a conv (spatial, batch statistics over n*h*w) */
+    sc_net *net = new_net(2, 4, 3);
+    int id, bn;
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 3, 3, 3, 1, 1, SC_BIAS, &id));
+    TU_OK(sc_net_batchnorm(net, id, flags, &bn));
+    TU_OK(sc_net_dense(net, bn, 3, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 31 + (uint64_t)_i));
+    set_running_stats(net, bn);
+    set_affine(net, bn);
+    TU_OK(sc_net_set_training(net, !eval));
+    check_net(net, what);
+    sc_net_free(net);
+
+    /* directly on the input, and on a dense output (h = w = 1) */
+    net = new_net(3, 2, 2);
+    TU_OK(sc_net_batchnorm(net, SC_INPUT, flags, &bn));
+    TU_OK(sc_net_dense(net, bn, 5, SC_BIAS, &id));
+    int bn2;
+    TU_OK(sc_net_batchnorm(net, id, flags, &bn2));
+    TU_OK(sc_net_dense(net, bn2, 3, SC_NO_BIAS, &id));
+    TU_OK(sc_net_init(net, 41 + (uint64_t)_i));
+    set_running_stats(net, bn);
+    set_running_stats(net, bn2);
+    set_affine(net, bn);
+    set_affine(net, bn2);
+    TU_OK(sc_net_set_training(net, !eval));
+    check_net_n(net, 6, what);
+    sc_net_free(net);
+}
+END_TEST
+
+START_TEST(test_batchnorm_eval_uses_running_stats)
+{
+    /* eval without SC_BN_BATCH_STATS: y = (x - rm) / sqrt(rv + eps), so the
+     * input gradient is exactly dy / sqrt(rv + eps) per element: no
+     * batch coupling (checked by value, in double) */
+    sc_net *net = new_net(2, 1, 1);
+    int bn, id;
+    TU_OK(sc_net_batchnorm(net, SC_INPUT, SC_NO_BIAS, &bn));
+    TU_OK(sc_net_dense(net, bn, 2, SC_NO_BIAS, &id));
+    TU_OK(sc_net_init(net, 5));
+    set_running_stats(net, bn);
+    TU_OK(sc_net_set_training(net, 0));
+    float x[6] = {0.3f, -1.0f, 2.0f, 0.5f, -0.7f, 0.1f};
+    int32_t labels[3] = {0, 1, 1};
+    float dx[6], dp[4];
+    TU_OK(sc_grad_loss(net, x, 3, labels, NULL, dp, dx));
+    const float *rv = sc_node_state(net, &net->nodes[bn], S_VAR);
+    const float *dy = net->nodes[bn].dy;
+    for (int i = 0; i < 6; i++) {
+        double want = dy[i] / sqrt((double)rv[i % 2] + 1e-5);
+        ck_assert_msg(fabs(dx[i] - want) <= 1e-6 * (1 + fabs(want)),
+                      "dx[%d] %g want %g", i, dx[i], want);
+    }
+    sc_net_free(net);
+}
+END_TEST
+
+/* ------------------------------------------------------------ pointwise */
+
+START_TEST(test_relu)
+{
+    sc_net *net = new_net(2, 4, 4);
+    int id;
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 3, 3, 3, 1, 1, SC_BIAS, &id));
+    TU_OK(sc_net_relu(net, id, &id));
+    TU_OK(sc_net_dense(net, id, 4, SC_BIAS, &id));
+    TU_OK(sc_net_relu(net, id, &id));
+    TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 21));
+    check_net(net, "relu");
+    sc_net_free(net);
+
+    net = new_net(3, 2, 2);
+    TU_OK(sc_net_relu(net, SC_INPUT, &id));
+    TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 22));
+    check_net(net, "relu on input");
+    sc_net_free(net);
+}
+END_TEST
+
+START_TEST(test_maxpool)
+{
+    /* _i 0: k2 s2; 1: k3 s1 (overlapping windows); 2: k3 s2; 3: k2 s1 */
+    static const int ks[4][2] = {{2, 2}, {3, 1}, {3, 2}, {2, 1}};
+    int k = ks[_i][0], s = ks[_i][1];
+    char what[64];
+    snprintf(what, sizeof what, "maxpool k%d s%d", k, s);
+    sc_net *net = new_net(2, 6, 5);
+    int id;
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 2, 3, 3, 1, 1, SC_BIAS, &id));
+    TU_OK(sc_net_maxpool(net, id, k, s, &id));
+    TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 51 + (uint64_t)_i));
+    check_net(net, what);
+    sc_net_free(net);
+
+    net = new_net(2, 5, 6);
+    TU_OK(sc_net_maxpool(net, SC_INPUT, k, s, &id));
+    TU_OK(sc_net_dense(net, id, 3, SC_NO_BIAS, &id));
+    TU_OK(sc_net_init(net, 61 + (uint64_t)_i));
+    check_net(net, what);
+    sc_net_free(net);
+}
+END_TEST
+
+START_TEST(test_global_pools)
+{
+    for (int is_max = 0; is_max <= 1; is_max++) {
+        const char *what = is_max ? "global maxpool" : "global avgpool";
+        sc_net *net = new_net(2, 4, 3);
+        int id;
+        TU_OK(sc_net_conv2d(net, SC_INPUT, 4, 3, 3, 1, 1, SC_BIAS, &id));
+        if (is_max)
+            TU_OK(sc_net_global_maxpool(net, id, &id));
+        else
+            TU_OK(sc_net_global_avgpool(net, id, &id));
+        TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
+        TU_OK(sc_net_init(net, 71 + (uint64_t)is_max));
+        check_net(net, what);
+        sc_net_free(net);
+
+        net = new_net(3, 3, 4);
+        if (is_max)
+            TU_OK(sc_net_global_maxpool(net, SC_INPUT, &id));
+        else
+            TU_OK(sc_net_global_avgpool(net, SC_INPUT, &id));
+        TU_OK(sc_net_dense(net, id, 3, SC_NO_BIAS, &id));
+        TU_OK(sc_net_init(net, 81 + (uint64_t)is_max));
+        check_net(net, what);
+        sc_net_free(net);
+    }
+}
+END_TEST
+
+START_TEST(test_flatten)
+{
+    /* flatten between a conv and a dense, and directly on the input (its
+     * dy aliases the input's, which the checker points at its dx) */
+    sc_net *net = new_net(2, 3, 3);
+    int id;
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 2, 3, 3, 1, 0, SC_BIAS, &id));
+    TU_OK(sc_net_flatten(net, id, &id));
+    TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 91));
+    check_net(net, "conv-flatten-dense");
+    sc_net_free(net);
+
+    net = new_net(2, 2, 3);
+    TU_OK(sc_net_flatten(net, SC_INPUT, &id));
+    TU_OK(sc_net_flatten(net, id, &id)); /* flatten of a flatten */
+    TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 92));
+    check_net(net, "input-flatten-flatten-dense");
+    sc_net_free(net);
+}
+END_TEST
+
+START_TEST(test_add)
+{
+    /* residual: a = conv(x); b = conv(relu(a)); s = a + b: a is consumed
+     * twice and its gradient must be the sum of both paths */
+    sc_net *net = new_net(2, 4, 4);
+    int a, b, s, id;
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 3, 3, 3, 1, 1, SC_BIAS, &a));
+    TU_OK(sc_net_relu(net, a, &id));
+    TU_OK(sc_net_conv2d(net, id, 3, 3, 3, 1, 1, SC_NO_BIAS, &b));
+    TU_OK(sc_net_add(net, a, b, &s));
+    TU_OK(sc_net_dense(net, s, 3, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 101));
+    check_net(net, "residual add");
+    sc_net_free(net);
+
+    /* one node as both operands: y = 2a */
+    net = new_net(2, 3, 3);
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 2, 3, 3, 1, 1, SC_BIAS, &a));
+    TU_OK(sc_net_add(net, a, a, &s));
+    TU_OK(sc_net_dense(net, s, 3, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 102));
+    check_net(net, "add(a, a)");
+    sc_net_free(net);
+
+    /* the input itself as an operand: x + conv(x) */
+    net = new_net(2, 3, 3);
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 2, 3, 3, 1, 1, SC_NO_BIAS, &a));
+    TU_OK(sc_net_add(net, SC_INPUT, a, &s));
+    TU_OK(sc_net_dense(net, s, 3, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 103));
+    check_net(net, "add(x, conv(x))");
+    sc_net_free(net);
+}
+END_TEST
+
+START_TEST(test_small_cnn)
+{
+    /* everything together: conv-bn-relu-maxpool-residual-gap-dense */
+    sc_net *net = new_net(1, 4, 4);
+    int id, a, b;
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 2, 3, 3, 1, 1, SC_NO_BIAS, &id));
+    TU_OK(sc_net_batchnorm(net, id, SC_BN_AFFINE, &id));
+    TU_OK(sc_net_relu(net, id, &a));
+    TU_OK(sc_net_conv2d(net, a, 2, 3, 3, 1, 1, SC_BIAS, &b));
+    TU_OK(sc_net_add(net, a, b, &id));
+    TU_OK(sc_net_maxpool(net, id, 2, 2, &id));
+    TU_OK(sc_net_global_avgpool(net, id, &id));
+    TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 111));
+    check_net_n(net, 3, "small cnn");
+    sc_net_free(net);
+}
+END_TEST
+
+/* ------------------------------------------------------------ the checker */
+
+START_TEST(test_checker_flags_wrong_gradients)
+{
+    /* dense 4 -> 4 -> 3: a factor 2 on one slot, the transposed weight
+     * gradient of the square layer, a swapped pair of bias gradients and a
+     * sign flip of the input gradient each fail a check that passes on
+     * the true gradient */
+    sc_net *net = new_net(4, 1, 1);
+    int d1, d2;
+    TU_OK(sc_net_dense(net, SC_INPUT, 4, SC_BIAS, &d1));
+    TU_OK(sc_net_dense(net, d1, 3, SC_BIAS, &d2));
+    TU_OK(sc_net_init(net, 3));
+    int32_t labels[N];
+    float *x = make_batch(net, N, labels, 1.0);
+    size_t np = net->n_params, nx = N * in_size(net);
+    float *dp = malloc(np * sizeof *dp), *dx = malloc(nx * sizeof *dx);
+    float *bad = malloc(np * sizeof *bad), *badx = malloc(nx * sizeof *badx);
+    TU_OK(sc_grad_loss(net, x, N, labels, NULL, dp, dx));
+    sc_gc_opts o = {EPS, FLOOR, 0, 0, 0};
+    sc_gc_result r;
+    TU_OK(sc_grad_compare(net, x, N, labels, dp, dx, &o, &r));
+    ck_assert_msg(r.max_err <= TOL, "true gradient: err %g", r.max_err);
+
+    sc_node *n1 = &net->nodes[d1], *n2 = &net->nodes[d2];
+    /* factor 2 on the second layer's bias only */
+    memcpy(bad, dp, np * sizeof *bad);
+    for (size_t i = 0; i < n2->pn[P_B]; i++)
+        bad[n2->poff[P_B] + i] *= 2.0f;
+    TU_OK(sc_grad_compare(net, x, N, labels, bad, dx, &o, &r));
+    ck_assert_msg(r.max_err > 0.3 && !r.worst_is_input &&
+                      r.worst >= n2->poff[P_B] &&
+                      r.worst < n2->poff[P_B] + n2->pn[P_B],
+                  "factor 2 on the bias: err %g at %zu", r.max_err, r.worst);
+
+    /* transposed weight gradient of the square 4x4 layer */
+    memcpy(bad, dp, np * sizeof *bad);
+    float *w = bad + n1->poff[P_W];
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++)
+            w[i * 4 + j] = dp[n1->poff[P_W] + (size_t)j * 4 + i];
+    TU_OK(sc_grad_compare(net, x, N, labels, bad, dx, &o, &r));
+    ck_assert_msg(r.max_err > 0.3 && r.worst >= n1->poff[P_W] &&
+                      r.worst < n1->poff[P_W] + 16,
+                  "transposed dW: err %g at %zu", r.max_err, r.worst);
+
+    /* two bias gradients swapped */
+    memcpy(bad, dp, np * sizeof *bad);
+    size_t b0 = n1->poff[P_B];
+    float t = bad[b0];
+    bad[b0] = bad[b0 + 1];
+    bad[b0 + 1] = t;
+    TU_OK(sc_grad_compare(net, x, N, labels, bad, dx, &o, &r));
+    ck_assert_msg(r.max_err > 0.3, "swapped biases: err %g", r.max_err);
+
+    /* sign of one input-gradient element with a non-negligible value */
+    size_t big = 0;
+    for (size_t i = 1; i < nx; i++)
+        if (fabsf(dx[i]) > fabsf(dx[big]))
+            big = i;
+    memcpy(badx, dx, nx * sizeof *badx);
+    badx[big] = -badx[big];
+    TU_OK(sc_grad_compare(net, x, N, labels, dp, badx, &o, &r));
+    ck_assert_msg(r.max_err > 1.0 && r.worst_is_input && r.worst == big,
+                  "flipped dx[%zu]: err %g at %zu", big, r.max_err, r.worst);
+
+    /* sampling: a budget of 10 params still visits every slot, so a
+     * factor 2 on the smallest slot (3 biases) is caught */
+    memcpy(bad, dp, np * sizeof *bad);
+    for (size_t i = 0; i < n2->pn[P_B]; i++)
+        bad[n2->poff[P_B] + i] *= 2.0f;
+    sc_gc_opts os = {EPS, FLOOR, 10, 5, 0};
+    TU_OK(sc_grad_compare(net, x, N, labels, bad, dx, &os, &r));
+    ck_assert_msg(r.max_err > 0.3, "sampled: err %g", r.max_err);
+    ck_assert_uint_lt(r.checked, np + nx);
+    ck_assert_uint_ge(r.checked, 4 * 2 + 5); /* >= 2 per slot + inputs */
+
+    free(dp);
+    free(dx);
+    free(bad);
+    free(badx);
+    free(x);
+    sc_net_free(net);
+}
+END_TEST
+
+START_TEST(test_checker_errors)
+{
+    sc_net *net = new_net(2, 1, 1);
+    float x[4] = {0.1f, 0.2f, 0.3f, 0.4f}, dp[1];
+    int32_t labels[2] = {0, 1}, badl[2] = {0, 2};
+    sc_gc_result r;
+    int id;
+    TU_OK(sc_net_dense(net, SC_INPUT, 2, SC_NO_BIAS, &id));
+    TU_FAILS(sc_grad_check(net, x, 2, labels, NULL, &r), SC_ERR_STATE);
+    TU_OK(sc_net_init(net, 1));
+    TU_FAILS(sc_grad_check(NULL, x, 2, labels, NULL, &r), SC_ERR_NULL);
+    TU_FAILS(sc_grad_check(net, NULL, 2, labels, NULL, &r), SC_ERR_NULL);
+    TU_FAILS(sc_grad_check(net, x, 2, NULL, NULL, &r), SC_ERR_NULL);
+    TU_FAILS(sc_grad_check(net, x, 2, labels, NULL, NULL), SC_ERR_NULL);
+    TU_FAILS(sc_grad_check(net, x, 0, labels, NULL, &r), SC_ERR_ARG);
+    TU_FAILS(sc_grad_check(net, x, 2, badl, NULL, &r), SC_ERR_LABEL);
+    TU_FAILS(sc_grad_compare(net, x, 2, labels, dp, NULL, NULL, &r),
+             SC_ERR_NULL); /* dx needed unless skip_input */
+    TU_OK(sc_grad_check(net, x, 2, labels, NULL, &r)); /* defaults */
+    ck_assert_double_le(r.max_err, TOL);
+    ck_assert_uint_eq(r.checked, 4 + 4);
+    sc_net_free(net);
+}
+END_TEST
+
+/* ------------------------------------------------------------ ties */
+
+/* Reference: index of the first maximum of a k x k window, row-major. */
+static int first_max(const float *xp, int w, int oy, int ox, int k, int s)
+{
+    int best = (oy * s) * w + ox * s;
+    for (int i = 0; i < k; i++)
+        for (int j = 0; j < k; j++) {
+            int at = (oy * s + i) * w + ox * s + j;
+            if (xp[at] > xp[best])
+                best = at;
+        }
+    return best;
+}
+
+START_TEST(test_maxpool_ties)
+{
+    /* inputs made of few distinct values, so most windows tie: all the
+     * gradient of a window goes to its first maximum in row-major order,
+     * and the total is conserved */
+    static const int ks[3][2] = {{2, 2}, {3, 1}, {2, 1}};
+    int k = ks[_i][0], s = ks[_i][1];
+    const int c = 2, h = 5, w = 5, n = 3;
+    sc_net *net = new_net(c, h, w);
+    int mp, id;
+    TU_OK(sc_net_maxpool(net, SC_INPUT, k, s, &mp));
+    TU_OK(sc_net_dense(net, mp, 3, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 5));
+    size_t nx = (size_t)n * c * h * w;
+    float *x = malloc(nx * sizeof *x), *dx = malloc(nx * sizeof *dx);
+    float *dp = malloc(net->n_params * sizeof *dp);
+    tu_lcg r;
+    tu_lcg_seed(&r, 77);
+    for (size_t i = 0; i < nx; i++)
+        x[i] = (float)tu_lcg_int(&r, 2); /* 0 or 1 */
+    for (size_t i = 0; i < (size_t)c * h * w; i++)
+        x[i] = 0.5f; /* sample 0: every window is one big tie */
+    int32_t labels[3] = {0, 2, 1};
+    TU_OK(sc_grad_loss(net, x, n, labels, NULL, dp, dx));
+    sc_node *nd = &net->nodes[mp];
+    int oh = nd->h, ow = nd->w;
+    float *want = calloc(nx, sizeof *want);
+    double sum_dy = 0.0, sum_dx = 0.0;
+    int ties = 0;
+    for (int p = 0; p < n * c; p++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+                const float *xp = x + (size_t)p * h * w;
+                int at = first_max(xp, w, oy, ox, k, s);
+                float g = nd->dy[((size_t)p * oh + oy) * ow + ox];
+                want[(size_t)p * h * w + at] += g;
+                sum_dy += g;
+                ck_assert_int_eq(nd->arg[((size_t)p * oh + oy) * ow + ox], at);
+                int cnt = 0;
+                for (int i = 0; i < k; i++)
+                    for (int j = 0; j < k; j++)
+                        cnt += xp[(oy * s + i) * w + ox * s + j] == xp[at];
+                ties += cnt > 1;
+            }
+    ck_assert_int_gt(ties, n * c * oh * ow / 2);
+    for (size_t i = 0; i < nx; i++) {
+        ck_assert_msg(fabsf(dx[i] - want[i]) <= 1e-6f * (1 + fabsf(want[i])),
+                      "dx[%zu] = %g, want %g", i, dx[i], want[i]);
+        sum_dx += dx[i];
+    }
+    ck_assert_msg(fabs(sum_dx - sum_dy) <= 1e-5 * (1 + fabs(sum_dy)),
+                  "gradient not conserved: %g vs %g", sum_dx, sum_dy);
+    /* sample 0's windows all tie: only their first elements get gradient */
+    for (int ch = 0; ch < c; ch++)
+        for (int i = 0; i < h * w; i++) {
+            int y = i / w, xx = i % w;
+            int first = y % s == 0 && xx % s == 0 && y / s < oh && xx / s < ow;
+            if (!first)
+                ck_assert_float_eq(dx[(size_t)ch * h * w + i], 0.0f);
+        }
+    free(want);
+    free(x);
+    free(dx);
+    free(dp);
+    sc_net_free(net);
+}
+END_TEST
+
+START_TEST(test_global_maxpool_ties)
+{
+    const int c = 3, h = 2, w = 3, n = 2;
+    sc_net *net = new_net(c, h, w);
+    int gp, id;
+    TU_OK(sc_net_global_maxpool(net, SC_INPUT, &gp));
+    TU_OK(sc_net_dense(net, gp, 2, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 9));
+    /* planes: all equal; max at positions 2 and 4; max at 5 only... */
+    float x[2 * 3 * 6] = {
+        1, 1, 1, 1, 1, 1,   0, 0, 3, 0, 3, 0,   -1, -2, -3, -4, -5, 2,
+        -1, -1, -1, -1, -1, -1, 4, 4, 0, 0, 0, 4, 0, 1, 0, 1, 0, 1,
+    };
+    int first[6] = {0, 2, 5, 0, 0, 1};
+    int32_t labels[2] = {1, 0};
+    float dx[36], dp[64];
+    ck_assert_uint_le(net->n_params, 64);
+    TU_OK(sc_grad_loss(net, x, n, labels, NULL, dp, dx));
+    const float *dy = net->nodes[gp].dy;
+    for (int p = 0; p < n * c; p++)
+        for (int i = 0; i < h * w; i++) {
+            float want = i == first[p] ? dy[p] : 0.0f;
+            ck_assert_msg(dx[p * 6 + i] == want, "plane %d elem %d: %g want %g",
+                          p, i, dx[p * 6 + i], want);
+        }
+    for (int p = 0; p < n * c; p++)
+        ck_assert_float_ne(dy[p], 0.0f);
+    sc_net_free(net);
+}
+END_TEST
+
+/* ------------------------------------------------------------ running stats */
+
+START_TEST(test_batchnorm_running_stats)
+{
+    /* one training step folds the batch statistics in: rm = (1-m) rm +
+     * m mean, rv = (1-m) rv + m var * M/(M-1) (unbiased, M = n*h*w), from
+     * the initial rm = 0, rv = 1; the reference is computed here in double */
+    const int c = 2, h = 2, w = 3, n = 4, M = n * h * w;
+    sc_net *net = new_net(c, h, w);
+    int bn, id;
+    TU_OK(sc_net_batchnorm(net, SC_INPUT, SC_BN_AFFINE, &bn));
+    TU_OK(sc_net_dense(net, bn, 2, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 8));
+    TU_OK(sc_net_set_param(net, SC_PARAM_BN_MOMENTUM, 0.25));
+    sc_optimizer *opt = NULL;
+    TU_OK(sc_optimizer_create(&opt, net, SC_OPT_SGD));
+    float x[4 * 12];
+    tu_lcg r;
+    tu_lcg_seed(&r, 21);
+    tu_fill(&r, x, 48, -1.0, 3.0);
+    int32_t labels[4] = {0, 1, 1, 0};
+    int64_t shape[4] = {n, c, h, w};
+    sc_tensor *t = NULL;
+    TU_OK(sc_tensor_wrap(&t, 4, shape, x));
+    TU_OK(sc_net_train_step(net, opt, t, labels, NULL));
+    const float *rm = sc_node_state(net, &net->nodes[bn], S_MEAN);
+    const float *rv = sc_node_state(net, &net->nodes[bn], S_VAR);
+    for (int ch = 0; ch < c; ch++) {
+        double s = 0.0, ss = 0.0;
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < h * w; k++)
+                s += x[(i * c + ch) * h * w + k];
+        double mean = s / M;
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < h * w; k++) {
+                double d = x[(i * c + ch) * h * w + k] - mean;
+                ss += d * d;
+            }
+        double want_m = 0.25 * mean, want_v = 0.75 + 0.25 * ss / (M - 1);
+        ck_assert_msg(fabs(rm[ch] - want_m) <= 1e-6, "rm[%d] %g want %g", ch,
+                      rm[ch], want_m);
+        ck_assert_msg(fabs(rv[ch] - want_v) <= 1e-6, "rv[%d] %g want %g", ch,
+                      rv[ch], want_v);
+    }
+    /* eval mode then normalises with them: y = (x - rm) / sqrt(rv + eps)
+     * (gamma 1, beta 0 moved by one SGD step only: compare the first
+     * sample through the batch-norm output directly) */
+    TU_OK(sc_net_set_training(net, 0));
+    ck_assert_int_eq(sc_plan(net, n), SC_OK);
+    net->input = x;
+    sc_forward(net, n);
+    const float *g = sc_node_param(net, &net->nodes[bn], P_GAMMA);
+    const float *b = sc_node_param(net, &net->nodes[bn], P_BETA);
+    for (int ch = 0; ch < c; ch++)
+        for (int k = 0; k < h * w; k++) {
+            double xv = x[ch * h * w + k];
+            double want = g[ch] * (xv - rm[ch]) / sqrt(rv[ch] + 1e-5) + b[ch];
+            double got = net->nodes[bn].y[ch * h * w + k];
+            ck_assert_msg(fabs(got - want) <= 1e-5 * (1 + fabs(want)),
+                          "eval y %g want %g", got, want);
+        }
+    sc_tensor_free(t);
+    sc_optimizer_free(opt);
+    sc_net_free(net);
+}
+END_TEST
+
+/* ------------------------------------------------------------ xent */
+
+START_TEST(test_xent_values)
+{
+    /* mean softmax cross-entropy and (p - onehot) / n against a double
+     * reference, including logits whose exp would overflow */
+    const int n = 3, k = 4;
+    float z[12] = {0.5f, -1.0f, 2.0f, 0.0f,  1000.0f, 999.0f, -1000.0f, 0.0f,
+                   -3.0f, -3.0f, -3.0f, -3.0f};
+    int32_t lab[3] = {2, 1, 3};
+    float probs[12], d[12];
+    int correct = -1;
+    double loss = sc_xent(z, lab, n, k, probs, d, &correct);
+    double want = 0.0;
+    for (int i = 0; i < n; i++) {
+        double m = -INFINITY, s = 0.0;
+        for (int c = 0; c < k; c++)
+            m = fmax(m, z[i * k + c]);
+        for (int c = 0; c < k; c++)
+            s += exp(z[i * k + c] - m);
+        want += m + log(s) - z[i * k + lab[i]];
+        for (int c = 0; c < k; c++) {
+            double p = exp(z[i * k + c] - m) / s;
+            ck_assert_msg(fabs(probs[i * k + c] - p) <= 1e-6, "p[%d][%d]", i, c);
+            double g = (p - (c == lab[i])) / n;
+            ck_assert_msg(fabs(d[i * k + c] - g) <= 1e-6, "d[%d][%d] %g want %g",
+                          i, c, d[i * k + c], g);
+        }
+    }
+    want /= n;
+    ck_assert_msg(fabs(loss - want) <= 1e-6 * want, "loss %.9g want %.9g",
+                  loss, want);
+    /* sample 0 right (argmax 2), sample 1 wrong (argmax 0), sample 2: all
+     * tie, argmax is the first class, label 3: wrong */
+    ck_assert_int_eq(correct, 1);
+    /* uniform logits: loss log(k) */
+    ck_assert_double_eq_tol(sc_xent(z + 8, lab + 2, 1, k, probs, NULL, NULL),
+                            log(4.0), 1e-6);
+}
+END_TEST
+
+START_TEST(test_xent_grad)
+{
+    /* the loss itself: a dense layer straight onto the logits, the input
+     * gradient being W^T dlogits */
+    sc_net *net = new_net(3, 1, 1);
+    int id;
+    TU_OK(sc_net_dense(net, SC_INPUT, 5, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 13));
+    check_net_n(net, 7, "xent");
+    sc_net_free(net);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("grad");
+    TCase *tc = tcase_create("ops");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_dense);
+    tcase_add_test(tc, test_dense_dense);
+    tcase_add_loop_test(tc, test_conv2d, 0,
+                        (int)(sizeof conv_cases / sizeof conv_cases[0]));
+    tcase_add_test(tc, test_conv2d_threads);
+    tcase_add_loop_test(tc, test_batchnorm, 0, 8);
+    tcase_add_test(tc, test_batchnorm_eval_uses_running_stats);
+    tcase_add_test(tc, test_relu);
+    tcase_add_loop_test(tc, test_maxpool, 0, 4);
+    tcase_add_test(tc, test_global_pools);
+    tcase_add_test(tc, test_flatten);
+    tcase_add_test(tc, test_add);
+    tcase_add_test(tc, test_small_cnn);
+    suite_add_tcase(s, tc);
+
+    TCase *tk = tcase_create("checker");
+    tcase_set_timeout(tk, 60);
+    tcase_add_test(tk, test_checker_flags_wrong_gradients);
+    tcase_add_test(tk, test_checker_errors);
+    suite_add_tcase(s, tk);
+
+    TCase *tt = tcase_create("ties");
+    tcase_add_loop_test(tt, test_maxpool_ties, 0, 3);
+    tcase_add_test(tt, test_global_maxpool_ties);
+    tcase_add_test(tt, test_batchnorm_running_stats);
+    tcase_add_test(tt, test_xent_values);
+    tcase_add_test(tt, test_xent_grad);
+    suite_add_tcase(s, tt);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,155 @@
+/* testutil.c -- helpers shared by every test program. */
+#include "util/testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "engine/net.h"
+
+void tu_lcg_seed(tu_lcg *r, uint64_t seed)
+{
+    r->s = seed * 2862933555777941757ull + 3037000493ull;
+}
+
+uint32_t tu_lcg_next(tu_lcg *r)
+{
+    r->s = r->s * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(r->s >> 32);
+}
+
+double tu_lcg_uniform(tu_lcg *r) { return tu_lcg_next(r) / 4294967296.0; }
+
+double tu_lcg_range(tu_lcg *r, double lo, double hi)
+{
+    return lo + (hi - lo) * tu_lcg_uniform(r);
+}
+
+int tu_lcg_int(tu_lcg *r, int k) { return (int)(tu_lcg_uniform(r) * k); }
+
+double tu_lcg_normal(tu_lcg *r)
+{
+    double s = 0.0;
+    for (int i = 0; i < 12; i++)
+        s += tu_lcg_uniform(r);
+    return s - 6.0;
+}
+
+void tu_fill(tu_lcg *r, float *a, size_t n, double lo, double hi)
+{
+    for (size_t i = 0; i < n; i++)
+        a[i] = (float)tu_lcg_range(r, lo, hi);
+}
+
+void tu_labels(tu_lcg *r, int32_t *labels, int n, int k)
+{
+    for (int i = 0; i < n; i++)
+        labels[i] = tu_lcg_int(r, k);
+}
+
+static char marker[512];
+
+void tu_clear_error(void)
+{
+    sc_tensor *t = NULL;
+    int64_t shape[1] = {1};
+    /* ndim 99 is never used by a test, so this message is unique */
+    sc_status st = sc_tensor_create(&t, 99, shape);
+    ck_assert_int_eq(st, SC_ERR_ARG);
+    ck_assert_ptr_null(t);
+    strncpy(marker, sc_last_error(), sizeof marker - 1);
+    ck_assert(marker[0] != '\0');
+}
+
+const char *tu_marker_message(void) { return marker; }
+
+/* min |v| over a buffer */
+static double min_abs(const float *v, size_t n)
+{
+    double m = INFINITY;
+    for (size_t i = 0; i < n; i++)
+        m = fmin(m, fabs((double)v[i]));
+    return m;
+}
+
+/* largest minus second largest of the values at idx[0..cnt) */
+static double gap(const float *xp, const int *idx, int cnt)
+{
+    double best = -INFINITY, second = -INFINITY;
+    for (int i = 0; i < cnt; i++) {
+        double v = xp[idx[i]];
+        if (v > best) {
+            second = best;
+            best = v;
+        } else if (v > second) {
+            second = v;
+        }
+    }
+    return cnt < 2 ? INFINITY : best - second;
+}
+
+double tu_kink_margin(sc_net *net, const float *x, int n)
+{
+    ck_assert_int_eq(sc_plan(net, n), SC_OK);
+    net->input = x;
+    sc_forward(net, n);
+    double margin = INFINITY;
+    for (int i = 1; i < net->n_nodes; i++) {
+        sc_node *nd = &net->nodes[i], *in = &net->nodes[nd->in[0]];
+        size_t isz = sc_node_size(in), hw = (size_t)in->h * in->w;
+        if (nd->kind == SC_LAYER_RELU)
+            margin = fmin(margin, min_abs(in->y, (size_t)n * isz));
+        if (nd->kind == SC_LAYER_GMAXPOOL) {
+            int *idx = malloc(hw * sizeof *idx);
+            for (size_t k = 0; k < hw; k++)
+                idx[k] = (int)k;
+            for (size_t p = 0; p < (size_t)n * in->c; p++)
+                margin = fmin(margin, gap(in->y + p * hw, idx, (int)hw));
+            free(idx);
+        }
+        if (nd->kind == SC_LAYER_MAXPOOL) {
+            int k = nd->kh, s = nd->stride, cnt = 0;
+            int *idx = malloc((size_t)k * k * sizeof *idx);
+            for (size_t p = 0; p < (size_t)n * in->c; p++)
+                for (int oy = 0; oy < nd->h; oy++)
+                    for (int ox = 0; ox < nd->w; ox++) {
+                        cnt = 0;
+                        for (int a = 0; a < k; a++)
+                            for (int b = 0; b < k; b++)
+                                idx[cnt++] = (oy * s + a) * in->w + ox * s + b;
+                        margin = fmin(margin, gap(in->y + p * hw, idx, cnt));
+                    }
+            free(idx);
+        }
+    }
+    return margin;
+}
+
+float *tu_params(const sc_net *net, size_t *count)
+{
+    size_t n = sc_net_param_count(net);
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(sc_net_get_params(net, p, n), SC_OK);
+    if (count)
+        *count = n;
+    return p;
+}
+
+int tu_params_equal(const sc_net *net, const float *buf, size_t count)
+{
+    size_t n = sc_net_param_count(net);
+    if (n != count)
+        return 0;
+    float *now = tu_params(net, NULL);
+    int eq = memcmp(now, buf, n * sizeof *now) == 0;
+    free(now);
+    return eq;
+}
+
+double tu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
