@@ -26,7 +26,7 @@
 #define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
 
 typedef struct options {
-    const char *data, *net;
+    const char *data, *net, *save, *eval;
     int epochs, batch, threads, use_float;
     long steps, train_limit, test_limit, compress_every;
     double gamma, lr, qlr, b0;
@@ -202,20 +202,32 @@ static sc_net *build(const char *name)
 
 /* ---- evaluation ---- */
 
-static double evaluate(sc_net *net, const dataset *d, int batch)
+typedef sc_status (*forward_fn)(void *handle, const sc_tensor *x, sc_tensor *y);
+
+static sc_status net_forward(void *h, const sc_tensor *x, sc_tensor *y)
+{
+    return sc_net_forward(h, x, y);
+}
+
+static sc_status model_forward(void *h, const sc_tensor *x, sc_tensor *y)
+{
+    return sc_model_forward(h, x, y);
+}
+
+/* test accuracy of a net (eval mode) or a loaded model */
+static double evaluate(forward_fn fwd, void *handle, const dataset *d, int batch)
 {
     long right = 0;
     float *logits = malloc((size_t)batch * 10 * sizeof(float));
     if (logits == NULL)
         die("out of memory");
-    check(sc_net_set_training(net, 0), "eval mode");
     for (long at = 0; at < d->n; at += batch) {
         int n = (int)(d->n - at < batch ? d->n - at : batch);
         int64_t xs[4] = {n, 1, 28, 28}, ys[2] = {n, 10};
         sc_tensor *x, *y;
         check(sc_tensor_wrap(&x, 4, xs, d->x + at * 784), "tensor");
         check(sc_tensor_wrap(&y, 2, ys, logits), "tensor");
-        check(sc_net_forward(net, x, y), "sc_net_forward");
+        check(fwd(handle, x, y), "forward");
         for (int i = 0; i < n; i++) {
             int arg = 0;
             for (int c = 1; c < 10; c++)
@@ -226,7 +238,6 @@ static double evaluate(sc_net *net, const dataset *d, int batch)
         sc_tensor_free(x);
         sc_tensor_free(y);
     }
-    check(sc_net_set_training(net, 1), "train mode");
     free(logits);
     return (double)right / (double)d->n;
 }
@@ -257,6 +268,29 @@ static void summary(sc_net *net)
            (long long)t.overhead_floats);
 }
 
+/* --eval FILE: the RESULT line of a saved model */
+static int eval_only(const options *o, dataset *train, dataset *test)
+{
+    sc_model *model;
+    sc_model_info info = SC_MODEL_INFO_INIT;
+    check(sc_model_load(&model, o->eval), "sc_model_load");
+    check(sc_model_get_info(model, &info), "model info");
+    check(sc_model_set_threads(model, o->threads), "model threads");
+    double acc = evaluate(model_forward, model, test, 256);
+    int is_float = info.weights0 == 0;
+    double bits = is_float ? 100.0 : 100.0 * info.weight_bits / (32.0 * (double)info.weights0);
+    double weights = is_float ? 100.0 : 100.0 * (double)info.weights / (double)info.weights0;
+    printf("RESULT net=%s float=%d epochs=0 accuracy=%.4f bits_pct=%.3f "
+           "weights_pct=%.3f file_bytes=%lld train_s=0.0\n",
+           o->net, is_float, acc, bits, weights, (long long)info.file_bytes);
+    sc_model_free(model);
+    free(train->x);
+    free(train->y);
+    free(test->x);
+    free(test->y);
+    return 0;
+}
+
 /* ---- flags ---- */
 
 static void usage(void)
@@ -273,6 +307,8 @@ static void usage(void)
          "  --seed S            initialisation and shuffling seed (default 1)\n"
          "  --threads T         threads (default: online CPUs)\n"
          "  --float             no quantiser: the float baseline\n"
+         "  --save FILE         keep the trained model file (default: a temporary)\n"
+         "  --eval FILE         only evaluate a saved model on the test set\n"
          "  --steps N           stop after N training steps (smoke tests)\n"
          "  --compress-every N  compress every N steps (default 0: each epoch end)\n"
          "  --train-limit N     use the first N training images\n"
@@ -301,8 +337,8 @@ static double to_double(const char *flag, const char *v, double lo, double hi)
 static options parse(int argc, char **argv)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    options o = {DEFAULT_DATA, "tinynet", 3, 128, cpus > 0 ? (int)cpus : 1,
-                 0, 0, 0, 0, 0, 0.05, 1e-3, 0.5, 8.0, 1};
+    options o = {DEFAULT_DATA, "tinynet", NULL, NULL, 3, 128,
+                 cpus > 0 ? (int)cpus : 1, 0, 0, 0, 0, 0, 0.05, 1e-3, 0.5, 8.0, 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -318,6 +354,8 @@ static options parse(int argc, char **argv)
         const char *v = argv[++i];
         if (strcmp(a, "--data") == 0) o.data = v;
         else if (strcmp(a, "--net") == 0) o.net = v;
+        else if (strcmp(a, "--save") == 0) o.save = v;
+        else if (strcmp(a, "--eval") == 0) o.eval = v;
         else if (strcmp(a, "--epochs") == 0) o.epochs = (int)to_long(a, v, 1, 10000);
         else if (strcmp(a, "--batch") == 0) o.batch = (int)to_long(a, v, 1, 65536);
         else if (strcmp(a, "--threads") == 0) o.threads = (int)to_long(a, v, 1, 256);
@@ -344,6 +382,8 @@ int main(int argc, char **argv)
     dataset train = load(o.data, "train", o.train_limit);
     dataset test = load(o.data, "t10k", o.test_limit);
     normalise(&train, &test);
+    if (o.eval)
+        return eval_only(&o, &train, &test);
     printf("data: %ld training and %ld test images from %s\n", train.n, test.n,
            o.data);
 
@@ -415,7 +455,9 @@ int main(int argc, char **argv)
         train_s += now() - te;
         if (!o.use_float && o.compress_every == 0)
             check(sc_net_compress(net, NULL), "sc_net_compress");
-        acc = evaluate(net, &test, 256);
+        check(sc_net_set_training(net, 0), "eval mode");
+        acc = evaluate(net_forward, net, &test, 256);
+        check(sc_net_set_training(net, 1), "train mode");
         sc_size_report r = SC_SIZE_REPORT_INIT;
         check(sc_net_size_report(net, SC_ALL_LAYERS, &r), "report");
         if (tty)
@@ -426,7 +468,8 @@ int main(int argc, char **argv)
     }
     if (!o.use_float)
         check(sc_net_compress(net, NULL), "sc_net_compress");
-    acc = evaluate(net, &test, 256);
+    check(sc_net_set_training(net, 0), "eval mode");
+    double mem_acc = evaluate(net_forward, net, &test, 256);
     summary(net);
     sc_size_report t = SC_SIZE_REPORT_INIT;
     check(sc_net_size_report(net, SC_ALL_LAYERS, &t), "size report");
@@ -434,9 +477,37 @@ int main(int argc, char **argv)
         t.bits_pct = 100.0;
         t.weights_pct = 100.0;
     }
+
+    /* the file is what the compression is for: save, reload, evaluate */
+    char tmp[] = "/tmp/fashion_mnist_model.XXXXXX";
+    const char *path = o.save;
+    if (path == NULL) {
+        int fd = mkstemp(tmp);
+        if (fd < 0)
+            die("cannot create a temporary file: %s", strerror(errno));
+        close(fd);
+        path = tmp;
+    }
+    sc_model_info info = SC_MODEL_INFO_INIT;
+    check(sc_net_save(net, path, &info), "sc_net_save");
+    sc_model *model;
+    check(sc_model_load(&model, path), "sc_model_load");
+    check(sc_model_set_threads(model, o.threads), "model threads");
+    acc = evaluate(model_forward, model, &test, 256);
+    sc_model_free(model);
+    if (o.save == NULL)
+        remove(tmp);
+    printf("model file: %lld bytes (quantised weights %lld bytes, channel "
+           "headers %lld bytes)%s%s\n",
+           (long long)info.file_bytes, (long long)info.weight_payload_bytes,
+           (long long)info.channel_header_bytes, o.save ? ", saved to " : "",
+           o.save ? o.save : "");
+    printf("test accuracy: in memory %.4f, reloaded from the file %.4f\n",
+           mem_acc, acc);
     printf("RESULT net=%s float=%d epochs=%d accuracy=%.4f bits_pct=%.3f "
-           "weights_pct=%.3f train_s=%.1f\n",
-           o.net, o.use_float, epoch, acc, t.bits_pct, t.weights_pct, train_s);
+           "weights_pct=%.3f file_bytes=%lld train_s=%.1f\n",
+           o.net, o.use_float, epoch, acc, t.bits_pct, t.weights_pct,
+           (long long)info.file_bytes, train_s);
 
     sc_optimizer_free(opt);
     sc_net_free(net);

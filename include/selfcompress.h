@@ -344,6 +344,77 @@ SC_API sc_status sc_net_train_step(sc_net *net, sc_optimizer *opt,
                                    const sc_tensor *x, const int32_t *labels,
                                    sc_step_stats *stats);
 
+/* ---- Progress and log hooks -------------------------------------------- */
+/*
+ * A host that wants progress lines or the library's messages registers
+ * callbacks on a net; the library itself never prints. Callbacks run on
+ * the thread that made the call (train step, compress, ...), after the work
+ * is done. They may query the net (sc_net_size_report(), sc_net_get_quant(),
+ * ...) but must not change, train, compress or free it. With no hook set
+ * nothing is computed for it; with a progress hook the size figures are
+ * computed on the reporting steps only, and nothing is allocated.
+ */
+
+/** What a progress record reports. Append-only. */
+typedef enum sc_progress_kind {
+    SC_PROGRESS_STEP = 0,  /**< after every n-th train step */
+    SC_PROGRESS_EPOCH = 1  /**< from sc_net_report_epoch() */
+} sc_progress_kind;
+
+/** One progress record. The library sets .size to sizeof(sc_progress) as
+ *  it knows it: read only fields that end within .size (a field f is there
+ *  when offsetof(sc_progress, f) + sizeof f <= p->size). Fields are only
+ *  ever appended. */
+typedef struct sc_progress {
+    size_t size;           /**< sizeof(sc_progress) of the library */
+    int kind;              /**< sc_progress_kind */
+    int epoch;             /**< EPOCH: as reported; STEP: last reported + 1
+                                (0 before any report: the epoch running) */
+    uint64_t step;         /**< steps taken: sc_optimizer_steps() */
+    double loss;           /**< last step: task_loss + gamma * size_loss */
+    double task_loss;      /**< last step: mean cross-entropy */
+    double size_loss;      /**< last step: Q, bits per original weight */
+    double accuracy;       /**< last step: fraction of the batch right */
+    double bits_pct;       /**< now: sc_net_size_report(SC_ALL_LAYERS) */
+    double weights_pct;    /**< now: the same report's weights_pct */
+    double images_per_sec; /**< images trained / seconds, over the interval */
+    double seconds;        /**< the interval: wall clock since the previous
+                                record of this kind (or the hook was set) */
+    double test_accuracy;  /**< EPOCH: as reported; STEP: NaN */
+} sc_progress;
+
+/** Receives a progress record (valid during the call only). */
+typedef void (*sc_progress_fn)(const sc_progress *p, void *user);
+
+/** Calls fn(p, user) after every every_n-th train step (when
+ *  sc_optimizer_steps() is a multiple of every_n, every_n >= 1) and on
+ *  sc_net_report_epoch(). fn NULL removes the hook. Setting it starts the
+ *  interval of both record kinds. */
+SC_API sc_status sc_net_set_progress(sc_net *net, sc_progress_fn fn,
+                                     void *user, int every_n);
+/** Fires an SC_PROGRESS_EPOCH record for the host's epoch (>= 0) with its
+ *  test_accuracy (any value, NaN when it has none) and the last step's
+ *  figures. The library has no epochs: call this at the end of each.
+ *  SC_OK and nothing happens without a progress hook. */
+SC_API sc_status sc_net_report_epoch(sc_net *net, int epoch,
+                                     double test_accuracy);
+
+/** Message levels. Append-only. */
+typedef enum sc_log_level {
+    SC_LOG_DEBUG = 0,
+    SC_LOG_INFO = 1,   /**< e.g. what compress removed */
+    SC_LOG_WARN = 2    /**< e.g. a BLAS kernel below the CPU */
+} sc_log_level;
+
+/** Receives one message (one line, no newline; valid during the call). */
+typedef void (*sc_log_fn)(int level, const char *msg, void *user);
+
+/** Calls fn(level, msg, user) for the net's messages; fn NULL removes the
+ *  hook. On the first hook set on a net, warns (SC_LOG_WARN) when
+ *  sc_blas_kernel_suboptimal(). sc_net_compress() logs (SC_LOG_INFO) the
+ *  channels it removed. */
+SC_API sc_status sc_net_set_log(sc_net *net, sc_log_fn fn, void *user);
+
 /* ---- Self-compression -------------------------------------------------- */
 
 /** Quantise layer id (dense or conv) or every dense/conv layer
@@ -409,8 +480,10 @@ typedef struct sc_model_info {
     int64_t weight_payload_bytes; /**< ceil(weight_bits / 8) */
     int64_t channel_header_bytes; /**< 5 per quantised channel (bits, e) */
     double weight_bits;           /**< sum of ceil(B) per stored weight */
+    int64_t weights;              /**< quantised weights stored with > 0 bits */
+    int64_t weights0;             /**< N0: quantised weights at construction */
 } sc_model_info;
-#define SC_MODEL_INFO_INIT {sizeof(sc_model_info), 0, 0, 0, 0}
+#define SC_MODEL_INFO_INIT {sizeof(sc_model_info), 0, 0, 0, 0, 0, 0}
 
 /** Writes the net's inference model (quantised weights bit-packed, fp32
  *  biases, norm parameters and running statistics) to path, atomically.

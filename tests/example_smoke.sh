@@ -32,11 +32,21 @@ fi
 
 for mode in "" "--float"; do
     out=$("$exe" --data "$data" --net tinynet --steps 8 --batch 32 \
-          --train-limit 512 --test-limit 256 --threads 2 $mode)
+          --train-limit 512 --test-limit 256 --threads 2 --save "$tmp/model.scm" $mode)
     line=$(printf '%s\n' "$out" | grep '^RESULT ')
     echo "$line"
-    printf '%s\n' "$line" | grep -Eq '^RESULT net=tinynet float=[01] epochs=[0-9]+ accuracy=[0-9.]+ bits_pct=[0-9.]+ weights_pct=[0-9.]+ train_s=[0-9.]+$' \
+    printf '%s\n' "$line" | grep -Eq '^RESULT net=tinynet float=[01] epochs=[0-9]+ accuracy=[0-9.]+ bits_pct=[0-9.]+ weights_pct=[0-9.]+ file_bytes=[0-9]+ train_s=[0-9.]+$' \
         || { echo "example_smoke: RESULT line does not parse: $line" >&2; exit 1; }
+    # the reloaded model must score exactly what the in-memory net scored
+    accs=$(printf '%s\n' "$out" | sed -n 's/^test accuracy: in memory \([0-9.]*\), reloaded from the file \([0-9.]*\)$/\1 \2/p')
+    set -- $accs
+    [ $# -eq 2 ] && [ "$1" = "$2" ] || { echo "example_smoke: in-memory and reloaded accuracy differ: '$accs'" >&2; exit 1; }
+    # --eval of the saved file prints the same accuracy and file size
+    eline=$("$exe" --data "$data" --net tinynet --train-limit 512 --test-limit 256 --eval "$tmp/model.scm" | grep '^RESULT ')
+    echo "$eline"
+    want=$(printf '%s\n' "$line" | grep -o 'accuracy=[0-9.]* ')
+    wantf=$(printf '%s\n' "$line" | grep -o 'file_bytes=[0-9]*')
+    case "$eline" in *"$want"*"$wantf"*) ;; *) echo "example_smoke: --eval disagrees: $eline" >&2; exit 1;; esac
 done
 
 # wrong input must fail with a message and a non-zero status

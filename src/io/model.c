@@ -10,6 +10,7 @@
 #include "core/tensor.h"
 #include "io/file.h"
 #include "io/graph_io.h"
+#include "io/model.h"
 #include "ops/ops.h"
 
 static const char MODEL_MAGIC[8] = {'S', 'C', 'M', 'O', 'D', 'E', 'L', 0};
@@ -88,10 +89,17 @@ static sc_status write_layers(sc_wbuf *w, sc_net *net, sc_model_info *info,
                         return sc_fail(SC_ERR_UNSUPPORTED, "%s: layer %d channel "
                                        "%d has %d bits (at most 32 are stored)",
                                        fn, i, o, nb);
+                    /* what the loader accepts (2^e a normal float) */
+                    if (!isfinite(e[o]) || fabsf(e[o]) > 126.0f)
+                        return sc_fail(SC_ERR_UNSUPPORTED, "%s: layer %d channel "
+                                       "%d has exponent %g (at most 126 in "
+                                       "magnitude is stored)", fn, i, o,
+                                       (double)e[o]);
                     sc_put_u8(w, (unsigned)nb);
                     sc_put_f32(w, e[o]);
                     total_bits += (uint64_t)nb * k;
                     headers += 5;
+                    info->weights += nb ? (int64_t)k : 0;
                 }
             } else {
                 sc_put_f32s(w, sc_node_param(net, nd, P_W), nd->pn[P_W]);
@@ -123,12 +131,21 @@ static sc_status write_layers(sc_wbuf *w, sc_net *net, sc_model_info *info,
         const float *e = sc_node_param(net, nd, P_QE);
         for (int o = 0; o < nd->c; o++) {
             int nb = stored_bits(b[o]);
+            /* the bounds exactly as quantizer.c computes them (the test
+             * test_round_trip_top_bit_depths pins them together) */
             float big = b[o] > 0.0f ? b[o] : 0.0f, inv = exp2f(-e[o]);
-            float lo = -exp2f(big - 1.0f), hi = exp2f(big - 1.0f) - 1.0f;
+            float half = exp2f(big - 1.0f), lo = -half, hi = half - 1.0f;
+            if (hi >= half)
+                hi = nextafterf(half, 0.0f);
+            /* the integers the quantiser produces fit in nb bits; the clamp
+             * to the nb-bit range only guards the conversion */
+            int64_t imax = ((int64_t)1 << (nb > 0 ? nb - 1 : 0)) - 1, imin = -imax - 1;
             for (size_t j = 0; nb && j < k; j++) {
                 float u = wt[(size_t)o * k + j] * inv;
                 float c = u < lo ? lo : (u > hi ? hi : u);
-                put_bits(&bw, (uint32_t)(int32_t)nearbyintf(c), nb);
+                float r = nearbyintf(c);
+                int64_t q = r >= (float)imax ? imax : (r <= (float)imin ? imin : (int64_t)r);
+                put_bits(&bw, (uint32_t)q, nb);
             }
         }
     }
@@ -136,6 +153,7 @@ static sc_status write_layers(sc_wbuf *w, sc_net *net, sc_model_info *info,
     info->weight_bits = (double)total_bits;
     info->weight_payload_bytes = (int64_t)((total_bits + 7) / 8);
     info->channel_header_bytes = (int64_t)headers;
+    info->weights0 = net->n0;
     return SC_OK;
 }
 
@@ -201,6 +219,7 @@ static sc_status read_layers(sc_rbuf *r, sc_net *net, sc_model_info *info,
                         r->failed = 1;
                     need_bits += (uint64_t)bits[ch] * k;
                     headers += 5;
+                    info->weights += bits[ch] ? (int64_t)k : 0;
                 }
             } else if (!sc_get_f32s(r, sc_node_param(net, nd, P_W), nd->pn[P_W])) {
                 break;
@@ -255,6 +274,7 @@ static sc_status read_layers(sc_rbuf *r, sc_net *net, sc_model_info *info,
         info->weight_bits = (double)total_bits;
         info->weight_payload_bytes = (int64_t)((total_bits + 7) / 8);
         info->channel_header_bytes = (int64_t)headers;
+        info->weights0 = net->n0;
         int finite = sc_all_finite(net->params, net->n_params) &&
                      sc_all_finite(net->state, net->n_state);
         for (int i = 1; i < net->n_nodes; i++)
@@ -315,6 +335,8 @@ SC_API sc_status sc_model_load(sc_model **out, const char *path)
     free(data);
     return st;
 }
+
+sc_net *sc_model_net(sc_model *m) { return m->net; }
 
 SC_API void sc_model_free(sc_model *m)
 {

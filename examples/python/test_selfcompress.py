@@ -1,0 +1,199 @@
+"""Tests of the ctypes binding (run: /usr/bin/python3 -m unittest, or
+tests/python_binding.sh from `make check`). SELFCOMPRESS_LIB picks the
+library; else pkg-config, else the repository's lib/."""
+
+import math
+import os
+import tempfile
+import unittest
+
+import numpy as np
+
+import selfcompress as sc
+
+C, H, W, K = 1, 12, 12, 4
+
+
+def make_data(n, seed):
+    """4 classes: a bright 4x4 square in one quadrant, plus uniform noise."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, K, n).astype(np.int32)
+    x = rng.uniform(-0.5, 0.5, (n, C, H, W)).astype(np.float32)
+    for i, k in enumerate(y):
+        r0, c0 = (k // 2) * (H // 2) + 1, (k % 2) * (W // 2) + 1
+        x[i, 0, r0:r0 + 4, c0:c0 + 4] += 1.0
+    return x, y
+
+
+def build(seed=42, gamma=0.005):
+    net = sc.Net(C, H, W)
+    x = net.conv2d(sc.INPUT, 8, 3, pad=1, bias=False)
+    x = net.batchnorm(x)
+    x = net.relu(x)
+    x = net.maxpool(x, 2)
+    x = net.conv2d(x, 8, 3, pad=1)
+    x = net.relu(x)
+    x = net.maxpool(x, 2)
+    x = net.flatten(x)
+    net.dense(x, K)
+    net.init(seed)
+    net.quantize()
+    net.set_param("gamma", gamma)
+    return net
+
+
+def eval_logits(net, x):
+    net.set_training(False)
+    try:
+        return net.forward(x)
+    finally:
+        net.set_training(True)
+
+
+class TestBinding(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.train_x, cls.train_y = make_data(1024, 1)
+        cls.test_x, cls.test_y = make_data(256, 2)
+
+    def train(self, net, epochs=6, batch=32):
+        opt = net.optimizer("adam")
+        opt.set_lr("weights", 1e-2)
+        opt.set_lr("biases", 1e-2)
+        for _ in range(epochs):
+            for at in range(0, len(self.train_y), batch):
+                st = net.train_step(opt, self.train_x[at:at + batch],
+                                    self.train_y[at:at + batch])
+            net.compress()
+        return opt, st
+
+    def test_version(self):
+        self.assertEqual(tuple(int(v) for v in sc.version().split(".")[:2]),
+                         sc.WRITTEN_FOR)
+
+    def test_train_compress_save_load(self):
+        net = build()
+        records, logs = [], []
+        net.set_progress(records.append, every=32)
+        net.set_log(lambda level, msg: logs.append((level, msg)))
+        opt, st = self.train(net)
+        self.assertIsInstance(st, sc.StepStats)
+        self.assertTrue(math.isfinite(st.loss))
+        self.assertAlmostEqual(st.loss, st.task_loss + 0.005 * st.size_loss,
+                               places=9)
+        self.assertEqual(opt.steps, 6 * 32)
+        self.assertEqual([r["step"] for r in records],
+                         list(range(32, 193, 32)))
+
+        logits = eval_logits(net, self.test_x)
+        acc = float(np.mean(np.argmax(logits, 1) == self.test_y))
+        self.assertGreaterEqual(acc, 0.95)
+
+        rep = net.size_report()
+        self.assertEqual(rep["weights0"], 8 * 9 + 8 * 8 * 9 + 8 * 3 * 3 * K)
+        self.assertLess(rep["bits_pct"], 25.0)  # below the 8-bit start
+        self.assertLessEqual(rep["weights"], rep["weights0"])
+        self.assertAlmostEqual(rep["weights_pct"],
+                               100.0 * rep["weights"] / rep["weights0"])
+        self.assertEqual(records[-1]["bits_pct"], rep["bits_pct"])
+        self.assertTrue(all(level in ("info", "warn") for level, _ in logs))
+        removed = sum(1 for _, m in logs if m.startswith("compress: removed"))
+        self.assertEqual(net.compress(), 0)  # all dead channels are gone
+        self.assertEqual(removed > 0, rep["weights"] < rep["weights0"])
+
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "m.scm")
+            info = net.save(path)
+            self.assertEqual(info["file_bytes"], os.path.getsize(path))
+            with sc.Model.load(path) as m:
+                self.assertEqual(m.input_shape, (C, H, W))
+                self.assertEqual(m.output_size, K)
+                got = m.forward(self.test_x)
+        self.assertTrue(np.array_equal(got, logits))  # bit for bit
+        net.close()
+
+    def test_set_params_roundtrip(self):
+        net = build(seed=3)
+        p = net.get_params()
+        net.set_params(np.zeros_like(p))
+        self.assertFalse(net.get_params().any())
+        net.set_params(p.astype(np.float64))  # converted (copied)
+        self.assertTrue(np.array_equal(net.get_params(), p))
+        self.assertEqual(net.get_param("gamma"), 0.005)
+
+    def test_errors_raise(self):
+        net = sc.Net(C, H, W)
+        with self.assertRaises(sc.SelfCompressError) as cm:
+            net.dense(sc.INPUT, 0)
+        self.assertEqual(cm.exception.status, "SC_ERR_ARG")
+        self.assertIn("sc_net_dense", cm.exception.message)
+        with self.assertRaises(sc.SelfCompressError) as cm:
+            net.init(1)  # no layers
+        self.assertEqual(cm.exception.status, "SC_ERR_STATE")
+        with self.assertRaises(sc.SelfCompressError) as cm:
+            sc.Net(0, 1, 1)
+        self.assertEqual(cm.exception.status, "SC_ERR_SHAPE")
+
+        net = build()
+        opt = net.optimizer("sgd")
+        x = np.zeros((4, C, H, W), np.float32)
+        with self.assertRaises(sc.SelfCompressError) as cm:
+            net.train_step(opt, x, [0, 1, 2, K])  # label out of range
+        self.assertEqual(cm.exception.status, "SC_ERR_LABEL")
+        x[1, 0, 3, 3] = np.nan
+        with self.assertRaises(sc.SelfCompressError) as cm:
+            net.train_step(opt, x, [0, 1, 2, 3])
+        self.assertEqual(cm.exception.status, "SC_ERR_NONFINITE")
+        with self.assertRaises(sc.SelfCompressError) as cm:
+            net.forward(np.zeros((2, C, H, W + 1), np.float32))
+        self.assertEqual(cm.exception.status, "SC_ERR_SHAPE")
+        with tempfile.TemporaryDirectory() as d:
+            bad = os.path.join(d, "bad.scm")
+            with open(bad, "wb") as f:
+                f.write(b"not a model")
+            with self.assertRaises(sc.SelfCompressError) as cm:
+                sc.Model.load(bad)
+            self.assertEqual(cm.exception.status, "SC_ERR_FORMAT")
+            with self.assertRaises(sc.SelfCompressError) as cm:
+                sc.Model.load(os.path.join(d, "missing.scm"))
+            self.assertEqual(cm.exception.status, "SC_ERR_IO")
+
+    def test_callback_exception_is_raised(self):
+        net = build()
+        opt = net.optimizer()
+
+        def boom(_record):
+            raise RuntimeError("from the hook")
+        net.set_progress(boom, every=1)
+        with self.assertRaisesRegex(RuntimeError, "from the hook"):
+            net.train_step(opt, self.train_x[:8], self.train_y[:8])
+        net.set_progress(None)
+        net.train_step(opt, self.train_x[:8], self.train_y[:8])
+
+    def test_zero_copy(self):
+        a = np.arange(2 * C * H * W, dtype=np.float32).reshape(2, C, H, W)
+        t = sc.Tensor(a)
+        self.assertIs(t.array, a)                      # no conversion
+        self.assertEqual(t.data_pointer(), a.ctypes.data)  # same buffer
+        a[1, 0, 5, 7] = -42.0                          # the library sees it
+        self.assertEqual(t.copy()[1, 0, 5, 7], -42.0)
+
+        net = build()
+        net.set_training(False)
+        before = net.forward(t)
+        a[0] += 1.0
+        after = net.forward(t)
+        self.assertTrue(np.array_equal(after[1], before[1]))
+        self.assertFalse(np.array_equal(after[0], before[0]))
+
+        # non-contiguous or float64 input is converted: a copy, same result
+        f = np.asfortranarray(a)
+        tf = sc.Tensor(f)
+        self.assertIsNot(tf.array, f)
+        self.assertTrue(np.array_equal(net.forward(f), after))
+        self.assertTrue(np.array_equal(net.forward(a.astype(np.float64)),
+                                       after))
+
+
+if __name__ == "__main__":
+    unittest.main()
