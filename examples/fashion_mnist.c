@@ -22,12 +22,16 @@
 #include <selfcompress.h>
 
 #include "blas_kernel.h"
+#include "nets.h"
 
 #define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
 
 typedef struct options {
     const char *data, *net, *save, *eval;
-    int epochs, batch, threads, use_float;
+    int epochs, batch, threads, use_float, cosine, freeze, bn_refresh;
     long steps, train_limit, test_limit, compress_every;
     double gamma, lr, qlr, b0;
     unsigned long seed;
@@ -144,59 +148,14 @@ static void normalise(dataset *train, dataset *test)
             sets[k]->x[i] = (float)((sets[k]->x[i] - mean) / std);
 }
 
-/* ---- the benchmark networks (../shared/spec/benchmarks.md) ---- */
-
-static int conv_bn_relu(sc_net *net, int in, int out, int affine_running)
-{
-    int id;
-    check(sc_net_conv2d(net, in, out, 3, 3, 1, 1, SC_NO_BIAS, &id), "conv");
-    check(sc_net_batchnorm(net, id, affine_running ? SC_BN_AFFINE : 0, &id), "bn");
-    check(sc_net_relu(net, id, &id), "relu");
-    return id;
-}
+/* ---- the benchmark networks (../shared/spec/benchmarks.md): nets.h ---- */
 
 static sc_net *build(const char *name)
 {
     sc_net *net;
-    int id = SC_INPUT;
-    check(sc_net_create(&net, 1, 28, 28), "sc_net_create");
-    if (strcmp(name, "mlp") == 0) {
-        check(sc_net_dense(net, id, 256, SC_BIAS, &id), "dense");
-        check(sc_net_relu(net, id, &id), "relu");
-        check(sc_net_dense(net, id, 128, SC_BIAS, &id), "dense");
-        check(sc_net_relu(net, id, &id), "relu");
-        check(sc_net_dense(net, id, 10, SC_BIAS, &id), "dense");
-    } else if (strcmp(name, "tinynet") == 0) {
-        const int k[4] = {5, 5, 3, 3}, c[4] = {32, 32, 64, 64};
-        for (int i = 0; i < 4; i++) {
-            check(sc_net_conv2d(net, id, c[i], k[i], k[i], 1, 0, SC_NO_BIAS, &id),
-                  "conv");
-            check(sc_net_relu(net, id, &id), "relu");
-            if (i % 2 == 1) {
-                check(sc_net_batchnorm(net, id, SC_BN_BATCH_STATS, &id), "bn");
-                check(sc_net_maxpool(net, id, 2, 2, &id), "maxpool");
-            }
-        }
-        check(sc_net_flatten(net, id, &id), "flatten");
-        check(sc_net_dense(net, id, 10, SC_NO_BIAS, &id), "dense");
-    } else if (strcmp(name, "cnn") == 0) {
-        int x, r;
-        id = conv_bn_relu(net, id, 32, 1);
-        id = conv_bn_relu(net, id, 64, 1);
-        check(sc_net_maxpool(net, id, 2, 2, &x), "maxpool");
-        r = conv_bn_relu(net, conv_bn_relu(net, x, 64, 1), 64, 1);
-        check(sc_net_add(net, x, r, &id), "add");
-        id = conv_bn_relu(net, id, 128, 1);
-        check(sc_net_maxpool(net, id, 2, 2, &id), "maxpool");
-        id = conv_bn_relu(net, id, 256, 1);
-        check(sc_net_maxpool(net, id, 2, 2, &x), "maxpool");
-        r = conv_bn_relu(net, conv_bn_relu(net, x, 256, 1), 256, 1);
-        check(sc_net_add(net, x, r, &id), "add");
-        check(sc_net_global_maxpool(net, id, &id), "global max pool");
-        check(sc_net_dense(net, id, 10, SC_BIAS, &id), "dense");
-    } else {
+    if (!nets_known(name))
         die("unknown --net '%s' (mlp, tinynet or cnn)", name);
-    }
+    check(nets_build(name, &net, NULL), "building the net");
     return net;
 }
 
@@ -268,6 +227,33 @@ static void summary(sc_net *net)
            (long long)t.overhead_floats);
 }
 
+/* Gathers batch `at` of the shuffled order into bx/by; returns its size. */
+static int gather(const dataset *d, const long *order, long at, int batch,
+                  float *bx, int32_t *by)
+{
+    int n = (int)(d->n - at < batch ? d->n - at : batch);
+    for (int i = 0; i < n; i++) {
+        memcpy(bx + (size_t)i * 784, d->x + order[at + i] * 784,
+               784 * sizeof(float));
+        by[i] = d->y[order[at + i]];
+    }
+    return n;
+}
+
+/* running statistics brought up to date on `batches` training batches */
+static void refresh_bn(sc_net *net, const dataset *d, const long *order,
+                       int batches, int batch, float *bx, int32_t *by)
+{
+    for (long b = 0, at = 0; b < batches && at < d->n; b++, at += batch) {
+        int n = gather(d, order, at, batch, bx, by);
+        int64_t xs[4] = {n, 1, 28, 28};
+        sc_tensor *x;
+        check(sc_tensor_wrap(&x, 4, xs, bx), "tensor");
+        check(sc_net_update_bn_stats(net, x), "sc_net_update_bn_stats");
+        sc_tensor_free(x);
+    }
+}
+
 /* --eval FILE: the RESULT line of a saved model */
 static int eval_only(const options *o, dataset *train, dataset *test)
 {
@@ -311,6 +297,10 @@ static void usage(void)
          "  --eval FILE         only evaluate a saved model on the test set\n"
          "  --steps N           stop after N training steps (smoke tests)\n"
          "  --compress-every N  compress every N steps (default 0: each epoch end)\n"
+         "  --schedule S        weights' learning rate: cosine or constant (default)\n"
+         "  --freeze N          freeze bit depths and exponents for the last N epochs\n"
+         "  --bn-refresh N      refresh batch-norm statistics on N batches before\n"
+         "                      each evaluation (default 20)\n"
          "  --train-limit N     use the first N training images\n"
          "  --test-limit N      use the first N test images");
 }
@@ -338,7 +328,8 @@ static options parse(int argc, char **argv)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     options o = {DEFAULT_DATA, "tinynet", NULL, NULL, 3, 128,
-                 cpus > 0 ? (int)cpus : 1, 0, 0, 0, 0, 0, 0.05, 1e-3, 0.5, 8.0, 1};
+                 cpus > 0 ? (int)cpus : 1, 0, 0, 0, 20, 0, 0, 0, 0,
+                 0.05, 1e-3, 0.5, 8.0, 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -362,6 +353,13 @@ static options parse(int argc, char **argv)
         else if (strcmp(a, "--steps") == 0) o.steps = to_long(a, v, 1, 1L << 40);
         else if (strcmp(a, "--train-limit") == 0) o.train_limit = to_long(a, v, 1, 1L << 40);
         else if (strcmp(a, "--test-limit") == 0) o.test_limit = to_long(a, v, 1, 1L << 40);
+        else if (strcmp(a, "--schedule") == 0) {
+            if (strcmp(v, "cosine") != 0 && strcmp(v, "constant") != 0)
+                die("--schedule wants cosine or constant, got '%s'", v);
+            o.cosine = strcmp(v, "cosine") == 0;
+        }
+        else if (strcmp(a, "--freeze") == 0) o.freeze = (int)to_long(a, v, 0, 10000);
+        else if (strcmp(a, "--bn-refresh") == 0) o.bn_refresh = (int)to_long(a, v, 0, 100000);
         else if (strcmp(a, "--compress-every") == 0) o.compress_every = to_long(a, v, 0, 1L << 40);
         else if (strcmp(a, "--gamma") == 0) o.gamma = to_double(a, v, 0, 1e6);
         else if (strcmp(a, "--lr") == 0) o.lr = to_double(a, v, 0, 10);
@@ -428,12 +426,14 @@ int main(int argc, char **argv)
             order[j] = t;
         }
         double te = now();
+        if (!o.use_float && o.freeze > 0 && epoch == o.epochs - o.freeze)
+            check(sc_optimizer_set_lr(opt, SC_GROUP_QUANT, 0.0), "freeze");
         for (long at = 0; at < train.n && step < total; at += o.batch, step++) {
-            int n = (int)(train.n - at < o.batch ? train.n - at : o.batch);
-            for (int i = 0; i < n; i++) {
-                memcpy(bx + (size_t)i * 784, train.x + order[at + i] * 784,
-                       784 * sizeof(float));
-                by[i] = train.y[order[at + i]];
+            int n = gather(&train, order, at, o.batch, bx, by);
+            if (o.cosine) { /* lr * (1 + cos(pi t / T)) / 2 */
+                double lr = o.lr * 0.5 * (1.0 + cos(M_PI * (double)step / (double)total));
+                check(sc_optimizer_set_lr(opt, SC_GROUP_WEIGHTS, lr), "lr");
+                check(sc_optimizer_set_lr(opt, SC_GROUP_BIASES, lr), "lr");
             }
             int64_t xs[4] = {n, 1, 28, 28};
             sc_tensor *x;
@@ -455,6 +455,7 @@ int main(int argc, char **argv)
         train_s += now() - te;
         if (!o.use_float && o.compress_every == 0)
             check(sc_net_compress(net, NULL), "sc_net_compress");
+        refresh_bn(net, &train, order, o.bn_refresh, o.batch, bx, by);
         check(sc_net_set_training(net, 0), "eval mode");
         acc = evaluate(net_forward, net, &test, 256);
         check(sc_net_set_training(net, 1), "train mode");
@@ -468,6 +469,7 @@ int main(int argc, char **argv)
     }
     if (!o.use_float)
         check(sc_net_compress(net, NULL), "sc_net_compress");
+    refresh_bn(net, &train, order, o.bn_refresh, o.batch, bx, by);
     check(sc_net_set_training(net, 0), "eval mode");
     double mem_acc = evaluate(net_forward, net, &test, 256);
     summary(net);

@@ -1,5 +1,6 @@
-/*
- * selfcompress.h -- the public API of libselfcompress.
+/**
+ * \file selfcompress.h
+ * \brief The public API of libselfcompress.
  *
  * libselfcompress trains neural networks that compress themselves while they
  * learn (Self-Compression, Csefalvay & Imber 2023): every dense/conv layer can
@@ -11,6 +12,7 @@
  *
  * A whole flow, in brief (error checks elided; every call returns sc_status):
  *
+ * \code{.c}
  *     sc_net *net;
  *     int x, id;
  *     sc_net_create(&net, 1, 28, 28);               // input: 1x28x28 images
@@ -39,6 +41,7 @@
  *     sc_optimizer_free(opt);                        // destructors take NULL
  *     sc_tensor_free(images);
  *     sc_net_free(net);
+ * \endcode
  *
  * Errors are values: every function that can fail returns an sc_status, and
  * sc_last_error() gives a human-readable message for the calling thread's last
@@ -48,8 +51,13 @@
  * Threads: different objects may be used from different threads at once; one
  * object (and a net with the optimizer attached to it) must not be used from
  * two threads at the same time. sc_net_set_threads() sets how many threads a
- * net uses for its own work. The library drives OpenBLAS single-threaded and
- * runs its own thread pool, so it calls openblas_set_num_threads(1).
+ * net uses for its own work; results do not depend on which threads run
+ * other nets. The library keeps no mutable global state of its own except
+ * each thread's sc_last_error() message. It drives OpenBLAS single-threaded
+ * and runs its own thread pool, so sc_net_init() and sc_net_set_threads()
+ * call openblas_set_num_threads(1), which sets OpenBLAS's process-wide
+ * thread count (always to the same value). Hooks (sc_net_set_progress(),
+ * sc_net_set_log()) run on the thread that made the call.
  */
 #ifndef SELFCOMPRESS_H
 #define SELFCOMPRESS_H
@@ -63,15 +71,17 @@ extern "C" {
 
 /* ---- Versions ---------------------------------------------------------- */
 
-#define SC_VERSION_MAJOR 0
-#define SC_VERSION_MINOR 1
-#define SC_VERSION_PATCH 0
+#define SC_VERSION_MAJOR 0 /**< incompatible ABI changes (the SONAME) */
+#define SC_VERSION_MINOR 1 /**< compatible additions */
+#define SC_VERSION_PATCH 0 /**< fixes */
 /** MAJOR*10000 + MINOR*100 + PATCH, as sc_version_number() returns. */
 #define SC_VERSION_NUMBER \
     (SC_VERSION_MAJOR * 10000 + SC_VERSION_MINOR * 100 + SC_VERSION_PATCH)
 
 /* ---- Export macro ------------------------------------------------------ */
 
+/** Marks exported declarations (default visibility; dllexport when
+ *  building a Windows DLL). */
 #if defined(_WIN32)
 #  if defined(SC_BUILDING)
 #    define SC_API __declspec(dllexport)
@@ -111,7 +121,7 @@ SC_API int sc_blas_kernel_suboptimal(void);
 
 /** Status codes. Values are append-only: a code never changes meaning. */
 typedef enum sc_status {
-    SC_OK = 0,
+    SC_OK = 0,              /**< success */
     SC_ERR_NULL = 1,        /**< a required pointer argument was NULL */
     SC_ERR_ARG = 2,         /**< an argument is out of its valid range */
     SC_ERR_SHAPE = 3,       /**< tensor or layer shapes do not fit */
@@ -135,7 +145,7 @@ SC_API const char *sc_last_error(void);
 /** A float32 tensor of 1 to 4 dimensions, row-major (NCHW for images). */
 typedef struct sc_tensor sc_tensor;
 
-#define SC_MAX_DIMS 4
+#define SC_MAX_DIMS 4 /**< most dimensions a tensor has */
 
 /** A zero-filled tensor that owns its memory. */
 SC_API sc_status sc_tensor_create(sc_tensor **out, int ndim,
@@ -174,8 +184,8 @@ typedef struct sc_net sc_net;
 #define SC_ALL_LAYERS (-1)
 
 /** Layer flags (bitwise or). */
-enum {
-    SC_NO_BIAS = 0,
+enum sc_layer_flags {
+    SC_NO_BIAS = 0,            /**< dense/conv: no bias */
     SC_BIAS = 1,               /**< dense/conv: add a learned bias */
     SC_BN_AFFINE = 2,          /**< batch norm: learned scale and shift */
     SC_BN_BATCH_STATS = 4      /**< batch norm: batch statistics in eval too */
@@ -183,7 +193,7 @@ enum {
 
 /** Layer kinds, as sc_net_layer_kind() reports them. Append-only. */
 typedef enum sc_layer_kind {
-    SC_LAYER_INPUT = 0,
+    SC_LAYER_INPUT = 0,     /**< the network input (id SC_INPUT) */
     SC_LAYER_DENSE = 1,     /**< y = W x + b */
     SC_LAYER_CONV2D = 2,    /**< y = W * x + b (cross-correlation) */
     SC_LAYER_BATCHNORM = 3, /**< y = g (x - mean) / sqrt(var + eps) + beta */
@@ -216,12 +226,16 @@ SC_API sc_status sc_net_conv2d(sc_net *net, int in, int out_channels, int kh,
                                int *id);
 /** Batch norm over channels (flags: SC_BN_AFFINE, SC_BN_BATCH_STATS). */
 SC_API sc_status sc_net_batchnorm(sc_net *net, int in, int flags, int *id);
+/** y = max(x, 0). */
 SC_API sc_status sc_net_relu(sc_net *net, int in, int *id);
 /** Max pool with a k x k window and the given stride, no padding. */
 SC_API sc_status sc_net_maxpool(sc_net *net, int in, int k, int stride,
                                 int *id);
+/** y[c] = mean over h, w of x[c]: c x h x w -> c x 1 x 1. */
 SC_API sc_status sc_net_global_avgpool(sc_net *net, int in, int *id);
+/** y[c] = max over h, w of x[c]: c x h x w -> c x 1 x 1. */
 SC_API sc_status sc_net_global_maxpool(sc_net *net, int in, int *id);
+/** c x h x w -> (c*h*w) x 1 x 1, no data movement. */
 SC_API sc_status sc_net_flatten(sc_net *net, int in, int *id);
 /** Element-wise sum of two layers of the same shape. */
 SC_API sc_status sc_net_add(sc_net *net, int a, int b, int *id);
@@ -260,7 +274,9 @@ typedef enum sc_param {
                                    compress() calls; 0 (default): never */
 } sc_param;
 
+/** Sets setting p (SC_ERR_ARG when value is out of its range). */
 SC_API sc_status sc_net_set_param(sc_net *net, sc_param p, double value);
+/** Reads setting p into *value. */
 SC_API sc_status sc_net_get_param(const sc_net *net, sc_param p,
                                   double *value);
 
@@ -284,12 +300,15 @@ typedef struct sc_step_stats {
     double size_loss;  /**< Q, average bits per original weight */
     double accuracy;   /**< fraction of the batch classified right */
 } sc_step_stats;
+/** An sc_step_stats with .size set and zero figures. */
 #define SC_STEP_STATS_INIT {sizeof(sc_step_stats), 0, 0, 0, 0}
 
 /* ---- Optimizers -------------------------------------------------------- */
 
+/** An optimizer: the update rule, its hyper-parameters and state. */
 typedef struct sc_optimizer sc_optimizer;
 
+/** Update rules. Append-only. */
 typedef enum sc_optimizer_kind {
     SC_OPT_SGD = 0,   /**< SGD with momentum (0.9) / Nesterov options */
     SC_OPT_ADAM = 1,  /**< Adam, L2 weight decay added to the gradient */
@@ -329,6 +348,8 @@ SC_API void sc_optimizer_free(sc_optimizer *opt);
 /** Sets a hyper-parameter; group is used by LR and WEIGHT_DECAY only. */
 SC_API sc_status sc_optimizer_set(sc_optimizer *opt, sc_opt_param p,
                                   int group, double value);
+/** Reads a hyper-parameter (of group, for LR and WEIGHT_DECAY; a single
+ *  group there, not SC_GROUP_ALL or SC_GROUP_QUANT). */
 SC_API sc_status sc_optimizer_get(const sc_optimizer *opt, sc_opt_param p,
                                   int group, double *value);
 /** Shorthand for sc_optimizer_set(opt, SC_OPT_LR, group, lr). */
@@ -401,7 +422,7 @@ SC_API sc_status sc_net_report_epoch(sc_net *net, int epoch,
 
 /** Message levels. Append-only. */
 typedef enum sc_log_level {
-    SC_LOG_DEBUG = 0,
+    SC_LOG_DEBUG = 0,  /**< detail for the library's developers */
     SC_LOG_INFO = 1,   /**< e.g. what compress removed */
     SC_LOG_WARN = 2    /**< e.g. a BLAS kernel below the CPU */
 } sc_log_level;
@@ -448,8 +469,11 @@ typedef struct sc_size_report {
                                  compress folded in), norm params and
                                  running stats, b and e */
 } sc_size_report;
+/** An sc_size_report with .size set and zero figures. */
 #define SC_SIZE_REPORT_INIT {sizeof(sc_size_report), 0, 0, 0, 0, 0, 0, 0, 0, 0}
 
+/** Fills report with layer id's figures (a dense/conv layer) or, for
+ *  SC_ALL_LAYERS, the whole net's. */
 SC_API sc_status sc_net_size_report(const sc_net *net, int id,
                                     sc_size_report *report);
 
@@ -467,6 +491,12 @@ SC_API sc_status sc_net_size_report(const sc_net *net, int id,
  *  channels are all dead. N0 of the size report does not change. */
 SC_API sc_status sc_net_compress(sc_net *net, int *removed);
 
+/** Forward pass of batch x with batch statistics, folded into the batch
+ *  norms' running statistics (with SC_PARAM_BN_MOMENTUM); no gradient, no
+ *  update. A few batches of training data bring the running statistics up
+ *  to date after the net changed (bit depths moved, channels died). */
+SC_API sc_status sc_net_update_bn_stats(sc_net *net, const sc_tensor *x);
+
 /* ---- Model files and inference ---------------------------------------- */
 
 /** A loaded model: a network for inference only (eval mode). */
@@ -483,6 +513,7 @@ typedef struct sc_model_info {
     int64_t weights;              /**< quantised weights stored with > 0 bits */
     int64_t weights0;             /**< N0: quantised weights at construction */
 } sc_model_info;
+/** An sc_model_info with .size set and zero figures. */
 #define SC_MODEL_INFO_INIT {sizeof(sc_model_info), 0, 0, 0, 0, 0, 0}
 
 /** Writes the net's inference model (quantised weights bit-packed, fp32
@@ -501,10 +532,14 @@ SC_API void sc_model_free(sc_model *m);
 /** Inference: x is N x c x h x w, out N x outputs (logits). */
 SC_API sc_status sc_model_forward(sc_model *m, const sc_tensor *x,
                                   sc_tensor *out);
+/** Threads the model uses (>= 1, default 1). */
 SC_API sc_status sc_model_set_threads(sc_model *m, int threads);
+/** Outputs per sample (the classes), or 0 for NULL. */
 SC_API int sc_model_output_size(const sc_model *m);
+/** The input shape per sample, c x h x w (pointers may be NULL). */
 SC_API sc_status sc_model_input_shape(const sc_model *m, int *c, int *h,
                                       int *w);
+/** The sizes of the file the model was loaded from. */
 SC_API sc_status sc_model_get_info(const sc_model *m, sc_model_info *info);
 
 /* ---- Training checkpoints --------------------------------------------- */

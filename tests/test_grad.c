@@ -346,6 +346,16 @@ START_TEST(test_relu)
     TU_OK(sc_net_init(net, 22));
     check_net(net, "relu on input");
     sc_net_free(net);
+
+    /* a relu on a flatten of the input (a relu may be planned in place on
+     * its sole input, here one that aliases the input) */
+    net = new_net(3, 2, 2);
+    TU_OK(sc_net_flatten(net, SC_INPUT, &id));
+    TU_OK(sc_net_relu(net, id, &id));
+    TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 23));
+    check_net(net, "relu on flatten of input");
+    sc_net_free(net);
 }
 END_TEST
 
@@ -772,6 +782,62 @@ START_TEST(test_batchnorm_running_stats)
 }
 END_TEST
 
+/* ------------------------------------------------------------ buffers */
+
+START_TEST(test_relu_in_place_safe)
+{
+    /* a relu may run in place on its input's buffer; never on the caller's
+     * batch (also through a flatten of it) and never on a buffer another
+     * layer still reads (also through a flatten of it) */
+    sc_net *net = new_net(1, 2, 2);
+    int a, f, r, d1, g, d2, id;
+    TU_OK(sc_net_flatten(net, SC_INPUT, &f));
+    TU_OK(sc_net_relu(net, f, &r));
+    TU_OK(sc_net_dense(net, r, 2, SC_NO_BIAS, &id));
+    TU_OK(sc_net_init(net, 1));
+    float x[8] = {-1, 2, -3, 4, 5, -6, 7, -8}, x0[8];
+    memcpy(x0, x, sizeof x);
+    int64_t shape[4] = {2, 1, 2, 2}, oshape[2] = {2, 2};
+    sc_tensor *t = NULL, *out = NULL;
+    TU_OK(sc_tensor_wrap(&t, 4, shape, x));
+    TU_OK(sc_tensor_create(&out, 2, oshape));
+    TU_OK(sc_net_forward(net, t, out));
+    ck_assert_msg(memcmp(x, x0, sizeof x) == 0, "forward wrote into the batch");
+    sc_optimizer *opt = NULL;
+    int32_t labels[2] = {0, 1};
+    TU_OK(sc_optimizer_create(&opt, net, SC_OPT_SGD));
+    TU_OK(sc_net_train_step(net, opt, t, labels, NULL));
+    ck_assert_msg(memcmp(x, x0, sizeof x) == 0, "train step wrote into the batch");
+    sc_optimizer_free(opt);
+    sc_net_free(net);
+
+    /* a = conv 1x1 (weight 1, so a = x); relu(flatten(a)) and gap(a) both
+     * read a: the pool must see a, not relu(a) */
+    net = new_net(1, 2, 2);
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 1, 1, 1, 1, 0, SC_NO_BIAS, &a));
+    TU_OK(sc_net_flatten(net, a, &f));
+    TU_OK(sc_net_relu(net, f, &r));
+    TU_OK(sc_net_dense(net, r, 2, SC_NO_BIAS, &d1));
+    TU_OK(sc_net_global_avgpool(net, a, &g));
+    TU_OK(sc_net_dense(net, g, 2, SC_NO_BIAS, &d2));
+    TU_OK(sc_net_add(net, d1, d2, &id));
+    TU_OK(sc_net_init(net, 2));
+    float *p = tu_params(net, NULL);
+    p[net->nodes[a].poff[P_W]] = 1.0f;
+    TU_OK(sc_net_set_params(net, p, net->n_params));
+    free(p);
+    TU_OK(sc_net_forward(net, t, out));
+    for (int s = 0; s < 2; s++) {
+        float mean = (x[4 * s] + x[4 * s + 1] + x[4 * s + 2] + x[4 * s + 3]) / 4;
+        ck_assert_msg(fabsf(net->nodes[g].y[s] - mean) <= 1e-6f,
+                      "sample %d: pooled %g, want %g", s, net->nodes[g].y[s], mean);
+    }
+    sc_tensor_free(t);
+    sc_tensor_free(out);
+    sc_net_free(net);
+}
+END_TEST
+
 /* ------------------------------------------------------------ xent */
 
 START_TEST(test_xent_values)
@@ -856,6 +922,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tt, test_maxpool_ties, 0, 3);
     tcase_add_test(tt, test_global_maxpool_ties);
     tcase_add_test(tt, test_batchnorm_running_stats);
+    tcase_add_test(tt, test_relu_in_place_safe);
     tcase_add_test(tt, test_xent_values);
     tcase_add_test(tt, test_xent_grad);
     suite_add_tcase(s, tt);

@@ -13,6 +13,7 @@
 
 #include "compress/compress.h"
 #include "core/error.h"
+#include "nn/progress.h"
 #include "ops/ops.h"
 
 /* Old indices of the kept units of node i, into kept (newc[i] ints). */
@@ -187,12 +188,17 @@ SC_API sc_status sc_net_compress(sc_net *net, int *removed)
     sc_cplan p = {0};
     sc_status st = sc_cplan_keep(net, &p);
     int count = p.removed;
+    size_t params0 = net->n_params;
     if (st == SC_OK && count > 0) {
         st = sc_cplan_fold(net, &p);
         if (st == SC_OK)
             st = relayout(net, &p);
     }
     sc_cplan_free(&p);
+    if (st == SC_OK && count > 0)
+        sc_log(net, SC_LOG_INFO, "compress: removed %d channel%s, "
+               "parameters %zu -> %zu", count, count == 1 ? "" : "s",
+               params0, net->n_params);
     if (st == SC_OK && removed)
         *removed = count;
     return st;

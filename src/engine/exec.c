@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/fpenv.h"
 #include "core/tensor.h"
 #include "ops/ops.h"
 #include "quant/quantizer.h"
@@ -9,10 +10,11 @@
 void sc_forward(sc_net *net, int n)
 {
     (void)n;
+    unsigned fp = sc_fpenv_enter();
     net->nodes[0].y = (float *)net->input; /* read only: no op writes it */
     for (int i = 1; i < net->n_nodes; i++) {
         sc_node *nd = &net->nodes[i];
-        if (nd->kind == SC_LAYER_FLATTEN)
+        if (nd->alias) /* the input node's y is the caller's batch */
             nd->y = net->nodes[nd->in[0]].y;
     }
     for (int i = 1; i < net->n_nodes; i++) {
@@ -21,11 +23,13 @@ void sc_forward(sc_net *net, int n)
             sc_quant_forward(net, nd);
         sc_ops[nd->kind].fn(net, nd, OP_FORWARD);
     }
+    sc_fpenv_leave(fp);
 }
 
 void sc_backward(sc_net *net, int n)
 {
     (void)n;
+    unsigned fp = sc_fpenv_enter();
     memset(net->grads, 0, net->n_params * sizeof(float));
     for (int i = net->n_nodes - 1; i >= 1; i--) {
         sc_node *nd = &net->nodes[i];
@@ -33,6 +37,7 @@ void sc_backward(sc_net *net, int n)
         if (nd->quantized)
             sc_quant_backward(net, nd);
     }
+    sc_fpenv_leave(fp);
 }
 
 void sc_commit_stats(sc_net *net, int n)

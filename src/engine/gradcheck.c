@@ -28,14 +28,16 @@ static sc_status check_args(sc_net *net, const float *x, int n,
     return sc_plan(net, n);
 }
 
-/* Points the input node's dy (and flatten aliases of it) at dx or NULL. */
+/* Points the input node's dy at dx (or back to NULL), and with it the dy
+ * of every node planned in place on it (a flatten, or an in-place relu on
+ * such a flatten): those share their input's y, set by the forward pass. */
 static void set_input_dy(sc_net *net, float *dx)
 {
     net->nodes[0].dy = dx;
     for (int i = 1; i < net->n_nodes; i++) {
-        sc_node *nd = &net->nodes[i];
-        if (nd->kind == SC_LAYER_FLATTEN)
-            nd->dy = net->nodes[nd->in[0]].dy;
+        sc_node *nd = &net->nodes[i], *in = &net->nodes[nd->in[0]];
+        if (nd->n_in == 1 && nd->y == in->y && in->y == net->nodes[0].y)
+            nd->dy = in->dy;
     }
 }
 

@@ -45,9 +45,25 @@ typedef struct sc_node {
     float *qw;       /* quantised weights (pn[P_W] floats) when quantized */
     float *cbias;    /* constants folded by compress: c*h*w per sample */
     float *live;     /* 1/0 per output channel (feature), see sc_liveness */
+    int alias;       /* plan: y and dy are the input's buffers (in place) */
 } sc_node;
 
 struct sc_optimizer;
+
+/* The host's progress and log hooks and their bookkeeping (nn/progress.c). */
+typedef struct sc_hooks {
+    sc_progress_fn progress;
+    void *progress_user;
+    int every;
+    sc_log_fn log;
+    void *log_user;
+    int blas_checked;          /* the BLAS warning was considered */
+    int epoch_next;            /* last reported epoch + 1 */
+    int stepped;               /* a train step succeeded on this net */
+    double loss, task, q, acc; /* the last step's figures, when stepped */
+    double t_step, t_epoch;    /* interval starts (monotonic seconds) */
+    uint64_t img_step, img_epoch; /* images trained in the intervals */
+} sc_hooks;
 
 struct sc_net {
     int in_c, in_h, in_w;
@@ -87,6 +103,7 @@ struct sc_net {
     size_t wgrad_per_thread;
     const float *input; /* the current batch (caller memory) */
     struct sc_optimizer *opt;
+    sc_hooks hooks;
 };
 
 /* ---- graph (graph.c) ---- */

@@ -11,6 +11,36 @@
 
 static size_t up(size_t n) { return (n + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS; }
 
+/* A flatten, and a relu that is the only reader of a computed input, work
+ * in place: their y and dy are their input's. (No op needs its own output
+ * in backward except relu, which reads the sign of it; so overwriting the
+ * input of a sole-consumer relu loses nothing.) */
+/* The node whose buffer node id's output lives in: flattens alias. */
+static int buffer_owner(const sc_net *net, int id)
+{
+    while (net->nodes[id].kind == SC_LAYER_FLATTEN)
+        id = net->nodes[id].in[0];
+    return id;
+}
+
+static int works_in_place(const sc_net *net, int i)
+{
+    const sc_node *nd = &net->nodes[i];
+    if (nd->kind == SC_LAYER_FLATTEN)
+        return 1;
+    /* never the caller's batch, also not through a flatten of it */
+    int owner = nd->kind == SC_LAYER_RELU ? buffer_owner(net, nd->in[0]) : 0;
+    if (owner == 0)
+        return 0;
+    /* the only reader of that buffer, also through flattens of it */
+    int readers = 0;
+    for (int j = 1; j < net->n_nodes; j++)
+        for (int k = 0; k < net->nodes[j].n_in; k++)
+            readers += net->nodes[j].kind != SC_LAYER_FLATTEN &&
+                       buffer_owner(net, net->nodes[j].in[k]) == owner;
+    return readers == 1;
+}
+
 /* Walks the layout for batch n; assigns pointers when base is not NULL. */
 static size_t layout(sc_net *net, int n, float *base)
 {
@@ -26,7 +56,7 @@ static size_t layout(sc_net *net, int n, float *base)
     for (int i = 1; i < net->n_nodes; i++) {
         sc_node *nd = &net->nodes[i];
         size_t sz = (size_t)n * sc_node_size(nd);
-        if (nd->kind == SC_LAYER_FLATTEN)
+        if (nd->alias)
             continue;
         TAKE(nd->y, sz, float);
         if (nd->kind == SC_LAYER_MAXPOOL || nd->kind == SC_LAYER_GMAXPOOL)
@@ -39,7 +69,7 @@ static size_t layout(sc_net *net, int n, float *base)
     size_t dy_start = off;
     for (int i = 1; i < net->n_nodes; i++) {
         sc_node *nd = &net->nodes[i];
-        if (nd->kind != SC_LAYER_FLATTEN)
+        if (!nd->alias)
             TAKE(nd->dy, (size_t)n * sc_node_size(nd), float);
     }
     if (base) {
@@ -54,12 +84,12 @@ static size_t layout(sc_net *net, int n, float *base)
     return off;
 }
 
-/* flatten shares its input's buffers */
-static void alias_flatten(sc_net *net)
+/* in-place nodes share their input's buffers (in order: chains work) */
+static void alias_in_place(sc_net *net)
 {
     for (int i = 1; i < net->n_nodes; i++) {
         sc_node *nd = &net->nodes[i];
-        if (nd->kind == SC_LAYER_FLATTEN) {
+        if (nd->alias) {
             nd->y = net->nodes[nd->in[0]].y;
             nd->dy = net->nodes[nd->in[0]].dy;
         }
@@ -71,6 +101,8 @@ sc_status sc_plan(sc_net *net, int n)
     if (!net->plan_dirty && n == net->plan_n)
         return SC_OK;
     net->scratch_per_thread = net->wgrad_per_thread = 0;
+    for (int i = 1; i < net->n_nodes; i++)
+        net->nodes[i].alias = works_in_place(net, i);
     int saved_n = net->plan_n;
     net->plan_n = n;
     for (int i = 1; i < net->n_nodes; i++)
@@ -92,7 +124,7 @@ sc_status sc_plan(sc_net *net, int n)
     }
     layout(net, n, net->arena);
     net->nodes[0].dy = NULL;
-    alias_flatten(net);
+    alias_in_place(net);
     net->plan_dirty = 0;
     return SC_OK;
 }

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,17 +38,25 @@ sc_status sc_file_write_atomic(const char *path, const void *data, size_t n,
                                const char *fn)
 {
     size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16), *dir = malloc(plen + 1);
+    char *tmp = malloc(plen + 40), *dir = malloc(plen + 1);
     if (!tmp || !dir) {
         free(tmp);
         free(dir);
         return sc_fail(SC_ERR_NOMEM, "%s: out of memory", fn);
     }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
     memcpy(dir, path, plen + 1);
     sc_status st = SC_OK;
-    int fd = mkstemp(tmp);
+    int fd = -1;
+    /* not mkstemp: its files are 0600 and rename keeps that; open with
+     * 0666 lets the umask decide, as for any file the program writes */
+    static atomic_uint counter;
+    for (int tries = 0; tries < 100 && fd < 0; tries++) {
+        unsigned k = atomic_fetch_add_explicit(&counter, 1, memory_order_relaxed);
+        snprintf(tmp, plen + 40, "%s.tmp.%ld.%u", path, (long)getpid(), k);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
     if (fd < 0) {
         st = io_fail(fn, "cannot create a temporary file next to", path);
     } else {

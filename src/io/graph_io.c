@@ -1,6 +1,7 @@
 /* graph_io.c -- writing and re-building the layer graph; file framing. */
 #include "io/graph_io.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -104,6 +105,17 @@ static sc_status add_layer(sc_net *net, unsigned kind, uint32_t in0,
     return sc_fail(SC_ERR_FORMAT, "unknown layer code %u", kind);
 }
 
+/* SC_ERR_FORMAT with the builder's message behind ours. The message is
+ * copied first: sc_fail writes the buffer sc_last_error() points to. */
+static sc_status reformat(const char *fn, const char *what, uint32_t i)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", sc_last_error());
+    if (what[0])
+        return sc_fail(SC_ERR_FORMAT, "%s: %s%u: %s", fn, what, i, msg);
+    return sc_fail(SC_ERR_FORMAT, "%s: %s", fn, msg);
+}
+
 sc_status sc_graph_read(sc_rbuf *r, int keep_quant, sc_net **out,
                         const char *fn)
 {
@@ -111,17 +123,18 @@ sc_status sc_graph_read(sc_rbuf *r, int keep_quant, sc_net **out,
     uint32_t n = sc_get_u32(r);
     if (r->failed)
         return sc_fail(SC_ERR_FORMAT, "%s: truncated layer table", fn);
-    /* each layer record is 49 bytes: the count must fit in the file */
-    if (n < 2 || (uint64_t)(n - 1) * 49 > sc_remaining(r) ||
+    /* each layer record is 50 bytes: the count must fit in the file */
+    if (n < 2 || (uint64_t)(n - 1) * 50 > sc_remaining(r) ||
         c > (1u << 20) || h > (1u << 20) || w > (1u << 20))
         return sc_fail(SC_ERR_FORMAT, "%s: implausible layer table (%u layers, "
                        "input %ux%ux%u)", fn, n, c, h, w);
     sc_net *net;
     sc_status st = sc_net_create(&net, (int)c, (int)h, (int)w);
     if (st != SC_OK)
-        return st == SC_ERR_NOMEM ? st : sc_fail(SC_ERR_FORMAT, "%s: %s", fn, sc_last_error());
+        return st == SC_ERR_NOMEM ? st : reformat(fn, "", 0);
     /* budget: floats we allocate may not exceed a multiple of the bytes
-     * present (a 1-bit weight is 1/8 byte), plus a fixed allowance */
+     * present (a 1-bit weight is 1/8 byte), plus a fixed allowance
+     * (docs/format.md) */
     uint64_t budget = ((uint64_t)1 << 22) + 64 * (uint64_t)r->len, used = 0;
     for (uint32_t i = 1; i < n && st == SC_OK; i++) {
         unsigned kind = sc_get_u8(r);
@@ -141,14 +154,20 @@ sc_status sc_graph_read(sc_rbuf *r, int keep_quant, sc_net **out,
             break;
         }
         if ((st = add_layer(net, kind, in0, in1, a, &id)) != SC_OK) {
-            st = sc_fail(SC_ERR_FORMAT, "%s: layer %u: %s", fn, i, sc_last_error());
+            st = reformat(fn, "layer ", i);
             break;
         }
         sc_node *nd = &net->nodes[id];
         int weighted = nd->kind == SC_LAYER_DENSE || nd->kind == SC_LAYER_CONV2D;
+        /* every stored field must be what sc_graph_write would write for
+         * the layer just built: one encoding per graph */
         if ((uint32_t)nd->c != shape[0] || (uint32_t)nd->h != shape[1] ||
             (uint32_t)nd->w != shape[2] || quant > 1 || (quant && !weighted) ||
-            n0 > ((uint64_t)1 << 40)) {
+            n0 > ((uint64_t)1 << 40) ||
+            in1 != (uint32_t)(nd->n_in > 1 ? nd->in[1] : 0) ||
+            a[3] != (uint32_t)nd->kh || a[4] != (uint32_t)nd->kw ||
+            a[5] != (uint32_t)nd->stride || a[6] != (uint32_t)nd->pad ||
+            a[7] != (uint32_t)nd->flags) {
             st = sc_fail(SC_ERR_FORMAT, "%s: layer %u: stored shape or flags do "
                          "not match the graph", fn, i);
             break;
@@ -163,7 +182,10 @@ sc_status sc_graph_read(sc_rbuf *r, int keep_quant, sc_net **out,
             used += nd->pn[s];
         for (int s = 0; s < S_SLOTS; s++)
             used += nd->sn[s];
-        used += 2 * sc_node_size(nd); /* a cbias, and the live mask */
+        /* the live mask: a float per channel. Not the layer's size: feature
+         * maps are allocated by a forward pass, for the caller's batch, and a
+         * cbias only when its c*h*w floats are in the file */
+        used += (uint64_t)nd->c;
         if (used > budget)
             st = sc_fail(SC_ERR_FORMAT, "%s: layer %u: the layers need more "
                          "memory than a file of %zu bytes can describe", fn, i,

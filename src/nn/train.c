@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
+#include "nn/progress.h"
 #include "ops/ops.h"
 #include "optim/optimizer.h"
 #include "quant/quantizer.h"
@@ -102,5 +103,6 @@ SC_API sc_status sc_net_train_step(sc_net *net, sc_optimizer *opt,
         ++net->steps_since_compress >= (uint64_t)net->compress_every &&
         sc_net_compress(net, NULL) == SC_OK)
         net->steps_since_compress = 0;
+    sc_progress_step(net, opt->t, n, loss, task, q, (double)correct / n);
     return SC_OK;
 }

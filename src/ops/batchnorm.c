@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "core/error.h"
+#include "core/vec.h"
 #include "ops/ops.h"
 
 typedef struct bn_job {
@@ -30,21 +31,14 @@ static void forward_task(void *ctx, size_t b, size_t e, int t)
     for (size_t ch = b; ch < e; ch++) {
         float mean, var;
         if (j->batch) {
-            double s = 0.0, ss = 0.0;
-            for (int i = 0; i < j->n; i++) {
-                const float *xp = j->x->y + ((size_t)i * c + ch) * hw;
-                for (int k = 0; k < hw; k++)
-                    s += xp[k];
-            }
-            double m = (double)j->n * hw, mu = s / m;
-            for (int i = 0; i < j->n; i++) {
-                const float *xp = j->x->y + ((size_t)i * c + ch) * hw;
-                for (int k = 0; k < hw; k++) {
-                    double d = xp[k] - mu;
-                    ss += d * d;
-                }
-            }
-            mean = (float)mu;
+            double s = 0.0, ss = 0.0, m = (double)j->n * hw;
+            for (int i = 0; i < j->n; i++)
+                s += sc_sum(j->x->y + ((size_t)i * c + ch) * hw, (size_t)hw);
+            float mu = (float)(s / m);
+            for (int i = 0; i < j->n; i++)
+                ss += sc_sumsq_dev(j->x->y + ((size_t)i * c + ch) * hw,
+                                   (size_t)hw, mu);
+            mean = mu;
             var = (float)(ss / m);
         } else {
             mean = rm[ch];
@@ -57,8 +51,8 @@ static void forward_task(void *ctx, size_t b, size_t e, int t)
         float scale = g ? g[ch] * invstd : invstd;
         float shift = (beta ? beta[ch] : 0.0f) - mean * scale;
         for (int i = 0; i < j->n; i++) {
-            const float *xp = j->x->y + ((size_t)i * c + ch) * hw;
-            float *yp = nd->y + ((size_t)i * c + ch) * hw;
+            const float *restrict xp = j->x->y + ((size_t)i * c + ch) * hw;
+            float *restrict yp = nd->y + ((size_t)i * c + ch) * hw;
             for (int k = 0; k < hw; k++)
                 yp[k] = xp[k] * scale + shift;
         }
@@ -79,13 +73,11 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
         float gc = g ? g[ch] : 1.0f;
         double sdy = 0.0, sdyx = 0.0; /* sums of dy and dy * xhat */
         for (int i = 0; i < j->n; i++) {
-            const float *xp = j->x->y + ((size_t)i * c + ch) * hw;
-            const float *dyp = nd->dy + ((size_t)i * c + ch) * hw;
-            for (int k = 0; k < hw; k++) {
-                sdy += dyp[k];
-                sdyx += dyp[k] * (xp[k] - mean) * invstd;
-            }
+            size_t at = ((size_t)i * c + ch) * hw;
+            sdy += sc_sum(nd->dy + at, (size_t)hw);
+            sdyx += sc_dot_dev(nd->dy + at, j->x->y + at, (size_t)hw, mean);
         }
+        sdyx *= invstd;
         if (dg)
             dg[ch] += (float)sdyx;
         if (dbeta)
@@ -98,12 +90,13 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
             mdy = (float)(sdy / m);
             mdyx = (float)(sdyx / m);
         }
+        float b = invstd * mdyx;
         for (int i = 0; i < j->n; i++) {
-            const float *xp = j->x->y + ((size_t)i * c + ch) * hw;
-            const float *dyp = nd->dy + ((size_t)i * c + ch) * hw;
-            float *dxp = j->x->dy + ((size_t)i * c + ch) * hw;
+            const float *restrict xp = j->x->y + ((size_t)i * c + ch) * hw;
+            const float *restrict dyp = nd->dy + ((size_t)i * c + ch) * hw;
+            float *restrict dxp = j->x->dy + ((size_t)i * c + ch) * hw;
             for (int k = 0; k < hw; k++)
-                dxp[k] += a * (dyp[k] - mdy - (xp[k] - mean) * invstd * mdyx);
+                dxp[k] += a * (dyp[k] - mdy - (xp[k] - mean) * b);
         }
     }
 }

@@ -38,12 +38,18 @@ static void forward_task(void *ctx, size_t b, size_t e, int t)
         sc_gemm1(0, 0, nd->c, j->ohw, j->k, 1.0f, j->w, j->k, cols, j->ohw,
                  0.0f, y, j->ohw);
         if (bias)
-            for (int o = 0; o < nd->c; o++)
+            for (int o = 0; o < nd->c; o++) {
+                float *restrict yo = y + (size_t)o * j->ohw;
+                float bo = bias[o];
                 for (int i = 0; i < j->ohw; i++)
-                    y[(size_t)o * j->ohw + i] += bias[o];
-        if (nd->cbias)
+                    yo[i] += bo;
+            }
+        if (nd->cbias) {
+            const float *restrict cb = nd->cbias;
+            float *restrict yy = y;
             for (size_t i = 0; i < ysz; i++)
-                y[i] += nd->cbias[i];
+                yy[i] += cb[i];
+        }
     }
 }
 

@@ -24,18 +24,22 @@ sc_status sc_op_maxpool(sc_net *net, sc_node *nd, int action)
     case OP_FORWARD:
         for (size_t p = 0; p < planes; p++) {
             const float *xp = x->y + p * isz;
+            float *yp = nd->y + p * osz;
+            int32_t *ap = nd->arg + p * osz;
             for (int oy = 0; oy < nd->h; oy++)
                 for (int ox = 0; ox < nd->w; ox++) {
                     int best = (oy * s) * x->w + ox * s;
+                    float bv = xp[best];
                     for (int i = 0; i < k; i++)
                         for (int jj = 0; jj < k; jj++) {
                             int at = (oy * s + i) * x->w + ox * s + jj;
-                            if (xp[at] > xp[best])
-                                best = at;
+                            float v = xp[at];
+                            /* selects, not branches: maxima are random */
+                            best = v > bv ? at : best;
+                            bv = v > bv ? v : bv;
                         }
-                    size_t o = p * osz + (size_t)oy * nd->w + ox;
-                    nd->y[o] = xp[best];
-                    nd->arg[o] = best;
+                    yp[oy * nd->w + ox] = bv;
+                    ap[oy * nd->w + ox] = best;
                 }
         }
         return SC_OK;

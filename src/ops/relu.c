@@ -1,4 +1,5 @@
-/* relu.c -- y = max(x, 0); dx += dy [x > 0]. */
+/* relu.c -- y = max(x, 0); dx += dy [x > 0]. In place when planned so
+ * (y and dy are then x's): the mask is read from y, since y > 0 iff x > 0. */
 #include "core/error.h"
 #include "ops/ops.h"
 
@@ -14,15 +15,36 @@ sc_status sc_op_relu(sc_net *net, sc_node *nd, int action)
         return SC_OK;
     case OP_SCRATCH:
         return SC_OK;
-    case OP_FORWARD:
-        for (size_t i = 0; i < total; i++)
-            nd->y[i] = x->y[i] > 0.0f ? x->y[i] : 0.0f;
-        return SC_OK;
-    case OP_BACKWARD:
-        if (x->dy)
+    case OP_FORWARD: {
+        /* restrict lets these loops vectorise: as branches on random
+         * signs they mispredict and run ~20x slower */
+        if (x->y == nd->y) {
+            float *p = nd->y;
             for (size_t i = 0; i < total; i++)
-                x->dy[i] += x->y[i] > 0.0f ? nd->dy[i] : 0.0f;
+                p[i] = p[i] > 0.0f ? p[i] : 0.0f;
+        } else {
+            const float *restrict in = x->y;
+            float *restrict out = nd->y;
+            for (size_t i = 0; i < total; i++)
+                out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+        }
         return SC_OK;
+    }
+    case OP_BACKWARD:
+    {
+        const float *restrict y = nd->y;
+        if (nd->dy == x->dy) { /* in place: x's gradient is ours, masked */
+            float *restrict g = nd->dy;
+            for (size_t i = 0; i < total; i++)
+                g[i] = y[i] > 0.0f ? g[i] : 0.0f;
+        } else if (x->dy) {
+            const float *restrict g = nd->dy;
+            float *restrict dx = x->dy;
+            for (size_t i = 0; i < total; i++)
+                dx[i] += y[i] > 0.0f ? g[i] : 0.0f;
+        }
+        return SC_OK;
+    }
     }
     return sc_fail(SC_ERR_ARG, "relu: unknown action %d", action);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/fpenv.h"
 
 SC_API sc_status sc_optimizer_create(sc_optimizer **out, sc_net *net,
                                      sc_optimizer_kind kind)
@@ -85,6 +86,7 @@ sc_status sc_optimizer_remap(sc_optimizer *o, const size_t *map, size_t new_n)
 void sc_optimizer_update(sc_optimizer *o)
 {
     sc_net *net = o->net;
+    unsigned fp = sc_fpenv_enter();
     o->t++;
     for (int g = 0; g < SC_GROUP_COUNT; g++) {
         size_t b = net->group_off[g], n = net->group_off[g + 1] - b;
@@ -96,6 +98,7 @@ void sc_optimizer_update(sc_optimizer *o)
             sc_adam_update(o, net->params + b, net->grads + b, o->m + b,
                            o->v + b, n, lr, wd);
     }
+    sc_fpenv_leave(fp);
 }
 
 static sc_status check_group(int group, int allow_sets, const char *fn)

@@ -12,6 +12,10 @@ static void bounds(float b, float *lo, float *hi)
     float half = exp2f(big - 1.0f);
     *lo = -half;
     *hi = half - 1.0f;
+    /* from B = 25 on, 2^(B-1) - 1 rounds up to 2^(B-1) in float, which does
+     * not fit in ceil(B) bits: take the float below */
+    if (*hi >= half)
+        *hi = nextafterf(half, 0.0f);
 }
 
 void sc_quant_channel(const float *w, size_t n, float b, float e, float *q)

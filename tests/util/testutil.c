@@ -6,6 +6,8 @@
 #include <time.h>
 
 #include "engine/net.h"
+#include "ops/ops.h"
+#include "quant/quantizer.h"
 
 void tu_lcg_seed(tu_lcg *r, uint64_t seed)
 {
@@ -92,6 +94,9 @@ double tu_kink_margin(sc_net *net, const float *x, int n)
 {
     ck_assert_int_eq(sc_plan(net, n), SC_OK);
     net->input = x;
+    /* a full pass sets every buffer pointer (aliases included); the second
+     * pass, op by op, reads each relu's input before the relu runs (a relu
+     * may work in place, overwriting its input) */
     sc_forward(net, n);
     double margin = INFINITY;
     for (int i = 1; i < net->n_nodes; i++) {
@@ -99,6 +104,9 @@ double tu_kink_margin(sc_net *net, const float *x, int n)
         size_t isz = sc_node_size(in), hw = (size_t)in->h * in->w;
         if (nd->kind == SC_LAYER_RELU)
             margin = fmin(margin, min_abs(in->y, (size_t)n * isz));
+        if (nd->quantized)
+            sc_quant_forward(net, nd);
+        sc_ops[nd->kind].fn(net, nd, OP_FORWARD);
         if (nd->kind == SC_LAYER_GMAXPOOL) {
             int *idx = malloc(hw * sizeof *idx);
             for (size_t k = 0; k < hw; k++)

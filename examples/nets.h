@@ -1,0 +1,265 @@
+/* nets.h -- the benchmark networks (mlp, tinynet, cnn), built with the public
+ * API exactly as the project's benchmark definitions describe them, with
+ * what a benchmark needs to know about them: forward FLOPs per image and the
+ * sgemm shapes the library runs for each dense/conv layer.
+ *
+ *     sc_net *net;
+ *     nets_info info;
+ *     if (!nets_known(name)) ...                       // mlp, tinynet, cnn
+ *     sc_status st = nets_build(name, &net, &info);    // info may be NULL
+ *     double flops = nets_forward_flops(&info);        // per image
+ *     nets_gemm g[NETS_MAX_GEMMS];
+ *     int n = nets_gemm_shapes(&info, 128, 1, g, NETS_MAX_GEMMS);
+ *
+ * Everything is static inline: include it from any number of programs.
+ *
+ * FLOPs count the multiply-adds of the dense and conv layers only (2 FLOPs
+ * each); batch norm, relu, pooling, the residual adds and the quantiser are
+ * not counted (they are a few percent of the work at most).
+ *
+ * GEMM shapes are those of the library's kernels (src/ops/conv2d.c, dense.c):
+ * a conv runs one sgemm per sample on its im2col matrix (K = in_c * kh * kw):
+ *     forward  y  = W col         M = out_c, N = oh*ow, K = K      (per sample)
+ *     backward dW += dy col^T     M = out_c, N = K,     K = oh*ow  (per sample)
+ *              dcol = W^T dy      M = K,     N = oh*ow, K = out_c  (per sample,
+ *                                                         not for the first layer)
+ * a dense layer one sgemm per batch (rows split among the net's threads):
+ *     forward  y  = x W^T         M = batch, N = out,   K = in
+ *     backward dW += dy^T x       M = out,   N = in,    K = batch
+ *              dx += dy W         M = batch, N = in,    K = out (not the first)
+ */
+#ifndef SC_EXAMPLES_NETS_H
+#define SC_EXAMPLES_NETS_H
+
+#include <string.h>
+
+#include <selfcompress.h>
+
+#define NETS_MAX_LAYERS 16
+#define NETS_MAX_GEMMS (3 * NETS_MAX_LAYERS)
+
+/** One dense or conv layer of a built net. */
+typedef struct nets_layer {
+    int kind;               /* SC_LAYER_DENSE or SC_LAYER_CONV2D */
+    int id;                 /* its layer id in the net */
+    int in_c, in_h, in_w;   /* input per sample (dense: flattened, in_c) */
+    int out_c, out_h, out_w;
+    int kh, kw;
+    int needs_dx;           /* 0 when fed by the input: no dx in backward */
+} nets_layer;
+
+/** The dense/conv layers of a net, in the order they were added. */
+typedef struct nets_info {
+    int count;
+    nets_layer layer[NETS_MAX_LAYERS];
+} nets_info;
+
+/** One sgemm shape: C[m,n] = op(A)[m,k] op(B)[k,n], `calls` times per
+ *  batch (row-major, ta/tb: A/B transposed). */
+typedef struct nets_gemm {
+    const char *pass;       /* "fwd", "dW" or "dX" */
+    int layer;              /* index into nets_info.layer */
+    int ta, tb, m, n, k;
+    long calls;
+} nets_gemm;
+
+typedef struct nets_builder {
+    sc_net *net;
+    nets_info *info;
+    sc_status st;
+} nets_builder;
+
+/** 1 when name is one of the benchmark networks. */
+static inline int nets_known(const char *name)
+{
+    return name != NULL && (strcmp(name, "mlp") == 0 ||
+                            strcmp(name, "tinynet") == 0 ||
+                            strcmp(name, "cnn") == 0);
+}
+
+static inline void nets_record_(nets_builder *b, int kind, int in, int id,
+                                int kh, int kw)
+{
+    nets_info *info = b->info;
+    if (info == NULL || info->count >= NETS_MAX_LAYERS)
+        return;
+    nets_layer *l = &info->layer[info->count++];
+    memset(l, 0, sizeof *l);
+    l->kind = kind;
+    l->id = id;
+    l->kh = kh;
+    l->kw = kw;
+    l->needs_dx = in != SC_INPUT;
+    sc_net_layer_shape(b->net, in, &l->in_c, &l->in_h, &l->in_w);
+    sc_net_layer_shape(b->net, id, &l->out_c, &l->out_h, &l->out_w);
+    if (kind == SC_LAYER_DENSE) {
+        l->in_c *= l->in_h * l->in_w;
+        l->in_h = l->in_w = 1;
+    }
+}
+
+/* Each helper returns the new layer's id, or -1 once a call has failed
+ * (b->st keeps the first failure). */
+static inline int nets_conv_(nets_builder *b, int in, int out, int k, int pad)
+{
+    int id = -1;
+    if (b->st == SC_OK &&
+        (b->st = sc_net_conv2d(b->net, in, out, k, k, 1, pad, SC_NO_BIAS, &id)) == SC_OK)
+        nets_record_(b, SC_LAYER_CONV2D, in, id, k, k);
+    return b->st == SC_OK ? id : -1;
+}
+
+static inline int nets_dense_(nets_builder *b, int in, int out, int flags)
+{
+    int id = -1;
+    if (b->st == SC_OK &&
+        (b->st = sc_net_dense(b->net, in, out, flags, &id)) == SC_OK)
+        nets_record_(b, SC_LAYER_DENSE, in, id, 1, 1);
+    return b->st == SC_OK ? id : -1;
+}
+
+static inline int nets_relu_(nets_builder *b, int in)
+{
+    int id = -1;
+    if (b->st == SC_OK)
+        b->st = sc_net_relu(b->net, in, &id);
+    return b->st == SC_OK ? id : -1;
+}
+
+static inline int nets_bn_(nets_builder *b, int in, int flags)
+{
+    int id = -1;
+    if (b->st == SC_OK)
+        b->st = sc_net_batchnorm(b->net, in, flags, &id);
+    return b->st == SC_OK ? id : -1;
+}
+
+static inline int nets_maxpool_(nets_builder *b, int in)
+{
+    int id = -1;
+    if (b->st == SC_OK)
+        b->st = sc_net_maxpool(b->net, in, 2, 2, &id);
+    return b->st == SC_OK ? id : -1;
+}
+
+static inline int nets_add_(nets_builder *b, int x, int y)
+{
+    int id = -1;
+    if (b->st == SC_OK)
+        b->st = sc_net_add(b->net, x, y, &id);
+    return b->st == SC_OK ? id : -1;
+}
+
+/* cnn's block: conv 3x3 (padding 1, no bias), BN affine/running, relu */
+static inline int nets_conv_bn_relu_(nets_builder *b, int in, int out)
+{
+    return nets_relu_(b, nets_bn_(b, nets_conv_(b, in, out, 3, 1), SC_BN_AFFINE));
+}
+
+/** Builds network `name` (mlp, tinynet or cnn) for 1 x 28 x 28 inputs,
+ *  not yet initialised (call sc_net_init). info (may be NULL) gets its
+ *  dense/conv layers. An unknown name gets SC_ERR_ARG (sc_last_error() is
+ *  not set for it: check nets_known() first for a message). On failure
+ *  *out is NULL. */
+static inline sc_status nets_build(const char *name, sc_net **out,
+                                   nets_info *info)
+{
+    nets_builder b = {NULL, info, SC_OK};
+    int id = SC_INPUT, x, r;
+    *out = NULL;
+    if (info)
+        info->count = 0;
+    if (!nets_known(name))
+        return SC_ERR_ARG;
+    if ((b.st = sc_net_create(&b.net, 1, 28, 28)) != SC_OK)
+        return b.st;
+    if (strcmp(name, "mlp") == 0) {
+        id = nets_relu_(&b, nets_dense_(&b, id, 256, SC_BIAS));
+        id = nets_relu_(&b, nets_dense_(&b, id, 128, SC_BIAS));
+        nets_dense_(&b, id, 10, SC_BIAS);
+    } else if (strcmp(name, "tinynet") == 0) {
+        const int k[4] = {5, 5, 3, 3}, c[4] = {32, 32, 64, 64};
+        for (int i = 0; i < 4; i++) {
+            id = nets_relu_(&b, nets_conv_(&b, id, c[i], k[i], 0));
+            if (i % 2 == 1)
+                id = nets_maxpool_(&b, nets_bn_(&b, id, SC_BN_BATCH_STATS));
+        }
+        if (b.st == SC_OK)
+            b.st = sc_net_flatten(b.net, id, &id);
+        nets_dense_(&b, id, 10, SC_NO_BIAS);
+    } else { /* cnn */
+        id = nets_conv_bn_relu_(&b, id, 32);                  /* prep */
+        x = nets_maxpool_(&b, nets_conv_bn_relu_(&b, id, 64)); /* layer1 */
+        r = nets_conv_bn_relu_(&b, nets_conv_bn_relu_(&b, x, 64), 64);
+        id = nets_add_(&b, x, r);
+        id = nets_maxpool_(&b, nets_conv_bn_relu_(&b, id, 128)); /* layer2 */
+        x = nets_maxpool_(&b, nets_conv_bn_relu_(&b, id, 256));  /* layer3 */
+        r = nets_conv_bn_relu_(&b, nets_conv_bn_relu_(&b, x, 256), 256);
+        id = nets_add_(&b, x, r);
+        if (b.st == SC_OK)
+            b.st = sc_net_global_maxpool(b.net, id, &id);     /* head */
+        nets_dense_(&b, id, 10, SC_BIAS);
+    }
+    if (b.st != SC_OK) {
+        sc_net_free(b.net);
+        if (info)
+            info->count = 0;
+        return b.st;
+    }
+    *out = b.net;
+    return SC_OK;
+}
+
+/** Multiply-adds of one dense/conv layer per image. */
+static inline double nets_layer_macs(const nets_layer *l)
+{
+    return (double)l->out_c * l->out_h * l->out_w * (double)l->in_c * l->kh * l->kw;
+}
+
+/** Forward FLOPs per image (2 per multiply-add of the dense/conv layers). */
+static inline double nets_forward_flops(const nets_info *info)
+{
+    double f = 0.0;
+    for (int i = 0; i < info->count; i++)
+        f += 2.0 * nets_layer_macs(&info->layer[i]);
+    return f;
+}
+
+/** Fills g (room for max, NETS_MAX_GEMMS is always enough) with the sgemm
+ *  calls of one batch: the forward ones, and with training the backward
+ *  ones too. Returns how many. */
+static inline int nets_gemm_shapes(const nets_info *info, int batch,
+                                   int training, nets_gemm *g, int max)
+{
+    int n = 0;
+#define NETS_GEMM_(P, I, TA, TB, M, N, K, C)                                   \
+    do {                                                                       \
+        if (n < max) {                                                         \
+            nets_gemm e_ = {P, I, TA, TB, M, N, K, C};                         \
+            g[n++] = e_;                                                       \
+        }                                                                      \
+    } while (0)
+    for (int i = 0; i < info->count; i++) {
+        const nets_layer *l = &info->layer[i];
+        if (l->kind == SC_LAYER_CONV2D) {
+            int k = l->in_c * l->kh * l->kw, ohw = l->out_h * l->out_w;
+            NETS_GEMM_("fwd", i, 0, 0, l->out_c, ohw, k, batch);
+            if (training) {
+                NETS_GEMM_("dW", i, 0, 1, l->out_c, k, ohw, batch);
+                if (l->needs_dx)
+                    NETS_GEMM_("dX", i, 1, 0, k, ohw, l->out_c, batch);
+            }
+        } else {
+            NETS_GEMM_("fwd", i, 0, 1, batch, l->out_c, l->in_c, 1);
+            if (training) {
+                NETS_GEMM_("dW", i, 1, 0, l->out_c, l->in_c, batch, 1);
+                if (l->needs_dx)
+                    NETS_GEMM_("dX", i, 0, 0, batch, l->in_c, l->out_c, 1);
+            }
+        }
+    }
+#undef NETS_GEMM_
+    return n;
+}
+
+#endif

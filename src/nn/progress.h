@@ -1,0 +1,20 @@
+/* progress.h -- the host's progress and log hooks (internal side). */
+#ifndef SC_NN_PROGRESS_H
+#define SC_NN_PROGRESS_H
+
+#include "engine/net.h"
+
+/* After a successful train step of n images (and any automatic compress):
+ * records the step's figures and, on reporting steps, calls the progress
+ * hook. Costs a few stores when no hook is set. */
+void sc_progress_step(sc_net *net, uint64_t step, int n, double loss,
+                      double task, double q, double acc);
+
+/* Formats a message and passes it to the net's log hook, if any. */
+void sc_log(sc_net *net, int level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+#endif

@@ -1,0 +1,101 @@
+#!/usr/bin/python3
+"""compare.py OURS TORCH -- side-by-side table of bench.c and bench_torch.py.
+
+Reads the BENCH lines of both outputs (the torch ones carry impl=torch right
+after BENCH; ours have no impl field) and prints, per net, threads, batch and
+mode: images/s of each, ours/torch, GFLOP/s and fraction of the FMA peak of
+each, the sgemm ceiling on the net's GEMM shapes, and peak RSS. The OpenBLAS
+kernel each side ran is printed above the table (and flagged per row when it
+changed within a run). Works on either file alone, too.
+"""
+import re
+import sys
+
+LINE = re.compile(r"^BENCH (impl=(?P<impl>\S+) )?(?P<rest>.*)$")
+
+
+def read(path):
+    rows, machine, peaks = {}, [], {}
+    try:
+        f = open(path)
+    except OSError as e:
+        print(f"compare: {e}", file=sys.stderr)
+        return rows, machine, peaks
+    with f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith("MACHINE "):
+                machine.append(line)
+            elif line.startswith("PEAK "):
+                kv = dict(p.split("=", 1) for p in line.split()[1:])
+                peaks[kv["threads"]] = kv["fma_gflops"]
+            m = LINE.match(line)
+            if not m:
+                continue
+            kv = dict(p.split("=", 1) for p in m.group("rest").split())
+            kv["impl"] = m.group("impl") or "ours"
+            key = (kv["net"], int(kv["threads"]), int(kv["batch"]), kv["mode"])
+            rows[key] = kv
+    return rows, machine, peaks
+
+
+def fmt(v, spec):
+    return format(float(v), spec) if v is not None else "-"
+
+
+def main(argv):
+    if len(argv) != 3:
+        print("usage: compare.py OURS.txt TORCH.txt", file=sys.stderr)
+        return 2
+    ours, om, peaks = read(argv[1])
+    torch, tm, _ = read(argv[2])
+    if not ours and not torch:
+        print("compare: no BENCH lines in either file", file=sys.stderr)
+        return 1
+    for line in om + tm:
+        print(line)
+    if peaks:
+        print("FMA peak GFLOP/s: " +
+              ", ".join(f"{t} thread(s) {g}" for t, g in sorted(peaks.items())))
+    cores = {r["blas_core"] for r in ours.values()}
+    tcores = {r["blas_core"] for r in torch.values()}
+    print(f"OpenBLAS kernel: ours {'/'.join(sorted(cores)) or '-'}, "
+          f"torch {'/'.join(sorted(tcores)) or '-'} "
+          f"(torch's convolutions run on oneDNN, its dense layers on OpenBLAS)")
+    print()
+    head = (f"{'net':8} {'thr':>3} {'batch':>5} {'mode':5} | {'ours img/s':>10} "
+            f"{'torch img/s':>11} {'ours/torch':>10} | {'ours GF/s':>9} {'%peak':>6} "
+            f"{'torch GF/s':>10} {'%peak':>6} | {'sgemm GF/s':>10} | "
+            f"{'ours MB':>7} {'torch MB':>8}")
+    print(head)
+    print("-" * len(head))
+    order = {"mlp": 0, "tinynet": 1, "cnn": 2}
+    mode_order = {"float": 0, "sc": 1, "infer": 2}
+    keys = sorted(set(ours) | set(torch),
+                  key=lambda k: (order.get(k[0], 9), k[0], k[2], k[1],
+                                 mode_order.get(k[3], 9)))
+    for k in keys:
+        o, t = ours.get(k, {}), torch.get(k, {})
+        oi, ti = o.get("img_s"), t.get("img_s")
+        ratio = (f"{float(oi) / float(ti):10.2f}"
+                 if oi and ti and float(ti) > 0 else f"{'-':>10}")
+        tpeak = t.get("peak_frac")
+        if tpeak is not None and float(tpeak) == 0 and t and peaks.get(str(k[1])):
+            tpeak = float(t["gflops"]) / float(peaks[str(k[1])])
+        print(f"{k[0]:8} {k[1]:>3} {k[2]:>5} {k[3]:5} | {fmt(oi, '10.1f'):>10} "
+              f"{fmt(ti, '11.1f'):>11} {ratio} | {fmt(o.get('gflops'), '9.2f'):>9} "
+              f"{fmt(float(o['peak_frac']) * 100 if o else None, '5.1f'):>5}% "
+              f"{fmt(t.get('gflops'), '10.2f'):>10} "
+              f"{fmt(float(tpeak) * 100 if tpeak is not None else None, '5.1f'):>5}% | "
+              f"{fmt(o.get('sgemm_gflops'), '10.2f'):>10} | "
+              f"{fmt(o.get('rss_mb'), '7.1f'):>7} {fmt(t.get('rss_mb'), '8.1f'):>8}")
+    print()
+    print("ours/torch > 1: libselfcompress is faster. GF/s: 3 x (2 x dense/conv "
+          "multiply-adds) per trained image, 1 x per inferred one; %peak: of the "
+          "FMA loop's GFLOP/s at that thread count; sgemm: cblas_sgemm (ours, "
+          "OpenBLAS single-threaded in each thread) on the net's GEMM shapes.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

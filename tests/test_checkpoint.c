@@ -1,0 +1,536 @@
+/* test_checkpoint.c -- training checkpoints (docs/format.md): a resumed run
+ * is bit-identical to one that never stopped, a SIGKILL during a save never
+ * leaves a partial file, and corrupt or truncated files are rejected. */
+#define _POSIX_C_SOURCE 200809L
+#include <check.h>
+#include <dirent.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/net.h"
+#include "io/bytes.h"
+#include "selfcompress.h"
+#include "util/testutil.h"
+
+/* ---- files -------------------------------------------------------------- */
+
+static char tmpdir[64];
+
+static void make_tmpdir(void)
+{
+    strcpy(tmpdir, "/tmp/sc_test_ckpt.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void remove_tmpdir(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static char *tpath(const char *name)
+{
+    static char p[4][128];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, name);
+    return p[k];
+}
+
+static unsigned char *read_all(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    long len = ftell(f);
+    ck_assert_int_ge(len, 0);
+    rewind(f);
+    unsigned char *d = malloc((size_t)len + 1);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_uint_eq(fread(d, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    *n = (size_t)len;
+    return d;
+}
+
+static void write_all(const char *path, const void *d, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot create %s", path);
+    ck_assert_uint_eq(fwrite(d, 1, n, f), n);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static void reseal(unsigned char *d, size_t n)
+{
+    for (int i = 0; i < 8; i++)
+        d[12 + i] = (unsigned char)((uint64_t)(n - 24) >> (8 * i));
+    uint32_t c = sc_crc32(0, d, n - 4);
+    for (int i = 0; i < 4; i++)
+        d[n - 4 + i] = (unsigned char)(c >> (8 * i));
+}
+
+/* ---- the training script ------------------------------------------------ */
+
+enum { C = 2, H = 8, W = 8, CLASSES = 5, BATCH = 16 };
+
+/* What the caller keeps besides the net and the optimizer: its data RNG
+ * and its step counter. Saved as the checkpoint's user bytes. */
+typedef struct script {
+    tu_lcg data;
+    int64_t step;
+} script;
+
+static sc_net *make_net(uint64_t seed)
+{
+    sc_net *net;
+    int id;
+    TU_OK(sc_net_create(&net, C, H, W));
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 6, 3, 3, 1, 1, SC_NO_BIAS, &id));
+    TU_OK(sc_net_batchnorm(net, id, SC_BN_AFFINE, &id));
+    TU_OK(sc_net_relu(net, id, &id));
+    TU_OK(sc_net_conv2d(net, id, 6, 3, 3, 1, 1, SC_BIAS, &id));
+    TU_OK(sc_net_relu(net, id, &id));
+    TU_OK(sc_net_maxpool(net, id, 2, 2, &id));
+    TU_OK(sc_net_flatten(net, id, &id));
+    TU_OK(sc_net_dense(net, id, CLASSES, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, seed));
+    TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+    TU_OK(sc_net_set_param(net, SC_PARAM_GAMMA, 0.05));
+    TU_OK(sc_net_set_param(net, SC_PARAM_COMPRESS_EVERY, 3));
+    TU_OK(sc_net_set_threads(net, 1));
+    return net;
+}
+
+static sc_optimizer *make_opt(sc_net *net)
+{
+    sc_optimizer *opt;
+    TU_OK(sc_optimizer_create(&opt, net, SC_OPT_ADAMW));
+    TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_WEIGHTS, 3e-3));
+    TU_OK(sc_optimizer_set(opt, SC_OPT_WEIGHT_DECAY, SC_GROUP_WEIGHTS, 1e-3));
+    TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_QUANT, 0.05));
+    return opt;
+}
+
+static void kill_channels(sc_net *net, int id, int a, int b)
+{
+    int c;
+    TU_OK(sc_net_layer_shape(net, id, &c, NULL, NULL));
+    float *bits = malloc((size_t)c * sizeof(float));
+    ck_assert_ptr_nonnull(bits);
+    TU_OK(sc_net_get_quant(net, id, bits, NULL, (size_t)c));
+    bits[a] = bits[b] = -50.0f;
+    TU_OK(sc_net_set_quant(net, id, bits, NULL, (size_t)c));
+    free(bits);
+}
+
+/* One step of the script: a fresh batch from the caller's RNG; at step 6
+ * two channels of layer 4 die (the automatic compress removes them). */
+static double step(sc_net *net, sc_optimizer *opt, script *s)
+{
+    float x[BATCH * C * H * W];
+    int32_t labels[BATCH];
+    tu_fill(&s->data, x, sizeof x / sizeof x[0], -1.0, 1.0);
+    tu_labels(&s->data, labels, BATCH, CLASSES);
+    if (s->step == 6)
+        kill_channels(net, 4, 1, 4);
+    int64_t shape[4] = {BATCH, C, H, W};
+    sc_tensor *t;
+    TU_OK(sc_tensor_wrap(&t, 4, shape, x));
+    sc_step_stats st = SC_STEP_STATS_INIT;
+    TU_OK(sc_net_train_step(net, opt, t, labels, &st));
+    sc_tensor_free(t);
+    s->step++;
+    return st.loss;
+}
+
+static int channels(sc_net *net, int id)
+{
+    int c;
+    TU_OK(sc_net_layer_shape(net, id, &c, NULL, NULL));
+    return c;
+}
+
+/* K steps, a compress (two channels of layer 1 die first), a checkpoint,
+ * M more steps; then the checkpoint is loaded into new objects and the
+ * same M steps must give the same losses and parameters bit for bit. */
+START_TEST(test_resume_equals_uninterrupted)
+{
+    make_tmpdir();
+    enum { K = 4, M = 7 };
+    script s = {{0}, 0};
+    tu_lcg_seed(&s.data, 77);
+    sc_net *net = make_net(9);
+    sc_optimizer *opt = make_opt(net);
+    for (int i = 0; i < K; i++)
+        step(net, opt, &s);
+    kill_channels(net, 1, 0, 3);
+    int removed;
+    TU_OK(sc_net_compress(net, &removed));
+    ck_assert_int_eq(removed, 2);
+    ck_assert_int_eq(channels(net, 1), 4);
+    step(net, opt, &s); /* one step after the compress: 1 of 3 towards the next */
+    TU_OK(sc_checkpoint_save(net, opt, &s, sizeof s, tpath("ck")));
+
+    double loss_a[M];
+    for (int i = 0; i < M; i++)
+        loss_a[i] = step(net, opt, &s);
+    /* the automatic compress removed the channels killed at step 6 */
+    ck_assert_int_eq(channels(net, 4), 4);
+    size_t np;
+    float *pa = tu_params(net, &np);
+    script end_a = s;
+
+    sc_net *net2 = NULL;
+    sc_optimizer *opt2 = NULL;
+    script s2;
+    size_t ulen = 0;
+    TU_OK(sc_checkpoint_load(tpath("ck"), &net2, &opt2, &s2, sizeof s2, &ulen));
+    ck_assert_ptr_nonnull(net2);
+    ck_assert_ptr_nonnull(opt2);
+    ck_assert_uint_eq(ulen, sizeof s2);
+    ck_assert_int_eq(s2.step, K + 1);
+    ck_assert_int_eq(channels(net2, 1), 4);
+    ck_assert_int_eq(channels(net2, 4), 6);
+    ck_assert_uint_eq(sc_optimizer_steps(opt2), K + 1);
+    double v;
+    TU_OK(sc_net_get_param(net2, SC_PARAM_COMPRESS_EVERY, &v));
+    ck_assert(v == 3.0);
+    TU_OK(sc_net_get_param(net2, SC_PARAM_GAMMA, &v));
+    ck_assert(v == 0.05);
+    TU_OK(sc_optimizer_get(opt2, SC_OPT_LR, SC_GROUP_QUANT_BITS, &v));
+    ck_assert(v == 0.05);
+    TU_OK(sc_optimizer_get(opt2, SC_OPT_WEIGHT_DECAY, SC_GROUP_WEIGHTS, &v));
+    ck_assert(v == 1e-3);
+    TU_OK(sc_net_set_threads(net2, 1));
+    double loss_b[M];
+    for (int i = 0; i < M; i++)
+        loss_b[i] = step(net2, opt2, &s2);
+    ck_assert(memcmp(loss_a, loss_b, sizeof loss_a) == 0);
+    ck_assert_int_eq(channels(net2, 4), 4);
+    ck_assert_uint_eq(sc_net_param_count(net2), np);
+    ck_assert(tu_params_equal(net2, pa, np));
+    ck_assert(memcmp(&s2, &end_a, sizeof s2) == 0);
+    ck_assert_uint_eq(sc_optimizer_steps(opt2), sc_optimizer_steps(opt));
+    /* running statistics too: the eval outputs agree bit for bit */
+    float x[3 * C * H * W], ya[3 * CLASSES], yb[3 * CLASSES];
+    tu_lcg r;
+    tu_lcg_seed(&r, 5);
+    tu_fill(&r, x, sizeof x / sizeof x[0], -1, 1);
+    int64_t xs[4] = {3, C, H, W}, ys[2] = {3, CLASSES};
+    sc_tensor *tx, *ta, *tb;
+    TU_OK(sc_tensor_wrap(&tx, 4, xs, x));
+    TU_OK(sc_tensor_wrap(&ta, 2, ys, ya));
+    TU_OK(sc_tensor_wrap(&tb, 2, ys, yb));
+    TU_OK(sc_net_set_training(net, 0));
+    TU_OK(sc_net_set_training(net2, 0));
+    TU_OK(sc_net_forward(net, tx, ta));
+    TU_OK(sc_net_forward(net2, tx, tb));
+    ck_assert(memcmp(ya, yb, sizeof ya) == 0);
+    sc_tensor_free(tx);
+    sc_tensor_free(ta);
+    sc_tensor_free(tb);
+    free(pa);
+    sc_optimizer_free(opt2);
+    sc_net_free(net2);
+    sc_optimizer_free(opt);
+    sc_net_free(net);
+    remove_tmpdir();
+}
+END_TEST
+
+/* A checkpoint without an optimizer, without user bytes, of a fresh net. */
+START_TEST(test_no_optimizer_no_user_data)
+{
+    make_tmpdir();
+    sc_net *net = make_net(3);
+    TU_OK(sc_checkpoint_save(net, NULL, NULL, 0, tpath("ck")));
+    sc_net *n2 = NULL;
+    sc_optimizer *o2 = (sc_optimizer *)(uintptr_t)1;
+    size_t ulen = 99;
+    TU_OK(sc_checkpoint_load(tpath("ck"), &n2, &o2, NULL, 0, &ulen));
+    ck_assert_ptr_null(o2);
+    ck_assert_uint_eq(ulen, 0);
+    size_t np;
+    float *p = tu_params(net, &np);
+    ck_assert(tu_params_equal(n2, p, np));
+    /* a fresh optimizer can be attached to the loaded net */
+    sc_optimizer *opt;
+    TU_OK(sc_optimizer_create(&opt, n2, SC_OPT_SGD));
+    sc_optimizer_free(opt);
+    free(p);
+    sc_net_free(n2);
+    sc_net_free(net);
+    remove_tmpdir();
+}
+END_TEST
+
+#define NET_SENTINEL ((sc_net *)(uintptr_t)0x77)
+#define OPT_SENTINEL ((sc_optimizer *)(uintptr_t)0x99)
+
+static void load_fails(const char *path, sc_status want, long where)
+{
+    sc_net *n = NET_SENTINEL;
+    sc_optimizer *o = OPT_SENTINEL;
+    unsigned char user[64];
+    size_t ulen = 12345;
+    tu_clear_error();
+    sc_status st = sc_checkpoint_load(path, &n, &o, user, sizeof user, &ulen);
+    if (st == SC_OK) {
+        sc_optimizer_free(o);
+        sc_net_free(n);
+    }
+    ck_assert_msg(st == want, "at %ld: status %d (%s), want %d", where, (int)st,
+                  sc_last_error(), (int)want);
+    ck_assert_msg(n == NET_SENTINEL && o == OPT_SENTINEL && ulen == 12345,
+                  "at %ld: outputs changed on failure", where);
+    ck_assert_msg(sc_last_error()[0] && strcmp(sc_last_error(), tu_marker_message()) != 0,
+                  "at %ld: no message", where);
+}
+
+START_TEST(test_errors)
+{
+    make_tmpdir();
+    sc_net *net = make_net(3), *other = make_net(4);
+    sc_optimizer *opt = make_opt(net);
+    char user[40] = "the caller's own bytes";
+    TU_FAILS(sc_checkpoint_save(NULL, opt, user, 4, tpath("ck")), SC_ERR_NULL);
+    TU_FAILS(sc_checkpoint_save(net, opt, user, 4, NULL), SC_ERR_NULL);
+    TU_FAILS(sc_checkpoint_save(net, opt, NULL, 4, tpath("ck")), SC_ERR_NULL);
+    TU_FAILS(sc_checkpoint_save(other, opt, user, 4, tpath("ck")), SC_ERR_ARG);
+    TU_FAILS(sc_checkpoint_save(net, opt, user, 4, tpath("no/dir/ck")), SC_ERR_IO);
+    ck_assert_int_eq(access(tpath("ck"), F_OK), -1);
+    TU_OK(sc_checkpoint_save(net, opt, user, sizeof user, tpath("ck")));
+    /* user_cap too small */
+    sc_net *n = NET_SENTINEL;
+    sc_optimizer *o = OPT_SENTINEL;
+    char small[39];
+    size_t ulen = 7;
+    TU_FAILS(sc_checkpoint_load(tpath("ck"), &n, &o, small, sizeof small, &ulen), SC_ERR_ARG);
+    ck_assert(n == NET_SENTINEL && o == OPT_SENTINEL && ulen == 7);
+    TU_FAILS(sc_checkpoint_load(tpath("ck"), &n, &o, NULL, 0, &ulen), SC_ERR_ARG);
+    TU_FAILS(sc_checkpoint_load(tpath("ck"), &n, &o, NULL, 8, &ulen), SC_ERR_NULL);
+    TU_FAILS(sc_checkpoint_load(NULL, &n, &o, small, 1, NULL), SC_ERR_NULL);
+    TU_FAILS(sc_checkpoint_load(tpath("ck"), NULL, &o, small, 1, NULL), SC_ERR_NULL);
+    TU_FAILS(sc_checkpoint_load(tpath("ck"), &n, NULL, small, 1, NULL), SC_ERR_NULL);
+    ck_assert(n == NET_SENTINEL && o == OPT_SENTINEL);
+    /* exactly big enough; user_len may be NULL */
+    char back[40];
+    TU_OK(sc_checkpoint_load(tpath("ck"), &n, &o, back, sizeof back, NULL));
+    ck_assert(memcmp(back, user, sizeof user) == 0);
+    sc_optimizer_free(o);
+    sc_net_free(n);
+    /* missing file, a directory, a model file */
+    load_fails(tpath("missing"), SC_ERR_IO, 0);
+    load_fails(tmpdir, SC_ERR_IO, 0);
+    TU_OK(sc_net_save(net, tpath("m.scm"), NULL));
+    load_fails(tpath("m.scm"), SC_ERR_FORMAT, 0);
+    sc_model *m = (sc_model *)(uintptr_t)0x55;
+    TU_FAILS(sc_model_load(&m, tpath("ck")), SC_ERR_FORMAT);
+    ck_assert(m == (sc_model *)(uintptr_t)0x55);
+    /* wrong version with a valid CRC */
+    size_t len;
+    unsigned char *d = read_all(tpath("ck"), &len);
+    d[8] = 2;
+    reseal(d, len);
+    write_all(tpath("v2"), d, len);
+    load_fails(tpath("v2"), SC_ERR_FORMAT, 0);
+    free(d);
+    sc_optimizer_free(opt);
+    sc_net_free(net);
+    sc_net_free(other);
+    remove_tmpdir();
+}
+END_TEST
+
+/* A small net's checkpoint: every byte flipped (xor 0xFF, +1) and every
+ * truncation is rejected, with no change to the outputs. */
+START_TEST(test_corruption_and_truncation_rejected)
+{
+    make_tmpdir();
+    sc_net *net;
+    int id;
+    TU_OK(sc_net_create(&net, 1, 4, 4));
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 2, 3, 3, 1, 0, SC_BIAS, &id));
+    TU_OK(sc_net_batchnorm(net, id, SC_BN_AFFINE, &id));
+    TU_OK(sc_net_flatten(net, id, &id));
+    TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 1));
+    TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+    sc_optimizer *opt;
+    TU_OK(sc_optimizer_create(&opt, net, SC_OPT_ADAM));
+    TU_OK(sc_checkpoint_save(net, opt, "user", 4, tpath("ck")));
+    size_t n;
+    unsigned char *d = read_all(tpath("ck"), &n);
+    ck_assert_uint_lt(n, 4000);
+    unsigned char *c = malloc(n);
+    ck_assert_ptr_nonnull(c);
+    /* every offset for a file this small */
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < 2; k++) {
+            memcpy(c, d, n);
+            c[i] = k ? (unsigned char)(c[i] + 1) : (unsigned char)(c[i] ^ 0xFF);
+            write_all(tpath("bad"), c, n);
+            load_fails(tpath("bad"), SC_ERR_FORMAT, (long)i);
+        }
+    for (size_t len = 0; len < n; len++) {
+        write_all(tpath("bad"), d, len);
+        load_fails(tpath("bad"), SC_ERR_FORMAT, (long)len);
+        if (len >= 24 && len % 3 == 0) { /* resealed cuts: a valid CRC */
+            memcpy(c, d, len);
+            reseal(c, len);
+            write_all(tpath("bad"), c, len);
+            load_fails(tpath("bad"), SC_ERR_FORMAT, (long)len);
+        }
+    }
+    /* hostile with a valid CRC: optimizer kind, a NaN parameter, a
+     * training flag of 2, the user length */
+    size_t ofs_opt = n - 4 - 4 - 8; /* ... u64 user_len, 4 user bytes, CRC */
+    memcpy(c, d, n);
+    c[ofs_opt] = 7; /* user_len low byte */
+    reseal(c, n);
+    write_all(tpath("bad"), c, n);
+    load_fails(tpath("bad"), SC_ERR_FORMAT, -1);
+    free(c);
+    free(d);
+    sc_optimizer_free(opt);
+    sc_net_free(net);
+    remove_tmpdir();
+}
+END_TEST
+
+/* ---- crash safety ------------------------------------------------------- */
+
+typedef struct state {
+    sc_net *net;
+    sc_optimizer *opt;
+    char user[16];
+    float *params;
+    size_t np;
+} state;
+
+static void make_state(state *s, uint64_t seed, int compressed, const char *tag)
+{
+    s->net = make_net(seed);
+    if (compressed) {
+        kill_channels(s->net, 1, 0, 2);
+        TU_OK(sc_net_compress(s->net, NULL));
+    }
+    s->opt = make_opt(s->net);
+    memset(s->user, 0, sizeof s->user);
+    strcpy(s->user, tag);
+    s->params = tu_params(s->net, &s->np);
+}
+
+static void free_state(state *s)
+{
+    free(s->params);
+    sc_optimizer_free(s->opt);
+    sc_net_free(s->net);
+}
+
+/* 0 or 1: which of the two states the file holds; -1: neither. */
+static int which(const char *path, const state *st)
+{
+    sc_net *n = NULL;
+    sc_optimizer *o = NULL;
+    char user[16];
+    size_t ulen = 0;
+    sc_status s = sc_checkpoint_load(path, &n, &o, user, sizeof user, &ulen);
+    ck_assert_msg(s == SC_OK, "the checkpoint after SIGKILL does not load: %s",
+                  sc_last_error());
+    int k = -1;
+    for (int i = 0; i < 2; i++)
+        if (ulen == sizeof user && memcmp(user, st[i].user, sizeof user) == 0 &&
+            sc_net_param_count(n) == st[i].np && tu_params_equal(n, st[i].params, st[i].np) &&
+            o != NULL && sc_optimizer_steps(o) == 0)
+            k = i;
+    sc_optimizer_free(o);
+    sc_net_free(n);
+    return k;
+}
+
+/* A child saves two different states in turn over the same path until it
+ * is killed (SIGKILL) at a random moment; the file then always loads and
+ * is one of the two complete states. Temporary files a kill leaves behind
+ * (path.tmp.*) are expected: nothing can remove them after SIGKILL. */
+START_TEST(test_sigkill_never_leaves_a_partial_file)
+{
+    make_tmpdir();
+    state st[2];
+    make_state(&st[0], 11, 0, "state A");
+    make_state(&st[1], 12, 1, "state B");
+    ck_assert_uint_ne(st[0].np, st[1].np);
+    const char *path = tpath("ck");
+    TU_OK(sc_checkpoint_save(st[0].net, st[0].opt, st[0].user, sizeof st[0].user, path));
+    ck_assert_int_eq(which(path, st), 0);
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    int seen[2] = {0, 0};
+    for (int round = 0; round < 12; round++) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            for (unsigned i = (unsigned)round;; i++) {
+                const state *s = &st[i & 1];
+                if (sc_checkpoint_save(s->net, s->opt, s->user, sizeof s->user, path) != SC_OK)
+                    _exit(2);
+            }
+        }
+        struct timespec ts = {0, (long)(1 + rand() % 40) * 1000000L};
+        nanosleep(&ts, NULL);
+        ck_assert_int_eq(kill(pid, SIGKILL), 0);
+        int status;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                      "the saving child ended by itself (status 0x%x)", status);
+        int k = which(path, st);
+        ck_assert_msg(k >= 0, "round %d: the file is neither state", round);
+        seen[k]++;
+    }
+    /* remove what the kills left behind, and count it */
+    DIR *dir = opendir(tmpdir);
+    ck_assert_ptr_nonnull(dir);
+    struct dirent *e;
+    int leftovers = 0;
+    while ((e = readdir(dir)) != NULL)
+        if (strncmp(e->d_name, "ck.tmp.", 7) == 0)
+            leftovers++;
+    closedir(dir);
+    fprintf(stderr, "sigkill test: states seen A %d, B %d; %d temporary files left by kills\n",
+            seen[0], seen[1], leftovers);
+    free_state(&st[0]);
+    free_state(&st[1]);
+    remove_tmpdir();
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("checkpoint");
+    TCase *tc = tcase_create("checkpoint");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_resume_equals_uninterrupted);
+    tcase_add_test(tc, test_no_optimizer_no_user_data);
+    tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_corruption_and_truncation_rejected);
+    tcase_add_test(tc, test_sigkill_never_leaves_a_partial_file);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,1278 @@
+/* test_model.c -- the compressed model file (docs/format.md) and the
+ * inference handle: round trips bit-identical to the training net in eval
+ * mode for every layer kind and bit depth, the size accounting, a golden
+ * file, error cases, and every corruption and truncation of a small file.
+ *
+ * SC_REGEN_DATA=1 ./build/tests/test_model rewrites tests/data/golden.scm
+ * and the fuzz seed corpus tests/data/fuzz_seed/ (run from the repo root);
+ * only do that for a deliberate format change (docs/format.md). */
+#define _POSIX_C_SOURCE 200809L
+#include <check.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "engine/net.h"
+#include "io/bytes.h"
+#include "selfcompress.h"
+#include "util/testutil.h"
+
+/* ---- nets from a layer table --------------------------------------------- */
+
+typedef struct lspec {
+    int kind;
+    int in, in2;           /* input layer ids (in2: add only) */
+    int out;               /* dense/conv: outputs */
+    int k, stride, pad;    /* conv (square kernel), maxpool */
+    int flags;
+} lspec;
+
+#define MAXL 16
+
+typedef struct tnet {
+    int c, h, w;
+    int n;
+    lspec l[MAXL]; /* l[i] is layer id i + 1 */
+} tnet;
+
+static sc_net *build(const tnet *t)
+{
+    sc_net *net;
+    TU_OK(sc_net_create(&net, t->c, t->h, t->w));
+    for (int i = 0; i < t->n; i++) {
+        const lspec *s = &t->l[i];
+        int id = -1;
+        switch (s->kind) {
+        case SC_LAYER_DENSE: TU_OK(sc_net_dense(net, s->in, s->out, s->flags, &id)); break;
+        case SC_LAYER_CONV2D:
+            TU_OK(sc_net_conv2d(net, s->in, s->out, s->k, s->k, s->stride, s->pad,
+                                s->flags, &id));
+            break;
+        case SC_LAYER_BATCHNORM: TU_OK(sc_net_batchnorm(net, s->in, s->flags, &id)); break;
+        case SC_LAYER_RELU: TU_OK(sc_net_relu(net, s->in, &id)); break;
+        case SC_LAYER_MAXPOOL: TU_OK(sc_net_maxpool(net, s->in, s->k, s->stride, &id)); break;
+        case SC_LAYER_GAVGPOOL: TU_OK(sc_net_global_avgpool(net, s->in, &id)); break;
+        case SC_LAYER_GMAXPOOL: TU_OK(sc_net_global_maxpool(net, s->in, &id)); break;
+        case SC_LAYER_FLATTEN: TU_OK(sc_net_flatten(net, s->in, &id)); break;
+        case SC_LAYER_ADD: TU_OK(sc_net_add(net, s->in, s->in2, &id)); break;
+        default: ck_abort_msg("bad kind %d", s->kind);
+        }
+        ck_assert_int_eq(id, i + 1);
+    }
+    return net;
+}
+
+#define DENSE(i, o, f) {SC_LAYER_DENSE, i, 0, o, 0, 0, 0, f}
+#define CONV(i, o, k, s, p, f) {SC_LAYER_CONV2D, i, 0, o, k, s, p, f}
+#define BN(i, f) {SC_LAYER_BATCHNORM, i, 0, 0, 0, 0, 0, f}
+#define RELU(i) {SC_LAYER_RELU, i, 0, 0, 0, 0, 0, 0}
+#define MAXPOOL(i, k, s) {SC_LAYER_MAXPOOL, i, 0, 0, k, s, 0, 0}
+#define GAVG(i) {SC_LAYER_GAVGPOOL, i, 0, 0, 0, 0, 0, 0}
+#define GMAX(i) {SC_LAYER_GMAXPOOL, i, 0, 0, 0, 0, 0, 0}
+#define FLAT(i) {SC_LAYER_FLATTEN, i, 0, 0, 0, 0, 0, 0}
+#define ADD(a, b) {SC_LAYER_ADD, a, b, 0, 0, 0, 0, 0}
+
+/* Every layer kind and option, over a few nets. */
+static const tnet NETS[] = {
+    /* dense with and without bias, on a c x h x w input */
+    {3, 4, 4, 4, {DENSE(0, 7, SC_BIAS), RELU(1), DENSE(2, 6, SC_NO_BIAS), DENSE(3, 4, SC_BIAS)}},
+    /* conv stride 2 pad 1, affine batch norm, maxpool, flatten */
+    {2, 9, 9, 7, {CONV(0, 6, 3, 2, 1, SC_BIAS), BN(1, SC_BN_AFFINE), RELU(2),
+                  MAXPOOL(3, 2, 2), FLAT(4), DENSE(5, 5, SC_BIAS), DENSE(6, 3, SC_NO_BIAS)}},
+    /* conv without padding, non-affine norm, global average pool */
+    {3, 7, 6, 5, {CONV(0, 5, 3, 1, 0, SC_NO_BIAS), BN(1, 0), RELU(2), GAVG(3),
+                  DENSE(4, 4, SC_BIAS)}},
+    /* batch statistics in eval, global max pool, 1x1 conv, 5x5 kernel */
+    {1, 8, 8, 6, {CONV(0, 4, 5, 1, 2, SC_BIAS), BN(1, SC_BN_AFFINE | SC_BN_BATCH_STATS),
+                  CONV(2, 6, 1, 1, 0, SC_BIAS), BN(3, SC_BN_BATCH_STATS), GMAX(4),
+                  DENSE(5, 4, SC_BIAS)}},
+    /* residual join */
+    {2, 6, 6, 8, {CONV(0, 4, 3, 1, 1, SC_NO_BIAS), BN(1, SC_BN_AFFINE), RELU(2),
+                  CONV(3, 4, 3, 1, 1, SC_BIAS), ADD(4, 3), RELU(5), MAXPOOL(6, 3, 1),
+                  FLAT(7), DENSE(8, 3, SC_BIAS)}},
+};
+#define N_NETS ((int)(sizeof NETS / sizeof NETS[0]))
+
+/* ---- data and outputs --------------------------------------------------- */
+
+typedef struct batch {
+    int n;
+    float *data;
+    sc_tensor *x;
+} batch;
+
+static batch make_batch(int n, int c, int h, int w, uint64_t seed)
+{
+    batch b = {n, NULL, NULL};
+    tu_lcg r;
+    tu_lcg_seed(&r, seed);
+    size_t numel = (size_t)n * c * h * w;
+    b.data = malloc(numel * sizeof(float));
+    ck_assert_ptr_nonnull(b.data);
+    tu_fill(&r, b.data, numel, -1.0, 1.0);
+    int64_t shape[4] = {n, c, h, w};
+    TU_OK(sc_tensor_wrap(&b.x, 4, shape, b.data));
+    return b;
+}
+
+static void free_batch(batch *b)
+{
+    sc_tensor_free(b->x);
+    free(b->data);
+}
+
+/* Eval-mode logits of the training net (mode restored). */
+static float *net_out(sc_net *net, const batch *b)
+{
+    int k = sc_net_output_size(net);
+    int64_t shape[2] = {b->n, k};
+    sc_tensor *out;
+    TU_OK(sc_tensor_create(&out, 2, shape));
+    TU_OK(sc_net_set_training(net, 0));
+    TU_OK(sc_net_forward(net, b->x, out));
+    TU_OK(sc_net_set_training(net, 1));
+    float *v = malloc((size_t)b->n * k * sizeof(float));
+    ck_assert_ptr_nonnull(v);
+    TU_OK(sc_tensor_copy_to(out, v, (size_t)b->n * k));
+    sc_tensor_free(out);
+    return v;
+}
+
+static float *model_out(sc_model *m, const batch *b)
+{
+    int k = sc_model_output_size(m);
+    ck_assert_int_gt(k, 0);
+    int64_t shape[2] = {b->n, k};
+    sc_tensor *out;
+    TU_OK(sc_tensor_create(&out, 2, shape));
+    TU_OK(sc_model_forward(m, b->x, out));
+    float *v = malloc((size_t)b->n * k * sizeof(float));
+    ck_assert_ptr_nonnull(v);
+    TU_OK(sc_tensor_copy_to(out, v, (size_t)b->n * k));
+    sc_tensor_free(out);
+    return v;
+}
+
+/* The model's logits must be the training net's eval logits bit for bit:
+ * the same weights (2^e * int is exactly what the quantiser computes), the
+ * same ops in the same order. */
+static void assert_same_outputs(sc_net *net, sc_model *m, const batch *b)
+{
+    ck_assert_int_eq(sc_model_output_size(m), sc_net_output_size(net));
+    int c, h, w, mc, mh, mw;
+    TU_OK(sc_net_layer_shape(net, SC_INPUT, &c, &h, &w));
+    TU_OK(sc_model_input_shape(m, &mc, &mh, &mw));
+    ck_assert(c == mc && h == mh && w == mw);
+    float *a = net_out(net, b), *o = model_out(m, b);
+    size_t n = (size_t)b->n * sc_net_output_size(net);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_msg(isfinite(a[i]), "net output %zu is not finite", i);
+        ck_assert_msg(memcmp(&a[i], &o[i], sizeof(float)) == 0,
+                      "output %zu: net %.9g, model %.9g", i, a[i], o[i]);
+    }
+    free(a);
+    free(o);
+}
+
+/* ---- files -------------------------------------------------------------- */
+
+static char tmpdir[64];
+
+static void make_tmpdir(void)
+{
+    strcpy(tmpdir, "/tmp/sc_test_model.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void remove_tmpdir(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static char *tpath(const char *name)
+{
+    static char p[4][128];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, name);
+    return p[k];
+}
+
+static unsigned char *read_all(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    long len = ftell(f);
+    ck_assert_int_ge(len, 0);
+    rewind(f);
+    unsigned char *d = malloc((size_t)len + 1);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_uint_eq(fread(d, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    *n = (size_t)len;
+    return d;
+}
+
+static void write_all(const char *path, const void *d, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot create %s", path);
+    ck_assert_uint_eq(fwrite(d, 1, n, f), n);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* ---- the format, computed independently of src/io ------------------------ */
+
+static uint32_t rd32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void wr32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void wr64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* Re-seals a (patched) file: content length and CRC-32 as format.md says. */
+static void reseal(unsigned char *d, size_t n)
+{
+    wr64(d + 12, (uint64_t)(n - 24));
+    wr32(d + n - 4, sc_crc32(0, d, n - 4));
+}
+
+#define HEADER 20
+#define TABLE_HEAD 16
+#define RECORD 50
+#define RECORD_AT(i) (HEADER + TABLE_HEAD + RECORD * ((i) - 1))
+
+typedef struct expect {
+    int64_t file_bytes, weight_bits, headers;
+} expect;
+
+static int shape_of(sc_net *net, int id, int *c, int *h, int *w)
+{
+    TU_OK(sc_net_layer_shape(net, id, c, h, w));
+    return *c * *h * *w;
+}
+
+/* The file size docs/format.md gives for the net built from t. */
+static expect expected_size(sc_net *net, const tnet *t)
+{
+    expect e = {0, 0, 0};
+    int64_t bytes = HEADER + TABLE_HEAD + (int64_t)RECORD * t->n;
+    for (int i = 0; i < t->n; i++) {
+        const lspec *s = &t->l[i];
+        int id = i + 1, c, h, w, ic, ih, iw;
+        shape_of(net, id, &c, &h, &w);
+        int insz = shape_of(net, s->in, &ic, &ih, &iw);
+        if (s->kind == SC_LAYER_DENSE || s->kind == SC_LAYER_CONV2D) {
+            int64_t k = s->kind == SC_LAYER_DENSE ? insz : (int64_t)ic * s->k * s->k;
+            if (sc_net_is_quantized(net, id)) {
+                float *b = malloc((size_t)c * sizeof(float));
+                ck_assert_ptr_nonnull(b);
+                TU_OK(sc_net_get_quant(net, id, b, NULL, (size_t)c));
+                for (int o = 0; o < c; o++)
+                    e.weight_bits += (b[o] > 0 ? (int64_t)ceilf(b[o]) : 0) * k;
+                free(b);
+                e.headers += 5 * c;
+            } else {
+                bytes += 4 * (int64_t)c * k;
+            }
+            if (s->flags & SC_BIAS)
+                bytes += 4 * c;
+            bytes += 1;
+            if (net->nodes[id].cbias)
+                bytes += 4 * (int64_t)c * h * w;
+        } else if (s->kind == SC_LAYER_BATCHNORM) {
+            bytes += 8 * c + ((s->flags & SC_BN_AFFINE) ? 8 * c : 0);
+        }
+    }
+    e.file_bytes = bytes + e.headers + 8 + (e.weight_bits + 7) / 8 + 4;
+    return e;
+}
+
+/* ---- setting nets up ---------------------------------------------------- */
+
+/* Random bit depths in [lo, hi) and the initial exponents, for every
+ * quantised layer. */
+static void random_bits(sc_net *net, tu_lcg *r, double lo, double hi)
+{
+    for (int id = 1; id < sc_net_layer_count(net); id++) {
+        if (!sc_net_is_quantized(net, id))
+            continue;
+        int c;
+        TU_OK(sc_net_layer_shape(net, id, &c, NULL, NULL));
+        float *b = malloc((size_t)c * sizeof(float));
+        ck_assert_ptr_nonnull(b);
+        tu_fill(r, b, (size_t)c, lo, hi);
+        TU_OK(sc_net_set_quant(net, id, b, NULL, (size_t)c));
+        free(b);
+    }
+}
+
+static void all_bits(sc_net *net, float v)
+{
+    for (int id = 1; id < sc_net_layer_count(net); id++) {
+        if (!sc_net_is_quantized(net, id))
+            continue;
+        int c;
+        TU_OK(sc_net_layer_shape(net, id, &c, NULL, NULL));
+        float *b = malloc((size_t)c * sizeof(float));
+        ck_assert_ptr_nonnull(b);
+        for (int o = 0; o < c; o++)
+            b[o] = v;
+        TU_OK(sc_net_set_quant(net, id, b, NULL, (size_t)c));
+        free(b);
+    }
+}
+
+/* A few SGD steps so that weights, biases, norm parameters and running
+ * statistics are all away from their initial values. */
+static void train_a_bit(sc_net *net, const tnet *t, int steps, uint64_t seed)
+{
+    sc_optimizer *opt;
+    TU_OK(sc_optimizer_create(&opt, net, SC_OPT_SGD));
+    TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_ALL, 0.01));
+    TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_QUANT, 0.0));
+    batch b = make_batch(8, t->c, t->h, t->w, seed);
+    int32_t labels[8];
+    tu_lcg r;
+    tu_lcg_seed(&r, seed + 1);
+    tu_labels(&r, labels, 8, sc_net_output_size(net));
+    for (int s = 0; s < steps; s++)
+        TU_OK(sc_net_train_step(net, opt, b.x, labels, NULL));
+    free_batch(&b);
+    sc_optimizer_free(opt);
+}
+
+/* Saves, loads, checks outputs, info and the file size; returns the info. */
+static sc_model_info round_trip(sc_net *net, const tnet *t, uint64_t seed)
+{
+    const char *path = tpath("rt.scm");
+    sc_model_info si = SC_MODEL_INFO_INIT, mi = SC_MODEL_INFO_INIT;
+    TU_OK(sc_net_save(net, path, &si));
+    sc_model *m = NULL;
+    TU_OK(sc_model_load(&m, path));
+    ck_assert_ptr_nonnull(m);
+    TU_OK(sc_model_get_info(m, &mi));
+    expect e = expected_size(net, t);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq((int64_t)st.st_size, e.file_bytes);
+    ck_assert_int_eq(si.file_bytes, e.file_bytes);
+    ck_assert_int_eq(mi.file_bytes, e.file_bytes);
+    ck_assert(si.weight_bits == (double)e.weight_bits);
+    ck_assert(mi.weight_bits == (double)e.weight_bits);
+    ck_assert_int_eq(si.weight_payload_bytes, (e.weight_bits + 7) / 8);
+    ck_assert_int_eq(mi.weight_payload_bytes, (e.weight_bits + 7) / 8);
+    ck_assert_int_eq(si.channel_header_bytes, e.headers);
+    ck_assert_int_eq(mi.channel_header_bytes, e.headers);
+    batch b = make_batch(5, t->c, t->h, t->w, seed);
+    assert_same_outputs(net, m, &b);
+    free_batch(&b);
+    sc_model_free(m);
+    return si;
+}
+
+/* ---- round trips -------------------------------------------------------- */
+
+/* Every net: unquantised (fp32 weights), all quantised, and only some
+ * layers quantised; after a little training. */
+START_TEST(test_round_trip_every_layer_kind)
+{
+    make_tmpdir();
+    const tnet *t = &NETS[_i];
+    for (int mode = 0; mode < 3; mode++) {
+        sc_net *net = build(t);
+        TU_OK(sc_net_init(net, 100 + (uint64_t)_i));
+        if (mode == 1) {
+            TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+        } else if (mode == 2) {
+            int first = 0;
+            for (int id = 1; id <= t->n && !first; id++)
+                if (t->l[id - 1].kind == SC_LAYER_DENSE || t->l[id - 1].kind == SC_LAYER_CONV2D)
+                    first = id;
+            TU_OK(sc_net_quantize(net, first));
+            ck_assert_int_eq(sc_net_is_quantized(net, first), 1);
+        }
+        if (mode) {
+            tu_lcg r;
+            tu_lcg_seed(&r, 7 + (uint64_t)mode);
+            random_bits(net, &r, 1.0, 9.0);
+        }
+        train_a_bit(net, t, 3, 55);
+        sc_model_info si = round_trip(net, t, 99);
+        if (mode == 0) {
+            ck_assert(si.weight_bits == 0.0);
+            ck_assert_int_eq(si.channel_header_bytes, 0);
+        } else {
+            ck_assert(si.weight_bits > 0.0);
+        }
+        sc_net_free(net);
+    }
+    remove_tmpdir();
+}
+END_TEST
+
+/* Every whole bit depth 1..16 and some fractional ones, on every net. */
+START_TEST(test_round_trip_every_bit_depth)
+{
+    make_tmpdir();
+    static const float extra[] = {0.3f, 0.999f, 2.5f, 7.9f, 12.01f, 15.5f};
+    for (int k = 0; k < 16 + 6; k++) {
+        float v = k < 16 ? (float)(k + 1) : extra[k - 16];
+        for (int i = 0; i < N_NETS; i++) {
+            const tnet *t = &NETS[i];
+            sc_net *net = build(t);
+            TU_OK(sc_net_init(net, 300 + (uint64_t)i));
+            TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+            all_bits(net, v);
+            sc_model_info si = round_trip(net, t, 1000 + (uint64_t)k);
+            /* every weight is stored with ceil(v) bits */
+            int64_t weights = 0;
+            for (int id = 1; id <= t->n; id++)
+                if (sc_net_is_quantized(net, id)) {
+                    sc_size_report rep = SC_SIZE_REPORT_INIT;
+                    TU_OK(sc_net_size_report(net, id, &rep));
+                    weights += rep.weights;
+                }
+            ck_assert(si.weight_bits == ceil(v) * (double)weights);
+            sc_net_free(net);
+        }
+    }
+    remove_tmpdir();
+}
+END_TEST
+
+/* Bit depths 17..32 with weights far beyond the clamp: the top integer
+ * 2^(B-1) - 1 must fit in ceil(B) bits (a float rounding of it did not). */
+START_TEST(test_round_trip_top_bit_depths)
+{
+    make_tmpdir();
+    static const tnet t = {1, 1, 4, 1, {DENSE(0, 3, SC_BIAS)}};
+    for (int bits = 17; bits <= 32; bits++) {
+        for (int frac = 0; frac < 2; frac++) {
+            sc_net *net = build(&t);
+            TU_OK(sc_net_init(net, 1));
+            TU_OK(sc_net_quantize(net, 1));
+            float p[12 + 3 + 6] = {3e9f, -3e9f, 12345.678f, -3.0f, 1e7f, -1e7f, 0.5f, 33554431.0f,
+                                   4294967296.0f, 16777217.0f, -16777216.0f, 2.0f, 0.25f, -0.5f, 1.0f};
+            ck_assert_uint_eq(sc_net_param_count(net), 21);
+            TU_OK(sc_net_set_params(net, p, 21));
+            float b[3], e[3] = {0.0f, 0.0f, -1.0f};
+            for (int o = 0; o < 3; o++)
+                b[o] = (float)bits - (frac ? 0.5f : 0.0f);
+            TU_OK(sc_net_set_quant(net, 1, b, e, 3));
+            sc_model_info si = round_trip(net, &t, 3);
+            ck_assert(si.weight_bits == 12.0 * bits);
+            sc_net_free(net);
+        }
+    }
+    remove_tmpdir();
+}
+END_TEST
+
+/* Dead channels removed by sc_net_compress; the accounting against
+ * sc_net_size_report. */
+START_TEST(test_round_trip_after_compress)
+{
+    make_tmpdir();
+    for (int i = 0; i < N_NETS; i++) {
+        const tnet *t = &NETS[i];
+        sc_net *net = build(t);
+        TU_OK(sc_net_init(net, 500 + (uint64_t)i));
+        TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+        tu_lcg r;
+        tu_lcg_seed(&r, 17 + (uint64_t)i);
+        random_bits(net, &r, 2.0, 7.0);
+        train_a_bit(net, t, 2, 77);
+        /* kill channels 0 and 2 of every quantised layer but the last */
+        for (int id = 1; id < t->n; id++) {
+            if (!sc_net_is_quantized(net, id))
+                continue;
+            int c;
+            TU_OK(sc_net_layer_shape(net, id, &c, NULL, NULL));
+            float *b = malloc((size_t)c * sizeof(float));
+            ck_assert_ptr_nonnull(b);
+            TU_OK(sc_net_get_quant(net, id, b, NULL, (size_t)c));
+            b[0] = -1.0f;
+            b[2] = -1.0f;
+            TU_OK(sc_net_set_quant(net, id, b, NULL, (size_t)c));
+            free(b);
+        }
+        batch bb = make_batch(5, t->c, t->h, t->w, 4242);
+        float *before = net_out(net, &bb);
+        int removed = 0;
+        TU_OK(sc_net_compress(net, &removed));
+        /* net 4: compress keeps the channels that meet at the add */
+        ck_assert_msg(i == 4 || removed > 0, "net %d: nothing removed", i);
+        sc_model_info si = round_trip(net, t, 4242);
+        /* the model computes what the net computed before compress, to
+         * float rounding (the folds reorder sums) */
+        sc_model *m;
+        TU_OK(sc_model_load(&m, tpath("rt.scm")));
+        float *after = model_out(m, &bb);
+        int k = sc_net_output_size(net);
+        for (int j = 0; j < bb.n * k; j++)
+            ck_assert_msg(fabsf(after[j] - before[j]) <= 1e-4f * (1.0f + fabsf(before[j])),
+                          "net %d output %d: %.9g before compress, %.9g loaded", i, j,
+                          before[j], after[j]);
+        /* the payload is ceil(report bits / 8); 5 header bytes per channel */
+        sc_size_report rep = SC_SIZE_REPORT_INIT;
+        TU_OK(sc_net_size_report(net, SC_ALL_LAYERS, &rep));
+        if (i == 4) {
+            /* kept dead channels: the file stores the weights they feed,
+             * the report does not count them (not live) */
+            ck_assert(si.weight_bits > rep.bits);
+        } else {
+            ck_assert_msg(si.weight_bits == rep.bits, "net %d: %g bits stored, report %g", i,
+                          si.weight_bits, rep.bits);
+            ck_assert_int_eq(si.weight_payload_bytes, (int64_t)ceil(rep.bits / 8.0));
+        }
+        int64_t qch = 0;
+        for (int id = 1; id <= t->n; id++)
+            if (sc_net_is_quantized(net, id)) {
+                int c;
+                TU_OK(sc_net_layer_shape(net, id, &c, NULL, NULL));
+                qch += c;
+            }
+        ck_assert_int_eq(si.channel_header_bytes, 5 * qch);
+        ck_assert_msg(i == 4 || si.channel_header_bytes == 5 * rep.out_channels,
+                      "net %d: %lld header bytes, %lld live channels", i,
+                      (long long)si.channel_header_bytes, (long long)rep.out_channels);
+        free(before);
+        free(after);
+        free_batch(&bb);
+        sc_model_free(m);
+        sc_net_free(net);
+    }
+    remove_tmpdir();
+}
+END_TEST
+
+START_TEST(test_load_memory_equals_load)
+{
+    make_tmpdir();
+    const tnet *t = &NETS[1];
+    sc_net *net = build(t);
+    TU_OK(sc_net_init(net, 8));
+    TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+    train_a_bit(net, t, 2, 3);
+    TU_OK(sc_net_save(net, tpath("a.scm"), NULL));
+    size_t n;
+    unsigned char *d = read_all(tpath("a.scm"), &n);
+    sc_model *a, *b;
+    TU_OK(sc_model_load(&a, tpath("a.scm")));
+    TU_OK(sc_model_load_memory(&b, d, n));
+    memset(d, 0, n); /* the bytes are not kept */
+    free(d);
+    sc_model_info ia = SC_MODEL_INFO_INIT, ib = SC_MODEL_INFO_INIT;
+    TU_OK(sc_model_get_info(a, &ia));
+    TU_OK(sc_model_get_info(b, &ib));
+    ck_assert_int_eq(ia.file_bytes, (int64_t)n);
+    ck_assert(memcmp(&ia, &ib, sizeof ia) == 0);
+    batch x = make_batch(6, t->c, t->h, t->w, 5);
+    float *oa = model_out(a, &x), *ob = model_out(b, &x);
+    ck_assert(memcmp(oa, ob, (size_t)6 * sc_model_output_size(a) * sizeof(float)) == 0);
+    /* two threads: the same logits to float rounding */
+    TU_OK(sc_model_set_threads(b, 2));
+    float *o2 = model_out(b, &x);
+    for (int i = 0; i < 6 * sc_model_output_size(a); i++)
+        ck_assert(fabsf(o2[i] - oa[i]) <= 1e-5f * (1.0f + fabsf(oa[i])));
+    /* a short info struct gets only the fields it knows */
+    sc_model_info part;
+    memset(&part, 0xAB, sizeof part);
+    part.size = offsetof(sc_model_info, weight_payload_bytes);
+    TU_OK(sc_model_get_info(a, &part));
+    ck_assert_int_eq(part.file_bytes, (int64_t)n);
+    unsigned char *tail = (unsigned char *)&part + offsetof(sc_model_info, weight_payload_bytes);
+    for (size_t i = 0; i < sizeof part - offsetof(sc_model_info, weight_payload_bytes); i++)
+        ck_assert_uint_eq(tail[i], 0xAB);
+    free(oa);
+    free(ob);
+    free(o2);
+    free_batch(&x);
+    sc_model_free(a);
+    sc_model_free(b);
+    sc_net_free(net);
+    remove_tmpdir();
+}
+END_TEST
+
+/* ---- the format, byte for byte ------------------------------------------- */
+
+static void put32(unsigned char **p, uint32_t v) { wr32(*p, v); *p += 4; }
+static void put64(unsigned char **p, uint64_t v) { wr64(*p, v); *p += 8; }
+
+/* A hand-assembled file for a one-weight-row dense layer: the framing, the
+ * layer record, the channel header and the LSB-first two's complement
+ * bitstream exactly as docs/format.md describes them. */
+START_TEST(test_exact_bytes_of_a_tiny_model)
+{
+    make_tmpdir();
+    /* the CRC is zlib's CRC-32 */
+    ck_assert_uint_eq(sc_crc32(0, "123456789", 9), 0xCBF43926u);
+    sc_net *net;
+    int id;
+    TU_OK(sc_net_create(&net, 1, 1, 4));
+    TU_OK(sc_net_dense(net, SC_INPUT, 1, SC_NO_BIAS, &id));
+    TU_OK(sc_net_init(net, 1));
+    TU_OK(sc_net_quantize(net, id));
+    /* b = 3: integers in [-4, 3]; e = 0. b and e come after the weight in
+     * the parameter order (groups), so set_quant after set_params. */
+    float p[6] = {1.0f, -1.0f, 3.0f, -4.75f, 0, 0}, b = 3.0f, e = 0.0f;
+    ck_assert_uint_eq(sc_net_param_count(net), 6);
+    TU_OK(sc_net_set_params(net, p, 6));
+    TU_OK(sc_net_set_quant(net, id, &b, &e, 1));
+    TU_OK(sc_net_save(net, tpath("tiny.scm"), NULL));
+    size_t n;
+    unsigned char *d = read_all(tpath("tiny.scm"), &n);
+
+    unsigned char want[128], *q = want;
+    memcpy(q, "SCMODEL", 8); /* with its NUL */
+    q += 8;
+    put32(&q, 1); /* version */
+    put64(&q, 0); /* content length, below */
+    put32(&q, 1); put32(&q, 1); put32(&q, 4); /* input c, h, w */
+    put32(&q, 2);                             /* layers, the input included */
+    *q++ = SC_LAYER_DENSE;
+    put32(&q, 0); put32(&q, 0);               /* inputs */
+    put32(&q, 1); put32(&q, 1); put32(&q, 1); /* output c, h, w */
+    put32(&q, 1); put32(&q, 1);               /* kh, kw */
+    put32(&q, 1); put32(&q, 0);               /* stride, pad */
+    put32(&q, 0);                             /* flags */
+    *q++ = 1;                                 /* quantised */
+    put64(&q, 4);                             /* n0 */
+    *q++ = 3;                                 /* channel header: bits, */
+    put32(&q, 0);                             /* exponent 0.0f */
+    *q++ = 0;                                 /* no cbias */
+    put64(&q, 12);                            /* total bits */
+    /* 1 = 001, -1 = 111, 3 = 011, clamp(-4.75) = -4 = 100, LSB first:
+     * bits 1 0 0 | 1 1 1 | 1 1 0 | 0 0 1 */
+    *q++ = 0xF9;
+    *q++ = 0x08;
+    size_t len = (size_t)(q - want) + 4;
+    reseal(want, len);
+    ck_assert_uint_eq(n, len);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(d[i] == want[i], "byte %zu: 0x%02x, want 0x%02x", i, d[i], want[i]);
+    /* and it loads to exactly those weights */
+    sc_model *m;
+    TU_OK(sc_model_load_memory(&m, d, n));
+    float x[4] = {1, 10, 100, 1000}, y;
+    int64_t xs[4] = {1, 1, 1, 4}, ys[2] = {1, 1};
+    sc_tensor *tx, *ty;
+    TU_OK(sc_tensor_wrap(&tx, 4, xs, x));
+    TU_OK(sc_tensor_wrap(&ty, 2, ys, &y));
+    TU_OK(sc_model_forward(m, tx, ty));
+    ck_assert_float_eq(y, 1.0f - 10.0f + 300.0f - 4000.0f);
+    sc_tensor_free(tx);
+    sc_tensor_free(ty);
+    sc_model_free(m);
+    free(d);
+    sc_net_free(net);
+    remove_tmpdir();
+}
+END_TEST
+
+/* The golden net: fixed parameters from the test's own generator, fixed
+ * b/e, one dead channel compressed away (a per-position constant). */
+static const tnet GOLDEN = {2, 6, 6, 9, {CONV(0, 4, 3, 1, 1, SC_BIAS), BN(1, SC_BN_AFFINE), RELU(2),
+                                         CONV(3, 3, 3, 2, 1, SC_NO_BIAS), BN(4, 0), RELU(5),
+                                         MAXPOOL(6, 2, 1), FLAT(7), DENSE(8, 5, SC_BIAS)}};
+
+static sc_net *golden_net(void)
+{
+    sc_net *net = build(&GOLDEN);
+    TU_OK(sc_net_init(net, 2024));
+    TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+    size_t np = sc_net_param_count(net);
+    float *p = malloc(np * sizeof(float));
+    ck_assert_ptr_nonnull(p);
+    tu_lcg r;
+    tu_lcg_seed(&r, 2024);
+    tu_fill(&r, p, np, -0.75, 0.75);
+    TU_OK(sc_net_set_params(net, p, np));
+    free(p);
+    /* channel 1 of layer 1 dies with a positive constant after norm and
+     * relu: compress folds it into layer 4 as a per-position constant */
+    sc_node_param(net, &net->nodes[1], P_B)[1] = 0.25f;
+    sc_node_param(net, &net->nodes[2], P_GAMMA)[1] = 0.5f;
+    sc_node_param(net, &net->nodes[2], P_BETA)[1] = 0.625f;
+    static const float b1[4] = {3.0f, -1.0f, 2.5f, 6.0f}, e1[4] = {-3, -4, -2, -5};
+    static const float b4[3] = {1.0f, 4.0f, 8.0f}, e4[3] = {-1, -3, -6};
+    static const float b9[5] = {2, 3, 4, 5, 16}, e9[5] = {-2, -3, -4, -5, -14};
+    TU_OK(sc_net_set_quant(net, 1, b1, e1, 4));
+    TU_OK(sc_net_set_quant(net, 4, b4, e4, 3));
+    TU_OK(sc_net_set_quant(net, 9, b9, e9, 5));
+    int removed;
+    TU_OK(sc_net_compress(net, &removed));
+    ck_assert_int_eq(removed, 1);
+    ck_assert_ptr_nonnull(net->nodes[4].cbias);
+    return net;
+}
+
+static const char *data_dir(void)
+{
+    const char *root = getenv("SC_ROOT");
+    static char p[512];
+    snprintf(p, sizeof p, "%s/tests/data", root && *root ? root : ".");
+    return p;
+}
+
+START_TEST(test_golden_file)
+{
+    make_tmpdir();
+    sc_net *net = golden_net();
+    char golden[600];
+    snprintf(golden, sizeof golden, "%s/golden.scm", data_dir());
+    TU_OK(sc_net_save(net, tpath("g.scm"), NULL));
+    size_t n, gn;
+    unsigned char *d = read_all(tpath("g.scm"), &n);
+    unsigned char *g = read_all(golden, &gn);
+    ck_assert_msg(n == gn, "golden file: %zu bytes saved, %zu in %s", n, gn, golden);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(d[i] == g[i], "golden file differs at byte %zu: the format "
+                      "changed (docs/format.md: how to regenerate deliberately)", i);
+    ck_assert_int_eq(expected_size(net, &GOLDEN).file_bytes, (int64_t)gn);
+    /* and the stored golden file computes what the net computes */
+    sc_model *m;
+    TU_OK(sc_model_load(&m, golden));
+    batch b = make_batch(4, 2, 6, 6, 11);
+    assert_same_outputs(net, m, &b);
+    free_batch(&b);
+    sc_model_free(m);
+    free(d);
+    free(g);
+    sc_net_free(net);
+    remove_tmpdir();
+}
+END_TEST
+
+/* ---- errors ------------------------------------------------------------- */
+
+#define SENTINEL ((sc_model *)(uintptr_t)0x5A5A5A5A)
+
+static void load_fails(const void *d, size_t n, sc_status want, int i)
+{
+    sc_model *m = SENTINEL;
+    tu_clear_error();
+    sc_status st = sc_model_load_memory(&m, d, n);
+    if (st == SC_OK)
+        sc_model_free(m);
+    ck_assert_msg(st == want, "case %d: status %d (%s), want %d", i, (int)st,
+                  sc_last_error(), (int)want);
+    ck_assert_msg(m == SENTINEL, "case %d: *out changed on failure", i);
+    ck_assert_msg(sc_last_error()[0] && strcmp(sc_last_error(), tu_marker_message()) != 0,
+                  "case %d: no message", i);
+}
+
+/* A small model of several layer kinds, as bytes. */
+static unsigned char *small_model(size_t *n)
+{
+    static const tnet t = {1, 5, 5, 7, {CONV(0, 3, 3, 1, 1, SC_BIAS), BN(1, SC_BN_AFFINE), RELU(2),
+                                        MAXPOOL(3, 2, 2), FLAT(4), DENSE(5, 4, SC_NO_BIAS),
+                                        DENSE(6, 3, SC_BIAS)}};
+    sc_net *net = build(&t);
+    TU_OK(sc_net_init(net, 5));
+    TU_OK(sc_net_quantize(net, 1));
+    TU_OK(sc_net_quantize(net, 7));
+    tu_lcg r;
+    tu_lcg_seed(&r, 5);
+    random_bits(net, &r, 1.0, 5.0);
+    TU_OK(sc_net_save(net, tpath("small.scm"), NULL));
+    sc_net_free(net);
+    return read_all(tpath("small.scm"), n);
+}
+
+START_TEST(test_errors)
+{
+    make_tmpdir();
+    size_t n;
+    unsigned char *d = small_model(&n);
+    sc_model *m = SENTINEL;
+    /* NULL arguments */
+    TU_FAILS(sc_model_load(NULL, tpath("small.scm")), SC_ERR_NULL);
+    TU_FAILS(sc_model_load(&m, NULL), SC_ERR_NULL);
+    TU_FAILS(sc_model_load_memory(NULL, d, n), SC_ERR_NULL);
+    TU_FAILS(sc_model_load_memory(&m, NULL, n), SC_ERR_NULL);
+    ck_assert_ptr_eq(m, SENTINEL);
+    TU_FAILS(sc_model_forward(NULL, NULL, NULL), SC_ERR_NULL);
+    TU_FAILS(sc_model_get_info(NULL, NULL), SC_ERR_NULL);
+    TU_FAILS(sc_model_input_shape(NULL, NULL, NULL, NULL), SC_ERR_NULL);
+    TU_FAILS(sc_model_set_threads(NULL, 1), SC_ERR_NULL);
+    ck_assert_int_eq(sc_model_output_size(NULL), 0);
+    sc_model_free(NULL);
+    /* missing file, a directory */
+    TU_FAILS(sc_model_load(&m, tpath("missing.scm")), SC_ERR_IO);
+    ck_assert_ptr_eq(m, SENTINEL);
+    TU_FAILS(sc_model_load(&m, tmpdir), SC_ERR_IO);
+    ck_assert_ptr_eq(m, SENTINEL);
+    /* wrong magic, version (with a valid CRC), a checkpoint */
+    unsigned char *c = malloc(n);
+    ck_assert_ptr_nonnull(c);
+    memcpy(c, d, n);
+    c[2] = 'X';
+    reseal(c, n);
+    load_fails(c, n, SC_ERR_FORMAT, 1);
+    memcpy(c, d, n);
+    wr32(c + 8, 2);
+    reseal(c, n);
+    load_fails(c, n, SC_ERR_FORMAT, 2);
+    memcpy(c, d, n);
+    wr32(c + 8, 0);
+    reseal(c, n);
+    load_fails(c, n, SC_ERR_FORMAT, 3);
+    memcpy(c, "SCCKPT\0\0", 8);
+    reseal(c, n);
+    load_fails(c, n, SC_ERR_FORMAT, 4);
+    write_all(tpath("bad.scm"), c, n);
+    TU_FAILS(sc_model_load(&m, tpath("bad.scm")), SC_ERR_FORMAT);
+    ck_assert_ptr_eq(m, SENTINEL);
+    /* an empty file */
+    write_all(tpath("empty.scm"), c, 0);
+    TU_FAILS(sc_model_load(&m, tpath("empty.scm")), SC_ERR_FORMAT);
+    ck_assert_ptr_eq(m, SENTINEL);
+    /* trailing bytes */
+    unsigned char *longer = malloc(n + 1);
+    ck_assert_ptr_nonnull(longer);
+    memcpy(longer, d, n);
+    longer[n] = 0;
+    load_fails(longer, n + 1, SC_ERR_FORMAT, 5);
+    free(longer);
+    /* save errors */
+    sc_net *net;
+    TU_OK(sc_net_create(&net, 1, 2, 2));
+    int id;
+    TU_OK(sc_net_dense(net, SC_INPUT, 2, SC_BIAS, &id));
+    TU_FAILS(sc_net_save(net, tpath("x.scm"), NULL), SC_ERR_STATE);
+    TU_OK(sc_net_init(net, 1));
+    TU_FAILS(sc_net_save(NULL, tpath("x.scm"), NULL), SC_ERR_NULL);
+    TU_FAILS(sc_net_save(net, NULL, NULL), SC_ERR_NULL);
+    TU_FAILS(sc_net_save(net, tpath("no/such/dir/x.scm"), NULL), SC_ERR_IO);
+    sc_model_info bad = SC_MODEL_INFO_INIT;
+    bad.size = 0;
+    TU_FAILS(sc_net_save(net, tpath("x.scm"), &bad), SC_ERR_ARG);
+    ck_assert_int_eq(access(tpath("x.scm"), F_OK), -1);
+    sc_net_free(net);
+    free(c);
+    free(d);
+    remove_tmpdir();
+}
+END_TEST
+
+/* ---- robustness --------------------------------------------------------- */
+
+START_TEST(test_every_byte_corruption_rejected)
+{
+    make_tmpdir();
+    size_t n;
+    unsigned char *d = small_model(&n);
+    ck_assert_uint_gt(n, 200);
+    unsigned char *c = malloc(n);
+    ck_assert_ptr_nonnull(c);
+    for (size_t i = 0; i < n; i++) {
+        static const int ops[3] = {0xFF, 1, 0x80};
+        for (int k = 0; k < 3; k++) {
+            memcpy(c, d, n);
+            c[i] = k == 1 ? (unsigned char)(c[i] + 1) : (unsigned char)(c[i] ^ ops[k]);
+            load_fails(c, n, SC_ERR_FORMAT, (int)i);
+        }
+    }
+    free(c);
+    free(d);
+    remove_tmpdir();
+}
+END_TEST
+
+START_TEST(test_every_truncation_rejected)
+{
+    make_tmpdir();
+    size_t n;
+    unsigned char *d = small_model(&n);
+    for (size_t len = 0; len < n; len++) {
+        /* a buffer of exactly len bytes, so ASan sees any over-read */
+        unsigned char *c = malloc(len ? len : 1);
+        ck_assert_ptr_nonnull(c);
+        memcpy(c, d, len);
+        load_fails(c, len, SC_ERR_FORMAT, (int)len);
+        /* the same with the length and CRC made to fit the cut */
+        if (len >= 24) {
+            reseal(c, len);
+            load_fails(c, len, SC_ERR_FORMAT, (int)len);
+        }
+        free(c);
+    }
+    /* through a file as well, sampled */
+    for (size_t len = 0; len < n; len += 37) {
+        write_all(tpath("cut.scm"), d, len);
+        sc_model *m = SENTINEL;
+        TU_FAILS(sc_model_load(&m, tpath("cut.scm")), SC_ERR_FORMAT);
+        ck_assert_ptr_eq(m, SENTINEL);
+    }
+    free(d);
+    remove_tmpdir();
+}
+END_TEST
+
+typedef struct patch {
+    const char *what;
+    int layer;   /* 0: the table head */
+    int field;   /* byte offset inside the record / head */
+    int width;   /* 1, 4 or 8 */
+    uint64_t value;
+} patch;
+
+/* small_model(): input 1x5x5; 1 conv 3ch k3 p1 (quantised, bias), 2 bn,
+ * 3 relu, 4 maxpool 2/2, 5 flatten, 6 dense 4 (fp32), 7 dense 3 (quantised,
+ * bias). Record fields: kind 0, in0 1, in1 5, c 9, h 13, w 17, kh 21, kw 25,
+ * stride 29, pad 33, flags 37, quant 41, n0 42. */
+static const patch HOSTILE[] = {
+    {"layer count huge", 0, 12, 4, 0xFFFFFFFFu},
+    {"layer count 1 more", 0, 12, 4, 9},
+    {"layer count 1 less", 0, 12, 4, 7},
+    {"layer count 0", 0, 12, 4, 0},
+    {"layer count 1", 0, 12, 4, 1},
+    {"input channels huge", 0, 0, 4, 0x7FFFFFFFu},
+    {"input channels 0", 0, 0, 4, 0},
+    {"input 2^20 x 2^20", 0, 4, 8, ((uint64_t)1 << 20) | ((uint64_t)1 << 52)},
+    {"layer code input", 1, 0, 1, SC_LAYER_INPUT},
+    {"layer code 10", 3, 0, 1, SC_LAYER_KIND_COUNT},
+    {"layer code 255", 6, 0, 1, 255},
+    {"layer code relu for conv", 1, 0, 1, SC_LAYER_RELU},
+    {"layer code add for relu", 3, 0, 1, SC_LAYER_ADD},
+    {"layer code dense for flatten", 5, 0, 1, SC_LAYER_DENSE},
+    {"input id itself", 2, 1, 4, 2},
+    {"input id later", 2, 1, 4, 5},
+    {"input id huge", 2, 1, 4, 0xFFFFFFFFu},
+    {"input id 2^31", 6, 1, 4, 0x80000000u},
+    {"second input on a relu", 3, 5, 4, 1},
+    {"channels huge", 1, 9, 4, 1u << 20},
+    {"channels 2^32-1", 7, 9, 4, 0xFFFFFFFFu},
+    {"channels 0", 6, 9, 4, 0},
+    {"channels +1", 1, 9, 4, 4},
+    {"bn channels", 2, 9, 4, 2},
+    {"height", 1, 13, 4, 6},
+    {"width", 4, 17, 4, 3},
+    {"kernel huge", 1, 21, 4, 1u << 30},
+    {"kernel 0", 1, 25, 4, 0},
+    {"kernel differs", 1, 21, 4, 5},
+    {"dense kernel", 6, 21, 4, 3},
+    {"stride 0", 1, 29, 4, 0},
+    {"stride huge", 4, 29, 4, 0xFFFFFFFFu},
+    {"pad huge", 1, 33, 4, 1000},
+    {"relu pad", 3, 33, 4, 1},
+    {"conv flags", 1, 37, 4, 0xFF},
+    {"bn flags", 2, 37, 4, 8},
+    {"bn not affine", 2, 37, 4, 0},
+    {"dense bias removed", 7, 37, 4, 0},
+    {"relu flags", 3, 37, 4, 1},
+    {"quantised relu", 3, 41, 1, 1},
+    {"quantised 2", 1, 41, 1, 2},
+    {"fp32 layer marked quantised", 6, 41, 1, 1},
+    {"quantised layer marked fp32", 1, 41, 1, 0},
+    {"n0 huge", 1, 42, 8, ~(uint64_t)0},
+};
+#define N_HOSTILE ((int)(sizeof HOSTILE / sizeof HOSTILE[0]))
+
+static void apply(unsigned char *c, const patch *p)
+{
+    size_t at = p->layer == 0 ? HEADER + (size_t)p->field
+                              : (size_t)RECORD_AT(p->layer) + (size_t)p->field;
+    for (int i = 0; i < p->width; i++)
+        c[at + (size_t)i] = (unsigned char)(p->value >> (8 * i));
+}
+
+/* Offset of the first channel header of layer 1 (the first payload). */
+#define PAYLOAD_AT (RECORD_AT(8))
+
+/* Runs every hostile case; returns how many were not rejected with
+ * SC_ERR_FORMAT (reported on stderr). */
+static int hostile_all(const unsigned char *d, size_t n, int check_msgs)
+{
+    int bad = 0;
+    unsigned char *c = malloc(n);
+    if (c == NULL)
+        return 1;
+    for (int i = 0; i < N_HOSTILE + 7; i++) {
+        memcpy(c, d, n);
+        const char *what;
+        if (i < N_HOSTILE) {
+            apply(c, &HOSTILE[i]);
+            what = HOSTILE[i].what;
+        } else {
+            /* payload fields: channel bits, exponents, cbias flag, total bits */
+            static const char *names[7] = {"bits 33", "bits 255", "exponent NaN",
+                                            "exponent 200", "cbias flag 2",
+                                            "total bits +8", "total bits huge"};
+            what = names[i - N_HOSTILE];
+            size_t at = PAYLOAD_AT;
+            switch (i - N_HOSTILE) {
+            case 0: c[at] = 33; break;
+            case 1: c[at + 5] = 255; break;
+            case 2: wr32(c + at + 1, 0x7FC00000u); break;
+            case 3: wr32(c + at + 6, 0x43480000u); break; /* 200.0f */
+            case 4: c[at + 15 + 12] = 2; break; /* after 3 headers, 3 biases */
+            default: break;
+            }
+            if (i - N_HOSTILE >= 5) {
+                /* the total-bits field sits right before the payload bytes;
+                 * find it: it is the only u64 whose value's bytes fit */
+                size_t found = 0;
+                for (size_t k = at; k + 8 + 4 <= n; k++) {
+                    uint64_t v = 0;
+                    for (int q = 0; q < 8; q++)
+                        v |= (uint64_t)d[k + (size_t)q] << (8 * q);
+                    if (v > 0 && (v + 7) / 8 == n - 4 - (k + 8))
+                        found = k;
+                }
+                if (found == 0) {
+                    fprintf(stderr, "hostile: no total-bits field found\n");
+                    bad++;
+                    continue;
+                }
+                uint64_t v = 0;
+                for (int q = 0; q < 8; q++)
+                    v |= (uint64_t)d[found + (size_t)q] << (8 * q);
+                wr64(c + found, i - N_HOSTILE == 5 ? v + 8 : ~(uint64_t)0 >> 1);
+            }
+        }
+        reseal(c, n);
+        sc_model *m = SENTINEL;
+        tu_clear_error();
+        sc_status st = sc_model_load_memory(&m, c, n);
+        if (st == SC_OK)
+            sc_model_free(m);
+        if (st != SC_ERR_FORMAT || m != SENTINEL ||
+            (check_msgs && strcmp(sc_last_error(), tu_marker_message()) == 0)) {
+            fprintf(stderr, "hostile '%s': status %d (%s)\n", what, (int)st, sc_last_error());
+            bad++;
+        }
+    }
+    free(c);
+    return bad;
+}
+
+#if !defined(__SANITIZE_ADDRESS__)
+static int under_valgrind(void)
+{
+    const char *p = getenv("LD_PRELOAD");
+    return p && strstr(p, "vgpreload") != NULL;
+}
+
+static long vm_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = -1;
+    if (f) {
+        if (fscanf(f, "%ld", &pages) != 1)
+            pages = -1;
+        fclose(f);
+    }
+    return pages < 0 ? -1 : pages * sysconf(_SC_PAGESIZE);
+}
+#endif
+
+/* Hostile files with a valid checksum: mutated layer-table and payload
+ * fields are rejected with SC_ERR_FORMAT, and (where the address space can
+ * be limited: not under ASan or valgrind) without allocating more than
+ * 64 MiB on the way. */
+START_TEST(test_hostile_files_with_valid_crc)
+{
+    make_tmpdir();
+    size_t n;
+    unsigned char *d = small_model(&n);
+    /* the test's idea of the layout is right: layer 7 is a dense of 3 */
+    ck_assert_uint_eq(d[RECORD_AT(7)], SC_LAYER_DENSE);
+    ck_assert_uint_eq(rd32(d + RECORD_AT(7) + 9), 3);
+    ck_assert_uint_eq(d[PAYLOAD_AT], d[PAYLOAD_AT]); /* in range */
+    ck_assert_uint_ge(d[PAYLOAD_AT], 1);
+    ck_assert_uint_le(d[PAYLOAD_AT], 5);
+    ck_assert_int_eq(hostile_all(d, n, 1), 0);
+#if !defined(__SANITIZE_ADDRESS__)
+    if (!under_valgrind()) {
+        long vm = vm_bytes();
+        ck_assert_int_gt(vm, 0);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            struct rlimit rl = {(rlim_t)vm + (64l << 20), (rlim_t)vm + (64l << 20)};
+            if (setrlimit(RLIMIT_AS, &rl) != 0)
+                _exit(3);
+            _exit(hostile_all(d, n, 0) ? 1 : 0);
+        }
+        int status;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                      "hostile files under a 64 MiB allocation limit: status 0x%x", status);
+    }
+#endif
+    free(d);
+    remove_tmpdir();
+}
+END_TEST
+
+/* A big but honest layer claimed by a small file: the allocation budget
+ * refuses it before allocating. */
+START_TEST(test_budget_refuses_big_layers)
+{
+    /* head + one dense of 2^24 outputs on a 2^28-float input */
+    unsigned char c[HEADER + TABLE_HEAD + RECORD + 64];
+    memset(c, 0, sizeof c);
+    memcpy(c, "SCMODEL", 8);
+    wr32(c + 8, 1);
+    unsigned char *q = c + HEADER;
+    put32(&q, 1u << 8); put32(&q, 1u << 10); put32(&q, 1u << 10);
+    put32(&q, 2);
+    *q++ = SC_LAYER_DENSE;
+    put32(&q, 0); put32(&q, 0);
+    put32(&q, 1u << 24); put32(&q, 1); put32(&q, 1);
+    put32(&q, 1); put32(&q, 1); put32(&q, 1); put32(&q, 0);
+    put32(&q, 0);
+    *q++ = 1;
+    put64(&q, 1);
+    reseal(c, sizeof c);
+    load_fails(c, sizeof c, SC_ERR_FORMAT, 0);
+    /* a relu over a 2^28-float input, from a 110-byte file */
+    q = c + HEADER + TABLE_HEAD;
+    *q++ = SC_LAYER_RELU;
+    memset(q, 0, RECORD - 1);
+    wr32(q + 8, 1u << 8);
+    wr32(q + 12, 1u << 10);
+    wr32(q + 16, 1u << 10);
+    reseal(c, sizeof c);
+    load_fails(c, sizeof c, SC_ERR_FORMAT, 1);
+}
+END_TEST
+
+/* A legitimate model with big feature maps and few weights loads: the
+ * budget counts what the loader allocates, not activations. */
+START_TEST(test_big_feature_maps_load)
+{
+    make_tmpdir();
+    static const tnet t = {1, 512, 512, 5, {CONV(0, 16, 3, 1, 1, SC_BIAS), BN(1, SC_BN_AFFINE),
+                                            RELU(2), GAVG(3), DENSE(4, 2, SC_BIAS)}};
+    sc_net *net = build(&t);
+    TU_OK(sc_net_init(net, 3));
+    TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+    sc_model_info si = round_trip(net, &t, 8);
+    ck_assert_int_lt(si.file_bytes, 2000);
+    sc_net_free(net);
+    remove_tmpdir();
+}
+END_TEST
+
+/* ---- regenerating the golden file and the fuzz seeds --------------------- */
+
+static void save_seed(const tnet *t, int quant, float bits, const char *name)
+{
+    sc_net *net = build(t);
+    TU_OK(sc_net_init(net, 31));
+    if (quant)
+        TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+    if (quant)
+        all_bits(net, bits);
+    char p[600];
+    snprintf(p, sizeof p, "%s/fuzz_seed/%s", data_dir(), name);
+    TU_OK(sc_net_save(net, p, NULL));
+    sc_net_free(net);
+}
+
+START_TEST(regenerate)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/fuzz_seed", data_dir());
+    ck_assert_msg(mkdir(p, 0777) == 0 || errno == EEXIST, "cannot create %s", p);
+    sc_net *g = golden_net();
+    snprintf(p, sizeof p, "%s/golden.scm", data_dir());
+    TU_OK(sc_net_save(g, p, NULL));
+    sc_net_free(g);
+    /* small nets of every layer kind: the fuzzer mutates from these */
+    static const tnet seeds[] = {
+        {1, 3, 3, 2, {DENSE(0, 3, SC_BIAS), DENSE(1, 2, SC_NO_BIAS)}},
+        {2, 5, 5, 5, {CONV(0, 3, 3, 2, 1, SC_BIAS), BN(1, SC_BN_AFFINE), RELU(2), FLAT(3),
+                      DENSE(4, 2, SC_BIAS)}},
+        {1, 6, 6, 5, {CONV(0, 2, 3, 1, 0, SC_NO_BIAS), BN(1, SC_BN_BATCH_STATS),
+                      MAXPOOL(2, 2, 2), GAVG(3), DENSE(4, 2, SC_BIAS)}},
+        {2, 4, 4, 5, {CONV(0, 2, 1, 1, 0, SC_BIAS), BN(1, 0), ADD(2, 0), GMAX(3),
+                      DENSE(4, 2, SC_NO_BIAS)}},
+    };
+    save_seed(&seeds[0], 0, 0, "dense_fp32.scm");
+    save_seed(&seeds[0], 1, 3, "dense_3bit.scm");
+    save_seed(&seeds[1], 1, 2.5f, "conv_bn_relu.scm");
+    save_seed(&seeds[2], 1, 1, "maxpool_gavg.scm");
+    save_seed(&seeds[3], 1, 16, "add_gmax.scm");
+    /* checkpoints for the checkpoint fuzzer */
+    snprintf(p, sizeof p, "%s/fuzz_seed_ckpt", data_dir());
+    ck_assert_msg(mkdir(p, 0777) == 0 || errno == EEXIST, "cannot create %s", p);
+    for (int k = 0; k < 2; k++) {
+        sc_net *net = build(&seeds[k ? 3 : 1]);
+        TU_OK(sc_net_init(net, 41));
+        TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+        sc_optimizer *opt = NULL;
+        if (k == 0)
+            TU_OK(sc_optimizer_create(&opt, net, SC_OPT_ADAM));
+        snprintf(p, sizeof p, "%s/fuzz_seed_ckpt/%s", data_dir(), k ? "no_opt.sck" : "adam.sck");
+        TU_OK(sc_checkpoint_save(net, opt, "seed", 4, p));
+        sc_optimizer_free(opt);
+        sc_net_free(net);
+    }
+    printf("regenerated %s/golden.scm, %s/fuzz_seed/ and %s/fuzz_seed_ckpt/\n", data_dir(),
+           data_dir(), data_dir());
+}
+END_TEST
+
+/* ---- main --------------------------------------------------------------- */
+
+static Suite *suite(int regen)
+{
+    Suite *s = suite_create("model");
+    TCase *tc = tcase_create("model");
+    if (regen) {
+        tcase_add_test(tc, regenerate);
+        suite_add_tcase(s, tc);
+        return s;
+    }
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, test_round_trip_every_layer_kind, 0, N_NETS);
+    tcase_add_test(tc, test_round_trip_every_bit_depth);
+    tcase_add_test(tc, test_round_trip_top_bit_depths);
+    tcase_add_test(tc, test_round_trip_after_compress);
+    tcase_add_test(tc, test_load_memory_equals_load);
+    tcase_add_test(tc, test_exact_bytes_of_a_tiny_model);
+    tcase_add_test(tc, test_golden_file);
+    tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_every_byte_corruption_rejected);
+    tcase_add_test(tc, test_every_truncation_rejected);
+    tcase_add_test(tc, test_hostile_files_with_valid_crc);
+    tcase_add_test(tc, test_budget_refuses_big_layers);
+    tcase_add_test(tc, test_big_feature_maps_load);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    const char *regen = getenv("SC_REGEN_DATA");
+    SRunner *sr = srunner_create(suite(regen && strcmp(regen, "1") == 0));
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
