@@ -98,7 +98,7 @@ EXAMPLES := $(patsubst examples/%.c,$(BUILDDIR)/examples/%,$(EXAMPLE_SRCS))
 # tests/bench/bench.c: `make bench` (built for `make check` too)
 BENCH := $(BUILDDIR)/tests/bench/bench
 BENCH_FLAGS ?=
-BENCH_DIR := $(BUILDDIR)/bench
+BENCH_DIR ?= $(BUILDDIR)/bench
 
 # Two object trees, each compiled with fixed flags: build/obj (normal) and
 # build/san/obj (sanitized). They can never be mixed.
@@ -462,4 +462,5 @@ FORCE:
 -include $(wildcard $(NORMAL_OBJDIR)/src/*.d $(NORMAL_OBJDIR)/src/*/*.d $(NORMAL_OBJDIR)/src/*/*/*.d \
                     $(NORMAL_OBJDIR)/tests/*.d $(NORMAL_OBJDIR)/tests/*/*.d \
                     $(SAN_OBJDIR)/src/*.d $(SAN_OBJDIR)/src/*/*.d $(SAN_OBJDIR)/src/*/*/*.d \
-                    $(SAN_OBJDIR)/tests/*.d $(SAN_OBJDIR)/tests/*/*.d)
+                    $(SAN_OBJDIR)/tests/*.d $(SAN_OBJDIR)/tests/*/*.d \
+                    $(FUZZ_DIR)/obj/src/*/*.d $(FUZZ_DIR)/obj/src/*/*/*.d)

@@ -54,8 +54,9 @@
  * net uses for its own work; results do not depend on which threads run
  * other nets. The library keeps no mutable global state of its own except
  * each thread's sc_last_error() message. It drives OpenBLAS single-threaded
- * and runs its own thread pool, so sc_net_init() and sc_net_set_threads()
- * call openblas_set_num_threads(1), which sets OpenBLAS's process-wide
+ * and runs its own thread pool, so sc_net_create() (every net and loaded
+ * model starts there) and sc_net_set_threads() call
+ * openblas_set_num_threads(1), which sets OpenBLAS's process-wide
  * thread count (always to the same value). Hooks (sc_net_set_progress(),
  * sc_net_set_log()) run on the thread that made the call.
  */
@@ -440,8 +441,10 @@ SC_API sc_status sc_net_set_log(sc_net *net, sc_log_fn fn, void *user);
 
 /** Quantise layer id (dense or conv) or every dense/conv layer
  *  (SC_ALL_LAYERS) with learned per-output-channel bit depth and exponent,
- *  initialised from SC_PARAM_QUANT_B0 / SC_PARAM_QUANT_E0. After
- *  sc_net_init(); before the optimizer is created. */
+ *  initialised from SC_PARAM_QUANT_B0 / SC_PARAM_QUANT_E0 (the default
+ *  exponent keeps each channel's largest |w| unclamped when b0 >= 2). After
+ *  sc_net_init(); an attached optimizer keeps its state for the existing
+ *  parameters and starts the new b and e from zero state. */
 SC_API sc_status sc_net_quantize(sc_net *net, int id);
 /** 1 when layer id is quantised, else 0. */
 SC_API int sc_net_is_quantized(const sc_net *net, int id);

@@ -36,6 +36,7 @@ SC_API sc_status sc_net_create(sc_net **out, int c, int h, int w)
     net->threads = 1;
     net->pool = pool;
     net->plan_dirty = 1;
+    openblas_set_num_threads(1); /* our pool runs the threads */
     sc_node input = {.kind = SC_LAYER_INPUT, .c = c, .h = h, .w = w};
     int id;
     sc_status st = sc_graph_add(net, &input, &id);
@@ -192,7 +193,6 @@ SC_API sc_status sc_net_init(sc_net *net, uint64_t seed)
     }
     net->seed = seed;
     net->initialized = 1;
-    openblas_set_num_threads(1);
     return SC_OK;
 }
 
