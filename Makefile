@@ -144,9 +144,9 @@ DESTDIR ?=
 
 # ---------------------------------------------------------------- deps
 DEPS_PKGS = libopenblas-dev check pkg-config zlib1g-dev dataset-fashion-mnist \
-            python3 python3-numpy abigail-tools doxygen
+            python3 python3-numpy abigail-tools doxygen gnuplot-nox
 
-.PHONY: all deps check check-run sanitize valgrind examples check-exports \
+.PHONY: sweep all deps check check-run sanitize valgrind examples check-exports \
         header-check tests install uninstall clean demo abi-check abi-baseline \
         docs FORCE
 
@@ -378,6 +378,13 @@ deps:
 	fi
 
 # ---------------------------------------------------------------- demo
+# sweep: the size/accuracy trade-off figure (examples/sweep.sh, into docs/)
+SWEEP_FLAGS ?= --net tinynet --epochs 3
+sweep:
+	@$(MAKE) --no-print-directory deps && \
+	$(MAKE) --no-print-directory examples && \
+	bash examples/sweep.sh $(SWEEP_FLAGS)
+
 # DEMO_FLAGS: the example's flags (default: tinynet, 3 epochs, both cores)
 DEMO_FLAGS ?= --net tinynet --epochs 3
 demo:

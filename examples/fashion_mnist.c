@@ -30,7 +30,7 @@
 #endif
 
 typedef struct options {
-    const char *data, *net, *save, *eval;
+    const char *data, *net, *save, *eval, *trace;
     int epochs, batch, threads, use_float, cosine, freeze, bn_refresh;
     long steps, train_limit, test_limit, compress_every;
     double gamma, lr, qlr, b0;
@@ -227,6 +227,41 @@ static void summary(sc_net *net)
            (long long)t.overhead_floats);
 }
 
+typedef struct progress_line {
+    long total;
+    double t0;
+} progress_line;
+
+/* the progress hook: one live line on stderr */
+static void show_progress(const sc_progress *p, void *user)
+{
+    const progress_line *pl = user;
+    if (p->kind != SC_PROGRESS_STEP)
+        return;
+    double el = now() - pl->t0;
+    fprintf(stderr,
+            "\rstep %6llu/%ld  %7.0f img/s  loss %.4f  Q %.3f  bits %6.2f%%  "
+            "weights %6.2f%%  ETA %4.0fs ",
+            (unsigned long long)p->step, pl->total, p->images_per_sec,
+            p->task_loss, p->size_loss, p->bits_pct, p->weights_pct,
+            el / (double)p->step * (double)(pl->total - (long)p->step));
+}
+
+/* --trace FILE: live channels of every dense/conv layer at this step */
+static void write_trace(FILE *f, sc_net *net, long step)
+{
+    for (int id = 1; id < sc_net_layer_count(net); id++) {
+        int kind = sc_net_layer_kind(net, id);
+        if (kind != SC_LAYER_DENSE && kind != SC_LAYER_CONV2D)
+            continue;
+        sc_size_report r = SC_SIZE_REPORT_INIT;
+        check(sc_net_size_report(net, id, &r), "size report");
+        fprintf(f, "%ld,%d,%lld,%lld,%.4f,%.4f\n", step, id,
+                (long long)r.out_channels, (long long)r.in_channels, r.bits_pct,
+                r.weights_pct);
+    }
+}
+
 /* Gathers batch `at` of the shuffled order into bx/by; returns its size. */
 static int gather(const dataset *d, const long *order, long at, int batch,
                   float *bx, int32_t *by)
@@ -295,6 +330,7 @@ static void usage(void)
          "  --float             no quantiser: the float baseline\n"
          "  --save FILE         keep the trained model file (default: a temporary)\n"
          "  --eval FILE         only evaluate a saved model on the test set\n"
+         "  --trace FILE        CSV of live channels per layer every 50 steps\n"
          "  --steps N           stop after N training steps (smoke tests)\n"
          "  --compress-every N  compress every N steps (default 0: each epoch end)\n"
          "  --schedule S        weights' learning rate: cosine or constant (default)\n"
@@ -327,7 +363,7 @@ static double to_double(const char *flag, const char *v, double lo, double hi)
 static options parse(int argc, char **argv)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    options o = {DEFAULT_DATA, "tinynet", NULL, NULL, 3, 128,
+    options o = {DEFAULT_DATA, "tinynet", NULL, NULL, NULL, 3, 128,
                  cpus > 0 ? (int)cpus : 1, 0, 0, 0, 20, 0, 0, 0, 0,
                  0.05, 1e-3, 0.5, 8.0, 1};
     for (int i = 1; i < argc; i++) {
@@ -347,6 +383,7 @@ static options parse(int argc, char **argv)
         else if (strcmp(a, "--net") == 0) o.net = v;
         else if (strcmp(a, "--save") == 0) o.save = v;
         else if (strcmp(a, "--eval") == 0) o.eval = v;
+        else if (strcmp(a, "--trace") == 0) o.trace = v;
         else if (strcmp(a, "--epochs") == 0) o.epochs = (int)to_long(a, v, 1, 10000);
         else if (strcmp(a, "--batch") == 0) o.batch = (int)to_long(a, v, 1, 65536);
         else if (strcmp(a, "--threads") == 0) o.threads = (int)to_long(a, v, 1, 256);
@@ -415,6 +452,17 @@ int main(int argc, char **argv)
                      ? o.steps : steps_per_epoch * o.epochs;
     int tty = isatty(fileno(stderr));
     double t0 = now(), train_s = 0.0, acc = 0.0;
+    /* the live progress line comes from the library's progress hook */
+    progress_line pl = {total, t0};
+    if (tty)
+        check(sc_net_set_progress(net, show_progress, &pl, 20), "progress hook");
+    FILE *trace = NULL;
+    if (o.trace) {
+        trace = fopen(o.trace, "w");
+        if (trace == NULL)
+            die("cannot write %s: %s", o.trace, strerror(errno));
+        fprintf(trace, "step,layer,out_channels,in_channels,bits_pct,weights_pct\n");
+    }
     sc_step_stats st = SC_STEP_STATS_INIT;
     int epoch;
     for (epoch = 0; epoch < o.epochs && step < total; epoch++) {
@@ -440,17 +488,8 @@ int main(int argc, char **argv)
             check(sc_tensor_wrap(&x, 4, xs, bx), "tensor");
             check(sc_net_train_step(net, opt, x, by, &st), "sc_net_train_step");
             sc_tensor_free(x);
-            if (tty && (step % 20 == 0 || step + 1 == total)) {
-                sc_size_report r = SC_SIZE_REPORT_INIT;
-                check(sc_net_size_report(net, SC_ALL_LAYERS, &r), "report");
-                double el = now() - t0, ips = (double)(step + 1) * o.batch / el;
-                fprintf(stderr,
-                        "\rstep %6ld/%ld  %7.0f img/s  loss %.4f  Q %.3f  "
-                        "bits %6.2f%%  weights %6.2f%%  ETA %4.0fs ",
-                        step + 1, total, ips, st.task_loss, st.size_loss,
-                        r.bits_pct, r.weights_pct,
-                        el / (double)(step + 1) * (double)(total - step - 1));
-            }
+            if (trace && (step % 50 == 0 || step + 1 == total))
+                write_trace(trace, net, step + 1);
         }
         train_s += now() - te;
         if (!o.use_float && o.compress_every == 0)
@@ -463,6 +502,7 @@ int main(int argc, char **argv)
         check(sc_net_size_report(net, SC_ALL_LAYERS, &r), "report");
         if (tty)
             fputc('\n', stderr);
+        check(sc_net_report_epoch(net, epoch + 1, acc), "epoch report");
         printf("epoch %d: test accuracy %.2f%%, bits %.2f%%, weights %.2f%%, "
                "%.1f s\n",
                epoch + 1, 100 * acc, r.bits_pct, r.weights_pct, now() - te);
@@ -511,6 +551,8 @@ int main(int argc, char **argv)
            o.net, o.use_float, epoch, acc, t.bits_pct, t.weights_pct,
            (long long)info.file_bytes, train_s);
 
+    if (trace)
+        fclose(trace);
     sc_optimizer_free(opt);
     sc_net_free(net);
     free(order);
