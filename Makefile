@@ -243,10 +243,10 @@ endif
 
 # Everything is built first (in parallel with -j), then run sequentially.
 # Tests run with the BLAS kernel the shipped programs use: the best one the
-# CPU supports (examples/blas_kernel.h), unless OPENBLAS_CORETYPE is set.
+# CPU supports (examples/blas_kernel.h), unless SC_BLAS_KEEP is set.
 check-run: all $(TEST_BINS) examples header-check $(BENCH)
-	@ct=$${OPENBLAS_CORETYPE:-$$(./$(BUILDDIR)/examples/blas_kernel --coretype)}; \
-	if [ -n "$$ct" ]; then export OPENBLAS_CORETYPE=$$ct; fi; \
+	@ct=$$(./$(BUILDDIR)/examples/blas_kernel --coretype); \
+	if [ -n "$$ct" ] && [ -z "$${SC_BLAS_KEEP:-}" ]; then export OPENBLAS_CORETYPE=$$ct; else ct=$${OPENBLAS_CORETYPE:-}; fi; \
 	echo "==> BLAS kernel for the tests: $$(OPENBLAS_CORETYPE=$$ct ./$(BUILDDIR)/examples/blas_kernel | sed -n 's/^kernel running: //p')"; \
 	pass=0; \
 	fail() { echo "FAIL: $$1"; echo "$$pass passed, 1 failed"; exit 1; }; \

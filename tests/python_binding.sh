@@ -15,6 +15,6 @@ SELFCOMPRESS_LIB="$libdir/libselfcompress.so.0" PYTHONDONTWRITEBYTECODE=1 \
 found=$(env -u SELFCOMPRESS_LIB PKG_CONFIG_PATH=/nonexistent PKG_CONFIG_LIBDIR=/nonexistent \
     PYTHONDONTWRITEBYTECODE=1 "$py" -c 'import os, selfcompress as sc; print(os.path.realpath(sc.find_library())); print(sc.version())')
 printf '%s\n' "$found"
-[ "$(printf '%s\n' "$found" | head -n 1)" = "$(realpath "$root/lib/libselfcompress.so.0")" ] \
+[ "$(printf '%s\n' "$found" | sed -n 1p)" = "$(realpath "$root/lib/libselfcompress.so.0")" ] \
     || { echo "python_binding: did not fall back to the repository's lib/" >&2; exit 1; }
 echo "python_binding: OK"
