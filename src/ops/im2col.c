@@ -4,13 +4,13 @@
 #include <string.h>
 
 void sc_im2col(const float *x, int c, int h, int w, int kh, int kw, int s,
-               int p, int oh, int ow, float *col)
+               int p, int oh, int ow, float *col, size_t ld)
 {
     for (int ch = 0; ch < c; ch++) {
         const float *xc = x + (size_t)ch * h * w;
         for (int i = 0; i < kh; i++) {
             for (int j = 0; j < kw; j++) {
-                float *row = col + ((size_t)(ch * kh + i) * kw + j) * oh * ow;
+                float *row = col + ((size_t)(ch * kh + i) * kw + j) * ld;
                 for (int oy = 0; oy < oh; oy++) {
                     int iy = oy * s - p + i;
                     float *r = row + (size_t)oy * ow;
@@ -45,14 +45,14 @@ void sc_im2col(const float *x, int c, int h, int w, int kh, int kw, int s,
 }
 
 void sc_col2im(const float *col, int c, int h, int w, int kh, int kw, int s,
-               int p, int oh, int ow, float *x)
+               int p, int oh, int ow, float *x, size_t ld)
 {
     for (int ch = 0; ch < c; ch++) {
         float *xc = x + (size_t)ch * h * w;
         for (int i = 0; i < kh; i++) {
             for (int j = 0; j < kw; j++) {
                 const float *row =
-                    col + ((size_t)(ch * kh + i) * kw + j) * oh * ow;
+                    col + ((size_t)(ch * kh + i) * kw + j) * ld;
                 for (int oy = 0; oy < oh; oy++) {
                     int iy = oy * s - p + i;
                     if (iy < 0 || iy >= h)
