@@ -18,14 +18,35 @@ static void bounds(float b, float *lo, float *hi)
         *hi = nextafterf(half, 0.0f);
 }
 
-void sc_quant_channel(const float *w, size_t n, float b, float e, float *q)
+/* round half to even, as nearbyintf in the default rounding mode, but
+ * inline and vectorisable: for |c| < 2^22, adding and taking away
+ * 1.5 * 2^23 leaves the nearest integer, ties to even (the float sum has no
+ * bits below 1); larger values go to nearbyintf. */
+static inline float round_even(float c)
+{
+    const float magic = 12582912.0f; /* 1.5 * 2^23 */
+    float r = (c + magic) - magic;
+    return fabsf(c) < 4194304.0f ? r : nearbyintf(c);
+}
+
+void sc_quant_channel(const float *restrict w, size_t n, float b, float e,
+                      float *restrict q)
 {
     float lo, hi, s = exp2f(e), inv = exp2f(-e);
     bounds(b, &lo, &hi);
+    if (hi < 4194304.0f) { /* every clamped value is below 2^22 */
+        const float magic = 12582912.0f;
+        for (size_t i = 0; i < n; i++) {
+            float u = w[i] * inv;
+            float c = u < lo ? lo : (u > hi ? hi : u);
+            q[i] = s * ((c + magic) - magic) + 0.0f; /* + 0: no -0 */
+        }
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         float u = w[i] * inv;
         float c = u < lo ? lo : (u > hi ? hi : u);
-        q[i] = s * nearbyintf(c) + 0.0f; /* + 0: no negative zeros */
+        q[i] = s * round_even(c) + 0.0f;
     }
 }
 
