@@ -325,7 +325,7 @@ BENCH_PKGS := python3-torch
 
 .PHONY: bench bench-build bench-deps bench-torch bench-compare
 
-$(BENCH): tests/bench/bench.c examples/nets.h examples/blas_kernel.h $(SHARED_LINK) $(HEADER) $(NORMAL_OBJDIR)/.flags
+$(BENCH): tests/bench/bench.c examples/nets.h examples/blas_kernel.h examples/common.h $(SHARED_LINK) $(HEADER) $(NORMAL_OBJDIR)/.flags
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) -Iinclude -Iexamples $(CPPFLAGS) $(BLAS_CFLAGS) $(LDFLAGS) -o $@ $< \
 		-L$(LIBOUT) -lselfcompress -Wl,-rpath,'$$ORIGIN/../../../$(LIBOUT)' $(BLAS_LIBS) $(SYS_LIBS)

@@ -24,36 +24,19 @@
 
 #include <selfcompress.h>
 
+#define COMMON_PROG "bench_compress"
+#include "common.h"
+
 enum { IMG = 28, CLASSES = 10 };
 
-static void die(const char *fmt, ...)
+/* conv 3x3 (padding 1, no bias), batch norm (affine), relu; the relu's id */
+static int conv_bn_relu(sc_net *net, int in, int channels)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "bench_compress: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    exit(1);
-}
-
-static void check(sc_status st, const char *what)
-{
-    if (st != SC_OK)
-        die("%s: %s (%s)", what, sc_strerror(st), sc_last_error());
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+    int id;
+    check(sc_net_conv2d(net, in, channels, 3, 3, 1, 1, SC_NO_BIAS, &id), "conv");
+    check(sc_net_batchnorm(net, id, SC_BN_AFFINE, &id), "bn");
+    check(sc_net_relu(net, id, &id), "relu");
+    return id;
 }
 
 /* The last layer added is the logits: every dense/conv before it can die. */
@@ -61,25 +44,17 @@ static void build(sc_net *net, const char *kind)
 {
     int id;
     if (strcmp(kind, "tinynet") == 0) {
-        check(sc_net_conv2d(net, SC_INPUT, 16, 3, 3, 1, 1, SC_NO_BIAS, &id), "conv");
-        check(sc_net_batchnorm(net, id, SC_BN_AFFINE, &id), "bn");
-        check(sc_net_relu(net, id, &id), "relu");
+        id = conv_bn_relu(net, SC_INPUT, 16);
         check(sc_net_maxpool(net, id, 2, 2, &id), "maxpool");
-        check(sc_net_conv2d(net, id, 32, 3, 3, 1, 1, SC_NO_BIAS, &id), "conv");
-        check(sc_net_batchnorm(net, id, SC_BN_AFFINE, &id), "bn");
-        check(sc_net_relu(net, id, &id), "relu");
+        id = conv_bn_relu(net, id, 32);
         check(sc_net_global_avgpool(net, id, &id), "gavgpool");
         check(sc_net_dense(net, id, CLASSES, SC_BIAS, &id), "dense");
         return;
     }
     /* cnn: 32 and 64 3x3 channels, two pools, a 128-wide hidden layer */
-    check(sc_net_conv2d(net, SC_INPUT, 32, 3, 3, 1, 1, SC_NO_BIAS, &id), "conv");
-    check(sc_net_batchnorm(net, id, SC_BN_AFFINE, &id), "bn");
-    check(sc_net_relu(net, id, &id), "relu");
+    id = conv_bn_relu(net, SC_INPUT, 32);
     check(sc_net_maxpool(net, id, 2, 2, &id), "maxpool");
-    check(sc_net_conv2d(net, id, 64, 3, 3, 1, 1, SC_NO_BIAS, &id), "conv");
-    check(sc_net_batchnorm(net, id, SC_BN_AFFINE, &id), "bn");
-    check(sc_net_relu(net, id, &id), "relu");
+    id = conv_bn_relu(net, id, 64);
     check(sc_net_maxpool(net, id, 2, 2, &id), "maxpool");
     check(sc_net_flatten(net, id, &id), "flatten");
     check(sc_net_dense(net, id, 128, SC_BIAS, &id), "dense");
@@ -100,8 +75,7 @@ static double step_ms(sc_net *net, sc_optimizer *opt, sc_tensor *x,
         if (i >= warm)
             t[i - warm] = 1e3 * (now() - t0);
     }
-    qsort(t, (size_t)steps, sizeof *t, cmp_double);
-    double m = steps % 2 ? t[steps / 2] : 0.5 * (t[steps / 2 - 1] + t[steps / 2]);
+    double m = median(t, steps);
     free(t);
     return m;
 }

@@ -21,7 +21,9 @@
 
 #include <selfcompress.h>
 
+#define COMMON_PROG "fashion_mnist"
 #include "blas_kernel.h"
+#include "common.h"
 #include "nets.h"
 
 #define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
@@ -33,7 +35,7 @@ typedef struct options {
     const char *data, *net, *save, *eval, *trace;
     int epochs, batch, threads, use_float, cosine, freeze, bn_refresh;
     long steps, train_limit, test_limit, compress_every;
-    double gamma, lr, qlr, b0;
+    double gamma, lr, qlr, elr, b0;
     unsigned long seed;
 } options;
 
@@ -42,30 +44,6 @@ typedef struct dataset {
     int32_t *y; /* n labels */
     long n;
 } dataset;
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("fashion_mnist: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
-
-static void check(sc_status st, const char *what)
-{
-    if (st != SC_OK)
-        die("%s: %s (%s)", what, sc_strerror(st), sc_last_error());
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ---- IDX files (big-endian header, gzip) ---- */
 
@@ -201,6 +179,18 @@ static double evaluate(forward_fn fwd, void *handle, const dataset *d, int batch
     return (double)right / (double)d->n;
 }
 
+/* The size report of layer id into *r when it is a dense or conv layer
+ * (returns its kind); -1 for any other layer. */
+static int weight_layer_report(sc_net *net, int id, sc_size_report *r)
+{
+    int kind = sc_net_layer_kind(net, id);
+    if (kind != SC_LAYER_DENSE && kind != SC_LAYER_CONV2D)
+        return -1;
+    *r = (sc_size_report)SC_SIZE_REPORT_INIT;
+    check(sc_net_size_report(net, id, r), "size report");
+    return kind;
+}
+
 static void summary(sc_net *net)
 {
     static const char *kinds[] = {"input", "dense", "conv2d", "batchnorm",
@@ -209,11 +199,10 @@ static void summary(sc_net *net)
     printf("\n%-5s %-8s %8s %8s %10s %8s %8s %8s\n", "layer", "kind", "in_ch",
            "out_ch", "weights", "w0", "bits%", "weights%");
     for (int id = 1; id < sc_net_layer_count(net); id++) {
-        int kind = sc_net_layer_kind(net, id);
-        if (kind != SC_LAYER_DENSE && kind != SC_LAYER_CONV2D)
+        sc_size_report r;
+        int kind = weight_layer_report(net, id, &r);
+        if (kind < 0)
             continue;
-        sc_size_report r = SC_SIZE_REPORT_INIT;
-        check(sc_net_size_report(net, id, &r), "size report");
         printf("%-5d %-8s %8lld %8lld %10lld %8lld %8.2f %8.2f\n", id,
                kinds[kind], (long long)r.in_channels, (long long)r.out_channels,
                (long long)r.weights, (long long)r.weights0, r.bits_pct,
@@ -251,11 +240,9 @@ static void show_progress(const sc_progress *p, void *user)
 static void write_trace(FILE *f, sc_net *net, long step)
 {
     for (int id = 1; id < sc_net_layer_count(net); id++) {
-        int kind = sc_net_layer_kind(net, id);
-        if (kind != SC_LAYER_DENSE && kind != SC_LAYER_CONV2D)
+        sc_size_report r;
+        if (weight_layer_report(net, id, &r) < 0)
             continue;
-        sc_size_report r = SC_SIZE_REPORT_INIT;
-        check(sc_net_size_report(net, id, &r), "size report");
         fprintf(f, "%ld,%d,%lld,%lld,%.4f,%.4f\n", step, id,
                 (long long)r.out_channels, (long long)r.in_channels, r.bits_pct,
                 r.weights_pct);
@@ -323,7 +310,8 @@ static void usage(void)
          "  --batch N           batch size (default 128)\n"
          "  --gamma G           size-loss weight (default 0.05)\n"
          "  --lr R              learning rate of weights (Adam, default 1e-3)\n"
-         "  --qlr R             learning rate of bit depths/exponents (default 0.5)\n"
+         "  --qlr R             learning rate of bit depths (default 0.5)\n"
+         "  --elr R             learning rate of exponents (default: as --qlr)\n"
          "  --b0 B              initial bit depth (default 8)\n"
          "  --seed S            initialisation and shuffling seed (default 1)\n"
          "  --threads T         threads (default: online CPUs)\n"
@@ -365,7 +353,7 @@ static options parse(int argc, char **argv)
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     options o = {DEFAULT_DATA, "tinynet", NULL, NULL, NULL, 3, 128,
                  cpus > 0 ? (int)cpus : 1, 0, 0, 0, 20, 0, 0, 0, 0,
-                 0.05, 1e-3, 0.5, 8.0, 1};
+                 0.05, 1e-3, 0.5, -1.0, 8.0, 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -401,6 +389,7 @@ static options parse(int argc, char **argv)
         else if (strcmp(a, "--gamma") == 0) o.gamma = to_double(a, v, 0, 1e6);
         else if (strcmp(a, "--lr") == 0) o.lr = to_double(a, v, 0, 10);
         else if (strcmp(a, "--qlr") == 0) o.qlr = to_double(a, v, 0, 100);
+        else if (strcmp(a, "--elr") == 0) o.elr = to_double(a, v, 0, 100);
         else if (strcmp(a, "--b0") == 0) o.b0 = to_double(a, v, 0, 32);
         else if (strcmp(a, "--seed") == 0) o.seed = (unsigned long)to_long(a, v, 0, 1L << 62);
         else die("unknown flag '%s' (see --help)", a);
@@ -436,7 +425,9 @@ int main(int argc, char **argv)
     check(sc_optimizer_create(&opt, net, SC_OPT_ADAM), "sc_optimizer_create");
     check(sc_optimizer_set_lr(opt, SC_GROUP_WEIGHTS, o.lr), "lr");
     check(sc_optimizer_set_lr(opt, SC_GROUP_BIASES, o.lr), "lr");
-    check(sc_optimizer_set_lr(opt, SC_GROUP_QUANT, o.qlr), "qlr");
+    check(sc_optimizer_set_lr(opt, SC_GROUP_QUANT_BITS, o.qlr), "qlr");
+    check(sc_optimizer_set_lr(opt, SC_GROUP_QUANT_EXP, o.elr < 0 ? o.qlr : o.elr),
+          "elr");
 
     long *order = malloc((size_t)train.n * sizeof *order);
     float *bx = malloc((size_t)o.batch * 784 * sizeof(float));

@@ -19,65 +19,6 @@
 #include "selfcompress.h"
 #include "util/testutil.h"
 
-/* ---- files -------------------------------------------------------------- */
-
-static char tmpdir[64];
-
-static void make_tmpdir(void)
-{
-    strcpy(tmpdir, "/tmp/sc_test_ckpt.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void remove_tmpdir(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static char *tpath(const char *name)
-{
-    static char p[4][128];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, name);
-    return p[k];
-}
-
-static unsigned char *read_all(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-    long len = ftell(f);
-    ck_assert_int_ge(len, 0);
-    rewind(f);
-    unsigned char *d = malloc((size_t)len + 1);
-    ck_assert_ptr_nonnull(d);
-    ck_assert_uint_eq(fread(d, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    *n = (size_t)len;
-    return d;
-}
-
-static void write_all(const char *path, const void *d, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_msg(f != NULL, "cannot create %s", path);
-    ck_assert_uint_eq(fwrite(d, 1, n, f), n);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
-static void reseal(unsigned char *d, size_t n)
-{
-    for (int i = 0; i < 8; i++)
-        d[12 + i] = (unsigned char)((uint64_t)(n - 24) >> (8 * i));
-    uint32_t c = sc_crc32(0, d, n - 4);
-    for (int i = 0; i < 4; i++)
-        d[n - 4 + i] = (unsigned char)(c >> (8 * i));
-}
-
 /* ---- the training script ------------------------------------------------ */
 
 enum { C = 2, H = 8, W = 8, CLASSES = 5, BATCH = 16 };
@@ -164,7 +105,7 @@ static int channels(sc_net *net, int id)
  * same M steps must give the same losses and parameters bit for bit. */
 START_TEST(test_resume_equals_uninterrupted)
 {
-    make_tmpdir();
+    tu_make_tmpdir("sc_test_ckpt");
     enum { K = 4, M = 7 };
     script s = {{0}, 0};
     tu_lcg_seed(&s.data, 77);
@@ -178,7 +119,7 @@ START_TEST(test_resume_equals_uninterrupted)
     ck_assert_int_eq(removed, 2);
     ck_assert_int_eq(channels(net, 1), 4);
     step(net, opt, &s); /* one step after the compress: 1 of 3 towards the next */
-    TU_OK(sc_checkpoint_save(net, opt, &s, sizeof s, tpath("ck")));
+    TU_OK(sc_checkpoint_save(net, opt, &s, sizeof s, tu_path("ck")));
 
     double loss_a[M];
     for (int i = 0; i < M; i++)
@@ -193,7 +134,7 @@ START_TEST(test_resume_equals_uninterrupted)
     sc_optimizer *opt2 = NULL;
     script s2;
     size_t ulen = 0;
-    TU_OK(sc_checkpoint_load(tpath("ck"), &net2, &opt2, &s2, sizeof s2, &ulen));
+    TU_OK(sc_checkpoint_load(tu_path("ck"), &net2, &opt2, &s2, sizeof s2, &ulen));
     ck_assert_ptr_nonnull(net2);
     ck_assert_ptr_nonnull(opt2);
     ck_assert_uint_eq(ulen, sizeof s2);
@@ -243,20 +184,20 @@ START_TEST(test_resume_equals_uninterrupted)
     sc_net_free(net2);
     sc_optimizer_free(opt);
     sc_net_free(net);
-    remove_tmpdir();
+    tu_remove_tmpdir();
 }
 END_TEST
 
 /* A checkpoint without an optimizer, without user bytes, of a fresh net. */
 START_TEST(test_no_optimizer_no_user_data)
 {
-    make_tmpdir();
+    tu_make_tmpdir("sc_test_ckpt");
     sc_net *net = make_net(3);
-    TU_OK(sc_checkpoint_save(net, NULL, NULL, 0, tpath("ck")));
+    TU_OK(sc_checkpoint_save(net, NULL, NULL, 0, tu_path("ck")));
     sc_net *n2 = NULL;
     sc_optimizer *o2 = (sc_optimizer *)(uintptr_t)1;
     size_t ulen = 99;
-    TU_OK(sc_checkpoint_load(tpath("ck"), &n2, &o2, NULL, 0, &ulen));
+    TU_OK(sc_checkpoint_load(tu_path("ck"), &n2, &o2, NULL, 0, &ulen));
     ck_assert_ptr_null(o2);
     ck_assert_uint_eq(ulen, 0);
     size_t np;
@@ -269,7 +210,7 @@ START_TEST(test_no_optimizer_no_user_data)
     free(p);
     sc_net_free(n2);
     sc_net_free(net);
-    remove_tmpdir();
+    tu_remove_tmpdir();
 }
 END_TEST
 
@@ -298,56 +239,56 @@ static void load_fails(const char *path, sc_status want, long where)
 
 START_TEST(test_errors)
 {
-    make_tmpdir();
+    tu_make_tmpdir("sc_test_ckpt");
     sc_net *net = make_net(3), *other = make_net(4);
     sc_optimizer *opt = make_opt(net);
     char user[40] = "the caller's own bytes";
-    TU_FAILS(sc_checkpoint_save(NULL, opt, user, 4, tpath("ck")), SC_ERR_NULL);
+    TU_FAILS(sc_checkpoint_save(NULL, opt, user, 4, tu_path("ck")), SC_ERR_NULL);
     TU_FAILS(sc_checkpoint_save(net, opt, user, 4, NULL), SC_ERR_NULL);
-    TU_FAILS(sc_checkpoint_save(net, opt, NULL, 4, tpath("ck")), SC_ERR_NULL);
-    TU_FAILS(sc_checkpoint_save(other, opt, user, 4, tpath("ck")), SC_ERR_ARG);
-    TU_FAILS(sc_checkpoint_save(net, opt, user, 4, tpath("no/dir/ck")), SC_ERR_IO);
-    ck_assert_int_eq(access(tpath("ck"), F_OK), -1);
-    TU_OK(sc_checkpoint_save(net, opt, user, sizeof user, tpath("ck")));
+    TU_FAILS(sc_checkpoint_save(net, opt, NULL, 4, tu_path("ck")), SC_ERR_NULL);
+    TU_FAILS(sc_checkpoint_save(other, opt, user, 4, tu_path("ck")), SC_ERR_ARG);
+    TU_FAILS(sc_checkpoint_save(net, opt, user, 4, tu_path("no/dir/ck")), SC_ERR_IO);
+    ck_assert_int_eq(access(tu_path("ck"), F_OK), -1);
+    TU_OK(sc_checkpoint_save(net, opt, user, sizeof user, tu_path("ck")));
     /* user_cap too small */
     sc_net *n = NET_SENTINEL;
     sc_optimizer *o = OPT_SENTINEL;
     char small[39];
     size_t ulen = 7;
-    TU_FAILS(sc_checkpoint_load(tpath("ck"), &n, &o, small, sizeof small, &ulen), SC_ERR_ARG);
+    TU_FAILS(sc_checkpoint_load(tu_path("ck"), &n, &o, small, sizeof small, &ulen), SC_ERR_ARG);
     ck_assert(n == NET_SENTINEL && o == OPT_SENTINEL && ulen == 7);
-    TU_FAILS(sc_checkpoint_load(tpath("ck"), &n, &o, NULL, 0, &ulen), SC_ERR_ARG);
-    TU_FAILS(sc_checkpoint_load(tpath("ck"), &n, &o, NULL, 8, &ulen), SC_ERR_NULL);
+    TU_FAILS(sc_checkpoint_load(tu_path("ck"), &n, &o, NULL, 0, &ulen), SC_ERR_ARG);
+    TU_FAILS(sc_checkpoint_load(tu_path("ck"), &n, &o, NULL, 8, &ulen), SC_ERR_NULL);
     TU_FAILS(sc_checkpoint_load(NULL, &n, &o, small, 1, NULL), SC_ERR_NULL);
-    TU_FAILS(sc_checkpoint_load(tpath("ck"), NULL, &o, small, 1, NULL), SC_ERR_NULL);
-    TU_FAILS(sc_checkpoint_load(tpath("ck"), &n, NULL, small, 1, NULL), SC_ERR_NULL);
+    TU_FAILS(sc_checkpoint_load(tu_path("ck"), NULL, &o, small, 1, NULL), SC_ERR_NULL);
+    TU_FAILS(sc_checkpoint_load(tu_path("ck"), &n, NULL, small, 1, NULL), SC_ERR_NULL);
     ck_assert(n == NET_SENTINEL && o == OPT_SENTINEL);
     /* exactly big enough; user_len may be NULL */
     char back[40];
-    TU_OK(sc_checkpoint_load(tpath("ck"), &n, &o, back, sizeof back, NULL));
+    TU_OK(sc_checkpoint_load(tu_path("ck"), &n, &o, back, sizeof back, NULL));
     ck_assert(memcmp(back, user, sizeof user) == 0);
     sc_optimizer_free(o);
     sc_net_free(n);
     /* missing file, a directory, a model file */
-    load_fails(tpath("missing"), SC_ERR_IO, 0);
-    load_fails(tmpdir, SC_ERR_IO, 0);
-    TU_OK(sc_net_save(net, tpath("m.scm"), NULL));
-    load_fails(tpath("m.scm"), SC_ERR_FORMAT, 0);
+    load_fails(tu_path("missing"), SC_ERR_IO, 0);
+    load_fails(tu_tmpdir(), SC_ERR_IO, 0);
+    TU_OK(sc_net_save(net, tu_path("m.scm"), NULL));
+    load_fails(tu_path("m.scm"), SC_ERR_FORMAT, 0);
     sc_model *m = (sc_model *)(uintptr_t)0x55;
-    TU_FAILS(sc_model_load(&m, tpath("ck")), SC_ERR_FORMAT);
+    TU_FAILS(sc_model_load(&m, tu_path("ck")), SC_ERR_FORMAT);
     ck_assert(m == (sc_model *)(uintptr_t)0x55);
     /* wrong version with a valid CRC */
     size_t len;
-    unsigned char *d = read_all(tpath("ck"), &len);
+    unsigned char *d = tu_read_all(tu_path("ck"), &len);
     d[8] = 2;
-    reseal(d, len);
-    write_all(tpath("v2"), d, len);
-    load_fails(tpath("v2"), SC_ERR_FORMAT, 0);
+    tu_reseal(d, len);
+    tu_write_all(tu_path("v2"), d, len);
+    load_fails(tu_path("v2"), SC_ERR_FORMAT, 0);
     free(d);
     sc_optimizer_free(opt);
     sc_net_free(net);
     sc_net_free(other);
-    remove_tmpdir();
+    tu_remove_tmpdir();
 }
 END_TEST
 
@@ -355,7 +296,7 @@ END_TEST
  * truncation is rejected, with no change to the outputs. */
 START_TEST(test_corruption_and_truncation_rejected)
 {
-    make_tmpdir();
+    tu_make_tmpdir("sc_test_ckpt");
     sc_net *net;
     int id;
     TU_OK(sc_net_create(&net, 1, 4, 4));
@@ -367,9 +308,9 @@ START_TEST(test_corruption_and_truncation_rejected)
     TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
     sc_optimizer *opt;
     TU_OK(sc_optimizer_create(&opt, net, SC_OPT_ADAM));
-    TU_OK(sc_checkpoint_save(net, opt, "user", 4, tpath("ck")));
+    TU_OK(sc_checkpoint_save(net, opt, "user", 4, tu_path("ck")));
     size_t n;
-    unsigned char *d = read_all(tpath("ck"), &n);
+    unsigned char *d = tu_read_all(tu_path("ck"), &n);
     ck_assert_uint_lt(n, 4000);
     unsigned char *c = malloc(n);
     ck_assert_ptr_nonnull(c);
@@ -378,17 +319,17 @@ START_TEST(test_corruption_and_truncation_rejected)
         for (int k = 0; k < 2; k++) {
             memcpy(c, d, n);
             c[i] = k ? (unsigned char)(c[i] + 1) : (unsigned char)(c[i] ^ 0xFF);
-            write_all(tpath("bad"), c, n);
-            load_fails(tpath("bad"), SC_ERR_FORMAT, (long)i);
+            tu_write_all(tu_path("bad"), c, n);
+            load_fails(tu_path("bad"), SC_ERR_FORMAT, (long)i);
         }
     for (size_t len = 0; len < n; len++) {
-        write_all(tpath("bad"), d, len);
-        load_fails(tpath("bad"), SC_ERR_FORMAT, (long)len);
+        tu_write_all(tu_path("bad"), d, len);
+        load_fails(tu_path("bad"), SC_ERR_FORMAT, (long)len);
         if (len >= 24 && len % 3 == 0) { /* resealed cuts: a valid CRC */
             memcpy(c, d, len);
-            reseal(c, len);
-            write_all(tpath("bad"), c, len);
-            load_fails(tpath("bad"), SC_ERR_FORMAT, (long)len);
+            tu_reseal(c, len);
+            tu_write_all(tu_path("bad"), c, len);
+            load_fails(tu_path("bad"), SC_ERR_FORMAT, (long)len);
         }
     }
     /* hostile with a valid CRC: optimizer kind, a NaN parameter, a
@@ -396,14 +337,14 @@ START_TEST(test_corruption_and_truncation_rejected)
     size_t ofs_opt = n - 4 - 4 - 8; /* ... u64 user_len, 4 user bytes, CRC */
     memcpy(c, d, n);
     c[ofs_opt] = 7; /* user_len low byte */
-    reseal(c, n);
-    write_all(tpath("bad"), c, n);
-    load_fails(tpath("bad"), SC_ERR_FORMAT, -1);
+    tu_reseal(c, n);
+    tu_write_all(tu_path("bad"), c, n);
+    load_fails(tu_path("bad"), SC_ERR_FORMAT, -1);
     free(c);
     free(d);
     sc_optimizer_free(opt);
     sc_net_free(net);
-    remove_tmpdir();
+    tu_remove_tmpdir();
 }
 END_TEST
 
@@ -464,12 +405,12 @@ static int which(const char *path, const state *st)
  * (path.tmp.*) are expected: nothing can remove them after SIGKILL. */
 START_TEST(test_sigkill_never_leaves_a_partial_file)
 {
-    make_tmpdir();
+    tu_make_tmpdir("sc_test_ckpt");
     state st[2];
     make_state(&st[0], 11, 0, "state A");
     make_state(&st[1], 12, 1, "state B");
     ck_assert_uint_ne(st[0].np, st[1].np);
-    const char *path = tpath("ck");
+    const char *path = tu_path("ck");
     TU_OK(sc_checkpoint_save(st[0].net, st[0].opt, st[0].user, sizeof st[0].user, path));
     ck_assert_int_eq(which(path, st), 0);
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
@@ -496,7 +437,7 @@ START_TEST(test_sigkill_never_leaves_a_partial_file)
         seen[k]++;
     }
     /* remove what the kills left behind, and count it */
-    DIR *dir = opendir(tmpdir);
+    DIR *dir = opendir(tu_tmpdir());
     ck_assert_ptr_nonnull(dir);
     struct dirent *e;
     int leftovers = 0;
@@ -508,7 +449,7 @@ START_TEST(test_sigkill_never_leaves_a_partial_file)
             seen[0], seen[1], leftovers);
     free_state(&st[0]);
     free_state(&st[1]);
-    remove_tmpdir();
+    tu_remove_tmpdir();
 }
 END_TEST
 
@@ -526,11 +467,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+int main(void) { return tu_run_suite(suite(), CK_ENV); }

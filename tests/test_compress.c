@@ -11,53 +11,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-typedef struct batch {
-    int n, c, h, w;
-    float *data;
-    int32_t *labels;
-    sc_tensor *x;
-} batch;
-
-static batch make_batch(int n, int c, int h, int w, int classes, uint64_t seed)
-{
-    batch b = {n, c, h, w, NULL, NULL, NULL};
-    tu_lcg r;
-    tu_lcg_seed(&r, seed);
-    size_t numel = (size_t)n * c * h * w;
-    b.data = malloc(numel * sizeof(float));
-    b.labels = malloc((size_t)n * sizeof(int32_t));
-    ck_assert(b.data && b.labels);
-    tu_fill(&r, b.data, numel, -1.0, 1.0);
-    tu_labels(&r, b.labels, n, classes);
-    int64_t shape[4] = {n, c, h, w};
-    TU_OK(sc_tensor_wrap(&b.x, 4, shape, b.data));
-    return b;
-}
-
-static void free_batch(batch *b)
-{
-    sc_tensor_free(b->x);
-    free(b->data);
-    free(b->labels);
-}
-
-/* Eval-mode logits of the batch into a malloc'd buffer. */
-static float *eval_out(sc_net *net, const batch *b)
-{
-    int k = sc_net_output_size(net);
-    int64_t shape[2] = {b->n, k};
-    sc_tensor *out;
-    TU_OK(sc_tensor_create(&out, 2, shape));
-    TU_OK(sc_net_set_training(net, 0));
-    TU_OK(sc_net_forward(net, b->x, out));
-    TU_OK(sc_net_set_training(net, 1));
-    float *v = malloc((size_t)b->n * k * sizeof(float));
-    ck_assert_ptr_nonnull(v);
-    TU_OK(sc_tensor_copy_to(out, v, (size_t)b->n * k));
-    sc_tensor_free(out);
-    return v;
-}
-
 /* max |a - b| / max(1, max |a|) */
 static double rel_diff(const float *a, const float *b, size_t n)
 {
@@ -84,7 +37,7 @@ static void kill(sc_net *net, int id, const int *ch, int n)
     free(b);
 }
 
-static double train(sc_net *net, sc_optimizer *opt, const batch *b, int steps)
+static double train(sc_net *net, sc_optimizer *opt, const tu_batch *b, int steps)
 {
     sc_step_stats st = SC_STEP_STATS_INIT;
     for (int i = 0; i < steps; i++)
@@ -157,7 +110,7 @@ START_TEST(test_conv_bn_flatten_dense_function_kept)
     sc_net *net = conv_net(7);
     sc_optimizer *opt;
     TU_OK(sc_optimizer_create(&opt, net, SC_OPT_ADAM));
-    batch tb = make_batch(32, 2, 8, 8, 4, 11), eb = make_batch(16, 2, 8, 8, 4, 12);
+    tu_batch tb = tu_batch_make(32, 2, 8, 8, 4, 11), eb = tu_batch_make(16, 2, 8, 8, 4, 12);
     train(net, opt, &tb, 8); /* running statistics and params move */
 
     /* dead channels: conv1 {1,4} feed BN1 (non-zero shift) then the padded
@@ -173,11 +126,11 @@ START_TEST(test_conv_bn_flatten_dense_function_kept)
     kill(net, C2, (int[]){2}, 1);
     kill(net, D1, (int[]){0, 3}, 2);
     kill(net, D2, (int[]){1}, 1);
-    float *before = eval_out(net, &eb);
+    float *before = tu_eval_out(net, &eb);
 
     /* the dead channels' constants matter: a naive removal would show */
     set_beta(net, BN1, 1, 1.75f);
-    float *moved = eval_out(net, &eb);
+    float *moved = tu_eval_out(net, &eb);
     ck_assert_msg(rel_diff(before, moved, 64) > 1e-3,
                   "the test net does not see its dead channels' constants");
     set_beta(net, BN1, 1, 0.75f);
@@ -209,7 +162,7 @@ START_TEST(test_conv_bn_flatten_dense_function_kept)
     ck_assert_uint_eq(np0, before_n);
     ck_assert_uint_eq(sc_net_param_count(net), after_n);
 
-    float *after = eval_out(net, &eb);
+    float *after = tu_eval_out(net, &eb);
     double d = rel_diff(before, after, 64);
     ck_assert_msg(d <= 1e-4, "eval outputs moved by %g after compress", d);
     /* the padded conv2 and the bias-less last layer got constant maps */
@@ -234,21 +187,21 @@ START_TEST(test_conv_bn_flatten_dense_function_kept)
     kill(net, C1, (int[]){2}, 1);
     kill(net, C2, (int[]){0}, 1);
     free(before);
-    before = eval_out(net, &eb);
+    before = tu_eval_out(net, &eb);
     TU_OK(sc_net_compress(net, &removed));
     ck_assert_int_eq(removed, 2);
     ck_assert_int_eq(chans(net, C1), 3);
     ck_assert_int_eq(chans(net, C2), 3);
     ck_assert_int_eq(chans(net, FL), 3 * 16);
     free(after);
-    after = eval_out(net, &eb);
+    after = tu_eval_out(net, &eb);
     d = rel_diff(before, after, 64);
     ck_assert_msg(d <= 1e-4, "eval outputs moved by %g after 2nd compress", d);
 
     free(before);
     free(after);
-    free_batch(&tb);
-    free_batch(&eb);
+    tu_batch_free(&tb);
+    tu_batch_free(&eb);
     sc_optimizer_free(opt);
     sc_net_free(net);
 }
@@ -274,7 +227,7 @@ START_TEST(test_residual_add)
     TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
     sc_optimizer *opt;
     TU_OK(sc_optimizer_create(&opt, net, SC_OPT_ADAM));
-    batch tb = make_batch(16, 3, 6, 6, 3, 21), eb = make_batch(8, 3, 6, 6, 3, 22);
+    tu_batch tb = tu_batch_make(16, 3, 6, 6, 3, 21), eb = tu_batch_make(8, 3, 6, 6, 3, 22);
     train(net, opt, &tb, 6);
     set_beta(net, b2, 1, 0.4f);
     set_beta(net, b2, 0, -0.3f);
@@ -284,7 +237,7 @@ START_TEST(test_residual_add)
     kill(net, c2, (int[]){0, 1}, 2);
     kill(net, c3, (int[]){1, 2}, 2);
     kill(net, c1, (int[]){3}, 1);
-    float *before = eval_out(net, &eb);
+    float *before = tu_eval_out(net, &eb);
     size_t np0 = sc_net_param_count(net);
     int removed = -1;
     TU_OK(sc_net_compress(net, &removed));
@@ -300,7 +253,7 @@ START_TEST(test_residual_add)
      * c3: 1 x (3 + bias + b + e); dense: 3 columns */
     size_t gone = (27 + 3) + (4 * 9 + 3 * 9 + 3 + 2) + (3 + 3) + 3;
     ck_assert_uint_eq(np0 - sc_net_param_count(net), gone);
-    float *after = eval_out(net, &eb);
+    float *after = tu_eval_out(net, &eb);
     double d = rel_diff(before, after, 8 * 3);
     ck_assert_msg(d <= 1e-4, "eval outputs moved by %g", d);
 
@@ -316,8 +269,8 @@ START_TEST(test_residual_add)
 
     free(before);
     free(after);
-    free_batch(&tb);
-    free_batch(&eb);
+    tu_batch_free(&tb);
+    tu_batch_free(&eb);
     sc_optimizer_free(opt);
     sc_net_free(net);
 }
@@ -346,12 +299,12 @@ START_TEST(test_gmaxpool_and_dense_on_conv)
         TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
         sc_optimizer *opt;
         TU_OK(sc_optimizer_create(&opt, net, SC_OPT_ADAM));
-        batch tb = make_batch(16, 2, 7, 7, 3, 31), eb = make_batch(8, 2, 7, 7, 3, 32);
+        tu_batch tb = tu_batch_make(16, 2, 7, 7, 3, 31), eb = tu_batch_make(8, 2, 7, 7, 3, 32);
         train(net, opt, &tb, 5);
         set_beta(net, bn, 2, 0.5f);
         kill(net, c1, (int[]){2}, 1);
         kill(net, c2, (int[]){1, 3}, 2);
-        float *before = eval_out(net, &eb);
+        float *before = tu_eval_out(net, &eb);
         size_t np0 = sc_net_param_count(net);
         int removed = -1;
         TU_OK(sc_net_compress(net, &removed));
@@ -364,14 +317,14 @@ START_TEST(test_gmaxpool_and_dense_on_conv)
         ck_assert_uint_eq(np0 - sc_net_param_count(net), gone);
         ck_assert_ptr_null(net->nodes[c2].cbias);  /* folded into the bias */
         ck_assert_ptr_null(net->nodes[out].cbias); /* dense: into the bias */
-        float *after = eval_out(net, &eb);
+        float *after = tu_eval_out(net, &eb);
         double d = rel_diff(before, after, 8 * 3);
         ck_assert_msg(d <= 1e-4, "variant %d: eval outputs moved by %g",
                       variant, d);
         free(before);
         free(after);
-        free_batch(&tb);
-        free_batch(&eb);
+        tu_batch_free(&tb);
+        tu_batch_free(&eb);
         sc_optimizer_free(opt);
         sc_net_free(net);
     }
@@ -383,8 +336,8 @@ END_TEST
 START_TEST(test_nothing_dead_is_a_noop)
 {
     sc_net *net = conv_net(9);
-    batch eb = make_batch(8, 2, 8, 8, 4, 41);
-    float *before = eval_out(net, &eb);
+    tu_batch eb = tu_batch_make(8, 2, 8, 8, 4, 41);
+    float *before = tu_eval_out(net, &eb);
     size_t n;
     float *p = tu_params(net, &n);
     int removed = -1;
@@ -392,7 +345,7 @@ START_TEST(test_nothing_dead_is_a_noop)
     ck_assert_int_eq(removed, 0);
     ck_assert_uint_eq(sc_net_param_count(net), n);
     ck_assert(tu_params_equal(net, p, n));
-    float *after = eval_out(net, &eb);
+    float *after = tu_eval_out(net, &eb);
     for (int i = 0; i < 8 * 4; i++)
         ck_assert_float_eq(before[i], after[i]);
     TU_OK(sc_net_compress(net, NULL)); /* removed may be NULL */
@@ -419,7 +372,7 @@ START_TEST(test_nothing_dead_is_a_noop)
     free(p);
     free(before);
     free(after);
-    free_batch(&eb);
+    tu_batch_free(&eb);
     sc_net_free(net);
 }
 END_TEST
@@ -436,22 +389,22 @@ START_TEST(test_last_layer_space_kept)
     TU_OK(sc_net_global_avgpool(net, c2, &gp));
     TU_OK(sc_net_init(net, 2));
     TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
-    batch eb = make_batch(4, 1, 5, 5, 4, 51);
+    tu_batch eb = tu_batch_make(4, 1, 5, 5, 4, 51);
     kill(net, c2, (int[]){0, 1, 2, 3}, 4);
     /* every channel of c1 is dead: one (all-zero) channel stays */
     kill(net, c1, (int[]){0, 1, 2}, 3);
-    float *before = eval_out(net, &eb);
+    float *before = tu_eval_out(net, &eb);
     int removed = -1;
     TU_OK(sc_net_compress(net, &removed));
     ck_assert_int_eq(removed, 2);
     ck_assert_int_eq(chans(net, c1), 1);
     ck_assert_int_eq(chans(net, c2), 4);
     ck_assert_int_eq(sc_net_output_size(net), 4);
-    float *after = eval_out(net, &eb);
+    float *after = tu_eval_out(net, &eb);
     ck_assert(rel_diff(before, after, 16) <= 1e-4);
     free(before);
     free(after);
-    free_batch(&eb);
+    tu_batch_free(&eb);
     sc_net_free(net);
 }
 END_TEST
@@ -489,8 +442,8 @@ START_TEST(test_optimizer_state_follows)
     TU_OK(sc_optimizer_create(&oa, a, SC_OPT_ADAM));
     TU_OK(sc_optimizer_create(&ob, b, SC_OPT_ADAM));
     TU_OK(sc_optimizer_create(&oc, c, SC_OPT_ADAM));
-    batch tb[3] = {make_batch(16, 2, 8, 8, 3, 61), make_batch(16, 2, 8, 8, 3, 62),
-                   make_batch(16, 2, 8, 8, 3, 63)};
+    tu_batch tb[3] = {tu_batch_make(16, 2, 8, 8, 3, 61), tu_batch_make(16, 2, 8, 8, 3, 62),
+                      tu_batch_make(16, 2, 8, 8, 3, 63)};
     sc_net *nets[3] = {a, b, c};
     sc_optimizer *opts[3] = {oa, ob, oc};
     for (int k = 0; k < 3; k++) {
@@ -522,7 +475,7 @@ START_TEST(test_optimizer_state_follows)
                   "a reset optimizer should drift, drifted %g", control);
     ck_assert_uint_lt(sc_net_param_count(b), sc_net_param_count(a));
     for (int k = 0; k < 3; k++)
-        free_batch(&tb[k]);
+        tu_batch_free(&tb[k]);
     sc_optimizer_free(oa);
     sc_optimizer_free(ob);
     sc_optimizer_free(oc);
@@ -552,7 +505,7 @@ START_TEST(test_train_loss_continues_batch_stats)
     TU_OK(sc_net_set_param(net, SC_PARAM_GAMMA, 0.05));
     sc_optimizer *opt;
     TU_OK(sc_optimizer_create(&opt, net, SC_OPT_ADAM));
-    batch tb = make_batch(16, 2, 6, 6, 3, 71);
+    tu_batch tb = tu_batch_make(16, 2, 6, 6, 3, 71);
     train(net, opt, &tb, 5);
     set_beta(net, bn, 1, 0.8f);
     set_beta(net, bn, 3, 0.4f);
@@ -569,7 +522,7 @@ START_TEST(test_train_loss_continues_batch_stats)
     TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_ALL, 1e-3));
     double l0 = train(net, opt, &tb, 1), l1 = train(net, opt, &tb, 10);
     ck_assert_msg(l1 < l0, "loss %g -> %g after compress", l0, l1);
-    free_batch(&tb);
+    tu_batch_free(&tb);
     sc_optimizer_free(opt);
     sc_net_free(net);
 }
@@ -580,7 +533,7 @@ START_TEST(test_compress_every)
     sc_net *net = twin_net();
     sc_optimizer *opt;
     TU_OK(sc_optimizer_create(&opt, net, SC_OPT_ADAM));
-    batch tb = make_batch(16, 2, 8, 8, 3, 81);
+    tu_batch tb = tu_batch_make(16, 2, 8, 8, 3, 81);
     kill(net, 3, (int[]){1, 4}, 2);
     TU_OK(sc_net_set_param(net, SC_PARAM_COMPRESS_EVERY, 3));
     train(net, opt, &tb, 2);
@@ -593,7 +546,7 @@ START_TEST(test_compress_every)
     ck_assert_int_eq(chans(net, 7), 8);
     train(net, opt, &tb, 1);
     ck_assert_int_eq(chans(net, 7), 7);
-    free_batch(&tb);
+    tu_batch_free(&tb);
     sc_optimizer_free(opt);
     sc_net_free(net);
 }
@@ -616,11 +569,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+int main(void) { return tu_run_suite(suite(), CK_NORMAL); }

@@ -132,6 +132,14 @@ static void check_net(sc_net *net, const char *what)
     check_net_n(net, N, what);
 }
 
+/* Initialises a freshly built net with seed, checks it and frees it. */
+static void init_check_free(sc_net *net, uint64_t seed, const char *what)
+{
+    TU_OK(sc_net_init(net, seed));
+    check_net(net, what);
+    sc_net_free(net);
+}
+
 /* ------------------------------------------------------------ dense */
 
 START_TEST(test_dense)
@@ -140,9 +148,7 @@ START_TEST(test_dense)
         sc_net *net = new_net(2, 2, 3);
         int id;
         TU_OK(sc_net_dense(net, SC_INPUT, 4, bias ? SC_BIAS : SC_NO_BIAS, &id));
-        TU_OK(sc_net_init(net, 11));
-        check_net(net, bias ? "dense bias" : "dense");
-        sc_net_free(net);
+        init_check_free(net, 11, bias ? "dense bias" : "dense");
     }
 }
 END_TEST
@@ -154,9 +160,7 @@ START_TEST(test_dense_dense)
     int id;
     TU_OK(sc_net_dense(net, SC_INPUT, 6, SC_BIAS, &id));
     TU_OK(sc_net_dense(net, id, 3, SC_NO_BIAS, &id));
-    TU_OK(sc_net_init(net, 12));
-    check_net(net, "dense-dense");
-    sc_net_free(net);
+    init_check_free(net, 12, "dense-dense");
 }
 END_TEST
 
@@ -186,18 +190,14 @@ START_TEST(test_conv2d)
     TU_OK(sc_net_conv2d(net, id, 3, cc->kh, cc->kw, cc->stride, cc->pad,
                         cc->bias ? SC_BIAS : SC_NO_BIAS, &id));
     TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
-    TU_OK(sc_net_init(net, 100 + (uint64_t)_i));
-    check_net(net, what);
-    sc_net_free(net);
+    init_check_free(net, 100 + (uint64_t)_i, what);
 
     /* and directly on the input */
     net = new_net(2, 7, 6);
     TU_OK(sc_net_conv2d(net, SC_INPUT, 2, cc->kh, cc->kw, cc->stride, cc->pad,
                         cc->bias ? SC_BIAS : SC_NO_BIAS, &id));
     TU_OK(sc_net_dense(net, id, 3, SC_NO_BIAS, &id));
-    TU_OK(sc_net_init(net, 200 + (uint64_t)_i));
-    check_net(net, what);
-    sc_net_free(net);
+    init_check_free(net, 200 + (uint64_t)_i, what);
 }
 END_TEST
 
@@ -336,16 +336,12 @@ START_TEST(test_relu)
     TU_OK(sc_net_dense(net, id, 4, SC_BIAS, &id));
     TU_OK(sc_net_relu(net, id, &id));
     TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
-    TU_OK(sc_net_init(net, 21));
-    check_net(net, "relu");
-    sc_net_free(net);
+    init_check_free(net, 21, "relu");
 
     net = new_net(3, 2, 2);
     TU_OK(sc_net_relu(net, SC_INPUT, &id));
     TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
-    TU_OK(sc_net_init(net, 22));
-    check_net(net, "relu on input");
-    sc_net_free(net);
+    init_check_free(net, 22, "relu on input");
 
     /* a relu on a flatten of the input (a relu may be planned in place on
      * its sole input, here one that aliases the input) */
@@ -353,9 +349,7 @@ START_TEST(test_relu)
     TU_OK(sc_net_flatten(net, SC_INPUT, &id));
     TU_OK(sc_net_relu(net, id, &id));
     TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
-    TU_OK(sc_net_init(net, 23));
-    check_net(net, "relu on flatten of input");
-    sc_net_free(net);
+    init_check_free(net, 23, "relu on flatten of input");
 }
 END_TEST
 
@@ -371,16 +365,12 @@ START_TEST(test_maxpool)
     TU_OK(sc_net_conv2d(net, SC_INPUT, 2, 3, 3, 1, 1, SC_BIAS, &id));
     TU_OK(sc_net_maxpool(net, id, k, s, &id));
     TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
-    TU_OK(sc_net_init(net, 51 + (uint64_t)_i));
-    check_net(net, what);
-    sc_net_free(net);
+    init_check_free(net, 51 + (uint64_t)_i, what);
 
     net = new_net(2, 5, 6);
     TU_OK(sc_net_maxpool(net, SC_INPUT, k, s, &id));
     TU_OK(sc_net_dense(net, id, 3, SC_NO_BIAS, &id));
-    TU_OK(sc_net_init(net, 61 + (uint64_t)_i));
-    check_net(net, what);
-    sc_net_free(net);
+    init_check_free(net, 61 + (uint64_t)_i, what);
 }
 END_TEST
 
@@ -396,9 +386,7 @@ START_TEST(test_global_pools)
         else
             TU_OK(sc_net_global_avgpool(net, id, &id));
         TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
-        TU_OK(sc_net_init(net, 71 + (uint64_t)is_max));
-        check_net(net, what);
-        sc_net_free(net);
+        init_check_free(net, 71 + (uint64_t)is_max, what);
 
         net = new_net(3, 3, 4);
         if (is_max)
@@ -406,9 +394,7 @@ START_TEST(test_global_pools)
         else
             TU_OK(sc_net_global_avgpool(net, SC_INPUT, &id));
         TU_OK(sc_net_dense(net, id, 3, SC_NO_BIAS, &id));
-        TU_OK(sc_net_init(net, 81 + (uint64_t)is_max));
-        check_net(net, what);
-        sc_net_free(net);
+        init_check_free(net, 81 + (uint64_t)is_max, what);
     }
 }
 END_TEST
@@ -422,17 +408,13 @@ START_TEST(test_flatten)
     TU_OK(sc_net_conv2d(net, SC_INPUT, 2, 3, 3, 1, 0, SC_BIAS, &id));
     TU_OK(sc_net_flatten(net, id, &id));
     TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
-    TU_OK(sc_net_init(net, 91));
-    check_net(net, "conv-flatten-dense");
-    sc_net_free(net);
+    init_check_free(net, 91, "conv-flatten-dense");
 
     net = new_net(2, 2, 3);
     TU_OK(sc_net_flatten(net, SC_INPUT, &id));
     TU_OK(sc_net_flatten(net, id, &id)); /* flatten of a flatten */
     TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
-    TU_OK(sc_net_init(net, 92));
-    check_net(net, "input-flatten-flatten-dense");
-    sc_net_free(net);
+    init_check_free(net, 92, "input-flatten-flatten-dense");
 }
 END_TEST
 
@@ -447,27 +429,21 @@ START_TEST(test_add)
     TU_OK(sc_net_conv2d(net, id, 3, 3, 3, 1, 1, SC_NO_BIAS, &b));
     TU_OK(sc_net_add(net, a, b, &s));
     TU_OK(sc_net_dense(net, s, 3, SC_BIAS, &id));
-    TU_OK(sc_net_init(net, 101));
-    check_net(net, "residual add");
-    sc_net_free(net);
+    init_check_free(net, 101, "residual add");
 
     /* one node as both operands: y = 2a */
     net = new_net(2, 3, 3);
     TU_OK(sc_net_conv2d(net, SC_INPUT, 2, 3, 3, 1, 1, SC_BIAS, &a));
     TU_OK(sc_net_add(net, a, a, &s));
     TU_OK(sc_net_dense(net, s, 3, SC_BIAS, &id));
-    TU_OK(sc_net_init(net, 102));
-    check_net(net, "add(a, a)");
-    sc_net_free(net);
+    init_check_free(net, 102, "add(a, a)");
 
     /* the input itself as an operand: x + conv(x) */
     net = new_net(2, 3, 3);
     TU_OK(sc_net_conv2d(net, SC_INPUT, 2, 3, 3, 1, 1, SC_NO_BIAS, &a));
     TU_OK(sc_net_add(net, SC_INPUT, a, &s));
     TU_OK(sc_net_dense(net, s, 3, SC_BIAS, &id));
-    TU_OK(sc_net_init(net, 103));
-    check_net(net, "add(x, conv(x))");
-    sc_net_free(net);
+    init_check_free(net, 103, "add(x, conv(x))");
 }
 END_TEST
 
@@ -929,11 +905,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+int main(void) { return tu_run_suite(suite(), CK_NORMAL); }

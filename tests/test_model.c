@@ -101,50 +101,7 @@ static const tnet NETS[] = {
 
 /* ---- data and outputs --------------------------------------------------- */
 
-typedef struct batch {
-    int n;
-    float *data;
-    sc_tensor *x;
-} batch;
-
-static batch make_batch(int n, int c, int h, int w, uint64_t seed)
-{
-    batch b = {n, NULL, NULL};
-    tu_lcg r;
-    tu_lcg_seed(&r, seed);
-    size_t numel = (size_t)n * c * h * w;
-    b.data = malloc(numel * sizeof(float));
-    ck_assert_ptr_nonnull(b.data);
-    tu_fill(&r, b.data, numel, -1.0, 1.0);
-    int64_t shape[4] = {n, c, h, w};
-    TU_OK(sc_tensor_wrap(&b.x, 4, shape, b.data));
-    return b;
-}
-
-static void free_batch(batch *b)
-{
-    sc_tensor_free(b->x);
-    free(b->data);
-}
-
-/* Eval-mode logits of the training net (mode restored). */
-static float *net_out(sc_net *net, const batch *b)
-{
-    int k = sc_net_output_size(net);
-    int64_t shape[2] = {b->n, k};
-    sc_tensor *out;
-    TU_OK(sc_tensor_create(&out, 2, shape));
-    TU_OK(sc_net_set_training(net, 0));
-    TU_OK(sc_net_forward(net, b->x, out));
-    TU_OK(sc_net_set_training(net, 1));
-    float *v = malloc((size_t)b->n * k * sizeof(float));
-    ck_assert_ptr_nonnull(v);
-    TU_OK(sc_tensor_copy_to(out, v, (size_t)b->n * k));
-    sc_tensor_free(out);
-    return v;
-}
-
-static float *model_out(sc_model *m, const batch *b)
+static float *model_out(sc_model *m, const tu_batch *b)
 {
     int k = sc_model_output_size(m);
     ck_assert_int_gt(k, 0);
@@ -162,14 +119,14 @@ static float *model_out(sc_model *m, const batch *b)
 /* The model's logits must be the training net's eval logits bit for bit:
  * the same weights (2^e * int is exactly what the quantiser computes), the
  * same ops in the same order. */
-static void assert_same_outputs(sc_net *net, sc_model *m, const batch *b)
+static void assert_same_outputs(sc_net *net, sc_model *m, const tu_batch *b)
 {
     ck_assert_int_eq(sc_model_output_size(m), sc_net_output_size(net));
     int c, h, w, mc, mh, mw;
     TU_OK(sc_net_layer_shape(net, SC_INPUT, &c, &h, &w));
     TU_OK(sc_model_input_shape(m, &mc, &mh, &mw));
     ck_assert(c == mc && h == mh && w == mw);
-    float *a = net_out(net, b), *o = model_out(m, b);
+    float *a = tu_eval_out(net, b), *o = model_out(m, b);
     size_t n = (size_t)b->n * sc_net_output_size(net);
     for (size_t i = 0; i < n; i++) {
         ck_assert_msg(isfinite(a[i]), "net output %zu is not finite", i);
@@ -178,56 +135,6 @@ static void assert_same_outputs(sc_net *net, sc_model *m, const batch *b)
     }
     free(a);
     free(o);
-}
-
-/* ---- files -------------------------------------------------------------- */
-
-static char tmpdir[64];
-
-static void make_tmpdir(void)
-{
-    strcpy(tmpdir, "/tmp/sc_test_model.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void remove_tmpdir(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static char *tpath(const char *name)
-{
-    static char p[4][128];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, name);
-    return p[k];
-}
-
-static unsigned char *read_all(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-    long len = ftell(f);
-    ck_assert_int_ge(len, 0);
-    rewind(f);
-    unsigned char *d = malloc((size_t)len + 1);
-    ck_assert_ptr_nonnull(d);
-    ck_assert_uint_eq(fread(d, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    *n = (size_t)len;
-    return d;
-}
-
-static void write_all(const char *path, const void *d, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_msg(f != NULL, "cannot create %s", path);
-    ck_assert_uint_eq(fwrite(d, 1, n, f), n);
-    ck_assert_int_eq(fclose(f), 0);
 }
 
 /* ---- the format, computed independently of src/io ------------------------ */
@@ -247,13 +154,6 @@ static void wr64(unsigned char *p, uint64_t v)
 {
     for (int i = 0; i < 8; i++)
         p[i] = (unsigned char)(v >> (8 * i));
-}
-
-/* Re-seals a (patched) file: content length and CRC-32 as format.md says. */
-static void reseal(unsigned char *d, size_t n)
-{
-    wr64(d + 12, (uint64_t)(n - 24));
-    wr32(d + n - 4, sc_crc32(0, d, n - 4));
 }
 
 #define HEADER 20
@@ -309,8 +209,8 @@ static expect expected_size(sc_net *net, const tnet *t)
 
 /* ---- setting nets up ---------------------------------------------------- */
 
-/* Random bit depths in [lo, hi) and the initial exponents, for every
- * quantised layer. */
+/* Bit depths for every quantised layer (and the initial exponents): random
+ * in [lo, hi) from r, or all lo when r is NULL. */
 static void random_bits(sc_net *net, tu_lcg *r, double lo, double hi)
 {
     for (int id = 1; id < sc_net_layer_count(net); id++) {
@@ -320,27 +220,17 @@ static void random_bits(sc_net *net, tu_lcg *r, double lo, double hi)
         TU_OK(sc_net_layer_shape(net, id, &c, NULL, NULL));
         float *b = malloc((size_t)c * sizeof(float));
         ck_assert_ptr_nonnull(b);
-        tu_fill(r, b, (size_t)c, lo, hi);
+        if (r)
+            tu_fill(r, b, (size_t)c, lo, hi);
+        else
+            for (int o = 0; o < c; o++)
+                b[o] = (float)lo;
         TU_OK(sc_net_set_quant(net, id, b, NULL, (size_t)c));
         free(b);
     }
 }
 
-static void all_bits(sc_net *net, float v)
-{
-    for (int id = 1; id < sc_net_layer_count(net); id++) {
-        if (!sc_net_is_quantized(net, id))
-            continue;
-        int c;
-        TU_OK(sc_net_layer_shape(net, id, &c, NULL, NULL));
-        float *b = malloc((size_t)c * sizeof(float));
-        ck_assert_ptr_nonnull(b);
-        for (int o = 0; o < c; o++)
-            b[o] = v;
-        TU_OK(sc_net_set_quant(net, id, b, NULL, (size_t)c));
-        free(b);
-    }
-}
+static void all_bits(sc_net *net, float v) { random_bits(net, NULL, v, v); }
 
 /* A few SGD steps so that weights, biases, norm parameters and running
  * statistics are all away from their initial values. */
@@ -350,21 +240,21 @@ static void train_a_bit(sc_net *net, const tnet *t, int steps, uint64_t seed)
     TU_OK(sc_optimizer_create(&opt, net, SC_OPT_SGD));
     TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_ALL, 0.01));
     TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_QUANT, 0.0));
-    batch b = make_batch(8, t->c, t->h, t->w, seed);
+    tu_batch b = tu_batch_make(8, t->c, t->h, t->w, 0, seed);
     int32_t labels[8];
     tu_lcg r;
     tu_lcg_seed(&r, seed + 1);
     tu_labels(&r, labels, 8, sc_net_output_size(net));
     for (int s = 0; s < steps; s++)
         TU_OK(sc_net_train_step(net, opt, b.x, labels, NULL));
-    free_batch(&b);
+    tu_batch_free(&b);
     sc_optimizer_free(opt);
 }
 
 /* Saves, loads, checks outputs, info and the file size; returns the info. */
 static sc_model_info round_trip(sc_net *net, const tnet *t, uint64_t seed)
 {
-    const char *path = tpath("rt.scm");
+    const char *path = tu_path("rt.scm");
     sc_model_info si = SC_MODEL_INFO_INIT, mi = SC_MODEL_INFO_INIT;
     TU_OK(sc_net_save(net, path, &si));
     sc_model *m = NULL;
@@ -383,9 +273,9 @@ static sc_model_info round_trip(sc_net *net, const tnet *t, uint64_t seed)
     ck_assert_int_eq(mi.weight_payload_bytes, (e.weight_bits + 7) / 8);
     ck_assert_int_eq(si.channel_header_bytes, e.headers);
     ck_assert_int_eq(mi.channel_header_bytes, e.headers);
-    batch b = make_batch(5, t->c, t->h, t->w, seed);
+    tu_batch b = tu_batch_make(5, t->c, t->h, t->w, 0, seed);
     assert_same_outputs(net, m, &b);
-    free_batch(&b);
+    tu_batch_free(&b);
     sc_model_free(m);
     return si;
 }
@@ -396,7 +286,7 @@ static sc_model_info round_trip(sc_net *net, const tnet *t, uint64_t seed)
  * layers quantised; after a little training. */
 START_TEST(test_round_trip_every_layer_kind)
 {
-    make_tmpdir();
+    tu_make_tmpdir("sc_test_model");
     const tnet *t = &NETS[_i];
     for (int mode = 0; mode < 3; mode++) {
         sc_net *net = build(t);
@@ -426,14 +316,14 @@ START_TEST(test_round_trip_every_layer_kind)
         }
         sc_net_free(net);
     }
-    remove_tmpdir();
+    tu_remove_tmpdir();
 }
 END_TEST
 
 /* Every whole bit depth 1..16 and some fractional ones, on every net. */
 START_TEST(test_round_trip_every_bit_depth)
 {
-    make_tmpdir();
+    tu_make_tmpdir("sc_test_model");
     static const float extra[] = {0.3f, 0.999f, 2.5f, 7.9f, 12.01f, 15.5f};
     for (int k = 0; k < 16 + 6; k++) {
         float v = k < 16 ? (float)(k + 1) : extra[k - 16];
@@ -456,7 +346,7 @@ START_TEST(test_round_trip_every_bit_depth)
             sc_net_free(net);
         }
     }
-    remove_tmpdir();
+    tu_remove_tmpdir();
 }
 END_TEST
 
@@ -464,7 +354,7 @@ END_TEST
  * 2^(B-1) - 1 must fit in ceil(B) bits (a float rounding of it did not). */
 START_TEST(test_round_trip_top_bit_depths)
 {
-    make_tmpdir();
+    tu_make_tmpdir("sc_test_model");
     static const tnet t = {1, 1, 4, 1, {DENSE(0, 3, SC_BIAS)}};
     for (int bits = 17; bits <= 32; bits++) {
         for (int frac = 0; frac < 2; frac++) {
@@ -484,7 +374,7 @@ START_TEST(test_round_trip_top_bit_depths)
             sc_net_free(net);
         }
     }
-    remove_tmpdir();
+    tu_remove_tmpdir();
 }
 END_TEST
 
@@ -492,7 +382,7 @@ END_TEST
  * sc_net_size_report. */
 START_TEST(test_round_trip_after_compress)
 {
-    make_tmpdir();
+    tu_make_tmpdir("sc_test_model");
     for (int i = 0; i < N_NETS; i++) {
         const tnet *t = &NETS[i];
         sc_net *net = build(t);
@@ -516,8 +406,8 @@ START_TEST(test_round_trip_after_compress)
             TU_OK(sc_net_set_quant(net, id, b, NULL, (size_t)c));
             free(b);
         }
-        batch bb = make_batch(5, t->c, t->h, t->w, 4242);
-        float *before = net_out(net, &bb);
+        tu_batch bb = tu_batch_make(5, t->c, t->h, t->w, 0, 4242);
+        float *before = tu_eval_out(net, &bb);
         int removed = 0;
         TU_OK(sc_net_compress(net, &removed));
         /* net 4: compress keeps the channels that meet at the add */
@@ -526,7 +416,7 @@ START_TEST(test_round_trip_after_compress)
         /* the model computes what the net computed before compress, to
          * float rounding (the folds reorder sums) */
         sc_model *m;
-        TU_OK(sc_model_load(&m, tpath("rt.scm")));
+        TU_OK(sc_model_load(&m, tu_path("rt.scm")));
         float *after = model_out(m, &bb);
         int k = sc_net_output_size(net);
         for (int j = 0; j < bb.n * k; j++)
@@ -558,27 +448,27 @@ START_TEST(test_round_trip_after_compress)
                       (long long)si.channel_header_bytes, (long long)rep.out_channels);
         free(before);
         free(after);
-        free_batch(&bb);
+        tu_batch_free(&bb);
         sc_model_free(m);
         sc_net_free(net);
     }
-    remove_tmpdir();
+    tu_remove_tmpdir();
 }
 END_TEST
 
 START_TEST(test_load_memory_equals_load)
 {
-    make_tmpdir();
+    tu_make_tmpdir("sc_test_model");
     const tnet *t = &NETS[1];
     sc_net *net = build(t);
     TU_OK(sc_net_init(net, 8));
     TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
     train_a_bit(net, t, 2, 3);
-    TU_OK(sc_net_save(net, tpath("a.scm"), NULL));
+    TU_OK(sc_net_save(net, tu_path("a.scm"), NULL));
     size_t n;
-    unsigned char *d = read_all(tpath("a.scm"), &n);
+    unsigned char *d = tu_read_all(tu_path("a.scm"), &n);
     sc_model *a, *b;
-    TU_OK(sc_model_load(&a, tpath("a.scm")));
+    TU_OK(sc_model_load(&a, tu_path("a.scm")));
     TU_OK(sc_model_load_memory(&b, d, n));
     memset(d, 0, n); /* the bytes are not kept */
     free(d);
@@ -587,7 +477,7 @@ START_TEST(test_load_memory_equals_load)
     TU_OK(sc_model_get_info(b, &ib));
     ck_assert_int_eq(ia.file_bytes, (int64_t)n);
     ck_assert(memcmp(&ia, &ib, sizeof ia) == 0);
-    batch x = make_batch(6, t->c, t->h, t->w, 5);
+    tu_batch x = tu_batch_make(6, t->c, t->h, t->w, 0, 5);
     float *oa = model_out(a, &x), *ob = model_out(b, &x);
     ck_assert(memcmp(oa, ob, (size_t)6 * sc_model_output_size(a) * sizeof(float)) == 0);
     /* two threads: the same logits to float rounding */
@@ -607,11 +497,11 @@ START_TEST(test_load_memory_equals_load)
     free(oa);
     free(ob);
     free(o2);
-    free_batch(&x);
+    tu_batch_free(&x);
     sc_model_free(a);
     sc_model_free(b);
     sc_net_free(net);
-    remove_tmpdir();
+    tu_remove_tmpdir();
 }
 END_TEST
 
@@ -625,7 +515,7 @@ static void put64(unsigned char **p, uint64_t v) { wr64(*p, v); *p += 8; }
  * bitstream exactly as docs/format.md describes them. */
 START_TEST(test_exact_bytes_of_a_tiny_model)
 {
-    make_tmpdir();
+    tu_make_tmpdir("sc_test_model");
     /* the CRC is zlib's CRC-32 */
     ck_assert_uint_eq(sc_crc32(0, "123456789", 9), 0xCBF43926u);
     sc_net *net;
@@ -640,9 +530,9 @@ START_TEST(test_exact_bytes_of_a_tiny_model)
     ck_assert_uint_eq(sc_net_param_count(net), 6);
     TU_OK(sc_net_set_params(net, p, 6));
     TU_OK(sc_net_set_quant(net, id, &b, &e, 1));
-    TU_OK(sc_net_save(net, tpath("tiny.scm"), NULL));
+    TU_OK(sc_net_save(net, tu_path("tiny.scm"), NULL));
     size_t n;
-    unsigned char *d = read_all(tpath("tiny.scm"), &n);
+    unsigned char *d = tu_read_all(tu_path("tiny.scm"), &n);
 
     unsigned char want[128], *q = want;
     memcpy(q, "SCMODEL", 8); /* with its NUL */
@@ -668,7 +558,7 @@ START_TEST(test_exact_bytes_of_a_tiny_model)
     *q++ = 0xF9;
     *q++ = 0x08;
     size_t len = (size_t)(q - want) + 4;
-    reseal(want, len);
+    tu_reseal(want, len);
     ck_assert_uint_eq(n, len);
     for (size_t i = 0; i < n; i++)
         ck_assert_msg(d[i] == want[i], "byte %zu: 0x%02x, want 0x%02x", i, d[i], want[i]);
@@ -687,7 +577,7 @@ START_TEST(test_exact_bytes_of_a_tiny_model)
     sc_model_free(m);
     free(d);
     sc_net_free(net);
-    remove_tmpdir();
+    tu_remove_tmpdir();
 }
 END_TEST
 
@@ -738,14 +628,14 @@ static const char *data_dir(void)
 
 START_TEST(test_golden_file)
 {
-    make_tmpdir();
+    tu_make_tmpdir("sc_test_model");
     sc_net *net = golden_net();
     char golden[600];
     snprintf(golden, sizeof golden, "%s/golden.scm", data_dir());
-    TU_OK(sc_net_save(net, tpath("g.scm"), NULL));
+    TU_OK(sc_net_save(net, tu_path("g.scm"), NULL));
     size_t n, gn;
-    unsigned char *d = read_all(tpath("g.scm"), &n);
-    unsigned char *g = read_all(golden, &gn);
+    unsigned char *d = tu_read_all(tu_path("g.scm"), &n);
+    unsigned char *g = tu_read_all(golden, &gn);
     ck_assert_msg(n == gn, "golden file: %zu bytes saved, %zu in %s", n, gn, golden);
     for (size_t i = 0; i < n; i++)
         ck_assert_msg(d[i] == g[i], "golden file differs at byte %zu: the format "
@@ -754,14 +644,14 @@ START_TEST(test_golden_file)
     /* and the stored golden file computes what the net computes */
     sc_model *m;
     TU_OK(sc_model_load(&m, golden));
-    batch b = make_batch(4, 2, 6, 6, 11);
+    tu_batch b = tu_batch_make(4, 2, 6, 6, 0, 11);
     assert_same_outputs(net, m, &b);
-    free_batch(&b);
+    tu_batch_free(&b);
     sc_model_free(m);
     free(d);
     free(g);
     sc_net_free(net);
-    remove_tmpdir();
+    tu_remove_tmpdir();
 }
 END_TEST
 
@@ -796,19 +686,19 @@ static unsigned char *small_model(size_t *n)
     tu_lcg r;
     tu_lcg_seed(&r, 5);
     random_bits(net, &r, 1.0, 5.0);
-    TU_OK(sc_net_save(net, tpath("small.scm"), NULL));
+    TU_OK(sc_net_save(net, tu_path("small.scm"), NULL));
     sc_net_free(net);
-    return read_all(tpath("small.scm"), n);
+    return tu_read_all(tu_path("small.scm"), n);
 }
 
 START_TEST(test_errors)
 {
-    make_tmpdir();
+    tu_make_tmpdir("sc_test_model");
     size_t n;
     unsigned char *d = small_model(&n);
     sc_model *m = SENTINEL;
     /* NULL arguments */
-    TU_FAILS(sc_model_load(NULL, tpath("small.scm")), SC_ERR_NULL);
+    TU_FAILS(sc_model_load(NULL, tu_path("small.scm")), SC_ERR_NULL);
     TU_FAILS(sc_model_load(&m, NULL), SC_ERR_NULL);
     TU_FAILS(sc_model_load_memory(NULL, d, n), SC_ERR_NULL);
     TU_FAILS(sc_model_load_memory(&m, NULL, n), SC_ERR_NULL);
@@ -820,34 +710,34 @@ START_TEST(test_errors)
     ck_assert_int_eq(sc_model_output_size(NULL), 0);
     sc_model_free(NULL);
     /* missing file, a directory */
-    TU_FAILS(sc_model_load(&m, tpath("missing.scm")), SC_ERR_IO);
+    TU_FAILS(sc_model_load(&m, tu_path("missing.scm")), SC_ERR_IO);
     ck_assert_ptr_eq(m, SENTINEL);
-    TU_FAILS(sc_model_load(&m, tmpdir), SC_ERR_IO);
+    TU_FAILS(sc_model_load(&m, tu_tmpdir()), SC_ERR_IO);
     ck_assert_ptr_eq(m, SENTINEL);
     /* wrong magic, version (with a valid CRC), a checkpoint */
     unsigned char *c = malloc(n);
     ck_assert_ptr_nonnull(c);
     memcpy(c, d, n);
     c[2] = 'X';
-    reseal(c, n);
+    tu_reseal(c, n);
     load_fails(c, n, SC_ERR_FORMAT, 1);
     memcpy(c, d, n);
     wr32(c + 8, 2);
-    reseal(c, n);
+    tu_reseal(c, n);
     load_fails(c, n, SC_ERR_FORMAT, 2);
     memcpy(c, d, n);
     wr32(c + 8, 0);
-    reseal(c, n);
+    tu_reseal(c, n);
     load_fails(c, n, SC_ERR_FORMAT, 3);
     memcpy(c, "SCCKPT\0\0", 8);
-    reseal(c, n);
+    tu_reseal(c, n);
     load_fails(c, n, SC_ERR_FORMAT, 4);
-    write_all(tpath("bad.scm"), c, n);
-    TU_FAILS(sc_model_load(&m, tpath("bad.scm")), SC_ERR_FORMAT);
+    tu_write_all(tu_path("bad.scm"), c, n);
+    TU_FAILS(sc_model_load(&m, tu_path("bad.scm")), SC_ERR_FORMAT);
     ck_assert_ptr_eq(m, SENTINEL);
     /* an empty file */
-    write_all(tpath("empty.scm"), c, 0);
-    TU_FAILS(sc_model_load(&m, tpath("empty.scm")), SC_ERR_FORMAT);
+    tu_write_all(tu_path("empty.scm"), c, 0);
+    TU_FAILS(sc_model_load(&m, tu_path("empty.scm")), SC_ERR_FORMAT);
     ck_assert_ptr_eq(m, SENTINEL);
     /* trailing bytes */
     unsigned char *longer = malloc(n + 1);
@@ -861,19 +751,19 @@ START_TEST(test_errors)
     TU_OK(sc_net_create(&net, 1, 2, 2));
     int id;
     TU_OK(sc_net_dense(net, SC_INPUT, 2, SC_BIAS, &id));
-    TU_FAILS(sc_net_save(net, tpath("x.scm"), NULL), SC_ERR_STATE);
+    TU_FAILS(sc_net_save(net, tu_path("x.scm"), NULL), SC_ERR_STATE);
     TU_OK(sc_net_init(net, 1));
-    TU_FAILS(sc_net_save(NULL, tpath("x.scm"), NULL), SC_ERR_NULL);
+    TU_FAILS(sc_net_save(NULL, tu_path("x.scm"), NULL), SC_ERR_NULL);
     TU_FAILS(sc_net_save(net, NULL, NULL), SC_ERR_NULL);
-    TU_FAILS(sc_net_save(net, tpath("no/such/dir/x.scm"), NULL), SC_ERR_IO);
+    TU_FAILS(sc_net_save(net, tu_path("no/such/dir/x.scm"), NULL), SC_ERR_IO);
     sc_model_info bad = SC_MODEL_INFO_INIT;
     bad.size = 0;
-    TU_FAILS(sc_net_save(net, tpath("x.scm"), &bad), SC_ERR_ARG);
-    ck_assert_int_eq(access(tpath("x.scm"), F_OK), -1);
+    TU_FAILS(sc_net_save(net, tu_path("x.scm"), &bad), SC_ERR_ARG);
+    ck_assert_int_eq(access(tu_path("x.scm"), F_OK), -1);
     sc_net_free(net);
     free(c);
     free(d);
-    remove_tmpdir();
+    tu_remove_tmpdir();
 }
 END_TEST
 
@@ -881,7 +771,7 @@ END_TEST
 
 START_TEST(test_every_byte_corruption_rejected)
 {
-    make_tmpdir();
+    tu_make_tmpdir("sc_test_model");
     size_t n;
     unsigned char *d = small_model(&n);
     ck_assert_uint_gt(n, 200);
@@ -897,13 +787,13 @@ START_TEST(test_every_byte_corruption_rejected)
     }
     free(c);
     free(d);
-    remove_tmpdir();
+    tu_remove_tmpdir();
 }
 END_TEST
 
 START_TEST(test_every_truncation_rejected)
 {
-    make_tmpdir();
+    tu_make_tmpdir("sc_test_model");
     size_t n;
     unsigned char *d = small_model(&n);
     for (size_t len = 0; len < n; len++) {
@@ -914,20 +804,20 @@ START_TEST(test_every_truncation_rejected)
         load_fails(c, len, SC_ERR_FORMAT, (int)len);
         /* the same with the length and CRC made to fit the cut */
         if (len >= 24) {
-            reseal(c, len);
+            tu_reseal(c, len);
             load_fails(c, len, SC_ERR_FORMAT, (int)len);
         }
         free(c);
     }
     /* through a file as well, sampled */
     for (size_t len = 0; len < n; len += 37) {
-        write_all(tpath("cut.scm"), d, len);
+        tu_write_all(tu_path("cut.scm"), d, len);
         sc_model *m = SENTINEL;
-        TU_FAILS(sc_model_load(&m, tpath("cut.scm")), SC_ERR_FORMAT);
+        TU_FAILS(sc_model_load(&m, tu_path("cut.scm")), SC_ERR_FORMAT);
         ck_assert_ptr_eq(m, SENTINEL);
     }
     free(d);
-    remove_tmpdir();
+    tu_remove_tmpdir();
 }
 END_TEST
 
@@ -1053,7 +943,7 @@ static int hostile_all(const unsigned char *d, size_t n, int check_msgs)
                 wr64(c + found, i - N_HOSTILE == 5 ? v + 8 : ~(uint64_t)0 >> 1);
             }
         }
-        reseal(c, n);
+        tu_reseal(c, n);
         sc_model *m = SENTINEL;
         tu_clear_error();
         sc_status st = sc_model_load_memory(&m, c, n);
@@ -1095,7 +985,7 @@ static long vm_bytes(void)
  * 64 MiB on the way. */
 START_TEST(test_hostile_files_with_valid_crc)
 {
-    make_tmpdir();
+    tu_make_tmpdir("sc_test_model");
     size_t n;
     unsigned char *d = small_model(&n);
     /* the test's idea of the layout is right: layer 7 is a dense of 3 */
@@ -1124,7 +1014,7 @@ START_TEST(test_hostile_files_with_valid_crc)
     }
 #endif
     free(d);
-    remove_tmpdir();
+    tu_remove_tmpdir();
 }
 END_TEST
 
@@ -1147,7 +1037,7 @@ START_TEST(test_budget_refuses_big_layers)
     put32(&q, 0);
     *q++ = 1;
     put64(&q, 1);
-    reseal(c, sizeof c);
+    tu_reseal(c, sizeof c);
     load_fails(c, sizeof c, SC_ERR_FORMAT, 0);
     /* a relu over a 2^28-float input, from a 110-byte file */
     q = c + HEADER + TABLE_HEAD;
@@ -1156,7 +1046,7 @@ START_TEST(test_budget_refuses_big_layers)
     wr32(q + 8, 1u << 8);
     wr32(q + 12, 1u << 10);
     wr32(q + 16, 1u << 10);
-    reseal(c, sizeof c);
+    tu_reseal(c, sizeof c);
     load_fails(c, sizeof c, SC_ERR_FORMAT, 1);
 }
 END_TEST
@@ -1165,7 +1055,7 @@ END_TEST
  * budget counts what the loader allocates, not activations. */
 START_TEST(test_big_feature_maps_load)
 {
-    make_tmpdir();
+    tu_make_tmpdir("sc_test_model");
     static const tnet t = {1, 512, 512, 5, {CONV(0, 16, 3, 1, 1, SC_BIAS), BN(1, SC_BN_AFFINE),
                                             RELU(2), GAVG(3), DENSE(4, 2, SC_BIAS)}};
     sc_net *net = build(&t);
@@ -1174,7 +1064,7 @@ START_TEST(test_big_feature_maps_load)
     sc_model_info si = round_trip(net, &t, 8);
     ck_assert_int_lt(si.file_bytes, 2000);
     sc_net_free(net);
-    remove_tmpdir();
+    tu_remove_tmpdir();
 }
 END_TEST
 
@@ -1270,9 +1160,5 @@ static Suite *suite(int regen)
 int main(void)
 {
     const char *regen = getenv("SC_REGEN_DATA");
-    SRunner *sr = srunner_create(suite(regen && strcmp(regen, "1") == 0));
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(suite(regen && strcmp(regen, "1") == 0), CK_ENV);
 }

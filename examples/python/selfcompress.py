@@ -259,7 +259,34 @@ def as_float32(a):
     return np.ascontiguousarray(a, dtype=np.float32)
 
 
-class Tensor:
+class _Owned:
+    """Owns one library object in ``_h``, freed by the library function
+    named ``_FREE``: by close() (once; later calls do nothing) or when
+    garbage collected."""
+
+    _FREE = None
+
+    def close(self):
+        if getattr(self, "_h", None):
+            getattr(self._lib, self._FREE)(self._h)
+            self._h = None
+
+    def __del__(self):
+        self.close()
+
+
+class _OwnedContext(_Owned):
+    """An _Owned that is also a context manager (closed at the end of the
+    ``with`` block)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Tensor(_Owned):
     """An sc_tensor over a NumPy array's buffer, without a copy.
 
     The array must be C-contiguous float32 (1 to 4 dimensions); anything
@@ -267,6 +294,8 @@ class Tensor:
     array passed in). The tensor keeps ``.array`` alive; writes to it are
     seen by the library and the other way round.
     """
+
+    _FREE = "sc_tensor_free"
 
     def __init__(self, array, lib=None):
         self._lib = lib or load()
@@ -297,13 +326,6 @@ class Tensor:
             "sc_tensor_copy_to")
         return out
 
-    def close(self):
-        if getattr(self, "_h", None):
-            self._lib.sc_tensor_free(self._h)
-            self._h = None
-
-    def __del__(self):
-        self.close()
 
 
 def _labels(labels, n):
@@ -315,8 +337,10 @@ def _labels(labels, n):
 
 # ---- networks ---------------------------------------------------------------
 
-class Optimizer:
+class Optimizer(_Owned):
     """An optimizer attached to a Net (see Net.optimizer)."""
+
+    _FREE = "sc_optimizer_free"
 
     def __init__(self, net, kind="adam"):
         self._lib = net._lib
@@ -346,17 +370,12 @@ class Optimizer:
     def steps(self):
         return self._lib.sc_optimizer_steps(self._h)
 
-    def close(self):
-        if getattr(self, "_h", None):
-            self._lib.sc_optimizer_free(self._h)
-            self._h = None
-
-    def __del__(self):
-        self.close()
 
 
-class Net:
+class Net(_OwnedContext):
     """A network (sc_net): build, init, quantize, train, compress, save."""
+
+    _FREE = "sc_net_free"
 
     def __init__(self, c, h, w, lib=None):
         self._lib = load(lib) if lib else load()
@@ -557,22 +576,13 @@ class Net:
     def close(self):
         if getattr(self, "_opt", None) is not None:
             self._opt.close()
-        if getattr(self, "_h", None):
-            self._lib.sc_net_free(self._h)
-            self._h = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
+        super().close()
 
 
-class Model:
+class Model(_OwnedContext):
     """A loaded model file (sc_model), for inference."""
+
+    _FREE = "sc_model_free"
 
     def __init__(self, handle, lib):
         self._h = handle
@@ -616,16 +626,3 @@ class Model:
                "sc_model_forward")
         return out.array
 
-    def close(self):
-        if getattr(self, "_h", None):
-            self._lib.sc_model_free(self._h)
-            self._h = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()

@@ -43,7 +43,9 @@
 
 #include <selfcompress.h>
 
+#define COMMON_PROG "bench"
 #include "blas_kernel.h"
+#include "common.h"
 #include "nets.h"
 
 #define MAX_LIST 8
@@ -68,31 +70,6 @@ typedef struct options {
 static double peak_gflops[MAX_THREADS + 1];
 static const char *fma_isa = "none";
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("bench: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
-
-static void check(sc_status st, const char *what)
-{
-    if (st != SC_OK)
-        die("%s: %s (%s)", what, sc_strerror(st), sc_last_error());
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static uint64_t splitmix(uint64_t *s)
 {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
@@ -109,18 +86,6 @@ static double uniform(uint64_t *s) /* (0, 1) */
 static double normal(uint64_t *s)
 {
     return sqrt(-2.0 * log(uniform(s))) * cos(6.283185307179586 * uniform(s));
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 /* ---- threads started together ---- */

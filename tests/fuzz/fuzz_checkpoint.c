@@ -8,8 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "io/bytes.h"
 #include "selfcompress.h"
+
+#include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -54,20 +55,5 @@ static void load(const uint8_t *data, size_t size)
 /* Each input as it is and with its length and CRC made right. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    load(data, size);
-    if (size < 24)
-        return 0;
-    uint8_t *c = malloc(size);
-    if (c == NULL)
-        return 0;
-    memcpy(c, data, size);
-    uint64_t len = size - 24;
-    for (int i = 0; i < 8; i++)
-        c[12 + i] = (uint8_t)(len >> (8 * i));
-    uint32_t crc = sc_crc32(0, c, size - 4);
-    for (int i = 0; i < 4; i++)
-        c[size - 4 + i] = (uint8_t)(crc >> (8 * i));
-    load(c, size);
-    free(c);
-    return 0;
+    return fuzz_as_is_and_resealed(data, size, load);
 }

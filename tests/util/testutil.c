@@ -1,11 +1,14 @@
 /* testutil.c -- helpers shared by every test program. */
+#define _POSIX_C_SOURCE 200809L
 #include "util/testutil.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "engine/net.h"
+#include "io/bytes.h"
 #include "ops/ops.h"
 #include "quant/quantizer.h"
 
@@ -160,4 +163,114 @@ double tu_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+tu_batch tu_batch_make(int n, int c, int h, int w, int classes, uint64_t seed)
+{
+    tu_batch b = {n, c, h, w, NULL, NULL, NULL};
+    tu_lcg r;
+    tu_lcg_seed(&r, seed);
+    size_t numel = (size_t)n * c * h * w;
+    b.data = malloc(numel * sizeof(float));
+    ck_assert_ptr_nonnull(b.data);
+    tu_fill(&r, b.data, numel, -1.0, 1.0);
+    if (classes > 0) {
+        b.labels = malloc((size_t)n * sizeof(int32_t));
+        ck_assert_ptr_nonnull(b.labels);
+        tu_labels(&r, b.labels, n, classes);
+    }
+    int64_t shape[4] = {n, c, h, w};
+    TU_OK(sc_tensor_wrap(&b.x, 4, shape, b.data));
+    return b;
+}
+
+void tu_batch_free(tu_batch *b)
+{
+    sc_tensor_free(b->x);
+    free(b->data);
+    free(b->labels);
+}
+
+float *tu_eval_out(sc_net *net, const tu_batch *b)
+{
+    int k = sc_net_output_size(net);
+    int64_t shape[2] = {b->n, k};
+    sc_tensor *out;
+    TU_OK(sc_tensor_create(&out, 2, shape));
+    TU_OK(sc_net_set_training(net, 0));
+    TU_OK(sc_net_forward(net, b->x, out));
+    TU_OK(sc_net_set_training(net, 1));
+    float *v = malloc((size_t)b->n * k * sizeof(float));
+    ck_assert_ptr_nonnull(v);
+    TU_OK(sc_tensor_copy_to(out, v, (size_t)b->n * k));
+    sc_tensor_free(out);
+    return v;
+}
+
+static char tmpdir[128];
+
+void tu_make_tmpdir(const char *prefix)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/%s.XXXXXX", prefix);
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+void tu_remove_tmpdir(void)
+{
+    char cmd[192];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+const char *tu_tmpdir(void) { return tmpdir; }
+
+char *tu_path(const char *name)
+{
+    static char p[4][192];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, name);
+    return p[k];
+}
+
+unsigned char *tu_read_all(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    long len = ftell(f);
+    ck_assert_int_ge(len, 0);
+    rewind(f);
+    unsigned char *d = malloc((size_t)len + 1);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_uint_eq(fread(d, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    *n = (size_t)len;
+    return d;
+}
+
+void tu_write_all(const char *path, const void *d, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot create %s", path);
+    ck_assert_uint_eq(fwrite(d, 1, n, f), n);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+void tu_reseal(unsigned char *d, size_t n)
+{
+    for (int i = 0; i < 8; i++)
+        d[12 + i] = (unsigned char)((uint64_t)(n - 24) >> (8 * i));
+    uint32_t c = sc_crc32(0, d, n - 4);
+    for (int i = 0; i < 4; i++)
+        d[n - 4 + i] = (unsigned char)(c >> (8 * i));
+}
+
+int tu_run_suite(Suite *s, enum print_output mode)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, mode);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

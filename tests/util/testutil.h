@@ -73,4 +73,38 @@ int tu_params_equal(const sc_net *net, const float *buf, size_t count);
 /* Wall-clock seconds (monotonic). */
 double tu_now(void);
 
+/* ---- batches ---- */
+/* n x c x h x w inputs uniform in [-1, 1) wrapped in x, and (when classes
+ * > 0, drawn after the inputs) n labels in [0, classes); else labels NULL. */
+typedef struct tu_batch {
+    int n, c, h, w;
+    float *data;
+    int32_t *labels;
+    sc_tensor *x;
+} tu_batch;
+
+tu_batch tu_batch_make(int n, int c, int h, int w, int classes, uint64_t seed);
+void tu_batch_free(tu_batch *b);
+/* Eval-mode logits of the batch into a malloc'd buffer (the net is left in
+ * training mode). */
+float *tu_eval_out(sc_net *net, const tu_batch *b);
+
+/* ---- files ---- */
+/* Creates a fresh directory /tmp/<prefix>.XXXXXX (one per test process);
+ * tu_path(name) is name inside it (a static buffer, four in rotation). */
+void tu_make_tmpdir(const char *prefix);
+void tu_remove_tmpdir(void);
+const char *tu_tmpdir(void);
+char *tu_path(const char *name);
+/* Whole file into a malloc'd buffer (one spare byte); size in *n. */
+unsigned char *tu_read_all(const char *path, size_t *n);
+void tu_write_all(const char *path, const void *d, size_t n);
+/* Re-seals a (patched) file of the library's container format
+ * (docs/format.md): content length at byte 12 and the trailing CRC-32. */
+void tu_reseal(unsigned char *d, size_t n);
+
+/* ---- main ---- */
+/* Runs the suite; EXIT_SUCCESS when no test failed. */
+int tu_run_suite(Suite *s, enum print_output mode);
+
 #endif
