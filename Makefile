@@ -385,8 +385,8 @@ sweep:
 	$(MAKE) --no-print-directory examples && \
 	bash examples/sweep.sh $(SWEEP_FLAGS)
 
-# DEMO_FLAGS: the example's flags (default: tinynet, 3 epochs, both cores)
-DEMO_FLAGS ?= --net tinynet --epochs 3
+# DEMO_FLAGS: the example's flags (default: tinynet, 5 epochs, both cores)
+DEMO_FLAGS ?= --net tinynet
 demo:
 	@$(MAKE) --no-print-directory deps && \
 	$(MAKE) --no-print-directory examples && \
