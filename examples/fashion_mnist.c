@@ -502,9 +502,13 @@ int main(int argc, char **argv)
         if (tty)
             fputc('\n', stderr);
         check(sc_net_report_epoch(net, epoch + 1, acc), "epoch report");
-        printf("epoch %d: test accuracy %.2f%%, bits %.2f%%, weights %.2f%%, "
-               "%.1f s\n",
-               epoch + 1, 100 * acc, r.bits_pct, r.weights_pct, now() - te);
+        if (o.use_float)
+            printf("epoch %d: test accuracy %.2f%%, %.1f s\n", epoch + 1,
+                   100 * acc, now() - te);
+        else
+            printf("epoch %d: test accuracy %.2f%%, bits %.2f%%, weights %.2f%%, "
+                   "%.1f s\n",
+                   epoch + 1, 100 * acc, r.bits_pct, r.weights_pct, now() - te);
     }
     if (!o.use_float)
         check(sc_net_compress(net, NULL), "sc_net_compress");
