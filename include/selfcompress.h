@@ -272,7 +272,8 @@ typedef enum sc_param {
     SC_PARAM_QUANT_E0 = 4,    /**< fixed initial exponent; NaN (default):
                                    per channel from max |w| */
     SC_PARAM_COMPRESS_EVERY = 5 /**< train steps between automatic
-                                   compress() calls; 0 (default): never */
+                                   compress() calls; 0 (default): never.
+                                   Steps per epoch: at each epoch end */
 } sc_param;
 
 /** Sets setting p (SC_ERR_ARG when value is out of its range). */
