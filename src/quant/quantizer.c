@@ -4,6 +4,8 @@
 
 #include <math.h>
 
+#include "core/vec.h"
+
 #define LN2 0.69314718055994530942f
 
 static void bounds(float b, float *lo, float *hi)
@@ -83,19 +85,37 @@ void sc_quant_backward(sc_net *net, sc_node *nd)
         float lo, hi, s = exp2f(e[o]), inv = exp2f(-e[o]);
         bounds(b[o], &lo, &hi);
         float dbit = b[o] > 0.0f ? s * LN2 * exp2f(b[o] - 1.0f) : 0.0f;
-        double de = 0.0, db = 0.0;
-        const float *wo = w + (size_t)o * k, *qo = nd->qw + (size_t)o * k;
-        float *go = gw + (size_t)o * k;
-        for (size_t i = 0; i < k; i++) {
-            float g = go[i], u = wo[i] * inv;
-            if (u > lo && u < hi) { /* inside: dq/dw = 1, dq/de = ln2 (q - w) */
-                de += (double)g * LN2 * (qo[i] - wo[i]);
-            } else { /* clamped: dq/de = ln2 q, dq/db = +-2^e ln2 2^(B-1) */
-                de += (double)g * LN2 * qo[i];
-                db += (double)g * dbit * (u >= hi ? 1.0f : -1.0f);
-                go[i] = 0.0f;
+        const float *restrict wo = w + (size_t)o * k;
+        const float *restrict qo = nd->qw + (size_t)o * k;
+        float *restrict go = gw + (size_t)o * k;
+        /* inside (lo < u < hi): dq/dw = 1, dq/de = ln2 (q - w);
+         * clamped: dq/dw = 0, dq/de = ln2 q, dq/db = +-2^e ln2 2^(B-1).
+         * Selects and 16 lane-wise partial sums let this vectorise. */
+        float pe[SC_LANES] = {0}, pb[SC_LANES] = {0};
+        size_t i = 0;
+        for (; i + SC_LANES <= k; i += SC_LANES)
+            for (int l = 0; l < SC_LANES; l++) { /* masks as 0/1 floats */
+                float g = go[i + l], wv = wo[i + l], u = wv * inv;
+                float in = (float)((u > lo) & (u < hi));
+                float sgn = 2.0f * (float)(u >= hi) - 1.0f;
+                pe[l] += g * (qo[i + l] - in * wv);
+                pb[l] += (1.0f - in) * sgn * g;
+                go[i + l] = in * g;
             }
+        double de = 0.0, db = 0.0;
+        for (; i < k; i++) {
+            float g = go[i], wv = wo[i], u = wv * inv;
+            int in = (u > lo) & (u < hi);
+            de += (double)g * (qo[i] - (in ? wv : 0.0f));
+            db += in ? 0.0 : (u >= hi ? g : -g);
+            go[i] = in ? g : 0.0f;
         }
+        for (int l = 0; l < SC_LANES; l++) {
+            de += pe[l];
+            db += pb[l];
+        }
+        de *= LN2;
+        db *= dbit;
         ge[o] += (float)de;
         gb[o] += (float)db;
     }
