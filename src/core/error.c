@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char last_message[512];
 
@@ -35,9 +36,12 @@ SC_API const char *sc_last_error(void) { return last_message; }
 
 sc_status sc_fail(sc_status status, const char *fmt, ...)
 {
+    /* formatted aside first, so an argument may be sc_last_error() itself */
+    char msg[sizeof last_message];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_message, sizeof last_message, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(last_message, msg, sizeof msg);
     return status;
 }

@@ -1,7 +1,6 @@
 /* graph_io.c -- writing and re-building the layer graph; file framing. */
 #include "io/graph_io.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -105,15 +104,13 @@ static sc_status add_layer(sc_net *net, unsigned kind, uint32_t in0,
     return sc_fail(SC_ERR_FORMAT, "unknown layer code %u", kind);
 }
 
-/* SC_ERR_FORMAT with the builder's message behind ours. The message is
- * copied first: sc_fail writes the buffer sc_last_error() points to. */
+/* SC_ERR_FORMAT with the builder's message behind ours. */
 static sc_status reformat(const char *fn, const char *what, uint32_t i)
 {
-    char msg[512];
-    snprintf(msg, sizeof msg, "%s", sc_last_error());
     if (what[0])
-        return sc_fail(SC_ERR_FORMAT, "%s: %s%u: %s", fn, what, i, msg);
-    return sc_fail(SC_ERR_FORMAT, "%s: %s", fn, msg);
+        return sc_fail(SC_ERR_FORMAT, "%s: %s%u: %s", fn, what, i,
+                       sc_last_error());
+    return sc_fail(SC_ERR_FORMAT, "%s: %s", fn, sc_last_error());
 }
 
 sc_status sc_graph_read(sc_rbuf *r, int keep_quant, sc_net **out,
