@@ -17,5 +17,8 @@ int sc_pool_threads(const sc_pool *p);
 /* Runs fn over [0, n): thread t gets a fixed contiguous share, so the
  * split depends only on n and the thread count. Returns when all are done. */
 void sc_pool_run(sc_pool *p, size_t n, sc_pool_fn fn, void *ctx);
+/* sc_pool_run for cheap items: only when each thread gets at least `grain`
+ * of the n items is the loop split; otherwise the caller runs it all. */
+void sc_pool_map(sc_pool *p, size_t n, size_t grain, sc_pool_fn fn, void *ctx);
 
 #endif

@@ -42,6 +42,34 @@ static inline double sc_sumsq_dev(const float *restrict x, size_t n, float m)
     return s;
 }
 
+/* s1 += sum_i (x[i] - k), s2 += sum_i (x[i] - k)^2: both moments in one
+ * pass; with k near the mean (any element will do) the variance
+ * s2/n - (s1/n)^2 does not cancel catastrophically. */
+static inline void sc_moments_shift(const float *restrict x, size_t n, float k,
+                                    double *s1, double *s2)
+{
+    float p1[SC_LANES] = {0}, p2[SC_LANES] = {0};
+    size_t i = 0;
+    for (; i + SC_LANES <= n; i += SC_LANES)
+        for (int l = 0; l < SC_LANES; l++) {
+            float d = x[i + l] - k;
+            p1[l] += d;
+            p2[l] += d * d;
+        }
+    double a = 0.0, b = 0.0;
+    for (; i < n; i++) {
+        double d = (double)x[i] - k;
+        a += d;
+        b += d * d;
+    }
+    for (int l = 0; l < SC_LANES; l++) {
+        a += p1[l];
+        b += p2[l];
+    }
+    *s1 += a;
+    *s2 += b;
+}
+
 /* sum_i g[i] (x[i] - m) */
 static inline double sc_dot_dev(const float *restrict g,
                                 const float *restrict x, size_t n, float m)

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "core/pool.h"
+#include "kernels/kernel.h"
 #include "selfcompress.h"
 
 #define SC_NONE ((size_t)-1)
@@ -46,6 +47,8 @@ typedef struct sc_node {
     float *cbias;    /* constants folded by compress: c*h*w per sample */
     float *live;     /* 1/0 per output channel (feature), see sc_liveness */
     int alias;       /* plan: y and dy are the input's buffers (in place) */
+    int fuse_relu;   /* plan: a batch norm that also applies the relu after it */
+    int fused;       /* plan: a relu its batch norm input applies */
 } sc_node;
 
 struct sc_optimizer;
@@ -97,10 +100,13 @@ struct sc_net {
     float *dy_base;   /* all dy buffers are contiguous: [dy_base, +dy_len) */
     size_t dy_len;
     float *probs;     /* softmax output of the loss, N * classes */
-    float *scratch;   /* per-thread op scratch (im2col columns) */
+    float *scratch;   /* per-thread op scratch (packed im2col panels) */
     size_t scratch_per_thread;
-    float *wgrad;     /* per-thread weight-gradient partials (threads-1) */
+    float *wgrad;     /* per-thread weight-gradient partials */
     size_t wgrad_per_thread;
+    float *packed;    /* a layer's weights packed for the kernels (shared) */
+    size_t packed_floats;
+    const sc_kernel *kernel; /* GEMM micro-kernel of the conv layers */
     const float *input; /* the current batch (caller memory) */
     struct sc_optimizer *opt;
     sc_hooks hooks;

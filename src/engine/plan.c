@@ -79,9 +79,25 @@ static size_t layout(sc_net *net, int n, float *base)
     sc_node *last = &net->nodes[net->n_nodes - 1];
     TAKE(net->probs, (size_t)n * sc_node_size(last), float);
     TAKE(net->scratch, (size_t)threads * net->scratch_per_thread, float);
-    TAKE(net->wgrad, (size_t)(threads - 1) * net->wgrad_per_thread, float);
+    TAKE(net->wgrad, (size_t)threads * net->wgrad_per_thread, float);
+    TAKE(net->packed, net->packed_floats, float);
 #undef TAKE
     return off;
+}
+
+/* A relu working in place on a batch norm's output is done by the batch
+ * norm itself, in the same pass (forward: y = max(bn(x), 0); backward: dy
+ * masked by y > 0 as it is read). */
+static void fuse(sc_net *net)
+{
+    for (int i = 1; i < net->n_nodes; i++)
+        net->nodes[i].fuse_relu = net->nodes[i].fused = 0;
+    for (int i = 1; i < net->n_nodes; i++) {
+        sc_node *nd = &net->nodes[i], *x = &net->nodes[nd->in[0]];
+        if (nd->kind == SC_LAYER_RELU && nd->alias &&
+            x->kind == SC_LAYER_BATCHNORM)
+            nd->fused = x->fuse_relu = 1;
+    }
 }
 
 /* in-place nodes share their input's buffers (in order: chains work) */
@@ -100,9 +116,10 @@ sc_status sc_plan(sc_net *net, int n)
 {
     if (!net->plan_dirty && n == net->plan_n)
         return SC_OK;
-    net->scratch_per_thread = net->wgrad_per_thread = 0;
+    net->scratch_per_thread = net->wgrad_per_thread = net->packed_floats = 0;
     for (int i = 1; i < net->n_nodes; i++)
         net->nodes[i].alias = works_in_place(net, i);
+    fuse(net);
     int saved_n = net->plan_n;
     net->plan_n = n;
     for (int i = 1; i < net->n_nodes; i++)

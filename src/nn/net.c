@@ -35,6 +35,7 @@ SC_API sc_status sc_net_create(sc_net **out, int c, int h, int w)
     net->quant_e0 = NAN;
     net->threads = 1;
     net->pool = pool;
+    net->kernel = sc_kernel_best();
     net->plan_dirty = 1;
     openblas_set_num_threads(1); /* our pool runs the threads */
     sc_node input = {.kind = SC_LAYER_INPUT, .c = c, .h = h, .w = w};

@@ -2,6 +2,33 @@
 #include "core/error.h"
 #include "ops/ops.h"
 
+#define GRAIN 16384
+
+typedef struct add_job {
+    const float *a, *b;
+    float *out;
+} add_job;
+
+static void sum_task(void *ctx, size_t b, size_t e, int t)
+{
+    (void)t;
+    const add_job *j = ctx;
+    const float *restrict x = j->a, *restrict y = j->b;
+    float *restrict out = j->out;
+    for (size_t i = b; i < e; i++)
+        out[i] = x[i] + y[i];
+}
+
+static void acc_task(void *ctx, size_t b, size_t e, int t)
+{
+    (void)t;
+    const add_job *j = ctx;
+    const float *restrict g = j->a;
+    float *restrict out = j->out;
+    for (size_t i = b; i < e; i++)
+        out[i] += g[i];
+}
+
 sc_status sc_op_add(sc_net *net, sc_node *nd, int action)
 {
     sc_node *a = sc_in(net, nd, 0), *b = sc_in(net, nd, 1);
@@ -18,18 +45,20 @@ sc_status sc_op_add(sc_net *net, sc_node *nd, int action)
         return SC_OK;
     case OP_SCRATCH:
         return SC_OK;
-    case OP_FORWARD:
-        for (size_t i = 0; i < total; i++)
-            nd->y[i] = a->y[i] + b->y[i];
+    case OP_FORWARD: {
+        add_job j = {a->y, b->y, nd->y};
+        sc_pool_map(net->pool, total, GRAIN, sum_task, &j);
         return SC_OK;
-    case OP_BACKWARD:
-        if (a->dy)
-            for (size_t i = 0; i < total; i++)
-                a->dy[i] += nd->dy[i];
-        if (b->dy)
-            for (size_t i = 0; i < total; i++)
-                b->dy[i] += nd->dy[i];
+    }
+    case OP_BACKWARD: {
+        sc_node *in[2] = {a, b};
+        for (int i = 0; i < 2; i++)
+            if (in[i]->dy) {
+                add_job j = {nd->dy, NULL, in[i]->dy};
+                sc_pool_map(net->pool, total, GRAIN, acc_task, &j);
+            }
         return SC_OK;
+    }
     }
     return sc_fail(SC_ERR_ARG, "add: unknown action %d", action);
 }

@@ -1,5 +1,7 @@
 /* batchnorm.c -- y = g (x - mean) / sqrt(var + eps) + beta per channel;
- * batch statistics in training (or always, with SC_BN_BATCH_STATS). */
+ * batch statistics in training (or always, with SC_BN_BATCH_STATS).
+ * With nd->fuse_relu the relu that follows in place is applied here too:
+ * y = max(bn(x), 0), and dy is masked by y > 0 where it is read. */
 #include <math.h>
 
 #include "core/error.h"
@@ -30,16 +32,15 @@ static void forward_task(void *ctx, size_t b, size_t e, int t)
     float eps = (float)j->net->bn_eps;
     for (size_t ch = b; ch < e; ch++) {
         float mean, var;
-        if (j->batch) {
-            double s = 0.0, ss = 0.0, m = (double)j->n * hw;
+        if (j->batch) { /* both moments in one pass, shifted by x[0] */
+            const float *x0 = j->x->y + ch * hw;
+            double s1 = 0.0, s2 = 0.0, m = (double)j->n * hw;
             for (int i = 0; i < j->n; i++)
-                s += sc_sum(j->x->y + ((size_t)i * c + ch) * hw, (size_t)hw);
-            float mu = (float)(s / m);
-            for (int i = 0; i < j->n; i++)
-                ss += sc_sumsq_dev(j->x->y + ((size_t)i * c + ch) * hw,
-                                   (size_t)hw, mu);
-            mean = mu;
-            var = (float)(ss / m);
+                sc_moments_shift(j->x->y + ((size_t)i * c + ch) * hw,
+                                 (size_t)hw, x0[0], &s1, &s2);
+            double d = s1 / m, v = s2 / m - d * d;
+            mean = (float)(x0[0] + d);
+            var = (float)(v > 0.0 ? v : 0.0);
         } else {
             mean = rm[ch];
             var = rv[ch];
@@ -50,32 +51,55 @@ static void forward_task(void *ctx, size_t b, size_t e, int t)
         nd->save[2 * c + ch] = var;
         float scale = g ? g[ch] * invstd : invstd;
         float shift = (beta ? beta[ch] : 0.0f) - mean * scale;
+        float lo = nd->fuse_relu ? 0.0f : -INFINITY;
         for (int i = 0; i < j->n; i++) {
             const float *restrict xp = j->x->y + ((size_t)i * c + ch) * hw;
             float *restrict yp = nd->y + ((size_t)i * c + ch) * hw;
-            for (int k = 0; k < hw; k++)
-                yp[k] = xp[k] * scale + shift;
+            for (int k = 0; k < hw; k++) {
+                float v = xp[k] * scale + shift;
+                yp[k] = v > lo ? v : lo;
+            }
         }
     }
 }
 
+/* buf = dy [y > 0]: both loads unconditional, so the select vectorises */
+static void mask(const float *restrict y, const float *restrict dy,
+                 float *restrict buf, int n)
+{
+    for (int k = 0; k < n; k++) {
+        float d = dy[k];
+        buf[k] = y[k] > 0.0f ? d : 0.0f;
+    }
+}
+
+/* dy of the plane at `at`; masked by y > 0 into buf under a fused relu */
+static const float *grad_in(const bn_job *j, size_t at, float *buf)
+{
+    if (!j->nd->fuse_relu)
+        return j->nd->dy + at;
+    mask(j->nd->y + at, j->nd->dy + at, buf, j->hw);
+    return buf;
+}
+
 static void backward_task(void *ctx, size_t b, size_t e, int t)
 {
-    (void)t;
     const bn_job *j = ctx;
     sc_node *nd = j->nd;
     int c = nd->c, hw = j->hw;
     const float *g = sc_node_param(j->net, nd, P_GAMMA);
     float *dg = sc_node_grad(j->net, nd, P_GAMMA);
     float *dbeta = sc_node_grad(j->net, nd, P_BETA);
+    float *buf = j->net->scratch + (size_t)t * j->net->scratch_per_thread;
     for (size_t ch = b; ch < e; ch++) {
         float mean = nd->save[ch], invstd = nd->save[c + ch];
         float gc = g ? g[ch] : 1.0f;
         double sdy = 0.0, sdyx = 0.0; /* sums of dy and dy * xhat */
         for (int i = 0; i < j->n; i++) {
             size_t at = ((size_t)i * c + ch) * hw;
-            sdy += sc_sum(nd->dy + at, (size_t)hw);
-            sdyx += sc_dot_dev(nd->dy + at, j->x->y + at, (size_t)hw, mean);
+            const float *dy = grad_in(j, at, buf);
+            sdy += sc_sum(dy, (size_t)hw);
+            sdyx += sc_dot_dev(dy, j->x->y + at, (size_t)hw, mean);
         }
         sdyx *= invstd;
         if (dg)
@@ -90,13 +114,14 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
             mdy = (float)(sdy / m);
             mdyx = (float)(sdyx / m);
         }
-        float b = invstd * mdyx;
+        float bb = invstd * mdyx;
         for (int i = 0; i < j->n; i++) {
-            const float *restrict xp = j->x->y + ((size_t)i * c + ch) * hw;
-            const float *restrict dyp = nd->dy + ((size_t)i * c + ch) * hw;
-            float *restrict dxp = j->x->dy + ((size_t)i * c + ch) * hw;
+            size_t at = ((size_t)i * c + ch) * hw;
+            const float *restrict xp = j->x->y + at;
+            const float *restrict dyp = grad_in(j, at, buf);
+            float *restrict dxp = j->x->dy + at;
             for (int k = 0; k < hw; k++)
-                dxp[k] += a * (dyp[k] - mdy - (xp[k] - mean) * b);
+                dxp[k] += a * (dyp[k] - mdy - (xp[k] - mean) * bb);
         }
     }
 }
@@ -115,7 +140,9 @@ sc_status sc_op_batchnorm(sc_net *net, sc_node *nd, int action)
             (nd->flags & SC_BN_AFFINE) ? (size_t)x->c : 0;
         nd->sn[S_MEAN] = nd->sn[S_VAR] = (size_t)x->c;
         return SC_OK;
-    case OP_SCRATCH:
+    case OP_SCRATCH: /* backward: one masked dy plane per thread */
+        if ((size_t)j.hw > net->scratch_per_thread)
+            net->scratch_per_thread = (size_t)(j.hw + 15) / 16 * 16;
         return SC_OK;
     case OP_FORWARD:
         sc_pool_run(net->pool, (size_t)nd->c, forward_task, &j);

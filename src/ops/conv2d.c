@@ -1,177 +1,520 @@
 /* conv2d.c -- y[n,o] = sum_{c,i,j} W[o,c,i,j] x[n,c,s*y+i-p,s*x+j-p] + b[o],
- * as im2col + sgemm. Samples are taken in chunks whose columns sit side by
- * side in one matrix, so that small images (3x3 after pooling) still give
- * the GEMM a wide N; chunks are shared among the pool's threads. */
+ * as GEMMs on the library's micro-kernels (kernels/kernel.h), which read
+ * the images in place through offset tables (no im2col matrix):
+ *
+ *   forward  y[o, q]   = sum_k W[o, k] xp[tap(k) + pos(q)]
+ *   dW       dW[o, k] += sum_q dy[o, q] xp[tap(k) + pos(q)]
+ *   dx       dx[c, q] += sum_k' Wf[c, k'] dyp[tap'(k') + pos'(q)]
+ *
+ * xp is the input with its zero padding (a copy when p > 0), k runs over the
+ * taps (c, i, j), q over output positions; dx is the "full" convolution of
+ * dy, dilated by the stride and padded by k - 1 - p (dyp), with the kernel
+ * flipped (Wf[c, (o, i, j)] = W[o, c, kh-1-i, kw-1-j]).
+ *
+ * Samples are taken in chunks whose padded images fit in L2; the chunks are
+ * shared evenly among the pool's threads. */
 #include <string.h>
 
 #include "core/error.h"
-#include "core/gemm.h"
-#include "ops/im2col.h"
+#include "kernels/kernel.h"
 #include "ops/ops.h"
 
-/* samples per chunk: enough columns (~512) for an efficient GEMM */
-static int chunk_samples(int ohw)
+/* floats of padded images per chunk (256 KB) */
+#define CHUNK_FLOATS 65536
+
+/* Images of ch channels in hp x wp planes, the image at (top, left) of each
+ * plane; sample after sample. */
+typedef struct layout {
+    int ch, hp, wp, top, left;
+} layout;
+
+static size_t lay_size(const layout *l)
 {
-    int s = 512 / ohw;
-    return s < 1 ? 1 : (s > 64 ? 64 : s);
+    return (size_t)l->ch * (size_t)l->hp * (size_t)l->wp;
 }
 
 typedef struct conv_job {
     sc_net *net;
     sc_node *nd, *x;
-    const float *w;
-    int k, ohw, xsz, chunk;
+    const sc_kernel *kr;
+    int k, kx;        /* taps of the forward (c kh kw) and of dx (o kh kw) */
+    int ohw, ihw;     /* output / input positions per sample */
+    int chunk;        /* samples per chunk */
+    size_t xsz, ysz;  /* floats per input / output sample */
+    layout in, dyl;   /* padded input, padded (dilated) dy */
+    const float *wp;  /* packed weights: W^T panels, or Wf panels */
+    const int32_t *tap, *tapx; /* offsets of the taps in in / dyl */
+    unsigned char ran[256];    /* backward: thread t summed a dW^T partial */
 } conv_job;
 
-/* Scratch of one thread: columns [k, chunk*ohw], their gradient (same
- * size), and the chunk's outputs or output gradients [c, chunk*ohw]. */
-static float *thread_scratch(const conv_job *j, int t, float **dcol,
-                             float **yb)
+static size_t up16(size_t n) { return (n + 15) / 16 * 16; }
+
+static void job_init(conv_job *j, sc_net *net, sc_node *nd)
 {
-    size_t cols = (size_t)j->k * j->chunk * j->ohw;
-    float *col = j->net->scratch + (size_t)t * j->net->scratch_per_thread;
-    *dcol = col + cols;
-    *yb = col + 2 * cols;
-    return col;
+    sc_node *x = sc_in(net, nd, 0);
+    int p = nd->pad;
+    memset(j, 0, sizeof *j);
+    j->net = net;
+    j->nd = nd;
+    j->x = x;
+    j->kr = net->kernel;
+    j->k = x->c * nd->kh * nd->kw;
+    j->kx = nd->c * nd->kh * nd->kw;
+    j->ohw = nd->h * nd->w;
+    j->ihw = x->h * x->w;
+    j->xsz = sc_node_size(x);
+    j->ysz = sc_node_size(nd);
+    j->in = (layout){x->c, x->h + 2 * p, x->w + 2 * p, p, p};
+    j->dyl = (layout){nd->c, x->h + nd->kh - 1, x->w + nd->kw - 1,
+                      nd->kh - 1 - p, nd->kw - 1 - p};
+    /* a chunk's padded images stay in L2; the chunk count is a multiple of
+     * the thread count, so every thread gets the same share */
+    size_t per = lay_size(&j->in) > lay_size(&j->dyl) ? lay_size(&j->in)
+                                                       : lay_size(&j->dyl);
+    int want = (int)(CHUNK_FLOATS / (per ? per : 1));
+    int threads = sc_pool_threads(net->pool), n = net->plan_n;
+    want = want < 1 ? 1 : want;
+    int chunks = threads * ((n + threads * want - 1) / (threads * want));
+    j->chunk = (n + chunks - 1) / chunks;
+    if (j->chunk < 1)
+        j->chunk = 1;
 }
 
-/* Unfolds samples [s0, s0 + m) side by side into col (row length m*ohw). */
-static void unfold(const conv_job *j, size_t s0, int m, float *col)
+/* A thread's scratch: padded input and dy of a chunk, dy^T panels, the
+ * position tables and the kernel's tile. */
+typedef struct conv_scratch {
+    float *xp, *dyp, *dyt, *tile;
+    int32_t *pos, *out, *dpos, *dout;
+    size_t floats;
+} conv_scratch;
+
+static conv_scratch scratch_of(const conv_job *j, float *base)
 {
-    const sc_node *nd = j->nd, *x = j->x;
+    conv_scratch s;
+    size_t off = 0, m = (size_t)j->chunk, cols = m * (size_t)j->ohw,
+           icols = m * (size_t)j->ihw;
+#define PUT(ptr, type, count)                                                 \
+    do {                                                                      \
+        s.ptr = base ? (type *)(void *)(base + off) : NULL;                   \
+        off += up16(count);                                                   \
+    } while (0)
+    PUT(xp, float, j->nd->pad > 0 ? m * lay_size(&j->in) : 0);
+    PUT(dyp, float, m * lay_size(&j->dyl));
+    PUT(dyt, float, (size_t)sc_round_up(j->nd->c, j->kr->nr) * cols);
+    PUT(tile, float, (size_t)SC_KERNEL_MAX_MR * SC_KERNEL_MAX_NR);
+    PUT(pos, int32_t, cols);
+    PUT(out, int32_t, cols);
+    PUT(dpos, int32_t, icols);
+    PUT(dout, int32_t, icols);
+#undef PUT
+    s.floats = off;
+    return s;
+}
+
+static conv_scratch thread_scratch(const conv_job *j, int t)
+{
+    return scratch_of(j, j->net->scratch + (size_t)t * j->net->scratch_per_thread);
+}
+
+/* floats the shared weight panels and tap tables take */
+static size_t shared_floats(const conv_job *j)
+{
+    int nr = j->kr->nr;
+    size_t fwd = (size_t)sc_round_up(j->nd->c, nr) * j->k + up16((size_t)j->k);
+    size_t bwd = (size_t)sc_round_up(j->x->c, nr) * j->kx +
+                 up16((size_t)j->k) + up16((size_t)j->kx);
+    return up16(fwd > bwd ? fwd : bwd);
+}
+
+/* first sample and sample count of chunk c */
+static int chunk_span(const conv_job *j, size_t c, size_t *s0)
+{
+    size_t n = (size_t)j->net->plan_n;
+    *s0 = c * (size_t)j->chunk;
+    return (int)(*s0 + (size_t)j->chunk <= n ? (size_t)j->chunk : n - *s0);
+}
+
+/* offsets of the taps (c, i, j) in a layout */
+static void fill_taps(int32_t *tap, const layout *l, int kh, int kw)
+{
+    int k = 0;
+    for (int c = 0; c < l->ch; c++)
+        for (int i = 0; i < kh; i++)
+            for (int jj = 0; jj < kw; jj++)
+                tap[k++] = (c * l->hp + i) * l->wp + jj;
+}
+
+/* Where the chunk's output positions (s, oy, ox) read in the padded input
+ * (pos) and write in y (out). */
+static void fill_positions(const conv_job *j, int m, int32_t *pos, int32_t *out)
+{
+    const sc_node *nd = j->nd;
+    int st = nd->stride, t = 0;
     for (int s = 0; s < m; s++)
-        sc_im2col(x->y + (s0 + s) * j->xsz, x->c, x->h, x->w, nd->kh, nd->kw,
-                  nd->stride, nd->pad, nd->h, nd->w, col + (size_t)s * j->ohw,
-                  (size_t)m * j->ohw);
+        for (int oy = 0; oy < nd->h; oy++)
+            for (int ox = 0; ox < nd->w; ox++, t++) {
+                pos[t] = (int32_t)((size_t)s * lay_size(&j->in) +
+                                   (size_t)oy * st * j->in.wp + (size_t)ox * st);
+                out[t] = (int32_t)((size_t)s * j->ysz + (size_t)oy * nd->w + ox);
+            }
+}
+
+/* The chunk's images with their zero padding, or the images themselves. */
+static const float *padded_input(const conv_job *j, size_t s0, int m, float *xp)
+{
+    const sc_node *x = j->x;
+    const float *src = x->y + s0 * j->xsz;
+    if (j->nd->pad == 0)
+        return src;
+    memset(xp, 0, (size_t)m * lay_size(&j->in) * sizeof(float));
+    for (int s = 0; s < m; s++)
+        for (int c = 0; c < x->c; c++)
+            for (int r = 0; r < x->h; r++)
+                memcpy(xp + (size_t)s * lay_size(&j->in) +
+                           ((size_t)c * j->in.hp + r + j->in.top) * j->in.wp +
+                           j->in.left,
+                       src + (size_t)s * j->xsz + ((size_t)c * x->h + r) * x->w,
+                       (size_t)x->w * sizeof(float));
+    return xp;
+}
+
+/* Runs the kernel over rows [0, rows) of a table of row offsets, NR
+ * columns of panel b at a time, handing each tile (transposed when trans)
+ * to store(). */
+typedef void (*tile_store)(const conv_job *j, const float *tile, int r0,
+                           int rows, int c0, int cols, void *ctx);
+
+static void gemm_rows(const conv_job *j, const float *a, const int32_t *tab,
+                      int n, const int32_t *roff, int rows, const float *b,
+                      int ncols, float *tile, int trans, tile_store store,
+                      void *ctx)
+{
+    int mr = j->kr->mr, nr = j->kr->nr;
+    int32_t ro[SC_KERNEL_MAX_MR];
+    for (int c0 = 0; c0 < ncols; c0 += nr) {
+        const float *panel = b + (size_t)(c0 / nr) * n * nr;
+        int cols = ncols - c0 < nr ? ncols - c0 : nr;
+        for (int r0 = 0; r0 < rows; r0 += mr) {
+            int nrow = rows - r0 < mr ? rows - r0 : mr;
+            for (int r = 0; r < mr; r++) /* spare rows repeat row r0 */
+                ro[r] = roff[r0 + (r < nrow ? r : 0)];
+            j->kr->fn(n, a, tab, ro, panel, tile, trans);
+            store(j, tile, r0, nrow, c0, cols, ctx);
+        }
+    }
+}
+
+typedef struct fwd_ctx {
+    float *y;
+    const float *bias;
+    const int32_t *out;
+} fwd_ctx;
+
+/* y[out[r], o] = tile[o][r] + bias[o] (transposed tile; rows are output
+ * positions, mostly consecutive ones) */
+static void store_y(const conv_job *j, const float *tile, int r0, int rows,
+                    int c0, int cols, void *ctx)
+{
+    const fwd_ctx *f = ctx;
+    const int32_t *out = f->out + r0;
+    int mr = j->kr->mr, run = out[rows - 1] - out[0] == rows - 1;
+    for (int c = 0; c < cols; c++) {
+        const float *restrict tc = tile + c * mr;
+        float *restrict y = f->y + (size_t)(c0 + c) * j->ohw;
+        float bo = f->bias ? f->bias[c0 + c] : 0.0f;
+        if (run) {
+            float *restrict d = y + out[0];
+            for (int r = 0; r < rows; r++)
+                d[r] = tc[r] + bo;
+        } else {
+            for (int r = 0; r < rows; r++)
+                y[out[r]] = tc[r] + bo;
+        }
+    }
 }
 
 static void forward_task(void *ctx, size_t b, size_t e, int t)
 {
     const conv_job *j = ctx;
     sc_node *nd = j->nd;
-    float *dcol, *yb, *col = thread_scratch(j, t, &dcol, &yb);
-    const float *bias = sc_node_param(j->net, nd, P_B);
-    size_t ysz = (size_t)nd->c * j->ohw, n = (size_t)j->net->plan_n;
+    conv_scratch sc = thread_scratch(j, t);
     for (size_t c = b; c < e; c++) {
-        size_t s0 = c * (size_t)j->chunk;
-        int m = (int)(s0 + (size_t)j->chunk <= n ? (size_t)j->chunk : n - s0);
-        size_t row = (size_t)m * j->ohw;
-        unfold(j, s0, m, col);
-        sc_gemm1(0, 0, nd->c, (int)row, j->k, 1.0f, j->w, j->k, col, (int)row,
-                 0.0f, yb, (int)row);
-        for (int s = 0; s < m; s++) { /* [c, m*ohw] -> m samples [c, ohw] */
-            float *y = nd->y + (s0 + s) * ysz;
-            for (int o = 0; o < nd->c; o++) {
-                const float *restrict src = yb + o * row + (size_t)s * j->ohw;
-                float *restrict dst = y + (size_t)o * j->ohw;
-                float bo = bias ? bias[o] : 0.0f;
-                for (int i = 0; i < j->ohw; i++)
-                    dst[i] = src[i] + bo;
-            }
-            if (nd->cbias) {
+        size_t s0;
+        int m = chunk_span(j, c, &s0), cols = m * j->ohw;
+        const float *a = padded_input(j, s0, m, sc.xp);
+        fill_positions(j, m, sc.pos, sc.out);
+        fwd_ctx f = {nd->y + s0 * j->ysz, sc_node_param(j->net, nd, P_B), sc.out};
+        gemm_rows(j, a, j->tap, j->k, sc.pos, cols, j->wp, nd->c, sc.tile, 1,
+                  store_y, &f);
+        if (nd->cbias)
+            for (int s = 0; s < m; s++) {
+                float *restrict y = nd->y + (s0 + s) * j->ysz;
                 const float *restrict cb = nd->cbias;
-                for (size_t i = 0; i < ysz; i++)
+                for (size_t i = 0; i < j->ysz; i++)
                     y[i] += cb[i];
             }
+    }
+}
+
+/* dy^T panels: row q of dy^T is output position q of the chunk */
+static void pack_dyt(const conv_job *j, size_t s0, int m, float *dst)
+{
+    int nr = j->kr->nr, o = j->nd->c, cols = m * j->ohw;
+    if (o % nr) /* padding lanes of the last panel */
+        memset(dst + (size_t)(o / nr) * cols * nr, 0,
+               (size_t)cols * nr * sizeof(float));
+    for (int oc = 0; oc < o; oc++) {
+        float *d = dst + (size_t)(oc / nr) * cols * nr + oc % nr;
+        for (int s = 0; s < m; s++) {
+            const float *src = j->nd->dy + (s0 + s) * j->ysz + (size_t)oc * j->ohw;
+            float *ds = d + (size_t)s * j->ohw * nr;
+            for (int q = 0; q < j->ohw; q++)
+                ds[(size_t)q * nr] = src[q];
+        }
+    }
+}
+
+/* The chunk's dy, dilated by the stride, in its padded layout; and where
+ * the chunk's input positions read in it (dpos) and write in dx (dout). */
+static void padded_dy(const conv_job *j, size_t s0, int m, float *dyp,
+                      int32_t *dpos, int32_t *dout)
+{
+    const sc_node *nd = j->nd, *x = j->x;
+    const layout *l = &j->dyl;
+    int st = nd->stride;
+    memset(dyp, 0, (size_t)m * lay_size(l) * sizeof(float));
+    for (int s = 0; s < m; s++)
+        for (int o = 0; o < nd->c; o++) {
+            const float *src = nd->dy + (s0 + s) * j->ysz + (size_t)o * j->ohw;
+            float *plane = dyp + (size_t)s * lay_size(l) + (size_t)o * l->hp * l->wp;
+            for (int oy = 0; oy < nd->h; oy++) {
+                int r = l->top + oy * st;
+                if (r < 0 || r >= l->hp)
+                    continue;
+                for (int ox = 0; ox < nd->w; ox++) {
+                    int cc = l->left + ox * st;
+                    if (cc >= 0 && cc < l->wp)
+                        plane[(size_t)r * l->wp + cc] = src[oy * nd->w + ox];
+                }
+            }
+        }
+    int t = 0;
+    for (int s = 0; s < m; s++)
+        for (int iy = 0; iy < x->h; iy++)
+            for (int ix = 0; ix < x->w; ix++, t++) {
+                dpos[t] = (int32_t)((size_t)s * lay_size(l) + (size_t)iy * l->wp + ix);
+                dout[t] = (int32_t)((size_t)s * j->xsz + (size_t)iy * x->w + ix);
+            }
+}
+
+typedef struct dw_ctx {
+    float *dwt; /* dW^T [k][o] */
+} dw_ctx;
+
+/* dW^T[k0 + r][c] += tile[r][c] (tile rows: taps) */
+static void store_dw(const conv_job *j, const float *tile, int r0, int rows,
+                     int c0, int cols, void *ctx)
+{
+    const dw_ctx *d = ctx;
+    int nr = j->kr->nr, o = j->nd->c;
+    for (int r = 0; r < rows; r++) {
+        float *restrict dst = d->dwt + (size_t)(r0 + r) * o + c0;
+        const float *restrict tr = tile + r * nr;
+        for (int c = 0; c < cols; c++)
+            dst[c] += tr[c];
+    }
+}
+
+typedef struct dx_ctx {
+    float *dx;
+    const int32_t *out;
+} dx_ctx;
+
+/* dx[out[r], c] += tile[c][r] (transposed tile; rows: input positions) */
+static void store_dx(const conv_job *j, const float *tile, int r0, int rows,
+                     int c0, int cols, void *ctx)
+{
+    const dx_ctx *d = ctx;
+    const int32_t *out = d->out + r0;
+    int mr = j->kr->mr, run = out[rows - 1] - out[0] == rows - 1;
+    for (int c = 0; c < cols; c++) {
+        const float *restrict tc = tile + c * mr;
+        float *restrict dx = d->dx + (size_t)(c0 + c) * j->ihw;
+        if (run) {
+            float *restrict dd = dx + out[0];
+            for (int r = 0; r < rows; r++)
+                dd[r] += tc[r];
+        } else {
+            for (int r = 0; r < rows; r++)
+                dx[out[r]] += tc[r];
         }
     }
 }
 
 static void backward_task(void *ctx, size_t b, size_t e, int t)
 {
-    const conv_job *j = ctx;
+    conv_job *j = ctx;
     sc_net *net = j->net;
     sc_node *nd = j->nd, *x = j->x;
-    float *dcol, *yb, *col = thread_scratch(j, t, &dcol, &yb);
-    float *dw = t == 0 ? sc_node_grad(net, nd, P_W)
-                       : net->wgrad + (size_t)(t - 1) * net->wgrad_per_thread;
-    size_t ysz = (size_t)nd->c * j->ohw, n = (size_t)net->plan_n;
+    conv_scratch sc = thread_scratch(j, t);
+    dw_ctx dw = {net->wgrad + (size_t)t * net->wgrad_per_thread};
+    memset(dw.dwt, 0, nd->pn[P_W] * sizeof(float));
+    j->ran[t] = 1;
     for (size_t c = b; c < e; c++) {
-        size_t s0 = c * (size_t)j->chunk;
-        int m = (int)(s0 + (size_t)j->chunk <= n ? (size_t)j->chunk : n - s0);
-        size_t row = (size_t)m * j->ohw;
-        unfold(j, s0, m, col);
-        for (int s = 0; s < m; s++) /* m samples [c, ohw] -> [c, m*ohw] */
-            for (int o = 0; o < nd->c; o++)
-                memcpy(yb + o * row + (size_t)s * j->ohw,
-                       nd->dy + (s0 + s) * ysz + (size_t)o * j->ohw,
-                       (size_t)j->ohw * sizeof(float));
-        /* dW += dy col^T */
-        sc_gemm1(0, 1, nd->c, j->k, (int)row, 1.0f, yb, (int)row, col, (int)row,
-                 1.0f, dw, j->k);
+        size_t s0;
+        int m = chunk_span(j, c, &s0), cols = m * j->ohw;
+        /* dW^T [k, o] += sum_q xp[tap(k) + pos(q)] dy[o, q] */
+        const float *a = padded_input(j, s0, m, sc.xp);
+        fill_positions(j, m, sc.pos, sc.out);
+        pack_dyt(j, s0, m, sc.dyt);
+        gemm_rows(j, a, sc.pos, cols, j->tap, j->k, sc.dyt, nd->c, sc.tile, 0,
+                  store_dw, &dw);
         if (x->dy == NULL)
             continue;
-        /* dcol = W^T dy, dx += fold(dcol) */
-        sc_gemm1(1, 0, j->k, (int)row, nd->c, 1.0f, j->w, j->k, yb, (int)row,
-                 0.0f, dcol, (int)row);
-        for (int s = 0; s < m; s++)
-            sc_col2im(dcol + (size_t)s * j->ohw, x->c, x->h, x->w, nd->kh,
-                      nd->kw, nd->stride, nd->pad, nd->h, nd->w,
-                      x->dy + (s0 + s) * j->xsz, row);
+        /* dx[c, q] += sum_k' Wf[c, k'] dyp[tap'(k') + pos'(q)] */
+        padded_dy(j, s0, m, sc.dyp, sc.dpos, sc.dout);
+        dx_ctx d = {x->dy + s0 * j->xsz, sc.dout};
+        gemm_rows(j, sc.dyp, j->tapx, j->kx, sc.dpos, m * j->ihw, j->wp, x->c,
+                  sc.tile, 1, store_dx, &d);
     }
+}
+
+/* W^T panels for the forward: panel row k holds W[o][k] for NR o's;
+ * panels [b, e) */
+static void pack_w_task(void *ctx, size_t b, size_t e, int t)
+{
+    (void)t;
+    const conv_job *j = ctx;
+    const float *w = sc_layer_weights(j->net, j->nd);
+    int o = j->nd->c, k = j->k, nr = j->kr->nr;
+    for (size_t p = b; p < e; p++) {
+        float *dst = (float *)j->wp + p * k * nr;
+        int o0 = (int)p * nr;
+        for (int kk = 0; kk < k; kk++)
+            for (int c = 0; c < nr; c++)
+                dst[(size_t)kk * nr + c] =
+                    o0 + c < o ? w[(size_t)(o0 + c) * k + kk] : 0.0f;
+    }
+}
+
+/* Wf panels for dx: row (o, i, j) holds W[o][c][kh-1-i][kw-1-j] for NR
+ * c's; panels [b, e) */
+static void pack_wflip_task(void *ctx, size_t b, size_t e, int t)
+{
+    (void)t;
+    const conv_job *j = ctx;
+    const float *w = sc_layer_weights(j->net, j->nd);
+    int o = j->nd->c, c = j->x->c, kh = j->nd->kh, kw = j->nd->kw,
+        nr = j->kr->nr;
+    for (size_t p = b; p < e; p++) {
+        float *dst = (float *)j->wp + p * j->kx * nr;
+        int c0 = (int)p * nr;
+        size_t r = 0;
+        for (int oc = 0; oc < o; oc++)
+            for (int i = 0; i < kh; i++)
+                for (int jj = 0; jj < kw; jj++, r++)
+                    for (int l = 0; l < nr; l++)
+                        dst[r * nr + l] =
+                            c0 + l < c
+                                ? w[(((size_t)oc * c + c0 + l) * kh + kh - 1 - i) * kw +
+                                    kw - 1 - jj]
+                                : 0.0f;
+    }
+}
+
+/* dW[o][k] += the threads' dW^T partials [k][o], rows o in [b, e) */
+static void reduce_task(void *ctx, size_t b, size_t e, int t)
+{
+    (void)t;
+    const conv_job *j = ctx;
+    sc_net *net = j->net;
+    int o = j->nd->c, threads = sc_pool_threads(net->pool);
+    float *dw = sc_node_grad(net, j->nd, P_W);
+    for (int th = 0; th < threads; th++) {
+        if (!j->ran[th])
+            continue;
+        const float *part = net->wgrad + (size_t)th * net->wgrad_per_thread;
+        for (size_t oc = b; oc < e; oc++) {
+            float *restrict d = dw + oc * j->k;
+            for (int k = 0; k < j->k; k++)
+                d[k] += part[(size_t)k * o + oc];
+        }
+    }
+}
+
+static sc_status conv_shape(sc_net *net, sc_node *nd)
+{
+    sc_node *x = sc_in(net, nd, 0);
+    if (x->h + 2 * nd->pad < nd->kh || x->w + 2 * nd->pad < nd->kw)
+        return sc_fail(SC_ERR_SHAPE,
+                       "conv2d: kernel %dx%d is larger than the padded "
+                       "input %dx%d",
+                       nd->kh, nd->kw, x->h + 2 * nd->pad, x->w + 2 * nd->pad);
+    nd->h = (x->h + 2 * nd->pad - nd->kh) / nd->stride + 1;
+    nd->w = (x->w + 2 * nd->pad - nd->kw) / nd->stride + 1;
+    nd->pn[P_W] = (size_t)nd->c * (size_t)x->c * nd->kh * nd->kw;
+    nd->pn[P_B] = (nd->flags & SC_BIAS) ? (size_t)nd->c : 0;
+    return SC_OK;
 }
 
 sc_status sc_op_conv2d(sc_net *net, sc_node *nd, int action)
 {
-    sc_node *x = sc_in(net, nd, 0);
-    int ohw = nd->h * nd->w;
-    conv_job j = {net, nd, x, NULL, x->c * nd->kh * nd->kw, ohw,
-                  (int)sc_node_size(x), ohw > 0 ? chunk_samples(ohw) : 1};
+    if (action == OP_SHAPE)
+        return conv_shape(net, nd);
+    conv_job j;
+    job_init(&j, net, nd);
+    int nr = j.kr->nr, o = nd->c;
     size_t chunks = ((size_t)net->plan_n + (size_t)j.chunk - 1) / (size_t)j.chunk;
+    /* shared: weight panels, then the tap tables */
+    float *wp = net->packed;
+    int32_t *tap = (int32_t *)(void *)(wp + (size_t)sc_round_up(o, nr) * j.k);
     switch (action) {
-    case OP_SHAPE: {
-        if (x->h + 2 * nd->pad < nd->kh || x->w + 2 * nd->pad < nd->kw)
-            return sc_fail(SC_ERR_SHAPE,
-                           "conv2d: kernel %dx%d is larger than the padded "
-                           "input %dx%d",
-                           nd->kh, nd->kw, x->h + 2 * nd->pad,
-                           x->w + 2 * nd->pad);
-        nd->h = (x->h + 2 * nd->pad - nd->kh) / nd->stride + 1;
-        nd->w = (x->w + 2 * nd->pad - nd->kw) / nd->stride + 1;
-        nd->pn[P_W] = (size_t)nd->c * (size_t)j.k;
-        nd->pn[P_B] = (nd->flags & SC_BIAS) ? (size_t)nd->c : 0;
-        return SC_OK;
-    }
     case OP_SCRATCH: {
-        size_t cols = (size_t)j.chunk * j.ohw;
-        size_t need = (2 * (size_t)j.k + (size_t)nd->c) * cols;
+        size_t need = scratch_of(&j, NULL).floats;
         if (need > net->scratch_per_thread)
             net->scratch_per_thread = need;
-        if (nd->pn[P_W] > net->wgrad_per_thread)
-            net->wgrad_per_thread = nd->pn[P_W];
+        if (up16(nd->pn[P_W]) > net->wgrad_per_thread)
+            net->wgrad_per_thread = up16(nd->pn[P_W]);
+        if (shared_floats(&j) > net->packed_floats)
+            net->packed_floats = shared_floats(&j);
         return SC_OK;
     }
     case OP_FORWARD:
-        j.w = sc_layer_weights(net, nd);
+        j.wp = wp;
+        sc_pool_run(net->pool, (size_t)(o + nr - 1) / nr, pack_w_task, &j);
+        fill_taps(tap, &j.in, nd->kh, nd->kw);
+        j.tap = tap;
         sc_pool_run(net->pool, chunks, forward_task, &j);
         return SC_OK;
     case OP_BACKWARD: {
-        j.w = sc_layer_weights(net, nd);
-        /* threads other than 0 sum into their own partials (zeroed here,
-         * since a thread may get no chunk), added in thread order */
-        int parts = chunks > 1 ? sc_pool_threads(net->pool) : 1;
-        for (int t = 1; t < parts; t++)
-            memset(net->wgrad + (size_t)(t - 1) * net->wgrad_per_thread, 0,
-                   nd->pn[P_W] * sizeof(float));
-        sc_pool_run(net->pool, chunks, backward_task, &j);
-        float *dw = sc_node_grad(net, nd, P_W);
-        for (int t = 1; t < parts; t++) {
-            const float *part = net->wgrad + (size_t)(t - 1) * net->wgrad_per_thread;
-            for (size_t i = 0; i < nd->pn[P_W]; i++)
-                dw[i] += part[i];
+        /* shared: Wf panels, the input's taps, dy's taps */
+        size_t wf = (size_t)sc_round_up(j.x->c, nr) * j.kx;
+        int32_t *tapx = NULL;
+        tap = (int32_t *)(void *)(wp + wf);
+        fill_taps(tap, &j.in, nd->kh, nd->kw);
+        j.wp = wp;
+        if (j.x->dy) {
+            sc_pool_run(net->pool, (size_t)(j.x->c + nr - 1) / nr,
+                        pack_wflip_task, &j);
+            tapx = tap + up16((size_t)j.k);
+            fill_taps(tapx, &j.dyl, nd->kh, nd->kw);
         }
+        j.tap = tap;
+        j.tapx = tapx;
+        /* every thread that gets chunks sums dW^T over them into its own
+         * partial; the partials are added into dW in thread order */
+        sc_pool_run(net->pool, chunks, backward_task, &j);
+        sc_pool_run(net->pool, (size_t)o, reduce_task, &j);
         float *db = sc_node_grad(net, nd, P_B);
-        if (db) {
-            size_t ysz = (size_t)nd->c * j.ohw;
+        if (db)
             for (int s = 0; s < net->plan_n; s++)
-                for (int o = 0; o < nd->c; o++) {
-                    const float *dy = nd->dy + s * ysz + (size_t)o * j.ohw;
+                for (int oc = 0; oc < o; oc++) {
+                    const float *dy = nd->dy + s * j.ysz + (size_t)oc * j.ohw;
                     float acc = 0.0f;
                     for (int i = 0; i < j.ohw; i++)
                         acc += dy[i];
-                    db[o] += acc;
+                    db[oc] += acc;
                 }
-        }
         return SC_OK;
     }
     }

@@ -2,7 +2,8 @@
  *
  * Each op answers four actions for its node (kann's kad_op_* pattern):
  *   OP_SHAPE     validate the inputs, set the output shape and slot sizes
- *   OP_SCRATCH   raise net->scratch_per_thread / wgrad_per_thread to its need
+ *   OP_SCRATCH   raise net->scratch_per_thread, wgrad_per_thread and
+ *                packed_floats to its need
  *   OP_FORWARD   y = f(inputs) for the planned batch (net->plan_n)
  *   OP_BACKWARD  accumulate into the inputs' dy and the parameter grads
  */

@@ -1,7 +1,51 @@
 /* relu.c -- y = max(x, 0); dx += dy [x > 0]. In place when planned so
- * (y and dy are then x's): the mask is read from y, since y > 0 iff x > 0. */
+ * (y and dy are then x's): the mask is read from y, since y > 0 iff x > 0.
+ * In place after a batch norm, the batch norm does it (nd->fused). */
 #include "core/error.h"
 #include "ops/ops.h"
+
+/* elements per thread below which a loop is not worth splitting */
+#define GRAIN 16384
+
+typedef struct relu_job {
+    const float *x, *y, *g;
+    float *out;
+} relu_job;
+
+/* restrict lets these loops vectorise: as branches on random signs they
+ * mispredict and run ~20x slower */
+static void forward_task(void *ctx, size_t b, size_t e, int t)
+{
+    (void)t;
+    const relu_job *j = ctx;
+    if (j->x == j->out) { /* in place */
+        float *p = j->out;
+        for (size_t i = b; i < e; i++)
+            p[i] = p[i] > 0.0f ? p[i] : 0.0f;
+        return;
+    }
+    const float *restrict in = j->x;
+    float *restrict out = j->out;
+    for (size_t i = b; i < e; i++)
+        out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+}
+
+static void backward_task(void *ctx, size_t b, size_t e, int t)
+{
+    (void)t;
+    const relu_job *j = ctx;
+    const float *restrict y = j->y;
+    if (j->g == j->out) { /* in place: x's gradient is ours, masked */
+        float *restrict g = j->out;
+        for (size_t i = b; i < e; i++)
+            g[i] = y[i] > 0.0f ? g[i] : 0.0f;
+        return;
+    }
+    const float *restrict g = j->g;
+    float *restrict dx = j->out;
+    for (size_t i = b; i < e; i++)
+        dx[i] += y[i] > 0.0f ? g[i] : 0.0f;
+}
 
 sc_status sc_op_relu(sc_net *net, sc_node *nd, int action)
 {
@@ -16,33 +60,16 @@ sc_status sc_op_relu(sc_net *net, sc_node *nd, int action)
     case OP_SCRATCH:
         return SC_OK;
     case OP_FORWARD: {
-        /* restrict lets these loops vectorise: as branches on random
-         * signs they mispredict and run ~20x slower */
-        if (x->y == nd->y) {
-            float *p = nd->y;
-            for (size_t i = 0; i < total; i++)
-                p[i] = p[i] > 0.0f ? p[i] : 0.0f;
-        } else {
-            const float *restrict in = x->y;
-            float *restrict out = nd->y;
-            for (size_t i = 0; i < total; i++)
-                out[i] = in[i] > 0.0f ? in[i] : 0.0f;
-        }
+        if (nd->fused)
+            return SC_OK;
+        relu_job j = {x->y, NULL, NULL, nd->y};
+        sc_pool_map(net->pool, total, GRAIN, forward_task, &j);
         return SC_OK;
     }
-    case OP_BACKWARD:
-    {
-        const float *restrict y = nd->y;
-        if (nd->dy == x->dy) { /* in place: x's gradient is ours, masked */
-            float *restrict g = nd->dy;
-            for (size_t i = 0; i < total; i++)
-                g[i] = y[i] > 0.0f ? g[i] : 0.0f;
-        } else if (x->dy) {
-            const float *restrict g = nd->dy;
-            float *restrict dx = x->dy;
-            for (size_t i = 0; i < total; i++)
-                dx[i] += y[i] > 0.0f ? g[i] : 0.0f;
-        }
+    case OP_BACKWARD: {
+        relu_job j = {NULL, nd->y, nd->dy, x->dy};
+        if (x->dy && !nd->fused)
+            sc_pool_map(net->pool, total, GRAIN, backward_task, &j);
         return SC_OK;
     }
     }

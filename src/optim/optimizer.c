@@ -83,21 +83,36 @@ sc_status sc_optimizer_remap(sc_optimizer *o, const size_t *map, size_t new_n)
     return SC_OK;
 }
 
-void sc_optimizer_update(sc_optimizer *o)
+/* parameters per thread below which an update is not worth splitting */
+#define GRAIN 32768
+
+/* The update of parameters [b, e), group by group. */
+static void update_task(void *ctx, size_t b, size_t e, int t)
 {
+    (void)t;
+    sc_optimizer *o = ctx;
     sc_net *net = o->net;
-    unsigned fp = sc_fpenv_enter();
-    o->t++;
     for (int g = 0; g < SC_GROUP_COUNT; g++) {
-        size_t b = net->group_off[g], n = net->group_off[g + 1] - b;
+        size_t lo = net->group_off[g], hi = net->group_off[g + 1];
+        lo = lo > b ? lo : b;
+        hi = hi < e ? hi : e;
+        if (lo >= hi)
+            continue;
         float lr = (float)o->lr[g], wd = (float)o->wd[g];
         if (o->kind == SC_OPT_SGD)
-            sc_sgd_update(o, net->params + b, net->grads + b, o->m + b, n, lr,
-                          wd);
+            sc_sgd_update(o, net->params + lo, net->grads + lo, o->m + lo,
+                          hi - lo, lr, wd);
         else
-            sc_adam_update(o, net->params + b, net->grads + b, o->m + b,
-                           o->v + b, n, lr, wd);
+            sc_adam_update(o, net->params + lo, net->grads + lo, o->m + lo,
+                           o->v + lo, hi - lo, lr, wd);
     }
+}
+
+void sc_optimizer_update(sc_optimizer *o)
+{
+    unsigned fp = sc_fpenv_enter();
+    o->t++;
+    sc_pool_map(o->net->pool, o->net->n_params, GRAIN, update_task, o);
     sc_fpenv_leave(fp);
 }
 

@@ -26,9 +26,11 @@ void sc_optimizer_detach(struct sc_optimizer *opt);
 void sc_optimizer_update(struct sc_optimizer *opt);
 
 /* The rules, over one group's range [0, n) (sgd.c, adam.c). */
-void sc_sgd_update(struct sc_optimizer *o, float *p, const float *g, float *m,
-                   size_t n, float lr, float wd);
-void sc_adam_update(struct sc_optimizer *o, float *p, const float *g,
-                    float *m, float *v, size_t n, float lr, float wd);
+void sc_sgd_update(struct sc_optimizer *o, float *restrict p,
+                   const float *restrict g, float *restrict m, size_t n,
+                   float lr, float wd);
+void sc_adam_update(struct sc_optimizer *o, float *restrict p,
+                    const float *restrict g, float *restrict m,
+                    float *restrict v, size_t n, float lr, float wd);
 
 #endif

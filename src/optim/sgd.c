@@ -1,13 +1,21 @@
 /* sgd.c -- m = mu m + (g + wd p); p -= lr (nesterov ? g + wd p + mu m : m). */
 #include "optim/optimizer.h"
 
-void sc_sgd_update(struct sc_optimizer *o, float *p, const float *g, float *m,
-                   size_t n, float lr, float wd)
+void sc_sgd_update(struct sc_optimizer *o, float *restrict p,
+                   const float *restrict g, float *restrict m, size_t n,
+                   float lr, float wd)
 {
     float mu = (float)o->momentum;
+    if (o->nesterov) {
+        for (size_t i = 0; i < n; i++) {
+            float d = g[i] + wd * p[i];
+            m[i] = mu * m[i] + d;
+            p[i] -= lr * (d + mu * m[i]);
+        }
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
-        float d = g[i] + wd * p[i];
-        m[i] = mu * m[i] + d;
-        p[i] -= lr * (o->nesterov ? d + mu * m[i] : m[i]);
+        m[i] = mu * m[i] + g[i] + wd * p[i];
+        p[i] -= lr * m[i];
     }
 }

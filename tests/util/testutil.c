@@ -101,6 +101,14 @@ double tu_kink_margin(sc_net *net, const float *x, int n)
      * pass, op by op, reads each relu's input before the relu runs (a relu
      * may work in place, overwriting its input) */
     sc_forward(net, n);
+    /* unfused, so that a batch norm leaves its relu's input for us to read */
+    int *fl = malloc(2 * (size_t)net->n_nodes * sizeof *fl);
+    ck_assert_ptr_nonnull(fl);
+    for (int i = 0; i < net->n_nodes; i++) {
+        fl[2 * i] = net->nodes[i].fuse_relu;
+        fl[2 * i + 1] = net->nodes[i].fused;
+        net->nodes[i].fuse_relu = net->nodes[i].fused = 0;
+    }
     double margin = INFINITY;
     for (int i = 1; i < net->n_nodes; i++) {
         sc_node *nd = &net->nodes[i], *in = &net->nodes[nd->in[0]];
@@ -133,6 +141,11 @@ double tu_kink_margin(sc_net *net, const float *x, int n)
             free(idx);
         }
     }
+    for (int i = 0; i < net->n_nodes; i++) {
+        net->nodes[i].fuse_relu = fl[2 * i];
+        net->nodes[i].fused = fl[2 * i + 1];
+    }
+    free(fl);
     return margin;
 }
 

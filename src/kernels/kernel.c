@@ -1,0 +1,21 @@
+/* kernel.c -- which micro-kernel runs: the best the CPU supports. */
+#include "kernels/kernel.h"
+
+int sc_kernel_all(const sc_kernel **out, int max)
+{
+    const sc_kernel *all[3] = {sc_kernel_avx512(), sc_kernel_avx2(),
+                               sc_kernel_generic()};
+    int n = 0;
+    for (int i = 0; i < 3; i++)
+        if (all[i] != NULL && n < max)
+            out[n++] = all[i];
+    return n;
+}
+
+const sc_kernel *sc_kernel_best(void)
+{
+    const sc_kernel *k = sc_kernel_avx512();
+    if (k == NULL)
+        k = sc_kernel_avx2();
+    return k ? k : sc_kernel_generic();
+}

@@ -1,0 +1,52 @@
+/* kernel.h -- the library's own GEMM micro-kernels for convolutions,
+ * picked at run time (AVX-512, AVX2 + FMA, portable C).
+ *
+ * One kernel computes one MR x NR tile
+ *
+ *     T[r][j] = sum_{t < n} a[tab[t] + roff[r]] * b[t * NR + j]
+ *
+ * with A read straight from an image through two offset tables (tab over
+ * the reduction, roff over the tile's rows) and B a packed panel of n rows
+ * of NR floats. A convolution is then a GEMM whose A operand is never
+ * unfolded: forward, tab holds the kernel taps (ch, i, j) and roff MR output
+ * positions; for the weight gradient the roles swap (tab: positions, roff:
+ * taps). Every roff entry must be a valid offset (callers repeat one for
+ * rows they will not store). T goes to tile (MR * NR floats, 64-byte
+ * aligned), row-major [MR][NR], or transposed [NR][MR] when trans is set
+ * (then the MR floats of one column are contiguous: one output channel at
+ * MR consecutive positions); the caller stores it wherever it belongs. */
+#ifndef SC_KERNELS_KERNEL_H
+#define SC_KERNELS_KERNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SC_KERNEL_MAX_MR 8
+#define SC_KERNEL_MAX_NR 32
+
+typedef void (*sc_ukernel_fn)(int n, const float *a, const int32_t *tab,
+                              const int32_t *roff, const float *b,
+                              float *tile, int trans);
+
+typedef struct sc_kernel {
+    const char *name; /* "avx512", "avx2", "generic" */
+    int mr, nr;
+    sc_ukernel_fn fn;
+} sc_kernel;
+
+/* The fastest kernel this CPU runs (cpuid decides). */
+const sc_kernel *sc_kernel_best(void);
+/* Every kernel this CPU can run, best first: up to max into out; returns
+ * how many (tests run each one). */
+int sc_kernel_all(const sc_kernel **out, int max);
+
+/* Per-ISA kernels (kernel_avx512.c, kernel_avx2.c, kernel_generic.c): NULL
+ * where the CPU (or the compiler) lacks the instructions. */
+const sc_kernel *sc_kernel_avx512(void);
+const sc_kernel *sc_kernel_avx2(void);
+const sc_kernel *sc_kernel_generic(void);
+
+/* n rounded up to a multiple of b */
+static inline int sc_round_up(int n, int b) { return (n + b - 1) / b * b; }
+
+#endif

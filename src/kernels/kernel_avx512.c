@@ -1,0 +1,89 @@
+/* kernel_avx512.c -- 8 x 32 tile: 16 zmm accumulators; per step one offset
+ * load, two loads of B and eight broadcasts of A, 16 FMAs. */
+#include "kernels/kernel.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+#define TARGET __attribute__((target("avx512f,avx512dq")))
+
+#define ZERO(r) __m512 c##r##0 = _mm512_setzero_ps(), c##r##1 = _mm512_setzero_ps();
+#define STEP(r)                                                               \
+    {                                                                         \
+        __m512 a_ = _mm512_set1_ps(at[o##r]);                                 \
+        c##r##0 = _mm512_fmadd_ps(a_, b0, c##r##0);                           \
+        c##r##1 = _mm512_fmadd_ps(a_, b1, c##r##1);                           \
+    }
+#define SAVE(r)                                                               \
+    _mm512_store_ps(tile + (r) * 32, c##r##0);                                \
+    _mm512_store_ps(tile + (r) * 32 + 16, c##r##1);
+
+/* Rows r0..r7 (16 columns each) written transposed: column c's 8 values
+ * to t + 8 c, for the 16 columns. Three rounds of 2-input shuffles. */
+TARGET static inline void transpose8x16(__m512 r0, __m512 r1, __m512 r2,
+                                        __m512 r3, __m512 r4, __m512 r5,
+                                        __m512 r6, __m512 r7, float *t)
+{
+    /* pairs of rows interleaved within 128-bit lanes */
+    __m512 t0 = _mm512_unpacklo_ps(r0, r1), t1 = _mm512_unpackhi_ps(r0, r1);
+    __m512 t2 = _mm512_unpacklo_ps(r2, r3), t3 = _mm512_unpackhi_ps(r2, r3);
+    __m512 t4 = _mm512_unpacklo_ps(r4, r5), t5 = _mm512_unpackhi_ps(r4, r5);
+    __m512 t6 = _mm512_unpacklo_ps(r6, r7), t7 = _mm512_unpackhi_ps(r6, r7);
+    /* lane l of u[k] (u[k+4]): rows 0-3 (4-7) of column 4l + k */
+    __m512 u[8] = {
+        _mm512_shuffle_ps(t0, t2, 0x44), _mm512_shuffle_ps(t0, t2, 0xEE),
+        _mm512_shuffle_ps(t1, t3, 0x44), _mm512_shuffle_ps(t1, t3, 0xEE),
+        _mm512_shuffle_ps(t4, t6, 0x44), _mm512_shuffle_ps(t4, t6, 0xEE),
+        _mm512_shuffle_ps(t5, t7, 0x44), _mm512_shuffle_ps(t5, t7, 0xEE)};
+    const __m512i lo = _mm512_set_epi32(23, 22, 21, 20, 7, 6, 5, 4, 19, 18,
+                                        17, 16, 3, 2, 1, 0);
+    const __m512i hi = _mm512_set_epi32(31, 30, 29, 28, 15, 14, 13, 12, 27,
+                                        26, 25, 24, 11, 10, 9, 8);
+    for (int k = 0; k < 4; k++) {
+        /* columns k, 4 + k; then 8 + k, 12 + k */
+        __m512 a = _mm512_permutex2var_ps(u[k], lo, u[k + 4]);
+        __m512 b = _mm512_permutex2var_ps(u[k], hi, u[k + 4]);
+        _mm256_store_ps(t + 8 * k, _mm512_castps512_ps256(a));
+        _mm256_store_ps(t + 8 * (4 + k), _mm512_extractf32x8_ps(a, 1));
+        _mm256_store_ps(t + 8 * (8 + k), _mm512_castps512_ps256(b));
+        _mm256_store_ps(t + 8 * (12 + k), _mm512_extractf32x8_ps(b, 1));
+    }
+}
+
+TARGET static void kernel_8x32(int n, const float *restrict a,
+                               const int32_t *restrict tab,
+                               const int32_t *restrict roff,
+                               const float *restrict b, float *restrict tile,
+                               int trans)
+{
+    /* the row offsets live in registers for the whole loop */
+    const int32_t o0 = roff[0], o1 = roff[1], o2 = roff[2], o3 = roff[3],
+                  o4 = roff[4], o5 = roff[5], o6 = roff[6], o7 = roff[7];
+    ZERO(0) ZERO(1) ZERO(2) ZERO(3) ZERO(4) ZERO(5) ZERO(6) ZERO(7)
+    for (int t = 0; t < n; t++) {
+        const float *at = a + tab[t];
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+        STEP(0) STEP(1) STEP(2) STEP(3) STEP(4) STEP(5) STEP(6) STEP(7)
+        b += 32;
+    }
+    if (trans) {
+        transpose8x16(c00, c10, c20, c30, c40, c50, c60, c70, tile);
+        transpose8x16(c01, c11, c21, c31, c41, c51, c61, c71, tile + 128);
+        return;
+    }
+    SAVE(0) SAVE(1) SAVE(2) SAVE(3) SAVE(4) SAVE(5) SAVE(6) SAVE(7)
+}
+
+static const sc_kernel avx512 = {"avx512", 8, 32, kernel_8x32};
+
+const sc_kernel *sc_kernel_avx512(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") &&
+                   __builtin_cpu_supports("avx512dq")
+               ? &avx512
+               : NULL;
+}
+#else
+const sc_kernel *sc_kernel_avx512(void) { return NULL; }
+#endif

@@ -1,0 +1,30 @@
+/* kernel_generic.c -- portable 4 x 16 tile in plain C (the compiler
+ * vectorises the j loop for whatever SIMD the target has). */
+#include "kernels/kernel.h"
+
+#define MR 4
+#define NR 16
+
+static void kernel_4x16(int n, const float *restrict a,
+                        const int32_t *restrict tab,
+                        const int32_t *restrict roff, const float *restrict b,
+                        float *restrict tile, int trans)
+{
+    float t[MR][NR] = {{0}};
+    for (int s = 0; s < n; s++) {
+        const float *at = a + tab[s];
+        for (int r = 0; r < MR; r++) {
+            float av = at[roff[r]];
+            for (int j = 0; j < NR; j++)
+                t[r][j] += av * b[j];
+        }
+        b += NR;
+    }
+    for (int r = 0; r < MR; r++)
+        for (int j = 0; j < NR; j++)
+            tile[trans ? j * MR + r : r * NR + j] = t[r][j];
+}
+
+static const sc_kernel generic = {"generic", MR, NR, kernel_4x16};
+
+const sc_kernel *sc_kernel_generic(void) { return &generic; }

@@ -1,0 +1,225 @@
+/* test_kernels.c -- the GEMM micro-kernels of every ISA this CPU runs
+ * (kernels/kernel.h) against a double-precision reference, in both tile
+ * layouts; and the conv op on each kernel: its output against a direct
+ * convolution in double, its gradients against the portable kernel's
+ * (test_grad checks the best kernel's by finite differences), over
+ * geometries that exercise partial tiles, strides, paddings larger than
+ * the kernel, and two threads. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/gradcheck.h"
+#include "kernels/kernel.h"
+#include "ops/ops.h"
+#include "util/testutil.h"
+
+#define MAXK 8
+
+static int kernels(const sc_kernel **k)
+{
+    int n = sc_kernel_all(k, MAXK);
+    ck_assert_int_ge(n, 1);
+    ck_assert_str_eq(k[n - 1]->name, "generic"); /* always there, last */
+    ck_assert_ptr_eq(sc_kernel_best(), k[0]);
+    return n;
+}
+
+/* ------------------------------------------------------------ tiles */
+
+START_TEST(test_tile)
+{
+    static const int lens[] = {0, 1, 7, 300};
+    const sc_kernel *ks[MAXK];
+    int nk = kernels(ks);
+    tu_lcg r;
+    tu_lcg_seed(&r, 5);
+    enum { NA = 4096 };
+    float *a = malloc(NA * sizeof *a);
+    tu_fill(&r, a, NA, -1.0, 1.0);
+    for (int ki = 0; ki < nk; ki++) {
+        const sc_kernel *k = ks[ki];
+        ck_assert_int_le(k->mr, SC_KERNEL_MAX_MR);
+        ck_assert_int_le(k->nr, SC_KERNEL_MAX_NR);
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            int n = lens[li];
+            int32_t *tab = malloc((size_t)(n + 1) * sizeof *tab);
+            int32_t roff[SC_KERNEL_MAX_MR];
+            float *b = malloc((size_t)(n + 1) * k->nr * sizeof *b);
+            tu_fill(&r, b, (size_t)n * k->nr, -1.0, 1.0);
+            for (int t = 0; t < n; t++)
+                tab[t] = (int32_t)(tu_lcg_next(&r) % 2048);
+            for (int i = 0; i < k->mr; i++)
+                roff[i] = (int32_t)(tu_lcg_next(&r) % 2048);
+            float tile[SC_KERNEL_MAX_MR * SC_KERNEL_MAX_NR]
+                __attribute__((aligned(64)));
+            for (int trans = 0; trans < 2; trans++) {
+                memset(tile, 0xff, sizeof tile); /* NaN: every slot written */
+                k->fn(n, a, tab, roff, b, tile, trans);
+                for (int i = 0; i < k->mr; i++)
+                    for (int j = 0; j < k->nr; j++) {
+                        double ref = 0.0, mag = 0.0;
+                        for (int t = 0; t < n; t++) {
+                            double v = (double)a[tab[t] + roff[i]] * b[t * k->nr + j];
+                            ref += v;
+                            mag += fabs(v);
+                        }
+                        float got = tile[trans ? j * k->mr + i : i * k->nr + j];
+                        ck_assert_msg(fabs(got - ref) <= 1e-6 * mag + 1e-30,
+                                      "%s n=%d trans=%d [%d][%d]: %g vs %g",
+                                      k->name, n, trans, i, j, got, ref);
+                    }
+            }
+            free(tab);
+            free(b);
+        }
+    }
+    free(a);
+}
+END_TEST
+
+/* ------------------------------------------------------------ conv */
+
+static const struct geom {
+    int c, o, h, w, kh, kw, s, p;
+} geoms[] = {
+    {3, 35, 9, 7, 3, 3, 1, 1},  /* O not a multiple of MR or NR */
+    {33, 8, 6, 5, 3, 2, 2, 0},  /* C over one panel, stride 2, kh != kw */
+    {1, 40, 11, 11, 5, 5, 1, 2}, /* one input channel, 5x5 */
+    {5, 3, 4, 4, 1, 1, 1, 0},   /* 1x1 */
+    {2, 9, 7, 6, 3, 3, 2, 1},   /* stride 2 with padding: dilated dy */
+    {4, 6, 5, 5, 3, 3, 1, 3},   /* padding larger than the kernel */
+    {32, 32, 12, 12, 5, 5, 1, 0}, /* tinynet's second conv, smaller */
+};
+
+#define NB 5 /* batch: an odd number, so chunks and tiles do not divide it */
+
+/* input -> relu -> conv -> dense: the relu (identity on positive inputs)
+ * makes the conv's input gradient a real buffer of the engine */
+static sc_net *conv_net(const struct geom *g, int *conv)
+{
+    sc_net *net = NULL;
+    int id;
+    TU_OK(sc_net_create(&net, g->c, g->h, g->w));
+    TU_OK(sc_net_relu(net, SC_INPUT, &id));
+    TU_OK(sc_net_conv2d(net, id, g->o, g->kh, g->kw, g->s, g->p, SC_BIAS, conv));
+    TU_OK(sc_net_dense(net, *conv, 3, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 77));
+    float *b = sc_node_param(net, &net->nodes[*conv], P_B);
+    for (int o = 0; o < g->o; o++) /* non-zero biases */
+        b[o] = 0.01f * (float)(o + 1);
+    return net;
+}
+
+/* y of the conv by direct summation in double */
+static double ref_y(sc_net *net, int conv, const float *x, int n, int o,
+                    int oy, int ox)
+{
+    sc_node *nd = &net->nodes[conv];
+    const float *w = sc_node_param(net, nd, P_W), *b = sc_node_param(net, nd, P_B);
+    int c = net->in_c, h = net->in_h, wd = net->in_w;
+    double acc = b[o];
+    for (int ch = 0; ch < c; ch++)
+        for (int i = 0; i < nd->kh; i++)
+            for (int j = 0; j < nd->kw; j++) {
+                int iy = oy * nd->stride - nd->pad + i, ix = ox * nd->stride - nd->pad + j;
+                if (iy < 0 || iy >= h || ix < 0 || ix >= wd)
+                    continue;
+                acc += (double)w[((o * c + ch) * nd->kh + i) * nd->kw + j] *
+                       x[((size_t)(n * c + ch) * h + iy) * wd + ix];
+            }
+    return acc;
+}
+
+static void check_close(const float *a, const float *b, size_t n,
+                        const char *what, const char *k)
+{
+    double scale = 0.0;
+    for (size_t i = 0; i < n; i++)
+        scale = fmax(scale, fabs(b[i]));
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(fabs(a[i] - b[i]) <= 1e-5 * (scale + 1e-3),
+                      "%s (%s) element %zu: %g vs %g", what, k, i, a[i], b[i]);
+}
+
+START_TEST(test_conv_on_every_kernel)
+{
+    const struct geom *g = &geoms[_i];
+    const sc_kernel *ks[MAXK];
+    int nk = kernels(ks);
+    int conv;
+    sc_net *net = conv_net(g, &conv);
+    size_t nx = (size_t)NB * g->c * g->h * g->w, np = net->n_params;
+    float *x = malloc(nx * sizeof *x);
+    tu_lcg r;
+    tu_lcg_seed(&r, 100 + (uint64_t)_i);
+    tu_fill(&r, x, nx, 0.05, 1.0); /* positive: the relu passes it */
+    int32_t labels[NB];
+    tu_labels(&r, labels, NB, 3);
+    float *dp0 = malloc(np * sizeof *dp0), *dx0 = malloc(nx * sizeof *dx0);
+    float *dp = malloc(np * sizeof *dp), *dx = malloc(nx * sizeof *dx);
+    float *y0 = NULL;
+    size_t ny = 0;
+    /* generic last in the list: run it first as the reference */
+    for (int pass = 0; pass <= 2 * nk; pass++) {
+        int ki = pass % nk == 0 ? nk - 1 : pass % nk - 1;
+        int threads = pass <= nk ? 1 : 2;
+        const sc_kernel *k = ks[ki];
+        char what[128];
+        snprintf(what, sizeof what, "geom %d, %s, %d thread(s)", _i, k->name,
+                 threads);
+        TU_OK(sc_net_set_threads(net, threads));
+        net->kernel = k;
+        net->plan_dirty = 1; /* scratch depends on the tile shape */
+        double loss;
+        TU_OK(sc_grad_loss(net, x, NB, labels, &loss, dp, dx));
+        sc_node *nd = &net->nodes[conv];
+        ny = (size_t)NB * sc_node_size(nd);
+        if (y0 == NULL) { /* the reference pass: generic against double */
+            y0 = malloc(ny * sizeof *y0);
+            memcpy(y0, nd->y, ny * sizeof *y0);
+            memcpy(dp0, dp, np * sizeof *dp0);
+            memcpy(dx0, dx, nx * sizeof *dx0);
+            for (int n = 0; n < NB; n++)
+                for (int o = 0; o < g->o; o++)
+                    for (int oy = 0; oy < nd->h; oy++)
+                        for (int ox = 0; ox < nd->w; ox++) {
+                            double ref = ref_y(net, conv, x, n, o, oy, ox);
+                            float got = y0[((size_t)(n * g->o + o) * nd->h + oy) * nd->w + ox];
+                            ck_assert_msg(fabs(got - ref) <= 1e-5 * (1.0 + fabs(ref)),
+                                          "%s y[%d][%d][%d][%d]: %g vs %g", what,
+                                          n, o, oy, ox, got, ref);
+                        }
+            continue;
+        }
+        check_close(nd->y, y0, ny, "y", what);
+        check_close(dp, dp0, np, "dparams", what);
+        check_close(dx, dx0, nx, "dx", what);
+    }
+    free(y0);
+    free(x);
+    free(dp0);
+    free(dx0);
+    free(dp);
+    free(dx);
+    sc_net_free(net);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("kernels");
+    TCase *tc = tcase_create("tiles");
+    tcase_add_test(tc, test_tile);
+    suite_add_tcase(s, tc);
+    TCase *tv = tcase_create("conv");
+    tcase_set_timeout(tv, 60);
+    tcase_add_loop_test(tv, test_conv_on_every_kernel, 0,
+                        (int)(sizeof geoms / sizeof geoms[0]));
+    suite_add_tcase(s, tv);
+    return s;
+}
+
+int main(void) { return tu_run_suite(suite(), CK_NORMAL); }
