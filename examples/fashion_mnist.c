@@ -35,7 +35,7 @@ typedef struct options {
     const char *data, *net, *save, *eval, *trace;
     int epochs, batch, threads, use_float, cosine, freeze, bn_refresh;
     long steps, train_limit, test_limit, compress_every;
-    double gamma, lr, qlr, elr, qwarmup, b0;
+    double gamma, lr, qlr, elr, qwarmup, b0, target_bits, target_weights;
     unsigned long seed;
 } options;
 
@@ -326,6 +326,10 @@ static void usage(void)
          "  --schedule S        weights' learning rate: cosine (default) or constant\n"
          "  --freeze N          freeze bit depths and exponents for the last N\n"
          "                      epochs (default 1)\n"
+         "  --target-bits P     freeze them as soon as the net is down to P% of\n"
+         "                      the bits and --target-weights P% of the weights\n"
+         "                      (checked every 20 steps; default 0: no target)\n"
+         "  --target-weights P  (default 100 once --target-bits is given)\n"
          "  --bn-refresh N      refresh batch-norm statistics on N batches before\n"
          "                      each evaluation (default 20)\n"
          "  --train-limit N     use the first N training images\n"
@@ -357,7 +361,7 @@ static options parse(int argc, char **argv)
     /* defaults: what measured best (docs/results.md) */
     options o = {DEFAULT_DATA, "tinynet", NULL, NULL, NULL, 5, 128,
                  cpus > 0 ? (int)cpus : 1, 0, 1, 1, 20, 0, 0, 0, 0,
-                 0.05, 1e-3, 0.5, 0.05, 1.0, 8.0, 1};
+                 0.05, 1e-3, 0.5, 0.05, 1.0, 8.0, 0.0, 0.0, 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -396,6 +400,8 @@ static options parse(int argc, char **argv)
         else if (strcmp(a, "--elr") == 0) o.elr = to_double(a, v, 0, 100);
         else if (strcmp(a, "--qwarmup") == 0) o.qwarmup = to_double(a, v, 0, 10000);
         else if (strcmp(a, "--b0") == 0) o.b0 = to_double(a, v, 0, 32);
+        else if (strcmp(a, "--target-bits") == 0) o.target_bits = to_double(a, v, 0, 100);
+        else if (strcmp(a, "--target-weights") == 0) o.target_weights = to_double(a, v, 0, 100);
         else if (strcmp(a, "--seed") == 0) o.seed = (unsigned long)to_long(a, v, 0, 1L << 62);
         else die("unknown flag '%s' (see --help)", a);
     }
@@ -405,6 +411,7 @@ static options parse(int argc, char **argv)
 int main(int argc, char **argv)
 {
     sc_use_best_blas_kernel(argv);
+    setvbuf(stdout, NULL, _IOLBF, 0); /* epoch lines as they happen, also in logs */
     options o = parse(argc, argv);
     printf("libselfcompress %s, BLAS: %s (kernel %s), threads %d\n",
            sc_version_string(), sc_blas_info(), sc_blas_kernel(), o.threads);
@@ -457,7 +464,11 @@ int main(int argc, char **argv)
         fprintf(trace, "step,layer,out_channels,in_channels,bits_pct,weights_pct\n");
     }
     sc_step_stats st = SC_STEP_STATS_INIT;
-    int epoch;
+    /* the size target: once met, (b, e) stay frozen and the weights adapt */
+    int target = !o.use_float && (o.target_bits > 0 || o.target_weights > 0);
+    double tbits = o.target_bits > 0 ? o.target_bits : 100.0;
+    double tweights = o.target_weights > 0 ? o.target_weights : 100.0;
+    int reached = 0, epoch;
     for (epoch = 0; epoch < o.epochs && step < total; epoch++) {
         for (long i = train.n - 1; i > 0; i--) { /* Fisher-Yates */
             rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -469,8 +480,22 @@ int main(int argc, char **argv)
         double te = now();
         for (long at = 0; at < train.n && step < total; at += o.batch, step++) {
             int n = gather(&train, order, at, o.batch, bx, by);
+            if (target && !reached && step % 20 == 0) {
+                sc_size_report r = SC_SIZE_REPORT_INIT;
+                check(sc_net_size_report(net, SC_ALL_LAYERS, &r), "report");
+                if (r.bits_pct <= tbits && r.weights_pct <= tweights) {
+                    reached = 1;
+                    check(sc_net_compress(net, NULL), "sc_net_compress");
+                    if (tty)
+                        fputc('\n', stderr);
+                    printf("size target reached at step %ld (epoch %d): bits "
+                           "%.2f%%, weights %.2f%%; bit depths and exponents "
+                           "frozen from here\n",
+                           step, epoch + 1, r.bits_pct, r.weights_pct);
+                }
+            }
             if (!o.use_float) { /* (b, e): ramped up, then frozen at the end */
-                int frozen = o.freeze > 0 && epoch >= o.epochs - o.freeze;
+                int frozen = reached || (o.freeze > 0 && epoch >= o.epochs - o.freeze);
                 double ramp = o.qwarmup > 0 ? (double)step / (o.qwarmup * steps_per_epoch) : 1.0;
                 double f = frozen ? 0.0 : (ramp < 1.0 ? ramp : 1.0);
                 check(sc_optimizer_set_lr(opt, SC_GROUP_QUANT_BITS, o.qlr * f), "qlr");

@@ -17,13 +17,16 @@
  * each); batch norm, relu, pooling, the residual adds and the quantiser are
  * not counted (they are a few percent of the work at most).
  *
- * GEMM shapes are those of the library's kernels (src/ops/conv2d.c, dense.c):
- * a conv runs one sgemm per sample on its im2col matrix (K = in_c * kh * kw):
- *     forward  y  = W col         M = out_c, N = oh*ow, K = K      (per sample)
- *     backward dW += dy col^T     M = out_c, N = K,     K = oh*ow  (per sample)
- *              dcol = W^T dy      M = K,     N = oh*ow, K = out_c  (per sample,
- *                                                         not for the first layer)
- * a dense layer one sgemm per batch (rows split among the net's threads):
+ * GEMM shapes are the products the library computes (src/ops/conv2d.c,
+ * dense.c), written as sgemm calls; a conv's samples are grouped g at a time
+ * so that a product has at least 512 columns (g = ceil(512 / (oh*ow)), as
+ * the library's chunks do), K = in_c * kh * kw:
+ *     forward  y  = W col         M = out_c, N = g*oh*ow, K = K
+ *     backward dW += dy col^T     M = out_c, N = K,       K = g*oh*ow
+ *              dx = Wf col(dy)    M = in_c,  N = g*h*w,   K = out_c*kh*kw
+ *                   (the full convolution of dy; not for the first layer)
+ * each batch/g times; a dense layer one sgemm per batch (rows split among
+ * the net's threads):
  *     forward  y  = x W^T         M = batch, N = out,   K = in
  *     backward dW += dy^T x       M = out,   N = in,    K = batch
  *              dx += dy W         M = batch, N = in,    K = out (not the first)
@@ -60,7 +63,7 @@ typedef struct nets_gemm {
     const char *pass;       /* "fwd", "dW" or "dX" */
     int layer;              /* index into nets_info.layer */
     int ta, tb, m, n, k;
-    long calls;
+    double calls;
 } nets_gemm;
 
 typedef struct nets_builder {
@@ -225,6 +228,23 @@ static inline double nets_forward_flops(const nets_info *info)
     return f;
 }
 
+/** Forward FLOPs per image of the quantised net as it is now: after
+ *  sc_net_compress() its layers hold only the live weights of the size
+ *  report, fewer than info recorded at construction. */
+static inline double nets_current_flops(const sc_net *net, const nets_info *info)
+{
+    double f = 0.0;
+    for (int i = 0; i < info->count; i++) {
+        const nets_layer *l = &info->layer[i];
+        sc_size_report r = SC_SIZE_REPORT_INIT;
+        if (sc_net_size_report(net, l->id, &r) == SC_OK)
+            f += 2.0 * (double)r.weights * l->out_h * l->out_w;
+        else /* not quantised: as built */
+            f += 2.0 * nets_layer_macs(l);
+    }
+    return f;
+}
+
 /** Fills g (room for max, NETS_MAX_GEMMS is always enough) with the sgemm
  *  calls of one batch: the forward ones, and with training the backward
  *  ones too. Returns how many. */
@@ -243,11 +263,15 @@ static inline int nets_gemm_shapes(const nets_info *info, int batch,
         const nets_layer *l = &info->layer[i];
         if (l->kind == SC_LAYER_CONV2D) {
             int k = l->in_c * l->kh * l->kw, ohw = l->out_h * l->out_w;
-            NETS_GEMM_("fwd", i, 0, 0, l->out_c, ohw, k, batch);
+            int grp = (512 + ohw - 1) / ohw;
+            grp = grp < batch ? grp : batch;
+            double calls = (double)batch / grp;
+            NETS_GEMM_("fwd", i, 0, 0, l->out_c, grp * ohw, k, calls);
             if (training) {
-                NETS_GEMM_("dW", i, 0, 1, l->out_c, k, ohw, batch);
+                NETS_GEMM_("dW", i, 0, 1, l->out_c, k, grp * ohw, calls);
                 if (l->needs_dx)
-                    NETS_GEMM_("dX", i, 1, 0, k, ohw, l->out_c, batch);
+                    NETS_GEMM_("dX", i, 0, 0, l->in_c, grp * l->in_h * l->in_w,
+                               l->out_c * l->kh * l->kw, calls);
             }
         } else {
             NETS_GEMM_("fwd", i, 0, 1, batch, l->out_c, l->in_c, 1);

@@ -117,6 +117,11 @@ SC_API const char *sc_blas_best_coretype(void);
  *  environment and re-executing itself (examples/blas_kernel.h shows how),
  *  or by setting the variable in the service that starts it. */
 SC_API int sc_blas_kernel_suboptimal(void);
+/** The library's own micro-kernel that runs the convolutions on this CPU,
+ *  picked at run time: "avx512", "avx2" or "generic" (portable C). Dense
+ *  layers run on the BLAS; convolutions on this kernel, which reads the
+ *  images in place instead of unfolding them (docs/design.md). */
+SC_API const char *sc_conv_kernel(void);
 
 /* ---- Errors ------------------------------------------------------------ */
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the benchmark in its --quick form (tests/bench/bench.c, built by
 # make check) and checks its output: a MACHINE line, a PEAK line per thread
-# count, and one BENCH line per case (3 nets x 2 thread counts x 3 modes) in
-# the documented format with positive numbers.
+# count, and one BENCH line per case (3 nets x 2 thread counts x 6 modes) in
+# the documented format with positive numbers; the *18 cases are down to at
+# most 18% of the weights.
 set -euo pipefail
 root=${SC_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 exe="$root/build/tests/bench/bench" # built against lib/, like the examples
@@ -12,7 +13,7 @@ out=$("$exe" --quick --threads 1,2)
 printf '%s\n' "$out"
 
 num='[0-9]+(\.[0-9]+)?'
-bench_re="^BENCH net=(mlp|tinynet|cnn) threads=[0-9]+ batch=[0-9]+ mode=(float|sc|infer) img_s=$num gflops=$num peak_frac=$num sgemm_gflops=$num blas_core=[^ ]+ rss_mb=$num\$"
+bench_re="^BENCH net=(mlp|tinynet|cnn) threads=[0-9]+ batch=[0-9]+ mode=(float|sc|infer|sc18|model|model18) img_s=$num gflops=$num peak_frac=$num sgemm_gflops=$num blas_core=[^ ]+ rss_mb=$num conv_kernel=(avx512|avx2|generic) weights_pct=$num\$"
 n=0
 while IFS= read -r line; do
     case "$line" in
@@ -31,11 +32,18 @@ while IFS= read -r line; do
             awk -v v="$v" 'BEGIN { exit !(v > 0) }' \
                 || { echo "bench_smoke: $key is not positive: $line" >&2; exit 1; }
         done
+        w=$(printf '%s\n' "$line" | sed -E 's/.* weights_pct=([0-9.]+).*/\1/')
+        case "$line" in
+        *" mode=sc18 "*|*" mode=model18 "*) want='v > 5 && v <= 18' ;;
+        *) want='v == 100' ;;
+        esac
+        awk -v v="$w" "BEGIN { exit !($want) }" \
+            || { echo "bench_smoke: weights_pct $w is wrong: $line" >&2; exit 1; }
         n=$((n + 1)) ;;
     *) echo "bench_smoke: unexpected line: $line" >&2; exit 1 ;;
     esac
 done <<< "$out"
-[ "$n" -eq 18 ] || { echo "bench_smoke: $n BENCH lines, expected 18" >&2; exit 1; }
+[ "$n" -eq 36 ] || { echo "bench_smoke: $n BENCH lines, expected 36" >&2; exit 1; }
 printf '%s\n' "$out" | grep -q '^PEAK threads=1 ' || { echo "bench_smoke: no PEAK line" >&2; exit 1; }
 
 # bad flags fail with a message

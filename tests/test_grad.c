@@ -758,6 +758,72 @@ START_TEST(test_batchnorm_running_stats)
 }
 END_TEST
 
+START_TEST(test_bn_relu_fused)
+{
+    /* a relu in place after a batch norm is done by the batch norm: the
+     * plan marks both; outputs and every gradient equal the unfused pass
+     * bit for bit (training and eval), and the fused net passes the check.
+     * A relu that cannot work in place (its input has a second reader)
+     * stays a relu of its own. */
+    for (int eval = 0; eval < 2; eval++) {
+        sc_net *net = new_net(2, 5, 4);
+        int c, bn, r, id;
+        TU_OK(sc_net_conv2d(net, SC_INPUT, 3, 3, 3, 1, 1, SC_NO_BIAS, &c));
+        TU_OK(sc_net_batchnorm(net, c, SC_BN_AFFINE, &bn));
+        TU_OK(sc_net_relu(net, bn, &r));
+        TU_OK(sc_net_dense(net, r, 3, SC_BIAS, &id));
+        TU_OK(sc_net_init(net, 61));
+        set_running_stats(net, bn);
+        set_affine(net, bn);
+        TU_OK(sc_net_set_training(net, !eval));
+        int32_t labels[N];
+        float *x = make_batch(net, N, labels, 1.0);
+        ck_assert_int_eq(sc_plan(net, N), SC_OK);
+        ck_assert(net->nodes[bn].fuse_relu && net->nodes[r].fused);
+        size_t np = net->n_params, nx = N * in_size(net);
+        size_t ny = (size_t)N * sc_node_size(&net->nodes[r]);
+        float *g[2], *dx[2], *y[2];
+        double loss[2];
+        for (int f = 0; f < 2; f++) { /* f = 0: fused; 1: unfused */
+            g[f] = malloc(np * sizeof(float));
+            dx[f] = malloc(nx * sizeof(float));
+            y[f] = malloc(ny * sizeof(float));
+            net->nodes[bn].fuse_relu = net->nodes[r].fused = !f;
+            TU_OK(sc_grad_loss(net, x, N, labels, &loss[f], g[f], dx[f]));
+            memcpy(y[f], net->nodes[r].y, ny * sizeof(float));
+        }
+        ck_assert(loss[0] == loss[1]);
+        ck_assert(memcmp(y[0], y[1], ny * sizeof(float)) == 0);
+        ck_assert(memcmp(g[0], g[1], np * sizeof(float)) == 0);
+        ck_assert(memcmp(dx[0], dx[1], nx * sizeof(float)) == 0);
+        net->nodes[bn].fuse_relu = net->nodes[r].fused = 1;
+        check_net(net, eval ? "bn relu fused, eval" : "bn relu fused");
+        for (int f = 0; f < 2; f++) {
+            free(g[f]);
+            free(dx[f]);
+            free(y[f]);
+        }
+        free(x);
+        sc_net_free(net);
+    }
+
+    /* the batch norm's output also feeds an add: no fusion */
+    sc_net *net = new_net(2, 5, 4);
+    int c, bn, r, id;
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 3, 3, 3, 1, 1, SC_NO_BIAS, &c));
+    TU_OK(sc_net_batchnorm(net, c, SC_BN_AFFINE, &bn));
+    TU_OK(sc_net_relu(net, bn, &r));
+    TU_OK(sc_net_add(net, bn, r, &id));
+    TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 62));
+    ck_assert_int_eq(sc_plan(net, N), SC_OK);
+    ck_assert(!net->nodes[bn].fuse_relu && !net->nodes[r].fused);
+    ck_assert(!net->nodes[r].alias);
+    check_net(net, "bn relu, not fused");
+    sc_net_free(net);
+}
+END_TEST
+
 /* ------------------------------------------------------------ buffers */
 
 START_TEST(test_relu_in_place_safe)
@@ -898,6 +964,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tt, test_maxpool_ties, 0, 3);
     tcase_add_test(tt, test_global_maxpool_ties);
     tcase_add_test(tt, test_batchnorm_running_stats);
+    tcase_add_test(tt, test_bn_relu_fused);
     tcase_add_test(tt, test_relu_in_place_safe);
     tcase_add_test(tt, test_xent_values);
     tcase_add_test(tt, test_xent_grad);

@@ -1,6 +1,6 @@
 /* test_kernels.c -- the GEMM micro-kernels of every ISA this CPU runs
- * (kernels/kernel.h) against a double-precision reference, in both tile
- * layouts; and the conv op on each kernel: its output against a direct
+ * (kernels/kernel.h), full and half width, against a double-precision
+ * reference, in both tile layouts; and the conv op on each kernel: its output against a direct
  * convolution in double, its gradients against the portable kernel's
  * (test_grad checks the best kernel's by finite differences), over
  * geometries that exercise partial tiles, strides, paddings larger than
@@ -55,11 +55,13 @@ START_TEST(test_tile)
                 roff[i] = (int32_t)(tu_lcg_next(&r) % 2048);
             float tile[SC_KERNEL_MAX_MR * SC_KERNEL_MAX_NR]
                 __attribute__((aligned(64)));
-            for (int trans = 0; trans < 2; trans++) {
+            for (int v = 0; v < 4; v++) { /* full / half, plain / trans */
+                int half = v >> 1, trans = v & 1;
+                int cols = half ? k->nr / 2 : k->nr;
                 memset(tile, 0xff, sizeof tile); /* NaN: every slot written */
-                k->fn(n, a, tab, roff, b, tile, trans);
+                (half ? k->half : k->fn)(n, a, tab, roff, b, tile, trans);
                 for (int i = 0; i < k->mr; i++)
-                    for (int j = 0; j < k->nr; j++) {
+                    for (int j = 0; j < cols; j++) {
                         double ref = 0.0, mag = 0.0;
                         for (int t = 0; t < n; t++) {
                             double v = (double)a[tab[t] + roff[i]] * b[t * k->nr + j];
@@ -68,8 +70,9 @@ START_TEST(test_tile)
                         }
                         float got = tile[trans ? j * k->mr + i : i * k->nr + j];
                         ck_assert_msg(fabs(got - ref) <= 1e-6 * mag + 1e-30,
-                                      "%s n=%d trans=%d [%d][%d]: %g vs %g",
-                                      k->name, n, trans, i, j, got, ref);
+                                      "%s%s n=%d trans=%d [%d][%d]: %g vs %g",
+                                      k->name, half ? " half" : "", n, trans,
+                                      i, j, got, ref);
                     }
             }
             free(tab);

@@ -1,6 +1,8 @@
 /* kernel.c -- which micro-kernel runs: the best the CPU supports. */
 #include "kernels/kernel.h"
 
+#include "selfcompress.h"
+
 int sc_kernel_all(const sc_kernel **out, int max)
 {
     const sc_kernel *all[3] = {sc_kernel_avx512(), sc_kernel_avx2(),
@@ -19,3 +21,5 @@ const sc_kernel *sc_kernel_best(void)
         k = sc_kernel_avx2();
     return k ? k : sc_kernel_generic();
 }
+
+SC_API const char *sc_conv_kernel(void) { return sc_kernel_best()->name; }

@@ -14,7 +14,11 @@
  * rows they will not store). T goes to tile (MR * NR floats, 64-byte
  * aligned), row-major [MR][NR], or transposed [NR][MR] when trans is set
  * (then the MR floats of one column are contiguous: one output channel at
- * MR consecutive positions); the caller stores it wherever it belongs. */
+ * MR consecutive positions); the caller stores it wherever it belongs.
+ *
+ * half computes only the first NR/2 columns (B still packed NR wide, the
+ * tile laid out as for NR): narrow layers, e.g. 13 channels after
+ * compression, would waste most of a full-width tile. */
 #ifndef SC_KERNELS_KERNEL_H
 #define SC_KERNELS_KERNEL_H
 
@@ -31,7 +35,7 @@ typedef void (*sc_ukernel_fn)(int n, const float *a, const int32_t *tab,
 typedef struct sc_kernel {
     const char *name; /* "avx512", "avx2", "generic" */
     int mr, nr;
-    sc_ukernel_fn fn;
+    sc_ukernel_fn fn, half;
 } sc_kernel;
 
 /* The fastest kernel this CPU runs (cpuid decides). */

@@ -43,7 +43,34 @@ kernel_6x16(int n, const float *restrict a, const int32_t *restrict tab,
             tile_[j * 6 + r] = t[r * 16 + j];
 }
 
-static const sc_kernel avx2 = {"avx2", 6, 16, kernel_6x16};
+#define STEP1(r)                                                              \
+    c##r##0 = _mm256_fmadd_ps(_mm256_broadcast_ss(at + o##r), b0, c##r##0);
+#define SAVE1(r) _mm256_store_ps(t + (r) * 16, c##r##0);
+
+/* the first 8 columns only (B rows still 16 floats apart) */
+__attribute__((target("avx2,fma"))) static void
+kernel_6x8(int n, const float *restrict a, const int32_t *restrict tab,
+           const int32_t *restrict roff, const float *restrict b,
+           float *restrict tile, int trans)
+{
+    const int32_t o0 = roff[0], o1 = roff[1], o2 = roff[2], o3 = roff[3],
+                  o4 = roff[4], o5 = roff[5];
+    __m256 c00 = _mm256_setzero_ps(), c10 = c00, c20 = c00, c30 = c00,
+           c40 = c00, c50 = c00;
+    for (int s = 0; s < n; s++) {
+        const float *at = a + tab[s];
+        __m256 b0 = _mm256_loadu_ps(b);
+        STEP1(0) STEP1(1) STEP1(2) STEP1(3) STEP1(4) STEP1(5)
+        b += 16;
+    }
+    float t[6 * 16] __attribute__((aligned(32)));
+    SAVE1(0) SAVE1(1) SAVE1(2) SAVE1(3) SAVE1(4) SAVE1(5)
+    for (int r = 0; r < 6; r++)
+        for (int j = 0; j < 8; j++)
+            tile[trans ? j * 6 + r : r * 16 + j] = t[r * 16 + j];
+}
+
+static const sc_kernel avx2 = {"avx2", 6, 16, kernel_6x16, kernel_6x8};
 
 const sc_kernel *sc_kernel_avx2(void)
 {

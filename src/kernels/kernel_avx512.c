@@ -74,7 +74,35 @@ TARGET static void kernel_8x32(int n, const float *restrict a,
     SAVE(0) SAVE(1) SAVE(2) SAVE(3) SAVE(4) SAVE(5) SAVE(6) SAVE(7)
 }
 
-static const sc_kernel avx512 = {"avx512", 8, 32, kernel_8x32};
+#define STEP1(r)                                                              \
+    c##r##0 = _mm512_fmadd_ps(_mm512_set1_ps(at[o##r]), b0, c##r##0);
+#define SAVE1(r) _mm512_store_ps(tile + (r) * 32, c##r##0);
+
+/* the first 16 columns only (B rows still 32 floats apart): 8 chains */
+TARGET static void kernel_8x16(int n, const float *restrict a,
+                               const int32_t *restrict tab,
+                               const int32_t *restrict roff,
+                               const float *restrict b, float *restrict tile,
+                               int trans)
+{
+    const int32_t o0 = roff[0], o1 = roff[1], o2 = roff[2], o3 = roff[3],
+                  o4 = roff[4], o5 = roff[5], o6 = roff[6], o7 = roff[7];
+    __m512 c00 = _mm512_setzero_ps(), c10 = c00, c20 = c00, c30 = c00,
+           c40 = c00, c50 = c00, c60 = c00, c70 = c00;
+    for (int t = 0; t < n; t++) {
+        const float *at = a + tab[t];
+        __m512 b0 = _mm512_loadu_ps(b);
+        STEP1(0) STEP1(1) STEP1(2) STEP1(3) STEP1(4) STEP1(5) STEP1(6) STEP1(7)
+        b += 32;
+    }
+    if (trans) {
+        transpose8x16(c00, c10, c20, c30, c40, c50, c60, c70, tile);
+        return;
+    }
+    SAVE1(0) SAVE1(1) SAVE1(2) SAVE1(3) SAVE1(4) SAVE1(5) SAVE1(6) SAVE1(7)
+}
+
+static const sc_kernel avx512 = {"avx512", 8, 32, kernel_8x32, kernel_8x16};
 
 const sc_kernel *sc_kernel_avx512(void)
 {

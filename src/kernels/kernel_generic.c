@@ -5,26 +5,42 @@
 #define MR 4
 #define NR 16
 
-static void kernel_4x16(int n, const float *restrict a,
-                        const int32_t *restrict tab,
-                        const int32_t *restrict roff, const float *restrict b,
-                        float *restrict tile, int trans)
+/* the first `cols` columns of the tile (NR or NR / 2) */
+static inline void tile_4xn(int n, const float *restrict a,
+                            const int32_t *restrict tab,
+                            const int32_t *restrict roff,
+                            const float *restrict b, float *restrict tile,
+                            int trans, int cols)
 {
     float t[MR][NR] = {{0}};
     for (int s = 0; s < n; s++) {
         const float *at = a + tab[s];
         for (int r = 0; r < MR; r++) {
             float av = at[roff[r]];
-            for (int j = 0; j < NR; j++)
+            for (int j = 0; j < cols; j++)
                 t[r][j] += av * b[j];
         }
         b += NR;
     }
     for (int r = 0; r < MR; r++)
-        for (int j = 0; j < NR; j++)
+        for (int j = 0; j < cols; j++)
             tile[trans ? j * MR + r : r * NR + j] = t[r][j];
 }
 
-static const sc_kernel generic = {"generic", MR, NR, kernel_4x16};
+static void kernel_4x16(int n, const float *a, const int32_t *tab,
+                        const int32_t *roff, const float *b, float *tile,
+                        int trans)
+{
+    tile_4xn(n, a, tab, roff, b, tile, trans, NR);
+}
+
+static void kernel_4x8(int n, const float *a, const int32_t *tab,
+                       const int32_t *roff, const float *b, float *tile,
+                       int trans)
+{
+    tile_4xn(n, a, tab, roff, b, tile, trans, NR / 2);
+}
+
+static const sc_kernel generic = {"generic", MR, NR, kernel_4x16, kernel_4x8};
 
 const sc_kernel *sc_kernel_generic(void) { return &generic; }

@@ -194,11 +194,13 @@ static void gemm_rows(const conv_job *j, const float *a, const int32_t *tab,
     for (int c0 = 0; c0 < ncols; c0 += nr) {
         const float *panel = b + (size_t)(c0 / nr) * n * nr;
         int cols = ncols - c0 < nr ? ncols - c0 : nr;
+        /* a narrow last panel: half the width, half the work */
+        sc_ukernel_fn fn = cols <= nr / 2 ? j->kr->half : j->kr->fn;
         for (int r0 = 0; r0 < rows; r0 += mr) {
             int nrow = rows - r0 < mr ? rows - r0 : mr;
             for (int r = 0; r < mr; r++) /* spare rows repeat row r0 */
                 ro[r] = roff[r0 + (r < nrow ? r : 0)];
-            j->kr->fn(n, a, tab, ro, panel, tile, trans);
+            fn(n, a, tab, ro, panel, tile, trans);
             store(j, tile, r0, nrow, c0, cols, ctx);
         }
     }

@@ -65,29 +65,42 @@ float sc_quant_initial_exponent(float maxabs, float b, float e0)
 
 static size_t per_channel(const sc_node *nd) { return nd->pn[P_W] / (size_t)nd->c; }
 
-void sc_quant_forward(sc_net *net, sc_node *nd)
+typedef struct quant_job {
+    sc_net *net;
+    sc_node *nd;
+    size_t k; /* weights per channel */
+} quant_job;
+
+/* output channels [b, e) */
+static void forward_task(void *ctx, size_t bo, size_t eo, int t)
 {
-    const float *w = sc_node_param(net, nd, P_W);
-    const float *b = sc_node_param(net, nd, P_QB), *e = sc_node_param(net, nd, P_QE);
-    size_t k = per_channel(nd);
-    for (int o = 0; o < nd->c; o++)
-        sc_quant_channel(w + (size_t)o * k, k, b[o], e[o], nd->qw + (size_t)o * k);
+    (void)t;
+    const quant_job *j = ctx;
+    const float *w = sc_node_param(j->net, j->nd, P_W);
+    const float *b = sc_node_param(j->net, j->nd, P_QB);
+    const float *e = sc_node_param(j->net, j->nd, P_QE);
+    for (size_t o = bo; o < eo; o++)
+        sc_quant_channel(w + o * j->k, j->k, b[o], e[o], j->nd->qw + o * j->k);
 }
 
-void sc_quant_backward(sc_net *net, sc_node *nd)
+static void backward_task(void *ctx, size_t bo, size_t eo, int t)
 {
+    (void)t;
+    const quant_job *j = ctx;
+    sc_net *net = j->net;
+    sc_node *nd = j->nd;
     const float *w = sc_node_param(net, nd, P_W);
     const float *b = sc_node_param(net, nd, P_QB), *e = sc_node_param(net, nd, P_QE);
     float *gw = sc_node_grad(net, nd, P_W);
     float *gb = sc_node_grad(net, nd, P_QB), *ge = sc_node_grad(net, nd, P_QE);
-    size_t k = per_channel(nd);
-    for (int o = 0; o < nd->c; o++) {
+    size_t k = j->k;
+    for (size_t o = bo; o < eo; o++) {
         float lo, hi, s = exp2f(e[o]), inv = exp2f(-e[o]);
         bounds(b[o], &lo, &hi);
         float dbit = b[o] > 0.0f ? s * LN2 * exp2f(b[o] - 1.0f) : 0.0f;
-        const float *restrict wo = w + (size_t)o * k;
-        const float *restrict qo = nd->qw + (size_t)o * k;
-        float *restrict go = gw + (size_t)o * k;
+        const float *restrict wo = w + o * k;
+        const float *restrict qo = nd->qw + o * k;
+        float *restrict go = gw + o * k;
         /* inside (lo < u < hi): dq/dw = 1, dq/de = ln2 (q - w);
          * clamped: dq/dw = 0, dq/de = ln2 q, dq/db = +-2^e ln2 2^(B-1).
          * Selects and 16 lane-wise partial sums let this vectorise. */
@@ -119,4 +132,19 @@ void sc_quant_backward(sc_net *net, sc_node *nd)
         ge[o] += (float)de;
         gb[o] += (float)db;
     }
+}
+
+/* channels per thread below which a layer is not worth splitting */
+static size_t grain(size_t k) { return k >= 16384 ? 1 : 16384 / (k ? k : 1); }
+
+void sc_quant_forward(sc_net *net, sc_node *nd)
+{
+    quant_job j = {net, nd, per_channel(nd)};
+    sc_pool_map(net->pool, (size_t)nd->c, grain(j.k), forward_task, &j);
+}
+
+void sc_quant_backward(sc_net *net, sc_node *nd)
+{
+    quant_job j = {net, nd, per_channel(nd)};
+    sc_pool_map(net->pool, (size_t)nd->c, grain(j.k), backward_task, &j);
 }

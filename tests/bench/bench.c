@@ -5,21 +5,34 @@
  *                           [--modes float,sc,infer] [--batches 128,512]
  *                           [--reps N] [--steps N] [--warmup N]
  *
- * For each net, batch, thread count and mode (float training, training with
- * self-compression on, eval-mode inference) one forked child builds the net,
- * warms up, times `reps` repetitions of `steps` steps and prints one line:
+ * For each net, batch, thread count and mode one forked child builds the
+ * net, warms up, times `reps` repetitions of `steps` steps and prints one
+ * line. Modes:
+ *   float    training steps, no quantiser
+ *   sc       training steps with self-compression on (gamma 0.05)
+ *   infer    eval-mode forward of the float net (sc_net_forward)
+ *   sc18     sc after channels were killed (b = -1, the first ones of every
+ *            quantised layer but the last) until 18% of the weights are
+ *            left, and sc_net_compress() removed them
+ *   model    inference of the float net's model file (sc_net_save,
+ *            sc_model_load, sc_model_forward)
+ *   model18  the same for the sc18 net's (compressed) model file
  *
- *   BENCH net=<net> threads=<t> batch=<b> mode=<float|sc|infer> img_s=<..>
+ *   BENCH net=<net> threads=<t> batch=<b> mode=<mode> img_s=<..>
  *         gflops=<..> peak_frac=<..> sgemm_gflops=<..> blas_core=<..> rss_mb=<..>
+ *         conv_kernel=<avx512|avx2|generic> weights_pct=<..>
  *
  * img_s is the median over the repetitions; gflops = 3 (training) or 1
- * (inference) x forward FLOPs per image (examples/nets.h) x img_s; peak_frac
+ * (inference) x forward FLOPs per image (examples/nets.h; of the compressed
+ * net in the *18 modes) x img_s; peak_frac
  * = gflops / the FMA-loop peak measured with that many threads (MACHINE and
  * PEAK lines, printed first); sgemm_gflops is cblas_sgemm, single-threaded
  * inside each of `threads` threads running at once (as the library drives
  * OpenBLAS), on the net's own GEMM shapes for that batch, FLOP-weighted;
  * rss_mb is the child's peak resident set (getrusage ru_maxrss) after the
- * timed steps. Default batches: 128 for every net, and 512 for tinynet.
+ * timed steps; conv_kernel the library's micro-kernel (sc_conv_kernel());
+ * weights_pct the quantised weights left (100 without compression).
+ * Default batches: 128 for every net, and 512 for tinynet.
  * --quick: batch 32, 2 repetitions of 2 steps after 1 warm-up step, short
  * FMA and sgemm measurements (for make check).
  */
@@ -50,6 +63,10 @@
 
 #define MAX_LIST 8
 #define MAX_THREADS 64
+#define NMODES 6
+
+static const char *const all_modes[NMODES] = {"float", "sc",    "infer",
+                                              "sc18",  "model", "model18"};
 
 typedef struct options {
     int quick;
@@ -290,24 +307,86 @@ static double measure_sgemm(const nets_gemm *g, int count, int threads,
 
 /* ---- one case, in a forked child ---- */
 
+static int is(const char *mode, const char *name) { return strcmp(mode, name) == 0; }
+
+/* b = -1 for the first channels of every quantised layer but the last (the
+ * logits), the same fraction everywhere (so that the channels of residual
+ * sums die in every branch), the smallest fraction that leaves at most
+ * `pct`% of the weights; then sc_net_compress(). Returns weights_pct. */
+static double shrink(sc_net *net, double pct)
+{
+    int n = sc_net_layer_count(net), last = -1;
+    for (int id = 1; id < n; id++)
+        if (sc_net_is_quantized(net, id))
+            last = id;
+    sc_size_report r = SC_SIZE_REPORT_INIT;
+    for (int keep = 100; keep > 0; keep--) {
+        for (int id = 1; id < last; id++) {
+            if (!sc_net_is_quantized(net, id))
+                continue;
+            int c;
+            check(sc_net_layer_shape(net, id, &c, NULL, NULL), "layer shape");
+            float *b = malloc((size_t)c * sizeof *b);
+            if (b == NULL)
+                die("out of memory");
+            int dead = c - (c * keep + 99) / 100;
+            for (int o = 0; o < c; o++)
+                b[o] = o < dead ? -1.0f : 8.0f;
+            check(sc_net_set_quant(net, id, b, NULL, (size_t)c), "set quant");
+            free(b);
+        }
+        check(sc_net_size_report(net, SC_ALL_LAYERS, &r), "size report");
+        if (r.weights_pct <= pct)
+            break;
+    }
+    check(sc_net_compress(net, NULL), "sc_net_compress");
+    return r.weights_pct;
+}
+
+/* The net's model file, loaded (written to a temporary file and removed). */
+static sc_model *as_model(sc_net *net, int threads)
+{
+    char path[] = "/tmp/sc_bench_model.XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        die("mkstemp: %s", strerror(errno));
+    close(fd);
+    sc_model *m;
+    check(sc_net_save(net, path, NULL), "sc_net_save");
+    check(sc_model_load(&m, path), "sc_model_load");
+    remove(path);
+    check(sc_model_set_threads(m, threads), "sc_model_set_threads");
+    return m;
+}
+
 static void run_case(const options *o, const char *name, int threads,
                      int batch, const char *mode)
 {
-    int infer = strcmp(mode, "infer") == 0, sc = strcmp(mode, "sc") == 0;
+    int small = is(mode, "sc18") || is(mode, "model18");
+    int sc = is(mode, "sc") || small, train = is(mode, "float") || is(mode, "sc") || is(mode, "sc18");
+    int infer = !train;
     sc_net *net;
     nets_info info;
     check(nets_build(name, &net, &info), "building the net");
     check(sc_net_init(net, 1), "sc_net_init");
     check(sc_net_set_threads(net, threads), "sc_net_set_threads");
+    double weights_pct = 100.0, fwd_flops = nets_forward_flops(&info);
     if (sc) {
         check(sc_net_quantize(net, SC_ALL_LAYERS), "sc_net_quantize");
         check(sc_net_set_param(net, SC_PARAM_GAMMA, 0.05), "gamma");
     }
+    if (small) {
+        weights_pct = shrink(net, 18.0);
+        fwd_flops = nets_current_flops(net, &info);
+    }
     sc_optimizer *opt = NULL;
+    sc_model *model = NULL;
     if (infer)
         check(sc_net_set_training(net, 0), "eval mode");
     else
         check(sc_optimizer_create(&opt, net, SC_OPT_ADAM), "sc_optimizer_create");
+    if (is(mode, "model") || is(mode, "model18"))
+        model = as_model(net, threads);
 
     /* synthetic data: a few distinct batches of N(0, 1) pixels (the
      * normalised data's scale), labels uniform in 0..9, fixed seed */
@@ -332,7 +411,9 @@ static void run_case(const options *o, const char *name, int threads,
 #define STEP()                                                                 \
     do {                                                                       \
         int b_ = (int)(step++ % NB);                                           \
-        if (infer)                                                             \
+        if (model)                                                             \
+            check(sc_model_forward(model, x[b_], y), "sc_model_forward");      \
+        else if (infer)                                                        \
             check(sc_net_forward(net, x[b_], y), "sc_net_forward");            \
         else                                                                   \
             check(sc_net_train_step(net, opt, x[b_], lab + (size_t)b_ * batch, \
@@ -361,7 +442,7 @@ static void run_case(const options *o, const char *name, int threads,
     getrusage(RUSAGE_SELF, &ru);
     double rss_mb = (double)ru.ru_maxrss / 1024.0;
     double img_s = median(rate, reps);
-    double gflops = (infer ? 1.0 : 3.0) * nets_forward_flops(&info) * img_s / 1e9;
+    double gflops = (infer ? 1.0 : 3.0) * fwd_flops * img_s / 1e9;
     double peak = threads <= MAX_THREADS ? peak_gflops[threads] : 0.0;
 
     nets_gemm g[NETS_MAX_GEMMS];
@@ -374,13 +455,16 @@ static void run_case(const options *o, const char *name, int threads,
         if (*c == ' ' || *c == '=')
             *c = '_';
     printf("BENCH net=%s threads=%d batch=%d mode=%s img_s=%.1f gflops=%.2f "
-           "peak_frac=%.4f sgemm_gflops=%.2f blas_core=%s rss_mb=%.1f\n",
+           "peak_frac=%.4f sgemm_gflops=%.2f blas_core=%s rss_mb=%.1f "
+           "conv_kernel=%s weights_pct=%.2f\n",
            name, threads, batch, mode, img_s, gflops,
-           peak > 0 ? gflops / peak : 0.0, sg, core[0] ? core : "unknown", rss_mb);
+           peak > 0 ? gflops / peak : 0.0, sg, core[0] ? core : "unknown", rss_mb,
+           sc_conv_kernel(), weights_pct);
     fflush(stdout);
     for (int b = 0; b < NB; b++)
         sc_tensor_free(x[b]);
     sc_tensor_free(y);
+    sc_model_free(model);
     sc_optimizer_free(opt);
     sc_net_free(net);
     free(pix);
@@ -396,7 +480,7 @@ static void usage(void)
          "  --quick             tiny run for make check: batch 32, 2 x 2 steps\n"
          "  --nets LIST         comma-separated: mlp,tinynet,cnn (default all)\n"
          "  --threads LIST      thread counts (default 1,2)\n"
-         "  --modes LIST        float,sc,infer (default all)\n"
+         "  --modes LIST        float,sc,infer,sc18,model,model18 (default all)\n"
          "  --batches LIST      batch sizes for every net (default: 128, and\n"
          "                      512 too for tinynet)\n"
          "  --reps N            timed repetitions, median reported (default 5)\n"
@@ -438,12 +522,12 @@ static options parse(int argc, char **argv)
     o.fma_seconds = 0.2;
     o.sgemm_seconds = 0.01;
     const char *defnets[3] = {"mlp", "tinynet", "cnn"};
-    const char *defmodes[3] = {"float", "sc", "infer"};
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 3; i++)
         o.nets[i] = defnets[i];
-        o.modes[i] = defmodes[i];
-    }
-    o.nnets = o.nmodes = 3;
+    for (int i = 0; i < NMODES; i++)
+        o.modes[i] = all_modes[i];
+    o.nnets = 3;
+    o.nmodes = NMODES;
     o.threads[0] = 1;
     o.threads[1] = 2;
     o.nthreads = 2;
@@ -469,10 +553,14 @@ static options parse(int argc, char **argv)
                     die("unknown net '%s' (mlp, tinynet or cnn)", o.nets[k]);
         } else if (strcmp(a, "--modes") == 0) {
             o.nmodes = split(v, o.modes, a);
-            for (int k = 0; k < o.nmodes; k++)
-                if (strcmp(o.modes[k], "float") && strcmp(o.modes[k], "sc") &&
-                    strcmp(o.modes[k], "infer"))
-                    die("unknown mode '%s' (float, sc or infer)", o.modes[k]);
+            for (int k = 0; k < o.nmodes; k++) {
+                int known = 0;
+                for (int m = 0; m < NMODES; m++)
+                    known |= is(o.modes[k], all_modes[m]);
+                if (!known)
+                    die("unknown mode '%s' (float, sc, infer, sc18, model or "
+                        "model18)", o.modes[k]);
+            }
         } else if (strcmp(a, "--threads") == 0) {
             o.nthreads = split(v, tmp, a);
             for (int k = 0; k < o.nthreads; k++)

@@ -14,8 +14,10 @@ threads, modes and timing protocol; Adam and cross-entropy. Modes:
   infer  eval mode, torch.no_grad(), forward only
 
 Each case runs in a fresh subprocess (this script re-invoked with --case) so
-that its peak RSS (resource.getrusage in the child) is its own. Output: one
-line per case,
+that its peak RSS (resource.getrusage in the child) is its own; --procs such
+processes (default 3), and the fastest is reported: identical PyTorch
+processes were seen to differ by 2x (tinynet, 1 thread: 605 and 1304 img/s),
+so this gives PyTorch its best. Output: one line per case,
 
   BENCH impl=torch net=.. threads=.. batch=.. mode=.. img_s=.. gflops=..
         peak_frac=.. sgemm_gflops=.. blas_core=.. rss_mb=..
@@ -45,6 +47,9 @@ import time  # noqa: E402
 
 NETS = ("mlp", "tinynet", "cnn")
 MODES = ("float", "sc", "infer")
+# bench.c's other modes (compressed nets, model files) have no PyTorch
+# counterpart: accepted so that one BENCH_FLAGS serves both, and skipped
+OURS_ONLY = ("sc18", "model", "model18")
 
 
 # ---------------------------------------------------------------- shapes
@@ -365,7 +370,11 @@ def main():
                    help="batch 32, 2 repetitions of 2 steps after 1 warm-up")
     p.add_argument("--nets", type=name_list(NETS), default=list(NETS))
     p.add_argument("--threads", type=int_list, default=[1, 2])
-    p.add_argument("--modes", type=name_list(MODES), default=list(MODES))
+    p.add_argument("--modes", type=name_list(MODES + OURS_ONLY), default=list(MODES))
+    p.add_argument("--procs", type=int, default=None,
+                   help="processes per case, the best one reported (default "
+                        "3; 1 with --quick): identical PyTorch processes "
+                        "differ by up to 2x here")
     p.add_argument("--batches", type=int_list, default=None,
                    help="for every net (default 128, and 512 too for tinynet)")
     p.add_argument("--reps", type=int, default=None)
@@ -381,6 +390,7 @@ def main():
     a.rep_seconds = 0.5
     a.sgemm_seconds = 0.0005 if a.quick else 0.01
     a.peak = read_peaks(a.peak_from)
+    a.procs = a.procs or (1 if a.quick else 3)
     if a.quick and not a.batches:
         a.batches = [32]
 
@@ -412,6 +422,8 @@ def main():
         for batch in batches:
             for t in a.threads:
                 for mode in a.modes:
+                    if mode in OURS_ONLY:
+                        continue
                     cmd = [sys.executable, os.path.abspath(__file__),
                            "--case", f"{net},{t},{batch},{mode}",
                            "--reps", str(a.reps), "--warmup", str(a.warmup)]
@@ -421,11 +433,22 @@ def main():
                         cmd += ["--quick"]
                     if a.peak_from:
                         cmd += ["--peak-from", a.peak_from]
-                    r = subprocess.run(cmd)
-                    if r.returncode != 0:
-                        print(f"bench_torch: case net={net} threads={t} batch={batch} "
-                              f"mode={mode} failed ({r.returncode})", file=sys.stderr)
-                        failed = 1
+                    best = None
+                    for _ in range(a.procs):
+                        r = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+                        line = next((x for x in r.stdout.splitlines()
+                                     if x.startswith("BENCH ")), None)
+                        if r.returncode != 0 or line is None:
+                            print(f"bench_torch: case net={net} threads={t} "
+                                  f"batch={batch} mode={mode} failed "
+                                  f"({r.returncode})", file=sys.stderr)
+                            failed = 1
+                            break
+                        rate = float(line.split(" img_s=")[1].split()[0])
+                        if best is None or rate > best[0]:
+                            best = (rate, line)
+                    if best:
+                        print(best[1], flush=True)
     return failed
 
 

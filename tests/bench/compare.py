@@ -5,8 +5,9 @@ Reads the BENCH lines of both outputs (the torch ones carry impl=torch right
 after BENCH; ours have no impl field) and prints, per net, threads, batch and
 mode: images/s of each, ours/torch, GFLOP/s and fraction of the FMA peak of
 each, the sgemm ceiling on the net's GEMM shapes, and peak RSS. The OpenBLAS
-kernel each side ran is printed above the table (and flagged per row when it
-changed within a run). Works on either file alone, too.
+kernel each side ran is printed above the table. Then the performance
+targets (docs/performance.md), each with its measured figure and whether
+this run meets it. Works on either file alone, too.
 """
 import re
 import sys
@@ -59,18 +60,21 @@ def main(argv):
               ", ".join(f"{t} thread(s) {g}" for t, g in sorted(peaks.items())))
     cores = {r["blas_core"] for r in ours.values()}
     tcores = {r["blas_core"] for r in torch.values()}
+    kern = {r.get("conv_kernel", "-") for r in ours.values()}
+    print(f"conv micro-kernel (ours): {'/'.join(sorted(kern)) or '-'}")
     print(f"OpenBLAS kernel: ours {'/'.join(sorted(cores)) or '-'}, "
           f"torch {'/'.join(sorted(tcores)) or '-'} "
           f"(torch's convolutions run on oneDNN, its dense layers on OpenBLAS)")
     print()
-    head = (f"{'net':8} {'thr':>3} {'batch':>5} {'mode':5} | {'ours img/s':>10} "
+    head = (f"{'net':8} {'thr':>3} {'batch':>5} {'mode':7} | {'ours img/s':>10} "
             f"{'torch img/s':>11} {'ours/torch':>10} | {'ours GF/s':>9} {'%peak':>6} "
             f"{'torch GF/s':>10} {'%peak':>6} | {'sgemm GF/s':>10} | "
             f"{'ours MB':>7} {'torch MB':>8}")
     print(head)
     print("-" * len(head))
     order = {"mlp": 0, "tinynet": 1, "cnn": 2}
-    mode_order = {"float": 0, "sc": 1, "infer": 2}
+    mode_order = {"float": 0, "sc": 1, "infer": 2, "sc18": 3, "model": 4,
+                  "model18": 5}
     keys = sorted(set(ours) | set(torch),
                   key=lambda k: (order.get(k[0], 9), k[0], k[2], k[1],
                                  mode_order.get(k[3], 9)))
@@ -82,7 +86,7 @@ def main(argv):
         tpeak = t.get("peak_frac")
         if tpeak is not None and float(tpeak) == 0 and t and peaks.get(str(k[1])):
             tpeak = float(t["gflops"]) / float(peaks[str(k[1])])
-        print(f"{k[0]:8} {k[1]:>3} {k[2]:>5} {k[3]:5} | {fmt(oi, '10.1f'):>10} "
+        print(f"{k[0]:8} {k[1]:>3} {k[2]:>5} {k[3]:7} | {fmt(oi, '10.1f'):>10} "
               f"{fmt(ti, '11.1f'):>11} {ratio} | {fmt(o.get('gflops'), '9.2f'):>9} "
               f"{fmt(float(o['peak_frac']) * 100 if o else None, '5.1f'):>5}% "
               f"{fmt(t.get('gflops'), '10.2f'):>10} "
@@ -93,8 +97,59 @@ def main(argv):
     print("ours/torch > 1: libselfcompress is faster. GF/s: 3 x (2 x dense/conv "
           "multiply-adds) per trained image, 1 x per inferred one; %peak: of the "
           "FMA loop's GFLOP/s at that thread count; sgemm: cblas_sgemm (ours, "
-          "OpenBLAS single-threaded in each thread) on the net's GEMM shapes.")
+          "OpenBLAS single-threaded in each thread) on the net's GEMM shapes. "
+          "sc18/model18: the net compressed to 18% of the weights.")
+    targets(ours, torch)
     return 0
+
+
+def img(rows, net, thr, mode, batch=128):
+    r = rows.get((net, thr, batch, mode))
+    return float(r["img_s"]) if r else None
+
+
+def targets(ours, torch):
+    """The issue's speed targets, each with this run's figure."""
+    print()
+    print("Targets (issue #6), batch 128 unless noted:")
+    checks = []
+    threads = sorted({k[1] for k in ours})
+    for net, want in (("cnn", 1.25), ("tinynet", 1.5), ("mlp", 2.0)):
+        for t in threads:
+            o, p = img(ours, net, t, "float"), img(torch, net, t, "float")
+            if o and p:
+                checks.append((f"{net} training, {t} thread(s): ours/torch >= {want}",
+                               o / p, o / p >= want, "x"))
+    for t in threads:
+        r = ours.get(("cnn", t, 128, "float"))
+        if r:
+            f = float(r["peak_frac"])
+            checks.append((f"cnn training, {t} thread(s): >= 50% of the FMA peak",
+                           100 * f, f >= 0.5, "%"))
+    for net in ("mlp", "tinynet", "cnn"):
+        for t in threads:
+            fl, sc = img(ours, net, t, "float"), img(ours, net, t, "sc")
+            if fl and sc:
+                extra = 100 * (fl / sc - 1)
+                checks.append((f"{net}, {t} thread(s): self-compression step time "
+                               f"<= float + 10%", extra, extra <= 10, "% more"))
+            s18 = img(ours, net, t, "sc18")
+            if sc and s18:
+                frac = 100 * sc / s18
+                checks.append((f"{net}, {t} thread(s): step at 18% weights <= 30% "
+                               f"of the uncompressed step", frac, frac <= 30, "%"))
+            m, m18 = img(ours, net, t, "model"), img(ours, net, t, "model18")
+            if m and m18:
+                checks.append((f"{net}, {t} thread(s): compressed model inference "
+                               f">= 3x the float model's", m18 / m, m18 / m >= 3, "x"))
+            for mode in ("float", "sc"):
+                ro, rt = ours.get((net, t, 128, mode)), torch.get((net, t, 128, mode))
+                if ro and rt:
+                    a, b = float(ro["rss_mb"]), float(rt["rss_mb"])
+                    checks.append((f"{net} {mode}, {t} thread(s): peak RSS <= "
+                                   f"PyTorch's ({b:.0f} MB)", a, a <= b, " MB"))
+    for what, v, ok, unit in checks:
+        print(f"  {'met ' if ok else 'MISS'}  {what}: {v:.2f}{unit}")
 
 
 if __name__ == "__main__":
