@@ -826,6 +826,69 @@ END_TEST
 
 /* ------------------------------------------------------------ buffers */
 
+START_TEST(test_dy_set_covers)
+{
+    /* A gradient buffer with a single writer is not zeroed before backward:
+     * its writer stores into every element. Poisoning those buffers with
+     * NaN must change no gradient, for every kind of writer (conv, dense,
+     * batch norm, relu, max and average pools, add), while buffers with two
+     * writers (a residual) are still zeroed and summed. (Each op's gradient
+     * itself is checked by finite differences above.) */
+    sc_net *net = new_net(2, 6, 6);
+    int c1, bn, r, p, c2, c3, a, g, f, d, id;
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 3, 3, 3, 1, 1, SC_NO_BIAS, &c1));
+    TU_OK(sc_net_batchnorm(net, c1, SC_BN_AFFINE, &bn));
+    TU_OK(sc_net_relu(net, bn, &r));
+    TU_OK(sc_net_maxpool(net, r, 2, 2, &p));
+    TU_OK(sc_net_conv2d(net, p, 3, 3, 3, 1, 1, SC_BIAS, &c2));
+    TU_OK(sc_net_relu(net, c2, &c3)); /* in place on c2 */
+    TU_OK(sc_net_add(net, p, c3, &a));
+    TU_OK(sc_net_global_avgpool(net, a, &g));
+    TU_OK(sc_net_global_maxpool(net, a, &f));
+    TU_OK(sc_net_add(net, g, f, &id));
+    TU_OK(sc_net_dense(net, id, 4, SC_BIAS, &d));
+    TU_OK(sc_net_relu(net, d, &id)); /* after a dense: not fused */
+    TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 71));
+    int32_t labels[N];
+    size_t nx = N * in_size(net);
+    float *x = malloc(nx * sizeof *x);
+    tu_lcg rng;
+    tu_lcg_seed(&rng, 72);
+    tu_fill(&rng, x, nx, -1.0, 1.0);
+    tu_labels(&rng, labels, N, 3);
+    ck_assert_int_eq(sc_plan(net, N), SC_OK);
+    int set = 0, summed = 0;
+    for (int i = 1; i < net->n_nodes; i++)
+        if (!net->nodes[i].alias)
+            *(net->nodes[i].dy_set ? &set : &summed) += 1;
+    ck_assert_msg(set >= 6 && summed >= 2, "%d stored, %d summed", set, summed);
+    ck_assert(!net->nodes[p].dy_set && !net->nodes[a].dy_set); /* two readers */
+    ck_assert(net->nodes[c1].dy_set && net->nodes[d].dy_set);
+    size_t np = net->n_params;
+    float *g0 = malloc(np * sizeof *g0), *g1 = malloc(np * sizeof *g1);
+    float *x0 = malloc(nx * sizeof *x0), *x1 = malloc(nx * sizeof *x1);
+    TU_OK(sc_grad_loss(net, x, N, labels, NULL, g0, x0));
+    for (int i = 1; i < net->n_nodes; i++) {
+        sc_node *nd = &net->nodes[i];
+        if (!nd->alias && nd->dy_set)
+            for (size_t k = 0; k < N * sc_node_size(nd); k++)
+                nd->dy[k] = NAN;
+    }
+    TU_OK(sc_grad_loss(net, x, N, labels, NULL, g1, x1));
+    ck_assert(memcmp(g0, g1, np * sizeof *g0) == 0);
+    ck_assert(memcmp(x0, x1, nx * sizeof *x0) == 0);
+    for (size_t k = 0; k < np; k++)
+        ck_assert(isfinite(g0[k]));
+    free(g0);
+    free(g1);
+    free(x0);
+    free(x1);
+    free(x);
+    sc_net_free(net);
+}
+END_TEST
+
 START_TEST(test_relu_in_place_safe)
 {
     /* a relu may run in place on its input's buffer; never on the caller's
@@ -965,6 +1028,7 @@ static Suite *suite(void)
     tcase_add_test(tt, test_global_maxpool_ties);
     tcase_add_test(tt, test_batchnorm_running_stats);
     tcase_add_test(tt, test_bn_relu_fused);
+    tcase_add_test(tt, test_dy_set_covers);
     tcase_add_test(tt, test_relu_in_place_safe);
     tcase_add_test(tt, test_xent_values);
     tcase_add_test(tt, test_xent_grad);

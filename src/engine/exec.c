@@ -26,6 +26,15 @@ void sc_forward(sc_net *net, int n)
     sc_fpenv_leave(fp);
 }
 
+void sc_zero_dy(sc_net *net, int n)
+{
+    for (int i = 1; i < net->n_nodes; i++) {
+        sc_node *nd = &net->nodes[i];
+        if (!nd->alias && !nd->dy_set)
+            memset(nd->dy, 0, (size_t)n * sc_node_size(nd) * sizeof(float));
+    }
+}
+
 void sc_backward(sc_net *net, int n)
 {
     (void)n;

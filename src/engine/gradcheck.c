@@ -64,7 +64,7 @@ sc_status sc_grad_loss(sc_net *net, const float *x, int n,
     sc_node *last = &net->nodes[net->n_nodes - 1];
     int want_grad = dparams != NULL || dx != NULL;
     if (want_grad)
-        memset(net->dy_base, 0, net->dy_len * sizeof(float));
+        sc_zero_dy(net, n);
     double l = eval_loss(net, n, labels, want_grad ? last->dy : NULL);
     if (loss)
         *loss = l;

@@ -48,6 +48,8 @@ typedef struct sc_node {
     float *live;     /* 1/0 per output channel (feature), see sc_liveness */
     int alias;       /* plan: y and dy are the input's buffers (in place) */
     int fuse_relu;   /* plan: a batch norm that also applies the relu after it */
+    int dy_set;      /* plan: dy has one writer, which stores (=) rather than
+                        adds (+=) into it, so it is not zeroed before backward */
     int fused;       /* plan: a relu its batch norm input applies */
 } sc_node;
 
@@ -97,8 +99,6 @@ struct sc_net {
     int plan_dirty;   /* shapes changed: recompute everything */
     float *arena;
     size_t arena_floats;
-    float *dy_base;   /* all dy buffers are contiguous: [dy_base, +dy_len) */
-    size_t dy_len;
     float *probs;     /* softmax output of the loss, N * classes */
     float *scratch;   /* per-thread op scratch (packed im2col panels) */
     size_t scratch_per_thread;
@@ -142,8 +142,11 @@ sc_status sc_plan(sc_net *net, int n);
 void sc_plan_free(sc_net *net);
 /* Forward over all nodes for batch n (input in net->input). */
 void sc_forward(sc_net *net, int n);
-/* Backward from the output gradient in the last node's dy. Zeroes all dy
- * and grads first except the output's. */
+/* Zeroes the dy buffers that are accumulated into (those not dy_set), before
+ * the loss writes the last node's dy and backward runs. */
+void sc_zero_dy(sc_net *net, int n);
+/* Backward from the output gradient in the last node's dy (zero the grads,
+ * then every op in reverse order). */
 void sc_backward(sc_net *net, int n);
 /* After a successful training step: fold batch statistics into running
  * statistics. */

@@ -66,15 +66,10 @@ static size_t layout(sc_net *net, int n, float *base)
         if (nd->quantized)
             TAKE(nd->qw, nd->pn[P_W], float);
     }
-    size_t dy_start = off;
     for (int i = 1; i < net->n_nodes; i++) {
         sc_node *nd = &net->nodes[i];
         if (!nd->alias)
             TAKE(nd->dy, (size_t)n * sc_node_size(nd), float);
-    }
-    if (base) {
-        net->dy_base = base + dy_start;
-        net->dy_len = off - dy_start;
     }
     sc_node *last = &net->nodes[net->n_nodes - 1];
     TAKE(net->probs, (size_t)n * sc_node_size(last), float);
@@ -100,6 +95,40 @@ static void fuse(sc_net *net)
     }
 }
 
+/* A buffer with exactly one writer in backward (one op taking it as input,
+ * once; or the loss, for the last node's) is stored into, not added to, so
+ * it need not be zeroed. In-place nodes write nothing: their consumers
+ * write into the owner's buffer. The input node's dy (gradient checks) is
+ * always accumulated. */
+static int alias_owner(const sc_net *net, int id)
+{
+    while (net->nodes[id].alias)
+        id = net->nodes[id].in[0];
+    return id;
+}
+
+static void single_writers(sc_net *net)
+{
+    int n = net->n_nodes;
+    for (int i = 0; i < n; i++)
+        net->nodes[i].dy_set = 0; /* used as the writer count first */
+    for (int j = 1; j < n; j++) {
+        const sc_node *nd = &net->nodes[j];
+        if (!nd->alias)
+            for (int k = 0; k < nd->n_in; k++)
+                net->nodes[alias_owner(net, nd->in[k])].dy_set++;
+    }
+    net->nodes[alias_owner(net, n - 1)].dy_set++; /* the loss */
+    for (int i = 0; i < n; i++) {
+        sc_node *nd = &net->nodes[i];
+        if (!nd->alias)
+            nd->dy_set = i > 0 && nd->dy_set == 1;
+    }
+    for (int i = 1; i < n; i++) /* in order: chains of in-place nodes */
+        if (net->nodes[i].alias)
+            net->nodes[i].dy_set = net->nodes[net->nodes[i].in[0]].dy_set;
+}
+
 /* in-place nodes share their input's buffers (in order: chains work) */
 static void alias_in_place(sc_net *net)
 {
@@ -120,6 +149,7 @@ sc_status sc_plan(sc_net *net, int n)
     for (int i = 1; i < net->n_nodes; i++)
         net->nodes[i].alias = works_in_place(net, i);
     fuse(net);
+    single_writers(net);
     int saved_n = net->plan_n;
     net->plan_n = n;
     for (int i = 1; i < net->n_nodes; i++)

@@ -69,7 +69,7 @@ SC_API sc_status sc_net_train_step(sc_net *net, sc_optimizer *opt,
     net->input = x->data;
     sc_forward(net, n);
     sc_node *last = &net->nodes[net->n_nodes - 1];
-    memset(net->dy_base, 0, net->dy_len * sizeof(float));
+    sc_zero_dy(net, n);
     int correct;
     double task = sc_xent(last->y, labels, n, k, net->probs, last->dy, &correct);
     sc_liveness(net);

@@ -1,5 +1,6 @@
 /* add.c -- y = a + b; da += dy, db += dy. */
 #include "core/error.h"
+#include "core/simd.h"
 #include "ops/ops.h"
 
 #define GRAIN 16384
@@ -7,8 +8,10 @@
 typedef struct add_job {
     const float *a, *b;
     float *out;
+    int set; /* backward: store into the input's dy rather than add */
 } add_job;
 
+SC_SIMD_CLONES
 static void sum_task(void *ctx, size_t b, size_t e, int t)
 {
     (void)t;
@@ -19,14 +22,19 @@ static void sum_task(void *ctx, size_t b, size_t e, int t)
         out[i] = x[i] + y[i];
 }
 
+SC_SIMD_CLONES
 static void acc_task(void *ctx, size_t b, size_t e, int t)
 {
     (void)t;
     const add_job *j = ctx;
     const float *restrict g = j->a;
     float *restrict out = j->out;
-    for (size_t i = b; i < e; i++)
-        out[i] += g[i];
+    if (j->set)
+        for (size_t i = b; i < e; i++)
+            out[i] = g[i];
+    else
+        for (size_t i = b; i < e; i++)
+            out[i] += g[i];
 }
 
 sc_status sc_op_add(sc_net *net, sc_node *nd, int action)
@@ -46,7 +54,7 @@ sc_status sc_op_add(sc_net *net, sc_node *nd, int action)
     case OP_SCRATCH:
         return SC_OK;
     case OP_FORWARD: {
-        add_job j = {a->y, b->y, nd->y};
+        add_job j = {a->y, b->y, nd->y, 0};
         sc_pool_map(net->pool, total, GRAIN, sum_task, &j);
         return SC_OK;
     }
@@ -54,7 +62,7 @@ sc_status sc_op_add(sc_net *net, sc_node *nd, int action)
         sc_node *in[2] = {a, b};
         for (int i = 0; i < 2; i++)
             if (in[i]->dy) {
-                add_job j = {nd->dy, NULL, in[i]->dy};
+                add_job j = {nd->dy, NULL, in[i]->dy, in[i]->dy_set};
                 sc_pool_map(net->pool, total, GRAIN, acc_task, &j);
             }
         return SC_OK;

@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "core/error.h"
+#include "core/simd.h"
 #include "core/vec.h"
 #include "ops/ops.h"
 
@@ -19,6 +20,7 @@ static int uses_batch_stats(const sc_net *net, const sc_node *nd)
     return net->training || (nd->flags & SC_BN_BATCH_STATS);
 }
 
+SC_SIMD_CLONES
 static void forward_task(void *ctx, size_t b, size_t e, int t)
 {
     (void)t;
@@ -63,25 +65,23 @@ static void forward_task(void *ctx, size_t b, size_t e, int t)
     }
 }
 
-/* buf = dy [y > 0]: both loads unconditional, so the select vectorises */
-static void mask(const float *restrict y, const float *restrict dy,
-                 float *restrict buf, int n)
+/* dy of the plane at `at`; under a fused relu masked by y > 0 into buf
+ * (both loads unconditional, so the select vectorises) */
+#define GRAD_IN(at)                                                           \
+    (nd->fuse_relu ? mask(nd->y + (at), nd->dy + (at), buf, hw) : nd->dy + (at))
+
+static inline const float *mask(const float *restrict y,
+                                const float *restrict dy, float *restrict buf,
+                                int n)
 {
     for (int k = 0; k < n; k++) {
         float d = dy[k];
         buf[k] = y[k] > 0.0f ? d : 0.0f;
     }
-}
-
-/* dy of the plane at `at`; masked by y > 0 into buf under a fused relu */
-static const float *grad_in(const bn_job *j, size_t at, float *buf)
-{
-    if (!j->nd->fuse_relu)
-        return j->nd->dy + at;
-    mask(j->nd->y + at, j->nd->dy + at, buf, j->hw);
     return buf;
 }
 
+SC_SIMD_CLONES
 static void backward_task(void *ctx, size_t b, size_t e, int t)
 {
     const bn_job *j = ctx;
@@ -97,7 +97,7 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
         double sdy = 0.0, sdyx = 0.0; /* sums of dy and dy * xhat */
         for (int i = 0; i < j->n; i++) {
             size_t at = ((size_t)i * c + ch) * hw;
-            const float *dy = grad_in(j, at, buf);
+            const float *dy = GRAD_IN(at);
             sdy += sc_sum(dy, (size_t)hw);
             sdyx += sc_dot_dev(dy, j->x->y + at, (size_t)hw, mean);
         }
@@ -118,10 +118,14 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
         for (int i = 0; i < j->n; i++) {
             size_t at = ((size_t)i * c + ch) * hw;
             const float *restrict xp = j->x->y + at;
-            const float *restrict dyp = grad_in(j, at, buf);
+            const float *restrict dyp = GRAD_IN(at);
             float *restrict dxp = j->x->dy + at;
-            for (int k = 0; k < hw; k++)
-                dxp[k] += a * (dyp[k] - mdy - (xp[k] - mean) * bb);
+            if (j->x->dy_set)
+                for (int k = 0; k < hw; k++)
+                    dxp[k] = a * (dyp[k] - mdy - (xp[k] - mean) * bb);
+            else
+                for (int k = 0; k < hw; k++)
+                    dxp[k] += a * (dyp[k] - mdy - (xp[k] - mean) * bb);
         }
     }
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/simd.h"
 #include "kernels/kernel.h"
 #include "ops/ops.h"
 
@@ -214,6 +215,7 @@ typedef struct fwd_ctx {
 
 /* y[out[r], o] = tile[o][r] + bias[o] (transposed tile; rows are output
  * positions, mostly consecutive ones) */
+SC_SIMD_CLONES
 static void store_y(const conv_job *j, const float *tile, int r0, int rows,
                     int c0, int cols, void *ctx)
 {
@@ -259,6 +261,7 @@ static void forward_task(void *ctx, size_t b, size_t e, int t)
 }
 
 /* dy^T panels: row q of dy^T is output position q of the chunk */
+SC_SIMD_CLONES
 static void pack_dyt(const conv_job *j, size_t s0, int m, float *dst)
 {
     int nr = j->kr->nr, o = j->nd->c, cols = m * j->ohw;
@@ -278,6 +281,7 @@ static void pack_dyt(const conv_job *j, size_t s0, int m, float *dst)
 
 /* The chunk's dy, dilated by the stride, in its padded layout; and where
  * the chunk's input positions read in it (dpos) and write in dx (dout). */
+SC_SIMD_CLONES
 static void padded_dy(const conv_job *j, size_t s0, int m, float *dyp,
                       int32_t *dpos, int32_t *dout)
 {
@@ -314,6 +318,7 @@ typedef struct dw_ctx {
 } dw_ctx;
 
 /* dW^T[k0 + r][c] += tile[r][c] (tile rows: taps) */
+SC_SIMD_CLONES
 static void store_dw(const conv_job *j, const float *tile, int r0, int rows,
                      int c0, int cols, void *ctx)
 {
@@ -330,9 +335,12 @@ static void store_dw(const conv_job *j, const float *tile, int r0, int rows,
 typedef struct dx_ctx {
     float *dx;
     const int32_t *out;
+    int set; /* store rather than add: x has no other reader */
 } dx_ctx;
 
-/* dx[out[r], c] += tile[c][r] (transposed tile; rows: input positions) */
+/* dx[out[r], c] (+)= tile[c][r] (transposed tile; rows: input positions;
+ * every element is stored by exactly one tile) */
+SC_SIMD_CLONES
 static void store_dx(const conv_job *j, const float *tile, int r0, int rows,
                      int c0, int cols, void *ctx)
 {
@@ -342,14 +350,16 @@ static void store_dx(const conv_job *j, const float *tile, int r0, int rows,
     for (int c = 0; c < cols; c++) {
         const float *restrict tc = tile + c * mr;
         float *restrict dx = d->dx + (size_t)(c0 + c) * j->ihw;
-        if (run) {
-            float *restrict dd = dx + out[0];
+        float *restrict dd = dx + out[0];
+        if (run && d->set)
+            for (int r = 0; r < rows; r++)
+                dd[r] = tc[r];
+        else if (run)
             for (int r = 0; r < rows; r++)
                 dd[r] += tc[r];
-        } else {
+        else
             for (int r = 0; r < rows; r++)
-                dx[out[r]] += tc[r];
-        }
+                dx[out[r]] = (d->set ? 0.0f : dx[out[r]]) + tc[r];
     }
 }
 
@@ -375,7 +385,7 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
             continue;
         /* dx[c, q] += sum_k' Wf[c, k'] dyp[tap'(k') + pos'(q)] */
         padded_dy(j, s0, m, sc.dyp, sc.dpos, sc.dout);
-        dx_ctx d = {x->dy + s0 * j->xsz, sc.dout};
+        dx_ctx d = {x->dy + s0 * j->xsz, sc.dout, x->dy_set};
         gemm_rows(j, sc.dyp, j->tapx, j->kx, sc.dpos, m * j->ihw, j->wp, x->c,
                   sc.tile, 1, store_dx, &d);
     }
@@ -383,6 +393,7 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
 
 /* W^T panels for the forward: panel row k holds W[o][k] for NR o's;
  * panels [b, e) */
+SC_SIMD_CLONES
 static void pack_w_task(void *ctx, size_t b, size_t e, int t)
 {
     (void)t;
@@ -401,6 +412,7 @@ static void pack_w_task(void *ctx, size_t b, size_t e, int t)
 
 /* Wf panels for dx: row (o, i, j) holds W[o][c][kh-1-i][kw-1-j] for NR
  * c's; panels [b, e) */
+SC_SIMD_CLONES
 static void pack_wflip_task(void *ctx, size_t b, size_t e, int t)
 {
     (void)t;
@@ -425,6 +437,7 @@ static void pack_wflip_task(void *ctx, size_t b, size_t e, int t)
 }
 
 /* dW[o][k] += the threads' dW^T partials [k][o], rows o in [b, e) */
+SC_SIMD_CLONES
 static void reduce_task(void *ctx, size_t b, size_t e, int t)
 {
     (void)t;

@@ -45,9 +45,9 @@ sc_status sc_op_dense(sc_net *net, sc_node *nd, int action)
                 for (int o = 0; o < out; o++)
                     db[o] += nd->dy[(size_t)i * out + o];
         }
-        if (x->dy)
-            sc_gemm(net->pool, 0, 0, n, in, out, 1.0f, nd->dy, out, w, in, 1.0f,
-                    x->dy, in);
+        if (x->dy) /* stored when x has no other reader (dy_set) */
+            sc_gemm(net->pool, 0, 0, n, in, out, 1.0f, nd->dy, out, w, in,
+                    x->dy_set ? 0.0f : 1.0f, x->dy, in);
         return SC_OK;
     }
     }

@@ -1,4 +1,6 @@
 /* gpool.c -- global pools: y[c] = mean_hw x[c] or y[c] = max_hw x[c]. */
+#include <string.h>
+
 #include "core/error.h"
 #include "ops/ops.h"
 
@@ -37,11 +39,13 @@ static sc_status gpool(sc_net *net, sc_node *nd, int action, int is_max)
         for (size_t p = 0; p < planes; p++) {
             float *dxp = x->dy + p * hw;
             if (is_max) {
+                if (x->dy_set) /* ours alone: not zeroed for us */
+                    memset(dxp, 0, hw * sizeof(float));
                 dxp[nd->arg[p]] += nd->dy[p];
             } else {
                 float g = nd->dy[p] / (float)hw;
                 for (size_t i = 0; i < hw; i++)
-                    dxp[i] += g;
+                    dxp[i] = (x->dy_set ? 0.0f : dxp[i]) + g;
             }
         }
         return SC_OK;

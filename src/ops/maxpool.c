@@ -1,5 +1,7 @@
 /* maxpool.c -- y = max of each k x k window (stride s); dx[argmax] += dy.
  * Ties go to the first maximum in row-major window order. */
+#include <string.h>
+
 #include "core/error.h"
 #include "ops/ops.h"
 
@@ -74,6 +76,8 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
     const pool_job *j = ctx;
     const sc_node *x = j->x, *nd = j->nd;
     size_t isz = (size_t)x->h * x->w, osz = (size_t)nd->h * nd->w;
+    if (x->dy_set) /* ours alone: zero it here, not in a pass of its own */
+        memset(x->dy + b * isz, 0, (e - b) * isz * sizeof(float));
     for (size_t p = b; p < e; p++)
         for (size_t o = 0; o < osz; o++)
             x->dy[p * isz + (size_t)nd->arg[p * osz + o]] += nd->dy[p * osz + o];

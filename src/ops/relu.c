@@ -2,6 +2,7 @@
  * (y and dy are then x's): the mask is read from y, since y > 0 iff x > 0.
  * In place after a batch norm, the batch norm does it (nd->fused). */
 #include "core/error.h"
+#include "core/simd.h"
 #include "ops/ops.h"
 
 /* elements per thread below which a loop is not worth splitting */
@@ -10,10 +11,12 @@
 typedef struct relu_job {
     const float *x, *y, *g;
     float *out;
+    int set; /* backward: store into dx rather than add */
 } relu_job;
 
 /* restrict lets these loops vectorise: as branches on random signs they
  * mispredict and run ~20x slower */
+SC_SIMD_CLONES
 static void forward_task(void *ctx, size_t b, size_t e, int t)
 {
     (void)t;
@@ -30,6 +33,7 @@ static void forward_task(void *ctx, size_t b, size_t e, int t)
         out[i] = in[i] > 0.0f ? in[i] : 0.0f;
 }
 
+SC_SIMD_CLONES
 static void backward_task(void *ctx, size_t b, size_t e, int t)
 {
     (void)t;
@@ -43,8 +47,12 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
     }
     const float *restrict g = j->g;
     float *restrict dx = j->out;
-    for (size_t i = b; i < e; i++)
-        dx[i] += y[i] > 0.0f ? g[i] : 0.0f;
+    if (j->set)
+        for (size_t i = b; i < e; i++)
+            dx[i] = y[i] > 0.0f ? g[i] : 0.0f;
+    else
+        for (size_t i = b; i < e; i++)
+            dx[i] += y[i] > 0.0f ? g[i] : 0.0f;
 }
 
 sc_status sc_op_relu(sc_net *net, sc_node *nd, int action)
@@ -62,12 +70,12 @@ sc_status sc_op_relu(sc_net *net, sc_node *nd, int action)
     case OP_FORWARD: {
         if (nd->fused)
             return SC_OK;
-        relu_job j = {x->y, NULL, NULL, nd->y};
+        relu_job j = {x->y, NULL, NULL, nd->y, 0};
         sc_pool_map(net->pool, total, GRAIN, forward_task, &j);
         return SC_OK;
     }
     case OP_BACKWARD: {
-        relu_job j = {NULL, nd->y, nd->dy, x->dy};
+        relu_job j = {NULL, nd->y, nd->dy, x->dy, x->dy_set};
         if (x->dy && !nd->fused)
             sc_pool_map(net->pool, total, GRAIN, backward_task, &j);
         return SC_OK;

@@ -3,7 +3,9 @@
 #include <math.h>
 
 #include "optim/optimizer.h"
+#include "core/simd.h"
 
+SC_SIMD_CLONES
 void sc_adam_update(struct sc_optimizer *o, float *restrict p,
                     const float *restrict g, float *restrict m,
                     float *restrict v, size_t n, float lr, float wd)

@@ -1,6 +1,8 @@
 /* sgd.c -- m = mu m + (g + wd p); p -= lr (nesterov ? g + wd p + mu m : m). */
 #include "optim/optimizer.h"
+#include "core/simd.h"
 
+SC_SIMD_CLONES
 void sc_sgd_update(struct sc_optimizer *o, float *restrict p,
                    const float *restrict g, float *restrict m, size_t n,
                    float lr, float wd)

@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "core/vec.h"
+#include "core/simd.h"
 
 #define LN2 0.69314718055994530942f
 
@@ -72,6 +73,7 @@ typedef struct quant_job {
 } quant_job;
 
 /* output channels [b, e) */
+SC_SIMD_CLONES
 static void forward_task(void *ctx, size_t bo, size_t eo, int t)
 {
     (void)t;
@@ -83,6 +85,7 @@ static void forward_task(void *ctx, size_t bo, size_t eo, int t)
         sc_quant_channel(w + o * j->k, j->k, b[o], e[o], j->nd->qw + o * j->k);
 }
 
+SC_SIMD_CLONES
 static void backward_task(void *ctx, size_t bo, size_t eo, int t)
 {
     (void)t;
