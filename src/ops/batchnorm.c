@@ -65,10 +65,14 @@ static void forward_task(void *ctx, size_t b, size_t e, int t)
     }
 }
 
-/* dy of the plane at `at`; under a fused relu masked by y > 0 into buf
- * (both loads unconditional, so the select vectorises) */
-#define GRAD_IN(at)                                                           \
-    (nd->fuse_relu ? mask(nd->y + (at), nd->dy + (at), buf, hw) : nd->dy + (at))
+/* dy of sample i's plane at `at`; under a fused relu masked by y > 0 into
+ * sample i's plane of buf (the channel's masked dy stays there, in L2, for
+ * the second pass). Both loads unconditional, so the select vectorises. */
+#define GRAD_IN(i, at)                                                        \
+    (nd->fuse_relu ? mask(nd->y + (at), nd->dy + (at), buf + (size_t)(i) * hw, hw) \
+                   : nd->dy + (at))
+#define GRAD_AGAIN(i, at)                                                     \
+    (nd->fuse_relu ? buf + (size_t)(i) * hw : nd->dy + (at))
 
 static inline const float *mask(const float *restrict y,
                                 const float *restrict dy, float *restrict buf,
@@ -97,7 +101,7 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
         double sdy = 0.0, sdyx = 0.0; /* sums of dy and dy * xhat */
         for (int i = 0; i < j->n; i++) {
             size_t at = ((size_t)i * c + ch) * hw;
-            const float *dy = GRAD_IN(at);
+            const float *dy = GRAD_IN(i, at);
             sdy += sc_sum(dy, (size_t)hw);
             sdyx += sc_dot_dev(dy, j->x->y + at, (size_t)hw, mean);
         }
@@ -118,7 +122,7 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
         for (int i = 0; i < j->n; i++) {
             size_t at = ((size_t)i * c + ch) * hw;
             const float *restrict xp = j->x->y + at;
-            const float *restrict dyp = GRAD_IN(at);
+            const float *restrict dyp = GRAD_AGAIN(i, at);
             float *restrict dxp = j->x->dy + at;
             if (j->x->dy_set)
                 for (int k = 0; k < hw; k++)
@@ -144,10 +148,12 @@ sc_status sc_op_batchnorm(sc_net *net, sc_node *nd, int action)
             (nd->flags & SC_BN_AFFINE) ? (size_t)x->c : 0;
         nd->sn[S_MEAN] = nd->sn[S_VAR] = (size_t)x->c;
         return SC_OK;
-    case OP_SCRATCH: /* backward: one masked dy plane per thread */
-        if ((size_t)j.hw > net->scratch_per_thread)
-            net->scratch_per_thread = (size_t)(j.hw + 15) / 16 * 16;
+    case OP_SCRATCH: { /* backward: a channel's masked dy per thread */
+        size_t need = ((size_t)j.n * j.hw + 15) / 16 * 16;
+        if (need > net->scratch_per_thread)
+            net->scratch_per_thread = need;
         return SC_OK;
+    }
     case OP_FORWARD:
         sc_pool_run(net->pool, (size_t)nd->c, forward_task, &j);
         return SC_OK;

@@ -160,6 +160,26 @@ static void fill_positions(const conv_job *j, int m, int32_t *pos, int32_t *out)
             }
 }
 
+/* Zeroes the frame of a padded layout's planes: the rows above and below
+ * the image and the columns left and right of it (rows x cols inside). */
+static void zero_frame(float *base, const layout *l, int planes, int rows,
+                       int cols)
+{
+    size_t plane = (size_t)l->hp * l->wp;
+    for (int p = 0; p < planes; p++) {
+        float *pl = base + (size_t)p * plane;
+        memset(pl, 0, (size_t)l->top * l->wp * sizeof(float));
+        size_t below = (size_t)(l->top + rows) * l->wp;
+        memset(pl + below, 0, (plane - below) * sizeof(float));
+        for (int r = l->top; r < l->top + rows; r++) {
+            float *row = pl + (size_t)r * l->wp;
+            memset(row, 0, (size_t)l->left * sizeof(float));
+            memset(row + l->left + cols, 0,
+                   (size_t)(l->wp - l->left - cols) * sizeof(float));
+        }
+    }
+}
+
 /* The chunk's images with their zero padding, or the images themselves. */
 static const float *padded_input(const conv_job *j, size_t s0, int m, float *xp)
 {
@@ -288,20 +308,32 @@ static void padded_dy(const conv_job *j, size_t s0, int m, float *dyp,
     const sc_node *nd = j->nd, *x = j->x;
     const layout *l = &j->dyl;
     int st = nd->stride;
-    memset(dyp, 0, (size_t)m * lay_size(l) * sizeof(float));
+    /* dy's rows and columns that land inside the layout: [r0, r1), [c0, c1) */
+    int r0 = 0, r1 = nd->h, c0 = 0, c1 = nd->w;
+    while (r0 < r1 && l->top + r0 * st < 0)
+        r0++;
+    while (r1 > r0 && l->top + (r1 - 1) * st >= l->hp)
+        r1--;
+    while (c0 < c1 && l->left + c0 * st < 0)
+        c0++;
+    while (c1 > c0 && l->left + (c1 - 1) * st >= l->wp)
+        c1--;
+    if (st == 1 && l->top >= 0 && l->left >= 0) /* the image is inside */
+        zero_frame(dyp, l, m * nd->c, nd->h, nd->w);
+    else
+        memset(dyp, 0, (size_t)m * lay_size(l) * sizeof(float));
     for (int s = 0; s < m; s++)
         for (int o = 0; o < nd->c; o++) {
             const float *src = nd->dy + (s0 + s) * j->ysz + (size_t)o * j->ohw;
             float *plane = dyp + (size_t)s * lay_size(l) + (size_t)o * l->hp * l->wp;
-            for (int oy = 0; oy < nd->h; oy++) {
-                int r = l->top + oy * st;
-                if (r < 0 || r >= l->hp)
-                    continue;
-                for (int ox = 0; ox < nd->w; ox++) {
-                    int cc = l->left + ox * st;
-                    if (cc >= 0 && cc < l->wp)
-                        plane[(size_t)r * l->wp + cc] = src[oy * nd->w + ox];
-                }
+            for (int oy = r0; oy < r1; oy++) {
+                float *row = plane + (size_t)(l->top + oy * st) * l->wp + l->left;
+                const float *in = src + (size_t)oy * nd->w;
+                if (st == 1)
+                    memcpy(row + c0, in + c0, (size_t)(c1 - c0) * sizeof(float));
+                else
+                    for (int ox = c0; ox < c1; ox++)
+                        row[ox * st] = in[ox];
             }
         }
     int t = 0;
@@ -315,9 +347,10 @@ static void padded_dy(const conv_job *j, size_t s0, int m, float *dyp,
 
 typedef struct dw_ctx {
     float *dwt; /* dW^T [k][o] */
+    int set;    /* the thread's first chunk: store rather than add */
 } dw_ctx;
 
-/* dW^T[k0 + r][c] += tile[r][c] (tile rows: taps) */
+/* dW^T[k0 + r][c] (+)= tile[r][c] (tile rows: taps) */
 SC_SIMD_CLONES
 static void store_dw(const conv_job *j, const float *tile, int r0, int rows,
                      int c0, int cols, void *ctx)
@@ -327,8 +360,12 @@ static void store_dw(const conv_job *j, const float *tile, int r0, int rows,
     for (int r = 0; r < rows; r++) {
         float *restrict dst = d->dwt + (size_t)(r0 + r) * o + c0;
         const float *restrict tr = tile + r * nr;
-        for (int c = 0; c < cols; c++)
-            dst[c] += tr[c];
+        if (d->set)
+            for (int c = 0; c < cols; c++)
+                dst[c] = tr[c];
+        else
+            for (int c = 0; c < cols; c++)
+                dst[c] += tr[c];
     }
 }
 
@@ -369,8 +406,9 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
     sc_net *net = j->net;
     sc_node *nd = j->nd, *x = j->x;
     conv_scratch sc = thread_scratch(j, t);
-    dw_ctx dw = {net->wgrad + (size_t)t * net->wgrad_per_thread};
-    memset(dw.dwt, 0, nd->pn[P_W] * sizeof(float));
+    /* the first chunk stores every element of the partial (each (k, o) of
+     * dW^T is one tile's), later chunks add to it */
+    dw_ctx dw = {net->wgrad + (size_t)t * net->wgrad_per_thread, 1};
     j->ran[t] = 1;
     for (size_t c = b; c < e; c++) {
         size_t s0;
@@ -381,6 +419,7 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
         pack_dyt(j, s0, m, sc.dyt);
         gemm_rows(j, a, sc.pos, cols, j->tap, j->k, sc.dyt, nd->c, sc.tile, 0,
                   store_dw, &dw);
+        dw.set = 0;
         if (x->dy == NULL)
             continue;
         /* dx[c, q] += sum_k' Wf[c, k'] dyp[tap'(k') + pos'(q)] */
