@@ -350,10 +350,14 @@ bench-deps:
 bench-torch: bench-deps
 	OMP_WAIT_POLICY=PASSIVE $(PYTHON_BENCH) tests/bench/bench_torch.py $(BENCH_FLAGS)
 
-# Both implementations on the same cases, then one table with ours/torch.
-bench-compare: $(BENCH) bench-deps
+# Both implementations on the same cases, then one table with ours/torch and
+# the targets. PyTorch gets the best OpenBLAS kernel for this CPU too (its
+# dense layers run on it) unless SC_BLAS_KEEP is set, like our programs.
+bench-compare: $(BENCH) bench-deps $(BUILDDIR)/examples/blas_kernel
 	@mkdir -p $(BENCH_DIR)
 	./$(BENCH) $(BENCH_FLAGS) | tee $(BENCH_DIR)/ours.txt
+	@ct=$$(./$(BUILDDIR)/examples/blas_kernel --coretype); \
+	if [ -n "$$ct" ] && [ -z "$${SC_BLAS_KEEP:-}" ]; then export OPENBLAS_CORETYPE=$$ct; fi; \
 	OMP_WAIT_POLICY=PASSIVE $(PYTHON_BENCH) tests/bench/bench_torch.py $(BENCH_FLAGS) \
 		--peak-from $(BENCH_DIR)/ours.txt | tee $(BENCH_DIR)/torch.txt
 	@$(PYTHON_BENCH) tests/bench/compare.py $(BENCH_DIR)/ours.txt $(BENCH_DIR)/torch.txt

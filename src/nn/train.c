@@ -82,13 +82,15 @@ SC_API sc_status sc_net_train_step(sc_net *net, sc_optimizer *opt,
     }
     sc_backward(net, n);
     sc_size_loss(net, 1);
-    for (size_t i = 0; i < net->n_params; i++)
-        if (!isfinite(net->grads[i])) {
-            net->training = mode;
-            return sc_fail(SC_ERR_DIVERGED,
-                           "%s: gradient %zu is not finite; nothing was "
-                           "updated", fn, i);
-        }
+    if (!sc_all_finite(net->grads, net->n_params)) {
+        size_t i = 0;
+        while (isfinite(net->grads[i]))
+            i++;
+        net->training = mode;
+        return sc_fail(SC_ERR_DIVERGED,
+                       "%s: gradient %zu is not finite; nothing was updated",
+                       fn, i);
+    }
     sc_commit_stats(net, n);
     sc_optimizer_update(opt);
     net->training = mode;

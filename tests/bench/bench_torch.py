@@ -17,7 +17,12 @@ Each case runs in a fresh subprocess (this script re-invoked with --case) so
 that its peak RSS (resource.getrusage in the child) is its own; --procs such
 processes (default 3), and the fastest is reported: identical PyTorch
 processes were seen to differ by 2x (tinynet, 1 thread: 605 and 1304 img/s),
-so this gives PyTorch its best. Output: one line per case,
+so this gives PyTorch its best. The spread came from glibc's malloc: PyTorch
+frees its activations every step, glibc unmaps the big blocks and the next
+step page-faults them in again. --malloc tuned (the default) sets
+MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ for the case processes
+(PyTorch's CPU tuning guides advise a caching allocator for the same
+reason): 2-3.5x faster and steady. Output: one line per case,
 
   BENCH impl=torch net=.. threads=.. batch=.. mode=.. img_s=.. gflops=..
         peak_frac=.. sgemm_gflops=.. blas_core=.. rss_mb=..
@@ -371,6 +376,11 @@ def main():
     p.add_argument("--nets", type=name_list(NETS), default=list(NETS))
     p.add_argument("--threads", type=int_list, default=[1, 2])
     p.add_argument("--modes", type=name_list(MODES + OURS_ONLY), default=list(MODES))
+    p.add_argument("--malloc", choices=("tuned", "default"), default="tuned",
+                   help="tuned (default): glibc malloc keeps freed blocks "
+                        "instead of unmapping them (MALLOC_MMAP_THRESHOLD_, "
+                        "MALLOC_TRIM_THRESHOLD_), as PyTorch's CPU tuning "
+                        "guides advise; default: as Debian ships it")
     p.add_argument("--procs", type=int, default=None,
                    help="processes per case, the best one reported (default "
                         "3; 1 with --quick): identical PyTorch processes "
@@ -414,8 +424,13 @@ def main():
           f"blas_core={blas_core()} "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')} "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')} "
+          f"malloc={a.malloc} procs={a.procs} "
           f"mkldnn={int(torch.backends.mkldnn.is_available())} "
           f"cpu_capability={cpu_capability(torch)}", flush=True)
+    env = dict(os.environ)
+    if a.malloc == "tuned":
+        env.setdefault("MALLOC_MMAP_THRESHOLD_", str(1 << 32))
+        env.setdefault("MALLOC_TRIM_THRESHOLD_", str(1 << 32))
     failed = 0
     for net in a.nets:
         batches = a.batches or ([128, 512] if net == "tinynet" else [128])
@@ -435,7 +450,8 @@ def main():
                         cmd += ["--peak-from", a.peak_from]
                     best = None
                     for _ in range(a.procs):
-                        r = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+                        r = subprocess.run(cmd, stdout=subprocess.PIPE, text=True,
+                                           env=env)
                         line = next((x for x in r.stdout.splitlines()
                                      if x.startswith("BENCH ")), None)
                         if r.returncode != 0 or line is None:
