@@ -326,9 +326,11 @@ static void usage(void)
          "  --schedule S        weights' learning rate: cosine (default) or constant\n"
          "  --freeze N          freeze bit depths and exponents for the last N\n"
          "                      epochs (default 1)\n"
-         "  --target-bits P     freeze them as soon as the net is down to P% of\n"
+         "  --target-bits P     the size target: once the net is down to P% of\n"
          "                      the bits and --target-weights P% of the weights\n"
-         "                      (checked every 20 steps; default 0: no target)\n"
+         "                      (checked every 20 steps) it is compressed and its\n"
+         "                      bit depths freeze; exponents and weights go on\n"
+         "                      learning (default 0: no target)\n"
          "  --target-weights P  (default 100 once --target-bits is given)\n"
          "  --bn-refresh N      refresh batch-norm statistics on N batches before\n"
          "                      each evaluation (default 20)\n"
@@ -464,7 +466,7 @@ int main(int argc, char **argv)
         fprintf(trace, "step,layer,out_channels,in_channels,bits_pct,weights_pct\n");
     }
     sc_step_stats st = SC_STEP_STATS_INIT;
-    /* the size target: once met, (b, e) stay frozen and the weights adapt */
+    /* the size target: once met, the bit depths stay frozen */
     int target = !o.use_float && (o.target_bits > 0 || o.target_weights > 0);
     double tbits = o.target_bits > 0 ? o.target_bits : 100.0;
     double tweights = o.target_weights > 0 ? o.target_weights : 100.0;
@@ -489,24 +491,29 @@ int main(int argc, char **argv)
                     if (tty)
                         fputc('\n', stderr);
                     printf("size target reached at step %ld (epoch %d): bits "
-                           "%.2f%%, weights %.2f%%; bit depths and exponents "
-                           "frozen from here\n",
+                           "%.2f%%, weights %.2f%%; bit depths frozen from "
+                           "here\n",
                            step, epoch + 1, r.bits_pct, r.weights_pct);
                 }
             }
-            if (!o.use_float) { /* (b, e): ramped up, then frozen at the end */
-                int frozen = reached || (o.freeze > 0 && epoch >= o.epochs - o.freeze);
+            /* cosine: lr * (1 + cos(pi t / T)) / 2 */
+            double decay = o.cosine ? 0.5 * (1.0 + cos(M_PI * (double)step / (double)total)) : 1.0;
+            if (!o.use_float) {
+                /* (b, e) ramped up; frozen for the last --freeze epochs. At the
+                 * size target the bit depths (the size) freeze, while the
+                 * exponents go on fitting the grid to the weights, decaying
+                 * with them */
+                int frozen = o.freeze > 0 && epoch >= o.epochs - o.freeze;
                 double ramp = o.qwarmup > 0 ? (double)step / (o.qwarmup * steps_per_epoch) : 1.0;
                 double f = frozen ? 0.0 : (ramp < 1.0 ? ramp : 1.0);
-                check(sc_optimizer_set_lr(opt, SC_GROUP_QUANT_BITS, o.qlr * f), "qlr");
+                double elr = o.elr < 0 ? o.qlr : o.elr;
+                check(sc_optimizer_set_lr(opt, SC_GROUP_QUANT_BITS, reached ? 0.0 : o.qlr * f), "qlr");
                 check(sc_optimizer_set_lr(opt, SC_GROUP_QUANT_EXP,
-                                          (o.elr < 0 ? o.qlr : o.elr) * f), "elr");
+                                          reached ? elr * decay * (frozen ? 0.0 : 1.0) : elr * f),
+                      "elr");
             }
-            if (o.cosine) { /* lr * (1 + cos(pi t / T)) / 2 */
-                double lr = o.lr * 0.5 * (1.0 + cos(M_PI * (double)step / (double)total));
-                check(sc_optimizer_set_lr(opt, SC_GROUP_WEIGHTS, lr), "lr");
-                check(sc_optimizer_set_lr(opt, SC_GROUP_BIASES, lr), "lr");
-            }
+            check(sc_optimizer_set_lr(opt, SC_GROUP_WEIGHTS, o.lr * decay), "lr");
+            check(sc_optimizer_set_lr(opt, SC_GROUP_BIASES, o.lr * decay), "lr");
             int64_t xs[4] = {n, 1, 28, 28};
             sc_tensor *x;
             check(sc_tensor_wrap(&x, 4, xs, bx), "tensor");
