@@ -32,6 +32,7 @@ static inline float round_even(float c)
     return fabsf(c) < 4194304.0f ? r : nearbyintf(c);
 }
 
+SC_SIMD_CLONES
 void sc_quant_channel(const float *restrict w, size_t n, float b, float e,
                       float *restrict q)
 {
