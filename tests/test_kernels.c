@@ -1,6 +1,6 @@
 /* test_kernels.c -- the GEMM micro-kernels of every ISA this CPU runs
  * (kernels/kernel.h), full and half width, against a double-precision
- * reference, in both tile layouts; and the conv op on each kernel: its output against a direct
+ * reference, in both tile layouts, and their transposing packers; and the conv op on each kernel: its output against a direct
  * convolution in double, its gradients against the portable kernel's
  * (test_grad checks the best kernel's by finite differences), over
  * geometries that exercise partial tiles, strides, paddings larger than
@@ -80,6 +80,37 @@ START_TEST(test_tile)
         }
     }
     free(a);
+}
+END_TEST
+
+START_TEST(test_pack_t)
+{
+    /* dst[q][r] = src[r][q] for r < rows, 0 beyond; every kernel, partial
+     * row counts and lengths that are not multiples of 16 */
+    const sc_kernel *ks[MAXK];
+    int nk = kernels(ks);
+    tu_lcg r;
+    tu_lcg_seed(&r, 9);
+    enum { LD = 53 };
+    float src[SC_KERNEL_MAX_NR * LD];
+    tu_fill(&r, src, sizeof src / sizeof src[0], -1.0, 1.0);
+    for (int ki = 0; ki < nk; ki++) {
+        const sc_kernel *k = ks[ki];
+        static const int lens[] = {1, 15, 16, 17, 50};
+        for (int rows = 1; rows <= k->nr; rows += 5)
+            for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+                int n = lens[li];
+                float dst[50 * SC_KERNEL_MAX_NR];
+                memset(dst, 0xff, sizeof dst);
+                k->pack_t(src, LD, rows, n, dst);
+                for (int q = 0; q < n; q++)
+                    for (int c = 0; c < k->nr; c++)
+                        ck_assert_msg(dst[q * k->nr + c] ==
+                                          (c < rows ? src[c * LD + q] : 0.0f),
+                                      "%s rows %d n %d [%d][%d]", k->name,
+                                      rows, n, q, c);
+            }
+    }
 }
 END_TEST
 
@@ -216,6 +247,7 @@ static Suite *suite(void)
     Suite *s = suite_create("kernels");
     TCase *tc = tcase_create("tiles");
     tcase_add_test(tc, test_tile);
+    tcase_add_test(tc, test_pack_t);
     suite_add_tcase(s, tc);
     TCase *tv = tcase_create("conv");
     tcase_set_timeout(tv, 60);

@@ -32,11 +32,21 @@ typedef void (*sc_ukernel_fn)(int n, const float *a, const int32_t *tab,
                               const int32_t *roff, const float *b,
                               float *tile, int trans);
 
+/* Packs `rows` (<= NR) rows of n floats, ld apart, transposed into n rows
+ * of NR floats: dst[q * NR + r] = src[r * ld + q], 0 for r >= rows. */
+typedef void (*sc_pack_t_fn)(const float *src, size_t ld, int rows, int n,
+                             float *dst);
+
 typedef struct sc_kernel {
     const char *name; /* "avx512", "avx2", "generic" */
     int mr, nr;
     sc_ukernel_fn fn, half;
+    sc_pack_t_fn pack_t;
 } sc_kernel;
+
+/* The portable sc_pack_t_fn for any NR (kernel.c). */
+void sc_pack_t_generic(const float *src, size_t ld, int rows, int n, int nr,
+                       float *dst);
 
 /* The fastest kernel this CPU runs (cpuid decides). */
 const sc_kernel *sc_kernel_best(void);

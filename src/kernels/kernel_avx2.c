@@ -70,7 +70,12 @@ kernel_6x8(int n, const float *restrict a, const int32_t *restrict tab,
             tile[trans ? j * 6 + r : r * 16 + j] = t[r * 16 + j];
 }
 
-static const sc_kernel avx2 = {"avx2", 6, 16, kernel_6x16, kernel_6x8};
+static void pack_t(const float *src, size_t ld, int rows, int n, float *dst)
+{
+    sc_pack_t_generic(src, ld, rows, n, 16, dst);
+}
+
+static const sc_kernel avx2 = {"avx2", 6, 16, kernel_6x16, kernel_6x8, pack_t};
 
 const sc_kernel *sc_kernel_avx2(void)
 {

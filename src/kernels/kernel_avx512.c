@@ -102,7 +102,58 @@ TARGET static void kernel_8x16(int n, const float *restrict a,
     SAVE1(0) SAVE1(1) SAVE1(2) SAVE1(3) SAVE1(4) SAVE1(5) SAVE1(6) SAVE1(7)
 }
 
-static const sc_kernel avx512 = {"avx512", 8, 32, kernel_8x32, kernel_8x16};
+/* 16 x 16 transpose of r[0..15] in place (four rounds of 2-input
+ * shuffles): afterwards r[q] holds column q. */
+TARGET static inline void transpose16(__m512 r[16])
+{
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) { /* pairs within 128-bit lanes */
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) { /* quads within 128-bit lanes */
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) { /* 128-bit lanes across row groups */
+        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
+        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+        r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
+        r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xDD);
+    }
+}
+
+/* 16 columns at a time: two 16 x 16 blocks of rows, transposed in
+ * registers, make 16 rows of 32 */
+TARGET static void pack_t(const float *src, size_t ld, int rows, int n,
+                          float *dst)
+{
+    for (int q0 = 0; q0 < n; q0 += 16) {
+        int nq = n - q0 < 16 ? n - q0 : 16;
+        __mmask16 in = (__mmask16)((1u << nq) - 1);
+        for (int r0 = 0; r0 < 32; r0 += 16) {
+            __m512 r[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = r0 + i < rows
+                           ? _mm512_maskz_loadu_ps(in, src + (size_t)(r0 + i) * ld + q0)
+                           : _mm512_setzero_ps();
+            transpose16(r);
+            for (int q = 0; q < nq; q++)
+                _mm512_storeu_ps(dst + (size_t)(q0 + q) * 32 + r0, r[q]);
+        }
+    }
+}
+
+static const sc_kernel avx512 = {"avx512", 8, 32, kernel_8x32, kernel_8x16,
+                                 pack_t};
 
 const sc_kernel *sc_kernel_avx512(void)
 {

@@ -41,6 +41,12 @@ static void kernel_4x8(int n, const float *a, const int32_t *tab,
     tile_4xn(n, a, tab, roff, b, tile, trans, NR / 2);
 }
 
-static const sc_kernel generic = {"generic", MR, NR, kernel_4x16, kernel_4x8};
+static void pack_t(const float *src, size_t ld, int rows, int n, float *dst)
+{
+    sc_pack_t_generic(src, ld, rows, n, NR, dst);
+}
+
+static const sc_kernel generic = {"generic", MR, NR, kernel_4x16, kernel_4x8,
+                                  pack_t};
 
 const sc_kernel *sc_kernel_generic(void) { return &generic; }

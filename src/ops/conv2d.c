@@ -281,22 +281,15 @@ static void forward_task(void *ctx, size_t b, size_t e, int t)
 }
 
 /* dy^T panels: row q of dy^T is output position q of the chunk */
-SC_SIMD_CLONES
 static void pack_dyt(const conv_job *j, size_t s0, int m, float *dst)
 {
     int nr = j->kr->nr, o = j->nd->c, cols = m * j->ohw;
-    if (o % nr) /* padding lanes of the last panel */
-        memset(dst + (size_t)(o / nr) * cols * nr, 0,
-               (size_t)cols * nr * sizeof(float));
-    for (int oc = 0; oc < o; oc++) {
-        float *d = dst + (size_t)(oc / nr) * cols * nr + oc % nr;
-        for (int s = 0; s < m; s++) {
-            const float *src = j->nd->dy + (s0 + s) * j->ysz + (size_t)oc * j->ohw;
-            float *ds = d + (size_t)s * j->ohw * nr;
-            for (int q = 0; q < j->ohw; q++)
-                ds[(size_t)q * nr] = src[q];
-        }
-    }
+    for (int o0 = 0; o0 < o; o0 += nr) /* a panel of NR channels */
+        for (int s = 0; s < m; s++)
+            j->kr->pack_t(j->nd->dy + (s0 + s) * j->ysz + (size_t)o0 * j->ohw,
+                          (size_t)j->ohw, o - o0 < nr ? o - o0 : nr, j->ohw,
+                          dst + (size_t)(o0 / nr) * cols * nr +
+                              (size_t)s * j->ohw * nr);
 }
 
 /* The chunk's dy, dilated by the stride, in its padded layout; and where
