@@ -8,40 +8,6 @@
 
 #define SC_LANES 16
 
-/* sum_i x[i] */
-static inline double sc_sum(const float *restrict x, size_t n)
-{
-    float part[SC_LANES] = {0};
-    size_t i = 0;
-    for (; i + SC_LANES <= n; i += SC_LANES)
-        for (int l = 0; l < SC_LANES; l++)
-            part[l] += x[i + l];
-    double s = 0.0;
-    for (; i < n; i++)
-        s += x[i];
-    for (int l = 0; l < SC_LANES; l++)
-        s += part[l];
-    return s;
-}
-
-/* sum_i (x[i] - m)^2 */
-static inline double sc_sumsq_dev(const float *restrict x, size_t n, float m)
-{
-    float part[SC_LANES] = {0};
-    size_t i = 0;
-    for (; i + SC_LANES <= n; i += SC_LANES)
-        for (int l = 0; l < SC_LANES; l++) {
-            float d = x[i + l] - m;
-            part[l] += d * d;
-        }
-    double s = 0.0;
-    for (; i < n; i++)
-        s += (double)(x[i] - m) * (x[i] - m);
-    for (int l = 0; l < SC_LANES; l++)
-        s += part[l];
-    return s;
-}
-
 /* s1 += sum_i (x[i] - k), s2 += sum_i (x[i] - k)^2: both moments in one
  * pass; with k near the mean (any element will do) the variance
  * s2/n - (s1/n)^2 does not cancel catastrophically. */
@@ -70,21 +36,29 @@ static inline void sc_moments_shift(const float *restrict x, size_t n, float k,
     *s2 += b;
 }
 
-/* sum_i g[i] (x[i] - m) */
-static inline double sc_dot_dev(const float *restrict g,
-                                const float *restrict x, size_t n, float m)
+/* *sg += sum_i g[i], *sgx += sum_i g[i] (x[i] - m): one pass for both */
+static inline void sc_sum_dot_dev(const float *restrict g,
+                                  const float *restrict x, size_t n, float m,
+                                  double *sg, double *sgx)
 {
-    float part[SC_LANES] = {0};
+    float p1[SC_LANES] = {0}, p2[SC_LANES] = {0};
     size_t i = 0;
     for (; i + SC_LANES <= n; i += SC_LANES)
-        for (int l = 0; l < SC_LANES; l++)
-            part[l] += g[i + l] * (x[i + l] - m);
-    double s = 0.0;
-    for (; i < n; i++)
-        s += (double)g[i] * (x[i] - m);
-    for (int l = 0; l < SC_LANES; l++)
-        s += part[l];
-    return s;
+        for (int l = 0; l < SC_LANES; l++) {
+            p1[l] += g[i + l];
+            p2[l] += g[i + l] * (x[i + l] - m);
+        }
+    double a = 0.0, b = 0.0;
+    for (; i < n; i++) {
+        a += g[i];
+        b += (double)g[i] * (x[i] - m);
+    }
+    for (int l = 0; l < SC_LANES; l++) {
+        a += p1[l];
+        b += p2[l];
+    }
+    *sg += a;
+    *sgx += b;
 }
 
 #endif

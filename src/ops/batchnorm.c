@@ -101,9 +101,8 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
         double sdy = 0.0, sdyx = 0.0; /* sums of dy and dy * xhat */
         for (int i = 0; i < j->n; i++) {
             size_t at = ((size_t)i * c + ch) * hw;
-            const float *dy = GRAD_IN(i, at);
-            sdy += sc_sum(dy, (size_t)hw);
-            sdyx += sc_dot_dev(dy, j->x->y + at, (size_t)hw, mean);
+            sc_sum_dot_dev(GRAD_IN(i, at), j->x->y + at, (size_t)hw, mean,
+                           &sdy, &sdyx);
         }
         sdyx *= invstd;
         if (dg)

@@ -187,7 +187,7 @@ static const float *padded_input(const conv_job *j, size_t s0, int m, float *xp)
     const float *src = x->y + s0 * j->xsz;
     if (j->nd->pad == 0)
         return src;
-    memset(xp, 0, (size_t)m * lay_size(&j->in) * sizeof(float));
+    zero_frame(xp, &j->in, m * x->c, x->h, x->w);
     for (int s = 0; s < m; s++)
         for (int c = 0; c < x->c; c++)
             for (int r = 0; r < x->h; r++)
