@@ -5,6 +5,11 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
+/* the tile's row offsets, in registers for the whole loop */
+#define ROW_OFFSETS                                                           \
+    const int32_t o0 = roff[0], o1 = roff[1], o2 = roff[2], o3 = roff[3],       \
+                  o4 = roff[4], o5 = roff[5];
+
 #define ZERO(r) __m256 c##r##0 = _mm256_setzero_ps(), c##r##1 = _mm256_setzero_ps();
 #define STEP(r)                                                               \
     {                                                                         \
@@ -21,8 +26,7 @@ kernel_6x16(int n, const float *restrict a, const int32_t *restrict tab,
             const int32_t *restrict roff, const float *restrict b,
             float *restrict tile, int trans)
 {
-    const int32_t o0 = roff[0], o1 = roff[1], o2 = roff[2], o3 = roff[3],
-                  o4 = roff[4], o5 = roff[5];
+    ROW_OFFSETS
     ZERO(0) ZERO(1) ZERO(2) ZERO(3) ZERO(4) ZERO(5)
     for (int t = 0; t < n; t++) {
         const float *at = a + tab[t];
@@ -53,8 +57,7 @@ kernel_6x8(int n, const float *restrict a, const int32_t *restrict tab,
            const int32_t *restrict roff, const float *restrict b,
            float *restrict tile, int trans)
 {
-    const int32_t o0 = roff[0], o1 = roff[1], o2 = roff[2], o3 = roff[3],
-                  o4 = roff[4], o5 = roff[5];
+    ROW_OFFSETS
     __m256 c00 = _mm256_setzero_ps(), c10 = c00, c20 = c00, c30 = c00,
            c40 = c00, c50 = c00;
     for (int s = 0; s < n; s++) {

@@ -7,6 +7,11 @@
 
 #define TARGET __attribute__((target("avx512f,avx512dq")))
 
+/* the tile's row offsets, in registers for the whole loop */
+#define ROW_OFFSETS                                                           \
+    const int32_t o0 = roff[0], o1 = roff[1], o2 = roff[2], o3 = roff[3],       \
+                  o4 = roff[4], o5 = roff[5], o6 = roff[6], o7 = roff[7];
+
 #define ZERO(r) __m512 c##r##0 = _mm512_setzero_ps(), c##r##1 = _mm512_setzero_ps();
 #define STEP(r)                                                               \
     {                                                                         \
@@ -56,9 +61,7 @@ TARGET static void kernel_8x32(int n, const float *restrict a,
                                const float *restrict b, float *restrict tile,
                                int trans)
 {
-    /* the row offsets live in registers for the whole loop */
-    const int32_t o0 = roff[0], o1 = roff[1], o2 = roff[2], o3 = roff[3],
-                  o4 = roff[4], o5 = roff[5], o6 = roff[6], o7 = roff[7];
+    ROW_OFFSETS
     ZERO(0) ZERO(1) ZERO(2) ZERO(3) ZERO(4) ZERO(5) ZERO(6) ZERO(7)
     for (int t = 0; t < n; t++) {
         const float *at = a + tab[t];
@@ -85,8 +88,7 @@ TARGET static void kernel_8x16(int n, const float *restrict a,
                                const float *restrict b, float *restrict tile,
                                int trans)
 {
-    const int32_t o0 = roff[0], o1 = roff[1], o2 = roff[2], o3 = roff[3],
-                  o4 = roff[4], o5 = roff[5], o6 = roff[6], o7 = roff[7];
+    ROW_OFFSETS
     __m512 c00 = _mm512_setzero_ps(), c10 = c00, c20 = c00, c30 = c00,
            c40 = c00, c50 = c00, c60 = c00, c70 = c00;
     for (int t = 0; t < n; t++) {

@@ -227,34 +227,45 @@ static void gemm_rows(const conv_job *j, const float *a, const int32_t *tab,
     }
 }
 
+/* dst[out[r] + c * plane] = tile[c][r] (+ bias[c]), or += when add: a
+ * transposed tile, rows being positions (mostly consecutive ones: then
+ * each column is a run). Every element is one tile's. */
+static inline void scatter_t(const float *tile, int mr, int rows, int cols,
+                             const int32_t *out, float *dst, size_t plane,
+                             const float *bias, int add)
+{
+    int run = out[rows - 1] - out[0] == rows - 1;
+    for (int c = 0; c < cols; c++) {
+        const float *restrict tc = tile + c * mr;
+        float *restrict d = dst + (size_t)c * plane;
+        float bc = bias ? bias[c] : 0.0f;
+        if (run && !add)
+            for (int r = 0; r < rows; r++)
+                d[out[0] + r] = tc[r] + bc;
+        else if (run)
+            for (int r = 0; r < rows; r++)
+                d[out[0] + r] += tc[r];
+        else
+            for (int r = 0; r < rows; r++)
+                d[out[r]] = (add ? d[out[r]] : bc) + tc[r];
+    }
+}
+
 typedef struct fwd_ctx {
     float *y;
     const float *bias;
     const int32_t *out;
 } fwd_ctx;
 
-/* y[out[r], o] = tile[o][r] + bias[o] (transposed tile; rows are output
- * positions, mostly consecutive ones) */
+/* y[out[r], o] = tile[o][r] + bias[o] (tile rows: output positions) */
 SC_SIMD_CLONES
 static void store_y(const conv_job *j, const float *tile, int r0, int rows,
                     int c0, int cols, void *ctx)
 {
     const fwd_ctx *f = ctx;
-    const int32_t *out = f->out + r0;
-    int mr = j->kr->mr, run = out[rows - 1] - out[0] == rows - 1;
-    for (int c = 0; c < cols; c++) {
-        const float *restrict tc = tile + c * mr;
-        float *restrict y = f->y + (size_t)(c0 + c) * j->ohw;
-        float bo = f->bias ? f->bias[c0 + c] : 0.0f;
-        if (run) {
-            float *restrict d = y + out[0];
-            for (int r = 0; r < rows; r++)
-                d[r] = tc[r] + bo;
-        } else {
-            for (int r = 0; r < rows; r++)
-                y[out[r]] = tc[r] + bo;
-        }
-    }
+    scatter_t(tile, j->kr->mr, rows, cols, f->out + r0,
+              f->y + (size_t)c0 * j->ohw, (size_t)j->ohw,
+              f->bias ? f->bias + c0 : NULL, 0);
 }
 
 static void forward_task(void *ctx, size_t b, size_t e, int t)
@@ -368,29 +379,14 @@ typedef struct dx_ctx {
     int set; /* store rather than add: x has no other reader */
 } dx_ctx;
 
-/* dx[out[r], c] (+)= tile[c][r] (transposed tile; rows: input positions;
- * every element is stored by exactly one tile) */
+/* dx[out[r], c] (+)= tile[c][r] (tile rows: input positions) */
 SC_SIMD_CLONES
 static void store_dx(const conv_job *j, const float *tile, int r0, int rows,
                      int c0, int cols, void *ctx)
 {
     const dx_ctx *d = ctx;
-    const int32_t *out = d->out + r0;
-    int mr = j->kr->mr, run = out[rows - 1] - out[0] == rows - 1;
-    for (int c = 0; c < cols; c++) {
-        const float *restrict tc = tile + c * mr;
-        float *restrict dx = d->dx + (size_t)(c0 + c) * j->ihw;
-        float *restrict dd = dx + out[0];
-        if (run && d->set)
-            for (int r = 0; r < rows; r++)
-                dd[r] = tc[r];
-        else if (run)
-            for (int r = 0; r < rows; r++)
-                dd[r] += tc[r];
-        else
-            for (int r = 0; r < rows; r++)
-                dx[out[r]] = (d->set ? 0.0f : dx[out[r]]) + tc[r];
-    }
+    scatter_t(tile, j->kr->mr, rows, cols, d->out + r0,
+              d->dx + (size_t)c0 * j->ihw, (size_t)j->ihw, NULL, !d->set);
 }
 
 static void backward_task(void *ctx, size_t b, size_t e, int t)
