@@ -126,6 +126,7 @@ static const struct geom {
     {2, 9, 7, 6, 3, 3, 2, 1},   /* stride 2 with padding: dilated dy */
     {4, 6, 5, 5, 3, 3, 1, 3},   /* padding larger than the kernel */
     {32, 32, 12, 12, 5, 5, 1, 0}, /* tinynet's second conv, smaller */
+    {7, 20, 9, 8, 3, 2, 1, 0},  /* unpadded, kh != kw, partial panels */
 };
 
 #define NB 5 /* batch: an odd number, so chunks and tiles do not divide it */
