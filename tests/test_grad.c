@@ -77,14 +77,18 @@ static void check_net_n(sc_net *net, int n, const char *what)
     float *p0 = tu_params(net, &cnt);
     float *s0 = copy_state(net);
 
-    sc_gc_opts o = {EPS, FLOOR, 0, 0, 0};
+    /* every element; under valgrind an even spread of about 96 parameters
+     * and 48 inputs (the same code runs, far fewer times) */
+    size_t lp = UNDER_VALGRIND() ? 96 : 0, lx = UNDER_VALGRIND() ? 48 : 0;
+    sc_gc_opts o = {EPS, FLOOR, lp, lx, 0};
     sc_gc_result res;
     TU_OK(sc_grad_check(net, x, n, labels, &o, &res));
     ck_assert_msg(res.max_err <= TOL,
                   "%s: %s element %zu: analytic %.6g numeric %.6g (err %.3g)",
                   what, res.worst_is_input ? "input" : "param", res.worst,
                   res.worst_analytic, res.worst_numeric, res.max_err);
-    ck_assert_uint_eq(res.checked, np + nx);
+    if (!UNDER_VALGRIND())
+        ck_assert_uint_eq(res.checked, np + nx);
     if (getenv("TU_VERBOSE"))
         fprintf(stderr, "%-36s err %.2e (%zu elements)\n", what, res.max_err,
                 res.checked);
@@ -107,7 +111,7 @@ static void check_net_n(sc_net *net, int n, const char *what)
     if (np) {
         for (size_t i = 0; i < np; i++)
             dp[i] *= 2.0f;
-        sc_gc_opts op = {EPS, FLOOR, 0, 0, 1};
+        sc_gc_opts op = {EPS, FLOOR, lp, 0, 1};
         TU_OK(sc_grad_compare(net, x, n, labels, dp, NULL, &op, &res));
         ck_assert_msg(res.max_err > 0.3, "%s: doubled dparams not caught "
                       "(err %g)", what, res.max_err);

@@ -15,15 +15,6 @@
 /* Under valgrind (make valgrind: a memory check) the runs are cut to a few
  * steps and the learning assertions are skipped; every other build asserts
  * them in full. */
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#define UNDER_VALGRIND() (RUNNING_ON_VALGRIND != 0)
-#endif
-#endif
-#ifndef UNDER_VALGRIND
-#define UNDER_VALGRIND() 0
-#endif
 #define VALGRIND_STEPS 8
 
 #define MAX_STEPS 600

@@ -9,6 +9,20 @@
 
 #include "selfcompress.h"
 
+/* ---- make valgrind: a memory check, 20-50x slower ---- */
+/* 1 when running under valgrind; tests that repeat the same code paths
+ * many times (long training runs, finite differences over every element)
+ * do fewer repetitions then, and keep their full form everywhere else. */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define UNDER_VALGRIND() (RUNNING_ON_VALGRIND != 0)
+#endif
+#endif
+#ifndef UNDER_VALGRIND
+#define UNDER_VALGRIND() 0
+#endif
+
 /* ---- a tiny deterministic generator, independent of the library ---- */
 typedef struct tu_lcg {
     uint64_t s;
