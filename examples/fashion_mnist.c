@@ -306,7 +306,7 @@ static void usage(void)
     puts("usage: fashion_mnist [options]\n"
          "  --data DIR          IDX gzip files (default " DEFAULT_DATA ")\n"
          "  --net NAME          mlp, tinynet (default) or cnn\n"
-         "  --epochs N          training epochs (default 5)\n"
+         "  --epochs N          training epochs (default 10)\n"
          "  --batch N           batch size (default 128)\n"
          "  --gamma G           size-loss weight (default 0.05)\n"
          "  --lr R              learning rate of weights (Adam, default 1e-3)\n"
@@ -314,7 +314,7 @@ static void usage(void)
          "  --elr R             learning rate of exponents (default 0.05)\n"
          "  --qwarmup E         ramp the bit depths' and exponents' learning rates\n"
          "                      up from 0 over the first E epochs (default 1)\n"
-         "  --b0 B              initial bit depth (default 8)\n"
+         "  --b0 B              initial bit depth (default 5)\n"
          "  --seed S            initialisation and shuffling seed (default 1)\n"
          "  --threads T         threads (default: online CPUs)\n"
          "  --float             no quantiser: the float baseline\n"
@@ -325,13 +325,14 @@ static void usage(void)
          "  --compress-every N  compress every N steps (default 0: each epoch end)\n"
          "  --schedule S        weights' learning rate: cosine (default) or constant\n"
          "  --freeze N          freeze bit depths and exponents for the last N\n"
-         "                      epochs (default 1)\n"
+         "                      epochs, if there are more (default 2)\n"
          "  --target-bits P     the size target: once the net is down to P% of\n"
          "                      the bits and --target-weights P% of the weights\n"
          "                      (checked every 20 steps) it is compressed and its\n"
          "                      bit depths freeze; exponents and weights go on\n"
-         "                      learning (default 0: no target)\n"
-         "  --target-weights P  (default 100 once --target-bits is given)\n"
+         "                      learning (default 3, the paper's budget)\n"
+         "  --target-weights P  (default 18; both 0: no target, gamma alone\n"
+         "                      decides where the size ends)\n"
          "  --bn-refresh N      refresh batch-norm statistics on N batches before\n"
          "                      each evaluation (default 20)\n"
          "  --train-limit N     use the first N training images\n"
@@ -361,9 +362,9 @@ static options parse(int argc, char **argv)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     /* defaults: what measured best (docs/results.md) */
-    options o = {DEFAULT_DATA, "tinynet", NULL, NULL, NULL, 5, 128,
-                 cpus > 0 ? (int)cpus : 1, 0, 1, 1, 20, 0, 0, 0, 0,
-                 0.05, 1e-3, 0.5, 0.05, 1.0, 8.0, 0.0, 0.0, 1};
+    options o = {DEFAULT_DATA, "tinynet", NULL, NULL, NULL, 10, 128,
+                 cpus > 0 ? (int)cpus : 1, 0, 1, 2, 20, 0, 0, 0, 0,
+                 0.05, 1e-3, 0.5, 0.05, 1.0, 5.0, 3.0, 18.0, 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -469,7 +470,7 @@ int main(int argc, char **argv)
     /* the size target: once met, the bit depths stay frozen */
     int target = !o.use_float && (o.target_bits > 0 || o.target_weights > 0);
     double tbits = o.target_bits > 0 ? o.target_bits : 100.0;
-    double tweights = o.target_weights > 0 ? o.target_weights : 100.0;
+    double tweights = o.target_weights > 0 ? o.target_weights : 100.0; /* 0: any */
     int reached = 0, epoch;
     for (epoch = 0; epoch < o.epochs && step < total; epoch++) {
         for (long i = train.n - 1; i > 0; i--) { /* Fisher-Yates */
@@ -503,7 +504,8 @@ int main(int argc, char **argv)
                  * size target the bit depths (the size) freeze, while the
                  * exponents go on fitting the grid to the weights, decaying
                  * with them */
-                int frozen = o.freeze > 0 && epoch >= o.epochs - o.freeze;
+                int frozen = o.freeze > 0 && o.freeze < o.epochs &&
+                             epoch >= o.epochs - o.freeze;
                 double ramp = o.qwarmup > 0 ? (double)step / (o.qwarmup * steps_per_epoch) : 1.0;
                 double f = frozen ? 0.0 : (ramp < 1.0 ? ramp : 1.0);
                 double elr = o.elr < 0 ? o.qlr : o.elr;

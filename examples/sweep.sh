@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # sweep.sh -- the size/accuracy trade-off on Fashion-MNIST (the paper's
-# trade-off figure, for our data): a gamma sweep plus the float baseline on the
+# trade-off figure, for our data): a gamma sweep (no size target: gamma alone
+# decides where the size ends), the example's default run (the size target of
+# 3% of the bits and 18% of the weights) and the float baseline, all on the
 # same schedule, written as CSV and drawn with gnuplot.
 #
-#   examples/sweep.sh [--net tinynet] [--epochs 3] [--gammas "0.01 0.02 0.05 0.1 0.2"]
-#                     [--out docs] [-- extra fashion_mnist flags]
+#   examples/sweep.sh [--net tinynet] [--epochs 10]
+#                     [--gammas "0.01 0.02 0.05 0.1 0.2"] [--out docs]
+#                     [-- extra fashion_mnist flags]
 #
-# Writes <out>/sweep_<net>.csv (one row per run), <out>/tradeoff_<net>.png
-# (test accuracy against bits % and against weights %, float accuracy as a
-# line), <out>/channels_<net>.csv and <out>/channels_<net>.png (live output
-# channels per layer over training, for the middle gamma).
+# Writes <out>/sweep_<net>.csv (one row per run: gamma, "target" or "float"),
+# <out>/tradeoff_<net>.png (test accuracy against bits % and against
+# weights %: the gamma curve, the size-target run as its own point, float
+# accuracy as a line), <out>/channels_<net>.csv and <out>/channels_<net>.png
+# (live output channels per layer over training, for the size-target run).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 exe="$root/build/examples/fashion_mnist"
-net=tinynet epochs=3 gammas="0.01 0.02 0.05 0.1 0.2" out="$root/docs"
+net=tinynet epochs=10 gammas="0.01 0.02 0.05 0.1 0.2" out="$root/docs"
 extra=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -39,35 +43,41 @@ run() { # name flags...
     "$exe" --net "$net" --epochs "$epochs" "$@" "${extra[@]}" > "$tmp/$name.log"
     grep '^RESULT ' "$tmp/$name.log" >&2
 }
+row() { # label log
+    local line
+    line=$(grep '^RESULT ' "$2")
+    echo "$1,$(echo "$line" | field accuracy),$(echo "$line" | field bits_pct),$(echo "$line" | field weights_pct),$(echo "$line" | field file_bytes),$(echo "$line" | field train_s)" >> "$csv"
+}
 
-echo "gamma,accuracy,bits_pct,weights_pct,file_bytes,train_s" > "$csv"
+echo "run,accuracy,bits_pct,weights_pct,file_bytes,train_s" > "$csv"
 run float --float
 float_acc=$(grep '^RESULT ' "$tmp/float.log" | field accuracy)
-set -- $gammas
-mid=${@:$(( ($# + 1) / 2 )):1}
 for g in $gammas; do
-    trace=()
-    [ "$g" = "$mid" ] && trace=(--trace "$out/channels_$net.csv")
-    run "g$g" --gamma "$g" "${trace[@]}"
-    line=$(grep '^RESULT ' "$tmp/g$g.log")
-    echo "$g,$(echo "$line" | field accuracy),$(echo "$line" | field bits_pct),$(echo "$line" | field weights_pct),$(echo "$line" | field file_bytes),$(echo "$line" | field train_s)" >> "$csv"
+    run "g$g" --gamma "$g" --target-bits 0 --target-weights 0
+    row "$g" "$tmp/g$g.log"
 done
-line=$(grep '^RESULT ' "$tmp/float.log")
-echo "float,$float_acc,100,100,$(echo "$line" | field file_bytes),$(echo "$line" | field train_s)" >> "$csv"
+run target --trace "$out/channels_$net.csv"
+row target "$tmp/target.log"
+row float "$tmp/float.log"
 
 gnuplot <<GP
 set terminal pngcairo size 1100,450 font ",10"
 set output "$out/tradeoff_$net.png"
 set datafile separator ","
-set multiplot layout 1,2 title "$net on Fashion-MNIST, $epochs epochs: test accuracy against size (gamma sweep)"
+sweep(c) = (strcol(1) eq "float" || strcol(1) eq "target") ? 1/0 : c
+tgt(c) = strcol(1) eq "target" ? c : 1/0
+set multiplot layout 1,2 title "$net on Fashion-MNIST, $epochs epochs: test accuracy against size"
 set grid
 set key bottom right
 set ylabel "test accuracy (%)"
 set xlabel "bits remaining (%)"
-plot "$csv" every ::1 using (strcol(1) eq "float" ? 1/0 : \$3):(100*\$2) with linespoints pt 7 title "self-compression", \
+set logscale x
+plot "$csv" every ::1 using (sweep(\$3)):(100*\$2) with linespoints pt 7 title "gamma sweep ($gammas)", \
+     "$csv" every ::1 using (tgt(\$3)):(100*\$2) with points pt 9 ps 2 title "size target 3% bits, 18% weights", \
      $float_acc*100 with lines dt 2 lw 2 title "float baseline"
 set xlabel "weights remaining (%)"
-plot "$csv" every ::1 using (strcol(1) eq "float" ? 1/0 : \$4):(100*\$2) with linespoints pt 7 title "self-compression", \
+plot "$csv" every ::1 using (sweep(\$4)):(100*\$2) with linespoints pt 7 title "gamma sweep", \
+     "$csv" every ::1 using (tgt(\$4)):(100*\$2) with points pt 9 ps 2 title "size target", \
      $float_acc*100 with lines dt 2 lw 2 title "float baseline"
 unset multiplot
 GP
@@ -81,7 +91,7 @@ nblocks=$(echo $layers | wc -w)
 gnuplot <<GP
 set terminal pngcairo size 800,450 font ",10"
 set output "$out/channels_$net.png"
-set title "$net, gamma $mid: live output channels per layer during training"
+set title "$net, default run (size target 3% / 18%): live output channels per layer"
 set xlabel "training step"
 set ylabel "live output channels"
 set grid
