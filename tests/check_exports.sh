@@ -38,6 +38,22 @@ if [ -n "$bad" ]; then
 	fail "non-sc_ exports (give them static or hidden visibility, or rename them sc_*)"
 fi
 
+# --- every export is declared SC_API in the public header ------------------
+# (an internal sc_* function with default visibility, e.g. the dispatcher of
+# an extern target_clones function, would pass the prefix test above)
+header=$(dirname "$0")/../include/selfcompress.h
+[ -f "$header" ] || fail "cannot find $header"
+api=$(sed -n 's/^SC_API[^(]*[^a-z0-9_]\(sc_[a-z0-9_]*\)(.*/\1/p' "$header" | sort -u)
+[ -n "$api" ] || fail "no SC_API declarations found in $header"
+undeclared=$(printf '%s\n' "$syms" | awk '{ n = $NF; sub(/@.*/, "", n) } n ~ /^sc_/ { print n }' \
+	| sort -u | comm -23 - "$(printf '%s\n' "$api" > "${TMPDIR:-/tmp}/sc_api.$$"; echo "${TMPDIR:-/tmp}/sc_api.$$")")
+rm -f "${TMPDIR:-/tmp}/sc_api.$$"
+if [ -n "$undeclared" ]; then
+	echo "check-exports: exported but not declared SC_API in $header:" >&2
+	printf '%s\n' "$undeclared" | sed 's/^/  /' >&2
+	fail "internal symbols leave the library"
+fi
+
 count=$(printf '%s\n' "$syms" | awk '{ n = $NF; sub(/@.*/, "", n) } n ~ /^sc_/ { c++ } END { print c + 0 }')
 [ "$count" -gt 0 ] || fail "$lib exports no sc_* symbol"
 echo "check-exports: OK: SONAME $soname, $count sc_* symbols exported"

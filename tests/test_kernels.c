@@ -24,6 +24,7 @@ static int kernels(const sc_kernel **k)
     ck_assert_int_ge(n, 1);
     ck_assert_str_eq(k[n - 1]->name, "generic"); /* always there, last */
     ck_assert_ptr_eq(sc_kernel_best(), k[0]);
+    ck_assert_str_eq(sc_conv_kernel(), k[0]->name); /* the public name */
     return n;
 }
 

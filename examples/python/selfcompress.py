@@ -242,7 +242,7 @@ def load(path=None):
 
 
 def version():
-    """The loaded library's version string, e.g. "0.1.0"."""
+    """The loaded library's version string, e.g. "0.2.0"."""
     return load().sc_version_string().decode()
 
 

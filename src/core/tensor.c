@@ -11,9 +11,10 @@
 #include "core/error.h"
 
 /* x * 0 is 0 for a finite x and NaN for an infinity or a NaN: one sum of
- * those per lane, no branch per element, so the loop vectorises. */
+ * those per lane, no branch per element, so the loop vectorises. (Clones
+ * stay static: an extern one would export its dispatcher from the .so.) */
 SC_SIMD_CLONES
-int sc_all_finite(const float *a, size_t n)
+static int all_finite(const float *a, size_t n)
 {
     float part[SC_LANES] = {0};
     size_t i = 0;
@@ -27,6 +28,8 @@ int sc_all_finite(const float *a, size_t n)
         s += part[l];
     return s == 0.0f;
 }
+
+int sc_all_finite(const float *a, size_t n) { return all_finite(a, n); }
 
 /* Validates a shape and returns its element count in *numel. */
 static sc_status check_shape(const char *fn, int ndim, const int64_t *shape,

@@ -5,10 +5,11 @@
 #include "optim/optimizer.h"
 #include "core/simd.h"
 
+/* static: an extern clone would export its dispatcher from the .so */
 SC_SIMD_CLONES
-void sc_adam_update(struct sc_optimizer *o, float *restrict p,
-                    const float *restrict g, float *restrict m,
-                    float *restrict v, size_t n, float lr, float wd)
+static void adam(struct sc_optimizer *o, float *restrict p,
+                 const float *restrict g, float *restrict m,
+                 float *restrict v, size_t n, float lr, float wd)
 {
     float b1 = (float)o->beta1, b2 = (float)o->beta2, eps = (float)o->eps;
     float c1 = (float)(1.0 - pow(o->beta1, (double)o->t));
@@ -26,4 +27,11 @@ void sc_adam_update(struct sc_optimizer *o, float *restrict p,
         v[i] = vi;
         p[i] = pi - step * mi / (sqrtf(vi) * rc2 + eps);
     }
+}
+
+void sc_adam_update(struct sc_optimizer *o, float *restrict p,
+                    const float *restrict g, float *restrict m,
+                    float *restrict v, size_t n, float lr, float wd)
+{
+    adam(o, p, g, m, v, n, lr, wd);
 }

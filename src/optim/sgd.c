@@ -2,10 +2,11 @@
 #include "optim/optimizer.h"
 #include "core/simd.h"
 
+/* static: an extern clone would export its dispatcher from the .so */
 SC_SIMD_CLONES
-void sc_sgd_update(struct sc_optimizer *o, float *restrict p,
-                   const float *restrict g, float *restrict m, size_t n,
-                   float lr, float wd)
+static void sgd(struct sc_optimizer *o, float *restrict p,
+                const float *restrict g, float *restrict m, size_t n,
+                float lr, float wd)
 {
     float mu = (float)o->momentum;
     if (o->nesterov) {
@@ -20,4 +21,11 @@ void sc_sgd_update(struct sc_optimizer *o, float *restrict p,
         m[i] = mu * m[i] + g[i] + wd * p[i];
         p[i] -= lr * m[i];
     }
+}
+
+void sc_sgd_update(struct sc_optimizer *o, float *restrict p,
+                   const float *restrict g, float *restrict m, size_t n,
+                   float lr, float wd)
+{
+    sgd(o, p, g, m, n, lr, wd);
 }

@@ -32,9 +32,10 @@ static inline float round_even(float c)
     return fabsf(c) < 4194304.0f ? r : nearbyintf(c);
 }
 
+/* static: an extern clone would export its dispatcher from the .so */
 SC_SIMD_CLONES
-void sc_quant_channel(const float *restrict w, size_t n, float b, float e,
-                      float *restrict q)
+static void quant_channel(const float *restrict w, size_t n, float b,
+                          float e, float *restrict q)
 {
     float lo, hi, s = exp2f(e), inv = exp2f(-e);
     bounds(b, &lo, &hi);
@@ -52,6 +53,11 @@ void sc_quant_channel(const float *restrict w, size_t n, float b, float e,
         float c = u < lo ? lo : (u > hi ? hi : u);
         q[i] = s * round_even(c) + 0.0f;
     }
+}
+
+void sc_quant_channel(const float *w, size_t n, float b, float e, float *q)
+{
+    quant_channel(w, n, b, e, q);
 }
 
 float sc_quant_initial_exponent(float maxabs, float b, float e0)
@@ -83,7 +89,7 @@ static void forward_task(void *ctx, size_t bo, size_t eo, int t)
     const float *b = sc_node_param(j->net, j->nd, P_QB);
     const float *e = sc_node_param(j->net, j->nd, P_QE);
     for (size_t o = bo; o < eo; o++)
-        sc_quant_channel(w + o * j->k, j->k, b[o], e[o], j->nd->qw + o * j->k);
+        quant_channel(w + o * j->k, j->k, b[o], e[o], j->nd->qw + o * j->k);
 }
 
 SC_SIMD_CLONES
