@@ -38,7 +38,7 @@ import subprocess
 import numpy as np
 
 #: The library version this module was written for (MAJOR, MINOR).
-WRITTEN_FOR = (0, 1)
+WRITTEN_FOR = (0, 2)
 
 INPUT = 0        #: the network input, as a layer id
 ALL_LAYERS = -1  #: every dense/conv layer
@@ -160,6 +160,7 @@ def _declare(lib):
         "sc_strerror": (c.c_char_p, [I]),
         "sc_last_error": (c.c_char_p, []),
         "sc_blas_kernel": (c.c_char_p, []),
+        "sc_conv_kernel": (c.c_char_p, []),
         "sc_tensor_wrap": (st, [c.POINTER(P), I, c.POINTER(c.c_int64), P]),
         "sc_tensor_free": (None, [P]),
         "sc_tensor_data": (P, [P]),
@@ -244,6 +245,12 @@ def load(path=None):
 def version():
     """The loaded library's version string, e.g. "0.2.0"."""
     return load().sc_version_string().decode()
+
+
+def conv_kernel():
+    """The micro-kernel the library's convolutions run on this CPU:
+    "avx512", "avx2" or "generic"."""
+    return load().sc_conv_kernel().decode()
 
 
 def _check(lib, status, call):

@@ -70,6 +70,7 @@ class TestBinding(unittest.TestCase):
     def test_version(self):
         self.assertEqual(tuple(int(v) for v in sc.version().split(".")[:2]),
                          sc.WRITTEN_FOR)
+        self.assertIn(sc.conv_kernel(), ("avx512", "avx2", "generic"))
 
     def test_train_compress_save_load(self):
         net = build()
