@@ -273,7 +273,8 @@ typedef enum sc_param {
     SC_PARAM_GAMMA = 0,       /**< size-loss weight (default 0) */
     SC_PARAM_BN_MOMENTUM = 1, /**< running-stat update rate (default 0.1) */
     SC_PARAM_BN_EPS = 2,      /**< batch-norm epsilon (default 1e-5) */
-    SC_PARAM_QUANT_B0 = 3,    /**< initial bit depth (default 8) */
+    SC_PARAM_QUANT_B0 = 3,    /**< initial bit depth (default 5; 8 before
+                                   0.2: docs/results.md measured 5 better) */
     SC_PARAM_QUANT_E0 = 4,    /**< fixed initial exponent; NaN (default):
                                    per channel from max |w| */
     SC_PARAM_COMPRESS_EVERY = 5 /**< train steps between automatic
@@ -346,8 +347,9 @@ typedef enum sc_opt_param {
 
 /** An optimizer for net, attached to it (one per net; a second create
  *  fails with SC_ERR_STATE until the first is freed). Defaults: lr 1e-3
- *  (Adam) or 0.01 (SGD) for weights and biases, 0.5 for the quantiser
- *  groups, no weight decay. */
+ *  (Adam) or 0.01 (SGD) for weights and biases, 0.5 for the bit depths and
+ *  0.05 for the exponents (0.5 before 0.2; docs/results.md), no weight
+ *  decay. */
 SC_API sc_status sc_optimizer_create(sc_optimizer **out, sc_net *net,
                                      sc_optimizer_kind kind);
 /** Frees and detaches. NULL is a no-op. */

@@ -437,7 +437,7 @@ START_TEST(test_settings_errors)
     ck_assert_double_eq(before[SC_PARAM_GAMMA], 0.0);
     ck_assert_double_eq(before[SC_PARAM_BN_MOMENTUM], 0.1);
     ck_assert_double_eq(before[SC_PARAM_BN_EPS], 1e-5);
-    ck_assert_double_eq(before[SC_PARAM_QUANT_B0], 8.0);
+    ck_assert_double_eq(before[SC_PARAM_QUANT_B0], 5.0);
     ck_assert(isnan(before[SC_PARAM_QUANT_E0]));
     ck_assert_double_eq(before[SC_PARAM_COMPRESS_EVERY], 0.0);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -738,8 +738,8 @@ START_TEST(test_quant_api_errors)
     float b0[3], e0[3];
     TU_OK(sc_net_get_quant(net, conv, b0, e0, 3));
     TU_OK(sc_net_get_quant(net, conv, NULL, NULL, 3));
-    for (int o = 0; o < 3; o++)
-        ck_assert_float_eq(b0[o], 8.0f);
+    for (int o = 0; o < 3; o++) /* b0 = 5, the default */
+        ck_assert_float_eq(b0[o], 5.0f);
     float bb[3] = {4.0f, 4.0f, 4.0f}, ee[3] = {-3.0f, -3.0f, -3.0f};
     TU_FAILS(sc_net_set_quant(NULL, conv, bb, ee, 3), SC_ERR_NULL);
     TU_FAILS(sc_net_set_quant(net, conv, bb, ee, 2), SC_ERR_SHAPE);

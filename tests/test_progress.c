@@ -143,7 +143,7 @@ START_TEST(test_epoch_records)
     ck_assert_int_eq(s.count, 1);
     ck_assert(isnan(s.rec[0].loss) && isnan(s.rec[0].accuracy));
     ck_assert_uint_eq(s.rec[0].step, 0);
-    ck_assert(s.rec[0].bits_pct == 25.0); /* every weight at b0 = 8 bits */
+    ck_assert(s.rec[0].bits_pct == 100.0 * 5 / 32); /* every weight at b0 = 5 */
     ck_assert(s.rec[0].weights_pct == 100.0);
     sc_step_stats st = SC_STEP_STATS_INIT;
     for (int i = 0; i < 5; i++)

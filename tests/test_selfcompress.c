@@ -121,6 +121,9 @@ static sc_net *make_net(int quantize_dense)
     TU_OK(sc_net_dense(net, id, CLASSES, SC_BIAS, &id));
     ck_assert_int_eq(id, OUT);
     TU_OK(sc_net_init(net, 1));
+    /* from 8 bits (the spec's start), with the exponents as fast as the
+     * bits: the figures below are about that descent */
+    TU_OK(sc_net_set_param(net, SC_PARAM_QUANT_B0, 8.0));
     if (quantize_dense) {
         TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
     } else {
@@ -140,7 +143,7 @@ static sc_step_stats train(sc_net *net, const data *d, int steps, int freeze)
     TU_OK(sc_optimizer_create(&opt, net, SC_OPT_ADAM));
     TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_WEIGHTS, 3e-3));
     TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_BIASES, 3e-3));
-    TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_QUANT, 0.1));
+    TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_QUANT, 0.1)); /* b and e */
     sc_step_stats st = SC_STEP_STATS_INIT;
     for (int s = 0; s < steps; s++) {
         if (s == steps - freeze)

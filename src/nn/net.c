@@ -31,7 +31,7 @@ SC_API sc_status sc_net_create(sc_net **out, int c, int h, int w)
     net->gamma = 0.0;
     net->bn_momentum = 0.1;
     net->bn_eps = 1e-5;
-    net->quant_b0 = 8.0;
+    net->quant_b0 = 5.0; /* measured: docs/results.md */
     net->quant_e0 = NAN;
     net->threads = 1;
     net->pool = pool;
