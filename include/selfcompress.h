@@ -502,6 +502,14 @@ SC_API sc_status sc_net_size_report(const sc_net *net, int id,
  *  channels are all dead. N0 of the size report does not change. */
 SC_API sc_status sc_net_compress(sc_net *net, int *removed);
 
+/* Training to a size budget (what docs/results.md measured best, and what
+ * examples/fashion_mnist.c does): gamma makes the net shrink; every few
+ * steps the host reads sc_net_size_report(SC_ALL_LAYERS); once bits_pct
+ * and weights_pct are within the budget it calls sc_net_compress() and sets
+ * the learning rate of SC_GROUP_QUANT_BITS to 0 (the size can no longer
+ * change), and trains on: the exponents and weights recover the accuracy on
+ * the smaller, faster net. */
+
 /** Forward pass of batch x with batch statistics, folded into the batch
  *  norms' running statistics (with SC_PARAM_BN_MOMENTUM); no gradient, no
  *  update. A few batches of training data bring the running statistics up
