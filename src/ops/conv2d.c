@@ -508,9 +508,10 @@ sc_status sc_op_conv2d(sc_net *net, sc_node *nd, int action)
     job_init(&j, net, nd);
     int nr = j.kr->nr, o = nd->c;
     size_t chunks = ((size_t)net->plan_n + (size_t)j.chunk - 1) / (size_t)j.chunk;
-    /* shared: weight panels, then the tap tables */
+    /* shared (planned: not yet at OP_SCRATCH): weight panels, then the tap
+     * tables */
     float *wp = net->packed;
-    int32_t *tap = (int32_t *)(void *)(wp + (size_t)sc_round_up(o, nr) * j.k);
+    int32_t *tap;
     switch (action) {
     case OP_SCRATCH: {
         size_t need = scratch_of(&j, NULL).floats;
@@ -525,6 +526,7 @@ sc_status sc_op_conv2d(sc_net *net, sc_node *nd, int action)
     case OP_FORWARD:
         j.wp = wp;
         sc_pool_run(net->pool, (size_t)(o + nr - 1) / nr, pack_w_task, &j);
+        tap = (int32_t *)(void *)(wp + (size_t)sc_round_up(o, nr) * j.k);
         fill_taps(tap, &j.in, nd->kh, nd->kw);
         j.tap = tap;
         sc_pool_run(net->pool, chunks, forward_task, &j);
