@@ -77,11 +77,12 @@ TARGET static void kernel_8x32(int n, const float *restrict a,
     SAVE(0) SAVE(1) SAVE(2) SAVE(3) SAVE(4) SAVE(5) SAVE(6) SAVE(7)
 }
 
-#define STEP1(r)                                                              \
-    c##r##0 = _mm512_fmadd_ps(_mm512_set1_ps(at[o##r]), b0, c##r##0);
-#define SAVE1(r) _mm512_store_ps(tile + (r) * 32, c##r##0);
+#define STEP1(r, c, at, bv) c##r = _mm512_fmadd_ps(_mm512_set1_ps(at[o##r]), bv, c##r);
+#define SAVE1(r) _mm512_store_ps(tile + (r) * 32, c##r);
 
-/* the first 16 columns only (B rows still 32 floats apart): 8 chains */
+/* The first 16 columns only (B rows still 32 floats apart). Eight
+ * accumulators would be eight FMA chains, too few to hide the FMA latency:
+ * two sets take the even and the odd steps (16 chains), added at the end. */
 TARGET static void kernel_8x16(int n, const float *restrict a,
                                const int32_t *restrict tab,
                                const int32_t *restrict roff,
@@ -89,16 +90,35 @@ TARGET static void kernel_8x16(int n, const float *restrict a,
                                int trans)
 {
     ROW_OFFSETS
-    __m512 c00 = _mm512_setzero_ps(), c10 = c00, c20 = c00, c30 = c00,
-           c40 = c00, c50 = c00, c60 = c00, c70 = c00;
-    for (int t = 0; t < n; t++) {
+    __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0,
+           c5 = c0, c6 = c0, c7 = c0;
+    __m512 d0 = c0, d1 = c0, d2 = c0, d3 = c0, d4 = c0, d5 = c0, d6 = c0,
+           d7 = c0;
+    int t = 0;
+    for (; t + 2 <= n; t += 2) {
+        const float *at = a + tab[t], *au = a + tab[t + 1];
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 32);
+        STEP1(0, c, at, b0) STEP1(1, c, at, b0) STEP1(2, c, at, b0)
+        STEP1(3, c, at, b0) STEP1(4, c, at, b0) STEP1(5, c, at, b0)
+        STEP1(6, c, at, b0) STEP1(7, c, at, b0)
+        STEP1(0, d, au, b1) STEP1(1, d, au, b1) STEP1(2, d, au, b1)
+        STEP1(3, d, au, b1) STEP1(4, d, au, b1) STEP1(5, d, au, b1)
+        STEP1(6, d, au, b1) STEP1(7, d, au, b1)
+        b += 64;
+    }
+    if (t < n) {
         const float *at = a + tab[t];
         __m512 b0 = _mm512_loadu_ps(b);
-        STEP1(0) STEP1(1) STEP1(2) STEP1(3) STEP1(4) STEP1(5) STEP1(6) STEP1(7)
-        b += 32;
+        STEP1(0, c, at, b0) STEP1(1, c, at, b0) STEP1(2, c, at, b0)
+        STEP1(3, c, at, b0) STEP1(4, c, at, b0) STEP1(5, c, at, b0)
+        STEP1(6, c, at, b0) STEP1(7, c, at, b0)
     }
+    c0 = _mm512_add_ps(c0, d0), c1 = _mm512_add_ps(c1, d1);
+    c2 = _mm512_add_ps(c2, d2), c3 = _mm512_add_ps(c3, d3);
+    c4 = _mm512_add_ps(c4, d4), c5 = _mm512_add_ps(c5, d5);
+    c6 = _mm512_add_ps(c6, d6), c7 = _mm512_add_ps(c7, d7);
     if (trans) {
-        transpose8x16(c00, c10, c20, c30, c40, c50, c60, c70, tile);
+        transpose8x16(c0, c1, c2, c3, c4, c5, c6, c7, tile);
         return;
     }
     SAVE1(0) SAVE1(1) SAVE1(2) SAVE1(3) SAVE1(4) SAVE1(5) SAVE1(6) SAVE1(7)
