@@ -31,6 +31,9 @@
 #define M_PI 3.14159265358979323846
 #endif
 
+/* an option left to the library's default (flags take values >= 0) */
+#define UNSET (-1.0)
+
 typedef struct options {
     const char *data, *net, *save, *eval, *trace;
     int epochs, batch, threads, use_float, cosine, freeze, bn_refresh;
@@ -309,12 +312,12 @@ static void usage(void)
          "  --epochs N          training epochs (default 10)\n"
          "  --batch N           batch size (default 128)\n"
          "  --gamma G           size-loss weight (default 0.05)\n"
-         "  --lr R              learning rate of weights (Adam, default 1e-3)\n"
-         "  --qlr R             learning rate of bit depths (default 0.5)\n"
-         "  --elr R             learning rate of exponents (default 0.05)\n"
+         "  --lr R              learning rate of weights (default: the library's)\n"
+         "  --qlr R             learning rate of bit depths (default: the library's)\n"
+         "  --elr R             learning rate of exponents (default: the library's)\n"
          "  --qwarmup E         ramp the bit depths' and exponents' learning rates\n"
          "                      up from 0 over the first E epochs (default 1)\n"
-         "  --b0 B              initial bit depth (default 5)\n"
+         "  --b0 B              initial bit depth (default: the library's)\n"
          "  --seed S            initialisation and shuffling seed (default 1)\n"
          "  --threads T         threads (default: online CPUs)\n"
          "  --float             no quantiser: the float baseline\n"
@@ -337,6 +340,24 @@ static void usage(void)
          "                      each evaluation (default 20)\n"
          "  --train-limit N     use the first N training images\n"
          "  --test-limit N      use the first N test images");
+    /* the library's defaults, read from a net and optimizer of its own */
+    sc_net *net = NULL;
+    sc_optimizer *opt = NULL;
+    double b0, lr, qlr, elr;
+    int id;
+    if (sc_net_create(&net, 1, 28, 28) == SC_OK &&
+        sc_net_flatten(net, SC_INPUT, &id) == SC_OK &&
+        sc_net_dense(net, id, 10, SC_BIAS, &id) == SC_OK &&
+        sc_net_get_param(net, SC_PARAM_QUANT_B0, &b0) == SC_OK &&
+        sc_net_init(net, 1) == SC_OK &&
+        sc_optimizer_create(&opt, net, SC_OPT_ADAM) == SC_OK &&
+        sc_optimizer_get(opt, SC_OPT_LR, SC_GROUP_WEIGHTS, &lr) == SC_OK &&
+        sc_optimizer_get(opt, SC_OPT_LR, SC_GROUP_QUANT_BITS, &qlr) == SC_OK &&
+        sc_optimizer_get(opt, SC_OPT_LR, SC_GROUP_QUANT_EXP, &elr) == SC_OK)
+        printf("the library's defaults: --lr %g --qlr %g --elr %g --b0 %g\n", lr,
+               qlr, elr, b0);
+    sc_optimizer_free(opt);
+    sc_net_free(net);
 }
 
 static long to_long(const char *flag, const char *v, long lo, long hi)
@@ -361,10 +382,11 @@ static double to_double(const char *flag, const char *v, double lo, double hi)
 static options parse(int argc, char **argv)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    /* defaults: what measured best (docs/results.md) */
+    /* defaults: what measured best (docs/results.md); UNSET (lr, qlr, elr,
+     * b0): the library's own default, read once the net exists */
     options o = {DEFAULT_DATA, "tinynet", NULL, NULL, NULL, 10, 128,
                  cpus > 0 ? (int)cpus : 1, 0, 1, 2, 20, 0, 0, 0, 0,
-                 0.05, 1e-3, 0.5, 0.05, 1.0, 5.0, 3.0, 18.0, 1};
+                 0.05, UNSET, UNSET, UNSET, 1.0, UNSET, 3.0, 18.0, 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -430,7 +452,8 @@ int main(int argc, char **argv)
     check(sc_net_init(net, o.seed), "sc_net_init");
     check(sc_net_set_threads(net, o.threads), "sc_net_set_threads");
     if (!o.use_float) {
-        check(sc_net_set_param(net, SC_PARAM_QUANT_B0, o.b0), "b0");
+        if (o.b0 != UNSET)
+            check(sc_net_set_param(net, SC_PARAM_QUANT_B0, o.b0), "b0");
         check(sc_net_quantize(net, SC_ALL_LAYERS), "sc_net_quantize");
         check(sc_net_set_param(net, SC_PARAM_GAMMA, o.gamma), "gamma");
         check(sc_net_set_param(net, SC_PARAM_COMPRESS_EVERY, (double)o.compress_every),
@@ -438,6 +461,11 @@ int main(int argc, char **argv)
     }
     sc_optimizer *opt;
     check(sc_optimizer_create(&opt, net, SC_OPT_ADAM), "sc_optimizer_create");
+    const struct { double *v; int group; } lib[] = {
+        {&o.lr, SC_GROUP_WEIGHTS}, {&o.qlr, SC_GROUP_QUANT_BITS}, {&o.elr, SC_GROUP_QUANT_EXP}};
+    for (size_t i = 0; i < sizeof lib / sizeof lib[0]; i++)
+        if (*lib[i].v == UNSET)
+            check(sc_optimizer_get(opt, SC_OPT_LR, lib[i].group, lib[i].v), "lr");
     check(sc_optimizer_set_lr(opt, SC_GROUP_WEIGHTS, o.lr), "lr");
     check(sc_optimizer_set_lr(opt, SC_GROUP_BIASES, o.lr), "lr");
 
@@ -508,10 +536,9 @@ int main(int argc, char **argv)
                              epoch >= o.epochs - o.freeze;
                 double ramp = o.qwarmup > 0 ? (double)step / (o.qwarmup * steps_per_epoch) : 1.0;
                 double f = frozen ? 0.0 : (ramp < 1.0 ? ramp : 1.0);
-                double elr = o.elr < 0 ? o.qlr : o.elr;
                 check(sc_optimizer_set_lr(opt, SC_GROUP_QUANT_BITS, reached ? 0.0 : o.qlr * f), "qlr");
                 check(sc_optimizer_set_lr(opt, SC_GROUP_QUANT_EXP,
-                                          reached ? elr * decay * (frozen ? 0.0 : 1.0) : elr * f),
+                                          reached ? o.elr * decay * (frozen ? 0.0 : 1.0) : o.elr * f),
                       "elr");
             }
             check(sc_optimizer_set_lr(opt, SC_GROUP_WEIGHTS, o.lr * decay), "lr");

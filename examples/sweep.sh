@@ -43,10 +43,13 @@ run() { # name flags...
     "$exe" --net "$net" --epochs "$epochs" "$@" "${extra[@]}" > "$tmp/$name.log"
     grep '^RESULT ' "$tmp/$name.log" >&2
 }
-row() { # label log
-    local line
+row() { # label log: one CSV row from the log's RESULT line
+    local line out=$1 f
     line=$(grep '^RESULT ' "$2")
-    echo "$1,$(echo "$line" | field accuracy),$(echo "$line" | field bits_pct),$(echo "$line" | field weights_pct),$(echo "$line" | field file_bytes),$(echo "$line" | field train_s)" >> "$csv"
+    for f in accuracy bits_pct weights_pct file_bytes train_s; do
+        out+=",$(echo "$line" | field "$f")"
+    done
+    echo "$out" >> "$csv"
 }
 
 echo "run,accuracy,bits_pct,weights_pct,file_bytes,train_s" > "$csv"

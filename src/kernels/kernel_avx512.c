@@ -78,6 +78,11 @@ TARGET static void kernel_8x32(int n, const float *restrict a,
 }
 
 #define STEP1(r, c, at, bv) c##r = _mm512_fmadd_ps(_mm512_set1_ps(at[o##r]), bv, c##r);
+/* one step of B (bv) against the 8 rows of A at `at`, into c0..c7 or d0..d7 */
+#define STEP8(c, at, bv)                                                      \
+    STEP1(0, c, at, bv) STEP1(1, c, at, bv) STEP1(2, c, at, bv)               \
+    STEP1(3, c, at, bv) STEP1(4, c, at, bv) STEP1(5, c, at, bv)               \
+    STEP1(6, c, at, bv) STEP1(7, c, at, bv)
 #define SAVE1(r) _mm512_store_ps(tile + (r) * 32, c##r);
 
 /* The first 16 columns only (B rows still 32 floats apart). Eight
@@ -98,20 +103,14 @@ TARGET static void kernel_8x16(int n, const float *restrict a,
     for (; t + 2 <= n; t += 2) {
         const float *at = a + tab[t], *au = a + tab[t + 1];
         __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 32);
-        STEP1(0, c, at, b0) STEP1(1, c, at, b0) STEP1(2, c, at, b0)
-        STEP1(3, c, at, b0) STEP1(4, c, at, b0) STEP1(5, c, at, b0)
-        STEP1(6, c, at, b0) STEP1(7, c, at, b0)
-        STEP1(0, d, au, b1) STEP1(1, d, au, b1) STEP1(2, d, au, b1)
-        STEP1(3, d, au, b1) STEP1(4, d, au, b1) STEP1(5, d, au, b1)
-        STEP1(6, d, au, b1) STEP1(7, d, au, b1)
+        STEP8(c, at, b0)
+        STEP8(d, au, b1)
         b += 64;
     }
     if (t < n) {
         const float *at = a + tab[t];
         __m512 b0 = _mm512_loadu_ps(b);
-        STEP1(0, c, at, b0) STEP1(1, c, at, b0) STEP1(2, c, at, b0)
-        STEP1(3, c, at, b0) STEP1(4, c, at, b0) STEP1(5, c, at, b0)
-        STEP1(6, c, at, b0) STEP1(7, c, at, b0)
+        STEP8(c, at, b0)
     }
     c0 = _mm512_add_ps(c0, d0), c1 = _mm512_add_ps(c1, d1);
     c2 = _mm512_add_ps(c2, d2), c3 = _mm512_add_ps(c3, d3);
