@@ -128,6 +128,11 @@ static const struct geom {
     {4, 6, 5, 5, 3, 3, 1, 3},   /* padding larger than the kernel */
     {32, 32, 12, 12, 5, 5, 1, 0}, /* tinynet's second conv, smaller */
     {7, 20, 9, 8, 3, 2, 1, 0},  /* unpadded, kh != kw, partial panels */
+    /* wide inputs: chunks of 2-3 samples, so one thread runs several
+     * chunks on the same scratch (the last one shorter) */
+    {64, 4, 16, 16, 3, 3, 1, 1},  /* padded input and dy frames */
+    {48, 6, 20, 20, 3, 3, 2, 1},  /* stride 2: dilated dy */
+    {160, 3, 5, 5, 3, 3, 1, 3},   /* padding larger than the kernel */
 };
 
 #define NB 5 /* batch: an odd number, so chunks and tiles do not divide it */

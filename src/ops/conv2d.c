@@ -145,8 +145,9 @@ static void fill_taps(int32_t *tap, const layout *l, int kh, int kw)
                 tap[k++] = (c * l->hp + i) * l->wp + jj;
 }
 
-/* Where the chunk's output positions (s, oy, ox) read in the padded input
- * (pos) and write in y (out). */
+/* Where the output positions (s, oy, ox) of a chunk of m samples read in
+ * the padded input (pos) and write in y (out): the same for every chunk (a
+ * shorter last chunk uses a prefix), so filled once per call. */
 static void fill_positions(const conv_job *j, int m, int32_t *pos, int32_t *out)
 {
     const sc_node *nd = j->nd;
@@ -157,6 +158,22 @@ static void fill_positions(const conv_job *j, int m, int32_t *pos, int32_t *out)
                 pos[t] = (int32_t)((size_t)s * lay_size(&j->in) +
                                    (size_t)oy * st * j->in.wp + (size_t)ox * st);
                 out[t] = (int32_t)((size_t)s * j->ysz + (size_t)oy * nd->w + ox);
+            }
+}
+
+/* Where the input positions of a chunk of m samples read in the padded dy
+ * (dpos) and write in dx (dout); like fill_positions, once per call. */
+static void fill_dpositions(const conv_job *j, int m, int32_t *dpos,
+                            int32_t *dout)
+{
+    const sc_node *x = j->x;
+    int t = 0;
+    for (int s = 0; s < m; s++)
+        for (int iy = 0; iy < x->h; iy++)
+            for (int ix = 0; ix < x->w; ix++, t++) {
+                dpos[t] = (int32_t)((size_t)s * lay_size(&j->dyl) +
+                                    (size_t)iy * j->dyl.wp + ix);
+                dout[t] = (int32_t)((size_t)s * j->xsz + (size_t)iy * x->w + ix);
             }
 }
 
@@ -180,14 +197,14 @@ static void zero_frame(float *base, const layout *l, int planes, int rows,
     }
 }
 
-/* The chunk's images with their zero padding, or the images themselves. */
+/* The chunk's images with their zero padding (the frame zeroed by
+ * task_setup), or the images themselves. */
 static const float *padded_input(const conv_job *j, size_t s0, int m, float *xp)
 {
     const sc_node *x = j->x;
     const float *src = x->y + s0 * j->xsz;
     if (j->nd->pad == 0)
         return src;
-    zero_frame(xp, &j->in, m * x->c, x->h, x->w);
     for (int s = 0; s < m; s++)
         for (int c = 0; c < x->c; c++)
             for (int r = 0; r < x->h; r++)
@@ -268,16 +285,36 @@ static void store_y(const conv_job *j, const float *tile, int r0, int rows,
               f->bias ? f->bias + c0 : NULL, 0);
 }
 
+/* What every chunk of a task call shares: the position tables, and the
+ * zeros of the padded layouts, which the chunks' copies never overwrite
+ * (the dilated dy's too: a stride leaves the same holes every time). */
+static void task_setup(const conv_job *j, const conv_scratch *sc, int dx)
+{
+    const sc_node *nd = j->nd, *x = j->x;
+    int m = j->chunk;
+    fill_positions(j, m, sc->pos, sc->out);
+    if (nd->pad > 0)
+        zero_frame(sc->xp, &j->in, m * x->c, x->h, x->w);
+    if (!dx)
+        return;
+    fill_dpositions(j, m, sc->dpos, sc->dout);
+    const layout *l = &j->dyl;
+    if (nd->stride == 1 && l->top >= 0 && l->left >= 0) /* dy is inside */
+        zero_frame(sc->dyp, l, m * nd->c, nd->h, nd->w);
+    else
+        memset(sc->dyp, 0, (size_t)m * lay_size(l) * sizeof(float));
+}
+
 static void forward_task(void *ctx, size_t b, size_t e, int t)
 {
     const conv_job *j = ctx;
     sc_node *nd = j->nd;
     conv_scratch sc = thread_scratch(j, t);
+    task_setup(j, &sc, 0);
     for (size_t c = b; c < e; c++) {
         size_t s0;
         int m = chunk_span(j, c, &s0), cols = m * j->ohw;
         const float *a = padded_input(j, s0, m, sc.xp);
-        fill_positions(j, m, sc.pos, sc.out);
         fwd_ctx f = {nd->y + s0 * j->ysz, sc_node_param(j->net, nd, P_B), sc.out};
         gemm_rows(j, a, j->tap, j->k, sc.pos, cols, j->wp, nd->c, sc.tile, 1,
                   store_y, &f);
@@ -303,13 +340,12 @@ static void pack_dyt(const conv_job *j, size_t s0, int m, float *dst)
                               (size_t)s * j->ohw * nr);
 }
 
-/* The chunk's dy, dilated by the stride, in its padded layout; and where
- * the chunk's input positions read in it (dpos) and write in dx (dout). */
+/* The chunk's dy, dilated by the stride, in its padded layout (whose
+ * zeros task_setup wrote). */
 SC_SIMD_CLONES
-static void padded_dy(const conv_job *j, size_t s0, int m, float *dyp,
-                      int32_t *dpos, int32_t *dout)
+static void padded_dy(const conv_job *j, size_t s0, int m, float *dyp)
 {
-    const sc_node *nd = j->nd, *x = j->x;
+    const sc_node *nd = j->nd;
     const layout *l = &j->dyl;
     int st = nd->stride;
     /* dy's rows and columns that land inside the layout: [r0, r1), [c0, c1) */
@@ -322,10 +358,6 @@ static void padded_dy(const conv_job *j, size_t s0, int m, float *dyp,
         c0++;
     while (c1 > c0 && l->left + (c1 - 1) * st >= l->wp)
         c1--;
-    if (st == 1 && l->top >= 0 && l->left >= 0) /* the image is inside */
-        zero_frame(dyp, l, m * nd->c, nd->h, nd->w);
-    else
-        memset(dyp, 0, (size_t)m * lay_size(l) * sizeof(float));
     for (int s = 0; s < m; s++)
         for (int o = 0; o < nd->c; o++) {
             const float *src = nd->dy + (s0 + s) * j->ysz + (size_t)o * j->ohw;
@@ -340,13 +372,6 @@ static void padded_dy(const conv_job *j, size_t s0, int m, float *dyp,
                         row[ox * st] = in[ox];
             }
         }
-    int t = 0;
-    for (int s = 0; s < m; s++)
-        for (int iy = 0; iy < x->h; iy++)
-            for (int ix = 0; ix < x->w; ix++, t++) {
-                dpos[t] = (int32_t)((size_t)s * lay_size(l) + (size_t)iy * l->wp + ix);
-                dout[t] = (int32_t)((size_t)s * j->xsz + (size_t)iy * x->w + ix);
-            }
 }
 
 typedef struct dw_ctx {
@@ -399,12 +424,12 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
      * dW^T is one tile's), later chunks add to it */
     dw_ctx dw = {net->wgrad + (size_t)t * net->wgrad_per_thread, 1};
     j->ran[t] = 1;
+    task_setup(j, &sc, x->dy != NULL);
     for (size_t c = b; c < e; c++) {
         size_t s0;
         int m = chunk_span(j, c, &s0), cols = m * j->ohw;
         /* dW^T [k, o] += sum_q xp[tap(k) + pos(q)] dy[o, q] */
         const float *a = padded_input(j, s0, m, sc.xp);
-        fill_positions(j, m, sc.pos, sc.out);
         pack_dyt(j, s0, m, sc.dyt);
         gemm_rows(j, a, sc.pos, cols, j->tap, j->k, sc.dyt, nd->c, sc.tile, 0,
                   store_dw, &dw);
@@ -412,7 +437,7 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
         if (x->dy == NULL)
             continue;
         /* dx[c, q] += sum_k' Wf[c, k'] dyp[tap'(k') + pos'(q)] */
-        padded_dy(j, s0, m, sc.dyp, sc.dpos, sc.dout);
+        padded_dy(j, s0, m, sc.dyp);
         dx_ctx d = {x->dy + s0 * j->xsz, sc.dout, x->dy_set};
         gemm_rows(j, sc.dyp, j->tapx, j->kx, sc.dpos, m * j->ihw, j->wp, x->c,
                   sc.tile, 1, store_dx, &d);
