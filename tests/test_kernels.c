@@ -58,14 +58,14 @@ START_TEST(test_tile)
                 __attribute__((aligned(64)));
             for (int v = 0; v < 4; v++) { /* full / half, plain / trans */
                 int half = v >> 1, trans = v & 1;
-                int cols = half ? k->nr / 2 : k->nr;
+                int cols = half ? k->nr / 2 : k->nr; /* B packed cols wide */
                 memset(tile, 0xff, sizeof tile); /* NaN: every slot written */
                 (half ? k->half : k->fn)(n, a, tab, roff, b, tile, trans);
                 for (int i = 0; i < k->mr; i++)
                     for (int j = 0; j < cols; j++) {
                         double ref = 0.0, mag = 0.0;
                         for (int t = 0; t < n; t++) {
-                            double v = (double)a[tab[t] + roff[i]] * b[t * k->nr + j];
+                            double v = (double)a[tab[t] + roff[i]] * b[t * cols + j];
                             ref += v;
                             mag += fabs(v);
                         }
@@ -86,8 +86,9 @@ END_TEST
 
 START_TEST(test_pack_t)
 {
-    /* dst[q][r] = src[r][q] for r < rows, 0 beyond; every kernel, partial
-     * row counts and lengths that are not multiples of 16 */
+    /* dst[q][r] = src[r][q] for r < rows, 0 beyond; every kernel, both
+     * panel widths, partial row counts and lengths that are not multiples
+     * of 16 */
     const sc_kernel *ks[MAXK];
     int nk = kernels(ks);
     tu_lcg r;
@@ -98,19 +99,24 @@ START_TEST(test_pack_t)
     for (int ki = 0; ki < nk; ki++) {
         const sc_kernel *k = ks[ki];
         static const int lens[] = {1, 15, 16, 17, 50};
-        for (int rows = 1; rows <= k->nr; rows += 5)
-            for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
-                int n = lens[li];
-                float dst[50 * SC_KERNEL_MAX_NR];
-                memset(dst, 0xff, sizeof dst);
-                k->pack_t(src, LD, rows, n, dst);
-                for (int q = 0; q < n; q++)
-                    for (int c = 0; c < k->nr; c++)
-                        ck_assert_msg(dst[q * k->nr + c] ==
-                                          (c < rows ? src[c * LD + q] : 0.0f),
-                                      "%s rows %d n %d [%d][%d]", k->name,
-                                      rows, n, q, c);
-            }
+        for (int width = k->nr; width >= k->nr / 2; width -= k->nr / 2)
+            for (int rows = 1; rows <= width; rows += 5)
+                for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+                    int n = lens[li];
+                    float dst[50 * SC_KERNEL_MAX_NR + 1];
+                    memset(dst, 0xff, sizeof dst);
+                    k->pack_t(src, LD, rows, n, width, dst);
+                    for (int q = 0; q < n; q++)
+                        for (int c = 0; c < width; c++)
+                            ck_assert_msg(dst[q * width + c] ==
+                                              (c < rows ? src[c * LD + q] : 0.0f),
+                                          "%s width %d rows %d n %d [%d][%d]",
+                                          k->name, width, rows, n, q, c);
+                    /* nothing written past the panel */
+                    uint32_t bits;
+                    memcpy(&bits, &dst[n * width], sizeof bits);
+                    ck_assert_uint_eq(bits, 0xffffffffu);
+                }
     }
 }
 END_TEST

@@ -14,14 +14,14 @@ int sc_kernel_all(const sc_kernel **out, int max)
     return n;
 }
 
-void sc_pack_t_generic(const float *src, size_t ld, int rows, int n, int nr,
+void sc_pack_t_generic(const float *src, size_t ld, int rows, int n, int width,
                        float *dst)
 {
     for (int q = 0; q < n; q++) {
-        float *d = dst + (size_t)q * nr;
+        float *d = dst + (size_t)q * width;
         for (int r = 0; r < rows; r++)
             d[r] = src[(size_t)r * ld + q];
-        for (int r = rows; r < nr; r++)
+        for (int r = rows; r < width; r++)
             d[r] = 0.0f;
     }
 }

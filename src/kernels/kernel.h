@@ -16,9 +16,9 @@
  * (then the MR floats of one column are contiguous: one output channel at
  * MR consecutive positions); the caller stores it wherever it belongs.
  *
- * half computes only the first NR/2 columns (B still packed NR wide, the
- * tile laid out as for NR): narrow layers, e.g. 13 channels after
- * compression, would waste most of a full-width tile. */
+ * half computes only the first NR/2 columns, from a panel packed NR/2 wide
+ * (the tile laid out as for NR): narrow layers, e.g. 13 channels after
+ * compression, would waste most of a full-width tile and of its panel. */
 #ifndef SC_KERNELS_KERNEL_H
 #define SC_KERNELS_KERNEL_H
 
@@ -32,10 +32,11 @@ typedef void (*sc_ukernel_fn)(int n, const float *a, const int32_t *tab,
                               const int32_t *roff, const float *b,
                               float *tile, int trans);
 
-/* Packs `rows` (<= NR) rows of n floats, ld apart, transposed into n rows
- * of NR floats: dst[q * NR + r] = src[r * ld + q], 0 for r >= rows. */
+/* Packs `rows` (<= width) rows of n floats, ld apart, transposed into n
+ * rows of width floats (NR, or NR/2 for a half kernel's panel):
+ * dst[q * width + r] = src[r * ld + q], 0 for r >= rows. */
 typedef void (*sc_pack_t_fn)(const float *src, size_t ld, int rows, int n,
-                             float *dst);
+                             int width, float *dst);
 
 typedef struct sc_kernel {
     const char *name; /* "avx512", "avx2", "generic" */
@@ -44,8 +45,8 @@ typedef struct sc_kernel {
     sc_pack_t_fn pack_t;
 } sc_kernel;
 
-/* The portable sc_pack_t_fn for any NR (kernel.c). */
-void sc_pack_t_generic(const float *src, size_t ld, int rows, int n, int nr,
+/* The portable sc_pack_t_fn (kernel.c). */
+void sc_pack_t_generic(const float *src, size_t ld, int rows, int n, int width,
                        float *dst);
 
 /* The fastest kernel this CPU runs (cpuid decides). */
@@ -59,6 +60,12 @@ int sc_kernel_all(const sc_kernel **out, int max);
 const sc_kernel *sc_kernel_avx512(void);
 const sc_kernel *sc_kernel_avx2(void);
 const sc_kernel *sc_kernel_generic(void);
+
+/* the width a panel of `cols` (<= NR) columns is packed in */
+static inline int sc_panel_width(const sc_kernel *k, int cols)
+{
+    return cols <= k->nr / 2 ? k->nr / 2 : k->nr;
+}
 
 /* n rounded up to a multiple of b */
 static inline int sc_round_up(int n, int b) { return (n + b - 1) / b * b; }

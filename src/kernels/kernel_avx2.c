@@ -51,7 +51,7 @@ kernel_6x16(int n, const float *restrict a, const int32_t *restrict tab,
     c##r##0 = _mm256_fmadd_ps(_mm256_broadcast_ss(at + o##r), b0, c##r##0);
 #define SAVE1(r) _mm256_store_ps(t + (r) * 16, c##r##0);
 
-/* the first 8 columns only (B rows still 16 floats apart) */
+/* the first 8 columns only (B packed 8 wide) */
 __attribute__((target("avx2,fma"))) static void
 kernel_6x8(int n, const float *restrict a, const int32_t *restrict tab,
            const int32_t *restrict roff, const float *restrict b,
@@ -64,7 +64,7 @@ kernel_6x8(int n, const float *restrict a, const int32_t *restrict tab,
         const float *at = a + tab[s];
         __m256 b0 = _mm256_loadu_ps(b);
         STEP1(0) STEP1(1) STEP1(2) STEP1(3) STEP1(4) STEP1(5)
-        b += 16;
+        b += 8;
     }
     float t[6 * 16] __attribute__((aligned(32)));
     SAVE1(0) SAVE1(1) SAVE1(2) SAVE1(3) SAVE1(4) SAVE1(5)
@@ -73,12 +73,8 @@ kernel_6x8(int n, const float *restrict a, const int32_t *restrict tab,
             tile[trans ? j * 6 + r : r * 16 + j] = t[r * 16 + j];
 }
 
-static void pack_t(const float *src, size_t ld, int rows, int n, float *dst)
-{
-    sc_pack_t_generic(src, ld, rows, n, 16, dst);
-}
-
-static const sc_kernel avx2 = {"avx2", 6, 16, kernel_6x16, kernel_6x8, pack_t};
+static const sc_kernel avx2 = {"avx2", 6, 16, kernel_6x16, kernel_6x8,
+                               sc_pack_t_generic};
 
 const sc_kernel *sc_kernel_avx2(void)
 {

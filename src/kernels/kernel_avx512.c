@@ -85,7 +85,7 @@ TARGET static void kernel_8x32(int n, const float *restrict a,
     STEP1(6, c, at, bv) STEP1(7, c, at, bv)
 #define SAVE1(r) _mm512_store_ps(tile + (r) * 32, c##r);
 
-/* The first 16 columns only (B rows still 32 floats apart). Eight
+/* The first 16 columns only (B packed 16 wide). Eight
  * accumulators would be eight FMA chains, too few to hide the FMA latency:
  * two sets take the even and the odd steps (16 chains), added at the end. */
 TARGET static void kernel_8x16(int n, const float *restrict a,
@@ -102,10 +102,10 @@ TARGET static void kernel_8x16(int n, const float *restrict a,
     int t = 0;
     for (; t + 2 <= n; t += 2) {
         const float *at = a + tab[t], *au = a + tab[t + 1];
-        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 32);
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
         STEP8(c, at, b0)
         STEP8(d, au, b1)
-        b += 64;
+        b += 32;
     }
     if (t < n) {
         const float *at = a + tab[t];
@@ -152,15 +152,15 @@ TARGET static inline void transpose16(__m512 r[16])
     }
 }
 
-/* 16 columns at a time: two 16 x 16 blocks of rows, transposed in
- * registers, make 16 rows of 32 */
+/* 16 columns at a time: one or two 16 x 16 blocks of rows, transposed in
+ * registers, make 16 rows of width (16 or 32) */
 TARGET static void pack_t(const float *src, size_t ld, int rows, int n,
-                          float *dst)
+                          int width, float *dst)
 {
     for (int q0 = 0; q0 < n; q0 += 16) {
         int nq = n - q0 < 16 ? n - q0 : 16;
         __mmask16 in = (__mmask16)((1u << nq) - 1);
-        for (int r0 = 0; r0 < 32; r0 += 16) {
+        for (int r0 = 0; r0 < width; r0 += 16) {
             __m512 r[16];
             for (int i = 0; i < 16; i++)
                 r[i] = r0 + i < rows
@@ -168,7 +168,7 @@ TARGET static void pack_t(const float *src, size_t ld, int rows, int n,
                            : _mm512_setzero_ps();
             transpose16(r);
             for (int q = 0; q < nq; q++)
-                _mm512_storeu_ps(dst + (size_t)(q0 + q) * 32 + r0, r[q]);
+                _mm512_storeu_ps(dst + (size_t)(q0 + q) * width + r0, r[q]);
         }
     }
 }

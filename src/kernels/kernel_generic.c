@@ -5,7 +5,7 @@
 #define MR 4
 #define NR 16
 
-/* the first `cols` columns of the tile (NR or NR / 2) */
+/* the first `cols` columns of the tile (NR or NR / 2), B packed cols wide */
 static inline void tile_4xn(int n, const float *restrict a,
                             const int32_t *restrict tab,
                             const int32_t *restrict roff,
@@ -20,7 +20,7 @@ static inline void tile_4xn(int n, const float *restrict a,
             for (int j = 0; j < cols; j++)
                 t[r][j] += av * b[j];
         }
-        b += NR;
+        b += cols;
     }
     for (int r = 0; r < MR; r++)
         for (int j = 0; j < cols; j++)
@@ -41,12 +41,7 @@ static void kernel_4x8(int n, const float *a, const int32_t *tab,
     tile_4xn(n, a, tab, roff, b, tile, trans, NR / 2);
 }
 
-static void pack_t(const float *src, size_t ld, int rows, int n, float *dst)
-{
-    sc_pack_t_generic(src, ld, rows, n, NR, dst);
-}
-
 static const sc_kernel generic = {"generic", MR, NR, kernel_4x16, kernel_4x8,
-                                  pack_t};
+                                  sc_pack_t_generic};
 
 const sc_kernel *sc_kernel_generic(void) { return &generic; }

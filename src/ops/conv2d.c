@@ -232,7 +232,7 @@ static void gemm_rows(const conv_job *j, const float *a, const int32_t *tab,
     for (int c0 = 0; c0 < ncols; c0 += nr) {
         const float *panel = b + (size_t)(c0 / nr) * n * nr;
         int cols = ncols - c0 < nr ? ncols - c0 : nr;
-        /* a narrow last panel: half the width, half the work */
+        /* a narrow last panel (packed NR/2 wide): half the work */
         sc_ukernel_fn fn = cols <= nr / 2 ? j->kr->half : j->kr->fn;
         for (int r0 = 0; r0 < rows; r0 += mr) {
             int nrow = rows - r0 < mr ? rows - r0 : mr;
@@ -332,12 +332,14 @@ static void forward_task(void *ctx, size_t b, size_t e, int t)
 static void pack_dyt(const conv_job *j, size_t s0, int m, float *dst)
 {
     int nr = j->kr->nr, o = j->nd->c, cols = m * j->ohw;
-    for (int o0 = 0; o0 < o; o0 += nr) /* a panel of NR channels */
+    for (int o0 = 0; o0 < o; o0 += nr) { /* a panel of up to NR channels */
+        int rows = o - o0 < nr ? o - o0 : nr, width = sc_panel_width(j->kr, rows);
         for (int s = 0; s < m; s++)
             j->kr->pack_t(j->nd->dy + (s0 + s) * j->ysz + (size_t)o0 * j->ohw,
-                          (size_t)j->ohw, o - o0 < nr ? o - o0 : nr, j->ohw,
+                          (size_t)j->ohw, rows, j->ohw, width,
                           dst + (size_t)(o0 / nr) * cols * nr +
-                              (size_t)s * j->ohw * nr);
+                              (size_t)s * j->ohw * width);
+    }
 }
 
 /* The chunk's dy, dilated by the stride, in its padded layout (whose
@@ -444,8 +446,8 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
     }
 }
 
-/* W^T panels for the forward: panel row k holds W[o][k] for NR o's;
- * panels [b, e) */
+/* W^T panels for the forward: panel row k holds W[o][k] for NR o's (NR/2
+ * in a narrow last panel: sc_panel_width); panels [b, e) */
 SC_SIMD_CLONES
 static void pack_w_task(void *ctx, size_t b, size_t e, int t)
 {
@@ -455,16 +457,16 @@ static void pack_w_task(void *ctx, size_t b, size_t e, int t)
     int o = j->nd->c, k = j->k, nr = j->kr->nr;
     for (size_t p = b; p < e; p++) {
         float *dst = (float *)j->wp + p * k * nr;
-        int o0 = (int)p * nr;
+        int o0 = (int)p * nr, wd = sc_panel_width(j->kr, o - o0 < nr ? o - o0 : nr);
         for (int kk = 0; kk < k; kk++)
-            for (int c = 0; c < nr; c++)
-                dst[(size_t)kk * nr + c] =
+            for (int c = 0; c < wd; c++)
+                dst[(size_t)kk * wd + c] =
                     o0 + c < o ? w[(size_t)(o0 + c) * k + kk] : 0.0f;
     }
 }
 
 /* Wf panels for dx: row (o, i, j) holds W[o][c][kh-1-i][kw-1-j] for NR
- * c's; panels [b, e) */
+ * c's (or NR/2, as above); panels [b, e) */
 SC_SIMD_CLONES
 static void pack_wflip_task(void *ctx, size_t b, size_t e, int t)
 {
@@ -475,13 +477,13 @@ static void pack_wflip_task(void *ctx, size_t b, size_t e, int t)
         nr = j->kr->nr;
     for (size_t p = b; p < e; p++) {
         float *dst = (float *)j->wp + p * j->kx * nr;
-        int c0 = (int)p * nr;
+        int c0 = (int)p * nr, wd = sc_panel_width(j->kr, c - c0 < nr ? c - c0 : nr);
         size_t r = 0;
         for (int oc = 0; oc < o; oc++)
             for (int i = 0; i < kh; i++)
                 for (int jj = 0; jj < kw; jj++, r++)
-                    for (int l = 0; l < nr; l++)
-                        dst[r * nr + l] =
+                    for (int l = 0; l < wd; l++)
+                        dst[r * wd + l] =
                             c0 + l < c
                                 ? w[(((size_t)oc * c + c0 + l) * kh + kh - 1 - i) * kw +
                                     kw - 1 - jj]
