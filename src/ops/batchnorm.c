@@ -1,7 +1,7 @@
 /* batchnorm.c -- y = g (x - mean) / sqrt(var + eps) + beta per channel;
  * batch statistics in training (or always, with SC_BN_BATCH_STATS).
  * With nd->fuse_relu the relu that follows in place is applied here too:
- * y = max(bn(x), 0), and dy is masked by y > 0 where it is read. */
+ * y = max(bn(x), 0), and dy is masked by bn(x) > 0 where it is read. */
 #include <math.h>
 
 #include "core/error.h"
@@ -20,6 +20,17 @@ static int uses_batch_stats(const sc_net *net, const sc_node *nd)
     return net->training || (nd->flags & SC_BN_BATCH_STATS);
 }
 
+/* the affine map the forward applies: bn(x) = x scale + shift */
+static void affine(const bn_job *j, size_t ch, float *scale, float *shift)
+{
+    sc_node *nd = j->nd;
+    const float *g = sc_node_param(j->net, nd, P_GAMMA);
+    const float *beta = sc_node_param(j->net, nd, P_BETA);
+    float mean = nd->save[ch], invstd = nd->save[nd->c + ch];
+    *scale = g ? g[ch] * invstd : invstd;
+    *shift = (beta ? beta[ch] : 0.0f) - mean * *scale;
+}
+
 SC_SIMD_CLONES
 static void forward_task(void *ctx, size_t b, size_t e, int t)
 {
@@ -27,8 +38,6 @@ static void forward_task(void *ctx, size_t b, size_t e, int t)
     const bn_job *j = ctx;
     sc_node *nd = j->nd;
     int c = nd->c, hw = j->hw;
-    const float *g = sc_node_param(j->net, nd, P_GAMMA);
-    const float *beta = sc_node_param(j->net, nd, P_BETA);
     const float *rm = sc_node_state(j->net, nd, S_MEAN);
     const float *rv = sc_node_state(j->net, nd, S_VAR);
     float eps = (float)j->net->bn_eps;
@@ -51,8 +60,8 @@ static void forward_task(void *ctx, size_t b, size_t e, int t)
         nd->save[ch] = mean;
         nd->save[c + ch] = invstd;
         nd->save[2 * c + ch] = var;
-        float scale = g ? g[ch] * invstd : invstd;
-        float shift = (beta ? beta[ch] : 0.0f) - mean * scale;
+        float scale, shift;
+        affine(j, ch, &scale, &shift);
         float lo = nd->fuse_relu ? 0.0f : -INFINITY;
         for (int i = 0; i < j->n; i++) {
             const float *restrict xp = j->x->y + ((size_t)i * c + ch) * hw;
@@ -67,23 +76,28 @@ static void forward_task(void *ctx, size_t b, size_t e, int t)
 
 /* dy of sample i's plane at `at`; under a fused relu masked by y > 0 into
  * sample i's plane of buf (the channel's masked dy stays there, in L2, for
- * the second pass). Both loads unconditional, so the select vectorises. */
+ * the second pass). y > 0 is recomputed from x, which this pass reads
+ * anyway, rather than read from y: the same float expression as the
+ * forward's, so the same mask, one stream of memory fewer. Both loads
+ * unconditional, so the select vectorises. */
 #define GRAD_IN(i, at)                                                        \
-    (nd->fuse_relu ? mask(nd->y + (at), nd->dy + (at), buf + (size_t)(i) * hw, hw) \
+    (nd->fuse_relu ? mask(j->x->y + (at), scale, shift, nd->dy + (at),       \
+                          buf + (size_t)(i) * hw, hw)                         \
                    : nd->dy + (at))
 #define GRAD_AGAIN(i, at)                                                     \
     (nd->fuse_relu ? buf + (size_t)(i) * hw : nd->dy + (at))
 
-static inline const float *mask(const float *restrict y,
-                                const float *restrict dy, float *restrict buf,
-                                int n)
+static inline const float *mask(const float *restrict x, float scale,
+                                float shift, const float *restrict dy,
+                                float *restrict buf, int n)
 {
     for (int k = 0; k < n; k++) {
         float d = dy[k];
-        buf[k] = y[k] > 0.0f ? d : 0.0f;
+        buf[k] = x[k] * scale + shift > 0.0f ? d : 0.0f;
     }
     return buf;
 }
+
 
 SC_SIMD_CLONES
 static void backward_task(void *ctx, size_t b, size_t e, int t)
@@ -97,7 +111,8 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
     float *buf = j->net->scratch + (size_t)t * j->net->scratch_per_thread;
     for (size_t ch = b; ch < e; ch++) {
         float mean = nd->save[ch], invstd = nd->save[c + ch];
-        float gc = g ? g[ch] : 1.0f;
+        float gc = g ? g[ch] : 1.0f, scale, shift;
+        affine(j, ch, &scale, &shift);
         double sdy = 0.0, sdyx = 0.0; /* sums of dy and dy * xhat */
         for (int i = 0; i < j->n; i++) {
             size_t at = ((size_t)i * c + ch) * hw;
