@@ -672,6 +672,37 @@ START_TEST(test_train_step_diverged)
 }
 END_TEST
 
+START_TEST(test_grads_finite)
+{
+    /* the step's check that every gradient is finite, run on the pool in
+     * blocks: one infinity or NaN anywhere (first element, either side of
+     * a block boundary, last element) is found, with 1 and 2 threads */
+    sc_net *net = NULL;
+    int id;
+    TU_OK(sc_net_create(&net, 1, 28, 28));
+    TU_OK(sc_net_dense(net, SC_INPUT, 64, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 5));
+    size_t n = net->n_params, at[] = {0, 16383, 16384, 32768, n - 1};
+    ck_assert_uint_gt(n, 3 * 16384); /* several blocks */
+    for (int threads = 1; threads <= 2; threads++) {
+        TU_OK(sc_net_set_threads(net, threads));
+        for (size_t i = 0; i < n; i++)
+            net->grads[i] = (float)i * 1e-3f - 7.0f;
+        ck_assert_int_eq(sc_grads_finite(net), 1);
+        for (size_t a = 0; a < sizeof at / sizeof at[0]; a++)
+            for (int nan = 0; nan < 2; nan++) {
+                float keep = net->grads[at[a]];
+                net->grads[at[a]] = nan ? NAN : -INFINITY;
+                ck_assert_msg(!sc_grads_finite(net), "%d thread(s), %s at %zu",
+                              threads, nan ? "NaN" : "-inf", at[a]);
+                net->grads[at[a]] = keep;
+            }
+        ck_assert_int_eq(sc_grads_finite(net), 1);
+    }
+    sc_net_free(net);
+}
+END_TEST
+
 START_TEST(test_stats_size_respected)
 {
     /* an old caller's smaller struct: fields past .size are not written */
@@ -811,6 +842,7 @@ static Suite *suite(void)
     tcase_add_test(tf, test_train_step_diverged);
     tcase_add_test(tf, test_stats_size_respected);
     tcase_add_test(tf, test_quant_api_errors);
+    tcase_add_test(tf, test_grads_finite);
     suite_add_tcase(s, tf);
     return s;
 }

@@ -1,4 +1,5 @@
 /* exec.c -- forward and backward passes in the graph's topological order. */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -47,6 +48,33 @@ void sc_backward(sc_net *net, int n)
             sc_quant_backward(net, nd);
     }
     sc_fpenv_leave(fp);
+}
+
+/* floats per task of the finiteness check */
+#define FINITE_BLOCK 16384
+
+typedef struct finite_job {
+    const float *g;
+    size_t n;
+    atomic_int bad;
+} finite_job;
+
+static void finite_task(void *ctx, size_t b, size_t e, int t)
+{
+    (void)t;
+    finite_job *j = ctx;
+    size_t lo = b * FINITE_BLOCK, hi = e * FINITE_BLOCK < j->n ? e * FINITE_BLOCK : j->n;
+    if (!sc_all_finite(j->g + lo, hi - lo))
+        atomic_store(&j->bad, 1);
+}
+
+int sc_grads_finite(sc_net *net)
+{
+    finite_job j = {.g = net->grads, .n = net->n_params};
+    atomic_init(&j.bad, 0);
+    sc_pool_map(net->pool, (j.n + FINITE_BLOCK - 1) / FINITE_BLOCK, 2,
+                finite_task, &j);
+    return !atomic_load(&j.bad);
 }
 
 void sc_commit_stats(sc_net *net, int n)

@@ -82,7 +82,7 @@ SC_API sc_status sc_net_train_step(sc_net *net, sc_optimizer *opt,
     }
     sc_backward(net, n);
     sc_size_loss(net, 1);
-    if (!sc_all_finite(net->grads, net->n_params)) {
+    if (!sc_grads_finite(net)) {
         size_t i = 0;
         while (isfinite(net->grads[i]))
             i++;
