@@ -61,7 +61,14 @@ const sc_kernel *sc_kernel_avx512(void);
 const sc_kernel *sc_kernel_avx2(void);
 const sc_kernel *sc_kernel_generic(void);
 
-/* the width a panel of `cols` (<= NR) columns is packed in */
+/* the columns of the panel that starts at column c0 of total */
+static inline int sc_panel_cols(const sc_kernel *k, int total, int c0)
+{
+    return total - c0 < k->nr ? total - c0 : k->nr;
+}
+
+/* the width a panel of `cols` (<= NR) columns is packed in: NR/2 when they
+ * fit, and then the half kernel computes it */
 static inline int sc_panel_width(const sc_kernel *k, int cols)
 {
     return cols <= k->nr / 2 ? k->nr / 2 : k->nr;

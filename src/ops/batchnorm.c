@@ -98,7 +98,6 @@ static inline const float *mask(const float *restrict x, float scale,
     return buf;
 }
 
-
 SC_SIMD_CLONES
 static void backward_task(void *ctx, size_t b, size_t e, int t)
 {

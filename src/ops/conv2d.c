@@ -231,9 +231,9 @@ static void gemm_rows(const conv_job *j, const float *a, const int32_t *tab,
     int32_t ro[SC_KERNEL_MAX_MR];
     for (int c0 = 0; c0 < ncols; c0 += nr) {
         const float *panel = b + (size_t)(c0 / nr) * n * nr;
-        int cols = ncols - c0 < nr ? ncols - c0 : nr;
+        int cols = sc_panel_cols(j->kr, ncols, c0);
         /* a narrow last panel (packed NR/2 wide): half the work */
-        sc_ukernel_fn fn = cols <= nr / 2 ? j->kr->half : j->kr->fn;
+        sc_ukernel_fn fn = sc_panel_width(j->kr, cols) < nr ? j->kr->half : j->kr->fn;
         for (int r0 = 0; r0 < rows; r0 += mr) {
             int nrow = rows - r0 < mr ? rows - r0 : mr;
             for (int r = 0; r < mr; r++) /* spare rows repeat row r0 */
@@ -333,7 +333,7 @@ static void pack_dyt(const conv_job *j, size_t s0, int m, float *dst)
 {
     int nr = j->kr->nr, o = j->nd->c, cols = m * j->ohw;
     for (int o0 = 0; o0 < o; o0 += nr) { /* a panel of up to NR channels */
-        int rows = o - o0 < nr ? o - o0 : nr, width = sc_panel_width(j->kr, rows);
+        int rows = sc_panel_cols(j->kr, o, o0), width = sc_panel_width(j->kr, rows);
         for (int s = 0; s < m; s++)
             j->kr->pack_t(j->nd->dy + (s0 + s) * j->ysz + (size_t)o0 * j->ohw,
                           (size_t)j->ohw, rows, j->ohw, width,
@@ -457,7 +457,7 @@ static void pack_w_task(void *ctx, size_t b, size_t e, int t)
     int o = j->nd->c, k = j->k, nr = j->kr->nr;
     for (size_t p = b; p < e; p++) {
         float *dst = (float *)j->wp + p * k * nr;
-        int o0 = (int)p * nr, wd = sc_panel_width(j->kr, o - o0 < nr ? o - o0 : nr);
+        int o0 = (int)p * nr, wd = sc_panel_width(j->kr, sc_panel_cols(j->kr, o, o0));
         for (int kk = 0; kk < k; kk++)
             for (int c = 0; c < wd; c++)
                 dst[(size_t)kk * wd + c] =
@@ -477,7 +477,7 @@ static void pack_wflip_task(void *ctx, size_t b, size_t e, int t)
         nr = j->kr->nr;
     for (size_t p = b; p < e; p++) {
         float *dst = (float *)j->wp + p * j->kx * nr;
-        int c0 = (int)p * nr, wd = sc_panel_width(j->kr, c - c0 < nr ? c - c0 : nr);
+        int c0 = (int)p * nr, wd = sc_panel_width(j->kr, sc_panel_cols(j->kr, c, c0));
         size_t r = 0;
         for (int oc = 0; oc < o; oc++)
             for (int i = 0; i < kh; i++)
