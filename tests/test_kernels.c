@@ -1,10 +1,11 @@
 /* test_kernels.c -- the GEMM micro-kernels of every ISA this CPU runs
  * (kernels/kernel.h), full and half width, against a double-precision
- * reference, in both tile layouts, and their transposing packers; and the conv op on each kernel: its output against a direct
- * convolution in double, its gradients against the portable kernel's
- * (test_grad checks the best kernel's by finite differences), over
- * geometries that exercise partial tiles, strides, paddings larger than
- * the kernel, and two threads. */
+ * reference, in both tile layouts, and their transposing packers; and the
+ * conv op on each kernel, direct and Winograd (5x5): its output against a
+ * direct convolution in double, its gradients against the portable
+ * kernel's direct GEMM (test_grad checks the best kernel's by finite
+ * differences), over geometries that exercise partial tiles, strides,
+ * paddings larger than the kernel, and two threads. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -86,37 +87,43 @@ END_TEST
 
 START_TEST(test_pack_t)
 {
-    /* dst[q][r] = src[r][q] for r < rows, 0 beyond; every kernel, both
-     * panel widths, partial row counts and lengths that are not multiples
-     * of 16 */
+    /* dst[q * ldd + r] = src[r][q] for r < rows, 0 beyond; every kernel,
+     * both panel widths and wider transposes (multiples of NR/2, rows ldd
+     * apart with a gap: conv_winograd.c's channels-last copies), partial
+     * row counts and lengths that are not multiples of 16 */
     const sc_kernel *ks[MAXK];
     int nk = kernels(ks);
     tu_lcg r;
     tu_lcg_seed(&r, 9);
-    enum { LD = 53 };
-    float src[SC_KERNEL_MAX_NR * LD];
+    enum { LD = 53, MAXW = 4 * 16, GAP = 3 };
+    float src[MAXW * LD];
     tu_fill(&r, src, sizeof src / sizeof src[0], -1.0, 1.0);
     for (int ki = 0; ki < nk; ki++) {
         const sc_kernel *k = ks[ki];
         static const int lens[] = {1, 15, 16, 17, 50};
-        for (int width = k->nr; width >= k->nr / 2; width -= k->nr / 2)
-            for (int rows = 1; rows <= width; rows += 5)
-                for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
-                    int n = lens[li];
-                    float dst[50 * SC_KERNEL_MAX_NR + 1];
-                    memset(dst, 0xff, sizeof dst);
-                    k->pack_t(src, LD, rows, n, width, dst);
-                    for (int q = 0; q < n; q++)
-                        for (int c = 0; c < width; c++)
-                            ck_assert_msg(dst[q * width + c] ==
-                                              (c < rows ? src[c * LD + q] : 0.0f),
-                                          "%s width %d rows %d n %d [%d][%d]",
-                                          k->name, width, rows, n, q, c);
-                    /* nothing written past the panel */
-                    uint32_t bits;
-                    memcpy(&bits, &dst[n * width], sizeof bits);
-                    ck_assert_uint_eq(bits, 0xffffffffu);
-                }
+        for (int width = k->nr / 2; width <= MAXW; width += k->nr / 2)
+            for (int gap = 0; gap <= GAP; gap += GAP)
+                for (int rows = 1; rows <= width; rows += 5)
+                    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+                        int n = lens[li], ldd = width + gap;
+                        float dst[50 * (MAXW + GAP) + 1];
+                        memset(dst, 0xff, sizeof dst);
+                        k->pack_t(src, LD, rows, n, width, dst, (size_t)ldd);
+                        for (int q = 0; q < n; q++) {
+                            for (int c = 0; c < width; c++)
+                                ck_assert_msg(dst[q * ldd + c] ==
+                                                  (c < rows ? src[c * LD + q] : 0.0f),
+                                              "%s width %d ldd %d rows %d n %d [%d][%d]",
+                                              k->name, width, ldd, rows, n, q, c);
+                            /* the gap and what follows the last row are
+                             * not written */
+                            for (int c = width; c < (q + 1 < n ? ldd : width + 1); c++) {
+                                uint32_t bits;
+                                memcpy(&bits, &dst[q * ldd + c], sizeof bits);
+                                ck_assert_uint_eq(bits, 0xffffffffu);
+                            }
+                        }
+                    }
     }
 }
 END_TEST
@@ -139,6 +146,10 @@ static const struct geom {
     {64, 4, 16, 16, 3, 3, 1, 1},  /* padded input and dy frames */
     {48, 6, 20, 20, 3, 3, 2, 1},  /* stride 2: dilated dy */
     {160, 3, 5, 5, 3, 3, 1, 3},   /* padding larger than the kernel */
+    /* 5x5, stride 1: Winograd F(4x4, 5x5) (conv_winograd.c) */
+    {20, 40, 13, 11, 5, 5, 1, 2}, /* padded, partial tiles, a narrow last panel */
+    {13, 13, 12, 12, 5, 5, 1, 1}, /* 13 channels (compressed), spare lanes */
+    {32, 16, 28, 28, 5, 5, 1, 2}, /* chunks of 2 samples, blocks across them */
 };
 
 #define NB 5 /* batch: an odd number, so chunks and tiles do not divide it */
@@ -180,14 +191,15 @@ static double ref_y(sc_net *net, int conv, const float *x, int n, int o,
     return acc;
 }
 
-static void check_close(const float *a, const float *b, size_t n,
+/* |a - b| <= tol of b's largest magnitude, element by element */
+static void check_close(const float *a, const float *b, size_t n, double tol,
                         const char *what, const char *k)
 {
     double scale = 0.0;
     for (size_t i = 0; i < n; i++)
         scale = fmax(scale, fabs(b[i]));
     for (size_t i = 0; i < n; i++)
-        ck_assert_msg(fabs(a[i] - b[i]) <= 1e-5 * (scale + 1e-3),
+        ck_assert_msg(fabs(a[i] - b[i]) <= tol * (scale + 1e-3),
                       "%s (%s) element %zu: %g vs %g", what, k, i, a[i], b[i]);
 }
 
@@ -209,17 +221,29 @@ START_TEST(test_conv_on_every_kernel)
     float *dp = malloc(np * sizeof *dp), *dx = malloc(nx * sizeof *dx);
     float *y0 = NULL;
     size_t ny = 0;
-    /* generic last in the list: run it first as the reference */
-    for (int pass = 0; pass <= 2 * nk; pass++) {
-        int ki = pass % nk == 0 ? nk - 1 : pass % nk - 1;
-        int threads = pass <= nk ? 1 : 2;
+    /* Pass 0, the reference: the direct GEMM on the portable kernel
+     * (generic is last in the list), checked against double. Then every
+     * kernel with 1 and 2 threads, direct and as the op picks (Winograd
+     * for the 5x5 geometries, whose fp32 error is a few 1e-6 of the
+     * scale: the bound is 5e-5 there, 1e-5 elsewhere). */
+    int wino = g->kh == 5 && g->kw == 5 && g->s == 1 && g->p <= 2 && g->c >= 2;
+    for (int pass = 0; pass <= 4 * nk; pass++) {
+        int q = pass == 0 ? 0 : pass - 1; /* kernel, threads, algorithm */
+        int ki = pass == 0 ? nk - 1 : q % nk;
+        int threads = q / nk % 2 + 1;
+        int algo = pass == 0 || q / (2 * nk) == 0 ? SC_CONV_DIRECT : SC_CONV_AUTO;
         const sc_kernel *k = ks[ki];
         char what[128];
-        snprintf(what, sizeof what, "geom %d, %s, %d thread(s)", _i, k->name,
-                 threads);
+        snprintf(what, sizeof what, "geom %d, %s, %d thread(s), %s", _i,
+                 k->name, threads, algo == SC_CONV_DIRECT ? "direct" : "auto");
         TU_OK(sc_net_set_threads(net, threads));
         net->kernel = k;
+        net->conv_algo = algo;
         net->plan_dirty = 1; /* scratch depends on the tile shape */
+        /* the geometries meant for Winograd get it */
+        ck_assert_int_eq(sc_winograd_fits(net, &net->nodes[conv]),
+                         algo == SC_CONV_AUTO && wino);
+        double tol = algo == SC_CONV_AUTO && wino ? 5e-5 : 1e-5;
         double loss;
         TU_OK(sc_grad_loss(net, x, NB, labels, &loss, dp, dx));
         sc_node *nd = &net->nodes[conv];
@@ -241,9 +265,9 @@ START_TEST(test_conv_on_every_kernel)
                         }
             continue;
         }
-        check_close(nd->y, y0, ny, "y", what);
-        check_close(dp, dp0, np, "dparams", what);
-        check_close(dx, dx0, nx, "dx", what);
+        check_close(nd->y, y0, ny, tol, "y", what);
+        check_close(dp, dp0, np, tol, "dparams", what);
+        check_close(dx, dx0, nx, tol, "dx", what);
     }
     free(y0);
     free(x);

@@ -15,10 +15,10 @@ int sc_kernel_all(const sc_kernel **out, int max)
 }
 
 void sc_pack_t_generic(const float *src, size_t ld, int rows, int n, int width,
-                       float *dst)
+                       float *dst, size_t ldd)
 {
     for (int q = 0; q < n; q++) {
-        float *d = dst + (size_t)q * width;
+        float *d = dst + (size_t)q * ldd;
         for (int r = 0; r < rows; r++)
             d[r] = src[(size_t)r * ld + q];
         for (int r = rows; r < width; r++)

@@ -33,10 +33,11 @@ typedef void (*sc_ukernel_fn)(int n, const float *a, const int32_t *tab,
                               float *tile, int trans);
 
 /* Packs `rows` (<= width) rows of n floats, ld apart, transposed into n
- * rows of width floats (NR, or NR/2 for a half kernel's panel):
- * dst[q * width + r] = src[r * ld + q], 0 for r >= rows. */
+ * rows of width floats, ldd apart (a panel: width NR, or NR/2 for a half
+ * kernel's, and ldd = width; any multiple of NR/2 for other transposes):
+ * dst[q * ldd + r] = src[r * ld + q], 0 for r >= rows. */
 typedef void (*sc_pack_t_fn)(const float *src, size_t ld, int rows, int n,
-                             int width, float *dst);
+                             int width, float *dst, size_t ldd);
 
 typedef struct sc_kernel {
     const char *name; /* "avx512", "avx2", "generic" */
@@ -47,7 +48,7 @@ typedef struct sc_kernel {
 
 /* The portable sc_pack_t_fn (kernel.c). */
 void sc_pack_t_generic(const float *src, size_t ld, int rows, int n, int width,
-                       float *dst);
+                       float *dst, size_t ldd);
 
 /* The fastest kernel this CPU runs (cpuid decides). */
 const sc_kernel *sc_kernel_best(void);

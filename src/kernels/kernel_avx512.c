@@ -152,10 +152,10 @@ TARGET static inline void transpose16(__m512 r[16])
     }
 }
 
-/* 16 columns at a time: one or two 16 x 16 blocks of rows, transposed in
- * registers, make 16 rows of width (16 or 32) */
+/* 16 columns at a time: width / 16 blocks of 16 x 16, transposed in
+ * registers, make 16 rows of width */
 TARGET static void pack_t(const float *src, size_t ld, int rows, int n,
-                          int width, float *dst)
+                          int width, float *dst, size_t ldd)
 {
     for (int q0 = 0; q0 < n; q0 += 16) {
         int nq = n - q0 < 16 ? n - q0 : 16;
@@ -168,7 +168,7 @@ TARGET static void pack_t(const float *src, size_t ld, int rows, int n,
                            : _mm512_setzero_ps();
             transpose16(r);
             for (int q = 0; q < nq; q++)
-                _mm512_storeu_ps(dst + (size_t)(q0 + q) * width + r0, r[q]);
+                _mm512_storeu_ps(dst + (size_t)(q0 + q) * ldd + r0, r[q]);
         }
     }
 }

@@ -338,7 +338,8 @@ static void pack_dyt(const conv_job *j, size_t s0, int m, float *dst)
             j->kr->pack_t(j->nd->dy + (s0 + s) * j->ysz + (size_t)o0 * j->ohw,
                           (size_t)j->ohw, rows, j->ohw, width,
                           dst + (size_t)(o0 / nr) * cols * nr +
-                              (size_t)s * j->ohw * width);
+                              (size_t)s * j->ohw * width,
+                          (size_t)width);
     }
 }
 
@@ -527,10 +528,32 @@ static sc_status conv_shape(sc_net *net, sc_node *nd)
     return SC_OK;
 }
 
+/* db[o] += sum_{n, q} dy[n, o, q] */
+static void bias_grad(sc_net *net, sc_node *nd)
+{
+    float *db = sc_node_grad(net, nd, P_B);
+    size_t ohw = (size_t)nd->h * nd->w;
+    if (db)
+        for (int s = 0; s < net->plan_n; s++)
+            for (int oc = 0; oc < nd->c; oc++) {
+                const float *dy = nd->dy + ((size_t)s * nd->c + oc) * ohw;
+                float acc = 0.0f;
+                for (size_t i = 0; i < ohw; i++)
+                    acc += dy[i];
+                db[oc] += acc;
+            }
+}
+
 sc_status sc_op_conv2d(sc_net *net, sc_node *nd, int action)
 {
     if (action == OP_SHAPE)
         return conv_shape(net, nd);
+    if (sc_winograd_fits(net, nd)) {
+        sc_status st = sc_conv_winograd(net, nd, action);
+        if (st == SC_OK && action == OP_BACKWARD)
+            bias_grad(net, nd);
+        return st;
+    }
     conv_job j;
     job_init(&j, net, nd);
     int nr = j.kr->nr, o = nd->c;
@@ -577,16 +600,7 @@ sc_status sc_op_conv2d(sc_net *net, sc_node *nd, int action)
          * partial; the partials are added into dW in thread order */
         sc_pool_run(net->pool, chunks, backward_task, &j);
         sc_pool_run(net->pool, (size_t)o, reduce_task, &j);
-        float *db = sc_node_grad(net, nd, P_B);
-        if (db)
-            for (int s = 0; s < net->plan_n; s++)
-                for (int oc = 0; oc < o; oc++) {
-                    const float *dy = nd->dy + s * j.ysz + (size_t)oc * j.ohw;
-                    float acc = 0.0f;
-                    for (int i = 0; i < j.ohw; i++)
-                        acc += dy[i];
-                    db[oc] += acc;
-                }
+        bias_grad(net, nd);
         return SC_OK;
     }
     }

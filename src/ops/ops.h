@@ -34,6 +34,12 @@ sc_status sc_op_gmaxpool(sc_net *net, sc_node *nd, int action);
 sc_status sc_op_flatten(sc_net *net, sc_node *nd, int action);
 sc_status sc_op_add(sc_net *net, sc_node *nd, int action);
 
+/* Winograd convolution (conv_winograd.c), for the conv layers it fits:
+ * stride 1, a 3x3 or 5x5 kernel, padding at most (k - 1) / 2. Answers
+ * OP_SCRATCH, OP_FORWARD and OP_BACKWARD (not the bias gradient). */
+int sc_winograd_fits(const sc_net *net, const sc_node *nd);
+sc_status sc_conv_winograd(sc_net *net, sc_node *nd, int action);
+
 /* The weights a dense/conv layer computes with: quantised or plain. */
 const float *sc_layer_weights(sc_net *net, sc_node *nd);
 

@@ -1,0 +1,682 @@
+/* conv_winograd.c -- stride-1 convolutions with a 5x5 kernel by Winograd's
+ * minimal filtering F(4x4, 5x5) on 8 x 8 tiles (Lavin & Gray, "Fast
+ * Algorithms for Convolutional Neural Networks", 2016). The 4 x 4 outputs
+ * of one tile, for output channel o:
+ *
+ *   Y = A^T [ sum_c (G W[o,c] G^T) .* (B^T D[c] B) ] A
+ *
+ * D[c] the tile's 8 x 8 window of input channel c; interpolation points
+ * 0, +-1, +-2, +-1/2 and infinity. Each of the 64 points xi of a
+ * transformed tile is a GEMM on the library's micro-kernels:
+ *
+ *   forward  M[xi] (tiles x O) = V[xi] (tiles x C) U[xi] (C x O),
+ *            V = B^T D B, U = G W G^T, y = A^T M A
+ *   dx       the forward's algorithm on dy padded by 4 - p, with the
+ *            kernel flipped and C, O swapped (as in conv2d.c)
+ *   dW       dU[xi] (C x O) = sum_tiles V[xi]^T dM[xi], dM = A dY A^T,
+ *            dW = G^T dU G (the adjoints of the forward's transforms)
+ *
+ * 4 multiplies per output instead of 25. The error in fp32 is a few 1e-6
+ * of the outputs' scale (tests/test_kernels.c bounds it).
+ *
+ * Images are copied channels-last, channels rounded up to 16, so that each
+ * transform runs on 16 channels at once. Samples are taken in chunks shared
+ * evenly among the pool's threads, a chunk's tiles in blocks.
+ *
+ * The same points give F(6x6, 3x3); it made the cnn's training slower
+ * (outputs of 7 to 28 waste much of a 6 x 6 tile, and 256 channels make
+ * U and the dU partials large) and tinynet's no faster: 3x3 stays direct
+ * (docs/design.md). */
+#include <string.h>
+
+#include "core/error.h"
+#include "core/simd.h"
+#include "kernels/kernel.h"
+#include "ops/ops.h"
+
+#define WA 8          /* the tile's side */
+#define WR 5          /* the kernel's side */
+#define WM 4          /* the tile's outputs' side: WA + 1 - WR */
+#define WP (WA * WA)  /* points of a transformed tile */
+#define LANES 16      /* channels a transform runs on at once */
+#define CHUNK_FLOATS 131072 /* channels-last input floats per chunk */
+
+/* B^T */
+static const float BT[WA][WA] = {
+    {-1, 0, 5.25f, 0, -5.25f, 0, 1, 0},
+    {0, 1, 1, -4.25f, -4.25f, 1, 1, 0},
+    {0, -1, 1, 4.25f, -4.25f, -1, 1, 0},
+    {0, 0.5f, 0.25f, -2.5f, -1.25f, 2, 1, 0},
+    {0, -0.5f, 0.25f, 2.5f, -1.25f, -2, 1, 0},
+    {0, 2, 4, -2.5f, -5, 0.5f, 1, 0},
+    {0, -2, 4, 2.5f, -5, -0.5f, 1, 0},
+    {0, -1, 0, 5.25f, 0, -5.25f, 0, 1},
+};
+
+/* G (8 x 5): row j < 7 is p_j^k / prod_{l != j} (p_j - p_l), row 7 picks
+ * the last tap */
+static const float G[WA][WR] = {
+    {-1, 0, 0, 0, 0},
+    {-2.0f / 9, -2.0f / 9, -2.0f / 9, -2.0f / 9, -2.0f / 9},
+    {-2.0f / 9, 2.0f / 9, -2.0f / 9, 2.0f / 9, -2.0f / 9},
+    {1.0f / 90, 2.0f / 90, 4.0f / 90, 8.0f / 90, 16.0f / 90},
+    {1.0f / 90, -2.0f / 90, 4.0f / 90, -8.0f / 90, 16.0f / 90},
+    {32.0f / 45, 16.0f / 45, 8.0f / 45, 4.0f / 45, 2.0f / 45},
+    {32.0f / 45, -16.0f / 45, 8.0f / 45, -4.0f / 45, 2.0f / 45},
+    {0, 0, 0, 0, 1},
+};
+/* A^T (4 x 8): row i is p_j^i, and the point at infinity in the last row */
+static const float AT[WM][WA] = {
+    {1, 1, 1, 1, 1, 1, 1, 0},
+    {0, 1, -1, 2, -2, 0.5f, -0.5f, 0},
+    {0, 1, 1, 4, 4, 0.25f, 0.25f, 0},
+    {0, 1, -1, 8, -8, 0.125f, -0.125f, 1},
+};
+/* out[i][l] = sum_j M[i][j] in[j][l] for i < rows, j < cols and 16 lanes
+ * (M[j][i], M stored cols x rows, when tr); in's rows `is` floats apart,
+ * out's `os`. Called with constant matrices: unrolled, their zeros fold
+ * away. */
+static inline __attribute__((always_inline)) void
+mat_lanes(const float *M, int rows, int cols, int tr, const float *restrict in,
+          size_t is, float *restrict out, size_t os)
+{
+#pragma GCC unroll 8
+    for (int i = 0; i < rows; i++) {
+        float acc[LANES] = {0};
+#pragma GCC unroll 8
+        for (int j = 0; j < cols; j++) {
+            float mij = tr ? M[j * rows + i] : M[i * cols + j];
+            if (mij == 0.0f)
+                continue;
+            for (int l = 0; l < LANES; l++)
+                acc[l] += mij * in[j * is + l];
+        }
+        for (int l = 0; l < LANES; l++)
+            out[i * os + l] = acc[l];
+    }
+}
+
+/* V = B^T D B for 16 channels: D[i][j] at d + i * row + j * col, V[xi][nu]
+ * to v + (8 xi + nu) * vs */
+SC_SIMD_CLONES
+static void in_tile(const float *d, size_t row, size_t col, float *v, size_t vs)
+{
+    float t[WA][WA][LANES]; /* t[i][nu] = sum_j D[i][j] B[j][nu] */
+    for (int i = 0; i < WA; i++)
+        mat_lanes(&BT[0][0], WA, WA, 0, d + i * row, col, t[i][0], LANES);
+    for (int nu = 0; nu < WA; nu++)
+        mat_lanes(&BT[0][0], WA, WA, 0, t[0][nu], WA * LANES, v + nu * vs,
+                  WA * vs);
+}
+
+/* Y = A^T M A (4 x 4, to y[i][j][16]) from M[xi][nu] at mp + (8 xi + nu) ms */
+SC_SIMD_CLONES
+static void out_tile(const float *mp, size_t ms, float *y)
+{
+    float t[WA][WM][LANES]; /* t[xi][j] = sum_nu M[xi][nu] A[nu][j] */
+    for (int xi = 0; xi < WA; xi++)
+        mat_lanes(&AT[0][0], WM, WA, 0, mp + xi * WA * ms, ms, t[xi][0], LANES);
+    for (int j = 0; j < WM; j++)
+        mat_lanes(&AT[0][0], WM, WA, 0, t[0][j], WM * LANES, y + j * LANES,
+                  WM * LANES);
+}
+
+/* dM = A dY A^T (8 x 8, to dm + (8 xi + nu) vs) from the 4 x 4 dY[i][j]
+ * at dy + i * row + j * col: the adjoint of out_tile */
+SC_SIMD_CLONES
+static void grad_tile(const float *dy, size_t row, size_t col, float *dm,
+                      size_t vs)
+{
+    float t[WM][WA][LANES]; /* t[i][nu] = sum_j dY[i][j] A^T[j][nu] */
+    for (int i = 0; i < WM; i++)
+        mat_lanes(&AT[0][0], WA, WM, 1, dy + i * row, col, t[i][0], LANES);
+    for (int nu = 0; nu < WA; nu++)
+        mat_lanes(&AT[0][0], WA, WM, 1, t[0][nu], WA * LANES, dm + nu * vs,
+                  WA * vs);
+}
+
+/* One application of the algorithm: src (ci channels of ih x iw, pad
+ * zeros around) convolved into dst (co channels of oh x ow). */
+typedef struct wg_pass {
+    const float *src;
+    int ci, ih, iw, pad;
+    size_t isz;            /* floats per source sample */
+    float *dst;
+    int co, oh, ow;
+    size_t osz;            /* floats per destination sample */
+    int add;               /* dst += rather than = */
+    const float *bias, *cbias;
+    float *u;              /* U panels: [xi][co panels][ci][NR] */
+    int th, tw;            /* tiles down and across */
+    int nh, nw, cp;        /* channels-last window: rows, columns, channels */
+} wg_pass;
+
+typedef struct wg_job {
+    sc_net *net;
+    sc_node *nd, *x;
+    const sc_kernel *kr;
+    int tb;                /* tiles per block */
+    int chunk;             /* samples per chunk */
+    wg_pass fwd, dx;       /* x -> y, padded dy -> dx (the dW pass reads both windows) */
+    unsigned char ran[256]; /* backward: thread t summed a dU partial */
+} wg_job;
+
+static size_t up16(size_t n) { return (n + 15) / 16 * 16; }
+
+/* Floats per tile in a block's V or M (tile after tile, points of cp
+ * channels): a line more than the points take, so that tiles are not a
+ * multiple of 4 KB apart (the GEMMs read across tiles; rows that share
+ * an L1 set would evict each other). */
+static size_t tile_floats(size_t cp) { return WP * cp + LANES; }
+
+static void pass_init(wg_pass *p, int ci, int ih, int iw,
+                      int pad, int co, int oh, int ow)
+{
+    memset(p, 0, sizeof *p);
+    p->ci = ci;
+    p->ih = ih;
+    p->iw = iw;
+    p->pad = pad;
+    p->isz = (size_t)ci * ih * iw;
+    p->co = co;
+    p->oh = oh;
+    p->ow = ow;
+    p->osz = (size_t)co * oh * ow;
+    p->th = (oh + WM - 1) / WM;
+    p->tw = (ow + WM - 1) / WM;
+    p->nh = p->th * WM + WR - 1;
+    p->nw = p->tw * WM + WR - 1;
+    p->cp = (int)up16((size_t)ci);
+}
+
+static size_t window(const wg_pass *p)
+{
+    return (size_t)p->nh * p->nw * p->cp;
+}
+
+static void job_init(wg_job *j, sc_net *net, sc_node *nd)
+{
+    sc_node *x = sc_in(net, nd, 0);
+    memset(j, 0, sizeof *j);
+    j->net = net;
+    j->nd = nd;
+    j->x = x;
+    j->kr = net->kernel;
+    j->tb = 4 * j->kr->mr;
+    pass_init(&j->fwd, x->c, x->h, x->w, nd->pad, nd->c, nd->h, nd->w);
+    pass_init(&j->dx, nd->c, nd->h, nd->w, nd->kh - 1 - nd->pad, x->c,
+              x->h, x->w);
+    size_t per = window(&j->fwd) + window(&j->dx);
+    int want = (int)(CHUNK_FLOATS / per), threads = sc_pool_threads(net->pool),
+        n = net->plan_n;
+    want = want < 1 ? 1 : want;
+    int chunks = threads * ((n + threads * want - 1) / (threads * want));
+    j->chunk = (n + chunks - 1) / chunks;
+    if (j->chunk < 1)
+        j->chunk = 1;
+}
+
+int sc_winograd_fits(const sc_net *net, const sc_node *nd)
+{
+    const sc_node *x = &net->nodes[nd->in[0]];
+    return net->conv_algo == SC_CONV_AUTO && nd->stride == 1 &&
+           nd->kh == WR && nd->kw == WR && nd->pad <= (WR - 1) / 2 &&
+           x->c >= 2;
+}
+
+/* Floats per point of a block's dM panels ([xi][O panel][tile][NR]), a
+ * line more than the panels take, as in tile_floats. */
+static size_t dm_point(const wg_job *j)
+{
+    return (size_t)sc_round_up(j->nd->c, j->kr->nr) * j->tb + LANES;
+}
+
+/* A thread's scratch: the chunk's channels-last x and padded dy, a block's
+ * V and M (or dM panels), tables, the kernel's tile and the dU partial. */
+typedef struct wg_scratch {
+    float *xt, *dyt, *v, *mm, *tile, *du;
+    int32_t *tab, *roff;
+    size_t floats;
+} wg_scratch;
+
+static wg_scratch scratch_of(const wg_job *j, float *base)
+{
+    wg_scratch s;
+    size_t off = 0, m = (size_t)j->chunk, tb = (size_t)j->tb;
+    size_t cpx = (size_t)j->fwd.cp, cpy = (size_t)j->dx.cp,
+           cmax = cpx > cpy ? cpx : cpy;
+    size_t mm = tb * tile_floats(cmax) > WP * dm_point(j)
+                    ? tb * tile_floats(cmax) : WP * dm_point(j);
+    size_t tabn = cmax > tb ? cmax : tb;
+#define PUT(ptr, type, count)                                                 \
+    do {                                                                      \
+        s.ptr = base ? (type *)(void *)(base + off) : NULL;                   \
+        off += up16(count);                                                   \
+    } while (0)
+    PUT(xt, float, m * window(&j->fwd));
+    PUT(dyt, float, m * window(&j->dx));
+    PUT(v, float, tb * tile_floats(cmax));
+    PUT(mm, float, mm);
+    PUT(tile, float, (size_t)SC_KERNEL_MAX_MR * SC_KERNEL_MAX_NR);
+    PUT(du, float, WP * (size_t)j->x->c * (size_t)j->nd->c);
+    PUT(tab, int32_t, tabn);
+    PUT(roff, int32_t, (size_t)SC_KERNEL_MAX_MR);
+#undef PUT
+    s.floats = off;
+    return s;
+}
+
+static wg_scratch thread_scratch(const wg_job *j, int t)
+{
+    return scratch_of(j, j->net->scratch + (size_t)t * j->net->scratch_per_thread);
+}
+
+/* first sample and sample count of chunk c */
+static int chunk_span(const wg_job *j, size_t c, size_t *s0)
+{
+    size_t n = (size_t)j->net->plan_n;
+    *s0 = c * (size_t)j->chunk;
+    return (int)(*s0 + (size_t)j->chunk <= n ? (size_t)j->chunk : n - *s0);
+}
+
+/* The pass's window of samples [s0, s0 + m), channels-last:
+ * w[s][y][x][c] = src[s0 + s][c][y - pad][x - pad]. The zeros around the
+ * images are the caller's (written once per task); pack_t writes those of
+ * the spare channels. */
+static void to_window(const wg_job *j, const wg_pass *p, size_t s0, int m,
+                      float *w)
+{
+    int rows = p->ih < p->nh - p->pad ? p->ih : p->nh - p->pad;
+    int cols = p->iw < p->nw - p->pad ? p->iw : p->nw - p->pad;
+    size_t cp = (size_t)p->cp, plane = (size_t)p->ih * p->iw;
+    for (int s = 0; s < m; s++) {
+        const float *src = p->src + (s0 + (size_t)s) * p->isz;
+        float *ws = w + (size_t)s * window(p) + ((size_t)p->pad * p->nw + p->pad) * cp;
+        for (int y = 0; y < rows; y++) { /* row y of every channel, transposed */
+            if (y + 2 < rows) /* more streams than the hardware follows */
+                for (int c = 0; c < p->ci; c++)
+                    __builtin_prefetch(src + c * plane + (size_t)(y + 2) * p->iw);
+            j->kr->pack_t(src + (size_t)y * p->iw, plane, p->ci, cols, p->cp,
+                          ws + (size_t)y * p->nw * cp, cp);
+        }
+    }
+}
+
+/* sample, tile row and tile column of tile t of a pass's tiling */
+static void tile_at(const wg_pass *p, int t, int *s, int *ty, int *tx)
+{
+    int per = p->th * p->tw;
+    *s = t / per;
+    *ty = t % per / p->tw;
+    *tx = t % p->tw;
+}
+
+/* V of tiles [t0, t0 + nt): v[t][xi][cp] */
+static void transform_in(const wg_pass *p, const float *w,
+                         int t0, int nt, float *v)
+{
+    size_t cp = (size_t)p->cp;
+    for (int t = 0; t < nt; t++) {
+        int s, ty, tx;
+        tile_at(p, t0 + t, &s, &ty, &tx);
+        const float *d = w + (size_t)s * window(p) +
+                         ((size_t)ty * WM * p->nw + (size_t)tx * WM) * cp;
+        for (size_t g = 0; g < cp; g += LANES)
+            in_tile(d + g, p->nw * cp, cp, v + (size_t)t * tile_floats(cp) + g, cp);
+    }
+}
+
+/* M[t][xi][co] = sum_c V[t][xi][c] U[xi][c][co], t < nt */
+static void gemm_points(const wg_job *j, const wg_pass *p, const float *v,
+                        int nt, float *mm, const wg_scratch *sc)
+{
+    const sc_kernel *k = j->kr;
+    int mr = k->mr, nr = k->nr;
+    size_t cp = (size_t)p->cp, cpo = up16((size_t)p->co);
+    size_t ustride = (size_t)sc_round_up(p->co, nr) * p->ci;
+    for (int c = 0; c < p->ci; c++)
+        sc->tab[c] = c;
+    for (int xi = 0; xi < WP; xi++)
+        for (int c0 = 0; c0 < p->co; c0 += nr) {
+            const float *panel = p->u + xi * ustride + (size_t)(c0 / nr) * p->ci * nr;
+            int cols = sc_panel_cols(k, p->co, c0);
+            sc_ukernel_fn fn = sc_panel_width(k, cols) < nr ? k->half : k->fn;
+            for (int r0 = 0; r0 < nt; r0 += mr) {
+                int nrow = nt - r0 < mr ? nt - r0 : mr;
+                for (int r = 0; r < mr; r++) /* spare rows repeat row r0 */
+                    sc->roff[r] = (int32_t)((size_t)(r0 + (r < nrow ? r : 0)) * tile_floats(cp));
+                fn(p->ci, v + (size_t)xi * cp, sc->tab, sc->roff, panel, sc->tile, 0);
+                for (int r = 0; r < nrow; r++)
+                    memcpy(mm + (size_t)(r0 + r) * tile_floats(cpo) + (size_t)xi * cpo + c0,
+                           sc->tile + r * nr, (size_t)cols * sizeof(float));
+            }
+        }
+}
+
+/* y = A^T M A of tiles [t0, t0 + nt), stored (or added) into dst */
+SC_SIMD_CLONES
+static void transform_out(const wg_job *j, const wg_pass *p, size_t s0,
+                          const float *mm, int t0, int nt)
+{
+    int ow = p->ow;
+    size_t cpo = up16((size_t)p->co), plane = (size_t)p->oh * ow;
+    float y[WM * WM * LANES], yt[LANES * WM * WM];
+    for (int t = 0; t < nt; t++) {
+        int s, ty, tx;
+        tile_at(p, t0 + t, &s, &ty, &tx);
+        int rows = p->oh - ty * WM < WM ? p->oh - ty * WM : WM;
+        int cols = ow - tx * WM < WM ? ow - tx * WM : WM;
+        size_t at = (size_t)ty * WM * ow + (size_t)tx * WM;
+        float *dst = p->dst + (s0 + (size_t)s) * p->osz + at;
+        for (int g = 0; g < p->co; g += LANES) {
+            out_tile(mm + (size_t)t * tile_floats(cpo) + g, cpo, y);
+            int lanes = p->co - g < LANES ? p->co - g : LANES;
+            /* yt[l][i][j]: each channel's 4 x 4 outputs together */
+            j->kr->pack_t(y, LANES, WM * WM, lanes, WM * WM, yt, WM * WM);
+            for (int l = 0; l < lanes; l++) {
+                size_t o = (size_t)(g + l);
+                float *restrict d = dst + o * plane;
+                const float *restrict yl = yt + l * WM * WM;
+                if (p->add) {
+                    for (int i = 0; i < rows; i++)
+                        for (int jj = 0; jj < cols; jj++)
+                            d[i * ow + jj] += yl[i * WM + jj];
+                    continue;
+                }
+                float b = p->bias ? p->bias[o] : 0.0f;
+                for (int i = 0; i < rows; i++)
+                    for (int jj = 0; jj < cols; jj++)
+                        d[i * ow + jj] = yl[i * WM + jj] + b;
+                if (p->cbias) {
+                    const float *restrict cb = p->cbias + o * plane + at;
+                    for (int i = 0; i < rows; i++)
+                        for (int jj = 0; jj < cols; jj++)
+                            d[i * ow + jj] += cb[i * ow + jj];
+                }
+            }
+        }
+    }
+}
+
+/* The pass over a chunk whose channels-last window w is ready. */
+static void run_pass(const wg_job *j, const wg_pass *p, size_t s0, int m,
+                     const float *w, const wg_scratch *sc)
+{
+    int tiles = m * p->th * p->tw;
+    for (int t0 = 0; t0 < tiles; t0 += j->tb) {
+        int nt = tiles - t0 < j->tb ? tiles - t0 : j->tb;
+        transform_in(p, w, t0, nt, sc->v);
+        gemm_points(j, p, sc->v, nt, sc->mm, sc);
+        transform_out(j, p, s0, sc->mm, t0, nt);
+    }
+}
+
+/* zeros of a task's windows: frames and spare channels, which the chunks'
+ * copies never overwrite; M's spare channels, which no kernel writes */
+static void task_setup(const wg_job *j, const wg_scratch *sc, int bwd)
+{
+    size_t m = (size_t)j->chunk, cmax = j->fwd.cp > j->dx.cp ? j->fwd.cp : j->dx.cp;
+    memset(sc->xt, 0, m * window(&j->fwd) * sizeof(float));
+    memset(sc->mm, 0, (size_t)j->tb * tile_floats(cmax) * sizeof(float));
+    if (bwd)
+        memset(sc->dyt, 0, m * window(&j->dx) * sizeof(float));
+}
+
+static void forward_task(void *ctx, size_t b, size_t e, int t)
+{
+    const wg_job *j = ctx;
+    wg_scratch sc = thread_scratch(j, t);
+    task_setup(j, &sc, 0);
+    for (size_t c = b; c < e; c++) {
+        size_t s0;
+        int m = chunk_span(j, c, &s0);
+        to_window(j, &j->fwd, s0, m, sc.xt);
+        run_pass(j, &j->fwd, s0, m, sc.xt, &sc);
+    }
+}
+
+/* dM panels of the dW pass's tiles [t0, t0 + nt) (the forward's tiling):
+ * dm[xi][O panel][t][NR] (points dm_point apart), from dy's window (the dx pass's input) */
+static void transform_grad(const wg_job *j, const float *dyw, int t0, int nt,
+                           float *dm)
+{
+    const wg_pass *f = &j->fwd, *p = &j->dx;
+    const sc_kernel *k = j->kr;
+    int nr = k->nr, o = j->nd->c;
+    size_t cp = (size_t)p->cp, vs = dm_point(j);
+    float tmp[WP * LANES];
+    for (int t = 0; t < nt; t++) {
+        int s, ty, tx;
+        tile_at(f, t0 + t, &s, &ty, &tx);
+        const float *d = dyw + (size_t)s * window(p) +
+                         ((size_t)(ty * WM + p->pad) * p->nw + tx * WM + p->pad) * cp;
+        for (int g = 0; g < o; g += LANES) {
+            int c0 = g / nr * nr, col = g - c0;
+            int width = sc_panel_width(k, sc_panel_cols(k, o, c0));
+            float *dst = dm + (size_t)(c0 / nr) * j->tb * nr + (size_t)t * width + col;
+            if (col + LANES <= width) { /* the 16 lanes within one panel */
+                grad_tile(d + g, p->nw * cp, cp, dst, vs);
+                continue;
+            }
+            grad_tile(d + g, p->nw * cp, cp, tmp, LANES);
+            for (int l = 0; l < LANES && g + l < o; l++) {
+                int c = g + l, pc0 = c / nr * nr;
+                int pw = sc_panel_width(k, sc_panel_cols(k, o, pc0));
+                float *pd = dm + (size_t)(pc0 / nr) * j->tb * nr + (size_t)t * pw + (c - pc0);
+                for (int xi = 0; xi < WP; xi++)
+                    pd[xi * vs] = tmp[xi * LANES + l];
+            }
+        }
+    }
+}
+
+/* dU[xi][c][o] += sum_t V[t][xi][c] dM[xi][t][o], t < nt */
+static void gemm_grad(const wg_job *j, const float *v, const float *dm, int nt,
+                      float *du, const wg_scratch *sc)
+{
+    const sc_kernel *k = j->kr;
+    int mr = k->mr, nr = k->nr, c = j->x->c, o = j->nd->c;
+    size_t cp = (size_t)j->fwd.cp;
+    for (int t = 0; t < nt; t++)
+        sc->tab[t] = (int32_t)((size_t)t * tile_floats(cp));
+    for (int xi = 0; xi < WP; xi++)
+        for (int c0 = 0; c0 < o; c0 += nr) {
+            const float *panel = dm + (size_t)xi * dm_point(j) + (size_t)(c0 / nr) * j->tb * nr;
+            int cols = sc_panel_cols(k, o, c0);
+            sc_ukernel_fn fn = sc_panel_width(k, cols) < nr ? k->half : k->fn;
+            for (int r0 = 0; r0 < c; r0 += mr) {
+                int nrow = c - r0 < mr ? c - r0 : mr;
+                for (int r = 0; r < mr; r++)
+                    sc->roff[r] = r0 + (r < nrow ? r : 0);
+                fn(nt, v + (size_t)xi * cp, sc->tab, sc->roff, panel, sc->tile, 0);
+                for (int r = 0; r < nrow; r++) {
+                    float *restrict d = du + ((size_t)xi * c + r0 + r) * o + c0;
+                    const float *restrict tr = sc->tile + r * nr;
+                    for (int cc = 0; cc < cols; cc++)
+                        d[cc] += tr[cc];
+                }
+            }
+        }
+}
+
+static void backward_task(void *ctx, size_t b, size_t e, int t)
+{
+    wg_job *j = ctx;
+    const wg_pass *f = &j->fwd, *p = &j->dx;
+    wg_scratch sc = thread_scratch(j, t);
+    j->ran[t] = 1;
+    task_setup(j, &sc, 1);
+    memset(sc.du, 0, WP * (size_t)j->x->c * j->nd->c * sizeof(float));
+    for (size_t c = b; c < e; c++) {
+        size_t s0;
+        int m = chunk_span(j, c, &s0), tiles = m * f->th * f->tw;
+        to_window(j, f, s0, m, sc.xt);
+        to_window(j, p, s0, m, sc.dyt);
+        for (int t0 = 0; t0 < tiles; t0 += j->tb) {
+            int nt = tiles - t0 < j->tb ? tiles - t0 : j->tb;
+            transform_in(f, sc.xt, t0, nt, sc.v);
+            transform_grad(j, sc.dyt, t0, nt, sc.mm);
+            gemm_grad(j, sc.v, sc.mm, nt, sc.du, &sc);
+        }
+        if (p->dst)
+            run_pass(j, p, s0, m, sc.dyt, &sc);
+    }
+}
+
+/* U = G W G^T (to u[xi][16]) of 16 kernels w[a][b][16] */
+SC_SIMD_CLONES
+static void weight_tile(const float *w, float *u)
+{
+    float t[WA][WR][LANES]; /* t[xi][b] = sum_a G[xi][a] W[a][b] */
+    for (int b = 0; b < WR; b++)
+        mat_lanes(&G[0][0], WA, WR, 0, w + b * LANES, WR * LANES, t[0][b],
+                  WR * LANES);
+    for (int xi = 0; xi < WA; xi++)
+        mat_lanes(&G[0][0], WA, WR, 0, t[xi][0], LANES, u + xi * WA * LANES,
+                  LANES);
+}
+
+/* dW = G^T dU G (to w[a][b][16]) of 16 dU[xi][16]: weight_tile's adjoint */
+SC_SIMD_CLONES
+static void weight_grad(const float *du, float *w)
+{
+    float t[WR][WA][LANES]; /* t[a][nu] = sum_xi G[xi][a] dU[xi][nu] */
+    for (int nu = 0; nu < WA; nu++)
+        mat_lanes(&G[0][0], WR, WA, 1, du + nu * LANES, WA * LANES, t[0][nu],
+                  WA * LANES);
+    for (int a = 0; a < WR; a++)
+        mat_lanes(&G[0][0], WR, WA, 1, t[a][0], LANES, w + a * WR * LANES,
+                  LANES);
+}
+
+typedef struct pack_ctx {
+    const wg_job *j;
+    const wg_pass *p;
+    int flip; /* dx: the pass's kernel (co, ci) is W[ci][co] flipped */
+} pack_ctx;
+
+/* U[xi][co panel][ci][NR] of output channel groups [b, e) (16 each): the
+ * group's transformed kernels first (in the thread's scratch), then written
+ * point by point (the points are a panel set apart) */
+static void pack_u_task(void *ctx, size_t b, size_t e, int t)
+{
+    const pack_ctx *pc = ctx;
+    const wg_job *j = pc->j;
+    const wg_pass *p = pc->p;
+    const sc_kernel *k = j->kr;
+    const float *w = sc_layer_weights(j->net, j->nd);
+    int rr = WR * WR, nr = k->nr, c = j->x->c;
+    size_t ustride = (size_t)sc_round_up(p->co, nr) * p->ci;
+    float ker[WR * WR * LANES], *u = thread_scratch(j, t).v; /* u[ci][xi][16] */
+    for (size_t gi = b; gi < e; gi++) {
+        int g = (int)gi * LANES, lanes = p->co - g < LANES ? p->co - g : LANES;
+        for (int ci = 0; ci < p->ci; ci++) {
+            memset(ker, 0, sizeof ker);
+            for (int l = 0; l < lanes; l++) {
+                int co = g + l;
+                const float *src = pc->flip ? w + ((size_t)ci * c + co) * rr
+                                            : w + ((size_t)co * c + ci) * rr;
+                for (int q = 0; q < rr; q++)
+                    ker[q * LANES + l] = src[pc->flip ? rr - 1 - q : q];
+            }
+            weight_tile(ker, u + (size_t)ci * WP * LANES);
+        }
+        for (int l = 0; l < lanes; l++) {
+            int co = g + l, c0 = co / nr * nr;
+            int width = sc_panel_width(k, sc_panel_cols(k, p->co, c0));
+            float *dst = p->u + (size_t)(c0 / nr) * p->ci * nr + (co - c0);
+            for (int xi = 0; xi < WP; xi++)
+                for (int ci = 0; ci < p->ci; ci++)
+                    dst[xi * ustride + (size_t)ci * width] =
+                        u[((size_t)ci * WP + xi) * LANES + l];
+        }
+    }
+}
+
+/* dW[o][c] += G^T (the threads' dU[.][c][o] summed) G, for output
+ * channel groups [b, e) (16 each) */
+static void reduce_task(void *ctx, size_t b, size_t e, int t)
+{
+    (void)t;
+    const wg_job *j = ctx;
+    sc_net *net = j->net;
+    int c = j->x->c, o = j->nd->c, rr = WR * WR,
+        threads = sc_pool_threads(net->pool);
+    float *dw = sc_node_grad(net, j->nd, P_W);
+    const float *part[256];
+    int parts = 0;
+    for (int th = 0; th < threads; th++)
+        if (j->ran[th])
+            part[parts++] = thread_scratch(j, th).du;
+    float du[WP * LANES], gd[WR * WR * LANES];
+    for (size_t gi = b; gi < e; gi++) {
+        int g = (int)gi * LANES, lanes = o - g < LANES ? o - g : LANES;
+        for (int ci = 0; ci < c; ci++) {
+            memset(du, 0, sizeof du);
+            for (int q = 0; q < parts; q++)
+                for (int xi = 0; xi < WP; xi++) {
+                    const float *src = part[q] + ((size_t)xi * c + ci) * o + g;
+                    for (int l = 0; l < lanes; l++)
+                        du[xi * LANES + l] += src[l];
+                }
+            weight_grad(du, gd);
+            for (int l = 0; l < lanes; l++) {
+                float *d = dw + ((size_t)(g + l) * c + ci) * rr;
+                for (int q = 0; q < rr; q++)
+                    d[q] += gd[q * LANES + l];
+            }
+        }
+    }
+}
+
+size_t sc_winograd_packed_floats(const sc_net *net, const sc_node *nd)
+{
+    const sc_node *x = &net->nodes[nd->in[0]];
+    int nr = net->kernel->nr;
+    size_t f = (size_t)sc_round_up(nd->c, nr) * x->c,
+           b = (size_t)sc_round_up(x->c, nr) * nd->c;
+    return WP * (f > b ? f : b);
+}
+
+sc_status sc_conv_winograd(sc_net *net, sc_node *nd, int action)
+{
+    wg_job j;
+    job_init(&j, net, nd);
+    size_t chunks = ((size_t)net->plan_n + (size_t)j.chunk - 1) / (size_t)j.chunk;
+    switch (action) {
+    case OP_SCRATCH: {
+        size_t need = scratch_of(&j, NULL).floats;
+        if (need > net->scratch_per_thread)
+            net->scratch_per_thread = need;
+        if (sc_winograd_packed_floats(net, nd) > net->packed_floats)
+            net->packed_floats = sc_winograd_packed_floats(net, nd);
+        return SC_OK;
+    }
+    case OP_FORWARD: {
+        j.fwd.src = j.x->y;
+        j.fwd.dst = nd->y;
+        j.fwd.bias = sc_node_param(net, nd, P_B);
+        j.fwd.cbias = nd->cbias;
+        j.fwd.u = net->packed;
+        pack_ctx pc = {&j, &j.fwd, 0};
+        sc_pool_run(net->pool, (size_t)(nd->c + LANES - 1) / LANES, pack_u_task, &pc);
+        sc_pool_run(net->pool, chunks, forward_task, &j);
+        return SC_OK;
+    }
+    case OP_BACKWARD: {
+        j.fwd.src = j.x->y;
+        j.dx.src = nd->dy;
+        if (j.x->dy) {
+            j.dx.dst = j.x->dy;
+            j.dx.add = !j.x->dy_set;
+            j.dx.u = net->packed;
+            pack_ctx pc = {&j, &j.dx, 1};
+            sc_pool_run(net->pool, (size_t)(j.x->c + LANES - 1) / LANES, pack_u_task, &pc);
+        }
+        sc_pool_run(net->pool, chunks, backward_task, &j);
+        sc_pool_run(net->pool, (size_t)(nd->c + LANES - 1) / LANES, reduce_task, &j);
+        return SC_OK;
+    }
+    }
+    return sc_fail(SC_ERR_ARG, "conv2d: unknown action %d", action);
+}
