@@ -41,17 +41,15 @@
 #define LANES 16      /* channels a transform runs on at once */
 #define CHUNK_FLOATS 131072 /* channels-last input floats per chunk */
 
-/* B^T */
-static const float BT[WA][WA] = {
-    {-1, 0, 5.25f, 0, -5.25f, 0, 1, 0},
-    {0, 1, 1, -4.25f, -4.25f, 1, 1, 0},
-    {0, -1, 1, 4.25f, -4.25f, -1, 1, 0},
-    {0, 0.5f, 0.25f, -2.5f, -1.25f, 2, 1, 0},
-    {0, -0.5f, 0.25f, 2.5f, -1.25f, -2, 1, 0},
-    {0, 2, 4, -2.5f, -5, 0.5f, 1, 0},
-    {0, -2, 4, 2.5f, -5, -0.5f, 1, 0},
-    {0, -1, 0, 5.25f, 0, -5.25f, 0, 1},
-};
+/* B^T (bt_1d computes it):
+ *   -1     0   5.25    0   -5.25    0    1   0
+ *    0     1   1     -4.25 -4.25    1    1   0
+ *    0    -1   1      4.25 -4.25   -1    1   0
+ *    0   1/2   1/4   -5/2  -5/4     2    1   0
+ *    0  -1/2   1/4    5/2  -5/4    -2    1   0
+ *    0     2   4     -5/2  -5     1/2    1   0
+ *    0    -2   4      5/2  -5    -1/2    1   0
+ *    0    -1   0      5.25  0    -5.25   0   1 */
 
 /* G (8 x 5): row j < 7 is p_j^k / prod_{l != j} (p_j - p_l), row 7 picks
  * the last tap */
@@ -65,13 +63,13 @@ static const float G[WA][WR] = {
     {32.0f / 45, -16.0f / 45, 8.0f / 45, -4.0f / 45, 2.0f / 45},
     {0, 0, 0, 0, 1},
 };
-/* A^T (4 x 8): row i is p_j^i, and the point at infinity in the last row */
-static const float AT[WM][WA] = {
-    {1, 1, 1, 1, 1, 1, 1, 0},
-    {0, 1, -1, 2, -2, 0.5f, -0.5f, 0},
-    {0, 1, 1, 4, 4, 0.25f, 0.25f, 0},
-    {0, 1, -1, 8, -8, 0.125f, -0.125f, 1},
-};
+/* A^T (at_1d computes it, a_1d its transpose): row i is p_j^i, and the
+ * point at infinity in the last row
+ *    1  1  1  1  1  1     1     0
+ *    0  1 -1  2 -2  1/2  -1/2   0
+ *    0  1  1  4  4  1/4   1/4   0
+ *    0  1 -1  8 -8  1/8  -1/8   1 */
+
 /* out[i][l] = sum_j M[i][j] in[j][l] for i < rows, j < cols and 16 lanes
  * (M[j][i], M stored cols x rows, when tr); in's rows `is` floats apart,
  * out's `os`. Called with constant matrices: unrolled, their zeros fold
@@ -96,6 +94,89 @@ mat_lanes(const float *M, int rows, int cols, int tr, const float *restrict in,
     }
 }
 
+/* The 1-D transforms on 16 lanes, inputs `is` floats apart, outputs `os`
+ * apart; B^T's and A's rows come in pairs that share an even and an odd
+ * part (the tables above, factored). Results go through a local array:
+ * stores to rows a run-time stride apart would keep GCC from vectorising. */
+
+/* out[k * os + l] = r[k][l] */
+static inline __attribute__((always_inline)) void
+put_rows(float (*r)[LANES], int rows, float *restrict out, size_t os)
+{
+    for (int k = 0; k < rows; k++)
+        for (int l = 0; l < LANES; l++)
+            out[k * os + l] = r[k][l];
+}
+
+/* out = B^T in (8 -> 8) */
+static inline __attribute__((always_inline)) void
+bt_1d(const float *restrict in, size_t is, float *restrict out, size_t os)
+{
+    float r[WA][LANES];
+    for (int l = 0; l < LANES; l++) {
+        float d0 = in[l], d1 = in[is + l], d2 = in[2 * is + l],
+              d3 = in[3 * is + l], d4 = in[4 * is + l], d5 = in[5 * is + l],
+              d6 = in[6 * is + l], d7 = in[7 * is + l];
+        r[0][l] = d6 - d0 + 5.25f * (d2 - d4);
+        float e = d2 + d6 - 4.25f * d4, o = d1 + d5 - 4.25f * d3;
+        r[1][l] = e + o;
+        r[2][l] = e - o;
+        e = 0.25f * d2 - 1.25f * d4 + d6;
+        o = 0.5f * d1 - 2.5f * d3 + 2.0f * d5;
+        r[3][l] = e + o;
+        r[4][l] = e - o;
+        e = 4.0f * d2 - 5.0f * d4 + d6;
+        o = 2.0f * d1 - 2.5f * d3 + 0.5f * d5;
+        r[5][l] = e + o;
+        r[6][l] = e - o;
+        r[7][l] = d7 - d1 + 5.25f * (d3 - d5);
+    }
+    put_rows(r, WA, out, os);
+}
+
+/* out = A^T in (8 -> 4) */
+static inline __attribute__((always_inline)) void
+at_1d(const float *restrict in, size_t is, float *restrict out, size_t os)
+{
+    float r[WM][LANES];
+    for (int l = 0; l < LANES; l++) {
+        float m1 = in[is + l], m2 = in[2 * is + l], m3 = in[3 * is + l],
+              m4 = in[4 * is + l], m5 = in[5 * is + l], m6 = in[6 * is + l];
+        float s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4,
+              s56 = m5 + m6, d56 = m5 - m6;
+        r[0][l] = in[l] + s12 + s34 + s56;
+        r[1][l] = d12 + 2.0f * d34 + 0.5f * d56;
+        r[2][l] = s12 + 4.0f * s34 + 0.25f * s56;
+        r[3][l] = d12 + 8.0f * d34 + 0.125f * d56 + in[7 * is + l];
+    }
+    put_rows(r, WM, out, os);
+}
+
+/* out = A in (4 -> 8): at_1d's adjoint */
+static inline __attribute__((always_inline)) void
+a_1d(const float *restrict in, size_t is, float *restrict out, size_t os)
+{
+    float r[WA][LANES];
+    for (int l = 0; l < LANES; l++) {
+        float y0 = in[l], y1 = in[is + l], y2 = in[2 * is + l],
+              y3 = in[3 * is + l];
+        r[0][l] = y0;
+        float e = y0 + y2, o = y1 + y3;
+        r[1][l] = e + o;
+        r[2][l] = e - o;
+        e = y0 + 4.0f * y2;
+        o = 2.0f * y1 + 8.0f * y3;
+        r[3][l] = e + o;
+        r[4][l] = e - o;
+        e = y0 + 0.25f * y2;
+        o = 0.5f * y1 + 0.125f * y3;
+        r[5][l] = e + o;
+        r[6][l] = e - o;
+        r[7][l] = y3;
+    }
+    put_rows(r, WA, out, os);
+}
+
 /* V = B^T D B for 16 channels: D[i][j] at d + i * row + j * col, V[xi][nu]
  * to v + (8 xi + nu) * vs */
 SC_SIMD_CLONES
@@ -103,10 +184,9 @@ static void in_tile(const float *d, size_t row, size_t col, float *v, size_t vs)
 {
     float t[WA][WA][LANES]; /* t[i][nu] = sum_j D[i][j] B[j][nu] */
     for (int i = 0; i < WA; i++)
-        mat_lanes(&BT[0][0], WA, WA, 0, d + i * row, col, t[i][0], LANES);
+        bt_1d(d + i * row, col, t[i][0], LANES);
     for (int nu = 0; nu < WA; nu++)
-        mat_lanes(&BT[0][0], WA, WA, 0, t[0][nu], WA * LANES, v + nu * vs,
-                  WA * vs);
+        bt_1d(t[0][nu], WA * LANES, v + nu * vs, WA * vs);
 }
 
 /* Y = A^T M A (4 x 4, to y[i][j][16]) from M[xi][nu] at mp + (8 xi + nu) ms */
@@ -115,10 +195,9 @@ static void out_tile(const float *mp, size_t ms, float *y)
 {
     float t[WA][WM][LANES]; /* t[xi][j] = sum_nu M[xi][nu] A[nu][j] */
     for (int xi = 0; xi < WA; xi++)
-        mat_lanes(&AT[0][0], WM, WA, 0, mp + xi * WA * ms, ms, t[xi][0], LANES);
+        at_1d(mp + xi * WA * ms, ms, t[xi][0], LANES);
     for (int j = 0; j < WM; j++)
-        mat_lanes(&AT[0][0], WM, WA, 0, t[0][j], WM * LANES, y + j * LANES,
-                  WM * LANES);
+        at_1d(t[0][j], WM * LANES, y + j * LANES, WM * LANES);
 }
 
 /* dM = A dY A^T (8 x 8, to dm + (8 xi + nu) vs) from the 4 x 4 dY[i][j]
@@ -129,10 +208,9 @@ static void grad_tile(const float *dy, size_t row, size_t col, float *dm,
 {
     float t[WM][WA][LANES]; /* t[i][nu] = sum_j dY[i][j] A^T[j][nu] */
     for (int i = 0; i < WM; i++)
-        mat_lanes(&AT[0][0], WA, WM, 1, dy + i * row, col, t[i][0], LANES);
+        a_1d(dy + i * row, col, t[i][0], LANES);
     for (int nu = 0; nu < WA; nu++)
-        mat_lanes(&AT[0][0], WA, WM, 1, t[0][nu], WA * LANES, dm + nu * vs,
-                  WA * vs);
+        a_1d(t[0][nu], WA * LANES, dm + nu * vs, WA * vs);
 }
 
 /* One application of the algorithm: src (ci channels of ih x iw, pad
@@ -326,6 +404,16 @@ static void transform_in(const wg_pass *p, const float *w,
     }
 }
 
+/* dst[r * ld + c] = tile[r * nr + c]: a kernel tile's rows into M */
+SC_SIMD_CLONES
+static void store_rows(const float *restrict tile, int nr, int rows, int cols,
+                       float *restrict dst, size_t ld)
+{
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+            dst[(size_t)r * ld + c] = tile[r * nr + c];
+}
+
 /* M[t][xi][co] = sum_c V[t][xi][c] U[xi][c][co], t < nt */
 static void gemm_points(const wg_job *j, const wg_pass *p, const float *v,
                         int nt, float *mm, const wg_scratch *sc)
@@ -346,9 +434,9 @@ static void gemm_points(const wg_job *j, const wg_pass *p, const float *v,
                 for (int r = 0; r < mr; r++) /* spare rows repeat row r0 */
                     sc->roff[r] = (int32_t)((size_t)(r0 + (r < nrow ? r : 0)) * tile_floats(cp));
                 fn(p->ci, v + (size_t)xi * cp, sc->tab, sc->roff, panel, sc->tile, 0);
-                for (int r = 0; r < nrow; r++)
-                    memcpy(mm + (size_t)(r0 + r) * tile_floats(cpo) + (size_t)xi * cpo + c0,
-                           sc->tile + r * nr, (size_t)cols * sizeof(float));
+                store_rows(sc->tile, nr, nrow, cols,
+                           mm + (size_t)r0 * tile_floats(cpo) + (size_t)xi * cpo + c0,
+                           tile_floats(cpo));
             }
         }
 }
