@@ -466,15 +466,25 @@ static void transform_out(const wg_job *j, const wg_pass *p, size_t s0,
                 float *restrict d = dst + o * plane;
                 const float *restrict yl = yt + l * WM * WM;
                 if (p->add) {
-                    for (int i = 0; i < rows; i++)
-                        for (int jj = 0; jj < cols; jj++)
-                            d[i * ow + jj] += yl[i * WM + jj];
+                    if (cols == WM) /* whole rows: one vector each */
+                        for (int i = 0; i < rows; i++)
+                            for (int jj = 0; jj < WM; jj++)
+                                d[i * ow + jj] += yl[i * WM + jj];
+                    else
+                        for (int i = 0; i < rows; i++)
+                            for (int jj = 0; jj < cols; jj++)
+                                d[i * ow + jj] += yl[i * WM + jj];
                     continue;
                 }
                 float b = p->bias ? p->bias[o] : 0.0f;
-                for (int i = 0; i < rows; i++)
-                    for (int jj = 0; jj < cols; jj++)
-                        d[i * ow + jj] = yl[i * WM + jj] + b;
+                if (cols == WM)
+                    for (int i = 0; i < rows; i++)
+                        for (int jj = 0; jj < WM; jj++)
+                            d[i * ow + jj] = yl[i * WM + jj] + b;
+                else
+                    for (int i = 0; i < rows; i++)
+                        for (int jj = 0; jj < cols; jj++)
+                            d[i * ow + jj] = yl[i * WM + jj] + b;
                 if (p->cbias) {
                     const float *restrict cb = p->cbias + o * plane + at;
                     for (int i = 0; i < rows; i++)
