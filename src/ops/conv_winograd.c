@@ -621,30 +621,32 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
     }
 }
 
-/* U = G W G^T (to u[xi][16]) of 16 kernels w[a][b][16] */
-SC_SIMD_CLONES
-static void weight_tile(const float *w, float *u)
+/* out = M X M^T for 16 lanes (M^T X M when tr, M stored cols x rows): X
+ * cols x cols, out rows x rows, both row-major with 16 lanes per entry */
+static inline __attribute__((always_inline)) void
+sandwich(const float *M, int rows, int cols, int tr, const float *x, float *out)
 {
-    float t[WA][WR][LANES]; /* t[xi][b] = sum_a G[xi][a] W[a][b] */
-    for (int b = 0; b < WR; b++)
-        mat_lanes(&G[0][0], WA, WR, 0, w + b * LANES, WR * LANES, t[0][b],
-                  WR * LANES);
-    for (int xi = 0; xi < WA; xi++)
-        mat_lanes(&G[0][0], WA, WR, 0, t[xi][0], LANES, u + xi * WA * LANES,
+    float t[WA][WA][LANES]; /* t[i][b] = sum_a M[i][a] X[a][b] */
+    for (int b = 0; b < cols; b++)
+        mat_lanes(M, rows, cols, tr, x + b * LANES, cols * LANES, t[0][b],
+                  WA * LANES);
+    for (int i = 0; i < rows; i++)
+        mat_lanes(M, rows, cols, tr, t[i][0], LANES, out + i * rows * LANES,
                   LANES);
 }
 
-/* dW = G^T dU G (to w[a][b][16]) of 16 dU[xi][16]: weight_tile's adjoint */
+/* U = G W G^T (to u[xi][nu][16]) of 16 kernels w[a][b][16] */
+SC_SIMD_CLONES
+static void weight_tile(const float *w, float *u)
+{
+    sandwich(&G[0][0], WA, WR, 0, w, u);
+}
+
+/* dW = G^T dU G (to w[a][b][16]) of 16 dU[xi][nu][16]: weight_tile's adjoint */
 SC_SIMD_CLONES
 static void weight_grad(const float *du, float *w)
 {
-    float t[WR][WA][LANES]; /* t[a][nu] = sum_xi G[xi][a] dU[xi][nu] */
-    for (int nu = 0; nu < WA; nu++)
-        mat_lanes(&G[0][0], WR, WA, 1, du + nu * LANES, WA * LANES, t[0][nu],
-                  WA * LANES);
-    for (int a = 0; a < WR; a++)
-        mat_lanes(&G[0][0], WR, WA, 1, t[a][0], LANES, w + a * WR * LANES,
-                  LANES);
+    sandwich(&G[0][0], WR, WA, 1, du, w);
 }
 
 typedef struct pack_ctx {
