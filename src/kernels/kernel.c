@@ -26,6 +26,27 @@ void sc_pack_t_generic(const float *src, size_t ld, int rows, int n, int width,
     }
 }
 
+void sc_gemm_rows(const sc_kernel *k, const float *a, const int32_t *tab,
+                  int n, const int32_t *roff, int rows, const float *b,
+                  int ncols, float *tile, int trans, sc_tile_store store,
+                  void *ctx)
+{
+    int mr = k->mr, nr = k->nr;
+    int32_t ro[SC_KERNEL_MAX_MR];
+    for (int c0 = 0; c0 < ncols; c0 += nr) {
+        const float *panel = b + (size_t)(c0 / nr) * n * nr;
+        int cols = sc_panel_cols(k, ncols, c0);
+        sc_ukernel_fn fn = sc_panel_width(k, cols) < nr ? k->half : k->fn;
+        for (int r0 = 0; r0 < rows; r0 += mr) {
+            int nrow = rows - r0 < mr ? rows - r0 : mr;
+            for (int r = 0; r < mr; r++)
+                ro[r] = roff[r0 + (r < nrow ? r : 0)];
+            fn(n, a, tab, ro, panel, tile, trans);
+            store(ctx, tile, r0, nrow, c0, cols);
+        }
+    }
+}
+
 const sc_kernel *sc_kernel_best(void)
 {
     const sc_kernel *k = sc_kernel_avx512();

@@ -78,4 +78,23 @@ static inline int sc_panel_width(const sc_kernel *k, int cols)
 /* n rounded up to a multiple of b */
 static inline int sc_round_up(int n, int b) { return (n + b - 1) / b * b; }
 
+/* n rounded up to a multiple of 16 (scratch regions, 64-byte aligned) */
+static inline size_t sc_up16(size_t n) { return (n + 15) / 16 * 16; }
+
+/* Where a tile goes: rows [r0, r0 + rows) and columns [c0, c0 + cols) of
+ * the product, the tile as the kernel wrote it (transposed when asked). */
+typedef void (*sc_tile_store)(void *ctx, const float *tile, int r0, int rows,
+                              int c0, int cols);
+
+/* The product over rows [0, rows) of a table of row offsets (roff) and
+ * ncols columns of b, stored tile by tile: MR rows (spare rows repeat row
+ * r0 and are not stored) by one panel of B at a time. b's panels hold n
+ * rows each, NR floats apart (panel c0 / NR at b + c0 / NR * n * NR), a
+ * narrow last one packed NR/2 wide (sc_panel_width) and computed by the
+ * half kernel. */
+void sc_gemm_rows(const sc_kernel *k, const float *a, const int32_t *tab,
+                  int n, const int32_t *roff, int rows, const float *b,
+                  int ncols, float *tile, int trans, sc_tile_store store,
+                  void *ctx);
+
 #endif

@@ -48,8 +48,6 @@ typedef struct conv_job {
     unsigned char ran[256];    /* backward: thread t summed a dW^T partial */
 } conv_job;
 
-static size_t up16(size_t n) { return (n + 15) / 16 * 16; }
-
 static void job_init(conv_job *j, sc_net *net, sc_node *nd)
 {
     sc_node *x = sc_in(net, nd, 0);
@@ -68,17 +66,27 @@ static void job_init(conv_job *j, sc_net *net, sc_node *nd)
     j->in = (layout){x->c, x->h + 2 * p, x->w + 2 * p, p, p};
     j->dyl = (layout){nd->c, x->h + nd->kh - 1, x->w + nd->kw - 1,
                       nd->kh - 1 - p, nd->kw - 1 - p};
-    /* a chunk's padded images stay in L2; the chunk count is a multiple of
-     * the thread count, so every thread gets the same share */
+    /* a chunk's padded images stay in L2 */
     size_t per = lay_size(&j->in) > lay_size(&j->dyl) ? lay_size(&j->in)
                                                        : lay_size(&j->dyl);
-    int want = (int)(CHUNK_FLOATS / (per ? per : 1));
+    j->chunk = sc_conv_chunk(net, per, CHUNK_FLOATS);
+}
+
+int sc_conv_chunk(const sc_net *net, size_t per, size_t budget)
+{
+    int want = (int)(budget / (per ? per : 1));
     int threads = sc_pool_threads(net->pool), n = net->plan_n;
     want = want < 1 ? 1 : want;
     int chunks = threads * ((n + threads * want - 1) / (threads * want));
-    j->chunk = (n + chunks - 1) / chunks;
-    if (j->chunk < 1)
-        j->chunk = 1;
+    int chunk = (n + chunks - 1) / chunks;
+    return chunk < 1 ? 1 : chunk;
+}
+
+int sc_conv_chunk_span(const sc_net *net, int chunk, size_t c, size_t *s0)
+{
+    size_t n = (size_t)net->plan_n;
+    *s0 = c * (size_t)chunk;
+    return (int)(*s0 + (size_t)chunk <= n ? (size_t)chunk : n - *s0);
 }
 
 /* A thread's scratch: padded input and dy of a chunk, dy^T panels, the
@@ -97,7 +105,7 @@ static conv_scratch scratch_of(const conv_job *j, float *base)
 #define PUT(ptr, type, count)                                                 \
     do {                                                                      \
         s.ptr = base ? (type *)(void *)(base + off) : NULL;                   \
-        off += up16(count);                                                   \
+        off += sc_up16(count);                                                   \
     } while (0)
     PUT(xp, float, j->nd->pad > 0 ? m * lay_size(&j->in) : 0);
     PUT(dyp, float, m * lay_size(&j->dyl));
@@ -121,18 +129,10 @@ static conv_scratch thread_scratch(const conv_job *j, int t)
 static size_t shared_floats(const conv_job *j)
 {
     int nr = j->kr->nr;
-    size_t fwd = (size_t)sc_round_up(j->nd->c, nr) * j->k + up16((size_t)j->k);
+    size_t fwd = (size_t)sc_round_up(j->nd->c, nr) * j->k + sc_up16((size_t)j->k);
     size_t bwd = (size_t)sc_round_up(j->x->c, nr) * j->kx +
-                 up16((size_t)j->k) + up16((size_t)j->kx);
-    return up16(fwd > bwd ? fwd : bwd);
-}
-
-/* first sample and sample count of chunk c */
-static int chunk_span(const conv_job *j, size_t c, size_t *s0)
-{
-    size_t n = (size_t)j->net->plan_n;
-    *s0 = c * (size_t)j->chunk;
-    return (int)(*s0 + (size_t)j->chunk <= n ? (size_t)j->chunk : n - *s0);
+                 sc_up16((size_t)j->k) + sc_up16((size_t)j->kx);
+    return sc_up16(fwd > bwd ? fwd : bwd);
 }
 
 /* offsets of the taps (c, i, j) in a layout */
@@ -216,34 +216,6 @@ static const float *padded_input(const conv_job *j, size_t s0, int m, float *xp)
     return xp;
 }
 
-/* Runs the kernel over rows [0, rows) of a table of row offsets, NR
- * columns of panel b at a time, handing each tile (transposed when trans)
- * to store(). */
-typedef void (*tile_store)(const conv_job *j, const float *tile, int r0,
-                           int rows, int c0, int cols, void *ctx);
-
-static void gemm_rows(const conv_job *j, const float *a, const int32_t *tab,
-                      int n, const int32_t *roff, int rows, const float *b,
-                      int ncols, float *tile, int trans, tile_store store,
-                      void *ctx)
-{
-    int mr = j->kr->mr, nr = j->kr->nr;
-    int32_t ro[SC_KERNEL_MAX_MR];
-    for (int c0 = 0; c0 < ncols; c0 += nr) {
-        const float *panel = b + (size_t)(c0 / nr) * n * nr;
-        int cols = sc_panel_cols(j->kr, ncols, c0);
-        /* a narrow last panel (packed NR/2 wide): half the work */
-        sc_ukernel_fn fn = sc_panel_width(j->kr, cols) < nr ? j->kr->half : j->kr->fn;
-        for (int r0 = 0; r0 < rows; r0 += mr) {
-            int nrow = rows - r0 < mr ? rows - r0 : mr;
-            for (int r = 0; r < mr; r++) /* spare rows repeat row r0 */
-                ro[r] = roff[r0 + (r < nrow ? r : 0)];
-            fn(n, a, tab, ro, panel, tile, trans);
-            store(j, tile, r0, nrow, c0, cols, ctx);
-        }
-    }
-}
-
 /* dst[out[r] + c * plane] = tile[c][r] (+ bias[c]), or += when add: a
  * transposed tile, rows being positions (mostly consecutive ones: then
  * each column is a run). Every element is one tile's. */
@@ -269,6 +241,7 @@ static inline void scatter_t(const float *tile, int mr, int rows, int cols,
 }
 
 typedef struct fwd_ctx {
+    const conv_job *j;
     float *y;
     const float *bias;
     const int32_t *out;
@@ -276,10 +249,11 @@ typedef struct fwd_ctx {
 
 /* y[out[r], o] = tile[o][r] + bias[o] (tile rows: output positions) */
 SC_SIMD_CLONES
-static void store_y(const conv_job *j, const float *tile, int r0, int rows,
-                    int c0, int cols, void *ctx)
+static void store_y(void *ctx, const float *tile, int r0, int rows, int c0,
+                    int cols)
 {
     const fwd_ctx *f = ctx;
+    const conv_job *j = f->j;
     scatter_t(tile, j->kr->mr, rows, cols, f->out + r0,
               f->y + (size_t)c0 * j->ohw, (size_t)j->ohw,
               f->bias ? f->bias + c0 : NULL, 0);
@@ -313,11 +287,11 @@ static void forward_task(void *ctx, size_t b, size_t e, int t)
     task_setup(j, &sc, 0);
     for (size_t c = b; c < e; c++) {
         size_t s0;
-        int m = chunk_span(j, c, &s0), cols = m * j->ohw;
+        int m = sc_conv_chunk_span(j->net, j->chunk, c, &s0), cols = m * j->ohw;
         const float *a = padded_input(j, s0, m, sc.xp);
-        fwd_ctx f = {nd->y + s0 * j->ysz, sc_node_param(j->net, nd, P_B), sc.out};
-        gemm_rows(j, a, j->tap, j->k, sc.pos, cols, j->wp, nd->c, sc.tile, 1,
-                  store_y, &f);
+        fwd_ctx f = {j, nd->y + s0 * j->ysz, sc_node_param(j->net, nd, P_B), sc.out};
+        sc_gemm_rows(j->kr, a, j->tap, j->k, sc.pos, cols, j->wp, nd->c, sc.tile,
+                     1, store_y, &f);
         if (nd->cbias)
             for (int s = 0; s < m; s++) {
                 float *restrict y = nd->y + (s0 + s) * j->ysz;
@@ -378,16 +352,18 @@ static void padded_dy(const conv_job *j, size_t s0, int m, float *dyp)
 }
 
 typedef struct dw_ctx {
+    const conv_job *j;
     float *dwt; /* dW^T [k][o] */
     int set;    /* the thread's first chunk: store rather than add */
 } dw_ctx;
 
 /* dW^T[k0 + r][c] (+)= tile[r][c] (tile rows: taps) */
 SC_SIMD_CLONES
-static void store_dw(const conv_job *j, const float *tile, int r0, int rows,
-                     int c0, int cols, void *ctx)
+static void store_dw(void *ctx, const float *tile, int r0, int rows, int c0,
+                     int cols)
 {
     const dw_ctx *d = ctx;
+    const conv_job *j = d->j;
     int nr = j->kr->nr, o = j->nd->c;
     for (int r = 0; r < rows; r++) {
         float *restrict dst = d->dwt + (size_t)(r0 + r) * o + c0;
@@ -402,6 +378,7 @@ static void store_dw(const conv_job *j, const float *tile, int r0, int rows,
 }
 
 typedef struct dx_ctx {
+    const conv_job *j;
     float *dx;
     const int32_t *out;
     int set; /* store rather than add: x has no other reader */
@@ -409,10 +386,11 @@ typedef struct dx_ctx {
 
 /* dx[out[r], c] (+)= tile[c][r] (tile rows: input positions) */
 SC_SIMD_CLONES
-static void store_dx(const conv_job *j, const float *tile, int r0, int rows,
-                     int c0, int cols, void *ctx)
+static void store_dx(void *ctx, const float *tile, int r0, int rows, int c0,
+                     int cols)
 {
     const dx_ctx *d = ctx;
+    const conv_job *j = d->j;
     scatter_t(tile, j->kr->mr, rows, cols, d->out + r0,
               d->dx + (size_t)c0 * j->ihw, (size_t)j->ihw, NULL, !d->set);
 }
@@ -425,25 +403,25 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
     conv_scratch sc = thread_scratch(j, t);
     /* the first chunk stores every element of the partial (each (k, o) of
      * dW^T is one tile's), later chunks add to it */
-    dw_ctx dw = {net->wgrad + (size_t)t * net->wgrad_per_thread, 1};
+    dw_ctx dw = {j, net->wgrad + (size_t)t * net->wgrad_per_thread, 1};
     j->ran[t] = 1;
     task_setup(j, &sc, x->dy != NULL);
     for (size_t c = b; c < e; c++) {
         size_t s0;
-        int m = chunk_span(j, c, &s0), cols = m * j->ohw;
+        int m = sc_conv_chunk_span(j->net, j->chunk, c, &s0), cols = m * j->ohw;
         /* dW^T [k, o] += sum_q xp[tap(k) + pos(q)] dy[o, q] */
         const float *a = padded_input(j, s0, m, sc.xp);
         pack_dyt(j, s0, m, sc.dyt);
-        gemm_rows(j, a, sc.pos, cols, j->tap, j->k, sc.dyt, nd->c, sc.tile, 0,
-                  store_dw, &dw);
+        sc_gemm_rows(j->kr, a, sc.pos, cols, j->tap, j->k, sc.dyt, nd->c,
+                     sc.tile, 0, store_dw, &dw);
         dw.set = 0;
         if (x->dy == NULL)
             continue;
         /* dx[c, q] += sum_k' Wf[c, k'] dyp[tap'(k') + pos'(q)] */
         padded_dy(j, s0, m, sc.dyp);
-        dx_ctx d = {x->dy + s0 * j->xsz, sc.dout, x->dy_set};
-        gemm_rows(j, sc.dyp, j->tapx, j->kx, sc.dpos, m * j->ihw, j->wp, x->c,
-                  sc.tile, 1, store_dx, &d);
+        dx_ctx d = {j, x->dy + s0 * j->xsz, sc.dout, x->dy_set};
+        sc_gemm_rows(j->kr, sc.dyp, j->tapx, j->kx, sc.dpos, m * j->ihw, j->wp,
+                     x->c, sc.tile, 1, store_dx, &d);
     }
 }
 
@@ -567,8 +545,8 @@ sc_status sc_op_conv2d(sc_net *net, sc_node *nd, int action)
         size_t need = scratch_of(&j, NULL).floats;
         if (need > net->scratch_per_thread)
             net->scratch_per_thread = need;
-        if (up16(nd->pn[P_W]) > net->wgrad_per_thread)
-            net->wgrad_per_thread = up16(nd->pn[P_W]);
+        if (sc_up16(nd->pn[P_W]) > net->wgrad_per_thread)
+            net->wgrad_per_thread = sc_up16(nd->pn[P_W]);
         if (shared_floats(&j) > net->packed_floats)
             net->packed_floats = shared_floats(&j);
         return SC_OK;
@@ -591,7 +569,7 @@ sc_status sc_op_conv2d(sc_net *net, sc_node *nd, int action)
         if (j.x->dy) {
             sc_pool_run(net->pool, (size_t)(j.x->c + nr - 1) / nr,
                         pack_wflip_task, &j);
-            tapx = tap + up16((size_t)j.k);
+            tapx = tap + sc_up16((size_t)j.k);
             fill_taps(tapx, &j.dyl, nd->kh, nd->kw);
         }
         j.tap = tap;

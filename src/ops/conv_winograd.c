@@ -239,8 +239,6 @@ typedef struct wg_job {
     unsigned char ran[256]; /* backward: thread t summed a dU partial */
 } wg_job;
 
-static size_t up16(size_t n) { return (n + 15) / 16 * 16; }
-
 /* Floats per tile in a block's V or M (tile after tile, points of cp
  * channels): a line more than the points take, so that tiles are not a
  * multiple of 4 KB apart (the GEMMs read across tiles; rows that share
@@ -264,7 +262,7 @@ static void pass_init(wg_pass *p, int ci, int ih, int iw,
     p->tw = (ow + WM - 1) / WM;
     p->nh = p->th * WM + WR - 1;
     p->nw = p->tw * WM + WR - 1;
-    p->cp = (int)up16((size_t)ci);
+    p->cp = (int)sc_up16((size_t)ci);
 }
 
 static size_t window(const wg_pass *p)
@@ -284,14 +282,7 @@ static void job_init(wg_job *j, sc_net *net, sc_node *nd)
     pass_init(&j->fwd, x->c, x->h, x->w, nd->pad, nd->c, nd->h, nd->w);
     pass_init(&j->dx, nd->c, nd->h, nd->w, nd->kh - 1 - nd->pad, x->c,
               x->h, x->w);
-    size_t per = window(&j->fwd) + window(&j->dx);
-    int want = (int)(CHUNK_FLOATS / per), threads = sc_pool_threads(net->pool),
-        n = net->plan_n;
-    want = want < 1 ? 1 : want;
-    int chunks = threads * ((n + threads * want - 1) / (threads * want));
-    j->chunk = (n + chunks - 1) / chunks;
-    if (j->chunk < 1)
-        j->chunk = 1;
+    j->chunk = sc_conv_chunk(net, window(&j->fwd) + window(&j->dx), CHUNK_FLOATS);
 }
 
 int sc_winograd_fits(const sc_net *net, const sc_node *nd)
@@ -310,10 +301,11 @@ static size_t dm_point(const wg_job *j)
 }
 
 /* A thread's scratch: the chunk's channels-last x and padded dy, a block's
- * V and M (or dM panels), tables, the kernel's tile and the dU partial. */
+ * V and M (or dM panels), the kernel's tile, the dU partial, and two
+ * offset tables: channels (0, 1, 2, ...) and a block's tiles in V. */
 typedef struct wg_scratch {
     float *xt, *dyt, *v, *mm, *tile, *du;
-    int32_t *tab, *roff;
+    int32_t *ident, *tiles;
     size_t floats;
 } wg_scratch;
 
@@ -325,11 +317,10 @@ static wg_scratch scratch_of(const wg_job *j, float *base)
            cmax = cpx > cpy ? cpx : cpy;
     size_t mm = tb * tile_floats(cmax) > WP * dm_point(j)
                     ? tb * tile_floats(cmax) : WP * dm_point(j);
-    size_t tabn = cmax > tb ? cmax : tb;
 #define PUT(ptr, type, count)                                                 \
     do {                                                                      \
         s.ptr = base ? (type *)(void *)(base + off) : NULL;                   \
-        off += up16(count);                                                   \
+        off += sc_up16(count);                                                   \
     } while (0)
     PUT(xt, float, m * window(&j->fwd));
     PUT(dyt, float, m * window(&j->dx));
@@ -337,8 +328,8 @@ static wg_scratch scratch_of(const wg_job *j, float *base)
     PUT(mm, float, mm);
     PUT(tile, float, (size_t)SC_KERNEL_MAX_MR * SC_KERNEL_MAX_NR);
     PUT(du, float, WP * (size_t)j->x->c * (size_t)j->nd->c);
-    PUT(tab, int32_t, tabn);
-    PUT(roff, int32_t, (size_t)SC_KERNEL_MAX_MR);
+    PUT(ident, int32_t, cmax);
+    PUT(tiles, int32_t, tb);
 #undef PUT
     s.floats = off;
     return s;
@@ -347,14 +338,6 @@ static wg_scratch scratch_of(const wg_job *j, float *base)
 static wg_scratch thread_scratch(const wg_job *j, int t)
 {
     return scratch_of(j, j->net->scratch + (size_t)t * j->net->scratch_per_thread);
-}
-
-/* first sample and sample count of chunk c */
-static int chunk_span(const wg_job *j, size_t c, size_t *s0)
-{
-    size_t n = (size_t)j->net->plan_n;
-    *s0 = c * (size_t)j->chunk;
-    return (int)(*s0 + (size_t)j->chunk <= n ? (size_t)j->chunk : n - *s0);
 }
 
 /* The pass's window of samples [s0, s0 + m), channels-last:
@@ -404,41 +387,61 @@ static void transform_in(const wg_pass *p, const float *w,
     }
 }
 
-/* dst[r * ld + c] = tile[r * nr + c]: a kernel tile's rows into M */
+/* where a kernel tile goes in M (rows: tiles) or in dU (rows: channels) */
+typedef struct rows_ctx {
+    float *dst;
+    size_t ld;
+    int nr;
+} rows_ctx;
+
+/* M[r0 + r][c0 + c] = tile[r][c] */
 SC_SIMD_CLONES
-static void store_rows(const float *restrict tile, int nr, int rows, int cols,
-                       float *restrict dst, size_t ld)
+static void store_m(void *ctx, const float *tile, int r0, int rows, int c0,
+                    int cols)
 {
-    for (int r = 0; r < rows; r++)
+    const rows_ctx *m = ctx;
+    for (int r = 0; r < rows; r++) {
+        float *restrict d = m->dst + (size_t)(r0 + r) * m->ld + c0;
+        const float *restrict tr = tile + r * m->nr;
         for (int c = 0; c < cols; c++)
-            dst[(size_t)r * ld + c] = tile[r * nr + c];
+            d[c] = tr[c];
+    }
 }
 
-/* M[t][xi][co] = sum_c V[t][xi][c] U[xi][c][co], t < nt */
+/* dU[r0 + r][c0 + c] += tile[r][c] */
+SC_SIMD_CLONES
+static void store_du(void *ctx, const float *tile, int r0, int rows, int c0,
+                     int cols)
+{
+    const rows_ctx *m = ctx;
+    for (int r = 0; r < rows; r++) {
+        float *restrict d = m->dst + (size_t)(r0 + r) * m->ld + c0;
+        const float *restrict tr = tile + r * m->nr;
+        for (int c = 0; c < cols; c++)
+            d[c] += tr[c];
+    }
+}
+
+/* the offsets of a block's first nt tiles in V (cp channels a point) */
+static void fill_tiles(int32_t *tiles, int nt, size_t cp)
+{
+    for (int t = 0; t < nt; t++)
+        tiles[t] = (int32_t)((size_t)t * tile_floats(cp));
+}
+
+/* M[t][xi][co] = sum_c V[t][xi][c] U[xi][c][co], t < nt: per point, rows
+ * the tiles, the reduction over the channels */
 static void gemm_points(const wg_job *j, const wg_pass *p, const float *v,
                         int nt, float *mm, const wg_scratch *sc)
 {
-    const sc_kernel *k = j->kr;
-    int mr = k->mr, nr = k->nr;
-    size_t cp = (size_t)p->cp, cpo = up16((size_t)p->co);
-    size_t ustride = (size_t)sc_round_up(p->co, nr) * p->ci;
-    for (int c = 0; c < p->ci; c++)
-        sc->tab[c] = c;
-    for (int xi = 0; xi < WP; xi++)
-        for (int c0 = 0; c0 < p->co; c0 += nr) {
-            const float *panel = p->u + xi * ustride + (size_t)(c0 / nr) * p->ci * nr;
-            int cols = sc_panel_cols(k, p->co, c0);
-            sc_ukernel_fn fn = sc_panel_width(k, cols) < nr ? k->half : k->fn;
-            for (int r0 = 0; r0 < nt; r0 += mr) {
-                int nrow = nt - r0 < mr ? nt - r0 : mr;
-                for (int r = 0; r < mr; r++) /* spare rows repeat row r0 */
-                    sc->roff[r] = (int32_t)((size_t)(r0 + (r < nrow ? r : 0)) * tile_floats(cp));
-                fn(p->ci, v + (size_t)xi * cp, sc->tab, sc->roff, panel, sc->tile, 0);
-                store_rows(sc->tile, nr, nrow, cols,
-                           mm + (size_t)r0 * tile_floats(cpo) + (size_t)xi * cpo + c0,
-                           tile_floats(cpo));
-            }
-        }
+    size_t cp = (size_t)p->cp, cpo = sc_up16((size_t)p->co);
+    size_t ustride = (size_t)sc_round_up(p->co, j->kr->nr) * p->ci;
+    fill_tiles(sc->tiles, nt, cp);
+    for (int xi = 0; xi < WP; xi++) {
+        rows_ctx m = {mm + (size_t)xi * cpo, tile_floats(cpo), j->kr->nr};
+        sc_gemm_rows(j->kr, v + (size_t)xi * cp, sc->ident, p->ci, sc->tiles,
+                     nt, p->u + xi * ustride, p->co, sc->tile, 0, store_m, &m);
+    }
 }
 
 /* y = A^T M A of tiles [t0, t0 + nt), stored (or added) into dst */
@@ -447,7 +450,7 @@ static void transform_out(const wg_job *j, const wg_pass *p, size_t s0,
                           const float *mm, int t0, int nt)
 {
     int ow = p->ow;
-    size_t cpo = up16((size_t)p->co), plane = (size_t)p->oh * ow;
+    size_t cpo = sc_up16((size_t)p->co), plane = (size_t)p->oh * ow;
     float y[WM * WM * LANES], yt[LANES * WM * WM];
     for (int t = 0; t < nt; t++) {
         int s, ty, tx;
@@ -509,11 +512,14 @@ static void run_pass(const wg_job *j, const wg_pass *p, size_t s0, int m,
     }
 }
 
-/* zeros of a task's windows: frames and spare channels, which the chunks'
- * copies never overwrite; M's spare channels, which no kernel writes */
+/* the channel table, and the zeros of a task's windows: frames and spare
+ * channels, which the chunks' copies never overwrite; M's spare channels,
+ * which no kernel writes */
 static void task_setup(const wg_job *j, const wg_scratch *sc, int bwd)
 {
     size_t m = (size_t)j->chunk, cmax = j->fwd.cp > j->dx.cp ? j->fwd.cp : j->dx.cp;
+    for (size_t c = 0; c < cmax; c++)
+        sc->ident[c] = (int32_t)c;
     memset(sc->xt, 0, m * window(&j->fwd) * sizeof(float));
     memset(sc->mm, 0, (size_t)j->tb * tile_floats(cmax) * sizeof(float));
     if (bwd)
@@ -527,14 +533,15 @@ static void forward_task(void *ctx, size_t b, size_t e, int t)
     task_setup(j, &sc, 0);
     for (size_t c = b; c < e; c++) {
         size_t s0;
-        int m = chunk_span(j, c, &s0);
+        int m = sc_conv_chunk_span(j->net, j->chunk, c, &s0);
         to_window(j, &j->fwd, s0, m, sc.xt);
         run_pass(j, &j->fwd, s0, m, sc.xt, &sc);
     }
 }
 
 /* dM panels of the dW pass's tiles [t0, t0 + nt) (the forward's tiling):
- * dm[xi][O panel][t][NR] (points dm_point apart), from dy's window (the dx pass's input) */
+ * dm[xi][O panel][t][NR] (points dm_point apart, panels of nt rows), from
+ * dy's window (the dx pass's input) */
 static void transform_grad(const wg_job *j, const float *dyw, int t0, int nt,
                            float *dm)
 {
@@ -551,7 +558,7 @@ static void transform_grad(const wg_job *j, const float *dyw, int t0, int nt,
         for (int g = 0; g < o; g += LANES) {
             int c0 = g / nr * nr, col = g - c0;
             int width = sc_panel_width(k, sc_panel_cols(k, o, c0));
-            float *dst = dm + (size_t)(c0 / nr) * j->tb * nr + (size_t)t * width + col;
+            float *dst = dm + (size_t)(c0 / nr) * nt * nr + (size_t)t * width + col;
             if (col + LANES <= width) { /* the 16 lanes within one panel */
                 grad_tile(d + g, p->nw * cp, cp, dst, vs);
                 continue;
@@ -560,7 +567,7 @@ static void transform_grad(const wg_job *j, const float *dyw, int t0, int nt,
             for (int l = 0; l < LANES && g + l < o; l++) {
                 int c = g + l, pc0 = c / nr * nr;
                 int pw = sc_panel_width(k, sc_panel_cols(k, o, pc0));
-                float *pd = dm + (size_t)(pc0 / nr) * j->tb * nr + (size_t)t * pw + (c - pc0);
+                float *pd = dm + (size_t)(pc0 / nr) * nt * nr + (size_t)t * pw + (c - pc0);
                 for (int xi = 0; xi < WP; xi++)
                     pd[xi * vs] = tmp[xi * LANES + l];
             }
@@ -568,33 +575,19 @@ static void transform_grad(const wg_job *j, const float *dyw, int t0, int nt,
     }
 }
 
-/* dU[xi][c][o] += sum_t V[t][xi][c] dM[xi][t][o], t < nt */
+/* dU[xi][c][o] += sum_t V[t][xi][c] dM[xi][t][o], t < nt: per point,
+ * rows the input channels, the reduction over the tiles */
 static void gemm_grad(const wg_job *j, const float *v, const float *dm, int nt,
                       float *du, const wg_scratch *sc)
 {
-    const sc_kernel *k = j->kr;
-    int mr = k->mr, nr = k->nr, c = j->x->c, o = j->nd->c;
+    int c = j->x->c, o = j->nd->c;
     size_t cp = (size_t)j->fwd.cp;
-    for (int t = 0; t < nt; t++)
-        sc->tab[t] = (int32_t)((size_t)t * tile_floats(cp));
-    for (int xi = 0; xi < WP; xi++)
-        for (int c0 = 0; c0 < o; c0 += nr) {
-            const float *panel = dm + (size_t)xi * dm_point(j) + (size_t)(c0 / nr) * j->tb * nr;
-            int cols = sc_panel_cols(k, o, c0);
-            sc_ukernel_fn fn = sc_panel_width(k, cols) < nr ? k->half : k->fn;
-            for (int r0 = 0; r0 < c; r0 += mr) {
-                int nrow = c - r0 < mr ? c - r0 : mr;
-                for (int r = 0; r < mr; r++)
-                    sc->roff[r] = r0 + (r < nrow ? r : 0);
-                fn(nt, v + (size_t)xi * cp, sc->tab, sc->roff, panel, sc->tile, 0);
-                for (int r = 0; r < nrow; r++) {
-                    float *restrict d = du + ((size_t)xi * c + r0 + r) * o + c0;
-                    const float *restrict tr = sc->tile + r * nr;
-                    for (int cc = 0; cc < cols; cc++)
-                        d[cc] += tr[cc];
-                }
-            }
-        }
+    fill_tiles(sc->tiles, nt, cp);
+    for (int xi = 0; xi < WP; xi++) {
+        rows_ctx d = {du + (size_t)xi * c * o, (size_t)o, j->kr->nr};
+        sc_gemm_rows(j->kr, v + (size_t)xi * cp, sc->tiles, nt, sc->ident, c,
+                     dm + (size_t)xi * dm_point(j), o, sc->tile, 0, store_du, &d);
+    }
 }
 
 static void backward_task(void *ctx, size_t b, size_t e, int t)
@@ -607,7 +600,7 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
     memset(sc.du, 0, WP * (size_t)j->x->c * j->nd->c * sizeof(float));
     for (size_t c = b; c < e; c++) {
         size_t s0;
-        int m = chunk_span(j, c, &s0), tiles = m * f->th * f->tw;
+        int m = sc_conv_chunk_span(j->net, j->chunk, c, &s0), tiles = m * f->th * f->tw;
         to_window(j, f, s0, m, sc.xt);
         to_window(j, p, s0, m, sc.dyt);
         for (int t0 = 0; t0 < tiles; t0 += j->tb) {

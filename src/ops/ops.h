@@ -35,10 +35,17 @@ sc_status sc_op_flatten(sc_net *net, sc_node *nd, int action);
 sc_status sc_op_add(sc_net *net, sc_node *nd, int action);
 
 /* Winograd convolution (conv_winograd.c), for the conv layers it fits:
- * stride 1, a 3x3 or 5x5 kernel, padding at most (k - 1) / 2. Answers
- * OP_SCRATCH, OP_FORWARD and OP_BACKWARD (not the bias gradient). */
+ * stride 1, a 5x5 kernel, padding at most 2, two or more input channels.
+ * Answers OP_SCRATCH, OP_FORWARD and OP_BACKWARD (not the bias gradient). */
 int sc_winograd_fits(const sc_net *net, const sc_node *nd);
 sc_status sc_conv_winograd(sc_net *net, sc_node *nd, int action);
+
+/* How both convolutions deal samples to threads (conv2d.c): the samples
+ * per chunk when one sample's scratch is `per` floats and a chunk's should
+ * stay near `budget`, the chunk count a multiple of the thread count (every
+ * thread the same share); and the first sample and count of chunk c. */
+int sc_conv_chunk(const sc_net *net, size_t per, size_t budget);
+int sc_conv_chunk_span(const sc_net *net, int chunk, size_t c, size_t *s0);
 
 /* The weights a dense/conv layer computes with: quantised or plain. */
 const float *sc_layer_weights(sc_net *net, sc_node *nd);
