@@ -107,7 +107,7 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
     const float *g = sc_node_param(j->net, nd, P_GAMMA);
     float *dg = sc_node_grad(j->net, nd, P_GAMMA);
     float *dbeta = sc_node_grad(j->net, nd, P_BETA);
-    float *buf = j->net->scratch + (size_t)t * j->net->scratch_per_thread;
+    float *buf = sc_thread_scratch(j->net, t);
     for (size_t ch = b; ch < e; ch++) {
         float mean = nd->save[ch], invstd = nd->save[c + ch];
         float gc = g ? g[ch] : 1.0f, scale, shift;

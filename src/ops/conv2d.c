@@ -102,27 +102,21 @@ static conv_scratch scratch_of(const conv_job *j, float *base)
     conv_scratch s;
     size_t off = 0, m = (size_t)j->chunk, cols = m * (size_t)j->ohw,
            icols = m * (size_t)j->ihw;
-#define PUT(ptr, type, count)                                                 \
-    do {                                                                      \
-        s.ptr = base ? (type *)(void *)(base + off) : NULL;                   \
-        off += sc_up16(count);                                                   \
-    } while (0)
-    PUT(xp, float, j->nd->pad > 0 ? m * lay_size(&j->in) : 0);
-    PUT(dyp, float, m * lay_size(&j->dyl));
-    PUT(dyt, float, (size_t)sc_round_up(j->nd->c, j->kr->nr) * cols);
-    PUT(tile, float, (size_t)SC_KERNEL_MAX_MR * SC_KERNEL_MAX_NR);
-    PUT(pos, int32_t, cols);
-    PUT(out, int32_t, cols);
-    PUT(dpos, int32_t, icols);
-    PUT(dout, int32_t, icols);
-#undef PUT
+    s.xp = sc_carve(base, &off, j->nd->pad > 0 ? m * lay_size(&j->in) : 0);
+    s.dyp = sc_carve(base, &off, m * lay_size(&j->dyl));
+    s.dyt = sc_carve(base, &off, (size_t)sc_round_up(j->nd->c, j->kr->nr) * cols);
+    s.tile = sc_carve(base, &off, (size_t)SC_KERNEL_MAX_MR * SC_KERNEL_MAX_NR);
+    s.pos = sc_carve(base, &off, cols);
+    s.out = sc_carve(base, &off, cols);
+    s.dpos = sc_carve(base, &off, icols);
+    s.dout = sc_carve(base, &off, icols);
     s.floats = off;
     return s;
 }
 
 static conv_scratch thread_scratch(const conv_job *j, int t)
 {
-    return scratch_of(j, j->net->scratch + (size_t)t * j->net->scratch_per_thread);
+    return scratch_of(j, sc_thread_scratch(j->net, t));
 }
 
 /* floats the shared weight panels and tap tables take */

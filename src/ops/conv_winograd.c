@@ -317,27 +317,21 @@ static wg_scratch scratch_of(const wg_job *j, float *base)
            cmax = cpx > cpy ? cpx : cpy;
     size_t mm = tb * tile_floats(cmax) > WP * dm_point(j)
                     ? tb * tile_floats(cmax) : WP * dm_point(j);
-#define PUT(ptr, type, count)                                                 \
-    do {                                                                      \
-        s.ptr = base ? (type *)(void *)(base + off) : NULL;                   \
-        off += sc_up16(count);                                                   \
-    } while (0)
-    PUT(xt, float, m * window(&j->fwd));
-    PUT(dyt, float, m * window(&j->dx));
-    PUT(v, float, tb * tile_floats(cmax));
-    PUT(mm, float, mm);
-    PUT(tile, float, (size_t)SC_KERNEL_MAX_MR * SC_KERNEL_MAX_NR);
-    PUT(du, float, WP * (size_t)j->x->c * (size_t)j->nd->c);
-    PUT(ident, int32_t, cmax);
-    PUT(tiles, int32_t, tb);
-#undef PUT
+    s.xt = sc_carve(base, &off, m * window(&j->fwd));
+    s.dyt = sc_carve(base, &off, m * window(&j->dx));
+    s.v = sc_carve(base, &off, tb * tile_floats(cmax));
+    s.mm = sc_carve(base, &off, mm);
+    s.tile = sc_carve(base, &off, (size_t)SC_KERNEL_MAX_MR * SC_KERNEL_MAX_NR);
+    s.du = sc_carve(base, &off, WP * (size_t)j->x->c * (size_t)j->nd->c);
+    s.ident = sc_carve(base, &off, cmax);
+    s.tiles = sc_carve(base, &off, tb);
     s.floats = off;
     return s;
 }
 
 static wg_scratch thread_scratch(const wg_job *j, int t)
 {
-    return scratch_of(j, j->net->scratch + (size_t)t * j->net->scratch_per_thread);
+    return scratch_of(j, sc_thread_scratch(j->net, t));
 }
 
 /* The pass's window of samples [s0, s0 + m), channels-last:
@@ -387,38 +381,29 @@ static void transform_in(const wg_pass *p, const float *w,
     }
 }
 
-/* where a kernel tile goes in M (rows: tiles) or in dU (rows: channels) */
+/* where a kernel tile goes: M (rows: tiles; stored) or dU (rows: input
+ * channels; added) */
 typedef struct rows_ctx {
     float *dst;
     size_t ld;
-    int nr;
+    int nr, add;
 } rows_ctx;
 
-/* M[r0 + r][c0 + c] = tile[r][c] */
+/* dst[r0 + r][c0 + c] (+)= tile[r][c] */
 SC_SIMD_CLONES
-static void store_m(void *ctx, const float *tile, int r0, int rows, int c0,
-                    int cols)
+static void store_rows(void *ctx, const float *tile, int r0, int rows, int c0,
+                       int cols)
 {
     const rows_ctx *m = ctx;
     for (int r = 0; r < rows; r++) {
         float *restrict d = m->dst + (size_t)(r0 + r) * m->ld + c0;
         const float *restrict tr = tile + r * m->nr;
-        for (int c = 0; c < cols; c++)
-            d[c] = tr[c];
-    }
-}
-
-/* dU[r0 + r][c0 + c] += tile[r][c] */
-SC_SIMD_CLONES
-static void store_du(void *ctx, const float *tile, int r0, int rows, int c0,
-                     int cols)
-{
-    const rows_ctx *m = ctx;
-    for (int r = 0; r < rows; r++) {
-        float *restrict d = m->dst + (size_t)(r0 + r) * m->ld + c0;
-        const float *restrict tr = tile + r * m->nr;
-        for (int c = 0; c < cols; c++)
-            d[c] += tr[c];
+        if (m->add)
+            for (int c = 0; c < cols; c++)
+                d[c] += tr[c];
+        else
+            for (int c = 0; c < cols; c++)
+                d[c] = tr[c];
     }
 }
 
@@ -438,9 +423,9 @@ static void gemm_points(const wg_job *j, const wg_pass *p, const float *v,
     size_t ustride = (size_t)sc_round_up(p->co, j->kr->nr) * p->ci;
     fill_tiles(sc->tiles, nt, cp);
     for (int xi = 0; xi < WP; xi++) {
-        rows_ctx m = {mm + (size_t)xi * cpo, tile_floats(cpo), j->kr->nr};
+        rows_ctx m = {mm + (size_t)xi * cpo, tile_floats(cpo), j->kr->nr, 0};
         sc_gemm_rows(j->kr, v + (size_t)xi * cp, sc->ident, p->ci, sc->tiles,
-                     nt, p->u + xi * ustride, p->co, sc->tile, 0, store_m, &m);
+                     nt, p->u + xi * ustride, p->co, sc->tile, 0, store_rows, &m);
     }
 }
 
@@ -584,9 +569,9 @@ static void gemm_grad(const wg_job *j, const float *v, const float *dm, int nt,
     size_t cp = (size_t)j->fwd.cp;
     fill_tiles(sc->tiles, nt, cp);
     for (int xi = 0; xi < WP; xi++) {
-        rows_ctx d = {du + (size_t)xi * c * o, (size_t)o, j->kr->nr};
+        rows_ctx d = {du + (size_t)xi * c * o, (size_t)o, j->kr->nr, 1};
         sc_gemm_rows(j->kr, v + (size_t)xi * cp, sc->tiles, nt, sc->ident, c,
-                     dm + (size_t)xi * dm_point(j), o, sc->tile, 0, store_du, &d);
+                     dm + (size_t)xi * dm_point(j), o, sc->tile, 0, store_rows, &d);
     }
 }
 

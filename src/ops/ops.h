@@ -56,6 +56,21 @@ const float *sc_layer_weights(sc_net *net, sc_node *nd);
 double sc_xent(const float *logits, const int32_t *labels, int n, int k,
                float *probs, float *dlogits, int *correct);
 
+/* Thread t's op scratch (net->scratch_per_thread floats). */
+static inline float *sc_thread_scratch(const sc_net *net, int t)
+{
+    return net->scratch + (size_t)t * net->scratch_per_thread;
+}
+
+/* The next `count` floats (or int32s) of a scratch layout at *off, rounded
+ * up to 16; NULL while only sizing it (base NULL). */
+static inline void *sc_carve(float *base, size_t *off, size_t count)
+{
+    void *p = base ? (void *)(base + *off) : NULL;
+    *off += sc_up16(count);
+    return p;
+}
+
 static inline sc_node *sc_in(sc_net *net, sc_node *nd, int i)
 {
     return &net->nodes[nd->in[i]];
