@@ -55,13 +55,22 @@ START_TEST(test_tile)
                 tab[t] = (int32_t)(tu_lcg_next(&r) % 2048);
             for (int i = 0; i < k->mr; i++)
                 roff[i] = (int32_t)(tu_lcg_next(&r) % 2048);
-            float tile[SC_KERNEL_MAX_MR * SC_KERNEL_MAX_NR]
+            enum { GAP = 16 }; /* rows ld = NR + GAP apart: a product's rows */
+            float tile[SC_KERNEL_MAX_MR * (SC_KERNEL_MAX_NR + GAP)]
                 __attribute__((aligned(64)));
-            for (int v = 0; v < 4; v++) { /* full / half, plain / trans */
-                int half = v >> 1, trans = v & 1;
+            /* full / half, plain / trans / plain with rows ld apart */
+            for (int v = 0; v < 6; v++) {
+                int half = v / 3, trans = v % 3 == 1, wide = v % 3 == 2;
                 int cols = half ? k->nr / 2 : k->nr; /* B packed cols wide */
+                size_t ld = (size_t)k->nr + (wide ? GAP : 0);
                 memset(tile, 0xff, sizeof tile); /* NaN: every slot written */
-                (half ? k->half : k->fn)(n, a, tab, roff, b, tile, trans);
+                (half ? k->half : k->fn)(n, a, tab, roff, b, tile, ld, trans);
+                if (!trans) /* nothing beyond the columns: gaps stay NaN */
+                    for (int i = 0; i < k->mr; i++)
+                        for (size_t j = (size_t)cols; j < ld; j++)
+                            ck_assert_msg(isnan(tile[i * ld + j]),
+                                          "%s%s ld=%zu wrote [%d][%zu]", k->name,
+                                          half ? " half" : "", ld, i, j);
                 for (int i = 0; i < k->mr; i++)
                     for (int j = 0; j < cols; j++) {
                         double ref = 0.0, mag = 0.0;
@@ -70,7 +79,7 @@ START_TEST(test_tile)
                             ref += v;
                             mag += fabs(v);
                         }
-                        float got = tile[trans ? j * k->mr + i : i * k->nr + j];
+                        float got = tile[trans ? (size_t)j * k->mr + i : i * ld + j];
                         ck_assert_msg(fabs(got - ref) <= 1e-6 * mag + 1e-30,
                                       "%s%s n=%d trans=%d [%d][%d]: %g vs %g",
                                       k->name, half ? " half" : "", n, trans,

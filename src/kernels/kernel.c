@@ -28,8 +28,8 @@ void sc_pack_t_generic(const float *src, size_t ld, int rows, int n, int width,
 
 void sc_gemm_rows(const sc_kernel *k, const float *a, const int32_t *tab,
                   int n, const int32_t *roff, int rows, const float *b,
-                  int ncols, float *tile, int trans, sc_tile_store store,
-                  void *ctx)
+                  int ncols, float *tile, size_t ld, int trans,
+                  sc_tile_store store, void *ctx)
 {
     int mr = k->mr, nr = k->nr;
     int32_t ro[SC_KERNEL_MAX_MR];
@@ -41,7 +41,11 @@ void sc_gemm_rows(const sc_kernel *k, const float *a, const int32_t *tab,
             int nrow = rows - r0 < mr ? rows - r0 : mr;
             for (int r = 0; r < mr; r++)
                 ro[r] = roff[r0 + (r < nrow ? r : 0)];
-            fn(n, a, tab, ro, panel, tile, trans);
+            if (store == NULL) {
+                fn(n, a, tab, ro, panel, tile + (size_t)r0 * ld + c0, ld, 0);
+                continue;
+            }
+            fn(n, a, tab, ro, panel, tile, (size_t)nr, trans);
             store(ctx, tile, r0, nrow, c0, cols);
         }
     }

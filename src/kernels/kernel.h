@@ -11,10 +11,11 @@
  * unfolded: forward, tab holds the kernel taps (ch, i, j) and roff MR output
  * positions; for the weight gradient the roles swap (tab: positions, roff:
  * taps). Every roff entry must be a valid offset (callers repeat one for
- * rows they will not store). T goes to tile (MR * NR floats, 64-byte
- * aligned), row-major [MR][NR], or transposed [NR][MR] when trans is set
+ * rows they will not store). T goes to tile (64-byte aligned), row-major
+ * with rows ld floats apart (ld a multiple of 16: NR for a scratch tile, or
+ * a row of the caller's product), or transposed [NR][MR] when trans is set
  * (then the MR floats of one column are contiguous: one output channel at
- * MR consecutive positions); the caller stores it wherever it belongs.
+ * MR consecutive positions; ld is not used).
  *
  * half computes only the first NR/2 columns, from a panel packed NR/2 wide
  * (the tile laid out as for NR): narrow layers, e.g. 13 channels after
@@ -30,7 +31,7 @@
 
 typedef void (*sc_ukernel_fn)(int n, const float *a, const int32_t *tab,
                               const int32_t *roff, const float *b,
-                              float *tile, int trans);
+                              float *tile, size_t ld, int trans);
 
 /* Packs `rows` (<= width) rows of n floats, ld apart, transposed into n
  * rows of width floats, ldd apart (a panel: width NR, or NR/2 for a half
@@ -87,14 +88,20 @@ typedef void (*sc_tile_store)(void *ctx, const float *tile, int r0, int rows,
                               int c0, int cols);
 
 /* The product over rows [0, rows) of a table of row offsets (roff) and
- * ncols columns of b, stored tile by tile: MR rows (spare rows repeat row
- * r0 and are not stored) by one panel of B at a time. b's panels hold n
- * rows each, NR floats apart (panel c0 / NR at b + c0 / NR * n * NR), a
- * narrow last one packed NR/2 wide (sc_panel_width) and computed by the
- * half kernel. */
+ * ncols columns of b, tile by tile: MR rows (spare rows repeat row r0) by
+ * one panel of B at a time. b's panels hold n rows each, NR floats apart
+ * (panel c0 / NR at b + c0 / NR * n * NR), a narrow last one packed NR/2
+ * wide (sc_panel_width) and computed by the half kernel.
+ * With a store, each tile goes to the scratch tile (MR * NR floats) and
+ * store puts its real rows and columns where they belong. Without one
+ * (store NULL, trans 0), the kernels write the product straight to
+ * tile[r * ld + c], ld a multiple of 16: tile then needs room for
+ * whole tiles, rows up to a multiple of MR and each panel's packed width,
+ * and its spare rows and columns receive the spare rows' repeats and the
+ * panels' padding. */
 void sc_gemm_rows(const sc_kernel *k, const float *a, const int32_t *tab,
                   int n, const int32_t *roff, int rows, const float *b,
-                  int ncols, float *tile, int trans, sc_tile_store store,
-                  void *ctx);
+                  int ncols, float *tile, size_t ld, int trans,
+                  sc_tile_store store, void *ctx);
 
 #endif

@@ -18,13 +18,13 @@
         c##r##1 = _mm256_fmadd_ps(a_, b1, c##r##1);                           \
     }
 #define SAVE(r)                                                               \
-    _mm256_store_ps(tile + (r) * 16, c##r##0);                                \
-    _mm256_store_ps(tile + (r) * 16 + 8, c##r##1);
+    _mm256_store_ps(tile + (r) * ld, c##r##0);                                \
+    _mm256_store_ps(tile + (r) * ld + 8, c##r##1);
 
 __attribute__((target("avx2,fma"))) static void
 kernel_6x16(int n, const float *restrict a, const int32_t *restrict tab,
             const int32_t *restrict roff, const float *restrict b,
-            float *restrict tile, int trans)
+            float *restrict tile, size_t ld, int trans)
 {
     ROW_OFFSETS
     ZERO(0) ZERO(1) ZERO(2) ZERO(3) ZERO(4) ZERO(5)
@@ -41,6 +41,7 @@ kernel_6x16(int n, const float *restrict a, const int32_t *restrict tab,
     float t[6 * 16] __attribute__((aligned(32)));
     float *tile_ = tile;
     tile = t;
+    ld = 16;
     SAVE(0) SAVE(1) SAVE(2) SAVE(3) SAVE(4) SAVE(5)
     for (int r = 0; r < 6; r++)
         for (int j = 0; j < 16; j++)
@@ -55,7 +56,7 @@ kernel_6x16(int n, const float *restrict a, const int32_t *restrict tab,
 __attribute__((target("avx2,fma"))) static void
 kernel_6x8(int n, const float *restrict a, const int32_t *restrict tab,
            const int32_t *restrict roff, const float *restrict b,
-           float *restrict tile, int trans)
+           float *restrict tile, size_t ld, int trans)
 {
     ROW_OFFSETS
     __m256 c00 = _mm256_setzero_ps(), c10 = c00, c20 = c00, c30 = c00,
@@ -70,7 +71,7 @@ kernel_6x8(int n, const float *restrict a, const int32_t *restrict tab,
     SAVE1(0) SAVE1(1) SAVE1(2) SAVE1(3) SAVE1(4) SAVE1(5)
     for (int r = 0; r < 6; r++)
         for (int j = 0; j < 8; j++)
-            tile[trans ? j * 6 + r : r * 16 + j] = t[r * 16 + j];
+            tile[trans ? (size_t)j * 6 + r : r * ld + j] = t[r * 16 + j];
 }
 
 static const sc_kernel avx2 = {"avx2", 6, 16, kernel_6x16, kernel_6x8,

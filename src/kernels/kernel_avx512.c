@@ -20,8 +20,8 @@
         c##r##1 = _mm512_fmadd_ps(a_, b1, c##r##1);                           \
     }
 #define SAVE(r)                                                               \
-    _mm512_store_ps(tile + (r) * 32, c##r##0);                                \
-    _mm512_store_ps(tile + (r) * 32 + 16, c##r##1);
+    _mm512_store_ps(tile + (r) * ld, c##r##0);                                \
+    _mm512_store_ps(tile + (r) * ld + 16, c##r##1);
 
 /* Rows r0..r7 (16 columns each) written transposed: column c's 8 values
  * to t + 8 c, for the 16 columns. Three rounds of 2-input shuffles. */
@@ -59,7 +59,7 @@ TARGET static void kernel_8x32(int n, const float *restrict a,
                                const int32_t *restrict tab,
                                const int32_t *restrict roff,
                                const float *restrict b, float *restrict tile,
-                               int trans)
+                               size_t ld, int trans)
 {
     ROW_OFFSETS
     ZERO(0) ZERO(1) ZERO(2) ZERO(3) ZERO(4) ZERO(5) ZERO(6) ZERO(7)
@@ -83,7 +83,7 @@ TARGET static void kernel_8x32(int n, const float *restrict a,
     STEP1(0, c, at, bv) STEP1(1, c, at, bv) STEP1(2, c, at, bv)               \
     STEP1(3, c, at, bv) STEP1(4, c, at, bv) STEP1(5, c, at, bv)               \
     STEP1(6, c, at, bv) STEP1(7, c, at, bv)
-#define SAVE1(r) _mm512_store_ps(tile + (r) * 32, c##r);
+#define SAVE1(r) _mm512_store_ps(tile + (r) * ld, c##r);
 
 /* The first 16 columns only (B packed 16 wide). Eight
  * accumulators would be eight FMA chains, too few to hide the FMA latency:
@@ -92,7 +92,7 @@ TARGET static void kernel_8x16(int n, const float *restrict a,
                                const int32_t *restrict tab,
                                const int32_t *restrict roff,
                                const float *restrict b, float *restrict tile,
-                               int trans)
+                               size_t ld, int trans)
 {
     ROW_OFFSETS
     __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0,

@@ -10,7 +10,7 @@ static inline void tile_4xn(int n, const float *restrict a,
                             const int32_t *restrict tab,
                             const int32_t *restrict roff,
                             const float *restrict b, float *restrict tile,
-                            int trans, int cols)
+                            size_t ld, int trans, int cols)
 {
     float t[MR][NR] = {{0}};
     for (int s = 0; s < n; s++) {
@@ -24,21 +24,21 @@ static inline void tile_4xn(int n, const float *restrict a,
     }
     for (int r = 0; r < MR; r++)
         for (int j = 0; j < cols; j++)
-            tile[trans ? j * MR + r : r * NR + j] = t[r][j];
+            tile[trans ? (size_t)j * MR + r : r * ld + j] = t[r][j];
 }
 
 static void kernel_4x16(int n, const float *a, const int32_t *tab,
                         const int32_t *roff, const float *b, float *tile,
-                        int trans)
+                        size_t ld, int trans)
 {
-    tile_4xn(n, a, tab, roff, b, tile, trans, NR);
+    tile_4xn(n, a, tab, roff, b, tile, ld, trans, NR);
 }
 
 static void kernel_4x8(int n, const float *a, const int32_t *tab,
                        const int32_t *roff, const float *b, float *tile,
-                       int trans)
+                       size_t ld, int trans)
 {
-    tile_4xn(n, a, tab, roff, b, tile, trans, NR / 2);
+    tile_4xn(n, a, tab, roff, b, tile, ld, trans, NR / 2);
 }
 
 static const sc_kernel generic = {"generic", MR, NR, kernel_4x16, kernel_4x8,

@@ -285,7 +285,7 @@ static void forward_task(void *ctx, size_t b, size_t e, int t)
         const float *a = padded_input(j, s0, m, sc.xp);
         fwd_ctx f = {j, nd->y + s0 * j->ysz, sc_node_param(j->net, nd, P_B), sc.out};
         sc_gemm_rows(j->kr, a, j->tap, j->k, sc.pos, cols, j->wp, nd->c, sc.tile,
-                     1, store_y, &f);
+                     0, 1, store_y, &f);
         if (nd->cbias)
             for (int s = 0; s < m; s++) {
                 float *restrict y = nd->y + (s0 + s) * j->ysz;
@@ -407,7 +407,7 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
         const float *a = padded_input(j, s0, m, sc.xp);
         pack_dyt(j, s0, m, sc.dyt);
         sc_gemm_rows(j->kr, a, sc.pos, cols, j->tap, j->k, sc.dyt, nd->c,
-                     sc.tile, 0, store_dw, &dw);
+                     sc.tile, 0, 0, store_dw, &dw);
         dw.set = 0;
         if (x->dy == NULL)
             continue;
@@ -415,7 +415,7 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
         padded_dy(j, s0, m, sc.dyp);
         dx_ctx d = {j, x->dy + s0 * j->xsz, sc.dout, x->dy_set};
         sc_gemm_rows(j->kr, sc.dyp, j->tapx, j->kx, sc.dpos, m * j->ihw, j->wp,
-                     x->c, sc.tile, 1, store_dx, &d);
+                     x->c, sc.tile, 0, 1, store_dx, &d);
     }
 }
 

@@ -381,29 +381,24 @@ static void transform_in(const wg_pass *p, const float *w,
     }
 }
 
-/* where a kernel tile goes: M (rows: tiles; stored) or dU (rows: input
- * channels; added) */
+/* where a kernel tile of dU goes (rows: input channels) */
 typedef struct rows_ctx {
     float *dst;
     size_t ld;
-    int nr, add;
+    int nr;
 } rows_ctx;
 
-/* dst[r0 + r][c0 + c] (+)= tile[r][c] */
+/* dst[r0 + r][c0 + c] += tile[r][c] */
 SC_SIMD_CLONES
-static void store_rows(void *ctx, const float *tile, int r0, int rows, int c0,
-                       int cols)
+static void add_rows(void *ctx, const float *tile, int r0, int rows, int c0,
+                     int cols)
 {
     const rows_ctx *m = ctx;
     for (int r = 0; r < rows; r++) {
         float *restrict d = m->dst + (size_t)(r0 + r) * m->ld + c0;
         const float *restrict tr = tile + r * m->nr;
-        if (m->add)
-            for (int c = 0; c < cols; c++)
-                d[c] += tr[c];
-        else
-            for (int c = 0; c < cols; c++)
-                d[c] = tr[c];
+        for (int c = 0; c < cols; c++)
+            d[c] += tr[c];
     }
 }
 
@@ -415,18 +410,20 @@ static void fill_tiles(int32_t *tiles, int nt, size_t cp)
 }
 
 /* M[t][xi][co] = sum_c V[t][xi][c] U[xi][c][co], t < nt: per point, rows
- * the tiles, the reduction over the channels */
+ * the tiles, the reduction over the channels. The kernels write M in
+ * place: its cpo channels a point hold the panels' width, and its tb tiles
+ * a whole number of MR-row tiles (the spare rows and channels they fill are
+ * never read; U's padding makes the channels 0). */
 static void gemm_points(const wg_job *j, const wg_pass *p, const float *v,
                         int nt, float *mm, const wg_scratch *sc)
 {
     size_t cp = (size_t)p->cp, cpo = sc_up16((size_t)p->co);
     size_t ustride = (size_t)sc_round_up(p->co, j->kr->nr) * p->ci;
     fill_tiles(sc->tiles, nt, cp);
-    for (int xi = 0; xi < WP; xi++) {
-        rows_ctx m = {mm + (size_t)xi * cpo, tile_floats(cpo), j->kr->nr, 0};
+    for (int xi = 0; xi < WP; xi++)
         sc_gemm_rows(j->kr, v + (size_t)xi * cp, sc->ident, p->ci, sc->tiles,
-                     nt, p->u + xi * ustride, p->co, sc->tile, 0, store_rows, &m);
-    }
+                     nt, p->u + xi * ustride, p->co, mm + (size_t)xi * cpo,
+                     tile_floats(cpo), 0, NULL, NULL);
 }
 
 /* y = A^T M A of tiles [t0, t0 + nt), stored (or added) into dst */
@@ -498,8 +495,8 @@ static void run_pass(const wg_job *j, const wg_pass *p, size_t s0, int m,
 }
 
 /* the channel table, and the zeros of a task's windows: frames and spare
- * channels, which the chunks' copies never overwrite; M's spare channels,
- * which no kernel writes */
+ * channels, which the chunks' copies never overwrite; M's channels beyond
+ * the last panel's width (a narrow panel's kernel writes half of NR) */
 static void task_setup(const wg_job *j, const wg_scratch *sc, int bwd)
 {
     size_t m = (size_t)j->chunk, cmax = j->fwd.cp > j->dx.cp ? j->fwd.cp : j->dx.cp;
@@ -569,9 +566,9 @@ static void gemm_grad(const wg_job *j, const float *v, const float *dm, int nt,
     size_t cp = (size_t)j->fwd.cp;
     fill_tiles(sc->tiles, nt, cp);
     for (int xi = 0; xi < WP; xi++) {
-        rows_ctx d = {du + (size_t)xi * c * o, (size_t)o, j->kr->nr, 1};
+        rows_ctx d = {du + (size_t)xi * c * o, (size_t)o, j->kr->nr};
         sc_gemm_rows(j->kr, v + (size_t)xi * cp, sc->tiles, nt, sc->ident, c,
-                     dm + (size_t)xi * dm_point(j), o, sc->tile, 0, store_rows, &d);
+                     dm + (size_t)xi * dm_point(j), o, sc->tile, 0, 0, add_rows, &d);
     }
 }
 
@@ -635,7 +632,7 @@ typedef struct pack_ctx {
 
 /* U[xi][co panel][ci][NR] of output channel groups [b, e) (16 each): the
  * group's transformed kernels first (in the thread's scratch), then written
- * point by point (the points are a panel set apart) */
+ * point by point (the points are a panel set apart), spare columns 0 */
 static void pack_u_task(void *ctx, size_t b, size_t e, int t)
 {
     const pack_ctx *pc = ctx;
@@ -659,9 +656,13 @@ static void pack_u_task(void *ctx, size_t b, size_t e, int t)
             }
             weight_tile(ker, u + (size_t)ci * WP * LANES);
         }
-        for (int l = 0; l < lanes; l++) {
+        for (int l = 0; l < LANES; l++) { /* and the panel's padding: 0 */
             int co = g + l, c0 = co / nr * nr;
+            if (c0 >= p->co)
+                break;
             int width = sc_panel_width(k, sc_panel_cols(k, p->co, c0));
+            if (co - c0 >= width)
+                break;
             float *dst = p->u + (size_t)(c0 / nr) * p->ci * nr + (co - c0);
             for (int xi = 0; xi < WP; xi++)
                 for (int ci = 0; ci < p->ci; ci++)
