@@ -11,10 +11,11 @@
  *
  *   forward  M[xi] (tiles x O) = V[xi] (tiles x C) U[xi] (C x O),
  *            V = B^T D B, U = G W G^T, y = A^T M A
- *   dx       the forward's algorithm on dy padded by 4 - p, with the
- *            kernel flipped and C, O swapped (as in conv2d.c)
  *   dW       dU[xi] (C x O) = sum_tiles V[xi]^T dM[xi], dM = A dY A^T,
  *            dW = G^T dU G (the adjoints of the forward's transforms)
+ *   dx       dV[xi] (tiles x C) = dM[xi] U[xi]^T, and each tile's
+ *            dD = B dV B^T added into dx (tiles overlap by 4): the same
+ *            dM as dW's, on the forward's tiles
  *
  * 4 multiplies per output instead of 25; the fp32 results stay within
  * 5e-5 of the outputs' scale of the direct GEMM's (tests/test_kernels.c).
@@ -99,13 +100,13 @@ mat_lanes(const float *M, int rows, int cols, int tr, const float *restrict in,
  * part (the tables above, factored). Results go through a local array:
  * stores to rows a run-time stride apart would keep GCC from vectorising. */
 
-/* out[k * os + l] = r[k][l] */
+/* out[k * os + l] = r[k][l] (+= when add) */
 static inline __attribute__((always_inline)) void
-put_rows(float (*r)[LANES], int rows, float *restrict out, size_t os)
+put_rows(float (*r)[LANES], int rows, float *restrict out, size_t os, int add)
 {
     for (int k = 0; k < rows; k++)
         for (int l = 0; l < LANES; l++)
-            out[k * os + l] = r[k][l];
+            out[k * os + l] = (add ? out[k * os + l] : 0.0f) + r[k][l];
 }
 
 /* out = B^T in (8 -> 8) */
@@ -131,7 +132,31 @@ bt_1d(const float *restrict in, size_t is, float *restrict out, size_t os)
         r[6][l] = e - o;
         r[7][l] = d7 - d1 + 5.25f * (d3 - d5);
     }
-    put_rows(r, WA, out, os);
+    put_rows(r, WA, out, os, 0);
+}
+
+/* out (+)= B in (8 -> 8): bt_1d's adjoint */
+static inline __attribute__((always_inline)) void
+b_1d(const float *restrict in, size_t is, float *restrict out, size_t os,
+     int add)
+{
+    float r[WA][LANES];
+    for (int l = 0; l < LANES; l++) {
+        float m0 = in[l], m1 = in[is + l], m2 = in[2 * is + l],
+              m3 = in[3 * is + l], m4 = in[4 * is + l], m5 = in[5 * is + l],
+              m6 = in[6 * is + l], m7 = in[7 * is + l];
+        float s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4,
+              s56 = m5 + m6, d56 = m5 - m6;
+        r[0][l] = -m0;
+        r[1][l] = d12 + 0.5f * d34 + 2.0f * d56 - m7;
+        r[2][l] = 5.25f * m0 + s12 + 0.25f * s34 + 4.0f * s56;
+        r[3][l] = 5.25f * m7 - 4.25f * d12 - 2.5f * (d34 + d56);
+        r[4][l] = -5.25f * m0 - 4.25f * s12 - 1.25f * s34 - 5.0f * s56;
+        r[5][l] = d12 + 2.0f * d34 + 0.5f * d56 - 5.25f * m7;
+        r[6][l] = m0 + s12 + s34 + s56;
+        r[7][l] = m7;
+    }
+    put_rows(r, WA, out, os, add);
 }
 
 /* out = A^T in (8 -> 4) */
@@ -149,7 +174,7 @@ at_1d(const float *restrict in, size_t is, float *restrict out, size_t os)
         r[2][l] = s12 + 4.0f * s34 + 0.25f * s56;
         r[3][l] = d12 + 8.0f * d34 + 0.125f * d56 + in[7 * is + l];
     }
-    put_rows(r, WM, out, os);
+    put_rows(r, WM, out, os, 0);
 }
 
 /* out = A in (4 -> 8): at_1d's adjoint */
@@ -174,7 +199,7 @@ a_1d(const float *restrict in, size_t is, float *restrict out, size_t os)
         r[6][l] = e - o;
         r[7][l] = y3;
     }
-    put_rows(r, WA, out, os);
+    put_rows(r, WA, out, os, 0);
 }
 
 /* V = B^T D B for 16 channels: D[i][j] at d + i * row + j * col, V[xi][nu]
@@ -213,8 +238,23 @@ static void grad_tile(const float *dy, size_t row, size_t col, float *dm,
         a_1d(t[0][nu], WA * LANES, dm + nu * vs, WA * vs);
 }
 
+/* dD = B dV B^T (8 x 8, added to d + i * row + j * col) from dV[xi][nu]
+ * at dv + (8 xi + nu) vs: in_tile's adjoint */
+SC_SIMD_CLONES
+static void dx_tile(const float *dv, size_t vs, float *d, size_t row, size_t col)
+{
+    float t[WA][WA][LANES]; /* t[xi][j] = sum_nu dV[xi][nu] B^T[nu][j] */
+    for (int xi = 0; xi < WA; xi++)
+        b_1d(dv + xi * WA * vs, vs, t[xi][0], LANES, 0);
+    for (int j = 0; j < WA; j++)
+        b_1d(t[0][j], WA * LANES, d + j * col, row, 1);
+}
+
 /* One application of the algorithm: src (ci channels of ih x iw, pad
- * zeros around) convolved into dst (co channels of oh x ow). */
+ * zeros around) convolved into dst (co channels of oh x ow). The backward
+ * keeps one for dy: its geometry is that of the dx convolution (dy padded
+ * by 4 - p into x's shape), whose window holds the dM tiles' dy; its U is
+ * U^T in blocks of NR rows (pack_u_task), dst and add where dx goes. */
 typedef struct wg_pass {
     const float *src;
     int ci, ih, iw, pad;
@@ -222,9 +262,9 @@ typedef struct wg_pass {
     float *dst;
     int co, oh, ow;
     size_t osz;            /* floats per destination sample */
-    int add;               /* dst += rather than = */
+    int add;               /* dx: dst += rather than = */
     const float *bias, *cbias;
-    float *u;              /* U panels: [xi][co panels][ci][NR] */
+    float *u;              /* U panels: [xi][ci blocks][co panels][ci][NR] */
     int th, tw;            /* tiles down and across */
     int nh, nw, cp;        /* channels-last window: rows, columns, channels */
 } wg_pass;
@@ -235,7 +275,7 @@ typedef struct wg_job {
     const sc_kernel *kr;
     int tb;                /* tiles per block */
     int chunk;             /* samples per chunk */
-    wg_pass fwd, dx;       /* x -> y, padded dy -> dx (the dW pass reads both windows) */
+    wg_pass fwd, dx;       /* x -> y; dy (its window) -> dx (see wg_pass) */
     unsigned char ran[256]; /* backward: thread t summed a dU partial */
 } wg_job;
 
@@ -282,7 +322,7 @@ static void job_init(wg_job *j, sc_net *net, sc_node *nd)
     pass_init(&j->fwd, x->c, x->h, x->w, nd->pad, nd->c, nd->h, nd->w);
     pass_init(&j->dx, nd->c, nd->h, nd->w, nd->kh - 1 - nd->pad, x->c,
               x->h, x->w);
-    j->chunk = sc_conv_chunk(net, window(&j->fwd) + window(&j->dx), CHUNK_FLOATS);
+    j->chunk = sc_conv_chunk(net, 2 * window(&j->fwd) + window(&j->dx), CHUNK_FLOATS);
 }
 
 int sc_winograd_fits(const sc_net *net, const sc_node *nd)
@@ -300,12 +340,13 @@ static size_t dm_point(const wg_job *j)
     return (size_t)sc_round_up(j->nd->c, j->kr->nr) * j->tb + LANES;
 }
 
-/* A thread's scratch: the chunk's channels-last x and padded dy, a block's
- * V and M (or dM panels), the kernel's tile, the dU partial, and two
- * offset tables: channels (0, 1, 2, ...) and a block's tiles in V. */
+/* A thread's scratch: the chunk's channels-last x, padded dy and dx (x's
+ * window), a block's V (or dV) and M (or dM panels), the kernel's tile, the
+ * dU partial, three offset tables (channels 0, 1, 2, ...; a block's tiles
+ * in V; a block's rows in a dM panel) and one row of dx, channels first. */
 typedef struct wg_scratch {
-    float *xt, *dyt, *v, *mm, *tile, *du;
-    int32_t *ident, *tiles;
+    float *xt, *dyt, *dxt, *v, *mm, *tile, *du, *row;
+    int32_t *ident, *tiles, *rows;
     size_t floats;
 } wg_scratch;
 
@@ -319,12 +360,15 @@ static wg_scratch scratch_of(const wg_job *j, float *base)
                     ? tb * tile_floats(cmax) : WP * dm_point(j);
     s.xt = sc_carve(base, &off, m * window(&j->fwd));
     s.dyt = sc_carve(base, &off, m * window(&j->dx));
+    s.dxt = sc_carve(base, &off, m * window(&j->fwd));
     s.v = sc_carve(base, &off, tb * tile_floats(cmax));
     s.mm = sc_carve(base, &off, mm);
     s.tile = sc_carve(base, &off, (size_t)SC_KERNEL_MAX_MR * SC_KERNEL_MAX_NR);
     s.du = sc_carve(base, &off, WP * (size_t)j->x->c * (size_t)j->nd->c);
     s.ident = sc_carve(base, &off, cmax);
     s.tiles = sc_carve(base, &off, tb);
+    s.rows = sc_carve(base, &off, tb);
+    s.row = sc_carve(base, &off, cpx * sc_up16((size_t)j->x->w));
     s.floats = off;
     return s;
 }
@@ -426,7 +470,7 @@ static void gemm_points(const wg_job *j, const wg_pass *p, const float *v,
                      tile_floats(cpo), 0, NULL, NULL);
 }
 
-/* y = A^T M A of tiles [t0, t0 + nt), stored (or added) into dst */
+/* y = A^T M A (+ biases) of tiles [t0, t0 + nt), stored into dst */
 SC_SIMD_CLONES
 static void transform_out(const wg_job *j, const wg_pass *p, size_t s0,
                           const float *mm, int t0, int nt)
@@ -450,19 +494,8 @@ static void transform_out(const wg_job *j, const wg_pass *p, size_t s0,
                 size_t o = (size_t)(g + l);
                 float *restrict d = dst + o * plane;
                 const float *restrict yl = yt + l * WM * WM;
-                if (p->add) {
-                    if (cols == WM) /* whole rows: one vector each */
-                        for (int i = 0; i < rows; i++)
-                            for (int jj = 0; jj < WM; jj++)
-                                d[i * ow + jj] += yl[i * WM + jj];
-                    else
-                        for (int i = 0; i < rows; i++)
-                            for (int jj = 0; jj < cols; jj++)
-                                d[i * ow + jj] += yl[i * WM + jj];
-                    continue;
-                }
                 float b = p->bias ? p->bias[o] : 0.0f;
-                if (cols == WM)
+                if (cols == WM) /* whole rows: one vector each */
                     for (int i = 0; i < rows; i++)
                         for (int jj = 0; jj < WM; jj++)
                             d[i * ow + jj] = yl[i * WM + jj] + b;
@@ -572,6 +605,79 @@ static void gemm_grad(const wg_job *j, const float *v, const float *dm, int nt,
     }
 }
 
+/* dV[t][xi][c] = sum_o dM[xi][t][o] U[xi][c][o], t < nt: per point and
+ * per panel of dM (a share of the reduction over the output channels),
+ * rows the tiles. The first panel's product is written in place (as in
+ * gemm_points), later ones added. */
+static void gemm_dv(const wg_job *j, const float *dm, int nt, float *dv,
+                    const wg_scratch *sc)
+{
+    const sc_kernel *k = j->kr;
+    int o = j->nd->c, c = j->x->c, nr = k->nr;
+    size_t cp = (size_t)j->fwd.cp, cr = (size_t)sc_round_up(c, nr);
+    for (int o0 = 0; o0 < o; o0 += nr) {
+        int cols = sc_panel_cols(k, o, o0), width = sc_panel_width(k, cols);
+        for (int t = 0; t < nt; t++)
+            sc->rows[t] = t * width;
+        for (int xi = 0; xi < WP; xi++) {
+            const float *a = dm + (size_t)xi * dm_point(j) + (size_t)(o0 / nr) * nt * nr;
+            const float *u = j->dx.u + (size_t)xi * cr * o + (size_t)o0 * cr;
+            rows_ctx d = {dv + (size_t)xi * cp, tile_floats(cp), nr};
+            if (o0 == 0)
+                sc_gemm_rows(k, a, sc->ident, cols, sc->rows, nt, u, c, d.dst,
+                             d.ld, 0, NULL, NULL);
+            else
+                sc_gemm_rows(k, a, sc->ident, cols, sc->rows, nt, u, c, sc->tile,
+                             0, 0, add_rows, &d);
+        }
+    }
+}
+
+/* dD = B dV B^T of tiles [t0, t0 + nt) (dV: dv[t][xi][cp]) added into the
+ * chunk's dx window w (x's window: the tiles where the forward read them) */
+static void transform_dx(const wg_pass *f, const float *dv, int t0, int nt,
+                         float *w)
+{
+    size_t cp = (size_t)f->cp;
+    for (int t = 0; t < nt; t++) {
+        int s, ty, tx;
+        tile_at(f, t0 + t, &s, &ty, &tx);
+        float *d = w + (size_t)s * window(f) +
+                   ((size_t)ty * WM * f->nw + (size_t)tx * WM) * cp;
+        for (size_t g = 0; g < cp; g += LANES)
+            dx_tile(dv + (size_t)t * tile_floats(cp) + g, cp, d + g, f->nw * cp, cp);
+    }
+}
+
+/* dx of samples [s0, s0 + m) from their window w (the frame, x's padding,
+ * dropped), a row at a time channels first (through row), stored or added */
+static void from_window(const wg_job *j, size_t s0, int m, const float *w,
+                        float *row)
+{
+    const wg_pass *f = &j->fwd, *p = &j->dx;
+    size_t cp = (size_t)f->cp, plane = (size_t)f->ih * f->iw,
+           wd = sc_up16((size_t)f->iw);
+    for (int s = 0; s < m; s++) {
+        const float *ws = w + (size_t)s * window(f) +
+                          ((size_t)f->pad * f->nw + f->pad) * cp;
+        float *dst = p->dst + (s0 + (size_t)s) * f->isz;
+        for (int y = 0; y < f->ih; y++) {
+            j->kr->pack_t(ws + (size_t)y * f->nw * cp, cp, f->iw, f->ci,
+                          (int)wd, row, wd);
+            for (int c = 0; c < f->ci; c++) {
+                float *restrict d = dst + c * plane + (size_t)y * f->iw;
+                const float *restrict r = row + c * wd;
+                if (p->add)
+                    for (int x = 0; x < f->iw; x++)
+                        d[x] += r[x];
+                else
+                    for (int x = 0; x < f->iw; x++)
+                        d[x] = r[x];
+            }
+        }
+    }
+}
+
 static void backward_task(void *ctx, size_t b, size_t e, int t)
 {
     wg_job *j = ctx;
@@ -585,14 +691,20 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
         int m = sc_conv_chunk_span(j->net, j->chunk, c, &s0), tiles = m * f->th * f->tw;
         to_window(j, f, s0, m, sc.xt);
         to_window(j, p, s0, m, sc.dyt);
+        if (p->dst)
+            memset(sc.dxt, 0, (size_t)m * window(f) * sizeof(float));
         for (int t0 = 0; t0 < tiles; t0 += j->tb) {
             int nt = tiles - t0 < j->tb ? tiles - t0 : j->tb;
             transform_in(f, sc.xt, t0, nt, sc.v);
             transform_grad(j, sc.dyt, t0, nt, sc.mm);
             gemm_grad(j, sc.v, sc.mm, nt, sc.du, &sc);
+            if (p->dst) { /* V is spent: dV takes its place */
+                gemm_dv(j, sc.mm, nt, sc.v, &sc);
+                transform_dx(f, sc.v, t0, nt, sc.dxt);
+            }
         }
         if (p->dst)
-            run_pass(j, p, s0, m, sc.dyt, &sc);
+            from_window(j, s0, m, sc.dxt, sc.row);
     }
 }
 
@@ -627,12 +739,14 @@ static void weight_grad(const float *du, float *w)
 typedef struct pack_ctx {
     const wg_job *j;
     const wg_pass *p;
-    int flip; /* dx: the pass's kernel (co, ci) is W[ci][co] flipped */
+    int trans; /* dx: U^T, rows (ci) the output channels, in blocks of NR */
 } pack_ctx;
 
-/* U[xi][co panel][ci][NR] of output channel groups [b, e) (16 each): the
+/* U[xi][ci block][co panel][ci][NR] of column groups [b, e) (16 each): the
  * group's transformed kernels first (in the thread's scratch), then written
- * point by point (the points are a panel set apart), spare columns 0 */
+ * point by point (the points are a panel set apart), spare columns 0. The
+ * forward's rows are one block; U^T's come in blocks of NR rows, one per
+ * panel of dM (gemm_dv). */
 static void pack_u_task(void *ctx, size_t b, size_t e, int t)
 {
     const pack_ctx *pc = ctx;
@@ -641,7 +755,8 @@ static void pack_u_task(void *ctx, size_t b, size_t e, int t)
     const sc_kernel *k = j->kr;
     const float *w = sc_layer_weights(j->net, j->nd);
     int rr = WR * WR, nr = k->nr, c = j->x->c;
-    size_t ustride = (size_t)sc_round_up(p->co, nr) * p->ci;
+    int kb = pc->trans ? nr : p->ci; /* rows per block */
+    size_t cr = (size_t)sc_round_up(p->co, nr), ustride = cr * p->ci;
     float ker[WR * WR * LANES], *u = thread_scratch(j, t).v; /* u[ci][xi][16] */
     for (size_t gi = b; gi < e; gi++) {
         int g = (int)gi * LANES, lanes = p->co - g < LANES ? p->co - g : LANES;
@@ -649,10 +764,10 @@ static void pack_u_task(void *ctx, size_t b, size_t e, int t)
             memset(ker, 0, sizeof ker);
             for (int l = 0; l < lanes; l++) {
                 int co = g + l;
-                const float *src = pc->flip ? w + ((size_t)ci * c + co) * rr
-                                            : w + ((size_t)co * c + ci) * rr;
+                const float *src = pc->trans ? w + ((size_t)ci * c + co) * rr
+                                             : w + ((size_t)co * c + ci) * rr;
                 for (int q = 0; q < rr; q++)
-                    ker[q * LANES + l] = src[pc->flip ? rr - 1 - q : q];
+                    ker[q * LANES + l] = src[q];
             }
             weight_tile(ker, u + (size_t)ci * WP * LANES);
         }
@@ -663,11 +778,13 @@ static void pack_u_task(void *ctx, size_t b, size_t e, int t)
             int width = sc_panel_width(k, sc_panel_cols(k, p->co, c0));
             if (co - c0 >= width)
                 break;
-            float *dst = p->u + (size_t)(c0 / nr) * p->ci * nr + (co - c0);
-            for (int xi = 0; xi < WP; xi++)
-                for (int ci = 0; ci < p->ci; ci++)
-                    dst[xi * ustride + (size_t)ci * width] =
-                        u[((size_t)ci * WP + xi) * LANES + l];
+            for (int ci = 0; ci < p->ci; ci++) {
+                int b0 = ci / kb * kb, rows = p->ci - b0 < kb ? p->ci - b0 : kb;
+                float *dst = p->u + (size_t)b0 * cr + (size_t)(c0 / nr) * rows * nr +
+                             (size_t)(ci - b0) * width + (co - c0);
+                for (int xi = 0; xi < WP; xi++)
+                    dst[xi * ustride] = u[((size_t)ci * WP + xi) * LANES + l];
+            }
         }
     }
 }
