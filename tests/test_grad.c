@@ -375,6 +375,21 @@ START_TEST(test_maxpool)
     TU_OK(sc_net_maxpool(net, SC_INPUT, k, s, &id));
     TU_OK(sc_net_dense(net, id, 3, SC_NO_BIAS, &id));
     init_check_free(net, 61 + (uint64_t)_i, what);
+
+    /* the pooled conv output read by a second branch too: the pool adds
+     * its dx to the other branch's instead of storing it */
+    int conv, a, b;
+    net = new_net(2, 5, 7);
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 2, 3, 3, 1, 1, SC_BIAS, &conv));
+    TU_OK(sc_net_maxpool(net, conv, k, s, &id));
+    TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &a));
+    TU_OK(sc_net_global_avgpool(net, conv, &id));
+    TU_OK(sc_net_dense(net, id, 3, SC_NO_BIAS, &b));
+    TU_OK(sc_net_add(net, a, b, &id));
+    TU_OK(sc_net_init(net, 71 + (uint64_t)_i));
+    check_net(net, what);
+    ck_assert(!net->nodes[conv].dy_set); /* planned: two writers, summed */
+    sc_net_free(net);
 }
 END_TEST
 
