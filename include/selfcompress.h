@@ -73,7 +73,7 @@ extern "C" {
 /* ---- Versions ---------------------------------------------------------- */
 
 #define SC_VERSION_MAJOR 0 /**< incompatible ABI changes (the SONAME) */
-#define SC_VERSION_MINOR 2 /**< compatible additions */
+#define SC_VERSION_MINOR 3 /**< compatible additions */
 #define SC_VERSION_PATCH 0 /**< fixes */
 /** MAJOR*10000 + MINOR*100 + PATCH, as sc_version_number() returns. */
 #define SC_VERSION_NUMBER \
@@ -277,10 +277,29 @@ typedef enum sc_param {
                                    0.2: docs/results.md measured 5 better) */
     SC_PARAM_QUANT_E0 = 4,    /**< fixed initial exponent; NaN (default):
                                    per channel from max |w| */
-    SC_PARAM_COMPRESS_EVERY = 5 /**< train steps between automatic
+    SC_PARAM_COMPRESS_EVERY = 5, /**< train steps between automatic
                                    compress() calls; 0 (default): never.
                                    Steps per epoch: at each epoch end */
+    SC_PARAM_CONV_ALGO = 6    /**< how conv layers compute: an sc_conv_algo
+                                   (default SC_CONV_ALGO_AUTO; since 0.3).
+                                   Like the thread count, a choice of this
+                                   process: not saved in files (a loaded
+                                   sc_model computes with AUTO) */
 } sc_param;
+
+/** Values of SC_PARAM_CONV_ALGO. Both compute the same convolution; they
+ *  differ in speed and in rounding. Append-only. */
+typedef enum sc_conv_algo {
+    SC_CONV_ALGO_AUTO = 0,  /**< the fastest the library has for each layer:
+                                 Winograd F(4x4, 5x5) for stride-1 5x5
+                                 layers with padding <= 2 and 2 or more
+                                 input channels (4 multiplies per output
+                                 instead of 25; results within 5e-5 of the
+                                 outputs' scale of the direct ones), a
+                                 direct GEMM for every other layer */
+    SC_CONV_ALGO_DIRECT = 1 /**< a direct GEMM for every layer: products
+                                 summed tap by tap, as before 0.3 */
+} sc_conv_algo;
 
 /** Sets setting p (SC_ERR_ARG when value is out of its range). */
 SC_API sc_status sc_net_set_param(sc_net *net, sc_param p, double value);

@@ -428,11 +428,14 @@ START_TEST(test_settings_errors)
         {SC_PARAM_QUANT_E0, -65.0},      {SC_PARAM_QUANT_E0, INFINITY},
         {SC_PARAM_COMPRESS_EVERY, -1.0}, {SC_PARAM_COMPRESS_EVERY, 2.5},
         {SC_PARAM_COMPRESS_EVERY, NAN},  {SC_PARAM_COMPRESS_EVERY, 1e300},
-        {(sc_param)6, 0.0},              {(sc_param)-1, 0.0},
+        {SC_PARAM_CONV_ALGO, 2.0},       {SC_PARAM_CONV_ALGO, -1.0},
+        {SC_PARAM_CONV_ALGO, 0.5},       {SC_PARAM_CONV_ALGO, NAN},
+        {(sc_param)7, 0.0},              {(sc_param)-1, 0.0},
         {(sc_param)100, 0.0},
     };
-    double before[6], v;
-    for (int p = 0; p < 6; p++)
+    enum { NPARAM = 7 };
+    double before[NPARAM], v;
+    for (int p = 0; p < NPARAM; p++)
         TU_OK(sc_net_get_param(F.net, (sc_param)p, &before[p]));
     ck_assert_double_eq(before[SC_PARAM_GAMMA], 0.0);
     ck_assert_double_eq(before[SC_PARAM_BN_MOMENTUM], 0.1);
@@ -440,9 +443,10 @@ START_TEST(test_settings_errors)
     ck_assert_double_eq(before[SC_PARAM_QUANT_B0], 5.0);
     ck_assert(isnan(before[SC_PARAM_QUANT_E0]));
     ck_assert_double_eq(before[SC_PARAM_COMPRESS_EVERY], 0.0);
+    ck_assert_double_eq(before[SC_PARAM_CONV_ALGO], SC_CONV_ALGO_AUTO);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         TU_FAILS(sc_net_set_param(F.net, bad[i].p, bad[i].v), SC_ERR_ARG);
-        for (int p = 0; p < 6; p++) {
+        for (int p = 0; p < NPARAM; p++) {
             TU_OK(sc_net_get_param(F.net, (sc_param)p, &v));
             ck_assert_msg(v == before[p] || (isnan(v) && isnan(before[p])),
                           "bad set %zu changed setting %d", i, p);
@@ -451,7 +455,7 @@ START_TEST(test_settings_errors)
     TU_FAILS(sc_net_set_param(NULL, SC_PARAM_GAMMA, 0.1), SC_ERR_NULL);
     TU_FAILS(sc_net_get_param(NULL, SC_PARAM_GAMMA, &v), SC_ERR_NULL);
     TU_FAILS(sc_net_get_param(F.net, SC_PARAM_GAMMA, NULL), SC_ERR_NULL);
-    TU_FAILS(sc_net_get_param(F.net, (sc_param)6, &v), SC_ERR_ARG);
+    TU_FAILS(sc_net_get_param(F.net, (sc_param)7, &v), SC_ERR_ARG);
     TU_FAILS(sc_net_get_param(F.net, (sc_param)-1, &v), SC_ERR_ARG);
     /* round trips, edges included */
     const struct {
@@ -461,7 +465,9 @@ START_TEST(test_settings_errors)
                 {SC_PARAM_BN_MOMENTUM, 1.0},  {SC_PARAM_BN_EPS, 1e-3},
                 {SC_PARAM_QUANT_B0, 0.0},     {SC_PARAM_QUANT_B0, 32.0},
                 {SC_PARAM_QUANT_E0, -64.0},   {SC_PARAM_QUANT_E0, 3.0},
-                {SC_PARAM_COMPRESS_EVERY, 0}, {SC_PARAM_COMPRESS_EVERY, 0}};
+                {SC_PARAM_COMPRESS_EVERY, 0}, {SC_PARAM_COMPRESS_EVERY, 0},
+                {SC_PARAM_CONV_ALGO, SC_CONV_ALGO_DIRECT},
+                {SC_PARAM_CONV_ALGO, SC_CONV_ALGO_AUTO}};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         TU_OK(sc_net_set_param(F.net, good[i].p, good[i].v));
         TU_OK(sc_net_get_param(F.net, good[i].p, &v));
@@ -486,6 +492,51 @@ START_TEST(test_settings_errors)
 END_TEST
 
 /* ------------------------------------------------------------ forward */
+
+START_TEST(test_conv_algo)
+{
+    /* a 5x5 layer by both algorithms: the same function, to the rounding
+     * of Winograd's transforms (which do run: the outputs are not the
+     * direct ones bit for bit); each switch re-plans the net, whose
+     * scratch differs by algorithm (sanitizer builds check its bounds) */
+    enum { N = 3, C = 4, S = 12, O = 6 };
+    sc_net *net = NULL;
+    int id;
+    TU_OK(sc_net_create(&net, C, S, S));
+    TU_OK(sc_net_conv2d(net, SC_INPUT, O, 5, 5, 1, 2, SC_BIAS, &id));
+    TU_OK(sc_net_flatten(net, id, &id));
+    TU_OK(sc_net_init(net, 23));
+    float xd[N * C * S * S];
+    tu_lcg r;
+    tu_lcg_seed(&r, 8);
+    tu_fill(&r, xd, sizeof xd / sizeof xd[0], -1.0, 1.0);
+    int64_t xs[4] = {N, C, S, S}, ys[2] = {N, O * S * S};
+    ck_assert_int_eq(sc_net_output_size(net), O * S * S);
+    sc_tensor *x = NULL, *y = NULL;
+    TU_OK(sc_tensor_wrap(&x, 4, xs, xd));
+    TU_OK(sc_tensor_create(&y, 2, ys));
+    static float out[3][N * O * S * S];
+    static const sc_conv_algo algo[3] = {SC_CONV_ALGO_DIRECT, SC_CONV_ALGO_AUTO,
+                                         SC_CONV_ALGO_DIRECT};
+    for (int a = 0; a < 3; a++) {
+        TU_OK(sc_net_set_param(net, SC_PARAM_CONV_ALGO, algo[a]));
+        TU_OK(sc_net_forward(net, x, y));
+        TU_OK(sc_tensor_copy_to(y, out[a], sizeof out[a] / sizeof out[a][0]));
+    }
+    double scale = 0.0, diff = 0.0;
+    for (size_t i = 0; i < sizeof out[0] / sizeof out[0][0]; i++) {
+        scale = fmax(scale, fabs(out[0][i]));
+        diff = fmax(diff, fabs((double)out[1][i] - out[0][i]));
+        ck_assert_float_eq(out[2][i], out[0][i]); /* direct again: the same */
+    }
+    ck_assert_double_gt(scale, 0.1);
+    ck_assert_double_gt(diff, 0.0);
+    ck_assert_double_le(diff, 5e-5 * scale);
+    sc_tensor_free(x);
+    sc_tensor_free(y);
+    sc_net_free(net);
+}
+END_TEST
 
 START_TEST(test_forward_errors)
 {
@@ -835,6 +886,7 @@ static Suite *suite(void)
     tcase_add_test(tf, test_queries);
     tcase_add_test(tf, test_params_errors);
     tcase_add_test(tf, test_settings_errors);
+    tcase_add_test(tf, test_conv_algo);
     tcase_add_test(tf, test_forward_errors);
     tcase_add_test(tf, test_optimizer_errors);
     tcase_add_test(tf, test_train_step_errors);

@@ -240,19 +240,22 @@ START_TEST(test_conv_on_every_kernel)
         int q = pass == 0 ? 0 : pass - 1; /* kernel, threads, algorithm */
         int ki = pass == 0 ? nk - 1 : q % nk;
         int threads = q / nk % 2 + 1;
-        int algo = pass == 0 || q / (2 * nk) == 0 ? SC_CONV_DIRECT : SC_CONV_AUTO;
+        int algo = pass == 0 || q / (2 * nk) == 0 ? SC_CONV_ALGO_DIRECT : SC_CONV_ALGO_AUTO;
         const sc_kernel *k = ks[ki];
         char what[128];
         snprintf(what, sizeof what, "geom %d, %s, %d thread(s), %s", _i,
-                 k->name, threads, algo == SC_CONV_DIRECT ? "direct" : "auto");
+                 k->name, threads, algo == SC_CONV_ALGO_DIRECT ? "direct" : "auto");
         TU_OK(sc_net_set_threads(net, threads));
+        TU_OK(sc_net_set_param(net, SC_PARAM_CONV_ALGO, algo));
+        double got;
+        TU_OK(sc_net_get_param(net, SC_PARAM_CONV_ALGO, &got));
+        ck_assert_double_eq(got, algo);
         net->kernel = k;
-        net->conv_algo = algo;
         net->plan_dirty = 1; /* scratch depends on the tile shape */
         /* the geometries meant for Winograd get it */
         ck_assert_int_eq(sc_winograd_fits(net, &net->nodes[conv]),
-                         algo == SC_CONV_AUTO && wino);
-        double tol = algo == SC_CONV_AUTO && wino ? 5e-5 : 1e-5;
+                         algo == SC_CONV_ALGO_AUTO && wino);
+        double tol = algo == SC_CONV_ALGO_AUTO && wino ? 5e-5 : 1e-5;
         double loss;
         TU_OK(sc_grad_loss(net, x, NB, labels, &loss, dp, dx));
         sc_node *nd = &net->nodes[conv];

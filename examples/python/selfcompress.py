@@ -38,7 +38,7 @@ import subprocess
 import numpy as np
 
 #: The library version this module was written for (MAJOR, MINOR).
-WRITTEN_FOR = (0, 2)
+WRITTEN_FOR = (0, 3)
 
 INPUT = 0        #: the network input, as a layer id
 ALL_LAYERS = -1  #: every dense/conv layer
@@ -50,7 +50,8 @@ STATUS_NAMES = (
 )
 
 PARAMS = {"gamma": 0, "bn_momentum": 1, "bn_eps": 2, "quant_b0": 3,
-          "quant_e0": 4, "compress_every": 5}
+          "quant_e0": 4, "compress_every": 5,
+          "conv_algo": 6}  # 0: auto (Winograd for 5x5), 1: direct
 OPTIMIZERS = {"sgd": 0, "adam": 1, "adamw": 2}
 GROUPS = {"weights": 0, "biases": 1, "quant_bits": 2, "quant_exp": 3,
           "quant": -2, "all": -1}
@@ -243,7 +244,7 @@ def load(path=None):
 
 
 def version():
-    """The loaded library's version string, e.g. "0.2.0"."""
+    """The loaded library's version string, e.g. "0.3.0"."""
     return load().sc_version_string().decode()
 
 

@@ -121,6 +121,12 @@ class TestBinding(unittest.TestCase):
         net.set_params(p.astype(np.float64))  # converted (copied)
         self.assertTrue(np.array_equal(net.get_params(), p))
         self.assertEqual(net.get_param("gamma"), 0.005)
+        self.assertEqual(net.get_param("conv_algo"), 0)  # auto
+        net.set_param("conv_algo", 1)  # direct
+        self.assertEqual(net.get_param("conv_algo"), 1)
+        with self.assertRaises(sc.SelfCompressError):
+            net.set_param("conv_algo", 2)
+        self.assertEqual(net.get_param("conv_algo"), 1)
 
     def test_errors_raise(self):
         net = sc.Net(C, H, W)

@@ -27,10 +27,6 @@ enum { S_MEAN, S_VAR, S_SLOTS };
 
 #define SC_LAYER_KIND_COUNT 10
 
-/* How conv layers compute: Winograd where it fits (ops/conv_winograd.c),
- * or always the direct GEMM of ops/conv2d.c. */
-enum { SC_CONV_AUTO, SC_CONV_DIRECT };
-
 typedef struct sc_node {
     int kind;        /* sc_layer_kind */
     int in[2];       /* input node ids */
@@ -111,7 +107,7 @@ struct sc_net {
     float *packed;    /* a layer's weights packed for the kernels (shared) */
     size_t packed_floats;
     const sc_kernel *kernel; /* GEMM micro-kernel of the conv layers */
-    int conv_algo;    /* SC_CONV_AUTO, or SC_CONV_DIRECT (tests compare) */
+    int conv_algo;    /* an sc_conv_algo (SC_PARAM_CONV_ALGO) */
     const float *input; /* the current batch (caller memory) */
     struct sc_optimizer *opt;
     sc_hooks hooks;

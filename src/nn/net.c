@@ -298,6 +298,13 @@ SC_API sc_status sc_net_set_param(sc_net *net, sc_param p, double v)
         if (ok)
             net->compress_every = (int64_t)v;
         break;
+    case SC_PARAM_CONV_ALGO:
+        ok = v == SC_CONV_ALGO_AUTO || v == SC_CONV_ALGO_DIRECT;
+        if (ok && net->conv_algo != (int)v) {
+            net->conv_algo = (int)v;
+            net->plan_dirty = 1; /* the scratch each algorithm needs */
+        }
+        break;
     default:
         return sc_fail(SC_ERR_ARG, "sc_net_set_param: unknown parameter %d",
                        (int)p);
@@ -321,6 +328,7 @@ SC_API sc_status sc_net_get_param(const sc_net *net, sc_param p, double *v)
     case SC_PARAM_QUANT_B0: *v = net->quant_b0; return SC_OK;
     case SC_PARAM_QUANT_E0: *v = net->quant_e0; return SC_OK;
     case SC_PARAM_COMPRESS_EVERY: *v = (double)net->compress_every; return SC_OK;
+    case SC_PARAM_CONV_ALGO: *v = net->conv_algo; return SC_OK;
     }
     return sc_fail(SC_ERR_ARG, "sc_net_get_param: unknown parameter %d", (int)p);
 }

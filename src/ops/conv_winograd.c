@@ -328,7 +328,7 @@ static void job_init(wg_job *j, sc_net *net, sc_node *nd)
 int sc_winograd_fits(const sc_net *net, const sc_node *nd)
 {
     const sc_node *x = &net->nodes[nd->in[0]];
-    return net->conv_algo == SC_CONV_AUTO && nd->stride == 1 &&
+    return net->conv_algo == SC_CONV_ALGO_AUTO && nd->stride == 1 &&
            nd->kh == WR && nd->kw == WR && nd->pad <= (WR - 1) / 2 &&
            x->c >= 2;
 }
