@@ -63,8 +63,24 @@ static float *copy_state(const sc_net *net)
     return s;
 }
 
+/* conv layers of net that run by Winograd (conv_winograd.c) */
+static int winograd_layers(const sc_net *net)
+{
+    int k = 0;
+    for (int i = 1; i < net->n_nodes; i++)
+        k += net->nodes[i].kind == SC_LAYER_CONV2D &&
+             sc_winograd_fits(net, &net->nodes[i]);
+    return k;
+}
+
 /* Checks every parameter and input element of net on a kink-free batch,
- * then that doubling the analytic gradient would have been caught. */
+ * then that doubling the analytic gradient would have been caught.
+ * With Winograd layers, the analytic gradient (Winograd's backward) is
+ * compared with central differences of the direct forward: the same
+ * function, but Winograd's own forward rounds more (its transforms have
+ * entries up to 5.25), and central differences of it missed TOL by its
+ * rounding alone (errors up to 1.1e-2, against 1e-3 for the direct
+ * forward on the same nets). */
 static void check_net_n(sc_net *net, int n, const char *what)
 {
     int32_t labels[16];
@@ -82,7 +98,14 @@ static void check_net_n(sc_net *net, int n, const char *what)
     size_t lp = UNDER_VALGRIND() ? 96 : 0, lx = UNDER_VALGRIND() ? 48 : 0;
     sc_gc_opts o = {EPS, FLOOR, lp, lx, 0};
     sc_gc_result res;
-    TU_OK(sc_grad_check(net, x, n, labels, &o, &res));
+    int wino = winograd_layers(net);
+    float *da = malloc((np ? np : 1) * sizeof *da), *dxa = malloc(nx * sizeof *dxa);
+    TU_OK(sc_grad_loss(net, x, n, labels, NULL, da, dxa));
+    if (wino)
+        TU_OK(sc_net_set_param(net, SC_PARAM_CONV_ALGO, SC_CONV_ALGO_DIRECT));
+    TU_OK(sc_grad_compare(net, x, n, labels, da, dxa, &o, &res));
+    free(da);
+    free(dxa);
     ck_assert_msg(res.max_err <= TOL,
                   "%s: %s element %zu: analytic %.6g numeric %.6g (err %.3g)",
                   what, res.worst_is_input ? "input" : "param", res.worst,
@@ -123,6 +146,8 @@ static void check_net_n(sc_net *net, int n, const char *what)
     TU_OK(sc_grad_compare(net, x, n, labels, dp, dx, &o, &res));
     ck_assert_msg(res.max_err > 0.3 && res.worst_is_input,
                   "%s: doubled dx not caught (err %g)", what, res.max_err);
+    if (wino)
+        TU_OK(sc_net_set_param(net, SC_PARAM_CONV_ALGO, SC_CONV_ALGO_AUTO));
     free(dp);
     free(dx);
     free(p0);
@@ -178,11 +203,14 @@ static const struct conv_case {
     {1, 1, 1, 0, 0}, /* direct path, no bias */
     {1, 1, 2, 0, 1}, {1, 1, 1, 1, 0}, {5, 3, 1, 2, 1}, {5, 3, 2, 2, 0},
     {5, 3, 1, 0, 1}, {3, 3, 1, 2, 0},
+    {5, 5, 1, 2, 1}, {5, 5, 1, 1, 0}, /* Winograd F(4x4, 5x5) */
+    {5, 5, 1, 0, 1},                  /* Winograd, unpadded */
 };
 
 START_TEST(test_conv2d)
 {
     const struct conv_case *cc = &conv_cases[_i];
+    int wino = cc->kh == 5 && cc->kw == 5 && cc->stride == 1; /* pads <= 2 */
     char what[96];
     snprintf(what, sizeof what, "conv %dx%d s%d p%d %s", cc->kh, cc->kw,
              cc->stride, cc->pad, cc->bias ? "bias" : "nobias");
@@ -194,6 +222,7 @@ START_TEST(test_conv2d)
     TU_OK(sc_net_conv2d(net, id, 3, cc->kh, cc->kw, cc->stride, cc->pad,
                         cc->bias ? SC_BIAS : SC_NO_BIAS, &id));
     TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
+    ck_assert_int_eq(winograd_layers(net), wino);
     init_check_free(net, 100 + (uint64_t)_i, what);
 
     /* and directly on the input */
@@ -201,7 +230,25 @@ START_TEST(test_conv2d)
     TU_OK(sc_net_conv2d(net, SC_INPUT, 2, cc->kh, cc->kw, cc->stride, cc->pad,
                         cc->bias ? SC_BIAS : SC_NO_BIAS, &id));
     TU_OK(sc_net_dense(net, id, 3, SC_NO_BIAS, &id));
+    ck_assert_int_eq(winograd_layers(net), wino);
     init_check_free(net, 200 + (uint64_t)_i, what);
+
+    /* its input read by a second branch too: the conv adds its dx to the
+     * other branch's instead of storing it */
+    int first, a, b;
+    net = new_net(2, 7, 6);
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 3, 3, 3, 1, 1, SC_BIAS, &first));
+    TU_OK(sc_net_conv2d(net, first, 3, cc->kh, cc->kw, cc->stride, cc->pad,
+                        cc->bias ? SC_BIAS : SC_NO_BIAS, &id));
+    TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &a));
+    TU_OK(sc_net_global_avgpool(net, first, &id));
+    TU_OK(sc_net_dense(net, id, 3, SC_NO_BIAS, &b));
+    TU_OK(sc_net_add(net, a, b, &id));
+    ck_assert_int_eq(winograd_layers(net), wino);
+    TU_OK(sc_net_init(net, 300 + (uint64_t)_i));
+    check_net(net, what);
+    ck_assert(!net->nodes[first].dy_set); /* planned: two writers, summed */
+    sc_net_free(net);
 }
 END_TEST
 

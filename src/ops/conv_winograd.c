@@ -554,9 +554,9 @@ static void forward_task(void *ctx, size_t b, size_t e, int t)
     }
 }
 
-/* dM panels of the dW pass's tiles [t0, t0 + nt) (the forward's tiling):
+/* dM panels of the backward's tiles [t0, t0 + nt) (the forward's tiling):
  * dm[xi][O panel][t][NR] (points dm_point apart, panels of nt rows), from
- * dy's window (the dx pass's input) */
+ * dy's window (laid out as the dx convolution's input: see wg_pass) */
 static void transform_grad(const wg_job *j, const float *dyw, int t0, int nt,
                            float *dm)
 {
