@@ -284,7 +284,8 @@ typedef enum sc_param {
                                    (default SC_CONV_ALGO_AUTO; since 0.3).
                                    Like the thread count, a choice of this
                                    process: not saved in files (a loaded
-                                   sc_model computes with AUTO) */
+                                   sc_model starts with AUTO;
+                                   sc_model_set_param() changes it) */
 } sc_param;
 
 /** Values of SC_PARAM_CONV_ALGO. Both compute the same convolution; they
@@ -572,6 +573,13 @@ SC_API sc_status sc_model_forward(sc_model *m, const sc_tensor *x,
                                   sc_tensor *out);
 /** Threads the model uses (>= 1, default 1). */
 SC_API sc_status sc_model_set_threads(sc_model *m, int threads);
+/** Sets a setting of the model's computation (since 0.3). The one a model
+ *  takes is SC_PARAM_CONV_ALGO; any other p is SC_ERR_ARG (the training
+ *  settings have no effect on inference). */
+SC_API sc_status sc_model_set_param(sc_model *m, sc_param p, double value);
+/** Reads setting p (SC_PARAM_CONV_ALGO) into *value (since 0.3). */
+SC_API sc_status sc_model_get_param(const sc_model *m, sc_param p,
+                                    double *value);
 /** Outputs per sample (the classes), or 0 for NULL. */
 SC_API int sc_model_output_size(const sc_model *m);
 /** The input shape per sample, c x h x w (pointers may be NULL). */

@@ -505,6 +505,63 @@ START_TEST(test_load_memory_equals_load)
 }
 END_TEST
 
+START_TEST(test_conv_algo)
+{
+    /* a model with a 5x5 layer computes it by Winograd unless told
+     * otherwise; under either algorithm its logits are the net's under the
+     * same one, bit for bit, and the two algorithms differ by rounding
+     * only; training settings are refused and change nothing */
+    tu_make_tmpdir("sc_test_model");
+    sc_net *net = NULL;
+    int id;
+    TU_OK(sc_net_create(&net, 2, 12, 12));
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 4, 5, 5, 1, 2, SC_BIAS, &id));
+    TU_OK(sc_net_relu(net, id, &id));
+    TU_OK(sc_net_flatten(net, id, &id));
+    TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 9));
+    TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+    TU_OK(sc_net_save(net, tu_path("w.scm"), NULL));
+    sc_model *m;
+    TU_OK(sc_model_load(&m, tu_path("w.scm")));
+    tu_batch x = tu_batch_make(5, 2, 12, 12, 0, 7);
+    double v;
+    TU_OK(sc_model_get_param(m, SC_PARAM_CONV_ALGO, &v));
+    ck_assert_double_eq(v, SC_CONV_ALGO_AUTO);
+    float *out[2];
+    for (int a = 0; a < 2; a++) { /* AUTO, then DIRECT */
+        TU_OK(sc_model_set_param(m, SC_PARAM_CONV_ALGO, a));
+        TU_OK(sc_model_get_param(m, SC_PARAM_CONV_ALGO, &v));
+        ck_assert_double_eq(v, a);
+        TU_OK(sc_net_set_param(net, SC_PARAM_CONV_ALGO, a));
+        assert_same_outputs(net, m, &x);
+        out[a] = model_out(m, &x);
+    }
+    double diff = 0.0, scale = 0.0;
+    for (int i = 0; i < 5 * 3; i++) {
+        diff = fmax(diff, fabs((double)out[0][i] - out[1][i]));
+        scale = fmax(scale, fabs(out[1][i]));
+    }
+    ck_assert_double_gt(diff, 0.0); /* Winograd did run */
+    ck_assert_double_le(diff, 1e-4 * scale);
+    TU_FAILS(sc_model_set_param(m, SC_PARAM_GAMMA, 0.1), SC_ERR_ARG);
+    TU_FAILS(sc_model_get_param(m, SC_PARAM_BN_EPS, &v), SC_ERR_ARG);
+    TU_FAILS(sc_model_set_param(m, SC_PARAM_CONV_ALGO, 2.0), SC_ERR_ARG);
+    TU_FAILS(sc_model_set_param(m, (sc_param)100, 0.0), SC_ERR_ARG);
+    TU_FAILS(sc_model_set_param(NULL, SC_PARAM_CONV_ALGO, 0.0), SC_ERR_NULL);
+    TU_FAILS(sc_model_get_param(NULL, SC_PARAM_CONV_ALGO, &v), SC_ERR_NULL);
+    TU_FAILS(sc_model_get_param(m, SC_PARAM_CONV_ALGO, NULL), SC_ERR_NULL);
+    TU_OK(sc_model_get_param(m, SC_PARAM_CONV_ALGO, &v));
+    ck_assert_double_eq(v, SC_CONV_ALGO_DIRECT); /* the failures kept it */
+    free(out[0]);
+    free(out[1]);
+    tu_batch_free(&x);
+    sc_model_free(m);
+    sc_net_free(net);
+    tu_remove_tmpdir();
+}
+END_TEST
+
 /* ---- the format, byte for byte ------------------------------------------- */
 
 static void put32(unsigned char **p, uint32_t v) { wr32(*p, v); *p += 4; }
@@ -1145,6 +1202,7 @@ static Suite *suite(int regen)
     tcase_add_test(tc, test_round_trip_top_bit_depths);
     tcase_add_test(tc, test_round_trip_after_compress);
     tcase_add_test(tc, test_load_memory_equals_load);
+    tcase_add_test(tc, test_conv_algo);
     tcase_add_test(tc, test_exact_bytes_of_a_tiny_model);
     tcase_add_test(tc, test_golden_file);
     tcase_add_test(tc, test_errors);

@@ -359,6 +359,29 @@ SC_API sc_status sc_model_set_threads(sc_model *m, int threads)
     return sc_net_set_threads(m->net, threads);
 }
 
+/* the settings that change how a model computes, not what it learned */
+static int model_setting(sc_param p) { return p == SC_PARAM_CONV_ALGO; }
+
+SC_API sc_status sc_model_set_param(sc_model *m, sc_param p, double value)
+{
+    SC_CHECK_NULL(m, "sc_model_set_param");
+    if (!model_setting(p))
+        return sc_fail(SC_ERR_ARG, "sc_model_set_param: parameter %d is not "
+                       "a setting of a model", (int)p);
+    return sc_net_set_param(m->net, p, value);
+}
+
+SC_API sc_status sc_model_get_param(const sc_model *m, sc_param p,
+                                    double *value)
+{
+    SC_CHECK_NULL(m, "sc_model_get_param");
+    SC_CHECK_NULL(value, "sc_model_get_param");
+    if (!model_setting(p))
+        return sc_fail(SC_ERR_ARG, "sc_model_get_param: parameter %d is not "
+                       "a setting of a model", (int)p);
+    return sc_net_get_param(m->net, p, value);
+}
+
 SC_API int sc_model_output_size(const sc_model *m)
 {
     return m ? sc_net_output_size(m->net) : 0;
