@@ -100,13 +100,19 @@ mat_lanes(const float *M, int rows, int cols, int tr, const float *restrict in,
  * part (the tables above, factored). Results go through a local array:
  * stores to rows a run-time stride apart would keep GCC from vectorising. */
 
-/* out[k * os + l] = r[k][l] (+= when add) */
+/* out[k * os + l] = r[k][l] (+= when add; add is a constant at every
+ * call, so each caller compiles one loop: 0 + r would be an add per store,
+ * which IEEE keeps for r = -0) */
 static inline __attribute__((always_inline)) void
 put_rows(float (*r)[LANES], int rows, float *restrict out, size_t os, int add)
 {
     for (int k = 0; k < rows; k++)
-        for (int l = 0; l < LANES; l++)
-            out[k * os + l] = (add ? out[k * os + l] : 0.0f) + r[k][l];
+        for (int l = 0; l < LANES; l++) {
+            if (add)
+                out[k * os + l] += r[k][l];
+            else
+                out[k * os + l] = r[k][l];
+        }
 }
 
 /* out = B^T in (8 -> 8) */
@@ -623,12 +629,8 @@ static void gemm_dv(const wg_job *j, const float *dm, int nt, float *dv,
             const float *a = dm + (size_t)xi * dm_point(j) + (size_t)(o0 / nr) * nt * nr;
             const float *u = j->dx.u + (size_t)xi * cr * o + (size_t)o0 * cr;
             rows_ctx d = {dv + (size_t)xi * cp, tile_floats(cp), nr};
-            if (o0 == 0)
-                sc_gemm_rows(k, a, sc->ident, cols, sc->rows, nt, u, c, d.dst,
-                             d.ld, 0, NULL, NULL);
-            else
-                sc_gemm_rows(k, a, sc->ident, cols, sc->rows, nt, u, c, sc->tile,
-                             0, 0, add_rows, &d);
+            sc_gemm_rows(k, a, sc->ident, cols, sc->rows, nt, u, c,
+                         o0 ? sc->tile : d.dst, d.ld, 0, o0 ? add_rows : NULL, &d);
         }
     }
 }
