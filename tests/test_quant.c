@@ -290,6 +290,98 @@ START_TEST(test_backward_node_closed_forms)
 }
 END_TEST
 
+/* Bit depths of 23.5 bits and more (hi >= 2^22), where rounding leaves
+ * the fast path (quantizer.c's round_even), against the same closed forms:
+ * e = -22 puts |2^-e w| between 2^19 and 2^22.6, inside the range. */
+START_TEST(test_backward_wide_bits)
+{
+    int id;
+    sc_net *net = dense_net(&id);
+    sc_node *nd = &net->nodes[id];
+    const float wb[C] = {23.5f, 24.0f, 30.0f, 32.0f, 25.0f, 26.5f};
+    const float we[C] = {-22.0f, -22.0f, -22.0f, -22.0f, -21.0f, -22.0f};
+    TU_OK(sc_net_set_quant(net, id, wb, we, C));
+    TU_OK(sc_plan(net, 1));
+    sc_quant_forward(net, nd);
+    const float *w = sc_node_param(net, nd, P_W);
+    float *gw = sc_node_grad(net, nd, P_W);
+    float g[K * C];
+    tu_lcg r;
+    tu_lcg_seed(&r, 8);
+    tu_fill(&r, g, K * C, -1.0, 1.0);
+    memset(net->grads, 0, net->n_params * sizeof(float));
+    memcpy(gw, g, sizeof g);
+    sc_quant_backward(net, nd);
+    const float *gb = sc_node_grad(net, nd, P_QB), *ge = sc_node_grad(net, nd, P_QE);
+    int big = 0;
+    for (int o = 0; o < C; o++) {
+        double rw[K], rb, re;
+        backward_ref(w + o * K, g + o * K, K, wb[o], we[o], rw, &rb, &re);
+        for (int i = 0; i < K; i++) {
+            ck_assert_msg(gw[o * K + i] == (float)rw[i],
+                          "dL/dw[%d][%d] = %g, closed form %g", o, i,
+                          gw[o * K + i], rw[i]);
+            big += fabs(quant_ref(w[o * K + i], wb[o], we[o]).u) >= 4194304.0;
+        }
+        assert_close(gb[o], rb, 1e-5, "dL/db", o);
+        assert_close(ge[o], re, 1e-5, "dL/de", o);
+    }
+    ck_assert_int_gt(big, 20); /* the slow path really ran */
+    sc_net_free(net);
+}
+END_TEST
+
+/* A non-finite dL/dq makes its channel's dL/de non-finite, wherever the
+ * weight lies (inside, clamped, in a dead channel) and whichever lane or
+ * tail position it takes: sc_grads_finite() checks quantised layers' weight
+ * gradients only through it. And that check still sees them, and a
+ * non-finite gradient outside those weights. */
+START_TEST(test_backward_nonfinite_reaches_exponent)
+{
+    const float bad[3] = {NAN, INFINITY, -INFINITY};
+    for (int v = 0; v < 3; v++)
+        for (int at = 0; at < K * C; at += 5) {
+            int id;
+            sc_net *net = dense_net(&id);
+            sc_node *nd = &net->nodes[id];
+            TU_OK(sc_plan(net, 1));
+            sc_quant_forward(net, nd);
+            float *gw = sc_node_grad(net, nd, P_W);
+            tu_lcg r;
+            tu_lcg_seed(&r, 9);
+            memset(net->grads, 0, net->n_params * sizeof(float));
+            tu_fill(&r, gw, K * C, -1.0, 1.0);
+            ck_assert(sc_grads_finite(net));
+            gw[at] = bad[v];
+            sc_quant_backward(net, nd);
+            const float *ge = sc_node_grad(net, nd, P_QE);
+            for (int o = 0; o < C; o++)
+                ck_assert_msg(isfinite(ge[o]) == (o != at / K),
+                              "value %d at %d: dL/de[%d] = %g", v, at, o,
+                              ge[o]);
+            ck_assert_msg(!sc_grads_finite(net), "value %d at %d passed", v, at);
+            sc_net_free(net);
+        }
+    /* a quantised net's non-weight gradient (a bit depth's) is checked */
+    int id;
+    sc_net *net = dense_net(&id);
+    memset(net->grads, 0, net->n_params * sizeof(float));
+    ck_assert(sc_grads_finite(net));
+    sc_node_grad(net, &net->nodes[id], P_QB)[C - 1] = NAN;
+    ck_assert(!sc_grads_finite(net));
+    sc_net_free(net);
+    /* and a layer that is not quantised has its weight gradients checked */
+    TU_OK(sc_net_create(&net, K, 1, 1));
+    TU_OK(sc_net_dense(net, SC_INPUT, C, SC_NO_BIAS, &id));
+    TU_OK(sc_net_init(net, 4));
+    memset(net->grads, 0, net->n_params * sizeof(float));
+    ck_assert(sc_grads_finite(net));
+    sc_node_grad(net, &net->nodes[id], P_W)[K * C - 1] = INFINITY;
+    ck_assert(!sc_grads_finite(net));
+    sc_net_free(net);
+}
+END_TEST
+
 /* The same closed forms through a whole training step: SGD without momentum
  * at lr = 2^10 makes the update -1024 * gradient; the task gradient dL/dq =
  * (softmax - onehot)^T x / n and the size term gamma dQ/db are computed here
@@ -385,6 +477,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_forward_ties_to_even);
     tcase_add_test(tc, test_initial_exponent_unclamped);
     tcase_add_test(tc, test_backward_node_closed_forms);
+    tcase_add_test(tc, test_backward_wide_bits);
+    tcase_add_test(tc, test_backward_nonfinite_reaches_exponent);
     tcase_add_test(tc, test_backward_through_train_step);
     suite_add_tcase(s, tc);
     return s;

@@ -20,4 +20,12 @@
 #define SC_SIMD_CLONES
 #endif
 
+/* A loop body a cloned function must compile as its own (inlined into each
+ * clone), however big. */
+#if defined(__GNUC__)
+#define SC_CLONE_INLINE inline __attribute__((always_inline))
+#else
+#define SC_CLONE_INLINE inline
+#endif
+
 #endif

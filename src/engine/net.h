@@ -149,7 +149,8 @@ void sc_zero_dy(sc_net *net, int n);
 /* Backward from the output gradient in the last node's dy (zero the grads,
  * then every op in reverse order). */
 void sc_backward(sc_net *net, int n);
-/* 1 when every parameter gradient is finite (checked on the pool). */
+/* 1 when every parameter gradient is finite (checked on the pool; a
+ * quantised layer's weight gradients through its exponent gradients). */
 int sc_grads_finite(sc_net *net);
 /* After a successful training step: fold batch statistics into running
  * statistics. */

@@ -24,12 +24,28 @@ static void bounds(float b, float *lo, float *hi)
 /* round half to even, as nearbyintf in the default rounding mode, but
  * inline and vectorisable: for |c| < 2^22, adding and taking away
  * 1.5 * 2^23 leaves the nearest integer, ties to even (the float sum has no
- * bits below 1); larger values go to nearbyintf. */
-static inline float round_even(float c)
+ * bits below 1); larger values go to nearbyintf. small says every clamped
+ * value is below 2^22 (hi < 2^22), a constant in each loop below. */
+static inline float round_even(float c, int small)
 {
     const float magic = 12582912.0f; /* 1.5 * 2^23 */
     float r = (c + magic) - magic;
-    return fabsf(c) < 4194304.0f ? r : nearbyintf(c);
+    return small || fabsf(c) < 4194304.0f ? r : nearbyintf(c);
+}
+
+/* q of u = 2^-e w: 2^e round(clamp(u, lo, hi)), + 0 so that it is never -0 */
+static inline float quant_one(float u, float lo, float hi, float s, int small)
+{
+    float c = u < lo ? lo : (u > hi ? hi : u);
+    return s * round_even(c, small) + 0.0f;
+}
+
+static inline void quant_loop(const float *restrict w, size_t n, float lo,
+                              float hi, float s, float inv, int small,
+                              float *restrict q)
+{
+    for (size_t i = 0; i < n; i++)
+        q[i] = quant_one(w[i] * inv, lo, hi, s, small);
 }
 
 /* static: an extern clone would export its dispatcher from the .so */
@@ -39,25 +55,60 @@ static void quant_channel(const float *restrict w, size_t n, float b,
 {
     float lo, hi, s = exp2f(e), inv = exp2f(-e);
     bounds(b, &lo, &hi);
-    if (hi < 4194304.0f) { /* every clamped value is below 2^22 */
-        const float magic = 12582912.0f;
-        for (size_t i = 0; i < n; i++) {
-            float u = w[i] * inv;
-            float c = u < lo ? lo : (u > hi ? hi : u);
-            q[i] = s * ((c + magic) - magic) + 0.0f; /* + 0: no -0 */
-        }
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        float u = w[i] * inv;
-        float c = u < lo ? lo : (u > hi ? hi : u);
-        q[i] = s * round_even(c) + 0.0f;
-    }
+    if (hi < 4194304.0f) /* every clamped value is below 2^22 */
+        quant_loop(w, n, lo, hi, s, inv, 1, q);
+    else
+        quant_loop(w, n, lo, hi, s, inv, 0, q);
 }
 
 void sc_quant_channel(const float *w, size_t n, float b, float e, float *q)
 {
     quant_channel(w, n, b, e, q);
+}
+
+/* One channel's straight-through backward, q recomputed from w (the
+ * forward's own arithmetic, so the same q bit for bit, without reading qw).
+ * inside (lo < u < hi): dq/dw = 1, dq/de = ln2 (q - w);
+ * clamped: dq/dw = 0, dq/de = ln2 q, dq/db = +-2^e ln2 2^(B-1).
+ * g (dL/dq) becomes dL/dw; *de gets sum g dq/de / ln2 and *db the clamped
+ * sum of +-g. Selects and 16 lane-wise partial sums, summed in one vector
+ * per block before they are added, let this vectorise with the sums in
+ * registers. */
+static SC_CLONE_INLINE void grad_loop(const float *restrict w, float *restrict g,
+                             size_t k, float lo, float hi, float s, float inv,
+                             int small, double *de, double *db)
+{
+    float pe[SC_LANES] = {0}, pb[SC_LANES] = {0};
+    size_t i = 0;
+    for (; i + SC_LANES <= k; i += SC_LANES) {
+        float te[SC_LANES], tb[SC_LANES];
+        for (int l = 0; l < SC_LANES; l++) { /* masks as 0/1 floats */
+            float gv = g[i + l], wv = w[i + l], u = wv * inv;
+            float in = (float)((u > lo) & (u < hi));
+            float sgn = 2.0f * (float)(u >= hi) - 1.0f;
+            te[l] = gv * (quant_one(u, lo, hi, s, small) - in * wv);
+            tb[l] = (1.0f - in) * sgn * gv;
+            g[i + l] = in * gv;
+        }
+        for (int l = 0; l < SC_LANES; l++) {
+            pe[l] += te[l];
+            pb[l] += tb[l];
+        }
+    }
+    double se = 0.0, sb = 0.0;
+    for (; i < k; i++) {
+        float gv = g[i], wv = w[i], u = wv * inv;
+        int in = (u > lo) & (u < hi);
+        se += (double)gv * (quant_one(u, lo, hi, s, small) - (in ? wv : 0.0f));
+        sb += in ? 0.0 : (u >= hi ? gv : -gv);
+        g[i] = in ? gv : 0.0f;
+    }
+    for (int l = 0; l < SC_LANES; l++) {
+        se += pe[l];
+        sb += pb[l];
+    }
+    *de = se;
+    *db = sb;
 }
 
 float sc_quant_initial_exponent(float maxabs, float b, float e0)
@@ -108,39 +159,13 @@ static void backward_task(void *ctx, size_t bo, size_t eo, int t)
         float lo, hi, s = exp2f(e[o]), inv = exp2f(-e[o]);
         bounds(b[o], &lo, &hi);
         float dbit = b[o] > 0.0f ? s * LN2 * exp2f(b[o] - 1.0f) : 0.0f;
-        const float *restrict wo = w + o * k;
-        const float *restrict qo = nd->qw + o * k;
-        float *restrict go = gw + o * k;
-        /* inside (lo < u < hi): dq/dw = 1, dq/de = ln2 (q - w);
-         * clamped: dq/dw = 0, dq/de = ln2 q, dq/db = +-2^e ln2 2^(B-1).
-         * Selects and 16 lane-wise partial sums let this vectorise. */
-        float pe[SC_LANES] = {0}, pb[SC_LANES] = {0};
-        size_t i = 0;
-        for (; i + SC_LANES <= k; i += SC_LANES)
-            for (int l = 0; l < SC_LANES; l++) { /* masks as 0/1 floats */
-                float g = go[i + l], wv = wo[i + l], u = wv * inv;
-                float in = (float)((u > lo) & (u < hi));
-                float sgn = 2.0f * (float)(u >= hi) - 1.0f;
-                pe[l] += g * (qo[i + l] - in * wv);
-                pb[l] += (1.0f - in) * sgn * g;
-                go[i + l] = in * g;
-            }
-        double de = 0.0, db = 0.0;
-        for (; i < k; i++) {
-            float g = go[i], wv = wo[i], u = wv * inv;
-            int in = (u > lo) & (u < hi);
-            de += (double)g * (qo[i] - (in ? wv : 0.0f));
-            db += in ? 0.0 : (u >= hi ? g : -g);
-            go[i] = in ? g : 0.0f;
-        }
-        for (int l = 0; l < SC_LANES; l++) {
-            de += pe[l];
-            db += pb[l];
-        }
-        de *= LN2;
-        db *= dbit;
-        ge[o] += (float)de;
-        gb[o] += (float)db;
+        double de, db;
+        if (hi < 4194304.0f)
+            grad_loop(w + o * k, gw + o * k, k, lo, hi, s, inv, 1, &de, &db);
+        else
+            grad_loop(w + o * k, gw + o * k, k, lo, hi, s, inv, 0, &de, &db);
+        ge[o] += (float)(de * LN2);
+        gb[o] += (float)(db * dbit);
     }
 }
 
