@@ -10,6 +10,12 @@ void sc_gemm(sc_pool *pool, int ta, int tb, int m, int n, int k, float alpha,
              const float *a, int lda, const float *b, int ldb, float beta,
              float *c, int ldc);
 
+/* The same with the columns of C shared among the threads: each reads all
+ * of op(A) and only its columns of op(B). */
+void sc_gemm_by_cols(sc_pool *pool, int ta, int tb, int m, int n, int k,
+                     float alpha, const float *a, int lda, const float *b,
+                     int ldb, float beta, float *c, int ldc);
+
 /* Single-threaded, for use inside a pool task. */
 void sc_gemm1(int ta, int tb, int m, int n, int k, float alpha, const float *a,
               int lda, const float *b, int ldb, float beta, float *c, int ldc);

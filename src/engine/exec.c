@@ -36,11 +36,26 @@ void sc_zero_dy(sc_net *net, int n)
     }
 }
 
+/* floats per task of zeroing the grads */
+#define ZERO_BLOCK 16384
+
+static void zero_task(void *ctx, size_t b, size_t e, int t)
+{
+    (void)t;
+    sc_net *net = ctx;
+    size_t lo = b * ZERO_BLOCK, hi = e * ZERO_BLOCK;
+    hi = hi < net->n_params ? hi : net->n_params;
+    memset(net->grads + lo, 0, (hi - lo) * sizeof(float));
+}
+
 void sc_backward(sc_net *net, int n)
 {
     (void)n;
     unsigned fp = sc_fpenv_enter();
-    memset(net->grads, 0, net->n_params * sizeof(float));
+    /* on the pool, so that the grads' lines are not all pulled into one
+     * core's cache only to be written by the others next */
+    sc_pool_map(net->pool, (net->n_params + ZERO_BLOCK - 1) / ZERO_BLOCK, 2,
+                zero_task, net);
     for (int i = net->n_nodes - 1; i >= 1; i--) {
         sc_node *nd = &net->nodes[i];
         sc_ops[nd->kind].fn(net, nd, OP_BACKWARD);

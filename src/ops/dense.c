@@ -25,8 +25,12 @@ sc_status sc_op_dense(sc_net *net, sc_node *nd, int action)
             for (int i = 0; i < n; i++)
                 memcpy(nd->y + (size_t)i * out, bias, (size_t)out * sizeof(float));
         }
-        /* y = x W^T (+ b) */
-        sc_gemm(net->pool, 0, 1, n, out, in, 1.0f, x->y, in, w, in,
+        /* y = x W^T (+ b), output channels shared among the threads: each
+         * reads only its channels' weights, the ones it quantised
+         * (quantizer.c shares channels the same way), so no weight line
+         * has to move between cores, as it does when every thread reads
+         * all of W. */
+        sc_gemm_by_cols(net->pool, 0, 1, n, out, in, 1.0f, x->y, in, w, in,
                 bias ? 1.0f : 0.0f, nd->y, out);
         if (nd->cbias)
             for (int i = 0; i < n; i++)
