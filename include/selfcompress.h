@@ -56,8 +56,9 @@
  * each thread's sc_last_error() message. It drives OpenBLAS single-threaded
  * and runs its own thread pool, so sc_net_create() (every net and loaded
  * model starts there) and sc_net_set_threads() call
- * openblas_set_num_threads(1), which sets OpenBLAS's process-wide
- * thread count (always to the same value). Hooks (sc_net_set_progress(),
+ * openblas_set_num_threads(1) unless openblas_get_num_threads() is 1
+ * already; that sets OpenBLAS's process-wide thread count (always to the
+ * same value). Hooks (sc_net_set_progress(),
  * sc_net_set_log()) run on the thread that made the call.
  */
 #ifndef SELFCOMPRESS_H

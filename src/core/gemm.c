@@ -4,6 +4,12 @@
 
 #include <cblas.h>
 
+void sc_blas_single_thread(void)
+{
+    if (openblas_get_num_threads() != 1)
+        openblas_set_num_threads(1);
+}
+
 typedef struct gemm_job {
     int ta, tb, m, n, k, lda, ldb, ldc;
     float alpha, beta;

@@ -16,6 +16,12 @@ void sc_gemm_by_cols(sc_pool *pool, int ta, int tb, int m, int n, int k,
                      float alpha, const float *a, int lda, const float *b,
                      int ldb, float beta, float *c, int ldc);
 
+/* Makes OpenBLAS single-threaded (the pool runs the threads), unless it
+ * already is: in a forked child, whose OpenBLAS threads did not survive the
+ * fork, openblas_set_num_threads() starts a server thread again, which spins
+ * on sched_yield() for a while before it sleeps, taking a core from us. */
+void sc_blas_single_thread(void);
+
 /* Single-threaded, for use inside a pool task. */
 void sc_gemm1(int ta, int tb, int m, int n, int k, float alpha, const float *a,
               int lda, const float *b, int ldb, float beta, float *c, int ldc);

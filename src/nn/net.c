@@ -3,9 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
-
 #include "core/error.h"
+#include "core/gemm.h"
 #include "core/rng.h"
 #include "ops/ops.h"
 #include "optim/optimizer.h"
@@ -37,7 +36,7 @@ SC_API sc_status sc_net_create(sc_net **out, int c, int h, int w)
     net->pool = pool;
     net->kernel = sc_kernel_best();
     net->plan_dirty = 1;
-    openblas_set_num_threads(1); /* our pool runs the threads */
+    sc_blas_single_thread(); /* our pool runs the threads */
     sc_node input = {.kind = SC_LAYER_INPUT, .c = c, .h = h, .w = w};
     int id;
     sc_status st = sc_graph_add(net, &input, &id);
@@ -349,7 +348,7 @@ SC_API sc_status sc_net_set_threads(sc_net *net, int threads)
     net->pool = pool;
     net->threads = threads;
     net->plan_dirty = 1; /* scratch is per thread */
-    openblas_set_num_threads(1);
+    sc_blas_single_thread();
     return SC_OK;
 }
 

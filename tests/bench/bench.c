@@ -252,12 +252,20 @@ static void *sgemm_worker(void *arg)
     return NULL;
 }
 
+/* OpenBLAS single-threaded, without asking when it already is: in a forked
+ * case process that would start a server thread spinning next to ours */
+static void single_thread_blas(void)
+{
+    if (openblas_get_num_threads() != 1)
+        openblas_set_num_threads(1);
+}
+
 /* FLOP-weighted GFLOP/s of the shapes, each run by `threads` threads at once
  * (every thread single-threaded OpenBLAS): total FLOPs / total time. */
 static double measure_sgemm(const nets_gemm *g, int count, int threads,
                             double seconds)
 {
-    openblas_set_num_threads(1);
+    single_thread_blas();
     size_t most[3] = {0, 0, 0};
     for (int i = 0; i < count; i++) {
         size_t s[3] = {(size_t)g[i].m * g[i].k, (size_t)g[i].k * g[i].n,
@@ -626,7 +634,7 @@ int main(int argc, char **argv)
 {
     sc_use_best_blas_kernel(argv);
     options o = parse(argc, argv);
-    openblas_set_num_threads(1);
+    single_thread_blas();
 
     char cpu[256];
     cpu_model(cpu, sizeof cpu);
