@@ -25,12 +25,16 @@ sc_status sc_op_dense(sc_net *net, sc_node *nd, int action)
             for (int i = 0; i < n; i++)
                 memcpy(nd->y + (size_t)i * out, bias, (size_t)out * sizeof(float));
         }
-        /* y = x W^T (+ b), output channels shared among the threads: each
-         * reads only its channels' weights, the ones it quantised
-         * (quantizer.c shares channels the same way), so no weight line
-         * has to move between cores, as it does when every thread reads
-         * all of W. */
-        sc_gemm_by_cols(net->pool, 0, 1, n, out, in, 1.0f, x->y, in, w, in,
+        /* y = x W^T (+ b). In training, when W is the larger operand,
+         * output channels are shared among the threads: each reads all of
+         * x but only its channels' weights, the ones it has just updated
+         * and quantised (quantizer.c shares channels the same way), where
+         * sharing rows (samples) makes every thread read all of W, half of
+         * it from the other core. In inference rows, so that each thread
+         * also writes whole rows of y for the next layer. */
+        int by_cols = net->training && out >= n;
+        (by_cols ? sc_gemm_by_cols : sc_gemm)(net->pool, 0, 1, n, out, in,
+                                               1.0f, x->y, in, w, in,
                 bias ? 1.0f : 0.0f, nd->y, out);
         if (nd->cbias)
             for (int i = 0; i < n; i++)
