@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs the benchmark in its --quick form (tests/bench/bench.c, built by
 # make check) and checks its output: a MACHINE line, a PEAK line per thread
-# count, and one BENCH line per case (3 nets x 2 thread counts x 6 modes) in
-# the documented format with positive numbers; the *18 cases are down to at
-# most 18% of the weights.
+# count, one BENCH line per case (3 nets x 2 thread counts x 6 modes) in
+# the documented format with positive numbers, the *18 cases down to at
+# most 18% of the weights, and one PAIR line per ratio measured in one
+# process (3 nets x 2 thread counts x 3 pairs), q1 <= ratio <= q3.
 set -euo pipefail
 root=${SC_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 exe="$root/build/tests/bench/bench" # built against lib/, like the examples
@@ -14,7 +15,9 @@ printf '%s\n' "$out"
 
 num='[0-9]+(\.[0-9]+)?'
 bench_re="^BENCH net=(mlp|tinynet|cnn) threads=[0-9]+ batch=[0-9]+ mode=(float|sc|infer|sc18|model|model18) img_s=$num gflops=$num peak_frac=$num sgemm_gflops=$num blas_core=[^ ]+ rss_mb=$num conv_kernel=(avx512|avx2|generic) weights_pct=$num\$"
+pair_re="^PAIR net=(mlp|tinynet|cnn) threads=[0-9]+ batch=[0-9]+ (a=sc b=float|a=sc18 b=sc|a=model b=model18) ratio=$num q1=$num q3=$num rounds=[0-9]+\$"
 n=0
+np=0
 while IFS= read -r line; do
     case "$line" in
     "MACHINE "*)
@@ -40,10 +43,18 @@ while IFS= read -r line; do
         awk -v v="$w" "BEGIN { exit !($want) }" \
             || { echo "bench_smoke: weights_pct $w is wrong: $line" >&2; exit 1; }
         n=$((n + 1)) ;;
+    "PAIR "*)
+        printf '%s\n' "$line" | grep -Eq "$pair_re" \
+            || { echo "bench_smoke: PAIR line does not parse: $line" >&2; exit 1; }
+        r=$(printf '%s\n' "$line" | sed -E 's/.* ratio=([0-9.]+) q1=([0-9.]+) q3=([0-9.]+) .*/\1 \2 \3/')
+        awk -v r="$r" 'BEGIN { split(r, v, " "); exit !(v[1] > 0 && v[2] <= v[1] && v[1] <= v[3]) }' \
+            || { echo "bench_smoke: PAIR ratio outside its quartiles: $line" >&2; exit 1; }
+        np=$((np + 1)) ;;
     *) echo "bench_smoke: unexpected line: $line" >&2; exit 1 ;;
     esac
 done <<< "$out"
 [ "$n" -eq 36 ] || { echo "bench_smoke: $n BENCH lines, expected 36" >&2; exit 1; }
+[ "$np" -eq 18 ] || { echo "bench_smoke: $np PAIR lines, expected 18" >&2; exit 1; }
 printf '%s\n' "$out" | grep -q '^PEAK threads=1 ' || { echo "bench_smoke: no PEAK line" >&2; exit 1; }
 
 # bad flags fail with a message
@@ -54,4 +65,4 @@ for args in "--nets resnet" "--modes fast" "--threads 0" "--bogus 1"; do
     grep -q '^bench: ' "${TMPDIR:-/tmp}/bench_smoke.err.$$" || { echo "bench_smoke: '$args' gave no message" >&2; exit 1; }
 done
 rm -f "${TMPDIR:-/tmp}/bench_smoke.err.$$"
-echo "bench_smoke: OK ($n cases)"
+echo "bench_smoke: OK ($n cases, $np pairs)"

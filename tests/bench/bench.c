@@ -3,7 +3,7 @@
  *
  *   build/tests/bench/bench [--quick] [--nets mlp,tinynet,cnn] [--threads 1,2]
  *                           [--modes float,sc,infer] [--batches 128,512]
- *                           [--reps N] [--steps N] [--warmup N]
+ *                           [--reps N] [--steps N] [--warmup N] [--no-pairs]
  *
  * For each net, batch, thread count and mode one forked child builds the
  * net, warms up, times `reps` repetitions of `steps` steps and prints one
@@ -35,6 +35,17 @@
  * Default batches: 128 for every net, and 512 for tinynet.
  * --quick: batch 32, 2 repetitions of 2 steps after 1 warm-up step, short
  * FMA and sgemm measurements (for make check).
+ *
+ * After a net's cases (at each batch and thread count), one child per pair
+ * of modes whose ratio a target judges, when both modes were asked for
+ * (--no-pairs: none), sets both up side by side and alternates their
+ * blocks of steps (about half a repetition each, 2 reps + 1 rounds):
+ *
+ *   PAIR net=<net> threads=<t> batch=<b> a=<mode> b=<mode> ratio=<..>
+ *        q1=<..> q3=<..> rounds=<..>
+ *
+ * ratio is the median of (a's seconds per step) / (b's), q1 and q3 its
+ * quartiles; the pairs are sc/float, sc18/sc and model/model18.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -70,6 +81,7 @@ static const char *const all_modes[NMODES] = {"float", "sc",    "infer",
 
 typedef struct options {
     int quick;
+    int pairs; /* the PAIR measurements too (--no-pairs: not) */
     const char *nets[MAX_LIST];
     int nnets;
     int threads[MAX_LIST];
@@ -367,94 +379,128 @@ static sc_model *as_model(sc_net *net, int threads)
     return m;
 }
 
+/* A net (or its model file) set up for one mode, with its synthetic data:
+ * a few distinct batches of N(0, 1) pixels (the normalised data's scale),
+ * labels uniform in 0..9, fixed seed. */
+enum { NB = 4 };
+typedef struct runner {
+    sc_net *net;
+    sc_optimizer *opt; /* training modes */
+    sc_model *model;   /* model, model18 */
+    int infer, batch;
+    long step;
+    double weights_pct, fwd_flops;
+    nets_info info;
+    float *pix, *logits;
+    int32_t *lab;
+    sc_tensor *x[NB], *y;
+} runner;
+
+static void runner_init(runner *r, const char *name, int threads, int batch,
+                        const char *mode)
+{
+    int small = is(mode, "sc18") || is(mode, "model18");
+    int sc = is(mode, "sc") || small;
+    memset(r, 0, sizeof *r);
+    r->infer = !(is(mode, "float") || is(mode, "sc") || is(mode, "sc18"));
+    r->batch = batch;
+    check(nets_build(name, &r->net, &r->info), "building the net");
+    check(sc_net_init(r->net, 1), "sc_net_init");
+    check(sc_net_set_threads(r->net, threads), "sc_net_set_threads");
+    r->weights_pct = 100.0;
+    r->fwd_flops = nets_forward_flops(&r->info);
+    if (sc) {
+        check(sc_net_quantize(r->net, SC_ALL_LAYERS), "sc_net_quantize");
+        check(sc_net_set_param(r->net, SC_PARAM_GAMMA, 0.05), "gamma");
+    }
+    if (small) {
+        r->weights_pct = shrink(r->net, 18.0);
+        r->fwd_flops = nets_current_flops(r->net, &r->info);
+    }
+    if (r->infer)
+        check(sc_net_set_training(r->net, 0), "eval mode");
+    else
+        check(sc_optimizer_create(&r->opt, r->net, SC_OPT_ADAM), "sc_optimizer_create");
+    if (is(mode, "model") || is(mode, "model18"))
+        r->model = as_model(r->net, threads);
+
+    uint64_t seed = 20240601;
+    size_t per = (size_t)batch * 784;
+    r->pix = malloc(NB * per * sizeof(float));
+    r->logits = malloc((size_t)batch * 10 * sizeof(float));
+    r->lab = malloc(NB * (size_t)batch * sizeof(int32_t));
+    if (!r->pix || !r->lab || !r->logits)
+        die("out of memory");
+    for (size_t i = 0; i < NB * per; i++)
+        r->pix[i] = (float)normal(&seed);
+    for (size_t i = 0; i < NB * (size_t)batch; i++)
+        r->lab[i] = (int32_t)(splitmix(&seed) % 10);
+    int64_t xs[4] = {batch, 1, 28, 28}, ys[2] = {batch, 10};
+    for (int b = 0; b < NB; b++)
+        check(sc_tensor_wrap(&r->x[b], 4, xs, r->pix + b * per), "tensor");
+    check(sc_tensor_wrap(&r->y, 2, ys, r->logits), "tensor");
+}
+
+/* k steps (training steps, or forwards); returns the seconds they took */
+static double runner_steps(runner *r, int k)
+{
+    double t0 = now();
+    for (int i = 0; i < k; i++) {
+        int b = (int)(r->step++ % NB);
+        if (r->model)
+            check(sc_model_forward(r->model, r->x[b], r->y), "sc_model_forward");
+        else if (r->infer)
+            check(sc_net_forward(r->net, r->x[b], r->y), "sc_net_forward");
+        else
+            check(sc_net_train_step(r->net, r->opt, r->x[b],
+                                    r->lab + (size_t)b * r->batch, NULL),
+                  "sc_net_train_step");
+    }
+    return now() - t0;
+}
+
+/* the warm-up steps; then how many steps take about `seconds` */
+static int runner_warm(runner *r, const options *o, double seconds)
+{
+    double per_step = runner_steps(r, o->warmup) / (o->warmup > 0 ? o->warmup : 1);
+    if (o->steps > 0)
+        return o->steps;
+    double s = ceil(seconds / (per_step > 1e-6 ? per_step : 1e-6));
+    return s < 2 ? 2 : s > 10000 ? 10000 : (int)s;
+}
+
+static void runner_free(runner *r)
+{
+    for (int b = 0; b < NB; b++)
+        sc_tensor_free(r->x[b]);
+    sc_tensor_free(r->y);
+    sc_model_free(r->model);
+    sc_optimizer_free(r->opt);
+    sc_net_free(r->net);
+    free(r->pix);
+    free(r->lab);
+    free(r->logits);
+}
+
 static void run_case(const options *o, const char *name, int threads,
                      int batch, const char *mode)
 {
-    int small = is(mode, "sc18") || is(mode, "model18");
-    int sc = is(mode, "sc") || small, train = is(mode, "float") || is(mode, "sc") || is(mode, "sc18");
-    int infer = !train;
-    sc_net *net;
-    nets_info info;
-    check(nets_build(name, &net, &info), "building the net");
-    check(sc_net_init(net, 1), "sc_net_init");
-    check(sc_net_set_threads(net, threads), "sc_net_set_threads");
-    double weights_pct = 100.0, fwd_flops = nets_forward_flops(&info);
-    if (sc) {
-        check(sc_net_quantize(net, SC_ALL_LAYERS), "sc_net_quantize");
-        check(sc_net_set_param(net, SC_PARAM_GAMMA, 0.05), "gamma");
-    }
-    if (small) {
-        weights_pct = shrink(net, 18.0);
-        fwd_flops = nets_current_flops(net, &info);
-    }
-    sc_optimizer *opt = NULL;
-    sc_model *model = NULL;
-    if (infer)
-        check(sc_net_set_training(net, 0), "eval mode");
-    else
-        check(sc_optimizer_create(&opt, net, SC_OPT_ADAM), "sc_optimizer_create");
-    if (is(mode, "model") || is(mode, "model18"))
-        model = as_model(net, threads);
-
-    /* synthetic data: a few distinct batches of N(0, 1) pixels (the
-     * normalised data's scale), labels uniform in 0..9, fixed seed */
-    enum { NB = 4 };
-    uint64_t seed = 20240601;
-    size_t per = (size_t)batch * 784;
-    float *pix = malloc(NB * per * sizeof(float)), *logits = malloc((size_t)batch * 10 * sizeof(float));
-    int32_t *lab = malloc(NB * (size_t)batch * sizeof(int32_t));
-    if (!pix || !lab || !logits)
-        die("out of memory");
-    for (size_t i = 0; i < NB * per; i++)
-        pix[i] = (float)normal(&seed);
-    for (size_t i = 0; i < NB * (size_t)batch; i++)
-        lab[i] = (int32_t)(splitmix(&seed) % 10);
-    sc_tensor *x[NB], *y;
-    int64_t xs[4] = {batch, 1, 28, 28}, ys[2] = {batch, 10};
-    for (int b = 0; b < NB; b++)
-        check(sc_tensor_wrap(&x[b], 4, xs, pix + b * per), "tensor");
-    check(sc_tensor_wrap(&y, 2, ys, logits), "tensor");
-
-    long step = 0;
-#define STEP()                                                                 \
-    do {                                                                       \
-        int b_ = (int)(step++ % NB);                                           \
-        if (model)                                                             \
-            check(sc_model_forward(model, x[b_], y), "sc_model_forward");      \
-        else if (infer)                                                        \
-            check(sc_net_forward(net, x[b_], y), "sc_net_forward");            \
-        else                                                                   \
-            check(sc_net_train_step(net, opt, x[b_], lab + (size_t)b_ * batch, \
-                                    NULL), "sc_net_train_step");               \
-    } while (0)
-
-    double t0 = now();
-    for (int i = 0; i < o->warmup; i++)
-        STEP();
-    double per_step = (now() - t0) / (o->warmup > 0 ? o->warmup : 1);
-    int steps = o->steps;
-    if (steps <= 0) { /* adaptive: a repetition of about rep_seconds */
-        double s = ceil(o->rep_seconds / (per_step > 1e-6 ? per_step : 1e-6));
-        steps = s < 2 ? 2 : s > 10000 ? 10000 : (int)s;
-    }
+    runner r;
+    runner_init(&r, name, threads, batch, mode);
+    int steps = runner_warm(&r, o, o->rep_seconds);
     double rate[64];
     int reps = o->reps > 64 ? 64 : o->reps;
-    for (int r = 0; r < reps; r++) {
-        t0 = now();
-        for (int i = 0; i < steps; i++)
-            STEP();
-        rate[r] = (double)steps * batch / (now() - t0);
-    }
-#undef STEP
+    for (int i = 0; i < reps; i++)
+        rate[i] = (double)steps * batch / runner_steps(&r, steps);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double rss_mb = (double)ru.ru_maxrss / 1024.0;
     double img_s = median(rate, reps);
-    double gflops = (infer ? 1.0 : 3.0) * fwd_flops * img_s / 1e9;
+    double gflops = (r.infer ? 1.0 : 3.0) * r.fwd_flops * img_s / 1e9;
     double peak = threads <= MAX_THREADS ? peak_gflops[threads] : 0.0;
 
     nets_gemm g[NETS_MAX_GEMMS];
-    int ng = nets_gemm_shapes(&info, batch, !infer, g, NETS_MAX_GEMMS);
+    int ng = nets_gemm_shapes(&r.info, batch, !r.infer, g, NETS_MAX_GEMMS);
     double sg = measure_sgemm(g, ng, threads, o->sgemm_seconds);
 
     char core[64];
@@ -467,17 +513,43 @@ static void run_case(const options *o, const char *name, int threads,
            "conv_kernel=%s weights_pct=%.2f\n",
            name, threads, batch, mode, img_s, gflops,
            peak > 0 ? gflops / peak : 0.0, sg, core[0] ? core : "unknown", rss_mb,
-           sc_conv_kernel(), weights_pct);
+           sc_conv_kernel(), r.weights_pct);
     fflush(stdout);
-    for (int b = 0; b < NB; b++)
-        sc_tensor_free(x[b]);
-    sc_tensor_free(y);
-    sc_model_free(model);
-    sc_optimizer_free(opt);
-    sc_net_free(net);
-    free(pix);
-    free(lab);
-    free(logits);
+    runner_free(&r);
+}
+
+/* The ratios the targets judge (sc over float, sc18 over sc, model over
+ * model18), measured in one process: both runners are set up side by side
+ * and their blocks of steps alternate, each block about rep_seconds / 2;
+ * ratio is the median over 2 reps + 1 rounds of (a's time per step) / (b's),
+ * q1 and q3 its quartiles. The separate cases run seconds to minutes apart,
+ * long enough for a shared machine's speed to drift by tens of percent. */
+static const char *const pairs[][2] = {{"sc", "float"}, {"sc18", "sc"},
+                                       {"model", "model18"}};
+enum { NPAIRS = sizeof pairs / sizeof pairs[0] };
+
+static void run_pair(const options *o, const char *name, int threads, int batch,
+                     const char *a, const char *b)
+{
+    runner ra, rb;
+    runner_init(&ra, name, threads, batch, a);
+    runner_init(&rb, name, threads, batch, b);
+    int sa = runner_warm(&ra, o, o->rep_seconds / 2);
+    int sb = runner_warm(&rb, o, o->rep_seconds / 2);
+    double ratio[129];
+    int rounds = 2 * (o->reps > 64 ? 64 : o->reps) + 1;
+    for (int i = 0; i < rounds; i++) {
+        double ta = runner_steps(&ra, sa) / sa;
+        ratio[i] = ta / (runner_steps(&rb, sb) / sb);
+    }
+    qsort(ratio, (size_t)rounds, sizeof ratio[0], cmp_double);
+    printf("PAIR net=%s threads=%d batch=%d a=%s b=%s ratio=%.4f q1=%.4f "
+           "q3=%.4f rounds=%d\n",
+           name, threads, batch, a, b, ratio[rounds / 2], ratio[rounds / 4],
+           ratio[(3 * rounds) / 4], rounds);
+    fflush(stdout);
+    runner_free(&ra);
+    runner_free(&rb);
 }
 
 /* ---- flags ---- */
@@ -493,7 +565,9 @@ static void usage(void)
          "                      512 too for tinynet)\n"
          "  --reps N            timed repetitions, median reported (default 5)\n"
          "  --steps N           steps per repetition (default: about 0.5 s worth)\n"
-         "  --warmup N          warm-up steps (default 2)");
+         "  --warmup N          warm-up steps (default 2)\n"
+         "  --no-pairs          skip the PAIR lines (ratios measured in one\n"
+         "                      process: sc/float, sc18/sc, model/model18)");
 }
 
 static int to_int(const char *flag, const char *v, int lo, int hi)
@@ -525,6 +599,7 @@ static options parse(int argc, char **argv)
     options o;
     memset(&o, 0, sizeof o);
     o.reps = 5;
+    o.pairs = 1;
     o.warmup = 2;
     o.rep_seconds = 0.5;
     o.fma_seconds = 0.2;
@@ -548,6 +623,10 @@ static options parse(int argc, char **argv)
         }
         if (strcmp(a, "--quick") == 0) {
             o.quick = 1;
+            continue;
+        }
+        if (strcmp(a, "--no-pairs") == 0) {
+            o.pairs = 0;
             continue;
         }
         if (i + 1 >= argc)
@@ -630,6 +709,42 @@ static void cpu_model(char *buf, size_t cap)
     fclose(f);
 }
 
+static int has_mode(const options *o, const char *mode)
+{
+    for (int m = 0; m < o->nmodes; m++)
+        if (is(o->modes[m], mode))
+            return 1;
+    return 0;
+}
+
+/* One case (b == NULL) or pair (a over b) in a forked child; 1 if it failed. */
+static int in_child(const options *o, const char *net, int threads, int batch,
+                    const char *a, const char *b)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork: %s", strerror(errno));
+    if (pid == 0) {
+        if (b == NULL)
+            run_case(o, net, threads, batch, a);
+        else
+            run_pair(o, net, threads, batch, a, b);
+        fflush(stdout);
+        _exit(0);
+    }
+    int status;
+    if (waitpid(pid, &status, 0) >= 0 && WIFEXITED(status) &&
+        WEXITSTATUS(status) == 0)
+        return 0;
+    fprintf(stderr, "bench: %s net=%s threads=%d batch=%d mode=%s%s%s failed "
+            "(%s %d)\n", b ? "pair" : "case", net, threads, batch, a,
+            b ? "/" : "", b ? b : "",
+            WIFSIGNALED(status) ? "signal" : "exit status",
+            WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     sc_use_best_blas_kernel(argv);
@@ -665,27 +780,19 @@ int main(int argc, char **argv)
         }
         for (int b = 0; b < nb; b++)
             for (int t = 0; t < o.nthreads; t++)
-                for (int m = 0; m < o.nmodes; m++) {
-                    fflush(stdout);
-                    pid_t pid = fork();
-                    if (pid < 0)
-                        die("fork: %s", strerror(errno));
-                    if (pid == 0) {
-                        run_case(&o, o.nets[n], o.threads[t], batches[b], o.modes[m]);
-                        fflush(stdout);
-                        _exit(0);
+                for (int m = 0; m <= o.nmodes + NPAIRS; m++) {
+                    const char *a = NULL, *b2 = NULL;
+                    if (m < o.nmodes) {
+                        a = o.modes[m];
+                    } else if (m > o.nmodes && o.pairs &&
+                               has_mode(&o, pairs[m - o.nmodes - 1][0]) &&
+                               has_mode(&o, pairs[m - o.nmodes - 1][1])) {
+                        a = pairs[m - o.nmodes - 1][0];
+                        b2 = pairs[m - o.nmodes - 1][1];
                     }
-                    int status;
-                    if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
-                        WEXITSTATUS(status) != 0) {
-                        fprintf(stderr, "bench: case net=%s threads=%d batch=%d "
-                                "mode=%s failed (%s %d)\n", o.nets[n], o.threads[t],
-                                batches[b], o.modes[m],
-                                WIFSIGNALED(status) ? "signal" : "exit status",
-                                WIFSIGNALED(status) ? WTERMSIG(status)
-                                                    : WEXITSTATUS(status));
-                        failed = 1;
-                    }
+                    if (a != NULL)
+                        failed |= in_child(&o, o.nets[n], o.threads[t],
+                                           batches[b], a, b2);
                 }
     }
     return failed;

@@ -390,6 +390,8 @@ def main():
     p.add_argument("--reps", type=int, default=None)
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--warmup", type=int, default=None)
+    p.add_argument("--no-pairs", action="store_true",
+                   help="bench.c's flag (no PAIR lines); nothing to skip here")
     p.add_argument("--peak-from", default=None,
                    help="bench.c output whose PEAK lines give the FMA peak")
     p.add_argument("--case", default=None, help=argparse.SUPPRESS)
