@@ -249,36 +249,52 @@ static sc_net *dense_net(int id_out[1])
     return net;
 }
 
+/* The node's quantiser forward, then its backward from dL/dq = g (filled
+ * from seed): on return its grads hold dL/dw, dL/db and dL/de. */
+static void backward_from(sc_net *net, sc_node *nd, uint64_t seed, float g[K * C])
+{
+    TU_OK(sc_plan(net, 1)); /* qw */
+    sc_quant_forward(net, nd);
+    tu_lcg r;
+    tu_lcg_seed(&r, seed);
+    tu_fill(&r, g, K * C, -1.0, 1.0);
+    memset(net->grads, 0, net->n_params * sizeof(float));
+    memcpy(sc_node_grad(net, nd, P_W), g, K * C * sizeof(float)); /* dL/dq */
+    sc_quant_backward(net, nd);
+}
+
+/* Channel o's dL/dw (exactly), dL/db and dL/de against the closed forms
+ * for bit depth b and exponent e; rw gets the closed-form dL/dw. */
+static void check_channel(const float *w, const float *g, const float *gw,
+                          const float *gb, const float *ge, int o, double b,
+                          double e, double rw[K])
+{
+    double rb, re;
+    backward_ref(w + o * K, g + o * K, K, b, e, rw, &rb, &re);
+    for (int i = 0; i < K; i++)
+        ck_assert_msg(gw[o * K + i] == (float)rw[i],
+                      "dL/dw[%d][%d] = %g, closed form %g", o, i,
+                      gw[o * K + i], rw[i]);
+    assert_close(gb[o], rb, 1e-5, "dL/db", o);
+    assert_close(ge[o], re, 1e-5, "dL/de", o);
+}
+
 START_TEST(test_backward_node_closed_forms)
 {
     int id;
     sc_net *net = dense_net(&id);
     sc_node *nd = &net->nodes[id];
-    TU_OK(sc_plan(net, 1)); /* qw */
-    sc_quant_forward(net, nd);
-    const float *w = sc_node_param(net, nd, P_W);
-    float *gw = sc_node_grad(net, nd, P_W);
     float g[K * C];
-    tu_lcg r;
-    tu_lcg_seed(&r, 6);
-    tu_fill(&r, g, K * C, -1.0, 1.0);
-    memset(net->grads, 0, net->n_params * sizeof(float));
-    memcpy(gw, g, sizeof g); /* dL/dq */
-    sc_quant_backward(net, nd);
+    backward_from(net, nd, 6, g);
+    const float *w = sc_node_param(net, nd, P_W);
+    const float *gw = sc_node_grad(net, nd, P_W);
     const float *gb = sc_node_grad(net, nd, P_QB), *ge = sc_node_grad(net, nd, P_QE);
     int inside = 0, outside = 0;
     for (int o = 0; o < C; o++) {
-        double rw[K], rb, re;
-        backward_ref(w + o * K, g + o * K, K, tb[o], te[o], rw, &rb, &re);
-        for (int i = 0; i < K; i++) {
-            ck_assert_msg(gw[o * K + i] == (float)rw[i],
-                          "dL/dw[%d][%d] = %g, closed form %g", o, i,
-                          gw[o * K + i], rw[i]);
-            if (tb[o] > 0.0f)
-                *(rw[i] != 0.0 ? &inside : &outside) += 1;
-        }
-        assert_close(gb[o], rb, 1e-5, "dL/db", o);
-        assert_close(ge[o], re, 1e-5, "dL/de", o);
+        double rw[K];
+        check_channel(w, g, gw, gb, ge, o, tb[o], te[o], rw);
+        for (int i = 0; i < K && tb[o] > 0.0f; i++)
+            *(rw[i] != 0.0 ? &inside : &outside) += 1;
         if (tb[o] <= 0.0f) { /* dead: all zero */
             ck_assert_float_eq(gb[o], 0.0f);
             ck_assert_float_eq(ge[o], 0.0f);
@@ -301,30 +317,17 @@ START_TEST(test_backward_wide_bits)
     const float wb[C] = {23.5f, 24.0f, 30.0f, 32.0f, 25.0f, 26.5f};
     const float we[C] = {-22.0f, -22.0f, -22.0f, -22.0f, -21.0f, -22.0f};
     TU_OK(sc_net_set_quant(net, id, wb, we, C));
-    TU_OK(sc_plan(net, 1));
-    sc_quant_forward(net, nd);
-    const float *w = sc_node_param(net, nd, P_W);
-    float *gw = sc_node_grad(net, nd, P_W);
     float g[K * C];
-    tu_lcg r;
-    tu_lcg_seed(&r, 8);
-    tu_fill(&r, g, K * C, -1.0, 1.0);
-    memset(net->grads, 0, net->n_params * sizeof(float));
-    memcpy(gw, g, sizeof g);
-    sc_quant_backward(net, nd);
+    backward_from(net, nd, 8, g);
+    const float *w = sc_node_param(net, nd, P_W);
+    const float *gw = sc_node_grad(net, nd, P_W);
     const float *gb = sc_node_grad(net, nd, P_QB), *ge = sc_node_grad(net, nd, P_QE);
     int big = 0;
     for (int o = 0; o < C; o++) {
-        double rw[K], rb, re;
-        backward_ref(w + o * K, g + o * K, K, wb[o], we[o], rw, &rb, &re);
-        for (int i = 0; i < K; i++) {
-            ck_assert_msg(gw[o * K + i] == (float)rw[i],
-                          "dL/dw[%d][%d] = %g, closed form %g", o, i,
-                          gw[o * K + i], rw[i]);
+        double rw[K];
+        check_channel(w, g, gw, gb, ge, o, wb[o], we[o], rw);
+        for (int i = 0; i < K; i++)
             big += fabs(quant_ref(w[o * K + i], wb[o], we[o]).u) >= 4194304.0;
-        }
-        assert_close(gb[o], rb, 1e-5, "dL/db", o);
-        assert_close(ge[o], re, 1e-5, "dL/de", o);
     }
     ck_assert_int_gt(big, 20); /* the slow path really ran */
     sc_net_free(net);
