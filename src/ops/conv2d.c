@@ -213,9 +213,9 @@ static const float *padded_input(const conv_job *j, size_t s0, int m, float *xp)
 /* dst[out[r] + c * plane] = tile[c][r] (+ bias[c]), or += when add: a
  * transposed tile, rows being positions (mostly consecutive ones: then
  * each column is a run). Every element is one tile's. */
-static SC_CLONE_INLINE void scatter_t(const float *tile, int mr, int rows, int cols,
-                             const int32_t *out, float *dst, size_t plane,
-                             const float *bias, int add)
+static SC_CLONE_INLINE void scatter_t(const float *tile, int mr, int rows,
+                                      int cols, const int32_t *out, float *dst,
+                                      size_t plane, const float *bias, int add)
 {
     int run = out[rows - 1] - out[0] == rows - 1;
     if (run && rows == 8) { /* a whole 8-row tile: one vector per column */

@@ -74,9 +74,10 @@ void sc_quant_channel(const float *w, size_t n, float b, float e, float *q)
  * sum of +-g. Selects and 16 lane-wise partial sums, summed in one vector
  * per block before they are added, let this vectorise with the sums in
  * registers. */
-static SC_CLONE_INLINE void grad_loop(const float *restrict w, float *restrict g,
-                             size_t k, float lo, float hi, float s, float inv,
-                             int small, double *de, double *db)
+static SC_CLONE_INLINE void grad_loop(const float *restrict w,
+                                      float *restrict g, size_t k, float lo,
+                                      float hi, float s, float inv, int small,
+                                      double *de, double *db)
 {
     float pe[SC_LANES] = {0}, pb[SC_LANES] = {0};
     size_t i = 0;
