@@ -295,6 +295,7 @@ static Suite *suite(void)
 {
     Suite *s = suite_create("kernels");
     TCase *tc = tcase_create("tiles");
+    tcase_set_timeout(tc, 60); /* about 3 s alone: Check's 4 s default is too close */
     tcase_add_test(tc, test_tile);
     tcase_add_test(tc, test_pack_t);
     suite_add_tcase(s, tc);
