@@ -48,14 +48,19 @@ static void gemm_cols(void *ctx, size_t begin, size_t end, int thread)
              j->lda, b, j->ldb, j->beta, j->c + begin, j->ldc);
 }
 
+/* each thread's share keeps a useful amount of work */
+static int worth_splitting(int threads, int m, int n, int k)
+{
+    return threads > 1 && (double)m * n * k >= 2e5;
+}
+
 void sc_gemm(sc_pool *pool, int ta, int tb, int m, int n, int k, float alpha,
              const float *a, int lda, const float *b, int ldb, float beta,
              float *c, int ldc)
 {
     gemm_job j = {ta, tb, m, n, k, lda, ldb, ldc, alpha, beta, a, b, c};
     int threads = sc_pool_threads(pool);
-    /* split only when each share keeps a useful amount of work */
-    if (threads == 1 || (double)m * n * k < 2e5 || m < 2 * threads)
+    if (!worth_splitting(threads, m, n, k) || m < 2 * threads)
         gemm_rows(&j, 0, (size_t)m, 0);
     else
         sc_pool_run(pool, (size_t)m, gemm_rows, &j);
@@ -71,7 +76,7 @@ void sc_gemm_by_cols(sc_pool *pool, int ta, int tb, int m, int n, int k,
         return;
     }
     gemm_job j = {ta, tb, m, n, k, lda, ldb, ldc, alpha, beta, a, b, c};
-    if (threads == 1 || (double)m * n * k < 2e5)
+    if (!worth_splitting(threads, m, n, k))
         gemm_cols(&j, 0, (size_t)n, 0);
     else
         sc_pool_run(pool, (size_t)n, gemm_cols, &j);

@@ -36,15 +36,28 @@ void sc_zero_dy(sc_net *net, int n)
     }
 }
 
-/* floats per task of zeroing the grads */
-#define ZERO_BLOCK 16384
+/* The grads are zeroed and checked on the pool in blocks of this many
+ * floats; tasks [b, e) cover grads [lo, hi). */
+#define GRAD_BLOCK 16384
+
+static size_t grad_blocks(const sc_net *net)
+{
+    return (net->n_params + GRAD_BLOCK - 1) / GRAD_BLOCK;
+}
+
+static void grad_span(const sc_net *net, size_t b, size_t e, size_t *lo,
+                      size_t *hi)
+{
+    *lo = b * GRAD_BLOCK;
+    *hi = e * GRAD_BLOCK < net->n_params ? e * GRAD_BLOCK : net->n_params;
+}
 
 static void zero_task(void *ctx, size_t b, size_t e, int t)
 {
     (void)t;
     sc_net *net = ctx;
-    size_t lo = b * ZERO_BLOCK, hi = e * ZERO_BLOCK;
-    hi = hi < net->n_params ? hi : net->n_params;
+    size_t lo, hi;
+    grad_span(net, b, e, &lo, &hi);
     memset(net->grads + lo, 0, (hi - lo) * sizeof(float));
 }
 
@@ -54,8 +67,7 @@ void sc_backward(sc_net *net, int n)
     unsigned fp = sc_fpenv_enter();
     /* on the pool, so that the grads' lines are not all pulled into one
      * core's cache only to be written by the others next */
-    sc_pool_map(net->pool, (net->n_params + ZERO_BLOCK - 1) / ZERO_BLOCK, 2,
-                zero_task, net);
+    sc_pool_map(net->pool, grad_blocks(net), 2, zero_task, net);
     for (int i = net->n_nodes - 1; i >= 1; i--) {
         sc_node *nd = &net->nodes[i];
         sc_ops[nd->kind].fn(net, nd, OP_BACKWARD);
@@ -65,12 +77,8 @@ void sc_backward(sc_net *net, int n)
     sc_fpenv_leave(fp);
 }
 
-/* floats per task of the finiteness check */
-#define FINITE_BLOCK 16384
-
 typedef struct finite_job {
     const sc_net *net;
-    size_t n;
     atomic_int bad;
 } finite_job;
 
@@ -100,17 +108,17 @@ static void finite_task(void *ctx, size_t b, size_t e, int t)
 {
     (void)t;
     finite_job *j = ctx;
-    size_t lo = b * FINITE_BLOCK, hi = e * FINITE_BLOCK < j->n ? e * FINITE_BLOCK : j->n;
+    size_t lo, hi;
+    grad_span(j->net, b, e, &lo, &hi);
     if (!range_finite(j->net, lo, hi))
         atomic_store(&j->bad, 1);
 }
 
 int sc_grads_finite(sc_net *net)
 {
-    finite_job j = {.net = net, .n = net->n_params};
+    finite_job j = {.net = net};
     atomic_init(&j.bad, 0);
-    sc_pool_map(net->pool, (j.n + FINITE_BLOCK - 1) / FINITE_BLOCK, 2,
-                finite_task, &j);
+    sc_pool_map(net->pool, grad_blocks(net), 2, finite_task, &j);
     return !atomic_load(&j.bad);
 }
 

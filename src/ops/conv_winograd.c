@@ -75,7 +75,7 @@ static const float G[WA][WR] = {
  * (M[j][i], M stored cols x rows, when tr); in's rows `is` floats apart,
  * out's `os`. Called with constant matrices: unrolled, their zeros fold
  * away. */
-static inline __attribute__((always_inline)) void
+static SC_CLONE_INLINE void
 mat_lanes(const float *M, int rows, int cols, int tr, const float *restrict in,
           size_t is, float *restrict out, size_t os)
 {
@@ -103,7 +103,7 @@ mat_lanes(const float *M, int rows, int cols, int tr, const float *restrict in,
 /* out[k * os + l] = r[k][l] (+= when add; add is a constant at every
  * call, so each caller compiles one loop: 0 + r would be an add per store,
  * which IEEE keeps for r = -0) */
-static inline __attribute__((always_inline)) void
+static SC_CLONE_INLINE void
 put_rows(float (*r)[LANES], int rows, float *restrict out, size_t os, int add)
 {
     for (int k = 0; k < rows; k++)
@@ -116,7 +116,7 @@ put_rows(float (*r)[LANES], int rows, float *restrict out, size_t os, int add)
 }
 
 /* out = B^T in (8 -> 8) */
-static inline __attribute__((always_inline)) void
+static SC_CLONE_INLINE void
 bt_1d(const float *restrict in, size_t is, float *restrict out, size_t os)
 {
     float r[WA][LANES];
@@ -142,7 +142,7 @@ bt_1d(const float *restrict in, size_t is, float *restrict out, size_t os)
 }
 
 /* out (+)= B in (8 -> 8): bt_1d's adjoint */
-static inline __attribute__((always_inline)) void
+static SC_CLONE_INLINE void
 b_1d(const float *restrict in, size_t is, float *restrict out, size_t os,
      int add)
 {
@@ -166,7 +166,7 @@ b_1d(const float *restrict in, size_t is, float *restrict out, size_t os,
 }
 
 /* out = A^T in (8 -> 4) */
-static inline __attribute__((always_inline)) void
+static SC_CLONE_INLINE void
 at_1d(const float *restrict in, size_t is, float *restrict out, size_t os)
 {
     float r[WM][LANES];
@@ -184,7 +184,7 @@ at_1d(const float *restrict in, size_t is, float *restrict out, size_t os)
 }
 
 /* out = A in (4 -> 8): at_1d's adjoint */
-static inline __attribute__((always_inline)) void
+static SC_CLONE_INLINE void
 a_1d(const float *restrict in, size_t is, float *restrict out, size_t os)
 {
     float r[WA][LANES];
@@ -712,7 +712,7 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
 
 /* out = M X M^T for 16 lanes (M^T X M when tr, M stored cols x rows): X
  * cols x cols, out rows x rows, both row-major with 16 lanes per entry */
-static inline __attribute__((always_inline)) void
+static SC_CLONE_INLINE void
 sandwich(const float *M, int rows, int cols, int tr, const float *x, float *out)
 {
     float t[WA][WA][LANES]; /* t[i][b] = sum_a M[i][a] X[a][b] */

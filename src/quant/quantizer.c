@@ -9,23 +9,33 @@
 
 #define LN2 0.69314718055994530942f
 
-static void bounds(float b, float *lo, float *hi)
+/* A channel's quantiser constants: 2^e, 2^-e, the clamp [lo, hi] and
+ * whether every clamped value is below 2^22 (rounding's fast path). */
+typedef struct chan {
+    float s, inv, lo, hi;
+    int small;
+} chan;
+
+static chan channel_of(float b, float e)
 {
+    chan c = {exp2f(e), exp2f(-e), 0.0f, 0.0f, 0};
     float big = b > 0.0f ? b : 0.0f; /* B = max(b, 0) */
     float half = exp2f(big - 1.0f);
-    *lo = -half;
-    *hi = half - 1.0f;
+    c.lo = -half;
+    c.hi = half - 1.0f;
     /* from B = 25 on, 2^(B-1) - 1 rounds up to 2^(B-1) in float, which does
      * not fit in ceil(B) bits: take the float below */
-    if (*hi >= half)
-        *hi = nextafterf(half, 0.0f);
+    if (c.hi >= half)
+        c.hi = nextafterf(half, 0.0f);
+    c.small = c.hi < 4194304.0f;
+    return c;
 }
 
 /* round half to even, as nearbyintf in the default rounding mode, but
  * inline and vectorisable: for |c| < 2^22, adding and taking away
  * 1.5 * 2^23 leaves the nearest integer, ties to even (the float sum has no
- * bits below 1); larger values go to nearbyintf. small says every clamped
- * value is below 2^22 (hi < 2^22), a constant in each loop below. */
+ * bits below 1); larger values go to nearbyintf. small (chan.small) is a
+ * constant in each loop below. */
 static inline float round_even(float c, int small)
 {
     const float magic = 12582912.0f; /* 1.5 * 2^23 */
@@ -40,12 +50,12 @@ static inline float quant_one(float u, float lo, float hi, float s, int small)
     return s * round_even(c, small) + 0.0f;
 }
 
-static inline void quant_loop(const float *restrict w, size_t n, float lo,
-                              float hi, float s, float inv, int small,
-                              float *restrict q)
+/* small is passed apart from c so that each call site compiles one loop */
+static inline void quant_loop(const float *restrict w, size_t n, chan c,
+                              int small, float *restrict q)
 {
     for (size_t i = 0; i < n; i++)
-        q[i] = quant_one(w[i] * inv, lo, hi, s, small);
+        q[i] = quant_one(w[i] * c.inv, c.lo, c.hi, c.s, small);
 }
 
 /* static: an extern clone would export its dispatcher from the .so */
@@ -53,12 +63,11 @@ SC_SIMD_CLONES
 static void quant_channel(const float *restrict w, size_t n, float b,
                           float e, float *restrict q)
 {
-    float lo, hi, s = exp2f(e), inv = exp2f(-e);
-    bounds(b, &lo, &hi);
-    if (hi < 4194304.0f) /* every clamped value is below 2^22 */
-        quant_loop(w, n, lo, hi, s, inv, 1, q);
+    chan c = channel_of(b, e);
+    if (c.small)
+        quant_loop(w, n, c, 1, q);
     else
-        quant_loop(w, n, lo, hi, s, inv, 0, q);
+        quant_loop(w, n, c, 0, q);
 }
 
 void sc_quant_channel(const float *w, size_t n, float b, float e, float *q)
@@ -75,10 +84,10 @@ void sc_quant_channel(const float *w, size_t n, float b, float e, float *q)
  * per block before they are added, let this vectorise with the sums in
  * registers. */
 static SC_CLONE_INLINE void grad_loop(const float *restrict w,
-                                      float *restrict g, size_t k, float lo,
-                                      float hi, float s, float inv, int small,
-                                      double *de, double *db)
+                                      float *restrict g, size_t k, chan c,
+                                      int small, double *de, double *db)
 {
+    float lo = c.lo, hi = c.hi, s = c.s, inv = c.inv;
     float pe[SC_LANES] = {0}, pb[SC_LANES] = {0};
     size_t i = 0;
     for (; i + SC_LANES <= k; i += SC_LANES) {
@@ -157,14 +166,13 @@ static void backward_task(void *ctx, size_t bo, size_t eo, int t)
     float *gb = sc_node_grad(net, nd, P_QB), *ge = sc_node_grad(net, nd, P_QE);
     size_t k = j->k;
     for (size_t o = bo; o < eo; o++) {
-        float lo, hi, s = exp2f(e[o]), inv = exp2f(-e[o]);
-        bounds(b[o], &lo, &hi);
-        float dbit = b[o] > 0.0f ? s * LN2 * exp2f(b[o] - 1.0f) : 0.0f;
+        chan c = channel_of(b[o], e[o]);
+        float dbit = b[o] > 0.0f ? c.s * LN2 * exp2f(b[o] - 1.0f) : 0.0f;
         double de, db;
-        if (hi < 4194304.0f)
-            grad_loop(w + o * k, gw + o * k, k, lo, hi, s, inv, 1, &de, &db);
+        if (c.small)
+            grad_loop(w + o * k, gw + o * k, k, c, 1, &de, &db);
         else
-            grad_loop(w + o * k, gw + o * k, k, lo, hi, s, inv, 0, &de, &db);
+            grad_loop(w + o * k, gw + o * k, k, c, 0, &de, &db);
         ge[o] += (float)(de * LN2);
         gb[o] += (float)(db * dbit);
     }
