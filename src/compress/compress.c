@@ -59,8 +59,7 @@ static sc_status build_maps(sc_net *net, const sc_cplan *p, const sc_node *old,
             kept_units(p, old, xi, cols);
             /* dense: columns are input features c*h*w + q; conv: each row
              * is c x kh x kw; either way a column block per input channel */
-            size_t blk = nd->kind == SC_LAYER_DENSE ? (size_t)ox->h * ox->w
-                                                    : (size_t)nd->kh * nd->kw;
+            size_t blk = sc_weights_per_in(od, ox);
             size_t oldk = od->pn[P_W] / (size_t)od->c;
             size_t newk = nd->pn[P_W] / (size_t)nd->c;
             for (int r = 0; r < nd->c; r++)

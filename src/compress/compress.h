@@ -19,7 +19,7 @@
 #ifndef SC_COMPRESS_COMPRESS_H
 #define SC_COMPRESS_COMPRESS_H
 
-#include "engine/net.h"
+#include "ops/ops.h"
 
 typedef struct sc_cplan {
     int n;                  /* nodes */
@@ -34,11 +34,6 @@ typedef struct sc_cplan {
     unsigned char *to_bias; /* 1: the fold is uniform over positions and
                                goes exactly into the bias */
 } sc_cplan;
-
-static inline int sc_is_weighted(const sc_node *nd)
-{
-    return nd->kind == SC_LAYER_DENSE || nd->kind == SC_LAYER_CONV2D;
-}
 
 /* Fills uoff, gone, newc and removed. Never removes a unit of the last node
  * (the logits keep their count) and keeps at least one channel of every

@@ -122,22 +122,10 @@ int sc_grads_finite(sc_net *net)
     return !atomic_load(&j.bad);
 }
 
-void sc_commit_stats(sc_net *net, int n)
+void sc_commit_stats(sc_net *net)
 {
-    float mom = (float)net->bn_momentum;
-    for (int i = 1; i < net->n_nodes; i++) {
-        sc_node *nd = &net->nodes[i];
-        if (nd->kind != SC_LAYER_BATCHNORM)
-            continue;
-        sc_node *x = &net->nodes[nd->in[0]];
-        double m = (double)n * x->h * x->w;
-        float unbias = m > 1 ? (float)(m / (m - 1)) : 1.0f;
-        float *rm = sc_node_state(net, nd, S_MEAN), *rv = sc_node_state(net, nd, S_VAR);
-        for (int c = 0; c < nd->c; c++) {
-            rm[c] = (1 - mom) * rm[c] + mom * nd->save[c];
-            rv[c] = (1 - mom) * rv[c] + mom * nd->save[2 * nd->c + c] * unbias;
-        }
-    }
+    for (int i = 1; i < net->n_nodes; i++)
+        sc_ops[net->nodes[i].kind].fn(net, &net->nodes[i], OP_COMMIT);
 }
 
 sc_status sc_check_input(const sc_net *net, const sc_tensor *x, int *n,

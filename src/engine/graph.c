@@ -48,7 +48,7 @@ sc_status sc_graph_add(sc_net *net, sc_node *proto, int *id)
     sc_status st = sc_ops[nd->kind].fn(net, nd, OP_SHAPE);
     if (st != SC_OK)
         return st; /* the slot stays unused: n_nodes is unchanged */
-    if (nd->kind == SC_LAYER_DENSE || nd->kind == SC_LAYER_CONV2D)
+    if (sc_is_weighted(nd))
         nd->n0 = (int64_t)nd->pn[P_W];
     *id = net->n_nodes++;
     return SC_OK;

@@ -41,8 +41,10 @@ typedef struct sc_node {
     size_t soff[S_SLOTS], sn[S_SLOTS];
     /* planned buffers (valid after sc_plan) */
     float *y, *dy;   /* output and its gradient, N*c*h*w each */
-    float *save;     /* bn: batch mean, invstd, var (3*c) */
-    int32_t *arg;    /* max pools: argmax index into the input sample */
+    float *save;     /* the op's saved floats (bn: batch mean, invstd, var) */
+    int32_t *arg;    /* the op's saved indices (max pools: argmax into the
+                        input sample) */
+    size_t n_save, n_arg; /* their sizes, set by the op at OP_SCRATCH */
     float *qw;       /* quantised weights (pn[P_W] floats) when quantized */
     float *cbias;    /* constants folded by compress: c*h*w per sample */
     float *live;     /* 1/0 per output channel (feature), see sc_liveness */
@@ -152,9 +154,10 @@ void sc_backward(sc_net *net, int n);
 /* 1 when every parameter gradient is finite (checked on the pool; a
  * quantised layer's weight gradients through its exponent gradients). */
 int sc_grads_finite(sc_net *net);
-/* After a successful training step: fold batch statistics into running
- * statistics. */
-void sc_commit_stats(sc_net *net, int n);
+/* After a successful training step on the planned batch: every op's
+ * OP_COMMIT (batch norm folds its batch statistics into its running
+ * statistics). */
+void sc_commit_stats(sc_net *net);
 
 /* Input shape check shared by forward and train step. */
 sc_status sc_check_input(const sc_net *net, const sc_tensor *x, int *n,

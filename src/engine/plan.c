@@ -11,14 +11,17 @@
 
 static size_t up(size_t n) { return (n + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS; }
 
-/* A flatten, and a relu that is the only reader of a computed input, work
- * in place: their y and dy are their input's. (No op needs its own output
- * in backward except relu, which reads the sign of it; so overwriting the
- * input of a sole-consumer relu loses nothing.) */
-/* The node whose buffer node id's output lives in: flattens alias. */
+/* Ops that always alias (SC_OPF_ALIAS: a flatten), and ops that may work
+ * in place (SC_OPF_IN_PLACE: a relu) when they are the only reader of a
+ * computed input, work in place: their y and dy are their input's. (An
+ * in-place op needs only its own output in backward, as relu reads the
+ * sign of it; so overwriting the input of a sole-consumer one loses
+ * nothing.) */
+/* The node whose buffer node id's output lives in: aliasing ops share
+ * their input's. */
 static int buffer_owner(const sc_net *net, int id)
 {
-    while (net->nodes[id].kind == SC_LAYER_FLATTEN)
+    while (sc_op_flags(&net->nodes[id]) & SC_OPF_ALIAS)
         id = net->nodes[id].in[0];
     return id;
 }
@@ -26,17 +29,18 @@ static int buffer_owner(const sc_net *net, int id)
 static int works_in_place(const sc_net *net, int i)
 {
     const sc_node *nd = &net->nodes[i];
-    if (nd->kind == SC_LAYER_FLATTEN)
+    if (sc_op_flags(nd) & SC_OPF_ALIAS)
         return 1;
     /* never the caller's batch, also not through a flatten of it */
-    int owner = nd->kind == SC_LAYER_RELU ? buffer_owner(net, nd->in[0]) : 0;
+    int owner = sc_op_flags(nd) & SC_OPF_IN_PLACE
+                    ? buffer_owner(net, nd->in[0]) : 0;
     if (owner == 0)
         return 0;
     /* the only reader of that buffer, also through flattens of it */
     int readers = 0;
     for (int j = 1; j < net->n_nodes; j++)
         for (int k = 0; k < net->nodes[j].n_in; k++)
-            readers += net->nodes[j].kind != SC_LAYER_FLATTEN &&
+            readers += !(sc_op_flags(&net->nodes[j]) & SC_OPF_ALIAS) &&
                        buffer_owner(net, net->nodes[j].in[k]) == owner;
     return readers == 1;
 }
@@ -59,10 +63,10 @@ static size_t layout(sc_net *net, int n, float *base)
         if (nd->alias)
             continue;
         TAKE(nd->y, sz, float);
-        if (nd->kind == SC_LAYER_MAXPOOL || nd->kind == SC_LAYER_GMAXPOOL)
-            TAKE(nd->arg, sz, int32_t); /* int32 and float have one size */
-        if (nd->kind == SC_LAYER_BATCHNORM)
-            TAKE(nd->save, 3 * (size_t)nd->c, float);
+        if (nd->n_arg)
+            TAKE(nd->arg, nd->n_arg, int32_t); /* int32 and float: one size */
+        if (nd->n_save)
+            TAKE(nd->save, nd->n_save, float);
         if (nd->quantized)
             TAKE(nd->qw, nd->pn[P_W], float);
     }
@@ -80,17 +84,17 @@ static size_t layout(sc_net *net, int n, float *base)
     return off;
 }
 
-/* A relu working in place on a batch norm's output is done by the batch
- * norm itself, in the same pass (forward: y = max(bn(x), 0); backward: dy
- * masked by y > 0 as it is read). */
+/* A relu working in place on the output of an op that takes relus (a batch
+ * norm) is done by that op itself, in the same pass (forward: y =
+ * max(bn(x), 0); backward: dy masked by y > 0 as it is read). */
 static void fuse(sc_net *net)
 {
     for (int i = 1; i < net->n_nodes; i++)
         net->nodes[i].fuse_relu = net->nodes[i].fused = 0;
     for (int i = 1; i < net->n_nodes; i++) {
         sc_node *nd = &net->nodes[i], *x = &net->nodes[nd->in[0]];
-        if (nd->kind == SC_LAYER_RELU && nd->alias &&
-            x->kind == SC_LAYER_BATCHNORM)
+        if ((sc_op_flags(nd) & SC_OPF_RELU) && nd->alias &&
+            (sc_op_flags(x) & SC_OPF_TAKES_RELU))
             nd->fused = x->fuse_relu = 1;
     }
 }
@@ -152,8 +156,11 @@ sc_status sc_plan(sc_net *net, int n)
     single_writers(net);
     int saved_n = net->plan_n;
     net->plan_n = n;
-    for (int i = 1; i < net->n_nodes; i++)
-        sc_ops[net->nodes[i].kind].fn(net, &net->nodes[i], OP_SCRATCH);
+    for (int i = 1; i < net->n_nodes; i++) {
+        sc_node *nd = &net->nodes[i];
+        nd->n_arg = nd->n_save = 0;
+        sc_ops[nd->kind].fn(net, nd, OP_SCRATCH);
+    }
     size_t need = layout(net, n, NULL);
     if (need > net->arena_floats) {
         float *arena = aligned_alloc(64, up(need) * sizeof(float));

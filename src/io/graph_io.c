@@ -155,7 +155,7 @@ sc_status sc_graph_read(sc_rbuf *r, int keep_quant, sc_net **out,
             break;
         }
         sc_node *nd = &net->nodes[id];
-        int weighted = nd->kind == SC_LAYER_DENSE || nd->kind == SC_LAYER_CONV2D;
+        int weighted = sc_is_weighted(nd);
         /* every stored field must be what sc_graph_write would write for
          * the layer just built: one encoding per graph */
         if ((uint32_t)nd->c != shape[0] || (uint32_t)nd->h != shape[1] ||

@@ -72,13 +72,48 @@ static int stored_bits(float b) { return b > 0.0f ? (int)ceilf(b) : 0; }
 
 /* ---- save ---- */
 
+/* A layer's float slots in file order after its weights (docs/format.md):
+ * bias, norm scale and shift, running mean and variance; each present only
+ * when the layer has it. Then, for a layer with weights, its cbias. */
+static const int FLOAT_SLOTS[] = {P_B, P_GAMMA, P_BETA};
+static const int STATE_SLOTS[] = {S_MEAN, S_VAR};
+
+static void put_slots(sc_wbuf *w, sc_net *net, sc_node *nd)
+{
+    for (size_t s = 0; s < sizeof FLOAT_SLOTS / sizeof *FLOAT_SLOTS; s++)
+        if (nd->pn[FLOAT_SLOTS[s]])
+            sc_put_f32s(w, sc_node_param(net, nd, FLOAT_SLOTS[s]),
+                        nd->pn[FLOAT_SLOTS[s]]);
+    for (size_t s = 0; s < sizeof STATE_SLOTS / sizeof *STATE_SLOTS; s++)
+        if (nd->sn[STATE_SLOTS[s]])
+            sc_put_f32s(w, sc_node_state(net, nd, STATE_SLOTS[s]),
+                        nd->sn[STATE_SLOTS[s]]);
+}
+
+/* 0 when the reader ran out */
+static int get_slots(sc_rbuf *r, sc_net *net, sc_node *nd)
+{
+    for (size_t s = 0; s < sizeof FLOAT_SLOTS / sizeof *FLOAT_SLOTS; s++)
+        if (nd->pn[FLOAT_SLOTS[s]] &&
+            !sc_get_f32s(r, sc_node_param(net, nd, FLOAT_SLOTS[s]),
+                         nd->pn[FLOAT_SLOTS[s]]))
+            return 0;
+    for (size_t s = 0; s < sizeof STATE_SLOTS / sizeof *STATE_SLOTS; s++)
+        if (nd->sn[STATE_SLOTS[s]] &&
+            !sc_get_f32s(r, sc_node_state(net, nd, STATE_SLOTS[s]),
+                         nd->sn[STATE_SLOTS[s]]))
+            return 0;
+    return 1;
+}
+
 static sc_status write_layers(sc_wbuf *w, sc_net *net, sc_model_info *info,
                               const char *fn)
 {
     uint64_t total_bits = 0, headers = 0;
     for (int i = 1; i < net->n_nodes; i++) {
         sc_node *nd = &net->nodes[i];
-        if (nd->kind == SC_LAYER_DENSE || nd->kind == SC_LAYER_CONV2D) {
+        int weighted = sc_is_weighted(nd);
+        if (weighted) {
             size_t k = nd->pn[P_W] / (size_t)nd->c;
             if (nd->quantized) {
                 const float *b = sc_node_param(net, nd, P_QB);
@@ -104,18 +139,12 @@ static sc_status write_layers(sc_wbuf *w, sc_net *net, sc_model_info *info,
             } else {
                 sc_put_f32s(w, sc_node_param(net, nd, P_W), nd->pn[P_W]);
             }
-            if (nd->pn[P_B])
-                sc_put_f32s(w, sc_node_param(net, nd, P_B), nd->pn[P_B]);
+        }
+        put_slots(w, net, nd);
+        if (weighted) {
             sc_put_u8(w, nd->cbias != NULL);
             if (nd->cbias)
                 sc_put_f32s(w, nd->cbias, sc_node_size(nd));
-        } else if (nd->kind == SC_LAYER_BATCHNORM) {
-            if (nd->pn[P_GAMMA]) {
-                sc_put_f32s(w, sc_node_param(net, nd, P_GAMMA), nd->pn[P_GAMMA]);
-                sc_put_f32s(w, sc_node_param(net, nd, P_BETA), nd->pn[P_BETA]);
-            }
-            sc_put_f32s(w, sc_node_state(net, nd, S_MEAN), nd->sn[S_MEAN]);
-            sc_put_f32s(w, sc_node_state(net, nd, S_VAR), nd->sn[S_VAR]);
         }
     }
     /* every quantised weight in one bitstream: ceil(total bits / 8) bytes */
@@ -208,7 +237,8 @@ static sc_status read_layers(sc_rbuf *r, sc_net *net, sc_model_info *info,
     size_t ch = 0;
     for (int i = 1; i < net->n_nodes && st == SC_OK; i++) {
         sc_node *nd = &net->nodes[i];
-        if (nd->kind == SC_LAYER_DENSE || nd->kind == SC_LAYER_CONV2D) {
+        int weighted = sc_is_weighted(nd);
+        if (weighted) {
             size_t k = nd->pn[P_W] / (size_t)nd->c;
             quant[i] = (unsigned char)nd->quantized;
             if (quant[i]) {
@@ -224,8 +254,10 @@ static sc_status read_layers(sc_rbuf *r, sc_net *net, sc_model_info *info,
             } else if (!sc_get_f32s(r, sc_node_param(net, nd, P_W), nd->pn[P_W])) {
                 break;
             }
-            if (nd->pn[P_B] && !sc_get_f32s(r, sc_node_param(net, nd, P_B), nd->pn[P_B]))
-                break;
+        }
+        if (!get_slots(r, net, nd))
+            break;
+        if (weighted) {
             unsigned has = sc_get_u8(r);
             if (has > 1)
                 r->failed = 1;
@@ -241,14 +273,6 @@ static sc_status read_layers(sc_rbuf *r, sc_net *net, sc_model_info *info,
                 else
                     sc_get_f32s(r, nd->cbias, m);
             }
-        } else if (nd->kind == SC_LAYER_BATCHNORM) {
-            if (nd->pn[P_GAMMA] &&
-                (!sc_get_f32s(r, sc_node_param(net, nd, P_GAMMA), nd->pn[P_GAMMA]) ||
-                 !sc_get_f32s(r, sc_node_param(net, nd, P_BETA), nd->pn[P_BETA])))
-                break;
-            if (!sc_get_f32s(r, sc_node_state(net, nd, S_MEAN), nd->sn[S_MEAN]) ||
-                !sc_get_f32s(r, sc_node_state(net, nd, S_VAR), nd->sn[S_VAR]))
-                break;
         }
     }
     uint64_t total_bits = sc_get_u64(r);

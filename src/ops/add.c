@@ -52,6 +52,7 @@ sc_status sc_op_add(sc_net *net, sc_node *nd, int action)
         nd->w = a->w;
         return SC_OK;
     case OP_SCRATCH:
+    case OP_COMMIT:
         return SC_OK;
     case OP_FORWARD: {
         add_job j = {a->y, b->y, nd->y, 0};

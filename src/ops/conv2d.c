@@ -536,6 +536,8 @@ sc_status sc_op_conv2d(sc_net *net, sc_node *nd, int action)
 {
     if (action == OP_SHAPE)
         return conv_shape(net, nd);
+    if (action == OP_COMMIT)
+        return SC_OK;
     if (sc_winograd_fits(net, nd)) {
         sc_status st = sc_conv_winograd(net, nd, action);
         if (st == SC_OK && action == OP_BACKWARD)

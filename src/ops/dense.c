@@ -18,6 +18,7 @@ sc_status sc_op_dense(sc_net *net, sc_node *nd, int action)
         nd->pn[P_B] = (nd->flags & SC_BIAS) ? (size_t)out : 0;
         return SC_OK;
     case OP_SCRATCH:
+    case OP_COMMIT:
         return SC_OK;
     case OP_FORWARD: {
         const float *w = sc_layer_weights(net, nd);

@@ -11,6 +11,7 @@ sc_status sc_op_flatten(sc_net *net, sc_node *nd, int action)
         nd->h = nd->w = 1;
         return SC_OK;
     case OP_SCRATCH:
+    case OP_COMMIT:
     case OP_FORWARD:  /* the plan points y at the input's y */
     case OP_BACKWARD: /* and dy at the input's dy: nothing to move */
         return SC_OK;

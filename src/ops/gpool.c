@@ -13,7 +13,10 @@ static sc_status gpool(sc_net *net, sc_node *nd, int action, int is_max)
         nd->c = x->c;
         nd->h = nd->w = 1;
         return SC_OK;
-    case OP_SCRATCH:
+    case OP_SCRATCH: /* the max's argmax of every plane */
+        nd->n_arg = is_max ? planes : 0;
+        return SC_OK;
+    case OP_COMMIT:
         return SC_OK;
     case OP_FORWARD:
         for (size_t p = 0; p < planes; p++) {

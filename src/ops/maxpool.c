@@ -99,7 +99,10 @@ sc_status sc_op_maxpool(sc_net *net, sc_node *nd, int action)
         nd->h = (x->h - k) / s + 1;
         nd->w = (x->w - k) / s + 1;
         return SC_OK;
-    case OP_SCRATCH:
+    case OP_SCRATCH: /* the argmax of every output */
+        nd->n_arg = planes * (size_t)nd->h * (size_t)nd->w;
+        return SC_OK;
+    case OP_COMMIT:
         return SC_OK;
     case OP_FORWARD:
         sc_pool_map(net->pool, planes, GRAIN, forward_task, &j);

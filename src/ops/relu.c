@@ -66,6 +66,7 @@ sc_status sc_op_relu(sc_net *net, sc_node *nd, int action)
         nd->w = x->w;
         return SC_OK;
     case OP_SCRATCH:
+    case OP_COMMIT:
         return SC_OK;
     case OP_FORWARD: {
         if (nd->fused)
