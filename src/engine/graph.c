@@ -19,6 +19,16 @@ int sc_slot_group(int slot)
     }
 }
 
+sc_status sc_net_append(sc_net *net, sc_node *proto, int *id, const char *fn)
+{
+    SC_CHECK_NULL(net, fn);
+    SC_CHECK_NULL(id, fn);
+    if (net->initialized)
+        return sc_fail(SC_ERR_STATE,
+                       "%s: layers cannot be added after sc_net_init()", fn);
+    return sc_graph_add(net, proto, id);
+}
+
 sc_status sc_graph_add(sc_net *net, sc_node *proto, int *id)
 {
     for (int i = 0; i < proto->n_in; i++)

@@ -119,6 +119,9 @@ struct sc_net {
 /* Appends a node; validates in-range inputs and computes the output shape
  * through the op's shape function. On failure nothing changes. */
 sc_status sc_graph_add(sc_net *net, sc_node *proto, int *id);
+/* A public builder's append: checks net and id, that the net is not yet
+ * initialised, then sc_graph_add. fn names the builder in messages. */
+sc_status sc_net_append(sc_net *net, sc_node *proto, int *id, const char *fn);
 /* Group of a parameter slot. */
 int sc_slot_group(int slot);
 

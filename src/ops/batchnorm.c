@@ -195,3 +195,13 @@ sc_status sc_op_batchnorm(sc_net *net, sc_node *nd, int action)
     }
     return sc_fail(SC_ERR_ARG, "batchnorm: unknown action %d", action);
 }
+
+SC_API sc_status sc_net_batchnorm(sc_net *net, int in, int flags, int *id)
+{
+    if (flags & ~(SC_BN_AFFINE | SC_BN_BATCH_STATS))
+        return sc_fail(SC_ERR_ARG, "sc_net_batchnorm: unknown flags 0x%x",
+                       flags);
+    sc_node p = {.kind = SC_LAYER_BATCHNORM, .in = {in}, .n_in = 1,
+                 .flags = flags};
+    return sc_net_append(net, &p, id, "sc_net_batchnorm");
+}

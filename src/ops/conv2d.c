@@ -596,3 +596,20 @@ sc_status sc_op_conv2d(sc_net *net, sc_node *nd, int action)
     }
     return sc_fail(SC_ERR_ARG, "conv2d: unknown action %d", action);
 }
+
+SC_API sc_status sc_net_conv2d(sc_net *net, int in, int out_channels, int kh,
+                               int kw, int stride, int pad, int flags, int *id)
+{
+    if (out_channels <= 0 || out_channels > (1 << 20) || kh <= 0 || kw <= 0 ||
+        kh > 64 || kw > 64 || stride <= 0 || stride > 64 || pad < 0 || pad > 64)
+        return sc_fail(SC_ERR_ARG,
+                       "sc_net_conv2d: out_channels %d, kernel %dx%d, stride "
+                       "%d, pad %d: not valid",
+                       out_channels, kh, kw, stride, pad);
+    if (flags & ~SC_BIAS)
+        return sc_fail(SC_ERR_ARG, "sc_net_conv2d: unknown flags 0x%x", flags);
+    sc_node p = {.kind = SC_LAYER_CONV2D, .in = {in}, .n_in = 1,
+                 .c = out_channels, .kh = kh, .kw = kw, .stride = stride,
+                 .pad = pad, .flags = flags};
+    return sc_net_append(net, &p, id, "sc_net_conv2d");
+}

@@ -62,3 +62,16 @@ sc_status sc_op_dense(sc_net *net, sc_node *nd, int action)
     }
     return sc_fail(SC_ERR_ARG, "dense: unknown action %d", action);
 }
+
+SC_API sc_status sc_net_dense(sc_net *net, int in, int out_features,
+                              int flags, int *id)
+{
+    if (out_features <= 0 || out_features > (1 << 24))
+        return sc_fail(SC_ERR_ARG, "sc_net_dense: out_features %d is not valid",
+                       out_features);
+    if (flags & ~SC_BIAS)
+        return sc_fail(SC_ERR_ARG, "sc_net_dense: unknown flags 0x%x", flags);
+    sc_node p = {.kind = SC_LAYER_DENSE, .in = {in}, .n_in = 1,
+                 .c = out_features, .flags = flags, .stride = 1};
+    return sc_net_append(net, &p, id, "sc_net_dense");
+}

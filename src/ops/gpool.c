@@ -65,3 +65,15 @@ sc_status sc_op_gmaxpool(sc_net *net, sc_node *nd, int action)
 {
     return gpool(net, nd, action, 1);
 }
+
+SC_API sc_status sc_net_global_avgpool(sc_net *net, int in, int *id)
+{
+    sc_node p = {.kind = SC_LAYER_GAVGPOOL, .in = {in}, .n_in = 1};
+    return sc_net_append(net, &p, id, "sc_net_global_avgpool");
+}
+
+SC_API sc_status sc_net_global_maxpool(sc_net *net, int in, int *id)
+{
+    sc_node p = {.kind = SC_LAYER_GMAXPOOL, .in = {in}, .n_in = 1};
+    return sc_net_append(net, &p, id, "sc_net_global_maxpool");
+}

@@ -114,3 +114,14 @@ sc_status sc_op_maxpool(sc_net *net, sc_node *nd, int action)
     }
     return sc_fail(SC_ERR_ARG, "maxpool: unknown action %d", action);
 }
+
+SC_API sc_status sc_net_maxpool(sc_net *net, int in, int k, int stride,
+                                int *id)
+{
+    if (k <= 0 || stride <= 0 || k > 64 || stride > 64)
+        return sc_fail(SC_ERR_ARG, "sc_net_maxpool: k %d, stride %d: not valid",
+                       k, stride);
+    sc_node p = {.kind = SC_LAYER_MAXPOOL, .in = {in}, .n_in = 1, .kh = k,
+                 .kw = k, .stride = stride};
+    return sc_net_append(net, &p, id, "sc_net_maxpool");
+}

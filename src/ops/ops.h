@@ -83,6 +83,8 @@ static inline size_t sc_weights_per_in(const sc_node *nd, const sc_node *x)
 }
 
 sc_status sc_op_input(sc_net *net, sc_node *nd, int action);
+/* Appends node 0, the input of shape c x h x w, to a new net. */
+sc_status sc_input_append(sc_net *net, int c, int h, int w);
 sc_status sc_op_dense(sc_net *net, sc_node *nd, int action);
 sc_status sc_op_conv2d(sc_net *net, sc_node *nd, int action);
 sc_status sc_op_batchnorm(sc_net *net, sc_node *nd, int action);

@@ -84,3 +84,9 @@ sc_status sc_op_relu(sc_net *net, sc_node *nd, int action)
     }
     return sc_fail(SC_ERR_ARG, "relu: unknown action %d", action);
 }
+
+SC_API sc_status sc_net_relu(sc_net *net, int in, int *id)
+{
+    sc_node p = {.kind = SC_LAYER_RELU, .in = {in}, .n_in = 1};
+    return sc_net_append(net, &p, id, "sc_net_relu");
+}
