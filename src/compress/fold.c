@@ -123,7 +123,7 @@ static void constants(sc_net *net, sc_cplan *p, int i)
                 ku[q] = xu[q] + yk[q];
             break;
         }
-        default:
+        case SC_LAYER_INPUT: /* the input is never computed here */
             break;
         }
     }

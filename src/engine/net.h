@@ -28,7 +28,7 @@ enum { S_MEAN, S_VAR, S_SLOTS };
 #define SC_LAYER_KIND_COUNT 10
 
 typedef struct sc_node {
-    int kind;        /* sc_layer_kind */
+    sc_layer_kind kind;
     int in[2];       /* input node ids */
     int n_in;
     int c, h, w;     /* output shape per sample */

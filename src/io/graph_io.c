@@ -87,7 +87,9 @@ static sc_status add_layer(sc_net *net, unsigned kind, uint32_t in0,
     int c = (int)a[0], kh = (int)a[3], kw = (int)a[4], s = (int)a[5],
         p = (int)a[6], fl = (int)a[7];
     int x = in0 > (1u << 30) ? -1 : (int)in0, y = in1 > (1u << 30) ? -1 : (int)in1;
-    switch (kind) {
+    if (kind >= SC_LAYER_KIND_COUNT)
+        return sc_fail(SC_ERR_FORMAT, "unknown layer code %u", kind);
+    switch ((sc_layer_kind)kind) {
     case SC_LAYER_DENSE: return sc_net_dense(net, x, c, fl, id);
     case SC_LAYER_CONV2D: return sc_net_conv2d(net, x, c, kh, kw, s, p, fl, id);
     case SC_LAYER_BATCHNORM: return sc_net_batchnorm(net, x, fl, id);
@@ -100,8 +102,9 @@ static sc_status add_layer(sc_net *net, unsigned kind, uint32_t in0,
     case SC_LAYER_GMAXPOOL: return sc_net_global_maxpool(net, x, id);
     case SC_LAYER_FLATTEN: return sc_net_flatten(net, x, id);
     case SC_LAYER_ADD: return sc_net_add(net, x, y, id);
+    case SC_LAYER_INPUT: break; /* node 0 only, never stored */
     }
-    return sc_fail(SC_ERR_FORMAT, "unknown layer code %u", kind);
+    return sc_fail(SC_ERR_FORMAT, "layer code %u is the input's", kind);
 }
 
 /* SC_ERR_FORMAT with the builder's message behind ours. */

@@ -109,7 +109,7 @@ SC_API int sc_net_layer_count(const sc_net *net) { return net ? net->n_nodes : 0
 
 SC_API int sc_net_layer_kind(const sc_net *net, int id)
 {
-    return valid_id(net, id) ? net->nodes[id].kind : -1;
+    return valid_id(net, id) ? (int)net->nodes[id].kind : -1;
 }
 
 SC_API sc_status sc_net_layer_shape(const sc_net *net, int id, int *c, int *h,
