@@ -3,7 +3,7 @@
  * keep.c decides which units go, fold.c what they still contributed; here
  * the nodes get their new shapes (producers their kept channel count, every
  * other node through its op's OP_SHAPE), the parameters and running
- * statistics are gathered into the new layout (sc_params_relayout, which
+ * statistics are gathered into the new layout (sc_optimizer_relayout, which
  * moves the optimizer's state along the same map) and the folded constants
  * are added to the consumers' biases or cbias maps. Everything that can
  * fail is allocated before the net changes; on failure the nodes are put
@@ -13,8 +13,9 @@
 
 #include "compress/compress.h"
 #include "core/error.h"
-#include "nn/progress.h"
+#include "core/log.h"
 #include "ops/ops.h"
+#include "optim/optimizer.h"
 
 /* Old indices of the kept units of node i, into kept (newc[i] ints). */
 static void kept_units(const sc_cplan *p, const sc_node *old, int i, int *kept)
@@ -149,7 +150,7 @@ static sc_status relayout(sc_net *net, const sc_cplan *p)
     for (int i = 1; i < n && st == SC_OK; i++)
         st = new_cbias(p, old, i, &cb[i]);
     if (st == SC_OK)
-        st = sc_params_relayout(net, pmap, smap, np, ns);
+        st = sc_optimizer_relayout(net, pmap, smap, np, ns);
     if (st != SC_OK) { /* put the nodes back */
         memcpy(net->nodes, old, (size_t)n * sizeof *old);
         sc_params_offsets(net, &np, &ns);
@@ -195,7 +196,7 @@ SC_API sc_status sc_net_compress(sc_net *net, int *removed)
     }
     sc_cplan_free(&p);
     if (st == SC_OK && count > 0)
-        sc_log(net, SC_LOG_INFO, "compress: removed %d channel%s, "
+        sc_log(&net->hooks.log, SC_LOG_INFO, "compress: removed %d channel%s, "
                "parameters %zu -> %zu", count, count == 1 ? "" : "s",
                params0, net->n_params);
     if (st == SC_OK && removed)

@@ -6,7 +6,6 @@
 #include "core/fpenv.h"
 #include "core/tensor.h"
 #include "ops/ops.h"
-#include "quant/quantizer.h"
 
 void sc_forward(sc_net *net, int n)
 {
@@ -20,8 +19,6 @@ void sc_forward(sc_net *net, int n)
     }
     for (int i = 1; i < net->n_nodes; i++) {
         sc_node *nd = &net->nodes[i];
-        if (nd->quantized)
-            sc_quant_forward(net, nd);
         sc_ops[nd->kind].fn(net, nd, OP_FORWARD);
     }
     sc_fpenv_leave(fp);
@@ -71,8 +68,6 @@ void sc_backward(sc_net *net, int n)
     for (int i = net->n_nodes - 1; i >= 1; i--) {
         sc_node *nd = &net->nodes[i];
         sc_ops[nd->kind].fn(net, nd, OP_BACKWARD);
-        if (nd->quantized)
-            sc_quant_backward(net, nd);
     }
     sc_fpenv_leave(fp);
 }
@@ -83,7 +78,7 @@ typedef struct finite_job {
 } finite_job;
 
 /* Checks grads [lo, hi) but the weight gradients of quantised layers: their
- * backward (quantizer.c) makes a channel's exponent gradient non-finite
+ * straight-through backward (quantizer.c) makes a channel's exponent gradient non-finite
  * whenever one of its weight gradients is, and those are checked. That
  * spares self-compression a pass over the weights. */
 static int range_finite(const sc_net *net, size_t lo, size_t hi)

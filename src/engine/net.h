@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/log.h"
 #include "core/pool.h"
 #include "kernels/kernel.h"
 #include "selfcompress.h"
@@ -62,8 +63,7 @@ typedef struct sc_hooks {
     sc_progress_fn progress;
     void *progress_user;
     int every;
-    sc_log_fn log;
-    void *log_user;
+    sc_log_sink log;
     int blas_checked;          /* the BLAS warning was considered */
     int epoch_next;            /* last reported epoch + 1 */
     int stepped;               /* a train step succeeded on this net */
@@ -126,11 +126,29 @@ sc_status sc_net_append(sc_net *net, sc_node *proto, int *id, const char *fn);
 int sc_slot_group(int slot);
 
 /* ---- parameters (params.c) ---- */
-/* Lays the parameter and state buffers out anew from the nodes' pn/sn:
- * element i of the new params comes from old element pmap[i] (SC_NONE:
- * zero), likewise smap for state. NULL maps mean "fresh, all zero". The
- * attached optimizer's state follows the same map. On failure (ENOMEM)
- * nothing changes except the nodes' counts, which the caller restores. */
+/* New parameter, gradient, state and live buffers, allocated before the
+ * net changes (sc_params_stage), then either put in place
+ * (sc_params_commit, which cannot fail) or dropped (sc_params_unstage). So a
+ * caller with more to allocate in between (the optimizer's moments:
+ * optim/optimizer.h's sc_optimizer_relayout) can fail with nothing
+ * changed. */
+typedef struct sc_layout {
+    float *params, *grads, *state, *live;
+    size_t np, ns;
+} sc_layout;
+/* Allocates buffers for new_np parameters and new_ns state floats and the
+ * live masks of the nodes' current channel counts. ENOMEM: nothing kept. */
+sc_status sc_params_stage(sc_net *net, size_t new_np, size_t new_ns,
+                          sc_layout *l);
+void sc_params_unstage(sc_layout *l);
+/* Element i of the new params comes from old element pmap[i] (SC_NONE:
+ * zero), likewise smap for state; NULL maps mean "fresh, all zero". The
+ * gradients start at zero. Takes l's buffers. */
+void sc_params_commit(sc_net *net, sc_layout *l, const size_t *pmap,
+                      const size_t *smap);
+/* Stage and commit, for a net without an optimizer (SC_ERR_STATE with
+ * one). On failure (ENOMEM) nothing changes except the nodes' counts, which
+ * the caller restores. */
 sc_status sc_params_relayout(sc_net *net, const size_t *pmap,
                              const size_t *smap, size_t new_np,
                              size_t new_ns);

@@ -12,6 +12,7 @@
 #include "io/graph_io.h"
 #include "io/model.h"
 #include "ops/ops.h"
+#include "quant/quantizer.h"
 
 static const char MODEL_MAGIC[8] = {'S', 'C', 'M', 'O', 'D', 'E', 'L', 0};
 #define MODEL_VERSION 1u
@@ -67,9 +68,6 @@ static int32_t get_bits(bitr *b, int bits)
     return (int32_t)(int64_t)v;
 }
 
-/* bits a channel is stored with: ceil(B), B = max(b, 0) */
-static int stored_bits(float b) { return b > 0.0f ? (int)ceilf(b) : 0; }
-
 /* ---- save ---- */
 
 /* A layer's float slots in file order after its weights (docs/format.md):
@@ -119,7 +117,7 @@ static sc_status write_layers(sc_wbuf *w, sc_net *net, sc_model_info *info,
                 const float *b = sc_node_param(net, nd, P_QB);
                 const float *e = sc_node_param(net, nd, P_QE);
                 for (int o = 0; o < nd->c; o++) {
-                    int nb = stored_bits(b[o]);
+                    int nb = sc_quant_bits(b[o]);
                     if (nb > 32)
                         return sc_fail(SC_ERR_UNSUPPORTED, "%s: layer %d channel "
                                        "%d has %d bits (at most 32 are stored)",
@@ -159,20 +157,14 @@ static sc_status write_layers(sc_wbuf *w, sc_net *net, sc_model_info *info,
         const float *b = sc_node_param(net, nd, P_QB);
         const float *e = sc_node_param(net, nd, P_QE);
         for (int o = 0; o < nd->c; o++) {
-            int nb = stored_bits(b[o]);
-            /* the bounds exactly as quantizer.c computes them (the test
-             * test_round_trip_top_bit_depths pins them together) */
-            float big = b[o] > 0.0f ? b[o] : 0.0f, inv = exp2f(-e[o]);
-            float half = exp2f(big - 1.0f), lo = -half, hi = half - 1.0f;
-            if (hi >= half)
-                hi = nextafterf(half, 0.0f);
+            int nb = sc_quant_bits(b[o]);
+            /* the quantiser's own levels (quantizer.c) */
+            sc_qchan qc = sc_quant_chan(b[o], e[o]);
             /* the integers the quantiser produces fit in nb bits; the clamp
              * to the nb-bit range only guards the conversion */
             int64_t imax = ((int64_t)1 << (nb > 0 ? nb - 1 : 0)) - 1, imin = -imax - 1;
             for (size_t j = 0; nb && j < k; j++) {
-                float u = wt[(size_t)o * k + j] * inv;
-                float c = u < lo ? lo : (u > hi ? hi : u);
-                float r = nearbyintf(c);
+                float r = sc_quant_level(qc, wt[(size_t)o * k + j]);
                 int64_t q = r >= (float)imax ? imax : (r <= (float)imin ? imin : (int64_t)r);
                 put_bits(&bw, (uint32_t)q, nb);
             }
@@ -290,9 +282,10 @@ static sc_status read_layers(sc_rbuf *r, sc_net *net, sc_model_info *info,
             size_t k = nd->pn[P_W] / (size_t)nd->c;
             float *wt = sc_node_param(net, nd, P_W);
             for (int o = 0; o < nd->c; o++, ch++) {
-                float s = exp2f(exps[ch]);
+                float s = sc_quant_chan(bits[ch], exps[ch]).s;
                 for (size_t j = 0; j < k; j++) /* q = 2^e * int, + 0: no -0 */
-                    wt[(size_t)o * k + j] = s * (float)get_bits(&br, bits[ch]) + 0.0f;
+                    wt[(size_t)o * k + j] =
+                        sc_quant_value(s, (float)get_bits(&br, bits[ch]));
             }
         }
         info->weight_bits = (double)total_bits;

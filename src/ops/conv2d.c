@@ -532,7 +532,7 @@ static void bias_grad(sc_net *net, sc_node *nd)
             }
 }
 
-sc_status sc_op_conv2d(sc_net *net, sc_node *nd, int action)
+static sc_status conv2d(sc_net *net, sc_node *nd, int action)
 {
     if (action == OP_SHAPE)
         return conv_shape(net, nd);
@@ -595,6 +595,11 @@ sc_status sc_op_conv2d(sc_net *net, sc_node *nd, int action)
     }
     }
     return sc_fail(SC_ERR_ARG, "conv2d: unknown action %d", action);
+}
+
+sc_status sc_op_conv2d(sc_net *net, sc_node *nd, int action)
+{
+    return sc_weighted_op(net, nd, action, conv2d);
 }
 
 SC_API sc_status sc_net_conv2d(sc_net *net, int in, int out_channels, int kh,

@@ -5,7 +5,7 @@
 #include "core/gemm.h"
 #include "ops/ops.h"
 
-sc_status sc_op_dense(sc_net *net, sc_node *nd, int action)
+static sc_status dense(sc_net *net, sc_node *nd, int action)
 {
     sc_node *x = sc_in(net, nd, 0);
     int in = (int)sc_node_size(x), out = nd->c, n = net->plan_n;
@@ -61,6 +61,11 @@ sc_status sc_op_dense(sc_net *net, sc_node *nd, int action)
     }
     }
     return sc_fail(SC_ERR_ARG, "dense: unknown action %d", action);
+}
+
+sc_status sc_op_dense(sc_net *net, sc_node *nd, int action)
+{
+    return sc_weighted_op(net, nd, action, dense);
 }
 
 SC_API sc_status sc_net_dense(sc_net *net, int in, int out_features,

@@ -1,5 +1,8 @@
-/* ops.c -- the op table, indexed by sc_layer_kind. */
+/* ops.c -- the op table, indexed by sc_layer_kind, and what the weighted
+ * ops share. */
 #include "ops/ops.h"
+
+#include "quant/quantizer.h"
 
 const sc_op_def sc_ops[SC_LAYER_KIND_COUNT] = {
     [SC_LAYER_INPUT] = {"input", sc_op_input, SC_CHAN_SOURCE, 0},
@@ -23,4 +26,34 @@ _Static_assert(SC_LAYER_ADD + 1 == SC_LAYER_KIND_COUNT,
 const float *sc_layer_weights(sc_net *net, sc_node *nd)
 {
     return nd->quantized ? nd->qw : sc_node_param(net, nd, P_W);
+}
+
+static size_t per_channel(const sc_node *nd)
+{
+    return nd->pn[P_W] / (size_t)nd->c;
+}
+
+void sc_layer_quantize(sc_net *net, sc_node *nd)
+{
+    sc_quant_forward(net->pool, sc_node_param(net, nd, P_W),
+                     sc_node_param(net, nd, P_QB), sc_node_param(net, nd, P_QE),
+                     (size_t)nd->c, per_channel(nd), nd->qw);
+}
+
+void sc_layer_straight_through(sc_net *net, sc_node *nd)
+{
+    sc_quant_backward(net->pool, sc_node_param(net, nd, P_W),
+                      sc_node_param(net, nd, P_QB), sc_node_param(net, nd, P_QE),
+                      (size_t)nd->c, per_channel(nd), sc_node_grad(net, nd, P_W),
+                      sc_node_grad(net, nd, P_QB), sc_node_grad(net, nd, P_QE));
+}
+
+sc_status sc_weighted_op(sc_net *net, sc_node *nd, int action, sc_op_fn body)
+{
+    if (action == OP_FORWARD && nd->quantized)
+        sc_layer_quantize(net, nd);
+    sc_status st = body(net, nd, action);
+    if (action == OP_BACKWARD && nd->quantized)
+        sc_layer_straight_through(net, nd);
+    return st;
 }

@@ -110,6 +110,15 @@ int sc_conv_chunk_span(const sc_net *net, int chunk, size_t c, size_t *s0);
 
 /* The weights a dense/conv layer computes with: quantised or plain. */
 const float *sc_layer_weights(sc_net *net, sc_node *nd);
+/* A quantised layer's qw from its w, b and e (quant/quantizer.h). */
+void sc_layer_quantize(sc_net *net, sc_node *nd);
+/* A quantised layer's straight-through backward: its w gradient holds
+ * dL/dq on entry and dL/dw on exit; dL/db, dL/de are added. */
+void sc_layer_straight_through(sc_net *net, sc_node *nd);
+/* What every op with weights answers around its own body: a quantised
+ * layer's forward first computes qw, its backward ends with the
+ * straight-through backward. */
+sc_status sc_weighted_op(sc_net *net, sc_node *nd, int action, sc_op_fn body);
 
 /* Softmax cross-entropy over logits [n, k] with integer labels: returns the
  * mean loss, writes probabilities to probs, (probs - onehot) / n to dlogits

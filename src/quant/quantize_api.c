@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "ops/ops.h"
+#include "optim/optimizer.h"
 #include "quant/quantizer.h"
 
 SC_API sc_status sc_net_quantize(sc_net *net, int id)
@@ -54,7 +55,7 @@ SC_API sc_status sc_net_quantize(sc_net *net, int id)
         } else {
             for (size_t k = 0; k < ns; k++)
                 smap[k] = k;
-            st = sc_params_relayout(net, map, smap, np, ns);
+            st = sc_optimizer_relayout(net, map, smap, np, ns);
             free(smap);
         }
     }
