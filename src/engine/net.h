@@ -45,6 +45,8 @@ typedef struct sc_node {
     int32_t *arg;    /* max pools: argmax index into the input sample */
     float *qw;       /* quantised weights (pn[P_W] floats) when quantized */
     float *cbias;    /* constants folded by compress: c*h*w per sample */
+    float *tbias;    /* the same in training mode (NULL: cbias), where batch
+                        norm gives a removed channel a different constant */
     float *live;     /* 1/0 per output channel (feature), see sc_liveness */
     int alias;       /* plan: y and dy are the input's buffers (in place) */
     int fuse_relu;   /* plan: a batch norm that also applies the relu after it */
@@ -143,6 +145,10 @@ sc_status sc_plan(sc_net *net, int n);
 void sc_plan_free(sc_net *net);
 /* Forward over all nodes for batch n (input in net->input). */
 void sc_forward(sc_net *net, int n);
+/* Forward of nodes [from, to) only (each quantised layer's quantiser
+ * first), for the planned batch, reading the outputs earlier nodes left in
+ * their buffers (input in net->input). */
+void sc_forward_nodes(sc_net *net, int from, int to);
 /* Zeroes the dy buffers that are accumulated into (those not dy_set), before
  * the loss writes the last node's dy and backward runs. */
 void sc_zero_dy(sc_net *net, int n);

@@ -27,6 +27,15 @@ sc_status sc_file_open(const unsigned char *data, size_t n,
                        const char magic[8], uint32_t version, sc_rbuf *r,
                        const char *fn)
 {
+    uint32_t v;
+    return sc_file_open_versions(data, n, magic, version, version, &v, r, fn);
+}
+
+sc_status sc_file_open_versions(const unsigned char *data, size_t n,
+                                const char magic[8], uint32_t oldest,
+                                uint32_t newest, uint32_t *version, sc_rbuf *r,
+                                const char *fn)
+{
     if (n < SC_FILE_HEADER_BYTES + SC_FILE_TRAILER_BYTES)
         return sc_fail(SC_ERR_FORMAT, "%s: %zu bytes is too short", fn, n);
     if (memcmp(data, magic, 8) != 0)
@@ -35,9 +44,12 @@ sc_status sc_file_open(const unsigned char *data, size_t n,
     sc_rbuf h = {data + 8, 12, 0, 0};
     uint32_t v = sc_get_u32(&h);
     uint64_t content = sc_get_u64(&h);
-    if (v != version)
-        return sc_fail(SC_ERR_FORMAT, "%s: format version %u (this library "
-                       "reads %u)", fn, v, version);
+    if (v < oldest || v > newest)
+        return oldest == newest
+                   ? sc_fail(SC_ERR_FORMAT, "%s: format version %u (this "
+                             "library reads %u)", fn, v, newest)
+                   : sc_fail(SC_ERR_FORMAT, "%s: format version %u (this "
+                             "library reads %u to %u)", fn, v, oldest, newest);
     if (content != n - SC_FILE_HEADER_BYTES - SC_FILE_TRAILER_BYTES)
         return sc_fail(SC_ERR_FORMAT, "%s: the file is truncated or has "
                        "trailing bytes (%zu bytes, header says %llu of content)",
@@ -47,6 +59,7 @@ sc_status sc_file_open(const unsigned char *data, size_t n,
     if (sc_crc32(0, data, n - 4) != want)
         return sc_fail(SC_ERR_FORMAT, "%s: checksum mismatch: the file is "
                        "corrupt", fn);
+    *version = v;
     *r = (sc_rbuf){data + SC_FILE_HEADER_BYTES, (size_t)content, 0, 0};
     return SC_OK;
 }

@@ -18,6 +18,11 @@ void sc_file_end(sc_wbuf *w);
 sc_status sc_file_open(const unsigned char *data, size_t n,
                        const char magic[8], uint32_t version, sc_rbuf *r,
                        const char *fn);
+/* The same for a file of any version in [oldest, newest], into *version. */
+sc_status sc_file_open_versions(const unsigned char *data, size_t n,
+                                const char magic[8], uint32_t oldest,
+                                uint32_t newest, uint32_t *version, sc_rbuf *r,
+                                const char *fn);
 
 /* Layers: shapes, attributes and which are quantised. */
 void sc_graph_write(sc_wbuf *w, const sc_net *net);

@@ -302,10 +302,11 @@ static void forward_task(void *ctx, size_t b, size_t e, int t)
         fwd_ctx f = {j, nd->y + s0 * j->ysz, sc_node_param(j->net, nd, P_B), sc.out};
         sc_gemm_rows(j->kr, a, j->tap, j->k, sc.pos, cols, j->wp, nd->c, sc.tile,
                      0, 1, store_y, &f);
-        if (nd->cbias)
+        const float *cbias = sc_layer_cbias(j->net, nd);
+        if (cbias)
             for (int s = 0; s < m; s++) {
                 float *restrict y = nd->y + (s0 + s) * j->ysz;
-                const float *restrict cb = nd->cbias;
+                const float *restrict cb = cbias;
                 for (size_t i = 0; i < j->ysz; i++)
                     y[i] += cb[i];
             }

@@ -20,3 +20,8 @@ const float *sc_layer_weights(sc_net *net, sc_node *nd)
 {
     return nd->quantized ? nd->qw : sc_node_param(net, nd, P_W);
 }
+
+const float *sc_layer_cbias(const sc_net *net, const sc_node *nd)
+{
+    return net->training && nd->tbias ? nd->tbias : nd->cbias;
+}

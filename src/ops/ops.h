@@ -49,6 +49,10 @@ int sc_conv_chunk_span(const sc_net *net, int chunk, size_t c, size_t *s0);
 
 /* The weights a dense/conv layer computes with: quantised or plain. */
 const float *sc_layer_weights(sc_net *net, sc_node *nd);
+/* The per-position constants a dense/conv forward adds after its bias
+ * (c*h*w floats per sample, or NULL): in training mode compress's
+ * training-mode map when the layer has one, else its eval-mode map. */
+const float *sc_layer_cbias(const sc_net *net, const sc_node *nd);
 
 /* Softmax cross-entropy over logits [n, k] with integer labels: returns the
  * mean loss, writes probabilities to probs, (probs - onehot) / n to dlogits
