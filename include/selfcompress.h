@@ -510,12 +510,18 @@ SC_API sc_status sc_net_size_report(const sc_net *net, int id,
                                     sc_size_report *report);
 
 /** Removes every dead channel (b <= 0) in place, with all that only fed
- *  or consumed it and the attached optimizer's state. The eval-mode
- *  function of the net is preserved: what a removed channel still added
- *  (its bias, then batch norm's shift, ...) is folded into the next
- *  dense/conv layer's bias or a per-position constant. *removed (may be
- *  NULL) gets the number of dense/conv output channels removed (0, and
- *  nothing changes, when none is dead).
+ *  or consumed it and the attached optimizer's state. The function of the
+ *  net is preserved to float rounding in eval mode and in training mode:
+ *  what a removed channel still added (its bias, then batch norm's shift,
+ *  ...) is folded into the next dense/conv layer's bias or a per-position
+ *  constant; where batch norm's batch statistics give the removed channel
+ *  another constant in training mode (its beta), the layer also gets a
+ *  training-mode constant, which checkpoints keep and model files (eval
+ *  mode) do not store. *removed (may be NULL) gets the number of dense/conv
+ *  output channels removed (0, and nothing changes, when none is dead).
+ *  Plans the net for a batch of one while it works (the next forward or
+ *  train step plans for its own batch again; no allocation when the net
+ *  was planned before). On failure nothing changes.
  *  Kept although dead (their weights stay exactly zero): the channels of
  *  the last layer (the logits keep their count) and every channel in the
  *  same space, e.g. a conv under a final global pool; a channel feeding an
