@@ -577,13 +577,14 @@ typedef struct sc_model_info {
                                        (as a direct convolution computes
                                        them), a max pool's window per output,
                                        one per input element of every other
-                                       layer (since 0.3) */
+                                       layer and of the net's input, which a
+                                       forward checks for NaN (since 0.3) */
 } sc_model_info;
 /** An sc_model_info with .size set and zero figures. */
 #define SC_MODEL_INFO_INIT {sizeof(sc_model_info), 0, 0, 0, 0, 0, 0, 0, 0}
 
 /** The default cap on sc_model_info.activation_bytes of a load: 1 GiB per
- *  sample (the benchmark cnn takes about 17 MB). */
+ *  sample (the benchmark cnn takes about 8 MB). */
 #define SC_LOAD_MAX_ACTIVATION_BYTES ((int64_t)1 << 30)
 /** The default cap on sc_model_info.macs of a load: 1e10 per sample (the
  *  benchmark cnn takes about 7e7). */
@@ -611,11 +612,13 @@ typedef struct sc_load_limits {
 
 /** Writes the net's inference model (quantised weights bit-packed, fp32
  *  biases, norm parameters and running statistics) to path, atomically.
- *  info (may be NULL) gets the file's sizes. */
+ *  info (may be NULL) gets the file's sizes and the cost per sample of
+ *  the model it holds. */
 SC_API sc_status sc_net_save(const sc_net *net, const char *path,
                              sc_model_info *info);
 /** Loads a model file. A truncated, corrupt or hostile file gets
- *  SC_ERR_FORMAT (or SC_ERR_IO) and a message; *out is then untouched. */
+ *  SC_ERR_FORMAT (or SC_ERR_IO) and a message; *out is then untouched. A
+ *  net over the default caps of sc_load_limits gets SC_ERR_FORMAT too. */
 SC_API sc_status sc_model_load(sc_model **out, const char *path);
 /** The same from size bytes in memory (the bytes are not kept). */
 SC_API sc_status sc_model_load_memory(sc_model **out, const void *data,
@@ -663,7 +666,8 @@ SC_API sc_status sc_model_get_info(const sc_model *m, sc_model_info *info);
 SC_API sc_status sc_checkpoint_save(const sc_net *net, const sc_optimizer *opt,
                                     const void *user, size_t user_len,
                                     const char *path);
-/** Restores a checkpoint into a new net and optimizer (*opt_out is NULL
+/** Restores a checkpoint (within the default caps of sc_load_limits) into
+ *  a new net and optimizer (*opt_out is NULL
  *  when none was saved) and copies the user bytes into user (at most
  *  user_cap; *user_len gets their count, and may be NULL). Threads are not
  *  part of the state: set them again. With 1 thread a resumed run is

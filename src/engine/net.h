@@ -170,7 +170,8 @@ void sc_plan_free(sc_net *net);
  * layers' qw and with SC_CONV_ALGO_AUTO, as a loaded model) and the
  * operations: a multiply-add per
  * weight and output position of dense and conv layers, a max pool's
- * window per output, one per input element of every other layer. The plan
+ * window per output, one per input element of every other layer and of the
+ * net's input (sc_check_input reads each). The plan
  * stays as it was. SC_ERR_SHAPE when the bytes overflow. */
 sc_status sc_plan_cost(sc_net *net, int plain, int64_t *bytes, double *ops);
 /* Forward over all nodes for batch n (input in net->input). */

@@ -235,7 +235,7 @@ sc_status sc_plan_cost(sc_net *net, int plain, int64_t *bytes, double *ops)
         return sc_fail(SC_ERR_SHAPE, "the buffers of one sample take more "
                        "bytes than a size_t holds");
     *bytes = (int64_t)(floats * sizeof(float));
-    double sum = 0.0;
+    double sum = (double)sc_node_size(&net->nodes[0]); /* the input's check */
     for (int i = 1; i < net->n_nodes; i++) {
         const sc_node *nd = &net->nodes[i];
         if (nd->pn[P_W]) /* a multiply-add per weight and output position */
