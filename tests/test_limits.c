@@ -37,8 +37,10 @@
 #define MEM_LIMIT ((size_t)256 << 20)
 
 #ifdef TL_ASAN
-const char *__asan_default_options(void);
-const char *__asan_default_options(void)
+/* read by the ASan runtime (a shared library): exported despite the
+ * build's -fvisibility=hidden */
+__attribute__((visibility("default"))) const char *__asan_default_options(void);
+__attribute__((visibility("default"))) const char *__asan_default_options(void)
 {
     return "allocator_may_return_null=1:max_allocation_size_mb=256";
 }
