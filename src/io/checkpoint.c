@@ -191,9 +191,10 @@ static sc_status read_state(sc_rbuf *r, sc_net *net, uint32_t version,
     return SC_OK;
 }
 
-SC_API sc_status sc_checkpoint_load(const char *path, sc_net **net_out,
-                                    sc_optimizer **opt_out, void *user,
-                                    size_t user_cap, size_t *user_len)
+SC_API sc_status sc_checkpoint_load_v2(const char *path, sc_net **net_out,
+                                       sc_optimizer **opt_out, void *user,
+                                       size_t user_cap, size_t *user_len,
+                                       const sc_load_limits *limits)
 {
     const char *fn = "sc_checkpoint_load";
     SC_CHECK_NULL(path, fn);
@@ -202,9 +203,13 @@ SC_API sc_status sc_checkpoint_load(const char *path, sc_net **net_out,
     if (user_cap && user == NULL)
         return sc_fail(SC_ERR_NULL, "%s: user is NULL but user_cap is %zu", fn,
                        user_cap);
+    sc_load_limits lim;
+    sc_status st = sc_load_limits_get(limits, &lim, fn);
+    if (st != SC_OK)
+        return st;
     unsigned char *data;
     size_t n;
-    sc_status st = sc_file_read(path, SC_FILE_MAX_BYTES, &data, &n, fn);
+    st = sc_file_read(path, SC_FILE_MAX_BYTES, &data, &n, fn);
     if (st != SC_OK)
         return st;
     sc_rbuf r;
@@ -214,7 +219,7 @@ SC_API sc_status sc_checkpoint_load(const char *path, sc_net **net_out,
     st = sc_file_open_versions(data, n, CKPT_MAGIC, CKPT_OLDEST, CKPT_VERSION,
                                &version, &r, fn);
     if (st == SC_OK)
-        st = sc_graph_read(&r, 1, &net, fn);
+        st = sc_graph_read(&r, 1, &lim, &net, fn);
     if (st == SC_OK)
         st = read_settings(&r, net, fn);
     if (st == SC_OK)
@@ -249,4 +254,12 @@ SC_API sc_status sc_checkpoint_load(const char *path, sc_net **net_out,
     }
     free(data);
     return st;
+}
+
+SC_API sc_status sc_checkpoint_load(const char *path, sc_net **net_out,
+                                    sc_optimizer **opt_out, void *user,
+                                    size_t user_cap, size_t *user_len)
+{
+    return sc_checkpoint_load_v2(path, net_out, opt_out, user, user_cap,
+                                 user_len, NULL);
 }

@@ -1,6 +1,7 @@
 /* graph_io.c -- writing and re-building the layer graph; file framing. */
 #include "io/graph_io.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -126,8 +127,43 @@ static sc_status reformat(const char *fn, const char *what, uint32_t i)
     return sc_fail(SC_ERR_FORMAT, "%s: %s", fn, sc_last_error());
 }
 
-sc_status sc_graph_read(sc_rbuf *r, int keep_quant, sc_net **out,
-                        const char *fn)
+sc_status sc_load_limits_get(const sc_load_limits *limits, sc_load_limits *out,
+                             const char *fn)
+{
+    *out = (sc_load_limits)SC_LOAD_LIMITS_INIT;
+    if (limits == NULL)
+        return SC_OK;
+    if (limits->size < sizeof(size_t) || limits->size > 4096)
+        return sc_fail(SC_ERR_ARG, "%s: limits->size must be set to "
+                       "sizeof(sc_load_limits)", fn);
+    memcpy(out, limits, limits->size < sizeof *out ? limits->size : sizeof *out);
+    out->size = sizeof *out;
+    if (isnan(out->max_macs))
+        return sc_fail(SC_ERR_ARG, "%s: limits->max_macs is NaN", fn);
+    return SC_OK;
+}
+
+/* The net's cost per sample against the caps. */
+static sc_status check_cost(sc_net *net, int keep_quant,
+                            const sc_load_limits *lim, const char *fn)
+{
+    int64_t bytes;
+    double macs;
+    if (sc_plan_cost(net, !keep_quant, &bytes, &macs) != SC_OK)
+        return sc_fail(SC_ERR_FORMAT, "%s: %s", fn, sc_last_error());
+    if (bytes > lim->max_activation_bytes)
+        return sc_fail(SC_ERR_FORMAT, "%s: the net needs %lld bytes of "
+                       "activations per sample, more than the cap of %lld",
+                       fn, (long long)bytes, (long long)lim->max_activation_bytes);
+    if (macs > lim->max_macs)
+        return sc_fail(SC_ERR_FORMAT, "%s: the net needs %.4g operations per "
+                       "sample, more than the cap of %.4g", fn, macs,
+                       lim->max_macs);
+    return SC_OK;
+}
+
+sc_status sc_graph_read(sc_rbuf *r, int keep_quant, const sc_load_limits *lim,
+                        sc_net **out, const char *fn)
 {
     uint32_t c = sc_get_u32(r), h = sc_get_u32(r), w = sc_get_u32(r);
     uint32_t n = sc_get_u32(r);
@@ -201,6 +237,8 @@ sc_status sc_graph_read(sc_rbuf *r, int keep_quant, sc_net **out,
                          "memory than a file of %zu bytes can describe", fn, i,
                          r->len);
     }
+    if (st == SC_OK)
+        st = check_cost(net, keep_quant, lim, fn);
     if (st == SC_OK) {
         size_t np, ns;
         sc_params_offsets(net, &np, &ns);
