@@ -8,16 +8,11 @@
 set -euo pipefail
 root=${SC_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 
-# Files still pending the move of their kind knowledge into the ops:
-# compress's constant folding re-implements the ops' eval forward.
-pending="src/compress/fold.c"
-
 # Prints the violations under directory $1 (a tree with src/ in it).
 violations() {
     local dir=$1 f rel
     (cd "$dir" && find src -name '*.[ch]' ! -path 'src/ops/*' | sort) |
         while IFS= read -r rel; do
-            case " $pending " in *" $rel "*) continue ;; esac
             f="$dir/$rel"
             awk -v file="$rel" -v node='(nd|node|x|in|a|b|nodes\[[^]]*\])(->|\.)kind' '
                 # the file-format table: add_layer() in graph_io.c

@@ -277,13 +277,13 @@ START_TEST(test_errors)
     sc_model *m = (sc_model *)(uintptr_t)0x55;
     TU_FAILS(sc_model_load(&m, tu_path("ck")), SC_ERR_FORMAT);
     ck_assert(m == (sc_model *)(uintptr_t)0x55);
-    /* wrong version with a valid CRC */
+    /* an unknown version with a valid CRC */
     size_t len;
     unsigned char *d = tu_read_all(tu_path("ck"), &len);
-    d[8] = 2;
+    d[8] = 3;
     tu_reseal(d, len);
-    tu_write_all(tu_path("v2"), d, len);
-    load_fails(tu_path("v2"), SC_ERR_FORMAT, 0);
+    tu_write_all(tu_path("v3"), d, len);
+    load_fails(tu_path("v3"), SC_ERR_FORMAT, 0);
     free(d);
     sc_optimizer_free(opt);
     sc_net_free(net);

@@ -176,13 +176,15 @@ sc_status sc_cplan_keep(sc_net *net, sc_cplan *p)
 
 void sc_cplan_free(sc_cplan *p)
 {
-    if (p->fold)
-        for (int i = 0; i < p->n; i++)
+    for (int i = 0; i < p->n; i++) {
+        if (p->fold)
             free(p->fold[i]);
+        if (p->tfold)
+            free(p->tfold[i]);
+    }
     free(p->fold);
+    free(p->tfold);
     free(p->to_bias);
-    free(p->konst);
-    free(p->moff);
     free(p->newc);
     free(p->gone);
     free(p->uoff);

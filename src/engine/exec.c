@@ -7,9 +7,8 @@
 #include "core/tensor.h"
 #include "ops/ops.h"
 
-void sc_forward(sc_net *net, int n)
+void sc_forward_nodes(sc_net *net, int from, int to)
 {
-    (void)n;
     unsigned fp = sc_fpenv_enter();
     net->nodes[0].y = (float *)net->input; /* read only: no op writes it */
     for (int i = 1; i < net->n_nodes; i++) {
@@ -17,11 +16,17 @@ void sc_forward(sc_net *net, int n)
         if (nd->alias) /* the input node's y is the caller's batch */
             nd->y = net->nodes[nd->in[0]].y;
     }
-    for (int i = 1; i < net->n_nodes; i++) {
+    for (int i = from; i < to; i++) {
         sc_node *nd = &net->nodes[i];
         sc_ops[nd->kind].fn(net, nd, OP_FORWARD);
     }
     sc_fpenv_leave(fp);
+}
+
+void sc_forward(sc_net *net, int n)
+{
+    (void)n;
+    sc_forward_nodes(net, 1, net->n_nodes);
 }
 
 void sc_zero_dy(sc_net *net, int n)

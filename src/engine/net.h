@@ -28,6 +28,28 @@ enum { S_MEAN, S_VAR, S_SLOTS };
 
 #define SC_LAYER_KIND_COUNT 10
 
+/* Size limits of every layer, the input included (include/selfcompress.h,
+ * "Limits"), checked by sc_graph_add for the builders and the loaders alike:
+ * - a layer's output per sample, c*h*w, at most 2^28 floats (1 GiB), as
+ *   sc_net_create's input: every index within a sample (h*w, c*h*w, the max
+ *   pools' int32 argmax, dense's fan-in) fits in an int;
+ * - a layer's weights at most 2^28 floats, so its fan-in (c*kh*kw of a conv,
+ *   c*h*w of a dense input: the kernels' int reduction length) fits too;
+ * - a conv's zero-padded input image and its padded (dilated) dy image per
+ *   sample at most 2^30 floats: conv2d.c's int32 position and tap tables
+ *   index one chunk of samples, which holds at most max(2^16, one sample's
+ *   image) floats (sc_conv_chunk), so every offset, and the sum of a tap's
+ *   and a position's, stays below 2^31.
+ * With the batch at most 2^24 (sc_check_input), a buffer of n samples is at
+ * most 2^52 floats; sums over buffers are checked (plan.c). */
+#define SC_MAX_SAMPLE_FLOATS ((size_t)1 << 28)
+#define SC_MAX_LAYER_WEIGHTS ((size_t)1 << 28)
+#define SC_MAX_CONV_IMAGE ((size_t)1 << 30)
+_Static_assert(SC_MAX_SAMPLE_FLOATS <= 0x7fffffff / 4 &&
+               SC_MAX_LAYER_WEIGHTS <= 0x7fffffff / 4 &&
+               SC_MAX_CONV_IMAGE <= 0x7fffffff / 2 + 1,
+               "the size limits keep every int index and int32 offset in range");
+
 typedef struct sc_node {
     sc_layer_kind kind;
     int in[2];       /* input node ids */
@@ -48,6 +70,8 @@ typedef struct sc_node {
     size_t n_save, n_arg; /* their sizes, set by the op at OP_SCRATCH */
     float *qw;       /* quantised weights (pn[P_W] floats) when quantized */
     float *cbias;    /* constants folded by compress: c*h*w per sample */
+    float *tbias;    /* the same in training mode (NULL: cbias), where batch
+                        norm gives a removed channel a different constant */
     float *live;     /* 1/0 per output channel (feature), see sc_liveness */
     int alias;       /* plan: y and dy are the input's buffers (in place) */
     int fuse_relu;   /* plan: a batch norm that also applies the relu after it */
@@ -162,10 +186,25 @@ float *sc_node_grad(sc_net *net, sc_node *nd, int slot);
 float *sc_node_state(sc_net *net, sc_node *nd, int slot);
 
 /* ---- planning and execution (plan.c, exec.c) ---- */
+/* Lays out the buffers for batch n (the arena only grows). SC_ERR_NOMEM
+ * when they do not fit; the net's buffers are then as they were. */
 sc_status sc_plan(sc_net *net, int n);
 void sc_plan_free(sc_net *net);
+/* What a forward and backward of one sample on one thread needs: the bytes
+ * of the arena sc_plan lays out for it (plain: without the quantised
+ * layers' qw and with SC_CONV_ALGO_AUTO, as a loaded model) and the
+ * operations: a multiply-add per
+ * weight and output position of dense and conv layers, a max pool's
+ * window per output, one per input element of every other layer and of the
+ * net's input (sc_check_input reads each). The plan
+ * stays as it was. SC_ERR_SHAPE when the bytes overflow. */
+sc_status sc_plan_cost(sc_net *net, int plain, int64_t *bytes, double *ops);
 /* Forward over all nodes for batch n (input in net->input). */
 void sc_forward(sc_net *net, int n);
+/* Forward of nodes [from, to) only (each quantised layer's quantiser
+ * first), for the planned batch, reading the outputs earlier nodes left in
+ * their buffers (input in net->input). */
+void sc_forward_nodes(sc_net *net, int from, int to);
 /* Zeroes the dy buffers that are accumulated into (those not dy_set), before
  * the loss writes the last node's dy and backward runs. */
 void sc_zero_dy(sc_net *net, int n);

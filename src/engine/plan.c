@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "ops/ops.h"
 
@@ -45,43 +46,69 @@ static int works_in_place(const sc_net *net, int i)
     return readers == 1;
 }
 
-/* Walks the layout for batch n; assigns pointers when base is not NULL. */
-static size_t layout(sc_net *net, int n, float *base)
+/* The next `count` floats of the layout at *off, rounded up to 16: their
+ * offset in *at; 0 when the layout no longer fits in a size_t. */
+static int take(size_t *off, size_t count, size_t *at)
 {
-    size_t off = 0;
+    if (count > SIZE_MAX - (ALIGN_FLOATS - 1))
+        return 0;
+    *at = *off;
+    return sc_add_ok(*off, up(count), off);
+}
+
+/* Walks the layout for batch n on `threads` threads, assigning pointers
+ * when base is not NULL; *floats gets the total. A quantised layer's qw is
+ * left out when plain is set (a loaded model computes with plain weights).
+ * Returns 0 when a size overflows a size_t (sc_plan sizes the layout
+ * before it assigns it). */
+static int layout(sc_net *net, int n, int threads, int plain, float *base,
+                  size_t *floats)
+{
+    size_t off = 0, at, cnt;
 #define TAKE(ptr, count, type)                                                \
     do {                                                                      \
-        size_t cnt_ = up(count);                                              \
+        if (!take(&off, count, &at))                                          \
+            return 0;                                                         \
         if (base)                                                             \
-            ptr = (type *)(void *)(base + off);                               \
-        off += cnt_;                                                          \
+            ptr = (type *)(void *)(base + at);                                \
     } while (0)
-    int threads = sc_pool_threads(net->pool);
+/* count = a * b, or the layout fails */
+#define PRODUCT(a, b)                                                         \
+    do {                                                                      \
+        if (!sc_mul_ok((size_t)(a), (size_t)(b), &cnt))                       \
+            return 0;                                                         \
+    } while (0)
     for (int i = 1; i < net->n_nodes; i++) {
         sc_node *nd = &net->nodes[i];
-        size_t sz = (size_t)n * sc_node_size(nd);
         if (nd->alias)
             continue;
-        TAKE(nd->y, sz, float);
+        PRODUCT(n, sc_node_size(nd));
+        TAKE(nd->y, cnt, float);
         if (nd->n_arg)
             TAKE(nd->arg, nd->n_arg, int32_t); /* int32 and float: one size */
         if (nd->n_save)
             TAKE(nd->save, nd->n_save, float);
-        if (nd->quantized)
+        if (nd->quantized && !plain)
             TAKE(nd->qw, nd->pn[P_W], float);
     }
     for (int i = 1; i < net->n_nodes; i++) {
         sc_node *nd = &net->nodes[i];
+        PRODUCT(n, sc_node_size(nd));
         if (!nd->alias)
-            TAKE(nd->dy, (size_t)n * sc_node_size(nd), float);
+            TAKE(nd->dy, cnt, float);
     }
     sc_node *last = &net->nodes[net->n_nodes - 1];
-    TAKE(net->probs, (size_t)n * sc_node_size(last), float);
-    TAKE(net->scratch, (size_t)threads * net->scratch_per_thread, float);
-    TAKE(net->wgrad, (size_t)threads * net->wgrad_per_thread, float);
+    PRODUCT(n, sc_node_size(last));
+    TAKE(net->probs, cnt, float);
+    PRODUCT(threads, net->scratch_per_thread);
+    TAKE(net->scratch, cnt, float);
+    PRODUCT(threads, net->wgrad_per_thread);
+    TAKE(net->wgrad, cnt, float);
     TAKE(net->packed, net->packed_floats, float);
+#undef PRODUCT
 #undef TAKE
-    return off;
+    *floats = off;
+    return off <= SIZE_MAX / sizeof(float) - ALIGN_FLOATS;
 }
 
 /* A relu working in place on the output of an op that takes relus (a batch
@@ -145,41 +172,87 @@ static void alias_in_place(sc_net *net)
     }
 }
 
-sc_status sc_plan(sc_net *net, int n)
+/* The buffer decisions and the ops' scratch needs for batch n. */
+static void prepare(sc_net *net, int n)
 {
-    if (!net->plan_dirty && n == net->plan_n)
-        return SC_OK;
     net->scratch_per_thread = net->wgrad_per_thread = net->packed_floats = 0;
     for (int i = 1; i < net->n_nodes; i++)
         net->nodes[i].alias = works_in_place(net, i);
     fuse(net);
     single_writers(net);
-    int saved_n = net->plan_n;
     net->plan_n = n;
     for (int i = 1; i < net->n_nodes; i++) {
         sc_node *nd = &net->nodes[i];
         nd->n_arg = nd->n_save = 0;
         sc_ops[nd->kind].fn(net, nd, OP_SCRATCH);
     }
-    size_t need = layout(net, n, NULL);
-    if (need > net->arena_floats) {
+}
+
+sc_status sc_plan(sc_net *net, int n)
+{
+    if (!net->plan_dirty && n == net->plan_n)
+        return SC_OK;
+    int saved_n = net->plan_n, threads = sc_pool_threads(net->pool);
+    prepare(net, n);
+    size_t need;
+    sc_status st = SC_OK;
+    if (!layout(net, n, threads, 0, NULL, &need))
+        st = sc_fail(SC_ERR_NOMEM, "the buffers for batch %d take more bytes "
+                     "than a size_t holds", n);
+    if (st == SC_OK && need > net->arena_floats) {
         float *arena = aligned_alloc(64, up(need) * sizeof(float));
-        if (arena == NULL) {
-            net->plan_n = saved_n;
-            net->plan_dirty = 1;
-            return sc_fail(SC_ERR_NOMEM,
-                           "out of memory planning %zu floats for batch %d",
-                           need, n);
+        if (arena == NULL)
+            st = sc_fail(SC_ERR_NOMEM,
+                         "out of memory planning %zu floats for batch %d",
+                         need, n);
+        else {
+            free(net->arena);
+            net->arena = arena;
+            net->arena_floats = up(need);
+            net->plan_cap_n = n;
         }
-        free(net->arena);
-        net->arena = arena;
-        net->arena_floats = up(need);
-        net->plan_cap_n = n;
     }
-    layout(net, n, net->arena);
+    if (st != SC_OK) {
+        net->plan_n = saved_n;
+        net->plan_dirty = 1;
+        return st;
+    }
+    layout(net, n, threads, 0, net->arena, &need);
     net->nodes[0].dy = NULL;
     alias_in_place(net);
     net->plan_dirty = 0;
+    return SC_OK;
+}
+
+sc_status sc_plan_cost(sc_net *net, int plain, int64_t *bytes, double *ops)
+{
+    int saved_n = net->plan_n, algo = net->conv_algo;
+    size_t spt = net->scratch_per_thread, wpt = net->wgrad_per_thread,
+           packed = net->packed_floats, floats;
+    if (plain) /* a loaded model starts with the default algorithm */
+        net->conv_algo = SC_CONV_ALGO_AUTO;
+    prepare(net, 1);
+    int ok = layout(net, 1, 1, plain, NULL, &floats);
+    net->conv_algo = algo;
+    net->plan_n = saved_n;
+    net->scratch_per_thread = spt;
+    net->wgrad_per_thread = wpt;
+    net->packed_floats = packed;
+    if (!ok || floats > (size_t)INT64_MAX / sizeof(float))
+        return sc_fail(SC_ERR_SHAPE, "the buffers of one sample take more "
+                       "bytes than a size_t holds");
+    *bytes = (int64_t)(floats * sizeof(float));
+    double sum = (double)sc_node_size(&net->nodes[0]); /* the input's check */
+    for (int i = 1; i < net->n_nodes; i++) {
+        const sc_node *nd = &net->nodes[i];
+        if (nd->pn[P_W]) /* a multiply-add per weight and output position */
+            sum += (double)nd->pn[P_W] * nd->h * nd->w;
+        else if (nd->kh > 0) /* a max pool: its window per output */
+            sum += (double)sc_node_size(nd) * nd->kh * nd->kw;
+        else /* one per input element */
+            sum += (double)sc_node_size(&net->nodes[nd->in[0]]);
+    }
+    *ops = sum;
     return SC_OK;
 }
 

@@ -175,7 +175,8 @@ static sc_status write_layers(sc_wbuf *w, sc_net *net, sc_model_info *info,
     info->weight_payload_bytes = (int64_t)((total_bits + 7) / 8);
     info->channel_header_bytes = (int64_t)headers;
     info->weights0 = net->n0;
-    return SC_OK;
+    /* the model's cost, as a load will find it (plain weights) */
+    return sc_plan_cost(net, 1, &info->activation_bytes, &info->macs);
 }
 
 SC_API sc_status sc_net_save(const sc_net *cnet, const char *path,
@@ -307,18 +308,23 @@ static sc_status read_layers(sc_rbuf *r, sc_net *net, sc_model_info *info,
     return st;
 }
 
-SC_API sc_status sc_model_load_memory(sc_model **out, const void *data,
-                                      size_t size)
+SC_API sc_status sc_model_load_memory_v2(sc_model **out, const void *data,
+                                         size_t size,
+                                         const sc_load_limits *limits)
 {
     const char *fn = "sc_model_load";
     SC_CHECK_NULL(out, fn);
     SC_CHECK_NULL(data, fn);
+    sc_load_limits lim;
+    sc_status st = sc_load_limits_get(limits, &lim, fn);
+    if (st != SC_OK)
+        return st;
     sc_rbuf r;
-    sc_status st = sc_file_open(data, size, MODEL_MAGIC, MODEL_VERSION, &r, fn);
+    st = sc_file_open(data, size, MODEL_MAGIC, MODEL_VERSION, &r, fn);
     if (st != SC_OK)
         return st;
     sc_net *net;
-    if ((st = sc_graph_read(&r, 0, &net, fn)) != SC_OK)
+    if ((st = sc_graph_read(&r, 0, &lim, &net, fn)) != SC_OK)
         return st;
     sc_model *m = calloc(1, sizeof *m);
     sc_model_info info = SC_MODEL_INFO_INIT;
@@ -332,6 +338,7 @@ SC_API sc_status sc_model_load_memory(sc_model **out, const void *data,
     for (int i = 1; i < net->n_nodes; i++)
         net->nodes[i].quantized = 0; /* weights are plain floats now */
     net->training = 0;
+    sc_plan_cost(net, 1, &info.activation_bytes, &info.macs); /* read checked it */
     info.file_bytes = (int64_t)size;
     m->net = net;
     m->info = info;
@@ -339,18 +346,34 @@ SC_API sc_status sc_model_load_memory(sc_model **out, const void *data,
     return SC_OK;
 }
 
-SC_API sc_status sc_model_load(sc_model **out, const char *path)
+SC_API sc_status sc_model_load_memory(sc_model **out, const void *data,
+                                      size_t size)
+{
+    return sc_model_load_memory_v2(out, data, size, NULL);
+}
+
+SC_API sc_status sc_model_load_v2(sc_model **out, const char *path,
+                                  const sc_load_limits *limits)
 {
     SC_CHECK_NULL(out, "sc_model_load");
     SC_CHECK_NULL(path, "sc_model_load");
-    unsigned char *data;
-    size_t n;
-    sc_status st = sc_file_read(path, SC_FILE_MAX_BYTES, &data, &n, "sc_model_load");
+    sc_load_limits lim;
+    sc_status st = sc_load_limits_get(limits, &lim, "sc_model_load");
     if (st != SC_OK)
         return st;
-    st = sc_model_load_memory(out, data, n);
+    unsigned char *data;
+    size_t n;
+    st = sc_file_read(path, SC_FILE_MAX_BYTES, &data, &n, "sc_model_load");
+    if (st != SC_OK)
+        return st;
+    st = sc_model_load_memory_v2(out, data, n, &lim);
     free(data);
     return st;
+}
+
+SC_API sc_status sc_model_load(sc_model **out, const char *path)
+{
+    return sc_model_load_v2(out, path, NULL);
 }
 
 sc_net *sc_model_net(sc_model *m) { return m->net; }

@@ -53,8 +53,10 @@ SC_API void sc_net_free(sc_net *net)
         return;
     if (net->opt)
         sc_optimizer_detach(net->opt);
-    for (int i = 0; i < net->n_nodes; i++)
+    for (int i = 0; i < net->n_nodes; i++) {
         free(net->nodes[i].cbias);
+        free(net->nodes[i].tbias);
+    }
     free(net->nodes);
     free(net->params);
     free(net->grads);

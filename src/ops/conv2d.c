@@ -66,9 +66,12 @@ static void job_init(conv_job *j, sc_net *net, sc_node *nd)
     j->in = (layout){x->c, x->h + 2 * p, x->w + 2 * p, p, p};
     j->dyl = (layout){nd->c, x->h + nd->kh - 1, x->w + nd->kw - 1,
                       nd->kh - 1 - p, nd->kw - 1 - p};
-    /* a chunk's padded images stay in L2 */
+    /* a chunk's padded images stay in L2; its outputs are counted too, so
+     * that a chunk's offsets in y (fill_positions) are bounded like those
+     * in the images (net.h's limits: all below 2^31) */
     size_t per = lay_size(&j->in) > lay_size(&j->dyl) ? lay_size(&j->in)
                                                        : lay_size(&j->dyl);
+    per = per > j->ysz ? per : j->ysz;
     j->chunk = sc_conv_chunk(net, per, CHUNK_FLOATS);
 }
 
@@ -302,10 +305,11 @@ static void forward_task(void *ctx, size_t b, size_t e, int t)
         fwd_ctx f = {j, nd->y + s0 * j->ysz, sc_node_param(j->net, nd, P_B), sc.out};
         sc_gemm_rows(j->kr, a, j->tap, j->k, sc.pos, cols, j->wp, nd->c, sc.tile,
                      0, 1, store_y, &f);
-        if (nd->cbias)
+        const float *cbias = sc_layer_cbias(j->net, nd);
+        if (cbias)
             for (int s = 0; s < m; s++) {
                 float *restrict y = nd->y + (s0 + s) * j->ysz;
-                const float *restrict cb = nd->cbias;
+                const float *restrict cb = cbias;
                 for (size_t i = 0; i < j->ysz; i++)
                     y[i] += cb[i];
             }
@@ -511,6 +515,16 @@ static sc_status conv_shape(sc_net *net, sc_node *nd)
                        nd->kh, nd->kw, x->h + 2 * nd->pad, x->w + 2 * nd->pad);
     nd->h = (x->h + 2 * nd->pad - nd->kh) / nd->stride + 1;
     nd->w = (x->w + 2 * nd->pad - nd->kw) / nd->stride + 1;
+    /* the padded images the offset tables index (net.h's limits) */
+    size_t in = (size_t)x->c * (size_t)(x->h + 2 * nd->pad) *
+                (size_t)(x->w + 2 * nd->pad),
+           dy = (size_t)nd->c * (size_t)(x->h + nd->kh - 1) *
+                (size_t)(x->w + nd->kw - 1);
+    if (in > SC_MAX_CONV_IMAGE || dy > SC_MAX_CONV_IMAGE)
+        return sc_fail(SC_ERR_SHAPE,
+                       "conv2d: the padded input (%zu floats) or padded "
+                       "gradient (%zu floats) per sample is more than the "
+                       "limit of 2^30", in, dy);
     nd->pn[P_W] = (size_t)nd->c * (size_t)x->c * nd->kh * nd->kw;
     nd->pn[P_B] = (nd->flags & SC_BIAS) ? (size_t)nd->c : 0;
     return SC_OK;

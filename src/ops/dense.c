@@ -37,10 +37,11 @@ static sc_status dense(sc_net *net, sc_node *nd, int action)
         (by_cols ? sc_gemm_by_cols : sc_gemm)(net->pool, 0, 1, n, out, in,
                                                1.0f, x->y, in, w, in,
                 bias ? 1.0f : 0.0f, nd->y, out);
-        if (nd->cbias)
+        const float *cb = sc_layer_cbias(net, nd);
+        if (cb)
             for (int i = 0; i < n; i++)
                 for (int o = 0; o < out; o++)
-                    nd->y[(size_t)i * out + o] += nd->cbias[o];
+                    nd->y[(size_t)i * out + o] += cb[o];
         return SC_OK;
     }
     case OP_BACKWARD: {

@@ -57,3 +57,8 @@ sc_status sc_weighted_op(sc_net *net, sc_node *nd, int action, sc_op_fn body)
         sc_layer_straight_through(net, nd);
     return st;
 }
+
+const float *sc_layer_cbias(const sc_net *net, const sc_node *nd)
+{
+    return net->training && nd->tbias ? nd->tbias : nd->cbias;
+}

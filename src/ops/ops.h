@@ -119,6 +119,10 @@ void sc_layer_straight_through(sc_net *net, sc_node *nd);
  * layer's forward first computes qw, its backward ends with the
  * straight-through backward. */
 sc_status sc_weighted_op(sc_net *net, sc_node *nd, int action, sc_op_fn body);
+/* The per-position constants a dense/conv forward adds after its bias
+ * (c*h*w floats per sample, or NULL): in training mode compress's
+ * training-mode map when the layer has one, else its eval-mode map. */
+const float *sc_layer_cbias(const sc_net *net, const sc_node *nd);
 
 /* Softmax cross-entropy over logits [n, k] with integer labels: returns the
  * mean loss, writes probabilities to probs, (probs - onehot) / n to dlogits

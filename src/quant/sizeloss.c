@@ -111,8 +111,9 @@ static void report_layer(sc_net *net, sc_node *nd, sc_size_report *r,
     r->weights += live_in * live_out * k;
     r->bits += bits;
     r->overhead_floats += (int64_t)(nd->pn[P_B] + nd->pn[P_QB] + nd->pn[P_QE]);
-    if (nd->cbias) /* constants compress folded in */
-        r->overhead_floats += (int64_t)sc_node_size(nd);
+    /* constants compress folded in, per mode */
+    r->overhead_floats += (int64_t)sc_node_size(nd) *
+                          ((nd->cbias != NULL) + (nd->tbias != NULL));
 }
 
 SC_API sc_status sc_net_size_report(const sc_net *cnet, int id,
@@ -145,8 +146,9 @@ SC_API sc_status sc_net_size_report(const sc_net *cnet, int id,
                                                nd->sn[S_MEAN] + nd->sn[S_VAR]);
             if (nd->quantized)
                 report_layer(net, nd, &r, &q);
-            else if (nd->cbias)
-                r.overhead_floats += (int64_t)sc_node_size(nd);
+            else
+                r.overhead_floats += (int64_t)sc_node_size(nd) *
+                                     ((nd->cbias != NULL) + (nd->tbias != NULL));
         }
         r.in_channels = 0;
     } else {
