@@ -624,7 +624,9 @@ SC_API sc_status sc_net_save(const sc_net *net, const char *path,
                              sc_model_info *info);
 /** Loads a model file. A truncated, corrupt or hostile file gets
  *  SC_ERR_FORMAT (or SC_ERR_IO) and a message; *out is then untouched. A
- *  net over the default caps of sc_load_limits gets SC_ERR_FORMAT too. */
+ *  net over the default caps of sc_load_limits gets SC_ERR_FORMAT too.
+ *  Anything but a regular file (FIFO, device, directory) is SC_ERR_IO at
+ *  once, as for sc_checkpoint_load. */
 SC_API sc_status sc_model_load(sc_model **out, const char *path);
 /** The same from size bytes in memory (the bytes are not kept). */
 SC_API sc_status sc_model_load_memory(sc_model **out, const void *data,
@@ -667,8 +669,10 @@ SC_API sc_status sc_model_get_info(const sc_model *m, sc_model_info *info);
  *  parameters with b and e, running statistics, settings, the optimizer's
  *  state and step count (opt may be NULL), and user_len bytes of the
  *  caller's own (its data-order RNG, epoch, ...). Atomic: written to a
- *  temporary file, fsynced and renamed, so a crash never loses the previous
- *  checkpoint at path. */
+ *  temporary file path.tmp.<pid>.<n>, fsynced and renamed, so a crash never
+ *  loses the previous checkpoint at path. A successful save (this one or
+ *  sc_net_save) also removes the temporaries of path that processes which
+ *  no longer exist left behind (docs/format.md, crash safety). */
 SC_API sc_status sc_checkpoint_save(const sc_net *net, const sc_optimizer *opt,
                                     const void *user, size_t user_len,
                                     const char *path);
