@@ -7,6 +7,8 @@
 #                   examples, tests/*.sh scripts; ends with "N passed, 0 failed"
 #   sanitize        make check SANITIZE=1 (ASan+UBSan build under build/san)
 #   valgrind        every test program under valgrind (CK_FORK=no)
+#   tsan            tests/test_threads.c and the library sources built with gcc's
+#                   ThreadSanitizer (build/tsan) and run
 #   examples        build/examples/<name> for every examples/<name>.c (against the .so)
 #   check-exports   SONAME and exported-symbol check of the shared library
 #   abi-check       abidiff of the built library against docs/abi/libselfcompress.so.X.abi
@@ -151,7 +153,7 @@ DEPS_PKGS = libopenblas-dev check pkg-config zlib1g-dev dataset-fashion-mnist \
 
 .PHONY: sweep all deps check check-run sanitize valgrind examples check-exports \
         header-check tests install uninstall clean demo abi-check abi-baseline \
-        docs FORCE
+        docs tsan FORCE
 
 all: $(SHARED_REAL) $(SHARED_SONAME) $(SHARED_LINK) $(STATIC)
 
@@ -276,6 +278,44 @@ valgrind: all $(NORMAL_TEST_BINS)
 		CK_FORK=no $(VALGRIND) -q --leak-check=full --error-exitcode=1 \
 			$(if $(wildcard tests/valgrind.supp),--suppressions=tests/valgrind.supp) ./$$t \
 			|| { echo "FAIL: $$t (valgrind)"; echo "$$pass passed, 1 failed"; exit 1; }; \
+		pass=$$((pass + 1)); \
+	done; \
+	echo "$$pass passed, 0 failed"
+
+# ---------------------------------------------------------------- tsan
+# ThreadSanitizer over tests/test_threads.c (gcc's by default: TSAN_CC),
+# library sources and test compiled into build/tsan/obj. Check runs the
+# tests in-process (CK_FORK=no): TSan watches the threads of one process.
+# OpenBLAS is not instrumented; the library drives it single-threaded.
+# src/core/simd.h compiles no SIMD clones under TSan (their ifunc
+# resolvers would run before its runtime is up).
+TSAN_CC ?= gcc
+TSANDIR := $(BUILDDIR)/tsan
+TSAN_OBJDIR := $(TSANDIR)/obj
+TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+TSAN_TESTS := test_threads
+TSAN_BINS := $(patsubst %,$(TSANDIR)/tests/%,$(TSAN_TESTS))
+TSAN_OPTIONS_RUN := halt_on_error=1:second_deadlock_stack=1
+
+$(TSAN_OBJDIR)/.flags: FORCE
+	$(call write_flags,$(TSAN_CC) $(BASE_CFLAGS) $(TSAN_FLAGS) $(LIB_CPPFLAGS) $(TEST_CPPFLAGS) $(LDFLAGS))
+$(TSAN_OBJDIR)/src/%.o: src/%.c $(TSAN_OBJDIR)/.flags
+	@mkdir -p $(@D)
+	$(TSAN_CC) $(BASE_CFLAGS) $(TSAN_FLAGS) $(DEPFLAGS) $(LIB_CPPFLAGS) $(BLAS_CFLAGS) -c $< -o $@
+$(TSAN_OBJDIR)/tests/%.o: tests/%.c $(TSAN_OBJDIR)/.flags
+	@mkdir -p $(@D)
+	$(TSAN_CC) $(BASE_CFLAGS) $(TSAN_FLAGS) $(DEPFLAGS) $(TEST_CPPFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS) -c $< -o $@
+$(TSANDIR)/tests/%: $(TSAN_OBJDIR)/tests/%.o $(call test_objs,$(TSAN_OBJDIR)) $(call lib_objs,$(TSAN_OBJDIR))
+	@mkdir -p $(@D)
+	$(TSAN_CC) $(BASE_CFLAGS) $(TSAN_FLAGS) $(LDFLAGS) -o $@ $< $(call test_objs,$(TSAN_OBJDIR)) \
+		$(call lib_objs,$(TSAN_OBJDIR)) $(BLAS_LIBS) $(CHECK_LIBS) $(SYS_LIBS)
+
+tsan: $(TSAN_BINS)
+	@pass=0; \
+	for t in $(TSAN_BINS); do \
+		echo "==> tsan $$t"; \
+		CK_FORK=no TSAN_OPTIONS="$${TSAN_OPTIONS:-$(TSAN_OPTIONS_RUN)}" ./$$t \
+			|| { echo "FAIL: $$t (tsan)"; echo "$$pass passed, 1 failed"; exit 1; }; \
 		pass=$$((pass + 1)); \
 	done; \
 	echo "$$pass passed, 0 failed"
@@ -478,4 +518,5 @@ FORCE:
                     $(NORMAL_OBJDIR)/tests/*.d $(NORMAL_OBJDIR)/tests/*/*.d \
                     $(SAN_OBJDIR)/src/*.d $(SAN_OBJDIR)/src/*/*.d $(SAN_OBJDIR)/src/*/*/*.d \
                     $(SAN_OBJDIR)/tests/*.d $(SAN_OBJDIR)/tests/*/*.d \
+                    $(TSAN_OBJDIR)/src/*/*.d $(TSAN_OBJDIR)/tests/*.d $(TSAN_OBJDIR)/tests/*/*.d \
                     $(FUZZ_DIR)/obj/src/*/*.d $(FUZZ_DIR)/obj/src/*/*/*.d)

@@ -7,12 +7,14 @@
  * runs 2-3x faster as AVX-512 code. Results are the same in every clone:
  * ISO C mode contracts no a*b+c into an FMA, and no reduction is reordered
  * (the loops spell out their lane-wise partial sums). Elsewhere (other
- * compilers or targets) the macro is empty. */
+ * compilers or targets) the macro is empty, and so it is under
+ * ThreadSanitizer: the clones' ifunc resolvers run while the program is
+ * relocated, before the TSan runtime is initialised, and crash it. */
 #ifndef SC_CORE_SIMD_H
 #define SC_CORE_SIMD_H
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&        \
-    __GNUC__ >= 11 && defined(__ELF__)
+    __GNUC__ >= 11 && defined(__ELF__) && !defined(__SANITIZE_THREAD__)
 #define SC_SIMD_CLONES                                                        \
     __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3",          \
                                  "default")))
