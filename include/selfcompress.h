@@ -74,7 +74,7 @@ extern "C" {
 /* ---- Versions ---------------------------------------------------------- */
 
 #define SC_VERSION_MAJOR 0 /**< incompatible ABI changes (the SONAME) */
-#define SC_VERSION_MINOR 3 /**< compatible additions */
+#define SC_VERSION_MINOR 4 /**< compatible additions */
 #define SC_VERSION_PATCH 0 /**< fixes */
 /** MAJOR*10000 + MINOR*100 + PATCH, as sc_version_number() returns. */
 #define SC_VERSION_NUMBER \
@@ -573,7 +573,7 @@ typedef struct sc_model_info {
                                        layer's output and its gradient (a
                                        loaded model plans both), max-pool
                                        indices, softmax, conv scratch and
-                                       packed weights (since 0.3). A batch of
+                                       packed weights (since 0.4). A batch of
                                        n takes about n times the per-sample
                                        part; each extra thread its own conv
                                        scratch */
@@ -584,7 +584,7 @@ typedef struct sc_model_info {
                                        them), a max pool's window per output,
                                        one per input element of every other
                                        layer and of the net's input, which a
-                                       forward checks for NaN (since 0.3) */
+                                       forward checks for NaN (since 0.4) */
 } sc_model_info;
 /** An sc_model_info with .size set and zero figures. */
 #define SC_MODEL_INFO_INIT {sizeof(sc_model_info), 0, 0, 0, 0, 0, 0, 0, 0}
@@ -597,7 +597,7 @@ typedef struct sc_model_info {
 #define SC_LOAD_MAX_MACS 1e10
 
 /** What a load may accept, per sample (sc_model_load_v2(),
- *  sc_model_load_memory_v2(), sc_checkpoint_load_v2(); since 0.3): a file
+ *  sc_model_load_memory_v2(), sc_checkpoint_load_v2(); since 0.4): a file
  *  whose net needs more is refused with SC_ERR_FORMAT and a message giving
  *  the figure and the cap, before its parameters or buffers are allocated.
  *  The figures are those of sc_model_info (for a checkpoint: of the training
@@ -632,12 +632,12 @@ SC_API sc_status sc_model_load(sc_model **out, const char *path);
 SC_API sc_status sc_model_load_memory(sc_model **out, const void *data,
                                       size_t size);
 /** sc_model_load() with the caps in limits (NULL: the defaults; since
- *  0.3). A net over a cap gets SC_ERR_FORMAT; limits with a bad .size or a
+ *  0.4). A net over a cap gets SC_ERR_FORMAT; limits with a bad .size or a
  *  NaN cap SC_ERR_ARG. */
 SC_API sc_status sc_model_load_v2(sc_model **out, const char *path,
                                   const sc_load_limits *limits);
 /** sc_model_load_memory() with the caps in limits (NULL: the defaults;
- *  since 0.3). */
+ *  since 0.4). */
 SC_API sc_status sc_model_load_memory_v2(sc_model **out, const void *data,
                                          size_t size,
                                          const sc_load_limits *limits);
@@ -686,7 +686,7 @@ SC_API sc_status sc_checkpoint_load(const char *path, sc_net **net_out,
                                     sc_optimizer **opt_out, void *user,
                                     size_t user_cap, size_t *user_len);
 /** sc_checkpoint_load() with the caps in limits (NULL: the defaults;
- *  since 0.3). */
+ *  since 0.4). */
 SC_API sc_status sc_checkpoint_load_v2(const char *path, sc_net **net_out,
                                        sc_optimizer **opt_out, void *user,
                                        size_t user_cap, size_t *user_len,
