@@ -16,6 +16,7 @@
 
 #include "engine/net.h"
 #include "io/bytes.h"
+#include "optim/optimizer.h"
 #include "selfcompress.h"
 #include "util/testutil.h"
 
@@ -189,6 +190,77 @@ START_TEST(test_resume_equals_uninterrupted)
 END_TEST
 
 /* A checkpoint without an optimizer, without user bytes, of a fresh net. */
+/* Values the setters refuse are refused by the loaders too: b and e out of
+ * sc_net_set_quant's ranges, a negative running variance, an optimizer step
+ * count past SC_OPT_MAX_STEPS; and sc_net_save refuses a net holding them
+ * (or non-finite values) instead of writing what no loader reads. Each
+ * value is planted behind the setters' back, saved, and loaded. */
+static void plant_and_expect(int what, float value)
+{
+    sc_net *net = make_net(5);
+    sc_optimizer *opt = make_opt(net);
+    sc_node *nd = &net->nodes[1]; /* the first conv: quantised, then BN */
+    switch (what) {
+    case 0: sc_node_param(net, nd, P_QB)[2] = value; break;
+    case 1: sc_node_param(net, nd, P_QE)[3] = value; break;
+    case 2: sc_node_state(net, &net->nodes[2], S_VAR)[1] = value; break;
+    case 3: opt->t = SC_OPT_MAX_STEPS + 1; break;
+    default: ck_abort();
+    }
+    TU_OK(sc_checkpoint_save(net, opt, NULL, 0, tu_path("bad")));
+    sc_net *n2 = NULL;
+    sc_optimizer *o2 = NULL;
+    TU_FAILS(sc_checkpoint_load(tu_path("bad"), &n2, &o2, NULL, 0, NULL),
+             SC_ERR_FORMAT);
+    ck_assert_ptr_null(n2);
+    if (what < 3)
+        TU_FAILS(sc_net_save(net, tu_path("bad.scm"), NULL), SC_ERR_STATE);
+    sc_optimizer_free(opt);
+    sc_net_free(net);
+}
+
+START_TEST(test_loaders_refuse_what_setters_refuse)
+{
+    tu_make_tmpdir("sc_test_ckpt");
+    plant_and_expect(0, 1e30f);
+    plant_and_expect(0, 33.0f);
+    plant_and_expect(1, 1e30f);
+    plant_and_expect(1, -65.0f);
+    plant_and_expect(2, -1.0f);
+    plant_and_expect(3, 0.0f);
+    /* the setters refuse the same values */
+    sc_net *net = make_net(6);
+    float b[6] = {4, 4, 33, 4, 4, 4}, e[6] = {0, 0, 0, 65, 0, 0};
+    TU_FAILS(sc_net_set_quant(net, 1, b, NULL, 6), SC_ERR_ARG);
+    TU_FAILS(sc_net_set_quant(net, 1, NULL, e, 6), SC_ERR_ARG);
+    /* a NaN parameter: sc_net_save refuses it */
+    net->params[0] = NAN;
+    TU_FAILS(sc_net_save(net, tu_path("nan.scm"), NULL), SC_ERR_STATE);
+    sc_net_free(net);
+    tu_remove_tmpdir();
+}
+END_TEST
+
+START_TEST(test_step_count_cannot_wrap)
+{
+    tu_batch bt = tu_batch_make(4, C, H, W, CLASSES, 9);
+    sc_net *net = make_net(7);
+    sc_optimizer *opt = make_opt(net);
+    opt->t = SC_OPT_MAX_STEPS;
+    size_t np;
+    float *p = tu_params(net, &np);
+    TU_FAILS(sc_net_train_step(net, opt, bt.x, bt.labels, NULL), SC_ERR_STATE);
+    ck_assert(tu_params_equal(net, p, np));
+    ck_assert(opt->t == SC_OPT_MAX_STEPS);
+    opt->t = SC_OPT_MAX_STEPS - 1;
+    TU_OK(sc_net_train_step(net, opt, bt.x, bt.labels, NULL));
+    free(p);
+    sc_optimizer_free(opt);
+    sc_net_free(net);
+    tu_batch_free(&bt);
+}
+END_TEST
+
 START_TEST(test_no_optimizer_no_user_data)
 {
     tu_make_tmpdir("sc_test_ckpt");
@@ -530,6 +602,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_resume_equals_uninterrupted);
     tcase_add_test(tc, test_no_optimizer_no_user_data);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_loaders_refuse_what_setters_refuse);
+    tcase_add_test(tc, test_step_count_cannot_wrap);
     tcase_add_test(tc, test_special_files_fail_at_once);
     tcase_add_test(tc, test_save_removes_dead_processes_temporaries);
     tcase_add_test(tc, test_corruption_and_truncation_rejected);

@@ -38,7 +38,7 @@ import subprocess
 import numpy as np
 
 #: The library version this module was written for (MAJOR, MINOR).
-WRITTEN_FOR = (0, 3)
+WRITTEN_FOR = (0, 4)
 
 INPUT = 0        #: the network input, as a layer id
 ALL_LAYERS = -1  #: every dense/conv layer

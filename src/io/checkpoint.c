@@ -11,6 +11,7 @@
 #include "io/file.h"
 #include "io/graph_io.h"
 #include "optim/optimizer.h"
+#include "quant/quantizer.h"
 
 static const char CKPT_MAGIC[8] = {'S', 'C', 'C', 'K', 'P', 'T', 0, 0};
 #define CKPT_VERSION 2u /* written; read: 1 (no training-mode maps) and 2 */
@@ -98,7 +99,7 @@ static sc_status read_optimizer(sc_rbuf *r, sc_net *net, sc_optimizer **out,
         hp[k] = sc_get_f64(r);
     unsigned nesterov = sc_get_u8(r);
     uint64_t t = sc_get_u64(r);
-    if (r->failed || kind > SC_OPT_ADAMW)
+    if (r->failed || kind > SC_OPT_ADAMW || t > SC_OPT_MAX_STEPS)
         return sc_fail(SC_ERR_FORMAT, "%s: bad optimizer record", fn);
     sc_optimizer *o;
     sc_status st = sc_optimizer_create(&o, net, (sc_optimizer_kind)kind);
@@ -180,6 +181,16 @@ static sc_status read_state(sc_rbuf *r, sc_net *net, uint32_t version,
         !sc_all_finite(net->state, net->n_state))
         return sc_fail(SC_ERR_FORMAT, "%s: parameters do not match the layers "
                        "or are not finite", fn);
+    sc_status qs = sc_quant_check_ranges(net, SC_ERR_FORMAT, fn);
+    if (qs != SC_OK)
+        return qs;
+    for (int i = 1; i < net->n_nodes; i++) {
+        const float *rv = sc_node_state(net, &net->nodes[i], S_VAR);
+        for (size_t k = 0; rv && k < net->nodes[i].sn[S_VAR]; k++)
+            if (!(rv[k] >= 0.0f))
+                return sc_fail(SC_ERR_FORMAT, "%s: layer %d has a negative "
+                               "running variance (%g)", fn, i, (double)rv[k]);
+    }
     for (int i = 1; i < net->n_nodes; i++) {
         sc_node *nd = &net->nodes[i];
         sc_status st = read_map(r, nd, &nd->cbias, fn);

@@ -55,6 +55,9 @@ SC_API sc_status sc_net_train_step(sc_net *net, sc_optimizer *opt,
     if (opt->net != net)
         return sc_fail(SC_ERR_ARG, "%s: the optimizer belongs to another net",
                        fn);
+    if (opt->t >= SC_OPT_MAX_STEPS)
+        return sc_fail(SC_ERR_STATE, "%s: the optimizer has taken its %llu "
+                       "steps", fn, (unsigned long long)SC_OPT_MAX_STEPS);
     if (stats && (stats->size < sizeof(size_t) || stats->size > 4096))
         return sc_fail(SC_ERR_ARG, "%s: stats->size must be set to "
                        "sizeof(sc_step_stats)", fn);

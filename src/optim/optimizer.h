@@ -5,6 +5,11 @@
 
 #include "engine/net.h"
 
+/* Steps an optimizer takes at most (a train step there fails with
+ * SC_ERR_STATE; checkpoints with more are refused): the count never wraps,
+ * and Adam's bias correction stays well defined. */
+#define SC_OPT_MAX_STEPS ((uint64_t)1 << 53)
+
 struct sc_optimizer {
     sc_optimizer_kind kind;
     sc_net *net;          /* NULL once the net is freed */

@@ -137,8 +137,7 @@ SC_API sc_status sc_net_set_quant(sc_net *net, int id, const float *b,
     if (st != SC_OK)
         return st;
     for (size_t i = 0; i < count; i++)
-        if ((b && !(isfinite(b[i]) && b[i] <= 32.0f)) ||
-            (e && !(isfinite(e[i]) && fabsf(e[i]) <= 64.0f)))
+        if (!sc_quant_in_range(b ? b[i] : 0.0f, e ? e[i] : 0.0f))
             return sc_fail(SC_ERR_ARG,
                            "sc_net_set_quant: channel %zu: b must be finite and "
                            "<= 32, e finite in [-64, 64]", i);
@@ -147,5 +146,23 @@ SC_API sc_status sc_net_set_quant(sc_net *net, int id, const float *b,
         memcpy(sc_node_param(net, nd, P_QB), b, count * sizeof(float));
     if (e)
         memcpy(sc_node_param(net, nd, P_QE), e, count * sizeof(float));
+    return SC_OK;
+}
+
+sc_status sc_quant_check_ranges(sc_net *net, sc_status status, const char *fn)
+{
+    for (int i = 1; i < net->n_nodes; i++) {
+        sc_node *nd = &net->nodes[i];
+        if (!nd->quantized || nd->pn[P_QB] == 0)
+            continue;
+        const float *b = sc_node_param(net, nd, P_QB);
+        const float *e = sc_node_param(net, nd, P_QE);
+        for (int o = 0; o < nd->c; o++)
+            if (!sc_quant_in_range(b[o], e[o]))
+                return sc_fail(status, "%s: layer %d channel %d has bit depth "
+                               "%g and exponent %g (b must be finite and <= 32, "
+                               "e finite in [-64, 64])", fn, i, o,
+                               (double)b[o], (double)e[o]);
+    }
     return SC_OK;
 }

@@ -58,7 +58,18 @@ float sc_quant_level(sc_qchan c, float w)
     return level_of(w * c.inv, c.lo, c.hi, c.small);
 }
 
-int sc_quant_bits(float b) { return b > 0.0f ? (int)ceilf(b) : 0; }
+int sc_quant_bits(float b)
+{
+    if (!(b > 0.0f))
+        return 0;
+    return b > 64.0f ? 65 : (int)ceilf(b); /* no float-to-int overflow */
+}
+
+int sc_quant_in_range(float b, float e)
+{
+    return isfinite(b) && b <= SC_QUANT_MAX_BITS && isfinite(e) &&
+           fabsf(e) <= SC_QUANT_MAX_EXP;
+}
 
 /* small is passed apart from c so that each call site compiles one loop */
 static inline void quant_loop(const float *restrict w, size_t n, chan c,

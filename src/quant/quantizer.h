@@ -21,8 +21,16 @@ static inline float sc_quant_value(float s, float level)
 {
     return s * level + 0.0f;
 }
-/* Bits a channel is stored with: ceil(B). */
+/* Bits a channel is stored with: ceil(B) (65 for any b above 64). */
 int sc_quant_bits(float b);
+/* The ranges sc_net_set_quant() accepts, which every loader applies too:
+ * b finite and at most 32, e finite within [-64, 64]. */
+#define SC_QUANT_MAX_BITS 32.0f
+#define SC_QUANT_MAX_EXP 64.0f
+int sc_quant_in_range(float b, float e);
+/* SC_OK when every quantised channel of the net is in those ranges, else
+ * status with a message naming the channel. */
+sc_status sc_quant_check_ranges(sc_net *net, sc_status status, const char *fn);
 
 /* The quantiser over c channels of k weights w (row-major), split over the
  * pool by channels: q = 2^e round(clamp(2^-e w, -2^(B-1), 2^(B-1) - 1)),
