@@ -45,8 +45,10 @@ REQUIRED_CFLAGS := $(filter-out $(CFLAGS),-fPIC -fvisibility=hidden -pthread)
 
 WERROR ?=
 SANITIZE ?=
+# -Wswitch-enum: a switch over an enum names every value (no default: that
+# would hide a new layer kind), so the compiler lists what a new one needs
 ifeq ($(WERROR),1)
-WERROR_FLAGS := -Werror
+WERROR_FLAGS := -Werror -Wswitch-enum
 endif
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 

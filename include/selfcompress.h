@@ -74,7 +74,7 @@ extern "C" {
 /* ---- Versions ---------------------------------------------------------- */
 
 #define SC_VERSION_MAJOR 0 /**< incompatible ABI changes (the SONAME) */
-#define SC_VERSION_MINOR 3 /**< compatible additions */
+#define SC_VERSION_MINOR 4 /**< compatible additions */
 #define SC_VERSION_PATCH 0 /**< fixes */
 /** MAJOR*10000 + MINOR*100 + PATCH, as sc_version_number() returns. */
 #define SC_VERSION_NUMBER \
@@ -212,7 +212,8 @@ typedef enum sc_layer_kind {
     SC_LAYER_ADD = 9        /**< y = a + b (residual join) */
 } sc_layer_kind;
 
-/** A new, empty network whose input samples are c x h x w. */
+/** A new, empty network whose input samples are c x h x w (each at least
+ *  1, c*h*w at most 2^28; SC_ERR_SHAPE otherwise). */
 SC_API sc_status sc_net_create(sc_net **out, int c, int h, int w);
 /** Frees the network. NULL is a no-op. Free its optimizer first or after:
  *  either order is fine. */
@@ -223,6 +224,15 @@ SC_API void sc_net_free(sc_net *net);
  * earlier call returned, or SC_INPUT) and stores the new layer's id in *id.
  * The last layer added is the network's output (the logits). Layers can only
  * be added before sc_net_init().
+ *
+ * Limits (the same for layers a file describes): every layer's output per
+ * sample, c*h*w, is at most 2^28 floats (1 GiB), like the input; a layer
+ * has at most 2^28 weights; a convolution's zero-padded input, c x (h+2pad)
+ * x (w+2pad), and its padded gradient image, out_channels x (h+kh-1) x
+ * (w+kw-1) (h, w: its input's), are at most 2^30 floats per sample. A layer
+ * beyond them gets SC_ERR_SHAPE and a message. They keep every index of a
+ * sample within 32 bits, so the kernels' offset tables cannot overflow;
+ * a batch (at most 2^24 samples) is sized with checked 64-bit arithmetic.
  */
 /** Fully connected; flattens a c x h x w input. */
 SC_API sc_status sc_net_dense(sc_net *net, int in, int out_features,
@@ -510,12 +520,18 @@ SC_API sc_status sc_net_size_report(const sc_net *net, int id,
                                     sc_size_report *report);
 
 /** Removes every dead channel (b <= 0) in place, with all that only fed
- *  or consumed it and the attached optimizer's state. The eval-mode
- *  function of the net is preserved: what a removed channel still added
- *  (its bias, then batch norm's shift, ...) is folded into the next
- *  dense/conv layer's bias or a per-position constant. *removed (may be
- *  NULL) gets the number of dense/conv output channels removed (0, and
- *  nothing changes, when none is dead).
+ *  or consumed it and the attached optimizer's state. The function of the
+ *  net is preserved to float rounding in eval mode and in training mode:
+ *  what a removed channel still added (its bias, then batch norm's shift,
+ *  ...) is folded into the next dense/conv layer's bias or a per-position
+ *  constant; where batch norm's batch statistics give the removed channel
+ *  another constant in training mode (its beta), the layer also gets a
+ *  training-mode constant, which checkpoints keep and model files (eval
+ *  mode) do not store. *removed (may be NULL) gets the number of dense/conv
+ *  output channels removed (0, and nothing changes, when none is dead).
+ *  Plans the net for a batch of one while it works (the next forward or
+ *  train step plans for its own batch again; no allocation when the net
+ *  was planned before). On failure nothing changes.
  *  Kept although dead (their weights stay exactly zero): the channels of
  *  the last layer (the logits keep their count) and every channel in the
  *  same space, e.g. a conv under a final global pool; a channel feeding an
@@ -552,21 +568,79 @@ typedef struct sc_model_info {
     double weight_bits;           /**< sum of ceil(B) per stored weight */
     int64_t weights;              /**< quantised weights stored with > 0 bits */
     int64_t weights0;             /**< N0: quantised weights at construction */
+    int64_t activation_bytes;     /**< bytes of the buffers a forward of one
+                                       sample on one thread lays out: every
+                                       layer's output and its gradient (a
+                                       loaded model plans both), max-pool
+                                       indices, softmax, conv scratch and
+                                       packed weights (since 0.4). A batch of
+                                       n takes about n times the per-sample
+                                       part; each extra thread its own conv
+                                       scratch */
+    double macs;                  /**< operations of one sample's forward: a
+                                       multiply-add per weight and output
+                                       position of the dense and conv layers
+                                       (as a direct convolution computes
+                                       them), a max pool's window per output,
+                                       one per input element of every other
+                                       layer and of the net's input, which a
+                                       forward checks for NaN (since 0.4) */
 } sc_model_info;
 /** An sc_model_info with .size set and zero figures. */
-#define SC_MODEL_INFO_INIT {sizeof(sc_model_info), 0, 0, 0, 0, 0, 0}
+#define SC_MODEL_INFO_INIT {sizeof(sc_model_info), 0, 0, 0, 0, 0, 0, 0, 0}
+
+/** The default cap on sc_model_info.activation_bytes of a load: 1 GiB per
+ *  sample (the benchmark cnn takes about 8 MB). */
+#define SC_LOAD_MAX_ACTIVATION_BYTES ((int64_t)1 << 30)
+/** The default cap on sc_model_info.macs of a load: 1e10 per sample (the
+ *  benchmark cnn takes about 7e7). */
+#define SC_LOAD_MAX_MACS 1e10
+
+/** What a load may accept, per sample (sc_model_load_v2(),
+ *  sc_model_load_memory_v2(), sc_checkpoint_load_v2(); since 0.4): a file
+ *  whose net needs more is refused with SC_ERR_FORMAT and a message giving
+ *  the figure and the cap, before its parameters or buffers are allocated.
+ *  The figures are those of sc_model_info (for a checkpoint: of the training
+ *  net, with the quantised weights' buffers). Set .size
+ *  (SC_LOAD_LIMITS_INIT does, with the defaults); fields past .size take the
+ *  defaults. sc_model_load(), sc_model_load_memory() and
+ *  sc_checkpoint_load() apply the defaults. */
+typedef struct sc_load_limits {
+    size_t size;                  /**< sizeof(sc_load_limits) as known */
+    int64_t max_activation_bytes; /**< activation_bytes at most this
+                                       (default SC_LOAD_MAX_ACTIVATION_BYTES) */
+    double max_macs;              /**< macs at most this (default
+                                       SC_LOAD_MAX_MACS; not NaN) */
+} sc_load_limits;
+/** An sc_load_limits with .size set and the default caps. */
+#define SC_LOAD_LIMITS_INIT \
+    {sizeof(sc_load_limits), SC_LOAD_MAX_ACTIVATION_BYTES, SC_LOAD_MAX_MACS}
 
 /** Writes the net's inference model (quantised weights bit-packed, fp32
  *  biases, norm parameters and running statistics) to path, atomically.
- *  info (may be NULL) gets the file's sizes. */
+ *  info (may be NULL) gets the file's sizes and the cost per sample of
+ *  the model it holds. */
 SC_API sc_status sc_net_save(const sc_net *net, const char *path,
                              sc_model_info *info);
 /** Loads a model file. A truncated, corrupt or hostile file gets
- *  SC_ERR_FORMAT (or SC_ERR_IO) and a message; *out is then untouched. */
+ *  SC_ERR_FORMAT (or SC_ERR_IO) and a message; *out is then untouched. A
+ *  net over the default caps of sc_load_limits gets SC_ERR_FORMAT too.
+ *  Anything but a regular file (FIFO, device, directory) is SC_ERR_IO at
+ *  once, as for sc_checkpoint_load. */
 SC_API sc_status sc_model_load(sc_model **out, const char *path);
 /** The same from size bytes in memory (the bytes are not kept). */
 SC_API sc_status sc_model_load_memory(sc_model **out, const void *data,
                                       size_t size);
+/** sc_model_load() with the caps in limits (NULL: the defaults; since
+ *  0.4). A net over a cap gets SC_ERR_FORMAT; limits with a bad .size or a
+ *  NaN cap SC_ERR_ARG. */
+SC_API sc_status sc_model_load_v2(sc_model **out, const char *path,
+                                  const sc_load_limits *limits);
+/** sc_model_load_memory() with the caps in limits (NULL: the defaults;
+ *  since 0.4). */
+SC_API sc_status sc_model_load_memory_v2(sc_model **out, const void *data,
+                                         size_t size,
+                                         const sc_load_limits *limits);
 /** Frees a model. NULL is a no-op. */
 SC_API void sc_model_free(sc_model *m);
 /** Inference: x is N x c x h x w, out N x outputs (logits). */
@@ -595,12 +669,15 @@ SC_API sc_status sc_model_get_info(const sc_model *m, sc_model_info *info);
  *  parameters with b and e, running statistics, settings, the optimizer's
  *  state and step count (opt may be NULL), and user_len bytes of the
  *  caller's own (its data-order RNG, epoch, ...). Atomic: written to a
- *  temporary file, fsynced and renamed, so a crash never loses the previous
- *  checkpoint at path. */
+ *  temporary file path.tmp.<pid>.<n>, fsynced and renamed, so a crash never
+ *  loses the previous checkpoint at path. A successful save (this one or
+ *  sc_net_save) also removes the temporaries of path that processes which
+ *  no longer exist left behind (docs/format.md, crash safety). */
 SC_API sc_status sc_checkpoint_save(const sc_net *net, const sc_optimizer *opt,
                                     const void *user, size_t user_len,
                                     const char *path);
-/** Restores a checkpoint into a new net and optimizer (*opt_out is NULL
+/** Restores a checkpoint (within the default caps of sc_load_limits) into
+ *  a new net and optimizer (*opt_out is NULL
  *  when none was saved) and copies the user bytes into user (at most
  *  user_cap; *user_len gets their count, and may be NULL). Threads are not
  *  part of the state: set them again. With 1 thread a resumed run is
@@ -608,6 +685,12 @@ SC_API sc_status sc_checkpoint_save(const sc_net *net, const sc_optimizer *opt,
 SC_API sc_status sc_checkpoint_load(const char *path, sc_net **net_out,
                                     sc_optimizer **opt_out, void *user,
                                     size_t user_cap, size_t *user_len);
+/** sc_checkpoint_load() with the caps in limits (NULL: the defaults;
+ *  since 0.4). */
+SC_API sc_status sc_checkpoint_load_v2(const char *path, sc_net **net_out,
+                                       sc_optimizer **opt_out, void *user,
+                                       size_t user_cap, size_t *user_len,
+                                       const sc_load_limits *limits);
 
 #ifdef __cplusplus
 }

@@ -277,17 +277,79 @@ START_TEST(test_errors)
     sc_model *m = (sc_model *)(uintptr_t)0x55;
     TU_FAILS(sc_model_load(&m, tu_path("ck")), SC_ERR_FORMAT);
     ck_assert(m == (sc_model *)(uintptr_t)0x55);
-    /* wrong version with a valid CRC */
+    /* an unknown version with a valid CRC */
     size_t len;
     unsigned char *d = tu_read_all(tu_path("ck"), &len);
-    d[8] = 2;
+    d[8] = 3;
     tu_reseal(d, len);
-    tu_write_all(tu_path("v2"), d, len);
-    load_fails(tu_path("v2"), SC_ERR_FORMAT, 0);
+    tu_write_all(tu_path("v3"), d, len);
+    load_fails(tu_path("v3"), SC_ERR_FORMAT, 0);
     free(d);
     sc_optimizer_free(opt);
     sc_net_free(net);
     sc_net_free(other);
+    tu_remove_tmpdir();
+}
+END_TEST
+
+/* A FIFO, a device and a directory are refused at once with SC_ERR_IO by
+ * both loaders (a blocking open of a FIFO with no writer would wait
+ * forever: the alarm turns a hang into a failed test). */
+START_TEST(test_special_files_fail_at_once)
+{
+    tu_make_tmpdir("sc_test_ckpt");
+    ck_assert_int_eq(mkfifo(tu_path("fifo"), 0600), 0);
+    const char *paths[3] = {tu_path("fifo"), "/dev/zero", tu_tmpdir()};
+    alarm(10);
+    for (int i = 0; i < 3; i++) {
+        load_fails(paths[i], SC_ERR_IO, i);
+        sc_model *m = (sc_model *)(uintptr_t)0x55;
+        TU_FAILS(sc_model_load(&m, paths[i]), SC_ERR_IO);
+        ck_assert(m == (sc_model *)(uintptr_t)0x55);
+    }
+    alarm(0);
+    tu_remove_tmpdir();
+}
+END_TEST
+
+static int exists(const char *name) { return access(tu_path(name), F_OK) == 0; }
+
+/* A successful save of a path removes the temporary files of that path
+ * left by processes that no longer exist, and nothing else: not a live
+ * process's (this one's, its parent's), not another path's, not a name
+ * that only looks similar. */
+START_TEST(test_save_removes_dead_processes_temporaries)
+{
+    tu_make_tmpdir("sc_test_ckpt");
+    pid_t dead = fork();
+    ck_assert_int_ge(dead, 0);
+    if (dead == 0)
+        _exit(0);
+    ck_assert_int_eq(waitpid(dead, NULL, 0), dead);
+    char names[8][64];
+    snprintf(names[0], 64, "ck.tmp.%ld.0", (long)dead);
+    snprintf(names[1], 64, "ck.tmp.%ld.123", (long)dead);
+    snprintf(names[2], 64, "ck.tmp.%ld.5", (long)getpid());
+    snprintf(names[3], 64, "ck.tmp.%ld.1", (long)getppid());
+    snprintf(names[4], 64, "other.tmp.%ld.0", (long)dead);
+    snprintf(names[5], 64, "ck.tmp.%ld.0x", (long)dead);
+    snprintf(names[6], 64, "ck.tmp.%ld", (long)dead);
+    snprintf(names[7], 64, "xck.tmp.%ld.0", (long)dead);
+    for (int i = 0; i < 8; i++)
+        tu_write_all(tu_path(names[i]), "junk", 4);
+    sc_net *net = make_net(3);
+    sc_optimizer *opt = make_opt(net);
+    TU_OK(sc_checkpoint_save(net, opt, NULL, 0, tu_path("ck")));
+    for (int i = 0; i < 8; i++)
+        ck_assert_msg(exists(names[i]) == (i >= 2), "%s %s", names[i],
+                      i >= 2 ? "was removed" : "is still there");
+    /* a model save of the same folder cleans its own path only */
+    snprintf(names[0], 64, "m.scm.tmp.%ld.7", (long)dead);
+    tu_write_all(tu_path(names[0]), "junk", 4);
+    TU_OK(sc_net_save(net, tu_path("m.scm"), NULL));
+    ck_assert(!exists(names[0]) && exists(names[2]) && exists(names[4]));
+    sc_optimizer_free(opt);
+    sc_net_free(net);
     tu_remove_tmpdir();
 }
 END_TEST
@@ -399,10 +461,22 @@ static int which(const char *path, const state *st)
     return k;
 }
 
+static int count_temps(const char *prefix)
+{
+    DIR *dir = opendir(tu_tmpdir());
+    ck_assert_ptr_nonnull(dir);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(dir)) != NULL)
+        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    closedir(dir);
+    return n;
+}
+
 /* A child saves two different states in turn over the same path until it
  * is killed (SIGKILL) at a random moment; the file then always loads and
  * is one of the two complete states. Temporary files a kill leaves behind
- * (path.tmp.*) are expected: nothing can remove them after SIGKILL. */
+ * (path.tmp.*) are removed by the next successful save. */
 START_TEST(test_sigkill_never_leaves_a_partial_file)
 {
     tu_make_tmpdir("sc_test_ckpt");
@@ -436,17 +510,12 @@ START_TEST(test_sigkill_never_leaves_a_partial_file)
         ck_assert_msg(k >= 0, "round %d: the file is neither state", round);
         seen[k]++;
     }
-    /* remove what the kills left behind, and count it */
-    DIR *dir = opendir(tu_tmpdir());
-    ck_assert_ptr_nonnull(dir);
-    struct dirent *e;
-    int leftovers = 0;
-    while ((e = readdir(dir)) != NULL)
-        if (strncmp(e->d_name, "ck.tmp.", 7) == 0)
-            leftovers++;
-    closedir(dir);
-    fprintf(stderr, "sigkill test: states seen A %d, B %d; %d temporary files left by kills\n",
-            seen[0], seen[1], leftovers);
+    /* count what the kills left behind; one save removes it all */
+    int leftovers = count_temps("ck.tmp.");
+    TU_OK(sc_checkpoint_save(st[0].net, st[0].opt, st[0].user, sizeof st[0].user, path));
+    ck_assert_int_eq(count_temps("ck.tmp."), 0);
+    fprintf(stderr, "sigkill test: states seen A %d, B %d; %d temporary files left by kills, "
+            "removed by the next save\n", seen[0], seen[1], leftovers);
     free_state(&st[0]);
     free_state(&st[1]);
     tu_remove_tmpdir();
@@ -461,6 +530,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_resume_equals_uninterrupted);
     tcase_add_test(tc, test_no_optimizer_no_user_data);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_special_files_fail_at_once);
+    tcase_add_test(tc, test_save_removes_dead_processes_temporaries);
     tcase_add_test(tc, test_corruption_and_truncation_rejected);
     tcase_add_test(tc, test_sigkill_never_leaves_a_partial_file);
     suite_add_tcase(s, tc);

@@ -3,7 +3,9 @@
  * optimizer's state follows, and training goes on with smaller tensors. */
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/net.h"
 #include "selfcompress.h"
@@ -20,6 +22,38 @@ static double rel_diff(const float *a, const float *b, size_t n)
         m = fmax(m, fabs((double)a[i]));
     }
     return d / m;
+}
+
+/* The training-mode outputs of batch b (batch norm with batch statistics);
+ * the net is left in training mode. */
+static float *train_out(sc_net *net, const tu_batch *b)
+{
+    int k = sc_net_output_size(net);
+    int64_t shape[2] = {b->n, k};
+    sc_tensor *out;
+    TU_OK(sc_tensor_create(&out, 2, shape));
+    TU_OK(sc_net_set_training(net, 1));
+    TU_OK(sc_net_forward(net, b->x, out));
+    float *v = malloc((size_t)b->n * k * sizeof(float));
+    ck_assert_ptr_nonnull(v);
+    TU_OK(sc_tensor_copy_to(out, v, (size_t)b->n * k));
+    sc_tensor_free(out);
+    return v;
+}
+
+/* Both modes' outputs of batch b kept by a compress: rel_diff of the
+ * logits at most tol (float rounding), else the test fails naming what. */
+#define MODE_TOL 1e-5
+static void check_modes(const float *ev0, const float *tr0, sc_net *net,
+                        const tu_batch *b, const char *what)
+{
+    size_t m = (size_t)b->n * sc_net_output_size(net);
+    float *ev1 = tu_eval_out(net, b), *tr1 = train_out(net, b);
+    double de = rel_diff(ev0, ev1, m), dt = rel_diff(tr0, tr1, m);
+    ck_assert_msg(de <= MODE_TOL, "%s: eval outputs moved by %g", what, de);
+    ck_assert_msg(dt <= MODE_TOL, "%s: training outputs moved by %g", what, dt);
+    free(ev1);
+    free(tr1);
 }
 
 /* b = -50 (dead, and far enough below 0 that Adam's leftover momentum cannot
@@ -135,6 +169,7 @@ START_TEST(test_conv_bn_flatten_dense_function_kept)
                   "the test net does not see its dead channels' constants");
     set_beta(net, BN1, 1, 0.75f);
     free(moved);
+    float *tbefore = train_out(net, &eb);
 
     sc_size_report r0 = SC_SIZE_REPORT_INIT, r1 = SC_SIZE_REPORT_INIT;
     TU_OK(sc_net_size_report(net, SC_ALL_LAYERS, &r0));
@@ -162,12 +197,17 @@ START_TEST(test_conv_bn_flatten_dense_function_kept)
     ck_assert_uint_eq(np0, before_n);
     ck_assert_uint_eq(sc_net_param_count(net), after_n);
 
-    float *after = tu_eval_out(net, &eb);
-    double d = rel_diff(before, after, 64);
-    ck_assert_msg(d <= 1e-4, "eval outputs moved by %g after compress", d);
-    /* the padded conv2 and the bias-less last layer got constant maps */
+    check_modes(before, tbefore, net, &eb, "1st compress");
+    /* the padded conv2 and the bias-less last layer got constant maps;
+     * training-mode ones where batch norm (batch statistics) gives the dead
+     * channels other constants: conv2 (BN1's conv1 channels) and dense1
+     * (BN2's conv2 channel), not dense2 (dense1's channels pass no norm) */
     ck_assert_ptr_nonnull(net->nodes[C2].cbias);
     ck_assert_ptr_nonnull(net->nodes[D2].cbias);
+    ck_assert_ptr_nonnull(net->nodes[C2].tbias);
+    ck_assert_ptr_nonnull(net->nodes[D1].tbias);
+    ck_assert_ptr_null(net->nodes[D1].cbias);
+    ck_assert_ptr_null(net->nodes[D2].tbias);
 
     /* N0 is the construction-time count; the live figures stay */
     TU_OK(sc_net_size_report(net, SC_ALL_LAYERS, &r1));
@@ -176,9 +216,10 @@ START_TEST(test_conv_bn_flatten_dense_function_kept)
     ck_assert_double_eq_tol(r1.size_loss, r0.size_loss, 1e-12);
     /* fp32 overhead: minus conv1's 2 x (bias, b, e), BN1's 2 x (g, beta,
      * mean, var), conv2's (b, e), BN2's 4 and dense1's 2 x (bias, b, e);
-     * plus the constant maps: conv2 4 x 8 x 8, dense2 4 */
+     * plus the constant maps: conv2 2 x 4 x 8 x 8, dense1 5, dense2 4 */
     ck_assert_int_eq(r1.overhead_floats,
-                     r0.overhead_floats - (6 + 8 + 2 + 4 + 6) + (256 + 4));
+                     r0.overhead_floats - (6 + 8 + 2 + 4 + 6) +
+                         (2 * 256 + 5 + 4));
 
     /* training goes on with the smaller tensors, then compress again:
      * conv2 (which has a cbias now) loses channel 0 and conv1 channel 2 */
@@ -187,19 +228,18 @@ START_TEST(test_conv_bn_flatten_dense_function_kept)
     kill(net, C1, (int[]){2}, 1);
     kill(net, C2, (int[]){0}, 1);
     free(before);
+    free(tbefore);
     before = tu_eval_out(net, &eb);
+    tbefore = train_out(net, &eb);
     TU_OK(sc_net_compress(net, &removed));
     ck_assert_int_eq(removed, 2);
     ck_assert_int_eq(chans(net, C1), 3);
     ck_assert_int_eq(chans(net, C2), 3);
     ck_assert_int_eq(chans(net, FL), 3 * 16);
-    free(after);
-    after = tu_eval_out(net, &eb);
-    d = rel_diff(before, after, 64);
-    ck_assert_msg(d <= 1e-4, "eval outputs moved by %g after 2nd compress", d);
+    check_modes(before, tbefore, net, &eb, "2nd compress");
 
     free(before);
-    free(after);
+    free(tbefore);
     tu_batch_free(&tb);
     tu_batch_free(&eb);
     sc_optimizer_free(opt);
@@ -237,7 +277,7 @@ START_TEST(test_residual_add)
     kill(net, c2, (int[]){0, 1}, 2);
     kill(net, c3, (int[]){1, 2}, 2);
     kill(net, c1, (int[]){3}, 1);
-    float *before = tu_eval_out(net, &eb);
+    float *before = tu_eval_out(net, &eb), *tbefore = train_out(net, &eb);
     size_t np0 = sc_net_param_count(net);
     int removed = -1;
     TU_OK(sc_net_compress(net, &removed));
@@ -253,9 +293,7 @@ START_TEST(test_residual_add)
      * c3: 1 x (3 + bias + b + e); dense: 3 columns */
     size_t gone = (27 + 3) + (4 * 9 + 3 * 9 + 3 + 2) + (3 + 3) + 3;
     ck_assert_uint_eq(np0 - sc_net_param_count(net), gone);
-    float *after = tu_eval_out(net, &eb);
-    double d = rel_diff(before, after, 8 * 3);
-    ck_assert_msg(d <= 1e-4, "eval outputs moved by %g", d);
+    check_modes(before, tbefore, net, &eb, "residual add");
 
     /* the kept half-dead channels: b stays <= 0, now at index 0 and 1 */
     float b[3];
@@ -268,7 +306,7 @@ START_TEST(test_residual_add)
     ck_assert(isfinite(train(net, opt, &tb, 2)));
 
     free(before);
-    free(after);
+    free(tbefore);
     tu_batch_free(&tb);
     tu_batch_free(&eb);
     sc_optimizer_free(opt);
@@ -304,7 +342,7 @@ START_TEST(test_gmaxpool_and_dense_on_conv)
         set_beta(net, bn, 2, 0.5f);
         kill(net, c1, (int[]){2}, 1);
         kill(net, c2, (int[]){1, 3}, 2);
-        float *before = tu_eval_out(net, &eb);
+        float *before = tu_eval_out(net, &eb), *tbefore = train_out(net, &eb);
         size_t np0 = sc_net_param_count(net);
         int removed = -1;
         TU_OK(sc_net_compress(net, &removed));
@@ -317,12 +355,10 @@ START_TEST(test_gmaxpool_and_dense_on_conv)
         ck_assert_uint_eq(np0 - sc_net_param_count(net), gone);
         ck_assert_ptr_null(net->nodes[c2].cbias);  /* folded into the bias */
         ck_assert_ptr_null(net->nodes[out].cbias); /* dense: into the bias */
-        float *after = tu_eval_out(net, &eb);
-        double d = rel_diff(before, after, 8 * 3);
-        ck_assert_msg(d <= 1e-4, "variant %d: eval outputs moved by %g",
-                      variant, d);
+        check_modes(before, tbefore, net, &eb,
+                    variant == 0 ? "global max pool" : "dense on a conv");
         free(before);
-        free(after);
+        free(tbefore);
         tu_batch_free(&tb);
         tu_batch_free(&eb);
         sc_optimizer_free(opt);
@@ -393,17 +429,16 @@ START_TEST(test_last_layer_space_kept)
     kill(net, c2, (int[]){0, 1, 2, 3}, 4);
     /* every channel of c1 is dead: one (all-zero) channel stays */
     kill(net, c1, (int[]){0, 1, 2}, 3);
-    float *before = tu_eval_out(net, &eb);
+    float *before = tu_eval_out(net, &eb), *tbefore = train_out(net, &eb);
     int removed = -1;
     TU_OK(sc_net_compress(net, &removed));
     ck_assert_int_eq(removed, 2);
     ck_assert_int_eq(chans(net, c1), 1);
     ck_assert_int_eq(chans(net, c2), 4);
     ck_assert_int_eq(sc_net_output_size(net), 4);
-    float *after = tu_eval_out(net, &eb);
-    ck_assert(rel_diff(before, after, 16) <= 1e-4);
+    check_modes(before, tbefore, net, &eb, "all dead");
     free(before);
-    free(after);
+    free(tbefore);
     tu_batch_free(&eb);
     sc_net_free(net);
 }
@@ -513,9 +548,13 @@ START_TEST(test_train_loss_continues_batch_stats)
     kill(net, c2, (int[]){0}, 1);
     TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_ALL, 0.0));
     double before = train(net, opt, &tb, 1);
+    float *ev = tu_eval_out(net, &tb), *tr = train_out(net, &tb);
     int removed;
     TU_OK(sc_net_compress(net, &removed));
     ck_assert_int_eq(removed, 3);
+    check_modes(ev, tr, net, &tb, "batch statistics");
+    free(ev);
+    free(tr);
     double after = train(net, opt, &tb, 1);
     ck_assert_double_eq_tol(after, before, 1e-5 * fabs(before));
     /* and training resumes */
@@ -552,6 +591,130 @@ START_TEST(test_compress_every)
 }
 END_TEST
 
+/* ---- checkpoints --------------------------------------------------------- */
+
+/* A compressed net made without training (so that it is the same on every
+ * build): a dead conv channel under batch norm (running statistics from
+ * sc_net_update_bn_stats, a shifted beta) into a padded conv. */
+static sc_net *ckpt_net(void)
+{
+    sc_net *net;
+    int c1, bn, r, c2, r2, gp, d;
+    TU_OK(sc_net_create(&net, 2, 6, 6));
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 4, 3, 3, 1, 1, SC_BIAS, &c1));
+    TU_OK(sc_net_batchnorm(net, c1, SC_BN_AFFINE, &bn));
+    TU_OK(sc_net_relu(net, bn, &r));
+    TU_OK(sc_net_conv2d(net, r, 3, 3, 3, 1, 1, SC_NO_BIAS, &c2));
+    TU_OK(sc_net_relu(net, c2, &r2));
+    TU_OK(sc_net_global_avgpool(net, r2, &gp));
+    TU_OK(sc_net_dense(net, gp, 3, SC_BIAS, &d));
+    TU_OK(sc_net_init(net, 5));
+    TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+    tu_batch tb = tu_batch_make(8, 2, 6, 6, 3, 91);
+    TU_OK(sc_net_update_bn_stats(net, tb.x));
+    tu_batch_free(&tb);
+    set_bias(net, c1, 1, 0.3f);
+    set_beta(net, bn, 1, 0.6f);
+    kill(net, c1, (int[]){1}, 1);
+    int removed;
+    TU_OK(sc_net_compress(net, &removed));
+    ck_assert_int_eq(removed, 1);
+    return net;
+}
+
+/* Both modes' outputs of batch b equal bit for bit. */
+static void same_outputs(sc_net *a, sc_net *b, const tu_batch *eb)
+{
+    size_t m = (size_t)eb->n * sc_net_output_size(a);
+    float *ea = tu_eval_out(a, eb), *ta = train_out(a, eb);
+    float *e2 = tu_eval_out(b, eb), *t2 = train_out(b, eb);
+    ck_assert_int_eq(memcmp(ea, e2, m * sizeof(float)), 0);
+    ck_assert_int_eq(memcmp(ta, t2, m * sizeof(float)), 0);
+    free(ea);
+    free(ta);
+    free(e2);
+    free(t2);
+}
+
+/* A checkpoint of a compressed net holds its training-mode maps: the
+ * loaded net computes the same in both modes, bit for bit. */
+START_TEST(test_checkpoint_keeps_both_modes)
+{
+    tu_make_tmpdir("sc_compress");
+    sc_net *net = ckpt_net(), *back;
+    ck_assert_ptr_nonnull(net->nodes[4].tbias); /* the padded conv */
+    sc_optimizer *opt, *oback;
+    TU_OK(sc_optimizer_create(&opt, net, SC_OPT_ADAM));
+    tu_batch tb = tu_batch_make(8, 2, 6, 6, 3, 92);
+    train(net, opt, &tb, 2);
+    TU_OK(sc_checkpoint_save(net, opt, NULL, 0, tu_path("c.sck")));
+    TU_OK(sc_checkpoint_load(tu_path("c.sck"), &back, &oback, NULL, 0, NULL));
+    ck_assert_ptr_nonnull(back->nodes[4].tbias);
+    same_outputs(net, back, &tb);
+    sc_optimizer_free(oback);
+    sc_net_free(back);
+    tu_batch_free(&tb);
+    sc_optimizer_free(opt);
+    sc_net_free(net);
+    tu_remove_tmpdir();
+}
+END_TEST
+
+/* tests/data/ckpt_v1.scc is ckpt_net() with a fresh Adam optimizer, saved
+ * by sc_checkpoint_save in checkpoint format 1 (the library at c819c14).
+ * It loads without training-mode maps: both modes then use the eval-mode
+ * constants (cbias), as format 1 did. */
+START_TEST(test_checkpoint_v1_loads)
+{
+    tu_make_tmpdir("sc_compress");
+    const char *root = getenv("SC_ROOT");
+    char path[512];
+    snprintf(path, sizeof path, "%s/tests/data/ckpt_v1.scc",
+             root && *root ? root : ".");
+    sc_net *v1, *back, *fresh = ckpt_net();
+    sc_optimizer *opt, *oback;
+    TU_OK(sc_checkpoint_load(path, &v1, &opt, NULL, 0, NULL));
+    ck_assert_ptr_nonnull(opt);
+    ck_assert_int_eq(sc_net_layer_count(v1), sc_net_layer_count(fresh));
+    ck_assert_ptr_nonnull(v1->nodes[4].cbias);
+    for (int i = 1; i < sc_net_layer_count(v1); i++)
+        ck_assert_ptr_null(v1->nodes[i].tbias);
+    /* the same net as this library compresses it; without its training
+     * maps it computes what format 1 kept, in both modes */
+    tu_batch eb = tu_batch_make(8, 2, 6, 6, 3, 93);
+    size_t m = (size_t)eb.n * sc_net_output_size(v1);
+    float *ev = tu_eval_out(v1, &eb), *tr = train_out(v1, &eb);
+    float *fev = tu_eval_out(fresh, &eb), *ftr = train_out(fresh, &eb);
+    ck_assert(rel_diff(fev, ev, m) <= MODE_TOL);
+    ck_assert(rel_diff(ftr, tr, m) > 1e-3); /* it had no training maps */
+    free(fresh->nodes[4].tbias);
+    fresh->nodes[4].tbias = NULL;
+    free(ftr);
+    ftr = train_out(fresh, &eb);
+    ck_assert(rel_diff(ftr, tr, m) <= MODE_TOL);
+    /* saved again (format 2) it loads as it was */
+    TU_OK(sc_checkpoint_save(v1, opt, NULL, 0, tu_path("v2.sck")));
+    TU_OK(sc_checkpoint_load(tu_path("v2.sck"), &back, &oback, NULL, 0, NULL));
+    same_outputs(v1, back, &eb);
+    unsigned char *d;
+    size_t n;
+    d = tu_read_all(tu_path("v2.sck"), &n);
+    ck_assert_uint_eq(d[8], 2); /* the format version */
+    free(d);
+    free(ev);
+    free(tr);
+    free(fev);
+    free(ftr);
+    tu_batch_free(&eb);
+    sc_optimizer_free(oback);
+    sc_net_free(back);
+    sc_optimizer_free(opt);
+    sc_net_free(v1);
+    sc_net_free(fresh);
+    tu_remove_tmpdir();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("compress");
@@ -565,6 +728,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_optimizer_state_follows);
     tcase_add_test(tc, test_train_loss_continues_batch_stats);
     tcase_add_test(tc, test_compress_every);
+    tcase_add_test(tc, test_checkpoint_keeps_both_modes);
+    tcase_add_test(tc, test_checkpoint_v1_loads);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,5 +1,5 @@
 /* test_grad.c -- every op's and layer's gradient against central finite
- * differences (src/engine/gradcheck.c), the checker's own sensitivity to a
+ * differences (src/nn/gradcheck.c), the checker's own sensitivity to a
  * wrong factor or a transposition, the max-pool tie rule, and the softmax
  * cross-entropy values. Float nets only (quantised layers use a
  * straight-through estimator). */
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/gradcheck.h"
+#include "nn/gradcheck.h"
 #include "ops/ops.h"
 #include "util/testutil.h"
 

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/gradcheck.h"
+#include "nn/gradcheck.h"
 #include "kernels/kernel.h"
 #include "ops/ops.h"
 #include "util/testutil.h"

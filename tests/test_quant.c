@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "engine/net.h"
+#include "ops/ops.h"
 #include "quant/quantizer.h"
 #include "selfcompress.h"
 #include "util/testutil.h"
@@ -254,13 +255,13 @@ static sc_net *dense_net(int id_out[1])
 static void backward_from(sc_net *net, sc_node *nd, uint64_t seed, float g[K * C])
 {
     TU_OK(sc_plan(net, 1)); /* qw */
-    sc_quant_forward(net, nd);
+    sc_layer_quantize(net, nd);
     tu_lcg r;
     tu_lcg_seed(&r, seed);
     tu_fill(&r, g, K * C, -1.0, 1.0);
     memset(net->grads, 0, net->n_params * sizeof(float));
     memcpy(sc_node_grad(net, nd, P_W), g, K * C * sizeof(float)); /* dL/dq */
-    sc_quant_backward(net, nd);
+    sc_layer_straight_through(net, nd);
 }
 
 /* Channel o's dL/dw (exactly), dL/db and dL/de against the closed forms
@@ -348,7 +349,7 @@ START_TEST(test_backward_nonfinite_reaches_exponent)
             sc_net *net = dense_net(&id);
             sc_node *nd = &net->nodes[id];
             TU_OK(sc_plan(net, 1));
-            sc_quant_forward(net, nd);
+            sc_layer_quantize(net, nd);
             float *gw = sc_node_grad(net, nd, P_W);
             tu_lcg r;
             tu_lcg_seed(&r, 9);
@@ -356,7 +357,7 @@ START_TEST(test_backward_nonfinite_reaches_exponent)
             tu_fill(&r, gw, K * C, -1.0, 1.0);
             ck_assert(sc_grads_finite(net));
             gw[at] = bad[v];
-            sc_quant_backward(net, nd);
+            sc_layer_straight_through(net, nd);
             const float *ge = sc_node_grad(net, nd, P_QE);
             for (int o = 0; o < C; o++)
                 ck_assert_msg(isfinite(ge[o]) == (o != at / K),

@@ -244,7 +244,7 @@ def load(path=None):
 
 
 def version():
-    """The loaded library's version string, e.g. "0.3.0"."""
+    """The loaded library's version string, e.g. "0.4.0"."""
     return load().sc_version_string().decode()
 
 

@@ -3,9 +3,10 @@
  * keep.c decides which units go, fold.c what they still contributed; here
  * the nodes get their new shapes (producers their kept channel count, every
  * other node through its op's OP_SHAPE), the parameters and running
- * statistics are gathered into the new layout (sc_params_relayout, which
+ * statistics are gathered into the new layout (sc_optimizer_relayout, which
  * moves the optimizer's state along the same map) and the folded constants
- * are added to the consumers' biases or cbias maps. Everything that can
+ * are added to the consumers' biases or constant maps (cbias, and tbias
+ * for training mode). Everything that can
  * fail is allocated before the net changes; on failure the nodes are put
  * back as they were. */
 #include <stdlib.h>
@@ -13,8 +14,9 @@
 
 #include "compress/compress.h"
 #include "core/error.h"
-#include "nn/progress.h"
+#include "core/log.h"
 #include "ops/ops.h"
+#include "optim/optimizer.h"
 
 /* Old indices of the kept units of node i, into kept (newc[i] ints). */
 static void kept_units(const sc_cplan *p, const sc_node *old, int i, int *kept)
@@ -59,8 +61,7 @@ static sc_status build_maps(sc_net *net, const sc_cplan *p, const sc_node *old,
             kept_units(p, old, xi, cols);
             /* dense: columns are input features c*h*w + q; conv: each row
              * is c x kh x kw; either way a column block per input channel */
-            size_t blk = nd->kind == SC_LAYER_DENSE ? (size_t)ox->h * ox->w
-                                                    : (size_t)nd->kh * nd->kw;
+            size_t blk = sc_weights_per_in(od, ox);
             size_t oldk = od->pn[P_W] / (size_t)od->c;
             size_t newk = nd->pn[P_W] / (size_t)nd->c;
             for (int r = 0; r < nd->c; r++)
@@ -79,19 +80,29 @@ static sc_status build_maps(sc_net *net, const sc_cplan *p, const sc_node *old,
     return SC_OK;
 }
 
-/* The new cbias of node i (NULL when it needs none): its kept rows of the
- * old cbias plus the fold that does not go into the bias. */
-static sc_status new_cbias(const sc_cplan *p, const sc_node *old, int i,
-                           float **out)
+/* A new constant map of node i (NULL when it needs none), its kept rows
+ * only: in eval mode (train 0) the old cbias plus the fold that does not go
+ * into the bias; in training mode the old tbias (else cbias) plus the
+ * training-mode fold (else the eval one) less what went into the bias. A
+ * training-mode map is needed where a fold differs between the modes or
+ * one was already. */
+static sc_status new_map(const sc_cplan *p, const sc_node *old, int i,
+                         int train, float **out)
 {
     const sc_node *od = &old[i];
-    const float *fold = p->to_bias[i] ? NULL : p->fold[i];
+    const float *fold = p->fold[i], *base = od->cbias;
+    const float *add = p->to_bias[i] ? NULL : fold;
     size_t hw = (size_t)od->h * od->w;
-    *out = NULL;
     int need = od->cbias != NULL;
-    if (fold && !need) /* a fold of zeros needs no map */
+    if (train) {
+        base = od->tbias ? od->tbias : od->cbias;
+        add = p->tfold[i] ? p->tfold[i] : fold;
+        need = od->tbias || p->tfold[i];
+    } else if (add && !need) { /* a fold of zeros needs no map */
         for (size_t q = 0; q < (size_t)od->c * hw && !need; q++)
-            need = fold[q] != 0.0f;
+            need = add[q] != 0.0f;
+    }
+    *out = NULL;
     if (!need)
         return SC_OK;
     float *cb = malloc((size_t)p->newc[i] * hw * sizeof(float));
@@ -102,10 +113,13 @@ static sc_status new_cbias(const sc_cplan *p, const sc_node *old, int i,
     for (int u = 0; u < od->c; u++) {
         if (g[u])
             continue;
+        /* the training map leaves out what the bias got */
+        float in_bias = train && fold && p->to_bias[i] ? fold[(size_t)u * hw]
+                                                       : 0.0f;
         for (size_t q = 0; q < hw; q++) {
             size_t at = (size_t)u * hw + q;
-            cb[r * hw + q] = (od->cbias ? od->cbias[at] : 0.0f) +
-                             (fold ? fold[at] : 0.0f);
+            cb[r * hw + q] = (base ? base[at] : 0.0f) +
+                             (add ? add[at] - in_bias : 0.0f);
         }
         r++;
     }
@@ -118,9 +132,10 @@ static sc_status relayout(sc_net *net, const sc_cplan *p)
     int n = net->n_nodes;
     sc_node *old = malloc((size_t)n * sizeof *old);
     float **cb = calloc((size_t)n, sizeof *cb);
+    float **tb = calloc((size_t)n, sizeof *tb);
     size_t *pmap = NULL, *smap = NULL;
     sc_status st = SC_OK;
-    if (!old || !cb) {
+    if (!old || !cb || !tb) {
         st = sc_fail(SC_ERR_NOMEM, "sc_net_compress: out of memory");
         goto out;
     }
@@ -147,21 +162,28 @@ static sc_status relayout(sc_net *net, const sc_cplan *p)
     }
     if (st == SC_OK)
         st = build_maps(net, p, old, pmap, smap);
-    for (int i = 1; i < n && st == SC_OK; i++)
-        st = new_cbias(p, old, i, &cb[i]);
+    for (int i = 1; i < n && st == SC_OK; i++) {
+        st = new_map(p, old, i, 0, &cb[i]);
+        if (st == SC_OK)
+            st = new_map(p, old, i, 1, &tb[i]);
+    }
     if (st == SC_OK)
-        st = sc_params_relayout(net, pmap, smap, np, ns);
+        st = sc_optimizer_relayout(net, pmap, smap, np, ns);
     if (st != SC_OK) { /* put the nodes back */
         memcpy(net->nodes, old, (size_t)n * sizeof *old);
         sc_params_offsets(net, &np, &ns);
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
             free(cb[i]);
+            free(tb[i]);
+        }
         goto out;
     }
     for (int i = 1; i < n; i++) {
         sc_node *nd = &net->nodes[i];
         free(old[i].cbias);
+        free(old[i].tbias);
         nd->cbias = cb[i];
+        nd->tbias = tb[i];
         if (!p->fold[i] || !p->to_bias[i])
             continue;
         float *bias = sc_node_param(net, nd, P_B);
@@ -175,6 +197,7 @@ out:
     free(pmap);
     free(smap);
     free(cb);
+    free(tb);
     free(old);
     return st;
 }
@@ -196,7 +219,7 @@ SC_API sc_status sc_net_compress(sc_net *net, int *removed)
     }
     sc_cplan_free(&p);
     if (st == SC_OK && count > 0)
-        sc_log(net, SC_LOG_INFO, "compress: removed %d channel%s, "
+        sc_log(&net->hooks.log, SC_LOG_INFO, "compress: removed %d channel%s, "
                "parameters %zu -> %zu", count, count == 1 ? "" : "s",
                params0, net->n_params);
     if (st == SC_OK && removed)

@@ -3,9 +3,10 @@
  *   keep.c      which units (channels, or features after a flatten) of every
  *               node go: the dead output channels of quantised dense/conv
  *               layers, followed through the channel spaces they open
- *   fold.c      the eval-mode constants the removed units still carried, and
- *               their contribution to every dense/conv consumer, to be folded
- *               into its bias or its per-position constant bias (cbias)
+ *   fold.c      what the removed units still contributed to every dense/conv
+ *               consumer, in eval and in training mode, from a masked
+ *               forward pass: to be folded into its bias or its per-position
+ *               constant maps (cbias; tbias in training mode)
  *   compress.c  the new parameter layout (gather maps, also for the
  *               optimizer's state), the rollback, and the public call
  *
@@ -19,7 +20,7 @@
 #ifndef SC_COMPRESS_COMPRESS_H
 #define SC_COMPRESS_COMPRESS_H
 
-#include "engine/net.h"
+#include "ops/ops.h"
 
 typedef struct sc_cplan {
     int n;                  /* nodes */
@@ -27,24 +28,23 @@ typedef struct sc_cplan {
     unsigned char *gone;    /* per unit: 1 when it is removed */
     int *newc;              /* units each node keeps */
     int removed;            /* dense/conv output channels removed */
-    size_t *moff;           /* node i's c*h*w maps start at moff[i] */
-    float *konst;           /* eval-mode output maps of the removed units */
     float **fold;           /* per dense/conv consumer of removed units: the
-                               old c*h*w constant to add, else NULL */
-    unsigned char *to_bias; /* 1: the fold is uniform over positions and
-                               goes exactly into the bias */
+                               old c*h*w constant to add in eval mode, else
+                               NULL */
+    float **tfold;          /* the same in training mode where it differs
+                               from fold, else NULL */
+    unsigned char *to_bias; /* 1: the eval fold is uniform over positions
+                               and goes into the bias */
 } sc_cplan;
-
-static inline int sc_is_weighted(const sc_node *nd)
-{
-    return nd->kind == SC_LAYER_DENSE || nd->kind == SC_LAYER_CONV2D;
-}
 
 /* Fills uoff, gone, newc and removed. Never removes a unit of the last node
  * (the logits keep their count) and keeps at least one channel of every
  * dense/conv so no tensor becomes empty. */
 sc_status sc_cplan_keep(sc_net *net, sc_cplan *p);
-/* Fills moff, konst, fold and to_bias (needs sc_cplan_keep first). */
+/* Fills fold, tfold and to_bias (needs sc_cplan_keep first). Plans the
+ * net for a batch of one and runs forward passes in it (the outputs in the
+ * arena and the batch-norm statistics of the last batch change); restores
+ * the net's mode and input. */
 sc_status sc_cplan_fold(sc_net *net, sc_cplan *p);
 void sc_cplan_free(sc_cplan *p);
 

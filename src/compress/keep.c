@@ -1,8 +1,10 @@
 /* keep.c -- which units of every node a compress removes.
  *
- * Start: a quantised dense/conv output channel with b <= 0 is dead; the
- * verdict flows forward through channel-wise layers and flatten, and an add
- * unit is dead when both of its inputs are. Then constraints flow both ways
+ * Start: a quantised output channel of a layer that opens a channel space
+ * (SC_CHAN_NEW: dense, conv) with b <= 0 is dead; the verdict flows forward
+ * through channel-wise layers, concatenations and flatten, and a joined
+ * unit (add) is dead when it is dead in every input. How a layer maps
+ * channels is its op table line (ops.c). Then constraints flow both ways
  * until nothing changes: units that share a space go together (an add unit
  * only when every branch has it dead, a channel before a flatten only with
  * all of its features), and the last node keeps all of its units. Units only
@@ -22,27 +24,50 @@ static int join(unsigned char *a, unsigned char *b)
     return 1;
 }
 
+/* The units of input k of node nd. */
+static unsigned char *in_units(const sc_cplan *p, const sc_node *nd, int k)
+{
+    return p->gone + p->uoff[nd->in[k]];
+}
+
 static int propagate(sc_net *net, sc_cplan *p)
 {
     int changed = 0;
     for (int i = 1; i < net->n_nodes; i++) {
         sc_node *nd = &net->nodes[i];
         unsigned char *g = p->gone + p->uoff[i];
-        unsigned char *x = p->gone + p->uoff[nd->in[0]];
-        switch (nd->kind) {
-        case SC_LAYER_DENSE:
-        case SC_LAYER_CONV2D: /* a new space: any input may go */
+        unsigned char *x = in_units(p, nd, 0);
+        switch (sc_ops[nd->kind].chan) {
+        case SC_CHAN_SOURCE:
+        case SC_CHAN_NEW: /* a new space: any input may go */
             break;
-        case SC_LAYER_ADD: {
-            unsigned char *y = p->gone + p->uoff[nd->in[1]];
-            for (int u = 0; u < nd->c; u++)
-                if (!(g[u] && x[u] && y[u]) && (g[u] || x[u] || y[u])) {
-                    g[u] = x[u] = y[u] = 0;
-                    changed = 1;
+        case SC_CHAN_JOIN: /* a unit goes only where it goes everywhere */
+            for (int u = 0; u < nd->c; u++) {
+                unsigned char all = g[u], any = g[u];
+                for (int k = 0; k < nd->n_in; k++) {
+                    all &= in_units(p, nd, k)[u];
+                    any |= in_units(p, nd, k)[u];
                 }
+                if (all || !any)
+                    continue;
+                g[u] = 0;
+                for (int k = 0; k < nd->n_in; k++)
+                    in_units(p, nd, k)[u] = 0;
+                changed = 1;
+            }
+            break;
+        case SC_CHAN_CONCAT: { /* each input's units are a run of ours */
+            int at = 0;
+            for (int k = 0; k < nd->n_in; k++) {
+                unsigned char *xk = in_units(p, nd, k);
+                int ck = net->nodes[nd->in[k]].c;
+                for (int u = 0; u < ck; u++)
+                    changed |= join(&g[at + u], &xk[u]);
+                at += ck;
+            }
             break;
         }
-        case SC_LAYER_FLATTEN: {
+        case SC_CHAN_FLATTEN: {
             sc_node *in = &net->nodes[nd->in[0]];
             int hw = in->h * in->w;
             for (int u = 0; u < in->c; u++) {
@@ -60,9 +85,10 @@ static int propagate(sc_net *net, sc_cplan *p)
             }
             break;
         }
-        default: /* channel-wise: the input's units */
+        case SC_CHAN_SAME: /* channel-wise: the input's units */
             for (int u = 0; u < nd->c; u++)
                 changed |= join(&g[u], &x[u]);
+            break;
         }
     }
     return changed;
@@ -87,10 +113,11 @@ sc_status sc_cplan_keep(sc_net *net, sc_cplan *p)
     for (int i = 1; i < n; i++) {
         sc_node *nd = &net->nodes[i];
         unsigned char *g = p->gone + p->uoff[i];
-        unsigned char *x = p->gone + p->uoff[nd->in[0]];
-        switch (nd->kind) {
-        case SC_LAYER_DENSE:
-        case SC_LAYER_CONV2D: {
+        unsigned char *x = in_units(p, nd, 0);
+        switch (sc_ops[nd->kind].chan) {
+        case SC_CHAN_SOURCE:
+            break;
+        case SC_CHAN_NEW: {
             if (!nd->quantized)
                 break;
             const float *b = sc_node_param(net, nd, P_QB);
@@ -104,21 +131,31 @@ sc_status sc_cplan_keep(sc_net *net, sc_cplan *p)
                              tensors */
             break;
         }
-        case SC_LAYER_ADD: {
-            unsigned char *y = p->gone + p->uoff[nd->in[1]];
-            for (int u = 0; u < nd->c; u++)
-                g[u] = x[u] && y[u];
+        case SC_CHAN_JOIN:
+            memcpy(g, x, (size_t)nd->c);
+            for (int k = 1; k < nd->n_in; k++)
+                for (int u = 0; u < nd->c; u++)
+                    g[u] &= in_units(p, nd, k)[u];
+            break;
+        case SC_CHAN_CONCAT: {
+            size_t at = 0;
+            for (int k = 0; k < nd->n_in; k++) {
+                size_t ck = (size_t)net->nodes[nd->in[k]].c;
+                memcpy(g + at, in_units(p, nd, k), ck);
+                at += ck;
+            }
             break;
         }
-        case SC_LAYER_FLATTEN: {
+        case SC_CHAN_FLATTEN: {
             sc_node *in = &net->nodes[nd->in[0]];
             int hw = in->h * in->w;
             for (int f = 0; f < nd->c; f++)
                 g[f] = x[f / hw];
             break;
         }
-        default:
+        case SC_CHAN_SAME:
             memcpy(g, x, (size_t)nd->c);
+            break;
         }
     }
     /* the logits keep their count */
@@ -139,13 +176,15 @@ sc_status sc_cplan_keep(sc_net *net, sc_cplan *p)
 
 void sc_cplan_free(sc_cplan *p)
 {
-    if (p->fold)
-        for (int i = 0; i < p->n; i++)
+    for (int i = 0; i < p->n; i++) {
+        if (p->fold)
             free(p->fold[i]);
+        if (p->tfold)
+            free(p->tfold[i]);
+    }
     free(p->fold);
+    free(p->tfold);
     free(p->to_bias);
-    free(p->konst);
-    free(p->moff);
     free(p->newc);
     free(p->gone);
     free(p->uoff);

@@ -6,11 +6,9 @@
 #include "core/fpenv.h"
 #include "core/tensor.h"
 #include "ops/ops.h"
-#include "quant/quantizer.h"
 
-void sc_forward(sc_net *net, int n)
+void sc_forward_nodes(sc_net *net, int from, int to)
 {
-    (void)n;
     unsigned fp = sc_fpenv_enter();
     net->nodes[0].y = (float *)net->input; /* read only: no op writes it */
     for (int i = 1; i < net->n_nodes; i++) {
@@ -18,13 +16,17 @@ void sc_forward(sc_net *net, int n)
         if (nd->alias) /* the input node's y is the caller's batch */
             nd->y = net->nodes[nd->in[0]].y;
     }
-    for (int i = 1; i < net->n_nodes; i++) {
+    for (int i = from; i < to; i++) {
         sc_node *nd = &net->nodes[i];
-        if (nd->quantized)
-            sc_quant_forward(net, nd);
         sc_ops[nd->kind].fn(net, nd, OP_FORWARD);
     }
     sc_fpenv_leave(fp);
+}
+
+void sc_forward(sc_net *net, int n)
+{
+    (void)n;
+    sc_forward_nodes(net, 1, net->n_nodes);
 }
 
 void sc_zero_dy(sc_net *net, int n)
@@ -71,8 +73,6 @@ void sc_backward(sc_net *net, int n)
     for (int i = net->n_nodes - 1; i >= 1; i--) {
         sc_node *nd = &net->nodes[i];
         sc_ops[nd->kind].fn(net, nd, OP_BACKWARD);
-        if (nd->quantized)
-            sc_quant_backward(net, nd);
     }
     sc_fpenv_leave(fp);
 }
@@ -83,7 +83,7 @@ typedef struct finite_job {
 } finite_job;
 
 /* Checks grads [lo, hi) but the weight gradients of quantised layers: their
- * backward (quantizer.c) makes a channel's exponent gradient non-finite
+ * straight-through backward (quantizer.c) makes a channel's exponent gradient non-finite
  * whenever one of its weight gradients is, and those are checked. That
  * spares self-compression a pass over the weights. */
 static int range_finite(const sc_net *net, size_t lo, size_t hi)
@@ -122,22 +122,10 @@ int sc_grads_finite(sc_net *net)
     return !atomic_load(&j.bad);
 }
 
-void sc_commit_stats(sc_net *net, int n)
+void sc_commit_stats(sc_net *net)
 {
-    float mom = (float)net->bn_momentum;
-    for (int i = 1; i < net->n_nodes; i++) {
-        sc_node *nd = &net->nodes[i];
-        if (nd->kind != SC_LAYER_BATCHNORM)
-            continue;
-        sc_node *x = &net->nodes[nd->in[0]];
-        double m = (double)n * x->h * x->w;
-        float unbias = m > 1 ? (float)(m / (m - 1)) : 1.0f;
-        float *rm = sc_node_state(net, nd, S_MEAN), *rv = sc_node_state(net, nd, S_VAR);
-        for (int c = 0; c < nd->c; c++) {
-            rm[c] = (1 - mom) * rm[c] + mom * nd->save[c];
-            rv[c] = (1 - mom) * rv[c] + mom * nd->save[2 * nd->c + c] * unbias;
-        }
-    }
+    for (int i = 1; i < net->n_nodes; i++)
+        sc_ops[net->nodes[i].kind].fn(net, &net->nodes[i], OP_COMMIT);
 }
 
 sc_status sc_check_input(const sc_net *net, const sc_tensor *x, int *n,

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "ops/ops.h"
 
@@ -17,6 +18,32 @@ int sc_slot_group(int slot)
     default:
         return SC_GROUP_BIASES;
     }
+}
+
+/* The limits of net.h on a node whose shape its op has just set. */
+static sc_status check_limits(const sc_node *nd)
+{
+    size_t hw, chw;
+    if (nd->c <= 0 || nd->h <= 0 || nd->w <= 0 ||
+        !sc_mul_ok((size_t)nd->h, (size_t)nd->w, &hw) ||
+        !sc_mul_ok(hw, (size_t)nd->c, &chw) || chw > SC_MAX_SAMPLE_FLOATS)
+        return sc_fail(SC_ERR_SHAPE, "%s: output %dx%dx%d per sample is more "
+                       "than the limit of 2^28 floats", sc_ops[nd->kind].name,
+                       nd->c, nd->h, nd->w);
+    if (nd->pn[P_W] > SC_MAX_LAYER_WEIGHTS)
+        return sc_fail(SC_ERR_SHAPE, "%s: %zu weights is more than the limit "
+                       "of 2^28", sc_ops[nd->kind].name, nd->pn[P_W]);
+    return SC_OK;
+}
+
+sc_status sc_net_append(sc_net *net, sc_node *proto, int *id, const char *fn)
+{
+    SC_CHECK_NULL(net, fn);
+    SC_CHECK_NULL(id, fn);
+    if (net->initialized)
+        return sc_fail(SC_ERR_STATE,
+                       "%s: layers cannot be added after sc_net_init()", fn);
+    return sc_graph_add(net, proto, id);
 }
 
 sc_status sc_graph_add(sc_net *net, sc_node *proto, int *id)
@@ -48,7 +75,9 @@ sc_status sc_graph_add(sc_net *net, sc_node *proto, int *id)
     sc_status st = sc_ops[nd->kind].fn(net, nd, OP_SHAPE);
     if (st != SC_OK)
         return st; /* the slot stays unused: n_nodes is unchanged */
-    if (nd->kind == SC_LAYER_DENSE || nd->kind == SC_LAYER_CONV2D)
+    if ((st = check_limits(nd)) != SC_OK)
+        return st;
+    if (sc_is_weighted(nd))
         nd->n0 = (int64_t)nd->pn[P_W];
     *id = net->n_nodes++;
     return SC_OK;

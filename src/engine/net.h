@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/log.h"
 #include "core/pool.h"
 #include "kernels/kernel.h"
 #include "selfcompress.h"
@@ -27,8 +28,30 @@ enum { S_MEAN, S_VAR, S_SLOTS };
 
 #define SC_LAYER_KIND_COUNT 10
 
+/* Size limits of every layer, the input included (include/selfcompress.h,
+ * "Limits"), checked by sc_graph_add for the builders and the loaders alike:
+ * - a layer's output per sample, c*h*w, at most 2^28 floats (1 GiB), as
+ *   sc_net_create's input: every index within a sample (h*w, c*h*w, the max
+ *   pools' int32 argmax, dense's fan-in) fits in an int;
+ * - a layer's weights at most 2^28 floats, so its fan-in (c*kh*kw of a conv,
+ *   c*h*w of a dense input: the kernels' int reduction length) fits too;
+ * - a conv's zero-padded input image and its padded (dilated) dy image per
+ *   sample at most 2^30 floats: conv2d.c's int32 position and tap tables
+ *   index one chunk of samples, which holds at most max(2^16, one sample's
+ *   image) floats (sc_conv_chunk), so every offset, and the sum of a tap's
+ *   and a position's, stays below 2^31.
+ * With the batch at most 2^24 (sc_check_input), a buffer of n samples is at
+ * most 2^52 floats; sums over buffers are checked (plan.c). */
+#define SC_MAX_SAMPLE_FLOATS ((size_t)1 << 28)
+#define SC_MAX_LAYER_WEIGHTS ((size_t)1 << 28)
+#define SC_MAX_CONV_IMAGE ((size_t)1 << 30)
+_Static_assert(SC_MAX_SAMPLE_FLOATS <= 0x7fffffff / 4 &&
+               SC_MAX_LAYER_WEIGHTS <= 0x7fffffff / 4 &&
+               SC_MAX_CONV_IMAGE <= 0x7fffffff / 2 + 1,
+               "the size limits keep every int index and int32 offset in range");
+
 typedef struct sc_node {
-    int kind;        /* sc_layer_kind */
+    sc_layer_kind kind;
     int in[2];       /* input node ids */
     int n_in;
     int c, h, w;     /* output shape per sample */
@@ -41,10 +64,14 @@ typedef struct sc_node {
     size_t soff[S_SLOTS], sn[S_SLOTS];
     /* planned buffers (valid after sc_plan) */
     float *y, *dy;   /* output and its gradient, N*c*h*w each */
-    float *save;     /* bn: batch mean, invstd, var (3*c) */
-    int32_t *arg;    /* max pools: argmax index into the input sample */
+    float *save;     /* the op's saved floats (bn: batch mean, invstd, var) */
+    int32_t *arg;    /* the op's saved indices (max pools: argmax into the
+                        input sample) */
+    size_t n_save, n_arg; /* their sizes, set by the op at OP_SCRATCH */
     float *qw;       /* quantised weights (pn[P_W] floats) when quantized */
     float *cbias;    /* constants folded by compress: c*h*w per sample */
+    float *tbias;    /* the same in training mode (NULL: cbias), where batch
+                        norm gives a removed channel a different constant */
     float *live;     /* 1/0 per output channel (feature), see sc_liveness */
     int alias;       /* plan: y and dy are the input's buffers (in place) */
     int fuse_relu;   /* plan: a batch norm that also applies the relu after it */
@@ -60,8 +87,7 @@ typedef struct sc_hooks {
     sc_progress_fn progress;
     void *progress_user;
     int every;
-    sc_log_fn log;
-    void *log_user;
+    sc_log_sink log;
     int blas_checked;          /* the BLAS warning was considered */
     int epoch_next;            /* last reported epoch + 1 */
     int stepped;               /* a train step succeeded on this net */
@@ -117,15 +143,36 @@ struct sc_net {
 /* Appends a node; validates in-range inputs and computes the output shape
  * through the op's shape function. On failure nothing changes. */
 sc_status sc_graph_add(sc_net *net, sc_node *proto, int *id);
+/* A public builder's append: checks net and id, that the net is not yet
+ * initialised, then sc_graph_add. fn names the builder in messages. */
+sc_status sc_net_append(sc_net *net, sc_node *proto, int *id, const char *fn);
 /* Group of a parameter slot. */
 int sc_slot_group(int slot);
 
 /* ---- parameters (params.c) ---- */
-/* Lays the parameter and state buffers out anew from the nodes' pn/sn:
- * element i of the new params comes from old element pmap[i] (SC_NONE:
- * zero), likewise smap for state. NULL maps mean "fresh, all zero". The
- * attached optimizer's state follows the same map. On failure (ENOMEM)
- * nothing changes except the nodes' counts, which the caller restores. */
+/* New parameter, gradient, state and live buffers, allocated before the
+ * net changes (sc_params_stage), then either put in place
+ * (sc_params_commit, which cannot fail) or dropped (sc_params_unstage). So a
+ * caller with more to allocate in between (the optimizer's moments:
+ * optim/optimizer.h's sc_optimizer_relayout) can fail with nothing
+ * changed. */
+typedef struct sc_layout {
+    float *params, *grads, *state, *live;
+    size_t np, ns;
+} sc_layout;
+/* Allocates buffers for new_np parameters and new_ns state floats and the
+ * live masks of the nodes' current channel counts. ENOMEM: nothing kept. */
+sc_status sc_params_stage(sc_net *net, size_t new_np, size_t new_ns,
+                          sc_layout *l);
+void sc_params_unstage(sc_layout *l);
+/* Element i of the new params comes from old element pmap[i] (SC_NONE:
+ * zero), likewise smap for state; NULL maps mean "fresh, all zero". The
+ * gradients start at zero. Takes l's buffers. */
+void sc_params_commit(sc_net *net, sc_layout *l, const size_t *pmap,
+                      const size_t *smap);
+/* Stage and commit, for a net without an optimizer (SC_ERR_STATE with
+ * one). On failure (ENOMEM) nothing changes except the nodes' counts, which
+ * the caller restores. */
 sc_status sc_params_relayout(sc_net *net, const size_t *pmap,
                              const size_t *smap, size_t new_np,
                              size_t new_ns);
@@ -139,10 +186,25 @@ float *sc_node_grad(sc_net *net, sc_node *nd, int slot);
 float *sc_node_state(sc_net *net, sc_node *nd, int slot);
 
 /* ---- planning and execution (plan.c, exec.c) ---- */
+/* Lays out the buffers for batch n (the arena only grows). SC_ERR_NOMEM
+ * when they do not fit; the net's buffers are then as they were. */
 sc_status sc_plan(sc_net *net, int n);
 void sc_plan_free(sc_net *net);
+/* What a forward and backward of one sample on one thread needs: the bytes
+ * of the arena sc_plan lays out for it (plain: without the quantised
+ * layers' qw and with SC_CONV_ALGO_AUTO, as a loaded model) and the
+ * operations: a multiply-add per
+ * weight and output position of dense and conv layers, a max pool's
+ * window per output, one per input element of every other layer and of the
+ * net's input (sc_check_input reads each). The plan
+ * stays as it was. SC_ERR_SHAPE when the bytes overflow. */
+sc_status sc_plan_cost(sc_net *net, int plain, int64_t *bytes, double *ops);
 /* Forward over all nodes for batch n (input in net->input). */
 void sc_forward(sc_net *net, int n);
+/* Forward of nodes [from, to) only (each quantised layer's quantiser
+ * first), for the planned batch, reading the outputs earlier nodes left in
+ * their buffers (input in net->input). */
+void sc_forward_nodes(sc_net *net, int from, int to);
 /* Zeroes the dy buffers that are accumulated into (those not dy_set), before
  * the loss writes the last node's dy and backward runs. */
 void sc_zero_dy(sc_net *net, int n);
@@ -152,9 +214,10 @@ void sc_backward(sc_net *net, int n);
 /* 1 when every parameter gradient is finite (checked on the pool; a
  * quantised layer's weight gradients through its exponent gradients). */
 int sc_grads_finite(sc_net *net);
-/* After a successful training step: fold batch statistics into running
- * statistics. */
-void sc_commit_stats(sc_net *net, int n);
+/* After a successful training step on the planned batch: every op's
+ * OP_COMMIT (batch norm folds its batch statistics into its running
+ * statistics). */
+void sc_commit_stats(sc_net *net);
 
 /* Input shape check shared by forward and train step. */
 sc_status sc_check_input(const sc_net *net, const sc_tensor *x, int *n,

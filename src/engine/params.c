@@ -4,7 +4,6 @@
 
 #include "core/error.h"
 #include "engine/net.h"
-#include "optim/optimizer.h"
 
 void sc_params_offsets(sc_net *net, size_t *np, size_t *ns)
 {
@@ -56,47 +55,66 @@ void sc_gather(float *out, const float *old, const size_t *map, size_t n)
         out[i] = (map && map[i] != SC_NONE) ? old[map[i]] : 0.0f;
 }
 
-sc_status sc_params_relayout(sc_net *net, const size_t *pmap,
-                             const size_t *smap, size_t new_np, size_t new_ns)
+sc_status sc_params_stage(sc_net *net, size_t new_np, size_t new_ns,
+                          sc_layout *l)
 {
-    float *params = calloc(new_np ? new_np : 1, sizeof(float));
-    float *grads = calloc(new_np ? new_np : 1, sizeof(float));
-    float *state = calloc(new_ns ? new_ns : 1, sizeof(float));
     size_t n_live = 0;
     for (int i = 0; i < net->n_nodes; i++)
         n_live += (size_t)net->nodes[i].c;
-    float *live = calloc(n_live, sizeof(float));
-    if (!params || !grads || !state || !live) {
-        free(params);
-        free(grads);
-        free(state);
-        free(live);
+    *l = (sc_layout){calloc(new_np ? new_np : 1, sizeof(float)),
+                     calloc(new_np ? new_np : 1, sizeof(float)),
+                     calloc(new_ns ? new_ns : 1, sizeof(float)),
+                     calloc(n_live ? n_live : 1, sizeof(float)), new_np, new_ns};
+    if (!l->params || !l->grads || !l->state || !l->live) {
+        sc_params_unstage(l);
         return sc_fail(SC_ERR_NOMEM, "out of memory for %zu parameters",
                        new_np);
     }
-    if (net->opt && sc_optimizer_remap(net->opt, pmap, new_np) != SC_OK) {
-        free(params);
-        free(grads);
-        free(state);
-        free(live);
-        return SC_ERR_NOMEM;
-    }
-    sc_gather(params, net->params, pmap, new_np);
-    sc_gather(state, net->state, smap, new_ns);
+    return SC_OK;
+}
+
+void sc_params_unstage(sc_layout *l)
+{
+    free(l->params);
+    free(l->grads);
+    free(l->state);
+    free(l->live);
+    *l = (sc_layout){0};
+}
+
+void sc_params_commit(sc_net *net, sc_layout *l, const size_t *pmap,
+                      const size_t *smap)
+{
+    sc_gather(l->params, net->params, pmap, l->np);
+    sc_gather(l->state, net->state, smap, l->ns);
     free(net->params);
     free(net->grads);
     free(net->state);
     free(net->live);
-    net->live = live;
+    net->live = l->live;
+    float *live = l->live;
     for (int i = 0; i < net->n_nodes; i++) {
         net->nodes[i].live = live;
         live += net->nodes[i].c;
     }
-    net->params = params;
-    net->grads = grads;
-    net->state = state;
-    net->n_params = new_np;
-    net->n_state = new_ns;
+    net->params = l->params;
+    net->grads = l->grads;
+    net->state = l->state;
+    net->n_params = l->np;
+    net->n_state = l->ns;
     net->plan_dirty = 1;
-    return SC_OK;
+    *l = (sc_layout){0};
+}
+
+sc_status sc_params_relayout(sc_net *net, const size_t *pmap,
+                             const size_t *smap, size_t new_np, size_t new_ns)
+{
+    if (net->opt) /* its moments would not follow */
+        return sc_fail(SC_ERR_STATE, "sc_params_relayout: the net has an "
+                       "optimizer (sc_optimizer_relayout moves it along)");
+    sc_layout l;
+    sc_status st = sc_params_stage(net, new_np, new_ns, &l);
+    if (st == SC_OK)
+        sc_params_commit(net, &l, pmap, smap);
+    return st;
 }

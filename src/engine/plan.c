@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "ops/ops.h"
 
@@ -11,14 +12,17 @@
 
 static size_t up(size_t n) { return (n + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS; }
 
-/* A flatten, and a relu that is the only reader of a computed input, work
- * in place: their y and dy are their input's. (No op needs its own output
- * in backward except relu, which reads the sign of it; so overwriting the
- * input of a sole-consumer relu loses nothing.) */
-/* The node whose buffer node id's output lives in: flattens alias. */
+/* Ops that always alias (SC_OPF_ALIAS: a flatten), and ops that may work
+ * in place (SC_OPF_IN_PLACE: a relu) when they are the only reader of a
+ * computed input, work in place: their y and dy are their input's. (An
+ * in-place op needs only its own output in backward, as relu reads the
+ * sign of it; so overwriting the input of a sole-consumer one loses
+ * nothing.) */
+/* The node whose buffer node id's output lives in: aliasing ops share
+ * their input's. */
 static int buffer_owner(const sc_net *net, int id)
 {
-    while (net->nodes[id].kind == SC_LAYER_FLATTEN)
+    while (sc_op_flags(&net->nodes[id]) & SC_OPF_ALIAS)
         id = net->nodes[id].in[0];
     return id;
 }
@@ -26,71 +30,98 @@ static int buffer_owner(const sc_net *net, int id)
 static int works_in_place(const sc_net *net, int i)
 {
     const sc_node *nd = &net->nodes[i];
-    if (nd->kind == SC_LAYER_FLATTEN)
+    if (sc_op_flags(nd) & SC_OPF_ALIAS)
         return 1;
     /* never the caller's batch, also not through a flatten of it */
-    int owner = nd->kind == SC_LAYER_RELU ? buffer_owner(net, nd->in[0]) : 0;
+    int owner = sc_op_flags(nd) & SC_OPF_IN_PLACE
+                    ? buffer_owner(net, nd->in[0]) : 0;
     if (owner == 0)
         return 0;
     /* the only reader of that buffer, also through flattens of it */
     int readers = 0;
     for (int j = 1; j < net->n_nodes; j++)
         for (int k = 0; k < net->nodes[j].n_in; k++)
-            readers += net->nodes[j].kind != SC_LAYER_FLATTEN &&
+            readers += !(sc_op_flags(&net->nodes[j]) & SC_OPF_ALIAS) &&
                        buffer_owner(net, net->nodes[j].in[k]) == owner;
     return readers == 1;
 }
 
-/* Walks the layout for batch n; assigns pointers when base is not NULL. */
-static size_t layout(sc_net *net, int n, float *base)
+/* The next `count` floats of the layout at *off, rounded up to 16: their
+ * offset in *at; 0 when the layout no longer fits in a size_t. */
+static int take(size_t *off, size_t count, size_t *at)
 {
-    size_t off = 0;
+    if (count > SIZE_MAX - (ALIGN_FLOATS - 1))
+        return 0;
+    *at = *off;
+    return sc_add_ok(*off, up(count), off);
+}
+
+/* Walks the layout for batch n on `threads` threads, assigning pointers
+ * when base is not NULL; *floats gets the total. A quantised layer's qw is
+ * left out when plain is set (a loaded model computes with plain weights).
+ * Returns 0 when a size overflows a size_t (sc_plan sizes the layout
+ * before it assigns it). */
+static int layout(sc_net *net, int n, int threads, int plain, float *base,
+                  size_t *floats)
+{
+    size_t off = 0, at, cnt;
 #define TAKE(ptr, count, type)                                                \
     do {                                                                      \
-        size_t cnt_ = up(count);                                              \
+        if (!take(&off, count, &at))                                          \
+            return 0;                                                         \
         if (base)                                                             \
-            ptr = (type *)(void *)(base + off);                               \
-        off += cnt_;                                                          \
+            ptr = (type *)(void *)(base + at);                                \
     } while (0)
-    int threads = sc_pool_threads(net->pool);
+/* count = a * b, or the layout fails */
+#define PRODUCT(a, b)                                                         \
+    do {                                                                      \
+        if (!sc_mul_ok((size_t)(a), (size_t)(b), &cnt))                       \
+            return 0;                                                         \
+    } while (0)
     for (int i = 1; i < net->n_nodes; i++) {
         sc_node *nd = &net->nodes[i];
-        size_t sz = (size_t)n * sc_node_size(nd);
         if (nd->alias)
             continue;
-        TAKE(nd->y, sz, float);
-        if (nd->kind == SC_LAYER_MAXPOOL || nd->kind == SC_LAYER_GMAXPOOL)
-            TAKE(nd->arg, sz, int32_t); /* int32 and float have one size */
-        if (nd->kind == SC_LAYER_BATCHNORM)
-            TAKE(nd->save, 3 * (size_t)nd->c, float);
-        if (nd->quantized)
+        PRODUCT(n, sc_node_size(nd));
+        TAKE(nd->y, cnt, float);
+        if (nd->n_arg)
+            TAKE(nd->arg, nd->n_arg, int32_t); /* int32 and float: one size */
+        if (nd->n_save)
+            TAKE(nd->save, nd->n_save, float);
+        if (nd->quantized && !plain)
             TAKE(nd->qw, nd->pn[P_W], float);
     }
     for (int i = 1; i < net->n_nodes; i++) {
         sc_node *nd = &net->nodes[i];
+        PRODUCT(n, sc_node_size(nd));
         if (!nd->alias)
-            TAKE(nd->dy, (size_t)n * sc_node_size(nd), float);
+            TAKE(nd->dy, cnt, float);
     }
     sc_node *last = &net->nodes[net->n_nodes - 1];
-    TAKE(net->probs, (size_t)n * sc_node_size(last), float);
-    TAKE(net->scratch, (size_t)threads * net->scratch_per_thread, float);
-    TAKE(net->wgrad, (size_t)threads * net->wgrad_per_thread, float);
+    PRODUCT(n, sc_node_size(last));
+    TAKE(net->probs, cnt, float);
+    PRODUCT(threads, net->scratch_per_thread);
+    TAKE(net->scratch, cnt, float);
+    PRODUCT(threads, net->wgrad_per_thread);
+    TAKE(net->wgrad, cnt, float);
     TAKE(net->packed, net->packed_floats, float);
+#undef PRODUCT
 #undef TAKE
-    return off;
+    *floats = off;
+    return off <= SIZE_MAX / sizeof(float) - ALIGN_FLOATS;
 }
 
-/* A relu working in place on a batch norm's output is done by the batch
- * norm itself, in the same pass (forward: y = max(bn(x), 0); backward: dy
- * masked by y > 0 as it is read). */
+/* A relu working in place on the output of an op that takes relus (a batch
+ * norm) is done by that op itself, in the same pass (forward: y =
+ * max(bn(x), 0); backward: dy masked by y > 0 as it is read). */
 static void fuse(sc_net *net)
 {
     for (int i = 1; i < net->n_nodes; i++)
         net->nodes[i].fuse_relu = net->nodes[i].fused = 0;
     for (int i = 1; i < net->n_nodes; i++) {
         sc_node *nd = &net->nodes[i], *x = &net->nodes[nd->in[0]];
-        if (nd->kind == SC_LAYER_RELU && nd->alias &&
-            x->kind == SC_LAYER_BATCHNORM)
+        if ((sc_op_flags(nd) & SC_OPF_RELU) && nd->alias &&
+            (sc_op_flags(x) & SC_OPF_TAKES_RELU))
             nd->fused = x->fuse_relu = 1;
     }
 }
@@ -141,38 +172,87 @@ static void alias_in_place(sc_net *net)
     }
 }
 
-sc_status sc_plan(sc_net *net, int n)
+/* The buffer decisions and the ops' scratch needs for batch n. */
+static void prepare(sc_net *net, int n)
 {
-    if (!net->plan_dirty && n == net->plan_n)
-        return SC_OK;
     net->scratch_per_thread = net->wgrad_per_thread = net->packed_floats = 0;
     for (int i = 1; i < net->n_nodes; i++)
         net->nodes[i].alias = works_in_place(net, i);
     fuse(net);
     single_writers(net);
-    int saved_n = net->plan_n;
     net->plan_n = n;
-    for (int i = 1; i < net->n_nodes; i++)
-        sc_ops[net->nodes[i].kind].fn(net, &net->nodes[i], OP_SCRATCH);
-    size_t need = layout(net, n, NULL);
-    if (need > net->arena_floats) {
-        float *arena = aligned_alloc(64, up(need) * sizeof(float));
-        if (arena == NULL) {
-            net->plan_n = saved_n;
-            net->plan_dirty = 1;
-            return sc_fail(SC_ERR_NOMEM,
-                           "out of memory planning %zu floats for batch %d",
-                           need, n);
-        }
-        free(net->arena);
-        net->arena = arena;
-        net->arena_floats = up(need);
-        net->plan_cap_n = n;
+    for (int i = 1; i < net->n_nodes; i++) {
+        sc_node *nd = &net->nodes[i];
+        nd->n_arg = nd->n_save = 0;
+        sc_ops[nd->kind].fn(net, nd, OP_SCRATCH);
     }
-    layout(net, n, net->arena);
+}
+
+sc_status sc_plan(sc_net *net, int n)
+{
+    if (!net->plan_dirty && n == net->plan_n)
+        return SC_OK;
+    int saved_n = net->plan_n, threads = sc_pool_threads(net->pool);
+    prepare(net, n);
+    size_t need;
+    sc_status st = SC_OK;
+    if (!layout(net, n, threads, 0, NULL, &need))
+        st = sc_fail(SC_ERR_NOMEM, "the buffers for batch %d take more bytes "
+                     "than a size_t holds", n);
+    if (st == SC_OK && need > net->arena_floats) {
+        float *arena = aligned_alloc(64, up(need) * sizeof(float));
+        if (arena == NULL)
+            st = sc_fail(SC_ERR_NOMEM,
+                         "out of memory planning %zu floats for batch %d",
+                         need, n);
+        else {
+            free(net->arena);
+            net->arena = arena;
+            net->arena_floats = up(need);
+            net->plan_cap_n = n;
+        }
+    }
+    if (st != SC_OK) {
+        net->plan_n = saved_n;
+        net->plan_dirty = 1;
+        return st;
+    }
+    layout(net, n, threads, 0, net->arena, &need);
     net->nodes[0].dy = NULL;
     alias_in_place(net);
     net->plan_dirty = 0;
+    return SC_OK;
+}
+
+sc_status sc_plan_cost(sc_net *net, int plain, int64_t *bytes, double *ops)
+{
+    int saved_n = net->plan_n, algo = net->conv_algo;
+    size_t spt = net->scratch_per_thread, wpt = net->wgrad_per_thread,
+           packed = net->packed_floats, floats;
+    if (plain) /* a loaded model starts with the default algorithm */
+        net->conv_algo = SC_CONV_ALGO_AUTO;
+    prepare(net, 1);
+    int ok = layout(net, 1, 1, plain, NULL, &floats);
+    net->conv_algo = algo;
+    net->plan_n = saved_n;
+    net->scratch_per_thread = spt;
+    net->wgrad_per_thread = wpt;
+    net->packed_floats = packed;
+    if (!ok || floats > (size_t)INT64_MAX / sizeof(float))
+        return sc_fail(SC_ERR_SHAPE, "the buffers of one sample take more "
+                       "bytes than a size_t holds");
+    *bytes = (int64_t)(floats * sizeof(float));
+    double sum = (double)sc_node_size(&net->nodes[0]); /* the input's check */
+    for (int i = 1; i < net->n_nodes; i++) {
+        const sc_node *nd = &net->nodes[i];
+        if (nd->pn[P_W]) /* a multiply-add per weight and output position */
+            sum += (double)nd->pn[P_W] * nd->h * nd->w;
+        else if (nd->kh > 0) /* a max pool: its window per output */
+            sum += (double)sc_node_size(nd) * nd->kh * nd->kw;
+        else /* one per input element */
+            sum += (double)sc_node_size(&net->nodes[nd->in[0]]);
+    }
+    *ops = sum;
     return SC_OK;
 }
 

@@ -1,6 +1,6 @@
 /* checkpoint.c -- the full training state in one file, written atomically:
  * graph (with removed channels), parameters with b and e, running
- * statistics, folded constants, settings, optimizer state and step count,
+ * statistics, folded constants (both modes), settings, optimizer state and step count,
  * and the caller's own bytes (e.g. its data-order RNG). */
 #include <math.h>
 #include <stdlib.h>
@@ -13,7 +13,8 @@
 #include "optim/optimizer.h"
 
 static const char CKPT_MAGIC[8] = {'S', 'C', 'C', 'K', 'P', 'T', 0, 0};
-#define CKPT_VERSION 1u
+#define CKPT_VERSION 2u /* written; read: 1 (no training-mode maps) and 2 */
+#define CKPT_OLDEST 1u
 #define USER_MAX ((size_t)1 << 30)
 
 SC_API sc_status sc_checkpoint_save(const sc_net *cnet,
@@ -54,6 +55,9 @@ SC_API sc_status sc_checkpoint_save(const sc_net *cnet,
         sc_put_u8(&w, nd->cbias != NULL);
         if (nd->cbias)
             sc_put_f32s(&w, nd->cbias, sc_node_size(nd));
+        sc_put_u8(&w, nd->tbias != NULL);
+        if (nd->tbias)
+            sc_put_f32s(&w, nd->tbias, sc_node_size(nd));
     }
     sc_put_u8(&w, opt != NULL);
     if (opt) {
@@ -147,7 +151,26 @@ static sc_status read_settings(sc_rbuf *r, sc_net *net, const char *fn)
     return SC_OK;
 }
 
-static sc_status read_state(sc_rbuf *r, sc_net *net, const char *fn)
+/* A constant map record: u8 flag, then c*h*w floats when 1. */
+static sc_status read_map(sc_rbuf *r, const sc_node *nd, float **map,
+                          const char *fn)
+{
+    unsigned has = sc_get_u8(r);
+    size_t m = sc_node_size(nd);
+    if (has > 1 || r->failed || (has && m > sc_remaining(r) / 4))
+        return sc_fail(SC_ERR_FORMAT, "%s: bad constant record", fn);
+    if (!has)
+        return SC_OK;
+    if ((*map = malloc(m * sizeof(float))) == NULL)
+        return sc_fail(SC_ERR_NOMEM, "%s: out of memory", fn);
+    if (!sc_get_f32s(r, *map, m) || !sc_all_finite(*map, m))
+        return sc_fail(SC_ERR_FORMAT, "%s: bad constant record", fn);
+    return SC_OK;
+}
+
+/* Version 1 has no training-mode maps (tbias). */
+static sc_status read_state(sc_rbuf *r, sc_net *net, uint32_t version,
+                            const char *fn)
 {
     uint64_t np = sc_get_u64(r), ns = sc_get_u64(r);
     if (r->failed || np != net->n_params || ns != net->n_state ||
@@ -159,23 +182,19 @@ static sc_status read_state(sc_rbuf *r, sc_net *net, const char *fn)
                        "or are not finite", fn);
     for (int i = 1; i < net->n_nodes; i++) {
         sc_node *nd = &net->nodes[i];
-        unsigned has = sc_get_u8(r);
-        size_t m = sc_node_size(nd);
-        if (has > 1 || r->failed || (has && m > sc_remaining(r) / 4))
-            return sc_fail(SC_ERR_FORMAT, "%s: bad constant record", fn);
-        if (!has)
-            continue;
-        if ((nd->cbias = malloc(m * sizeof(float))) == NULL)
-            return sc_fail(SC_ERR_NOMEM, "%s: out of memory", fn);
-        if (!sc_get_f32s(r, nd->cbias, m) || !sc_all_finite(nd->cbias, m))
-            return sc_fail(SC_ERR_FORMAT, "%s: bad constant record", fn);
+        sc_status st = read_map(r, nd, &nd->cbias, fn);
+        if (st == SC_OK && version >= 2)
+            st = read_map(r, nd, &nd->tbias, fn);
+        if (st != SC_OK)
+            return st;
     }
     return SC_OK;
 }
 
-SC_API sc_status sc_checkpoint_load(const char *path, sc_net **net_out,
-                                    sc_optimizer **opt_out, void *user,
-                                    size_t user_cap, size_t *user_len)
+SC_API sc_status sc_checkpoint_load_v2(const char *path, sc_net **net_out,
+                                       sc_optimizer **opt_out, void *user,
+                                       size_t user_cap, size_t *user_len,
+                                       const sc_load_limits *limits)
 {
     const char *fn = "sc_checkpoint_load";
     SC_CHECK_NULL(path, fn);
@@ -184,21 +203,27 @@ SC_API sc_status sc_checkpoint_load(const char *path, sc_net **net_out,
     if (user_cap && user == NULL)
         return sc_fail(SC_ERR_NULL, "%s: user is NULL but user_cap is %zu", fn,
                        user_cap);
+    sc_load_limits lim;
+    sc_status st = sc_load_limits_get(limits, &lim, fn);
+    if (st != SC_OK)
+        return st;
     unsigned char *data;
     size_t n;
-    sc_status st = sc_file_read(path, SC_FILE_MAX_BYTES, &data, &n, fn);
+    st = sc_file_read(path, SC_FILE_MAX_BYTES, &data, &n, fn);
     if (st != SC_OK)
         return st;
     sc_rbuf r;
     sc_net *net = NULL;
     sc_optimizer *opt = NULL;
-    st = sc_file_open(data, n, CKPT_MAGIC, CKPT_VERSION, &r, fn);
+    uint32_t version = 0;
+    st = sc_file_open_versions(data, n, CKPT_MAGIC, CKPT_OLDEST, CKPT_VERSION,
+                               &version, &r, fn);
     if (st == SC_OK)
-        st = sc_graph_read(&r, 1, &net, fn);
+        st = sc_graph_read(&r, 1, &lim, &net, fn);
     if (st == SC_OK)
         st = read_settings(&r, net, fn);
     if (st == SC_OK)
-        st = read_state(&r, net, fn);
+        st = read_state(&r, net, version, fn);
     if (st == SC_OK) {
         unsigned has_opt = sc_get_u8(&r);
         if (has_opt > 1 || r.failed)
@@ -229,4 +254,12 @@ SC_API sc_status sc_checkpoint_load(const char *path, sc_net **net_out,
     }
     free(data);
     return st;
+}
+
+SC_API sc_status sc_checkpoint_load(const char *path, sc_net **net_out,
+                                    sc_optimizer **opt_out, void *user,
+                                    size_t user_cap, size_t *user_len)
+{
+    return sc_checkpoint_load_v2(path, net_out, opt_out, user, user_cap,
+                                 user_len, NULL);
 }

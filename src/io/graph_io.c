@@ -1,6 +1,7 @@
 /* graph_io.c -- writing and re-building the layer graph; file framing. */
 #include "io/graph_io.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -27,6 +28,15 @@ sc_status sc_file_open(const unsigned char *data, size_t n,
                        const char magic[8], uint32_t version, sc_rbuf *r,
                        const char *fn)
 {
+    uint32_t v;
+    return sc_file_open_versions(data, n, magic, version, version, &v, r, fn);
+}
+
+sc_status sc_file_open_versions(const unsigned char *data, size_t n,
+                                const char magic[8], uint32_t oldest,
+                                uint32_t newest, uint32_t *version, sc_rbuf *r,
+                                const char *fn)
+{
     if (n < SC_FILE_HEADER_BYTES + SC_FILE_TRAILER_BYTES)
         return sc_fail(SC_ERR_FORMAT, "%s: %zu bytes is too short", fn, n);
     if (memcmp(data, magic, 8) != 0)
@@ -35,9 +45,12 @@ sc_status sc_file_open(const unsigned char *data, size_t n,
     sc_rbuf h = {data + 8, 12, 0, 0};
     uint32_t v = sc_get_u32(&h);
     uint64_t content = sc_get_u64(&h);
-    if (v != version)
-        return sc_fail(SC_ERR_FORMAT, "%s: format version %u (this library "
-                       "reads %u)", fn, v, version);
+    if (v < oldest || v > newest)
+        return oldest == newest
+                   ? sc_fail(SC_ERR_FORMAT, "%s: format version %u (this "
+                             "library reads %u)", fn, v, newest)
+                   : sc_fail(SC_ERR_FORMAT, "%s: format version %u (this "
+                             "library reads %u to %u)", fn, v, oldest, newest);
     if (content != n - SC_FILE_HEADER_BYTES - SC_FILE_TRAILER_BYTES)
         return sc_fail(SC_ERR_FORMAT, "%s: the file is truncated or has "
                        "trailing bytes (%zu bytes, header says %llu of content)",
@@ -47,6 +60,7 @@ sc_status sc_file_open(const unsigned char *data, size_t n,
     if (sc_crc32(0, data, n - 4) != want)
         return sc_fail(SC_ERR_FORMAT, "%s: checksum mismatch: the file is "
                        "corrupt", fn);
+    *version = v;
     *r = (sc_rbuf){data + SC_FILE_HEADER_BYTES, (size_t)content, 0, 0};
     return SC_OK;
 }
@@ -87,7 +101,9 @@ static sc_status add_layer(sc_net *net, unsigned kind, uint32_t in0,
     int c = (int)a[0], kh = (int)a[3], kw = (int)a[4], s = (int)a[5],
         p = (int)a[6], fl = (int)a[7];
     int x = in0 > (1u << 30) ? -1 : (int)in0, y = in1 > (1u << 30) ? -1 : (int)in1;
-    switch (kind) {
+    if (kind >= SC_LAYER_KIND_COUNT)
+        return sc_fail(SC_ERR_FORMAT, "unknown layer code %u", kind);
+    switch ((sc_layer_kind)kind) {
     case SC_LAYER_DENSE: return sc_net_dense(net, x, c, fl, id);
     case SC_LAYER_CONV2D: return sc_net_conv2d(net, x, c, kh, kw, s, p, fl, id);
     case SC_LAYER_BATCHNORM: return sc_net_batchnorm(net, x, fl, id);
@@ -100,8 +116,9 @@ static sc_status add_layer(sc_net *net, unsigned kind, uint32_t in0,
     case SC_LAYER_GMAXPOOL: return sc_net_global_maxpool(net, x, id);
     case SC_LAYER_FLATTEN: return sc_net_flatten(net, x, id);
     case SC_LAYER_ADD: return sc_net_add(net, x, y, id);
+    case SC_LAYER_INPUT: break; /* node 0 only, never stored */
     }
-    return sc_fail(SC_ERR_FORMAT, "unknown layer code %u", kind);
+    return sc_fail(SC_ERR_FORMAT, "layer code %u is the input's", kind);
 }
 
 /* SC_ERR_FORMAT with the builder's message behind ours. */
@@ -113,8 +130,43 @@ static sc_status reformat(const char *fn, const char *what, uint32_t i)
     return sc_fail(SC_ERR_FORMAT, "%s: %s", fn, sc_last_error());
 }
 
-sc_status sc_graph_read(sc_rbuf *r, int keep_quant, sc_net **out,
-                        const char *fn)
+sc_status sc_load_limits_get(const sc_load_limits *limits, sc_load_limits *out,
+                             const char *fn)
+{
+    *out = (sc_load_limits)SC_LOAD_LIMITS_INIT;
+    if (limits == NULL)
+        return SC_OK;
+    if (limits->size < sizeof(size_t) || limits->size > 4096)
+        return sc_fail(SC_ERR_ARG, "%s: limits->size must be set to "
+                       "sizeof(sc_load_limits)", fn);
+    memcpy(out, limits, limits->size < sizeof *out ? limits->size : sizeof *out);
+    out->size = sizeof *out;
+    if (isnan(out->max_macs))
+        return sc_fail(SC_ERR_ARG, "%s: limits->max_macs is NaN", fn);
+    return SC_OK;
+}
+
+/* The net's cost per sample against the caps. */
+static sc_status check_cost(sc_net *net, int keep_quant,
+                            const sc_load_limits *lim, const char *fn)
+{
+    int64_t bytes;
+    double macs;
+    if (sc_plan_cost(net, !keep_quant, &bytes, &macs) != SC_OK)
+        return sc_fail(SC_ERR_FORMAT, "%s: %s", fn, sc_last_error());
+    if (bytes > lim->max_activation_bytes)
+        return sc_fail(SC_ERR_FORMAT, "%s: the net needs %lld bytes of "
+                       "activations per sample, more than the cap of %lld",
+                       fn, (long long)bytes, (long long)lim->max_activation_bytes);
+    if (macs > lim->max_macs)
+        return sc_fail(SC_ERR_FORMAT, "%s: the net needs %.4g operations per "
+                       "sample, more than the cap of %.4g", fn, macs,
+                       lim->max_macs);
+    return SC_OK;
+}
+
+sc_status sc_graph_read(sc_rbuf *r, int keep_quant, const sc_load_limits *lim,
+                        sc_net **out, const char *fn)
 {
     uint32_t c = sc_get_u32(r), h = sc_get_u32(r), w = sc_get_u32(r);
     uint32_t n = sc_get_u32(r);
@@ -155,7 +207,7 @@ sc_status sc_graph_read(sc_rbuf *r, int keep_quant, sc_net **out,
             break;
         }
         sc_node *nd = &net->nodes[id];
-        int weighted = nd->kind == SC_LAYER_DENSE || nd->kind == SC_LAYER_CONV2D;
+        int weighted = sc_is_weighted(nd);
         /* every stored field must be what sc_graph_write would write for
          * the layer just built: one encoding per graph */
         if ((uint32_t)nd->c != shape[0] || (uint32_t)nd->h != shape[1] ||
@@ -188,6 +240,8 @@ sc_status sc_graph_read(sc_rbuf *r, int keep_quant, sc_net **out,
                          "memory than a file of %zu bytes can describe", fn, i,
                          r->len);
     }
+    if (st == SC_OK)
+        st = check_cost(net, keep_quant, lim, fn);
     if (st == SC_OK) {
         size_t np, ns;
         sc_params_offsets(net, &np, &ns);

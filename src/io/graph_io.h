@@ -18,6 +18,16 @@ void sc_file_end(sc_wbuf *w);
 sc_status sc_file_open(const unsigned char *data, size_t n,
                        const char magic[8], uint32_t version, sc_rbuf *r,
                        const char *fn);
+/* The same for a file of any version in [oldest, newest], into *version. */
+sc_status sc_file_open_versions(const unsigned char *data, size_t n,
+                                const char magic[8], uint32_t oldest,
+                                uint32_t newest, uint32_t *version, sc_rbuf *r,
+                                const char *fn);
+
+/* The caps a load applies: *out gets limits (NULL: the defaults; fields
+ * past limits->size: the defaults). SC_ERR_ARG for a bad size or a NaN. */
+sc_status sc_load_limits_get(const sc_load_limits *limits, sc_load_limits *out,
+                             const char *fn);
 
 /* Layers: shapes, attributes and which are quantised. */
 void sc_graph_write(sc_wbuf *w, const sc_net *net);
@@ -26,8 +36,9 @@ void sc_graph_write(sc_wbuf *w, const sc_net *net);
  * were stored quantised; keep_quant: they get b/e parameters (checkpoints)
  * or not (inference, where the caller clears the flag after reading the
  * weights). Refuses to allocate more than a budget proportional to the
- * bytes in r. */
-sc_status sc_graph_read(sc_rbuf *r, int keep_quant, sc_net **out,
-                        const char *fn);
+ * bytes in r, and a net whose cost per sample (sc_plan_cost; without the
+ * quantised layers' qw unless keep_quant) exceeds the caps in lim. */
+sc_status sc_graph_read(sc_rbuf *r, int keep_quant, const sc_load_limits *lim,
+                        sc_net **out, const char *fn);
 
 #endif

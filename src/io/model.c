@@ -12,6 +12,7 @@
 #include "io/graph_io.h"
 #include "io/model.h"
 #include "ops/ops.h"
+#include "quant/quantizer.h"
 
 static const char MODEL_MAGIC[8] = {'S', 'C', 'M', 'O', 'D', 'E', 'L', 0};
 #define MODEL_VERSION 1u
@@ -67,10 +68,41 @@ static int32_t get_bits(bitr *b, int bits)
     return (int32_t)(int64_t)v;
 }
 
-/* bits a channel is stored with: ceil(B), B = max(b, 0) */
-static int stored_bits(float b) { return b > 0.0f ? (int)ceilf(b) : 0; }
-
 /* ---- save ---- */
+
+/* A layer's float slots in file order after its weights (docs/format.md):
+ * bias, norm scale and shift, running mean and variance; each present only
+ * when the layer has it. Then, for a layer with weights, its cbias. */
+static const int FLOAT_SLOTS[] = {P_B, P_GAMMA, P_BETA};
+static const int STATE_SLOTS[] = {S_MEAN, S_VAR};
+
+static void put_slots(sc_wbuf *w, sc_net *net, sc_node *nd)
+{
+    for (size_t s = 0; s < sizeof FLOAT_SLOTS / sizeof *FLOAT_SLOTS; s++)
+        if (nd->pn[FLOAT_SLOTS[s]])
+            sc_put_f32s(w, sc_node_param(net, nd, FLOAT_SLOTS[s]),
+                        nd->pn[FLOAT_SLOTS[s]]);
+    for (size_t s = 0; s < sizeof STATE_SLOTS / sizeof *STATE_SLOTS; s++)
+        if (nd->sn[STATE_SLOTS[s]])
+            sc_put_f32s(w, sc_node_state(net, nd, STATE_SLOTS[s]),
+                        nd->sn[STATE_SLOTS[s]]);
+}
+
+/* 0 when the reader ran out */
+static int get_slots(sc_rbuf *r, sc_net *net, sc_node *nd)
+{
+    for (size_t s = 0; s < sizeof FLOAT_SLOTS / sizeof *FLOAT_SLOTS; s++)
+        if (nd->pn[FLOAT_SLOTS[s]] &&
+            !sc_get_f32s(r, sc_node_param(net, nd, FLOAT_SLOTS[s]),
+                         nd->pn[FLOAT_SLOTS[s]]))
+            return 0;
+    for (size_t s = 0; s < sizeof STATE_SLOTS / sizeof *STATE_SLOTS; s++)
+        if (nd->sn[STATE_SLOTS[s]] &&
+            !sc_get_f32s(r, sc_node_state(net, nd, STATE_SLOTS[s]),
+                         nd->sn[STATE_SLOTS[s]]))
+            return 0;
+    return 1;
+}
 
 static sc_status write_layers(sc_wbuf *w, sc_net *net, sc_model_info *info,
                               const char *fn)
@@ -78,13 +110,14 @@ static sc_status write_layers(sc_wbuf *w, sc_net *net, sc_model_info *info,
     uint64_t total_bits = 0, headers = 0;
     for (int i = 1; i < net->n_nodes; i++) {
         sc_node *nd = &net->nodes[i];
-        if (nd->kind == SC_LAYER_DENSE || nd->kind == SC_LAYER_CONV2D) {
+        int weighted = sc_is_weighted(nd);
+        if (weighted) {
             size_t k = nd->pn[P_W] / (size_t)nd->c;
             if (nd->quantized) {
                 const float *b = sc_node_param(net, nd, P_QB);
                 const float *e = sc_node_param(net, nd, P_QE);
                 for (int o = 0; o < nd->c; o++) {
-                    int nb = stored_bits(b[o]);
+                    int nb = sc_quant_bits(b[o]);
                     if (nb > 32)
                         return sc_fail(SC_ERR_UNSUPPORTED, "%s: layer %d channel "
                                        "%d has %d bits (at most 32 are stored)",
@@ -104,18 +137,12 @@ static sc_status write_layers(sc_wbuf *w, sc_net *net, sc_model_info *info,
             } else {
                 sc_put_f32s(w, sc_node_param(net, nd, P_W), nd->pn[P_W]);
             }
-            if (nd->pn[P_B])
-                sc_put_f32s(w, sc_node_param(net, nd, P_B), nd->pn[P_B]);
+        }
+        put_slots(w, net, nd);
+        if (weighted) {
             sc_put_u8(w, nd->cbias != NULL);
             if (nd->cbias)
                 sc_put_f32s(w, nd->cbias, sc_node_size(nd));
-        } else if (nd->kind == SC_LAYER_BATCHNORM) {
-            if (nd->pn[P_GAMMA]) {
-                sc_put_f32s(w, sc_node_param(net, nd, P_GAMMA), nd->pn[P_GAMMA]);
-                sc_put_f32s(w, sc_node_param(net, nd, P_BETA), nd->pn[P_BETA]);
-            }
-            sc_put_f32s(w, sc_node_state(net, nd, S_MEAN), nd->sn[S_MEAN]);
-            sc_put_f32s(w, sc_node_state(net, nd, S_VAR), nd->sn[S_VAR]);
         }
     }
     /* every quantised weight in one bitstream: ceil(total bits / 8) bytes */
@@ -130,20 +157,14 @@ static sc_status write_layers(sc_wbuf *w, sc_net *net, sc_model_info *info,
         const float *b = sc_node_param(net, nd, P_QB);
         const float *e = sc_node_param(net, nd, P_QE);
         for (int o = 0; o < nd->c; o++) {
-            int nb = stored_bits(b[o]);
-            /* the bounds exactly as quantizer.c computes them (the test
-             * test_round_trip_top_bit_depths pins them together) */
-            float big = b[o] > 0.0f ? b[o] : 0.0f, inv = exp2f(-e[o]);
-            float half = exp2f(big - 1.0f), lo = -half, hi = half - 1.0f;
-            if (hi >= half)
-                hi = nextafterf(half, 0.0f);
+            int nb = sc_quant_bits(b[o]);
+            /* the quantiser's own levels (quantizer.c) */
+            sc_qchan qc = sc_quant_chan(b[o], e[o]);
             /* the integers the quantiser produces fit in nb bits; the clamp
              * to the nb-bit range only guards the conversion */
             int64_t imax = ((int64_t)1 << (nb > 0 ? nb - 1 : 0)) - 1, imin = -imax - 1;
             for (size_t j = 0; nb && j < k; j++) {
-                float u = wt[(size_t)o * k + j] * inv;
-                float c = u < lo ? lo : (u > hi ? hi : u);
-                float r = nearbyintf(c);
+                float r = sc_quant_level(qc, wt[(size_t)o * k + j]);
                 int64_t q = r >= (float)imax ? imax : (r <= (float)imin ? imin : (int64_t)r);
                 put_bits(&bw, (uint32_t)q, nb);
             }
@@ -154,7 +175,8 @@ static sc_status write_layers(sc_wbuf *w, sc_net *net, sc_model_info *info,
     info->weight_payload_bytes = (int64_t)((total_bits + 7) / 8);
     info->channel_header_bytes = (int64_t)headers;
     info->weights0 = net->n0;
-    return SC_OK;
+    /* the model's cost, as a load will find it (plain weights) */
+    return sc_plan_cost(net, 1, &info->activation_bytes, &info->macs);
 }
 
 SC_API sc_status sc_net_save(const sc_net *cnet, const char *path,
@@ -208,7 +230,8 @@ static sc_status read_layers(sc_rbuf *r, sc_net *net, sc_model_info *info,
     size_t ch = 0;
     for (int i = 1; i < net->n_nodes && st == SC_OK; i++) {
         sc_node *nd = &net->nodes[i];
-        if (nd->kind == SC_LAYER_DENSE || nd->kind == SC_LAYER_CONV2D) {
+        int weighted = sc_is_weighted(nd);
+        if (weighted) {
             size_t k = nd->pn[P_W] / (size_t)nd->c;
             quant[i] = (unsigned char)nd->quantized;
             if (quant[i]) {
@@ -224,8 +247,10 @@ static sc_status read_layers(sc_rbuf *r, sc_net *net, sc_model_info *info,
             } else if (!sc_get_f32s(r, sc_node_param(net, nd, P_W), nd->pn[P_W])) {
                 break;
             }
-            if (nd->pn[P_B] && !sc_get_f32s(r, sc_node_param(net, nd, P_B), nd->pn[P_B]))
-                break;
+        }
+        if (!get_slots(r, net, nd))
+            break;
+        if (weighted) {
             unsigned has = sc_get_u8(r);
             if (has > 1)
                 r->failed = 1;
@@ -241,14 +266,6 @@ static sc_status read_layers(sc_rbuf *r, sc_net *net, sc_model_info *info,
                 else
                     sc_get_f32s(r, nd->cbias, m);
             }
-        } else if (nd->kind == SC_LAYER_BATCHNORM) {
-            if (nd->pn[P_GAMMA] &&
-                (!sc_get_f32s(r, sc_node_param(net, nd, P_GAMMA), nd->pn[P_GAMMA]) ||
-                 !sc_get_f32s(r, sc_node_param(net, nd, P_BETA), nd->pn[P_BETA])))
-                break;
-            if (!sc_get_f32s(r, sc_node_state(net, nd, S_MEAN), nd->sn[S_MEAN]) ||
-                !sc_get_f32s(r, sc_node_state(net, nd, S_VAR), nd->sn[S_VAR]))
-                break;
         }
     }
     uint64_t total_bits = sc_get_u64(r);
@@ -266,9 +283,10 @@ static sc_status read_layers(sc_rbuf *r, sc_net *net, sc_model_info *info,
             size_t k = nd->pn[P_W] / (size_t)nd->c;
             float *wt = sc_node_param(net, nd, P_W);
             for (int o = 0; o < nd->c; o++, ch++) {
-                float s = exp2f(exps[ch]);
+                float s = sc_quant_chan(bits[ch], exps[ch]).s;
                 for (size_t j = 0; j < k; j++) /* q = 2^e * int, + 0: no -0 */
-                    wt[(size_t)o * k + j] = s * (float)get_bits(&br, bits[ch]) + 0.0f;
+                    wt[(size_t)o * k + j] =
+                        sc_quant_value(s, (float)get_bits(&br, bits[ch]));
             }
         }
         info->weight_bits = (double)total_bits;
@@ -290,18 +308,23 @@ static sc_status read_layers(sc_rbuf *r, sc_net *net, sc_model_info *info,
     return st;
 }
 
-SC_API sc_status sc_model_load_memory(sc_model **out, const void *data,
-                                      size_t size)
+SC_API sc_status sc_model_load_memory_v2(sc_model **out, const void *data,
+                                         size_t size,
+                                         const sc_load_limits *limits)
 {
     const char *fn = "sc_model_load";
     SC_CHECK_NULL(out, fn);
     SC_CHECK_NULL(data, fn);
+    sc_load_limits lim;
+    sc_status st = sc_load_limits_get(limits, &lim, fn);
+    if (st != SC_OK)
+        return st;
     sc_rbuf r;
-    sc_status st = sc_file_open(data, size, MODEL_MAGIC, MODEL_VERSION, &r, fn);
+    st = sc_file_open(data, size, MODEL_MAGIC, MODEL_VERSION, &r, fn);
     if (st != SC_OK)
         return st;
     sc_net *net;
-    if ((st = sc_graph_read(&r, 0, &net, fn)) != SC_OK)
+    if ((st = sc_graph_read(&r, 0, &lim, &net, fn)) != SC_OK)
         return st;
     sc_model *m = calloc(1, sizeof *m);
     sc_model_info info = SC_MODEL_INFO_INIT;
@@ -315,6 +338,7 @@ SC_API sc_status sc_model_load_memory(sc_model **out, const void *data,
     for (int i = 1; i < net->n_nodes; i++)
         net->nodes[i].quantized = 0; /* weights are plain floats now */
     net->training = 0;
+    sc_plan_cost(net, 1, &info.activation_bytes, &info.macs); /* read checked it */
     info.file_bytes = (int64_t)size;
     m->net = net;
     m->info = info;
@@ -322,18 +346,34 @@ SC_API sc_status sc_model_load_memory(sc_model **out, const void *data,
     return SC_OK;
 }
 
-SC_API sc_status sc_model_load(sc_model **out, const char *path)
+SC_API sc_status sc_model_load_memory(sc_model **out, const void *data,
+                                      size_t size)
+{
+    return sc_model_load_memory_v2(out, data, size, NULL);
+}
+
+SC_API sc_status sc_model_load_v2(sc_model **out, const char *path,
+                                  const sc_load_limits *limits)
 {
     SC_CHECK_NULL(out, "sc_model_load");
     SC_CHECK_NULL(path, "sc_model_load");
-    unsigned char *data;
-    size_t n;
-    sc_status st = sc_file_read(path, SC_FILE_MAX_BYTES, &data, &n, "sc_model_load");
+    sc_load_limits lim;
+    sc_status st = sc_load_limits_get(limits, &lim, "sc_model_load");
     if (st != SC_OK)
         return st;
-    st = sc_model_load_memory(out, data, n);
+    unsigned char *data;
+    size_t n;
+    st = sc_file_read(path, SC_FILE_MAX_BYTES, &data, &n, "sc_model_load");
+    if (st != SC_OK)
+        return st;
+    st = sc_model_load_memory_v2(out, data, n, &lim);
     free(data);
     return st;
+}
+
+SC_API sc_status sc_model_load(sc_model **out, const char *path)
+{
+    return sc_model_load_v2(out, path, NULL);
 }
 
 sc_net *sc_model_net(sc_model *m) { return m->net; }

@@ -1,4 +1,5 @@
-/* net.c -- building a network: create, append layers, initialise, query. */
+/* net.c -- a network: create, initialise, settings, queries (the layer
+ * builders are in their op files, src/ops/). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +38,7 @@ SC_API sc_status sc_net_create(sc_net **out, int c, int h, int w)
     net->kernel = sc_kernel_best();
     net->plan_dirty = 1;
     sc_blas_single_thread(); /* our pool runs the threads */
-    sc_node input = {.kind = SC_LAYER_INPUT, .c = c, .h = h, .w = w};
-    int id;
-    sc_status st = sc_graph_add(net, &input, &id);
+    sc_status st = sc_input_append(net, c, h, w);
     if (st != SC_OK) {
         sc_net_free(net);
         return st;
@@ -54,8 +53,10 @@ SC_API void sc_net_free(sc_net *net)
         return;
     if (net->opt)
         sc_optimizer_detach(net->opt);
-    for (int i = 0; i < net->n_nodes; i++)
+    for (int i = 0; i < net->n_nodes; i++) {
         free(net->nodes[i].cbias);
+        free(net->nodes[i].tbias);
+    }
     free(net->nodes);
     free(net->params);
     free(net->grads);
@@ -64,101 +65,6 @@ SC_API void sc_net_free(sc_net *net)
     sc_plan_free(net);
     sc_pool_free(net->pool);
     free(net);
-}
-
-/* Common checks and append for the builder functions. */
-static sc_status add_layer(sc_net *net, sc_node *proto, int *id,
-                           const char *fn)
-{
-    SC_CHECK_NULL(net, fn);
-    SC_CHECK_NULL(id, fn);
-    if (net->initialized)
-        return sc_fail(SC_ERR_STATE,
-                       "%s: layers cannot be added after sc_net_init()", fn);
-    return sc_graph_add(net, proto, id);
-}
-
-SC_API sc_status sc_net_dense(sc_net *net, int in, int out_features,
-                              int flags, int *id)
-{
-    if (out_features <= 0 || out_features > (1 << 24))
-        return sc_fail(SC_ERR_ARG, "sc_net_dense: out_features %d is not valid",
-                       out_features);
-    if (flags & ~SC_BIAS)
-        return sc_fail(SC_ERR_ARG, "sc_net_dense: unknown flags 0x%x", flags);
-    sc_node p = {.kind = SC_LAYER_DENSE, .in = {in}, .n_in = 1,
-                 .c = out_features, .flags = flags, .stride = 1};
-    return add_layer(net, &p, id, "sc_net_dense");
-}
-
-SC_API sc_status sc_net_conv2d(sc_net *net, int in, int out_channels, int kh,
-                               int kw, int stride, int pad, int flags, int *id)
-{
-    if (out_channels <= 0 || out_channels > (1 << 20) || kh <= 0 || kw <= 0 ||
-        kh > 64 || kw > 64 || stride <= 0 || stride > 64 || pad < 0 || pad > 64)
-        return sc_fail(SC_ERR_ARG,
-                       "sc_net_conv2d: out_channels %d, kernel %dx%d, stride "
-                       "%d, pad %d: not valid",
-                       out_channels, kh, kw, stride, pad);
-    if (flags & ~SC_BIAS)
-        return sc_fail(SC_ERR_ARG, "sc_net_conv2d: unknown flags 0x%x", flags);
-    sc_node p = {.kind = SC_LAYER_CONV2D, .in = {in}, .n_in = 1,
-                 .c = out_channels, .kh = kh, .kw = kw, .stride = stride,
-                 .pad = pad, .flags = flags};
-    return add_layer(net, &p, id, "sc_net_conv2d");
-}
-
-SC_API sc_status sc_net_batchnorm(sc_net *net, int in, int flags, int *id)
-{
-    if (flags & ~(SC_BN_AFFINE | SC_BN_BATCH_STATS))
-        return sc_fail(SC_ERR_ARG, "sc_net_batchnorm: unknown flags 0x%x",
-                       flags);
-    sc_node p = {.kind = SC_LAYER_BATCHNORM, .in = {in}, .n_in = 1,
-                 .flags = flags};
-    return add_layer(net, &p, id, "sc_net_batchnorm");
-}
-
-static sc_status unary(sc_net *net, int kind, int in, int *id, const char *fn)
-{
-    sc_node p = {.kind = kind, .in = {in}, .n_in = 1};
-    return add_layer(net, &p, id, fn);
-}
-
-SC_API sc_status sc_net_relu(sc_net *net, int in, int *id)
-{
-    return unary(net, SC_LAYER_RELU, in, id, "sc_net_relu");
-}
-
-SC_API sc_status sc_net_maxpool(sc_net *net, int in, int k, int stride,
-                                int *id)
-{
-    if (k <= 0 || stride <= 0 || k > 64 || stride > 64)
-        return sc_fail(SC_ERR_ARG, "sc_net_maxpool: k %d, stride %d: not valid",
-                       k, stride);
-    sc_node p = {.kind = SC_LAYER_MAXPOOL, .in = {in}, .n_in = 1, .kh = k,
-                 .kw = k, .stride = stride};
-    return add_layer(net, &p, id, "sc_net_maxpool");
-}
-
-SC_API sc_status sc_net_global_avgpool(sc_net *net, int in, int *id)
-{
-    return unary(net, SC_LAYER_GAVGPOOL, in, id, "sc_net_global_avgpool");
-}
-
-SC_API sc_status sc_net_global_maxpool(sc_net *net, int in, int *id)
-{
-    return unary(net, SC_LAYER_GMAXPOOL, in, id, "sc_net_global_maxpool");
-}
-
-SC_API sc_status sc_net_flatten(sc_net *net, int in, int *id)
-{
-    return unary(net, SC_LAYER_FLATTEN, in, id, "sc_net_flatten");
-}
-
-SC_API sc_status sc_net_add(sc_net *net, int a, int b, int *id)
-{
-    sc_node p = {.kind = SC_LAYER_ADD, .in = {a, b}, .n_in = 2};
-    return add_layer(net, &p, id, "sc_net_add");
 }
 
 SC_API sc_status sc_net_init(sc_net *net, uint64_t seed)
@@ -205,7 +111,7 @@ SC_API int sc_net_layer_count(const sc_net *net) { return net ? net->n_nodes : 0
 
 SC_API int sc_net_layer_kind(const sc_net *net, int id)
 {
-    return valid_id(net, id) ? net->nodes[id].kind : -1;
+    return valid_id(net, id) ? (int)net->nodes[id].kind : -1;
 }
 
 SC_API sc_status sc_net_layer_shape(const sc_net *net, int id, int *c, int *h,

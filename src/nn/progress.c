@@ -7,11 +7,10 @@
 #define _POSIX_C_SOURCE 200809L
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <time.h>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "nn/progress.h"
 #include "optim/optimizer.h"
 
@@ -20,18 +19,6 @@ static double now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-void sc_log(sc_net *net, int level, const char *fmt, ...)
-{
-    if (!net->hooks.log)
-        return;
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    net->hooks.log(level, msg, net->hooks.log_user);
 }
 
 /* Fills the record's common part and calls the hook. */
@@ -123,12 +110,12 @@ SC_API sc_status sc_net_set_log(sc_net *net, sc_log_fn fn, void *user)
 {
     SC_CHECK_NULL(net, "sc_net_set_log");
     sc_hooks *h = &net->hooks;
-    h->log = fn;
-    h->log_user = fn ? user : NULL;
+    h->log.fn = fn;
+    h->log.user = fn ? user : NULL;
     if (fn && !h->blas_checked) {
         h->blas_checked = 1;
         if (sc_blas_kernel_suboptimal())
-            sc_log(net, SC_LOG_WARN,
+            sc_log(&h->log, SC_LOG_WARN,
                    "BLAS kernel %s is below what this CPU supports (%s): "
                    "matrix products may run 2-4x slower; set "
                    "OPENBLAS_CORETYPE=%s before the program starts",

@@ -10,11 +10,4 @@
 void sc_progress_step(sc_net *net, uint64_t step, int n, double loss,
                       double task, double q, double acc);
 
-/* Formats a message and passes it to the net's log hook, if any. */
-void sc_log(sc_net *net, int level, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
 #endif

@@ -91,7 +91,7 @@ SC_API sc_status sc_net_train_step(sc_net *net, sc_optimizer *opt,
                        "%s: gradient %zu is not finite; nothing was updated",
                        fn, i);
     }
-    sc_commit_stats(net, n);
+    sc_commit_stats(net);
     sc_optimizer_update(opt);
     net->training = mode;
 

@@ -52,6 +52,7 @@ sc_status sc_op_add(sc_net *net, sc_node *nd, int action)
         nd->w = a->w;
         return SC_OK;
     case OP_SCRATCH:
+    case OP_COMMIT:
         return SC_OK;
     case OP_FORWARD: {
         add_job j = {a->y, b->y, nd->y, 0};
@@ -69,4 +70,10 @@ sc_status sc_op_add(sc_net *net, sc_node *nd, int action)
     }
     }
     return sc_fail(SC_ERR_ARG, "add: unknown action %d", action);
+}
+
+SC_API sc_status sc_net_add(sc_net *net, int a, int b, int *id)
+{
+    sc_node p = {.kind = SC_LAYER_ADD, .in = {a, b}, .n_in = 2};
+    return sc_net_append(net, &p, id, "sc_net_add");
 }

@@ -147,6 +147,21 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
     }
 }
 
+/* running statistics += momentum * (batch statistics - running), the
+ * variance unbiased by m / (m - 1) over the m values of a channel */
+static void commit(sc_net *net, sc_node *nd)
+{
+    float mom = (float)net->bn_momentum;
+    sc_node *x = sc_in(net, nd, 0);
+    double m = (double)net->plan_n * x->h * x->w;
+    float unbias = m > 1 ? (float)(m / (m - 1)) : 1.0f;
+    float *rm = sc_node_state(net, nd, S_MEAN), *rv = sc_node_state(net, nd, S_VAR);
+    for (int c = 0; c < nd->c; c++) {
+        rm[c] = (1 - mom) * rm[c] + mom * nd->save[c];
+        rv[c] = (1 - mom) * rv[c] + mom * nd->save[2 * nd->c + c] * unbias;
+    }
+}
+
 sc_status sc_op_batchnorm(sc_net *net, sc_node *nd, int action)
 {
     sc_node *x = sc_in(net, nd, 0);
@@ -165,8 +180,12 @@ sc_status sc_op_batchnorm(sc_net *net, sc_node *nd, int action)
         size_t need = ((size_t)j.n * j.hw + 15) / 16 * 16;
         if (need > net->scratch_per_thread)
             net->scratch_per_thread = need;
+        nd->n_save = 3 * (size_t)nd->c; /* batch mean, invstd, var */
         return SC_OK;
     }
+    case OP_COMMIT:
+        commit(net, nd);
+        return SC_OK;
     case OP_FORWARD:
         sc_pool_run(net->pool, (size_t)nd->c, forward_task, &j);
         return SC_OK;
@@ -175,4 +194,14 @@ sc_status sc_op_batchnorm(sc_net *net, sc_node *nd, int action)
         return SC_OK;
     }
     return sc_fail(SC_ERR_ARG, "batchnorm: unknown action %d", action);
+}
+
+SC_API sc_status sc_net_batchnorm(sc_net *net, int in, int flags, int *id)
+{
+    if (flags & ~(SC_BN_AFFINE | SC_BN_BATCH_STATS))
+        return sc_fail(SC_ERR_ARG, "sc_net_batchnorm: unknown flags 0x%x",
+                       flags);
+    sc_node p = {.kind = SC_LAYER_BATCHNORM, .in = {in}, .n_in = 1,
+                 .flags = flags};
+    return sc_net_append(net, &p, id, "sc_net_batchnorm");
 }

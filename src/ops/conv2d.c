@@ -66,9 +66,12 @@ static void job_init(conv_job *j, sc_net *net, sc_node *nd)
     j->in = (layout){x->c, x->h + 2 * p, x->w + 2 * p, p, p};
     j->dyl = (layout){nd->c, x->h + nd->kh - 1, x->w + nd->kw - 1,
                       nd->kh - 1 - p, nd->kw - 1 - p};
-    /* a chunk's padded images stay in L2 */
+    /* a chunk's padded images stay in L2; its outputs are counted too, so
+     * that a chunk's offsets in y (fill_positions) are bounded like those
+     * in the images (net.h's limits: all below 2^31) */
     size_t per = lay_size(&j->in) > lay_size(&j->dyl) ? lay_size(&j->in)
                                                        : lay_size(&j->dyl);
+    per = per > j->ysz ? per : j->ysz;
     j->chunk = sc_conv_chunk(net, per, CHUNK_FLOATS);
 }
 
@@ -302,10 +305,11 @@ static void forward_task(void *ctx, size_t b, size_t e, int t)
         fwd_ctx f = {j, nd->y + s0 * j->ysz, sc_node_param(j->net, nd, P_B), sc.out};
         sc_gemm_rows(j->kr, a, j->tap, j->k, sc.pos, cols, j->wp, nd->c, sc.tile,
                      0, 1, store_y, &f);
-        if (nd->cbias)
+        const float *cbias = sc_layer_cbias(j->net, nd);
+        if (cbias)
             for (int s = 0; s < m; s++) {
                 float *restrict y = nd->y + (s0 + s) * j->ysz;
-                const float *restrict cb = nd->cbias;
+                const float *restrict cb = cbias;
                 for (size_t i = 0; i < j->ysz; i++)
                     y[i] += cb[i];
             }
@@ -511,6 +515,16 @@ static sc_status conv_shape(sc_net *net, sc_node *nd)
                        nd->kh, nd->kw, x->h + 2 * nd->pad, x->w + 2 * nd->pad);
     nd->h = (x->h + 2 * nd->pad - nd->kh) / nd->stride + 1;
     nd->w = (x->w + 2 * nd->pad - nd->kw) / nd->stride + 1;
+    /* the padded images the offset tables index (net.h's limits) */
+    size_t in = (size_t)x->c * (size_t)(x->h + 2 * nd->pad) *
+                (size_t)(x->w + 2 * nd->pad),
+           dy = (size_t)nd->c * (size_t)(x->h + nd->kh - 1) *
+                (size_t)(x->w + nd->kw - 1);
+    if (in > SC_MAX_CONV_IMAGE || dy > SC_MAX_CONV_IMAGE)
+        return sc_fail(SC_ERR_SHAPE,
+                       "conv2d: the padded input (%zu floats) or padded "
+                       "gradient (%zu floats) per sample is more than the "
+                       "limit of 2^30", in, dy);
     nd->pn[P_W] = (size_t)nd->c * (size_t)x->c * nd->kh * nd->kw;
     nd->pn[P_B] = (nd->flags & SC_BIAS) ? (size_t)nd->c : 0;
     return SC_OK;
@@ -532,10 +546,12 @@ static void bias_grad(sc_net *net, sc_node *nd)
             }
 }
 
-sc_status sc_op_conv2d(sc_net *net, sc_node *nd, int action)
+static sc_status conv2d(sc_net *net, sc_node *nd, int action)
 {
     if (action == OP_SHAPE)
         return conv_shape(net, nd);
+    if (action == OP_COMMIT)
+        return SC_OK;
     if (sc_winograd_fits(net, nd)) {
         sc_status st = sc_conv_winograd(net, nd, action);
         if (st == SC_OK && action == OP_BACKWARD)
@@ -593,4 +609,26 @@ sc_status sc_op_conv2d(sc_net *net, sc_node *nd, int action)
     }
     }
     return sc_fail(SC_ERR_ARG, "conv2d: unknown action %d", action);
+}
+
+sc_status sc_op_conv2d(sc_net *net, sc_node *nd, int action)
+{
+    return sc_weighted_op(net, nd, action, conv2d);
+}
+
+SC_API sc_status sc_net_conv2d(sc_net *net, int in, int out_channels, int kh,
+                               int kw, int stride, int pad, int flags, int *id)
+{
+    if (out_channels <= 0 || out_channels > (1 << 20) || kh <= 0 || kw <= 0 ||
+        kh > 64 || kw > 64 || stride <= 0 || stride > 64 || pad < 0 || pad > 64)
+        return sc_fail(SC_ERR_ARG,
+                       "sc_net_conv2d: out_channels %d, kernel %dx%d, stride "
+                       "%d, pad %d: not valid",
+                       out_channels, kh, kw, stride, pad);
+    if (flags & ~SC_BIAS)
+        return sc_fail(SC_ERR_ARG, "sc_net_conv2d: unknown flags 0x%x", flags);
+    sc_node p = {.kind = SC_LAYER_CONV2D, .in = {in}, .n_in = 1,
+                 .c = out_channels, .kh = kh, .kw = kw, .stride = stride,
+                 .pad = pad, .flags = flags};
+    return sc_net_append(net, &p, id, "sc_net_conv2d");
 }

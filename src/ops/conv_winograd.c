@@ -854,7 +854,7 @@ sc_status sc_conv_winograd(sc_net *net, sc_node *nd, int action)
         j.fwd.src = j.x->y;
         j.fwd.dst = nd->y;
         j.fwd.bias = sc_node_param(net, nd, P_B);
-        j.fwd.cbias = nd->cbias;
+        j.fwd.cbias = sc_layer_cbias(net, nd);
         j.fwd.u = net->packed;
         pack_ctx pc = {&j, &j.fwd, 0};
         sc_pool_run(net->pool, (size_t)(nd->c + LANES - 1) / LANES, pack_u_task, &pc);

@@ -5,7 +5,7 @@
 #include "core/gemm.h"
 #include "ops/ops.h"
 
-sc_status sc_op_dense(sc_net *net, sc_node *nd, int action)
+static sc_status dense(sc_net *net, sc_node *nd, int action)
 {
     sc_node *x = sc_in(net, nd, 0);
     int in = (int)sc_node_size(x), out = nd->c, n = net->plan_n;
@@ -18,6 +18,7 @@ sc_status sc_op_dense(sc_net *net, sc_node *nd, int action)
         nd->pn[P_B] = (nd->flags & SC_BIAS) ? (size_t)out : 0;
         return SC_OK;
     case OP_SCRATCH:
+    case OP_COMMIT:
         return SC_OK;
     case OP_FORWARD: {
         const float *w = sc_layer_weights(net, nd);
@@ -36,10 +37,11 @@ sc_status sc_op_dense(sc_net *net, sc_node *nd, int action)
         (by_cols ? sc_gemm_by_cols : sc_gemm)(net->pool, 0, 1, n, out, in,
                                                1.0f, x->y, in, w, in,
                 bias ? 1.0f : 0.0f, nd->y, out);
-        if (nd->cbias)
+        const float *cb = sc_layer_cbias(net, nd);
+        if (cb)
             for (int i = 0; i < n; i++)
                 for (int o = 0; o < out; o++)
-                    nd->y[(size_t)i * out + o] += nd->cbias[o];
+                    nd->y[(size_t)i * out + o] += cb[o];
         return SC_OK;
     }
     case OP_BACKWARD: {
@@ -60,4 +62,22 @@ sc_status sc_op_dense(sc_net *net, sc_node *nd, int action)
     }
     }
     return sc_fail(SC_ERR_ARG, "dense: unknown action %d", action);
+}
+
+sc_status sc_op_dense(sc_net *net, sc_node *nd, int action)
+{
+    return sc_weighted_op(net, nd, action, dense);
+}
+
+SC_API sc_status sc_net_dense(sc_net *net, int in, int out_features,
+                              int flags, int *id)
+{
+    if (out_features <= 0 || out_features > (1 << 24))
+        return sc_fail(SC_ERR_ARG, "sc_net_dense: out_features %d is not valid",
+                       out_features);
+    if (flags & ~SC_BIAS)
+        return sc_fail(SC_ERR_ARG, "sc_net_dense: unknown flags 0x%x", flags);
+    sc_node p = {.kind = SC_LAYER_DENSE, .in = {in}, .n_in = 1,
+                 .c = out_features, .flags = flags, .stride = 1};
+    return sc_net_append(net, &p, id, "sc_net_dense");
 }

@@ -11,6 +11,7 @@ sc_status sc_op_flatten(sc_net *net, sc_node *nd, int action)
         nd->h = nd->w = 1;
         return SC_OK;
     case OP_SCRATCH:
+    case OP_COMMIT:
     case OP_FORWARD:  /* the plan points y at the input's y */
     case OP_BACKWARD: /* and dy at the input's dy: nothing to move */
         return SC_OK;
@@ -18,10 +19,8 @@ sc_status sc_op_flatten(sc_net *net, sc_node *nd, int action)
     return sc_fail(SC_ERR_ARG, "flatten: unknown action %d", action);
 }
 
-sc_status sc_op_input(sc_net *net, sc_node *nd, int action)
+SC_API sc_status sc_net_flatten(sc_net *net, int in, int *id)
 {
-    (void)net;
-    (void)nd;
-    (void)action; /* shape is set at creation; y is the caller's batch */
-    return SC_OK;
+    sc_node p = {.kind = SC_LAYER_FLATTEN, .in = {in}, .n_in = 1};
+    return sc_net_append(net, &p, id, "sc_net_flatten");
 }

@@ -13,7 +13,10 @@ static sc_status gpool(sc_net *net, sc_node *nd, int action, int is_max)
         nd->c = x->c;
         nd->h = nd->w = 1;
         return SC_OK;
-    case OP_SCRATCH:
+    case OP_SCRATCH: /* the max's argmax of every plane */
+        nd->n_arg = is_max ? planes : 0;
+        return SC_OK;
+    case OP_COMMIT:
         return SC_OK;
     case OP_FORWARD:
         for (size_t p = 0; p < planes; p++) {
@@ -61,4 +64,16 @@ sc_status sc_op_gavgpool(sc_net *net, sc_node *nd, int action)
 sc_status sc_op_gmaxpool(sc_net *net, sc_node *nd, int action)
 {
     return gpool(net, nd, action, 1);
+}
+
+SC_API sc_status sc_net_global_avgpool(sc_net *net, int in, int *id)
+{
+    sc_node p = {.kind = SC_LAYER_GAVGPOOL, .in = {in}, .n_in = 1};
+    return sc_net_append(net, &p, id, "sc_net_global_avgpool");
+}
+
+SC_API sc_status sc_net_global_maxpool(sc_net *net, int in, int *id)
+{
+    sc_node p = {.kind = SC_LAYER_GMAXPOOL, .in = {in}, .n_in = 1};
+    return sc_net_append(net, &p, id, "sc_net_global_maxpool");
 }

@@ -99,7 +99,10 @@ sc_status sc_op_maxpool(sc_net *net, sc_node *nd, int action)
         nd->h = (x->h - k) / s + 1;
         nd->w = (x->w - k) / s + 1;
         return SC_OK;
-    case OP_SCRATCH:
+    case OP_SCRATCH: /* the argmax of every output */
+        nd->n_arg = planes * (size_t)nd->h * (size_t)nd->w;
+        return SC_OK;
+    case OP_COMMIT:
         return SC_OK;
     case OP_FORWARD:
         sc_pool_map(net->pool, planes, GRAIN, forward_task, &j);
@@ -110,4 +113,15 @@ sc_status sc_op_maxpool(sc_net *net, sc_node *nd, int action)
         return SC_OK;
     }
     return sc_fail(SC_ERR_ARG, "maxpool: unknown action %d", action);
+}
+
+SC_API sc_status sc_net_maxpool(sc_net *net, int in, int k, int stride,
+                                int *id)
+{
+    if (k <= 0 || stride <= 0 || k > 64 || stride > 64)
+        return sc_fail(SC_ERR_ARG, "sc_net_maxpool: k %d, stride %d: not valid",
+                       k, stride);
+    sc_node p = {.kind = SC_LAYER_MAXPOOL, .in = {in}, .n_in = 1, .kh = k,
+                 .kw = k, .stride = stride};
+    return sc_net_append(net, &p, id, "sc_net_maxpool");
 }

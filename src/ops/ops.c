@@ -1,17 +1,24 @@
-/* ops.c -- the op table, indexed by sc_layer_kind. */
+/* ops.c -- the op table, indexed by sc_layer_kind, and what the weighted
+ * ops share. */
 #include "ops/ops.h"
 
+#include "quant/quantizer.h"
+
 const sc_op_def sc_ops[SC_LAYER_KIND_COUNT] = {
-    [SC_LAYER_INPUT] = {"input", sc_op_input},
-    [SC_LAYER_DENSE] = {"dense", sc_op_dense},
-    [SC_LAYER_CONV2D] = {"conv2d", sc_op_conv2d},
-    [SC_LAYER_BATCHNORM] = {"batchnorm", sc_op_batchnorm},
-    [SC_LAYER_RELU] = {"relu", sc_op_relu},
-    [SC_LAYER_MAXPOOL] = {"maxpool", sc_op_maxpool},
-    [SC_LAYER_GAVGPOOL] = {"global_avgpool", sc_op_gavgpool},
-    [SC_LAYER_GMAXPOOL] = {"global_maxpool", sc_op_gmaxpool},
-    [SC_LAYER_FLATTEN] = {"flatten", sc_op_flatten},
-    [SC_LAYER_ADD] = {"add", sc_op_add},
+    [SC_LAYER_INPUT] = {"input", sc_op_input, SC_CHAN_SOURCE, 0},
+    [SC_LAYER_DENSE] = {"dense", sc_op_dense, SC_CHAN_NEW,
+                        SC_OPF_WEIGHTS | SC_OPF_FLAT_IN},
+    [SC_LAYER_CONV2D] = {"conv2d", sc_op_conv2d, SC_CHAN_NEW, SC_OPF_WEIGHTS},
+    [SC_LAYER_BATCHNORM] = {"batchnorm", sc_op_batchnorm, SC_CHAN_SAME,
+                            SC_OPF_TAKES_RELU},
+    [SC_LAYER_RELU] = {"relu", sc_op_relu, SC_CHAN_SAME,
+                       SC_OPF_IN_PLACE | SC_OPF_RELU},
+    [SC_LAYER_MAXPOOL] = {"maxpool", sc_op_maxpool, SC_CHAN_SAME, 0},
+    [SC_LAYER_GAVGPOOL] = {"global_avgpool", sc_op_gavgpool, SC_CHAN_SAME, 0},
+    [SC_LAYER_GMAXPOOL] = {"global_maxpool", sc_op_gmaxpool, SC_CHAN_SAME, 0},
+    [SC_LAYER_FLATTEN] = {"flatten", sc_op_flatten, SC_CHAN_FLATTEN,
+                          SC_OPF_ALIAS},
+    [SC_LAYER_ADD] = {"add", sc_op_add, SC_CHAN_JOIN, 0},
 };
 _Static_assert(SC_LAYER_ADD + 1 == SC_LAYER_KIND_COUNT,
                "sc_ops must have one entry per sc_layer_kind");
@@ -19,4 +26,39 @@ _Static_assert(SC_LAYER_ADD + 1 == SC_LAYER_KIND_COUNT,
 const float *sc_layer_weights(sc_net *net, sc_node *nd)
 {
     return nd->quantized ? nd->qw : sc_node_param(net, nd, P_W);
+}
+
+static size_t per_channel(const sc_node *nd)
+{
+    return nd->pn[P_W] / (size_t)nd->c;
+}
+
+void sc_layer_quantize(sc_net *net, sc_node *nd)
+{
+    sc_quant_forward(net->pool, sc_node_param(net, nd, P_W),
+                     sc_node_param(net, nd, P_QB), sc_node_param(net, nd, P_QE),
+                     (size_t)nd->c, per_channel(nd), nd->qw);
+}
+
+void sc_layer_straight_through(sc_net *net, sc_node *nd)
+{
+    sc_quant_backward(net->pool, sc_node_param(net, nd, P_W),
+                      sc_node_param(net, nd, P_QB), sc_node_param(net, nd, P_QE),
+                      (size_t)nd->c, per_channel(nd), sc_node_grad(net, nd, P_W),
+                      sc_node_grad(net, nd, P_QB), sc_node_grad(net, nd, P_QE));
+}
+
+sc_status sc_weighted_op(sc_net *net, sc_node *nd, int action, sc_op_fn body)
+{
+    if (action == OP_FORWARD && nd->quantized)
+        sc_layer_quantize(net, nd);
+    sc_status st = body(net, nd, action);
+    if (action == OP_BACKWARD && nd->quantized)
+        sc_layer_straight_through(net, nd);
+    return st;
+}
+
+const float *sc_layer_cbias(const sc_net *net, const sc_node *nd)
+{
+    return net->training && nd->tbias ? nd->tbias : nd->cbias;
 }

@@ -3,27 +3,88 @@
  * Each op answers four actions for its node (kann's kad_op_* pattern):
  *   OP_SHAPE     validate the inputs, set the output shape and slot sizes
  *   OP_SCRATCH   raise net->scratch_per_thread, wgrad_per_thread and
- *                packed_floats to its need
+ *                packed_floats to its need, and set the node's own planned
+ *                buffers' sizes (n_arg, n_save) for the planned batch
  *   OP_FORWARD   y = f(inputs) for the planned batch (net->plan_n)
  *   OP_BACKWARD  accumulate into the inputs' dy and the parameter grads
+ *   OP_COMMIT    after a successful training step: fold what the forward
+ *                measured into the node's state (batch norm's running
+ *                statistics)
+ *
+ * The table line of each kind says what the rest of the library needs to
+ * know about it without naming it: whether it has weights (and so can be
+ * quantised), how its output channels relate to its inputs' (compress and
+ * liveness follow channels through it), and how the plan may place its
+ * buffers.
  */
 #ifndef SC_OPS_OPS_H
 #define SC_OPS_OPS_H
 
 #include "engine/net.h"
 
-enum { OP_SHAPE, OP_SCRATCH, OP_FORWARD, OP_BACKWARD };
+enum { OP_SHAPE, OP_SCRATCH, OP_FORWARD, OP_BACKWARD, OP_COMMIT };
 
 typedef sc_status (*sc_op_fn)(sc_net *net, sc_node *nd, int action);
+
+/* How output channel (unit) u of a node relates to its inputs' units. */
+typedef enum sc_chan_map {
+    SC_CHAN_SOURCE,  /* the net's input: every unit live, none ever goes */
+    SC_CHAN_SAME,    /* unit u is input unit u (batch norm, relu, pools) */
+    SC_CHAN_NEW,     /* a new space computed by weights from every input
+                        unit (dense, conv): its units die by their b */
+    SC_CHAN_JOIN,    /* unit u is unit u of every input, joined (add) */
+    SC_CHAN_CONCAT,  /* the inputs' units one after another */
+    SC_CHAN_FLATTEN  /* feature f is input channel f / (h w) */
+} sc_chan_map;
+
+/* Table flags. */
+enum {
+    SC_OPF_WEIGHTS = 1 << 0,  /* has weights P_W, one row per output
+                                 channel: quantisable, counted in N0 */
+    SC_OPF_FLAT_IN = 1 << 1,  /* with weights: reads each input feature
+                                 (c*h*w) as an input, not each channel */
+    SC_OPF_ALIAS = 1 << 2,    /* always works in place: y and dy are the
+                                 input's (a flatten moves nothing) */
+    SC_OPF_IN_PLACE = 1 << 3, /* may work in place when it is the only
+                                 reader of its input (needs only y in
+                                 backward) */
+    SC_OPF_RELU = 1 << 4,     /* y = max(x, 0): an SC_OPF_TAKES_RELU input
+                                 may apply it in its own pass */
+    SC_OPF_TAKES_RELU = 1 << 5 /* applies an in-place relu on its output
+                                  itself (nd->fuse_relu) */
+};
 
 typedef struct sc_op_def {
     const char *name;
     sc_op_fn fn;
+    sc_chan_map chan;
+    unsigned flags;
 } sc_op_def;
 
 extern const sc_op_def sc_ops[SC_LAYER_KIND_COUNT];
 
+static inline unsigned sc_op_flags(const sc_node *nd)
+{
+    return sc_ops[nd->kind].flags;
+}
+
+/* A layer with weights: dense or conv today, quantisable. */
+static inline int sc_is_weighted(const sc_node *nd)
+{
+    return (sc_op_flags(nd) & SC_OPF_WEIGHTS) != 0;
+}
+
+/* Weights per output channel and input channel of a weighted layer: the
+ * kernel's taps, or the input's h*w features per channel for one that
+ * reads features (SC_OPF_FLAT_IN). */
+static inline size_t sc_weights_per_in(const sc_node *nd, const sc_node *x)
+{
+    return nd->pn[P_W] / ((size_t)nd->c * (size_t)x->c);
+}
+
 sc_status sc_op_input(sc_net *net, sc_node *nd, int action);
+/* Appends node 0, the input of shape c x h x w, to a new net. */
+sc_status sc_input_append(sc_net *net, int c, int h, int w);
 sc_status sc_op_dense(sc_net *net, sc_node *nd, int action);
 sc_status sc_op_conv2d(sc_net *net, sc_node *nd, int action);
 sc_status sc_op_batchnorm(sc_net *net, sc_node *nd, int action);
@@ -49,6 +110,19 @@ int sc_conv_chunk_span(const sc_net *net, int chunk, size_t c, size_t *s0);
 
 /* The weights a dense/conv layer computes with: quantised or plain. */
 const float *sc_layer_weights(sc_net *net, sc_node *nd);
+/* A quantised layer's qw from its w, b and e (quant/quantizer.h). */
+void sc_layer_quantize(sc_net *net, sc_node *nd);
+/* A quantised layer's straight-through backward: its w gradient holds
+ * dL/dq on entry and dL/dw on exit; dL/db, dL/de are added. */
+void sc_layer_straight_through(sc_net *net, sc_node *nd);
+/* What every op with weights answers around its own body: a quantised
+ * layer's forward first computes qw, its backward ends with the
+ * straight-through backward. */
+sc_status sc_weighted_op(sc_net *net, sc_node *nd, int action, sc_op_fn body);
+/* The per-position constants a dense/conv forward adds after its bias
+ * (c*h*w floats per sample, or NULL): in training mode compress's
+ * training-mode map when the layer has one, else its eval-mode map. */
+const float *sc_layer_cbias(const sc_net *net, const sc_node *nd);
 
 /* Softmax cross-entropy over logits [n, k] with integer labels: returns the
  * mean loss, writes probabilities to probs, (probs - onehot) / n to dlogits

@@ -66,6 +66,7 @@ sc_status sc_op_relu(sc_net *net, sc_node *nd, int action)
         nd->w = x->w;
         return SC_OK;
     case OP_SCRATCH:
+    case OP_COMMIT:
         return SC_OK;
     case OP_FORWARD: {
         if (nd->fused)
@@ -82,4 +83,10 @@ sc_status sc_op_relu(sc_net *net, sc_node *nd, int action)
     }
     }
     return sc_fail(SC_ERR_ARG, "relu: unknown action %d", action);
+}
+
+SC_API sc_status sc_net_relu(sc_net *net, int in, int *id)
+{
+    sc_node p = {.kind = SC_LAYER_RELU, .in = {in}, .n_in = 1};
+    return sc_net_append(net, &p, id, "sc_net_relu");
 }

@@ -84,6 +84,22 @@ sc_status sc_optimizer_remap(sc_optimizer *o, const size_t *map, size_t new_n)
     return SC_OK;
 }
 
+sc_status sc_optimizer_relayout(sc_net *net, const size_t *pmap,
+                                const size_t *smap, size_t new_np,
+                                size_t new_ns)
+{
+    sc_layout l;
+    sc_status st = sc_params_stage(net, new_np, new_ns, &l);
+    if (st != SC_OK)
+        return st;
+    if (net->opt && (st = sc_optimizer_remap(net->opt, pmap, new_np)) != SC_OK) {
+        sc_params_unstage(&l);
+        return st;
+    }
+    sc_params_commit(net, &l, pmap, smap);
+    return SC_OK;
+}
+
 /* parameters per thread below which an update is not worth splitting */
 #define GRAIN 32768
 

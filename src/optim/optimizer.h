@@ -16,10 +16,16 @@ struct sc_optimizer {
     uint64_t t;           /* steps taken */
 };
 
-/* Follows a parameter relayout (see sc_params_relayout); on ENOMEM it
- * changes nothing. */
+/* Follows a parameter relayout: moment i comes from old moment map[i]; on
+ * ENOMEM it changes nothing. */
 sc_status sc_optimizer_remap(struct sc_optimizer *opt, const size_t *map,
                              size_t new_n);
+/* sc_params_relayout for a net that may have an optimizer attached: its
+ * moments follow pmap. On failure (ENOMEM) nothing changes except the
+ * nodes' counts, which the caller restores. */
+sc_status sc_optimizer_relayout(sc_net *net, const size_t *pmap,
+                                const size_t *smap, size_t new_np,
+                                size_t new_ns);
 /* The net is going away. */
 void sc_optimizer_detach(struct sc_optimizer *opt);
 /* One update of the net's params from its grads. */

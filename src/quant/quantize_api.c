@@ -5,12 +5,9 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "ops/ops.h"
+#include "optim/optimizer.h"
 #include "quant/quantizer.h"
-
-static int is_weighted(const sc_node *nd)
-{
-    return nd->kind == SC_LAYER_DENSE || nd->kind == SC_LAYER_CONV2D;
-}
 
 SC_API sc_status sc_net_quantize(sc_net *net, int id)
 {
@@ -19,7 +16,7 @@ SC_API sc_status sc_net_quantize(sc_net *net, int id)
     if (!net->initialized)
         return sc_fail(SC_ERR_STATE, "%s: call sc_net_init() first", fn);
     if (id != SC_ALL_LAYERS &&
-        (id < 1 || id >= net->n_nodes || !is_weighted(&net->nodes[id])))
+        (id < 1 || id >= net->n_nodes || !sc_is_weighted(&net->nodes[id])))
         return sc_fail(SC_ERR_ARG, "%s: layer %d is not a dense or conv layer",
                        fn, id);
     /* old layout, kept to build the map and to roll back */
@@ -35,7 +32,7 @@ SC_API sc_status sc_net_quantize(sc_net *net, int id)
         sc_node *nd = &net->nodes[i];
         memcpy(old[i], nd->poff, sizeof old[i]);
         was[i] = nd->quantized;
-        if (is_weighted(nd) && (id == SC_ALL_LAYERS || id == i) && !nd->quantized) {
+        if (sc_is_weighted(nd) && (id == SC_ALL_LAYERS || id == i) && !nd->quantized) {
             nd->quantized = 1;
             nd->pn[P_QB] = nd->pn[P_QE] = (size_t)nd->c;
         }
@@ -58,7 +55,7 @@ SC_API sc_status sc_net_quantize(sc_net *net, int id)
         } else {
             for (size_t k = 0; k < ns; k++)
                 smap[k] = k;
-            st = sc_params_relayout(net, map, smap, np, ns);
+            st = sc_optimizer_relayout(net, map, smap, np, ns);
             free(smap);
         }
     }

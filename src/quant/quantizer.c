@@ -9,12 +9,7 @@
 
 #define LN2 0.69314718055994530942f
 
-/* A channel's quantiser constants: 2^e, 2^-e, the clamp [lo, hi] and
- * whether every clamped value is below 2^22 (rounding's fast path). */
-typedef struct chan {
-    float s, inv, lo, hi;
-    int small;
-} chan;
+typedef sc_qchan chan;
 
 static chan channel_of(float b, float e)
 {
@@ -43,12 +38,27 @@ static inline float round_even(float c, int small)
     return small || fabsf(c) < 4194304.0f ? r : nearbyintf(c);
 }
 
+/* The integer level of u = 2^-e w: round(clamp(u, lo, hi)) */
+static inline float level_of(float u, float lo, float hi, int small)
+{
+    float c = u < lo ? lo : (u > hi ? hi : u);
+    return round_even(c, small);
+}
+
 /* q of u = 2^-e w: 2^e round(clamp(u, lo, hi)), + 0 so that it is never -0 */
 static inline float quant_one(float u, float lo, float hi, float s, int small)
 {
-    float c = u < lo ? lo : (u > hi ? hi : u);
-    return s * round_even(c, small) + 0.0f;
+    return sc_quant_value(s, level_of(u, lo, hi, small));
 }
+
+sc_qchan sc_quant_chan(float b, float e) { return channel_of(b, e); }
+
+float sc_quant_level(sc_qchan c, float w)
+{
+    return level_of(w * c.inv, c.lo, c.hi, c.small);
+}
+
+int sc_quant_bits(float b) { return b > 0.0f ? (int)ceilf(b) : 0; }
 
 /* small is passed apart from c so that each call site compiles one loop */
 static inline void quant_loop(const float *restrict w, size_t n, chan c,
@@ -132,11 +142,9 @@ float sc_quant_initial_exponent(float maxabs, float b, float e0)
     return log2f(maxabs / hi) + 1e-3f;
 }
 
-static size_t per_channel(const sc_node *nd) { return nd->pn[P_W] / (size_t)nd->c; }
-
 typedef struct quant_job {
-    sc_net *net;
-    sc_node *nd;
+    const float *w, *b, *e;
+    float *q, *gw, *gb, *ge;
     size_t k; /* weights per channel */
 } quant_job;
 
@@ -146,11 +154,9 @@ static void forward_task(void *ctx, size_t bo, size_t eo, int t)
 {
     (void)t;
     const quant_job *j = ctx;
-    const float *w = sc_node_param(j->net, j->nd, P_W);
-    const float *b = sc_node_param(j->net, j->nd, P_QB);
-    const float *e = sc_node_param(j->net, j->nd, P_QE);
+    const float *w = j->w, *b = j->b, *e = j->e;
     for (size_t o = bo; o < eo; o++)
-        quant_channel(w + o * j->k, j->k, b[o], e[o], j->nd->qw + o * j->k);
+        quant_channel(w + o * j->k, j->k, b[o], e[o], j->q + o * j->k);
 }
 
 SC_SIMD_CLONES
@@ -158,12 +164,8 @@ static void backward_task(void *ctx, size_t bo, size_t eo, int t)
 {
     (void)t;
     const quant_job *j = ctx;
-    sc_net *net = j->net;
-    sc_node *nd = j->nd;
-    const float *w = sc_node_param(net, nd, P_W);
-    const float *b = sc_node_param(net, nd, P_QB), *e = sc_node_param(net, nd, P_QE);
-    float *gw = sc_node_grad(net, nd, P_W);
-    float *gb = sc_node_grad(net, nd, P_QB), *ge = sc_node_grad(net, nd, P_QE);
+    const float *w = j->w, *b = j->b, *e = j->e;
+    float *gw = j->gw, *gb = j->gb, *ge = j->ge;
     size_t k = j->k;
     for (size_t o = bo; o < eo; o++) {
         chan c = channel_of(b[o], e[o]);
@@ -181,14 +183,17 @@ static void backward_task(void *ctx, size_t bo, size_t eo, int t)
 /* channels per thread below which a layer is not worth splitting */
 static size_t grain(size_t k) { return k >= 16384 ? 1 : 16384 / (k ? k : 1); }
 
-void sc_quant_forward(sc_net *net, sc_node *nd)
+void sc_quant_forward(sc_pool *pool, const float *w, const float *b,
+                      const float *e, size_t c, size_t k, float *q)
 {
-    quant_job j = {net, nd, per_channel(nd)};
-    sc_pool_map(net->pool, (size_t)nd->c, grain(j.k), forward_task, &j);
+    quant_job j = {w, b, e, q, NULL, NULL, NULL, k};
+    sc_pool_map(pool, c, grain(k), forward_task, &j);
 }
 
-void sc_quant_backward(sc_net *net, sc_node *nd)
+void sc_quant_backward(sc_pool *pool, const float *w, const float *b,
+                       const float *e, size_t c, size_t k, float *gw,
+                       float *gb, float *ge)
 {
-    quant_job j = {net, nd, per_channel(nd)};
-    sc_pool_map(net->pool, (size_t)nd->c, grain(j.k), backward_task, &j);
+    quant_job j = {w, b, e, NULL, gw, gb, ge, k};
+    sc_pool_map(pool, c, grain(k), backward_task, &j);
 }

@@ -4,11 +4,36 @@
 
 #include "engine/net.h"
 
-/* qw = 2^e round(clamp(2^-e w, -2^(B-1), 2^(B-1) - 1)), B = max(b, 0) */
-void sc_quant_forward(sc_net *net, sc_node *nd);
-/* Straight-through backward: on entry grad(w) holds dL/dq; on exit it
- * holds dL/dw, and dL/de, dL/db are added to the b/e grads. */
-void sc_quant_backward(sc_net *net, sc_node *nd);
+/* One channel's constants: s = 2^e, inv = 2^-e, the clamp [lo, hi] =
+ * [-2^(B-1), 2^(B-1) - 1] (from B = 25 on, where 2^(B-1) - 1 rounds up in
+ * float, the float below 2^(B-1)), B = max(b, 0), and whether every
+ * clamped value is below 2^22 (rounding's fast path). */
+typedef struct sc_qchan {
+    float s, inv, lo, hi;
+    int small;
+} sc_qchan;
+sc_qchan sc_quant_chan(float b, float e);
+/* The integer level of weight w: round(clamp(2^-e w, lo, hi)), ties to
+ * even; what a model file stores. */
+float sc_quant_level(sc_qchan c, float w);
+/* The value of a level: 2^e * level (s = 2^e), + 0 so it is never -0. */
+static inline float sc_quant_value(float s, float level)
+{
+    return s * level + 0.0f;
+}
+/* Bits a channel is stored with: ceil(B). */
+int sc_quant_bits(float b);
+
+/* The quantiser over c channels of k weights w (row-major), split over the
+ * pool by channels: q = 2^e round(clamp(2^-e w, -2^(B-1), 2^(B-1) - 1)),
+ * B = max(b, 0). */
+void sc_quant_forward(sc_pool *pool, const float *w, const float *b,
+                      const float *e, size_t c, size_t k, float *q);
+/* Straight-through backward: on entry gw holds dL/dq; on exit it holds
+ * dL/dw, and dL/de, dL/db are added to ge, gb. */
+void sc_quant_backward(sc_pool *pool, const float *w, const float *b,
+                       const float *e, size_t c, size_t k, float *gw,
+                       float *gb, float *ge);
 /* One channel's forward, for tests and the model file: n weights. */
 void sc_quant_channel(const float *w, size_t n, float b, float e, float *q);
 /* The exponent that keeps a channel with largest magnitude maxabs

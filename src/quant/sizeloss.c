@@ -12,33 +12,45 @@ void sc_liveness(sc_net *net)
     for (int i = 0; i < net->n_nodes; i++) {
         sc_node *nd = &net->nodes[i];
         sc_node *a = i ? &net->nodes[nd->in[0]] : NULL;
-        switch (nd->kind) {
-        case SC_LAYER_INPUT:
+        switch (sc_ops[nd->kind].chan) {
+        case SC_CHAN_SOURCE:
             for (int c = 0; c < nd->c; c++)
                 nd->live[c] = 1.0f;
             break;
-        case SC_LAYER_DENSE:
-        case SC_LAYER_CONV2D: {
+        case SC_CHAN_NEW: {
             const float *b = sc_node_param(net, nd, P_QB);
             for (int c = 0; c < nd->c; c++)
                 nd->live[c] = (!nd->quantized || b[c] > 0.0f) ? 1.0f : 0.0f;
             break;
         }
-        case SC_LAYER_FLATTEN: {
+        case SC_CHAN_FLATTEN: {
             int hw = a->h * a->w;
             for (int c = 0; c < nd->c; c++)
                 nd->live[c] = a->live[c / hw];
             break;
         }
-        case SC_LAYER_ADD: {
-            sc_node *b = &net->nodes[nd->in[1]];
-            for (int c = 0; c < nd->c; c++)
-                nd->live[c] = (a->live[c] + b->live[c]) > 0.0f ? 1.0f : 0.0f;
+        case SC_CHAN_JOIN: /* live where any input is */
+            for (int c = 0; c < nd->c; c++) {
+                float sum = 0.0f;
+                for (int k = 0; k < nd->n_in; k++)
+                    sum += net->nodes[nd->in[k]].live[c];
+                nd->live[c] = sum > 0.0f ? 1.0f : 0.0f;
+            }
+            break;
+        case SC_CHAN_CONCAT: { /* the inputs' channels one after another */
+            int at = 0;
+            for (int k = 0; k < nd->n_in; k++) {
+                const sc_node *x = &net->nodes[nd->in[k]];
+                for (int c = 0; c < x->c; c++)
+                    nd->live[at + c] = x->live[c];
+                at += x->c;
+            }
             break;
         }
-        default: /* channel-wise layers keep their input's channels */
+        case SC_CHAN_SAME: /* channel-wise layers keep their input's */
             for (int c = 0; c < nd->c; c++)
                 nd->live[c] = a->live[c];
+            break;
         }
     }
 }
@@ -50,7 +62,7 @@ int64_t sc_live_in(sc_net *net, sc_node *nd)
     for (int c = 0; c < x->c; c++)
         n += x->live[c] > 0.0f;
     /* dense reads every feature of a c x h x w input */
-    if (nd->kind == SC_LAYER_DENSE)
+    if (sc_op_flags(nd) & SC_OPF_FLAT_IN)
         n *= (int64_t)x->h * x->w;
     return n;
 }
@@ -99,8 +111,9 @@ static void report_layer(sc_net *net, sc_node *nd, sc_size_report *r,
     r->weights += live_in * live_out * k;
     r->bits += bits;
     r->overhead_floats += (int64_t)(nd->pn[P_B] + nd->pn[P_QB] + nd->pn[P_QE]);
-    if (nd->cbias) /* constants compress folded in */
-        r->overhead_floats += (int64_t)sc_node_size(nd);
+    /* constants compress folded in, per mode */
+    r->overhead_floats += (int64_t)sc_node_size(nd) *
+                          ((nd->cbias != NULL) + (nd->tbias != NULL));
 }
 
 SC_API sc_status sc_net_size_report(const sc_net *cnet, int id,
@@ -117,8 +130,7 @@ SC_API sc_status sc_net_size_report(const sc_net *cnet, int id,
                        "sizeof(sc_size_report)");
     if (id != SC_ALL_LAYERS &&
         (id < 1 || id >= net->n_nodes ||
-         (net->nodes[id].kind != SC_LAYER_DENSE &&
-          net->nodes[id].kind != SC_LAYER_CONV2D)))
+         !sc_is_weighted(&net->nodes[id])))
         return sc_fail(SC_ERR_ARG,
                        "sc_net_size_report: layer %d is not a dense or conv "
                        "layer", id);
@@ -129,13 +141,14 @@ SC_API sc_status sc_net_size_report(const sc_net *cnet, int id,
         r.weights0 = net->n0;
         for (int i = 1; i < net->n_nodes; i++) {
             sc_node *nd = &net->nodes[i];
-            if (nd->kind == SC_LAYER_BATCHNORM)
+            if (!sc_is_weighted(nd)) /* norm scale, shift and statistics */
                 r.overhead_floats += (int64_t)(nd->pn[P_GAMMA] + nd->pn[P_BETA] +
                                                nd->sn[S_MEAN] + nd->sn[S_VAR]);
             if (nd->quantized)
                 report_layer(net, nd, &r, &q);
-            else if (nd->cbias)
-                r.overhead_floats += (int64_t)sc_node_size(nd);
+            else
+                r.overhead_floats += (int64_t)sc_node_size(nd) *
+                                     ((nd->cbias != NULL) + (nd->tbias != NULL));
         }
         r.in_channels = 0;
     } else {

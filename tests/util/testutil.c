@@ -10,7 +10,6 @@
 #include "engine/net.h"
 #include "io/bytes.h"
 #include "ops/ops.h"
-#include "quant/quantizer.h"
 
 void tu_lcg_seed(tu_lcg *r, uint64_t seed)
 {
@@ -115,8 +114,6 @@ double tu_kink_margin(sc_net *net, const float *x, int n)
         size_t isz = sc_node_size(in), hw = (size_t)in->h * in->w;
         if (nd->kind == SC_LAYER_RELU)
             margin = fmin(margin, min_abs(in->y, (size_t)n * isz));
-        if (nd->quantized)
-            sc_quant_forward(net, nd);
         sc_ops[nd->kind].fn(net, nd, OP_FORWARD);
         if (nd->kind == SC_LAYER_GMAXPOOL) {
             int *idx = malloc(hw * sizeof *idx);

@@ -12,8 +12,8 @@
  * Quantised layers use a straight-through estimator, so their analytic
  * gradient is not the derivative of L: check float nets only.
  */
-#ifndef SC_ENGINE_GRADCHECK_H
-#define SC_ENGINE_GRADCHECK_H
+#ifndef SC_NN_GRADCHECK_H
+#define SC_NN_GRADCHECK_H
 
 #include <stddef.h>
 #include <stdint.h>

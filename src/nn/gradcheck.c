@@ -1,6 +1,6 @@
 /* gradcheck.c -- analytic vs central-difference gradients of the training
  * loss, w.r.t. every parameter (or an even sample) and the input. */
-#include "engine/gradcheck.h"
+#include "nn/gradcheck.h"
 
 #include <math.h>
 #include <stdlib.h>
