@@ -201,15 +201,22 @@ $(SAN_STATIC): $(call lib_objs,$(SAN_OBJDIR)) $(SAN_OBJDIR)/.srcs
 
 # ---------------------------------------------------------------- tests
 # Each tests/test_*.c is its own program: test object + tests/util/*.c objects
-# + the static archive of the current variant.
+# + the static archive of the current variant, plus its own link flags
+# LINK_FLAGS_<name> (both variants).
+# test_alloc interposes the allocator for the library's calls only: --wrap
+# redirects the archive's (and the test's) malloc & co. to __wrap_malloc ...
+ALLOC_WRAP := malloc calloc realloc aligned_alloc free
+LINK_FLAGS_test_alloc := $(foreach f,$(ALLOC_WRAP),-Wl,--wrap=$(f))
+test_link_flags = $(LINK_FLAGS_$(notdir $(1)))
+
 $(BUILDDIR)/tests/%: $(NORMAL_OBJDIR)/tests/%.o $(call test_objs,$(NORMAL_OBJDIR)) $(STATIC)
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) $(LDFLAGS) -o $@ $< $(call test_objs,$(NORMAL_OBJDIR)) $(STATIC) \
-		$(BLAS_LIBS) $(CHECK_LIBS) $(SYS_LIBS)
+	$(CC) $(BASE_CFLAGS) $(LDFLAGS) $(call test_link_flags,$@) -o $@ $< \
+		$(call test_objs,$(NORMAL_OBJDIR)) $(STATIC) $(BLAS_LIBS) $(CHECK_LIBS) $(SYS_LIBS)
 $(SANDIR)/tests/%: $(SAN_OBJDIR)/tests/%.o $(call test_objs,$(SAN_OBJDIR)) $(SAN_STATIC)
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $< $(call test_objs,$(SAN_OBJDIR)) $(SAN_STATIC) \
-		$(BLAS_LIBS) $(CHECK_LIBS) $(SYS_LIBS)
+	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(call test_link_flags,$@) -o $@ $< \
+		$(call test_objs,$(SAN_OBJDIR)) $(SAN_STATIC) $(BLAS_LIBS) $(CHECK_LIBS) $(SYS_LIBS)
 
 tests: $(TEST_BINS)
 
