@@ -184,13 +184,8 @@ static sc_status read_state(sc_rbuf *r, sc_net *net, uint32_t version,
     sc_status qs = sc_quant_check_ranges(net, SC_ERR_FORMAT, fn);
     if (qs != SC_OK)
         return qs;
-    for (int i = 1; i < net->n_nodes; i++) {
-        const float *rv = sc_node_state(net, &net->nodes[i], S_VAR);
-        for (size_t k = 0; rv && k < net->nodes[i].sn[S_VAR]; k++)
-            if (!(rv[k] >= 0.0f))
-                return sc_fail(SC_ERR_FORMAT, "%s: layer %d has a negative "
-                               "running variance (%g)", fn, i, (double)rv[k]);
-    }
+    if ((qs = sc_graph_check_variances(net, SC_ERR_FORMAT, fn)) != SC_OK)
+        return qs;
     for (int i = 1; i < net->n_nodes; i++) {
         sc_node *nd = &net->nodes[i];
         sc_status st = read_map(r, nd, &nd->cbias, fn);

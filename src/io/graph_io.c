@@ -255,3 +255,16 @@ sc_status sc_graph_read(sc_rbuf *r, int keep_quant, const sc_load_limits *lim,
     *out = net;
     return SC_OK;
 }
+
+sc_status sc_graph_check_variances(sc_net *net, sc_status status,
+                                   const char *fn)
+{
+    for (int i = 1; i < net->n_nodes; i++) {
+        const float *rv = sc_node_state(net, &net->nodes[i], S_VAR);
+        for (size_t k = 0; rv && k < net->nodes[i].sn[S_VAR]; k++)
+            if (!(rv[k] >= 0.0f))
+                return sc_fail(status, "%s: layer %d has a negative running "
+                               "variance (%g)", fn, i, (double)rv[k]);
+    }
+    return SC_OK;
+}

@@ -38,6 +38,10 @@ void sc_graph_write(sc_wbuf *w, const sc_net *net);
  * weights). Refuses to allocate more than a budget proportional to the
  * bytes in r, and a net whose cost per sample (sc_plan_cost; without the
  * quantised layers' qw unless keep_quant) exceeds the caps in lim. */
+/* SC_OK when no running variance of the net is negative (or NaN), else
+ * status with a message naming the layer: what loaders and the saver check. */
+sc_status sc_graph_check_variances(sc_net *net, sc_status status,
+                                   const char *fn);
 sc_status sc_graph_read(sc_rbuf *r, int keep_quant, const sc_load_limits *lim,
                         sc_net **out, const char *fn);
 

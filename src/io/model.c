@@ -198,13 +198,8 @@ SC_API sc_status sc_net_save(const sc_net *cnet, const char *path,
     sc_status qs = sc_quant_check_ranges(net, SC_ERR_STATE, fn);
     if (qs != SC_OK)
         return qs;
-    for (int i = 1; i < net->n_nodes; i++) {
-        const float *rv = sc_node_state(net, &net->nodes[i], S_VAR);
-        for (size_t k = 0; rv && k < net->nodes[i].sn[S_VAR]; k++)
-            if (!(rv[k] >= 0.0f))
-                return sc_fail(SC_ERR_STATE, "%s: layer %d has a negative "
-                               "running variance (%g)", fn, i, (double)rv[k]);
-    }
+    if ((qs = sc_graph_check_variances(net, SC_ERR_STATE, fn)) != SC_OK)
+        return qs;
     sc_wbuf w = {0};
     sc_model_info mi = SC_MODEL_INFO_INIT;
     sc_file_begin(&w, MODEL_MAGIC, MODEL_VERSION);
@@ -315,15 +310,8 @@ static sc_status read_layers(sc_rbuf *r, sc_net *net, sc_model_info *info,
                                                  sc_node_size(&net->nodes[i]));
         if (!finite)
             st = sc_fail(SC_ERR_FORMAT, "%s: the file holds NaN or Inf values", fn);
-        for (int i = 1; i < net->n_nodes && st == SC_OK; i++) {
-            const float *rv = sc_node_state(net, &net->nodes[i], S_VAR);
-            for (size_t k = 0; rv && k < net->nodes[i].sn[S_VAR]; k++)
-                if (!(rv[k] >= 0.0f)) {
-                    st = sc_fail(SC_ERR_FORMAT, "%s: layer %d has a negative "
-                                 "running variance (%g)", fn, i, (double)rv[k]);
-                    break;
-                }
-        }
+        if (st == SC_OK)
+            st = sc_graph_check_variances(net, SC_ERR_FORMAT, fn);
     }
     free(bits);
     free(exps);
