@@ -669,7 +669,7 @@ SC_API sc_status sc_model_get_info(const sc_model *m, sc_model_info *info);
  *  parameters with b and e, running statistics, settings, the optimizer's
  *  state and step count (opt may be NULL), and user_len bytes of the
  *  caller's own (its data-order RNG, epoch, ...). Atomic: written to a
- *  temporary file path.tmp.<pid>.<n>, fsynced and renamed, so a crash never
+ *  temporary file `path.tmp.PID.N`, fsynced and renamed, so a crash never
  *  loses the previous checkpoint at path. A successful save (this one or
  *  sc_net_save) also removes the temporaries of path that processes which
  *  no longer exist left behind (docs/format.md, crash safety). */
