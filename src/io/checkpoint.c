@@ -181,10 +181,8 @@ static sc_status read_state(sc_rbuf *r, sc_net *net, uint32_t version,
         !sc_all_finite(net->state, net->n_state))
         return sc_fail(SC_ERR_FORMAT, "%s: parameters do not match the layers "
                        "or are not finite", fn);
-    sc_status qs = sc_quant_check_ranges(net, SC_ERR_FORMAT, fn);
+    sc_status qs = sc_graph_check_values(net, SC_ERR_FORMAT, fn);
     if (qs != SC_OK)
-        return qs;
-    if ((qs = sc_graph_check_variances(net, SC_ERR_FORMAT, fn)) != SC_OK)
         return qs;
     for (int i = 1; i < net->n_nodes; i++) {
         sc_node *nd = &net->nodes[i];

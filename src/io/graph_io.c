@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "quant/quantizer.h"
 #include "ops/ops.h"
 
 void sc_file_begin(sc_wbuf *w, const char magic[8], uint32_t version)
@@ -267,4 +268,10 @@ sc_status sc_graph_check_variances(sc_net *net, sc_status status,
                                "variance (%g)", fn, i, (double)rv[k]);
     }
     return SC_OK;
+}
+
+sc_status sc_graph_check_values(sc_net *net, sc_status status, const char *fn)
+{
+    sc_status st = sc_quant_check_ranges(net, status, fn);
+    return st != SC_OK ? st : sc_graph_check_variances(net, status, fn);
 }

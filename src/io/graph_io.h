@@ -42,6 +42,9 @@ void sc_graph_write(sc_wbuf *w, const sc_net *net);
  * status with a message naming the layer: what loaders and the saver check. */
 sc_status sc_graph_check_variances(sc_net *net, sc_status status,
                                    const char *fn);
+/* The values the setters would refuse: b and e out of sc_net_set_quant's
+ * ranges, then negative running variances (status with a message). */
+sc_status sc_graph_check_values(sc_net *net, sc_status status, const char *fn);
 sc_status sc_graph_read(sc_rbuf *r, int keep_quant, const sc_load_limits *lim,
                         sc_net **out, const char *fn);
 

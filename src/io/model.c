@@ -195,10 +195,8 @@ SC_API sc_status sc_net_save(const sc_net *cnet, const char *path,
         !sc_all_finite(net->state, net->n_state))
         return sc_fail(SC_ERR_STATE, "%s: the net holds non-finite "
                        "parameters or statistics", fn);
-    sc_status qs = sc_quant_check_ranges(net, SC_ERR_STATE, fn);
+    sc_status qs = sc_graph_check_values(net, SC_ERR_STATE, fn);
     if (qs != SC_OK)
-        return qs;
-    if ((qs = sc_graph_check_variances(net, SC_ERR_STATE, fn)) != SC_OK)
         return qs;
     sc_wbuf w = {0};
     sc_model_info mi = SC_MODEL_INFO_INIT;
