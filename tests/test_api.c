@@ -704,6 +704,22 @@ START_TEST(test_train_step_nonfinite)
 }
 END_TEST
 
+START_TEST(test_update_diverged_keeps_stats)
+{
+    /* a step whose update would overflow (lr wd p beyond a float) fails
+     * with SC_ERR_DIVERGED: params, running statistics and the step count
+     * stay as they were */
+    snapshot();
+    TU_OK(sc_optimizer_set(F.opt, SC_OPT_LR, SC_GROUP_ALL, 3e38));
+    TU_OK(sc_optimizer_set(F.opt, SC_OPT_WEIGHT_DECAY, SC_GROUP_ALL, 3e38));
+    TU_FAILS(sc_net_train_step(F.net, F.opt, F.x, F.labels, NULL),
+             SC_ERR_DIVERGED);
+    TU_OK(sc_optimizer_set(F.opt, SC_OPT_LR, SC_GROUP_ALL, 0.01));
+    TU_OK(sc_optimizer_set(F.opt, SC_OPT_WEIGHT_DECAY, SC_GROUP_ALL, 0.0));
+    assert_intact("diverged update");
+}
+END_TEST
+
 START_TEST(test_train_step_diverged)
 {
     /* parameters so large the logits overflow: SC_ERR_DIVERGED and nothing
@@ -892,6 +908,7 @@ static Suite *suite(void)
     tcase_add_test(tf, test_train_step_errors);
     tcase_add_test(tf, test_train_step_nonfinite);
     tcase_add_test(tf, test_train_step_diverged);
+    tcase_add_test(tf, test_update_diverged_keeps_stats);
     tcase_add_test(tf, test_stats_size_respected);
     tcase_add_test(tf, test_quant_api_errors);
     tcase_add_test(tf, test_grads_finite);

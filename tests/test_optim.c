@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "engine/net.h"
+#include "optim/optimizer.h"
 #include "util/testutil.h"
 
 #define IN 3
@@ -405,6 +406,8 @@ START_TEST(test_set_range_errors)
         {SC_OPT_LR, SC_GROUP_WEIGHTS, -0.1},
         {SC_OPT_LR, SC_GROUP_WEIGHTS, NAN},
         {SC_OPT_LR, SC_GROUP_WEIGHTS, INFINITY},
+        {SC_OPT_LR, SC_GROUP_WEIGHTS, 1e39}, /* finite, but not as a float */
+        {SC_OPT_WEIGHT_DECAY, SC_GROUP_ALL, 3.5e38},
         {SC_OPT_LR, SC_GROUP_COUNT, 0.1},
         {SC_OPT_LR, -3, 0.1},
         {SC_OPT_LR, 1000, 0.1},
@@ -424,6 +427,7 @@ START_TEST(test_set_range_errors)
         {SC_OPT_EPS, 0, 0.0},
         {SC_OPT_EPS, 0, -1e-8},
         {SC_OPT_EPS, 0, INFINITY},
+        {SC_OPT_EPS, 0, 1e300},
         {(sc_opt_param)7, 0, 0.1},
         {(sc_opt_param)-1, 0, 0.1},
         {(sc_opt_param)1000, 0, 0.1},
@@ -491,6 +495,51 @@ START_TEST(test_steps_count)
 }
 END_TEST
 
+/* An update that would overflow a parameter or a moment fails with
+ * SC_ERR_DIVERGED and changes nothing: params, moments, step count; the
+ * optimizer then trains on. _i: SGD, SGD with Nesterov, Adam, AdamW. */
+START_TEST(test_update_diverged)
+{
+    static const sc_optimizer_kind kinds[] = {SC_OPT_SGD, SC_OPT_SGD,
+                                              SC_OPT_ADAM, SC_OPT_ADAMW};
+    sc_net *net = tiny_net();
+    sc_optimizer *opt = NULL;
+    TU_OK(sc_optimizer_create(&opt, net, kinds[_i]));
+    if (_i == 1)
+        TU_OK(sc_optimizer_set(opt, SC_OPT_NESTEROV, 0, 1.0));
+    lib_step(net, opt, 2);
+    float p0[NP], m0[NP], v0[NP], p1[NP];
+    TU_OK(sc_net_get_params(net, p0, NP));
+    memcpy(m0, opt->m, sizeof m0);
+    memcpy(v0, opt->v, sizeof v0);
+    /* finite floats whose products overflow: lr wd p for SGD, lr / (1 -
+     * beta1^t) for Adam */
+    TU_OK(sc_optimizer_set(opt, SC_OPT_LR, SC_GROUP_ALL, 3e38));
+    TU_OK(sc_optimizer_set(opt, SC_OPT_WEIGHT_DECAY, SC_GROUP_ALL, 3e38));
+    int64_t shape[2] = {NB, IN};
+    sc_tensor *x = NULL;
+    TU_OK(sc_tensor_from_data(&x, 2, shape, X));
+    TU_FAILS(sc_net_train_step(net, opt, x, Y, NULL), SC_ERR_DIVERGED);
+    ck_assert_msg(strstr(sc_last_error(), "non-finite") != NULL, "%s",
+                  sc_last_error());
+    TU_OK(sc_net_get_params(net, p1, NP));
+    ck_assert(memcmp(p0, p1, sizeof p0) == 0);
+    ck_assert(memcmp(m0, opt->m, sizeof m0) == 0);
+    ck_assert(memcmp(v0, opt->v, sizeof v0) == 0);
+    ck_assert_uint_eq(sc_optimizer_steps(opt), 2);
+    TU_OK(sc_optimizer_set(opt, SC_OPT_LR, SC_GROUP_ALL, 1e-3));
+    TU_OK(sc_optimizer_set(opt, SC_OPT_WEIGHT_DECAY, SC_GROUP_ALL, 0.0));
+    TU_OK(sc_net_train_step(net, opt, x, Y, NULL));
+    ck_assert_uint_eq(sc_optimizer_steps(opt), 3);
+    TU_OK(sc_net_get_params(net, p1, NP));
+    for (int i = 0; i < NP; i++)
+        ck_assert(isfinite(p1[i]));
+    sc_tensor_free(x);
+    sc_optimizer_free(opt);
+    sc_net_free(net);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("optim");
@@ -503,6 +552,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_set_get_round_trip);
     tcase_add_test(tc, test_set_range_errors);
     tcase_add_test(tc, test_steps_count);
+    tcase_add_loop_test(tc, test_update_diverged, 0, 4);
     suite_add_tcase(s, tc);
     return s;
 }

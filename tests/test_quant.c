@@ -197,6 +197,9 @@ START_TEST(test_initial_exponent_unclamped)
                           ms[i], bs[j], x.u, x.hi);
         }
     ck_assert_float_eq(sc_quant_initial_exponent(0.0f, 8.0f, -8.0f), -8.0f);
+    /* the extremes of float stay within e's range [-64, 64] */
+    ck_assert_float_eq(sc_quant_initial_exponent(3e38f, 2.0f, -8.0f), 64.0f);
+    ck_assert_float_eq(sc_quant_initial_exponent(1e-40f, 16.0f, -8.0f), -64.0f);
 }
 END_TEST
 
@@ -394,12 +397,15 @@ START_TEST(test_backward_through_train_step)
 {
     int id;
     sc_net *net = dense_net(&id);
-    const double gamma = 0.25, lr = 1024.0;
+    /* lrq small enough that no b or e leaves its range (the step clamps
+     * them back) */
+    const double gamma = 0.25, lr = 1024.0, lrq = 16.0;
     TU_OK(sc_net_set_param(net, SC_PARAM_GAMMA, gamma));
     sc_optimizer *opt;
     TU_OK(sc_optimizer_create(&opt, net, SC_OPT_SGD));
     TU_OK(sc_optimizer_set(opt, SC_OPT_MOMENTUM, 0, 0.0));
     TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_ALL, lr));
+    TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_QUANT, lrq));
     enum { N = 5 };
     float x[N * K];
     int32_t labels[N];
@@ -456,14 +462,56 @@ START_TEST(test_backward_through_train_step)
                           "dL/dw[%d][%d] = %.9g, closed form %.9g", o, i, got,
                           rw[i]);
         }
-        double gotb = ((double)p0[K * C + o] - p1[K * C + o]) / lr;
-        double gote = ((double)p0[K * C + C + o] - p1[K * C + C + o]) / lr;
+        double gotb = ((double)p0[K * C + o] - p1[K * C + o]) / lrq;
+        double gote = ((double)p0[K * C + C + o] - p1[K * C + C + o]) / lrq;
         assert_close(gotb, rb, 1e-4, "dL/db", o);
         assert_close(gote, re, 1e-4, "dL/de", o);
     }
     ck_assert_double_eq_tol(st.size_loss, qsum, 1e-9);
     free(p0);
     free(p1);
+    sc_tensor_free(t);
+    sc_optimizer_free(opt);
+    sc_net_free(net);
+}
+END_TEST
+
+/* A step whose update takes b above 32 or e outside [-64, 64] leaves them
+ * at the bounds, so the net still saves: lr 1e6 on b and e. */
+START_TEST(test_step_keeps_quant_ranges)
+{
+    int id;
+    sc_net *net = dense_net(&id);
+    const float tb2[C] = {31.5f, 31.5f, 8.0f, 8.0f, 3.0f, 31.9f};
+    TU_OK(sc_net_set_quant(net, id, tb2, te, C));
+    sc_optimizer *opt;
+    TU_OK(sc_optimizer_create(&opt, net, SC_OPT_SGD));
+    TU_OK(sc_optimizer_set(opt, SC_OPT_MOMENTUM, 0, 0.0));
+    TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_ALL, 0.0));
+    TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_QUANT, 1e6));
+    enum { N = 5 };
+    float x[N * K];
+    int32_t labels[N];
+    tu_lcg r;
+    tu_lcg_seed(&r, 9);
+    tu_fill(&r, x, N * K, -1.0, 1.0);
+    tu_labels(&r, labels, N, C);
+    int64_t shape[4] = {N, K, 1, 1};
+    sc_tensor *t;
+    TU_OK(sc_tensor_wrap(&t, 4, shape, x));
+    TU_OK(sc_net_train_step(net, opt, t, labels, NULL));
+    float b[C], e[C];
+    TU_OK(sc_net_get_quant(net, id, b, e, C));
+    int at_bound = 0;
+    for (int o = 0; o < C; o++) {
+        ck_assert_msg(b[o] <= 32.0f && fabsf(e[o]) <= 64.0f,
+                      "channel %d: b %g e %g", o, b[o], e[o]);
+        at_bound += fabsf(e[o]) == 64.0f;
+    }
+    ck_assert_int_gt(at_bound, 0); /* the clamp was needed */
+    tu_make_tmpdir("sc_test_quant");
+    TU_OK(sc_net_save(net, tu_path("q.scm"), NULL));
+    tu_remove_tmpdir();
     sc_tensor_free(t);
     sc_optimizer_free(opt);
     sc_net_free(net);
@@ -484,6 +532,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_backward_wide_bits);
     tcase_add_test(tc, test_backward_nonfinite_reaches_exponent);
     tcase_add_test(tc, test_backward_through_train_step);
+    tcase_add_test(tc, test_step_keeps_quant_ranges);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -94,9 +94,12 @@ SC_API sc_status sc_net_train_step(sc_net *net, sc_optimizer *opt,
                        "%s: gradient %zu is not finite; nothing was updated",
                        fn, i);
     }
-    sc_commit_stats(net);
-    sc_optimizer_update(opt);
+    st = sc_optimizer_update(opt);
     net->training = mode;
+    if (st != SC_OK)
+        return sc_fail(st, "%s: %s", fn, sc_last_error());
+    sc_commit_stats(net);
+    sc_quant_clamp_ranges(net);
 
     if (stats) {
         sc_step_stats s = {stats->size, loss, task, q, (double)correct / n};

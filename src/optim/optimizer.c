@@ -1,7 +1,9 @@
 /* optimizer.c -- creation, hyper-parameters and the grouped update loop. */
 #include "optim/optimizer.h"
 
+#include <float.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,11 +105,18 @@ sc_status sc_optimizer_relayout(sc_net *net, const size_t *pmap,
 /* parameters per thread below which an update is not worth splitting */
 #define GRAIN 32768
 
-/* The update of parameters [b, e), group by group. */
+typedef struct update_job {
+    sc_optimizer *o;
+    int check;        /* 1: only check that the update stays finite */
+    atomic_int bad;   /* set by a check that finds a non-finite value */
+} update_job;
+
+/* The update (or its check) of parameters [b, e), group by group. */
 static void update_task(void *ctx, size_t b, size_t e, int t)
 {
     (void)t;
-    sc_optimizer *o = ctx;
+    update_job *j = ctx;
+    sc_optimizer *o = j->o;
     sc_net *net = o->net;
     for (int g = 0; g < SC_GROUP_COUNT; g++) {
         size_t lo = net->group_off[g], hi = net->group_off[g + 1];
@@ -116,21 +125,43 @@ static void update_task(void *ctx, size_t b, size_t e, int t)
         if (lo >= hi)
             continue;
         float lr = (float)o->lr[g], wd = (float)o->wd[g];
-        if (o->kind == SC_OPT_SGD)
-            sc_sgd_update(o, net->params + lo, net->grads + lo, o->m + lo,
-                          hi - lo, lr, wd);
-        else
-            sc_adam_update(o, net->params + lo, net->grads + lo, o->m + lo,
-                           o->v + lo, hi - lo, lr, wd);
+        float *p = net->params + lo, *m = o->m + lo, *v = o->v + lo;
+        const float *gr = net->grads + lo;
+        int ok = 1;
+        if (o->kind == SC_OPT_SGD) {
+            if (j->check)
+                ok = sc_sgd_finite(o, p, gr, m, hi - lo, lr, wd);
+            else
+                sc_sgd_update(o, p, gr, m, hi - lo, lr, wd);
+        } else {
+            if (j->check)
+                ok = sc_adam_finite(o, p, gr, m, v, hi - lo, lr, wd);
+            else
+                sc_adam_update(o, p, gr, m, v, hi - lo, lr, wd);
+        }
+        if (!ok)
+            atomic_store(&j->bad, 1);
     }
 }
 
-void sc_optimizer_update(sc_optimizer *o)
+sc_status sc_optimizer_update(sc_optimizer *o)
 {
     unsigned fp = sc_fpenv_enter();
+    update_job j = {.o = o, .check = 1};
+    atomic_init(&j.bad, 0);
     o->t++;
-    sc_pool_map(o->net->pool, o->net->n_params, GRAIN, update_task, o);
+    sc_pool_map(o->net->pool, o->net->n_params, GRAIN, update_task, &j);
+    if (atomic_load(&j.bad)) {
+        o->t--;
+        sc_fpenv_leave(fp);
+        return sc_fail(SC_ERR_DIVERGED, "the update would make a parameter "
+                       "or an optimizer moment non-finite; nothing was "
+                       "updated (lower the learning rate?)");
+    }
+    j.check = 0;
+    sc_pool_map(o->net->pool, o->net->n_params, GRAIN, update_task, &j);
     sc_fpenv_leave(fp);
+    return SC_OK;
 }
 
 static sc_status check_group(int group, int allow_sets, const char *fn)
@@ -145,8 +176,10 @@ SC_API sc_status sc_optimizer_set(sc_optimizer *o, sc_opt_param p, int group,
                                   double value)
 {
     SC_CHECK_NULL(o, "sc_optimizer_set");
-    if (!isfinite(value))
-        return sc_fail(SC_ERR_ARG, "sc_optimizer_set: value is not finite");
+    /* the update computes in float: a value must be finite as one */
+    if (!isfinite(value) || fabs(value) > FLT_MAX)
+        return sc_fail(SC_ERR_ARG, "sc_optimizer_set: value %g is not finite "
+                       "as a float", value);
     switch (p) {
     case SC_OPT_LR:
     case SC_OPT_WEIGHT_DECAY: {

@@ -3,6 +3,9 @@
 #ifndef SC_OPTIM_OPTIMIZER_H
 #define SC_OPTIM_OPTIMIZER_H
 
+#include <float.h>
+#include <math.h>
+
 #include "engine/net.h"
 
 /* Steps an optimizer takes at most (a train step there fails with
@@ -33,15 +36,28 @@ sc_status sc_optimizer_relayout(sc_net *net, const size_t *pmap,
                                 size_t new_ns);
 /* The net is going away. */
 void sc_optimizer_detach(struct sc_optimizer *opt);
-/* One update of the net's params from its grads. */
-void sc_optimizer_update(struct sc_optimizer *opt);
+/* One update of the net's params from its grads. All or nothing: when any
+ * parameter or moment would come out non-finite, SC_ERR_DIVERGED with a
+ * message and the params, moments and step count stay as they were. */
+sc_status sc_optimizer_update(struct sc_optimizer *opt);
 
-/* The rules, over one group's range [0, n) (sgd.c, adam.c). */
+/* The rules, over one group's range [0, n) (sgd.c, adam.c): the update, and
+ * the same arithmetic writing nothing, 1 when every new p and moment would
+ * be finite. */
 void sc_sgd_update(struct sc_optimizer *o, float *restrict p,
                    const float *restrict g, float *restrict m, size_t n,
                    float lr, float wd);
+int sc_sgd_finite(const struct sc_optimizer *o, const float *restrict p,
+                  const float *restrict g, const float *restrict m, size_t n,
+                  float lr, float wd);
 void sc_adam_update(struct sc_optimizer *o, float *restrict p,
                     const float *restrict g, float *restrict m,
                     float *restrict v, size_t n, float lr, float wd);
+int sc_adam_finite(const struct sc_optimizer *o, const float *restrict p,
+                   const float *restrict g, const float *restrict m,
+                   const float *restrict v, size_t n, float lr, float wd);
+
+/* 1 when x is finite; a select, so the check loops vectorise */
+static inline int sc_finite(float x) { return fabsf(x) <= FLT_MAX; }
 
 #endif

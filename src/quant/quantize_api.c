@@ -166,3 +166,17 @@ sc_status sc_quant_check_ranges(sc_net *net, sc_status status, const char *fn)
     }
     return SC_OK;
 }
+
+void sc_quant_clamp_ranges(sc_net *net)
+{
+    for (int i = 1; i < net->n_nodes; i++) {
+        sc_node *nd = &net->nodes[i];
+        if (!nd->quantized || nd->pn[P_QB] == 0)
+            continue;
+        float *b = sc_node_param(net, nd, P_QB), *e = sc_node_param(net, nd, P_QE);
+        for (int o = 0; o < nd->c; o++) {
+            b[o] = fminf(b[o], SC_QUANT_MAX_BITS);
+            e[o] = fminf(fmaxf(e[o], -SC_QUANT_MAX_EXP), SC_QUANT_MAX_EXP);
+        }
+    }
+}

@@ -149,8 +149,10 @@ float sc_quant_initial_exponent(float maxabs, float b, float e0)
     float hi = exp2f((b > 1.0f ? b : 1.0f) - 1.0f) - 1.0f;
     if (hi < 0.5f)
         hi = 0.5f;
-    /* a thousandth of an octave of headroom keeps max|w| strictly inside */
-    return log2f(maxabs / hi) + 1e-3f;
+    /* a thousandth of an octave of headroom keeps max|w| strictly inside;
+     * the result stays in the exponent's range */
+    float e = log2f(maxabs / hi) + 1e-3f;
+    return fminf(fmaxf(e, -SC_QUANT_MAX_EXP), SC_QUANT_MAX_EXP);
 }
 
 typedef struct quant_job {

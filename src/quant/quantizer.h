@@ -31,6 +31,9 @@ int sc_quant_in_range(float b, float e);
 /* SC_OK when every quantised channel of the net is in those ranges, else
  * status with a message naming the channel. */
 sc_status sc_quant_check_ranges(sc_net *net, sc_status status, const char *fn);
+/* Brings every quantised channel's b and e back into those ranges (after
+ * an update): b to at most 32, e to [-64, 64]. */
+void sc_quant_clamp_ranges(sc_net *net);
 
 /* The quantiser over c channels of k weights w (row-major), split over the
  * pool by channels: q = 2^e round(clamp(2^-e w, -2^(B-1), 2^(B-1) - 1)),
@@ -45,7 +48,7 @@ void sc_quant_backward(sc_pool *pool, const float *w, const float *b,
 /* One channel's forward, for tests and the model file: n weights. */
 void sc_quant_channel(const float *w, size_t n, float b, float e, float *q);
 /* The exponent that keeps a channel with largest magnitude maxabs
- * unclamped at bit depth b (e0 when maxabs is 0). */
+ * unclamped at bit depth b (e0 when maxabs is 0), within [-64, 64]. */
 float sc_quant_initial_exponent(float maxabs, float b, float e0);
 
 /* ---- size (sizeloss.c) ---- */
