@@ -37,7 +37,7 @@ static void acc_task(void *ctx, size_t b, size_t e, int t)
             out[i] += g[i];
 }
 
-sc_status sc_op_add(sc_net *net, sc_node *nd, int action)
+sc_status sc_op_add(sc_net *net, sc_node *nd, sc_op_action action)
 {
     sc_node *a = sc_in(net, nd, 0), *b = sc_in(net, nd, 1);
     size_t total = (size_t)net->plan_n * sc_node_size(nd);

@@ -162,7 +162,7 @@ static void commit(sc_net *net, sc_node *nd)
     }
 }
 
-sc_status sc_op_batchnorm(sc_net *net, sc_node *nd, int action)
+sc_status sc_op_batchnorm(sc_net *net, sc_node *nd, sc_op_action action)
 {
     sc_node *x = sc_in(net, nd, 0);
     bn_job j = {net, nd, x, net->plan_n, x->h * x->w,

@@ -546,7 +546,7 @@ static void bias_grad(sc_net *net, sc_node *nd)
             }
 }
 
-static sc_status conv2d(sc_net *net, sc_node *nd, int action)
+static sc_status conv2d(sc_net *net, sc_node *nd, sc_op_action action)
 {
     if (action == OP_SHAPE)
         return conv_shape(net, nd);
@@ -607,11 +607,15 @@ static sc_status conv2d(sc_net *net, sc_node *nd, int action)
         bias_grad(net, nd);
         return SC_OK;
     }
+    case OP_SHAPE:
+    case OP_COMMIT: /* sc_op_conv2d answers these itself */
+        break;
     }
-    return sc_fail(SC_ERR_ARG, "conv2d: unknown action %d", action);
+    return sc_fail(SC_ERR_ARG, "%s: no body for action %d", "conv2d",
+                   (int)action);
 }
 
-sc_status sc_op_conv2d(sc_net *net, sc_node *nd, int action)
+sc_status sc_op_conv2d(sc_net *net, sc_node *nd, sc_op_action action)
 {
     return sc_weighted_op(net, nd, action, conv2d);
 }

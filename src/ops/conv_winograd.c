@@ -836,7 +836,7 @@ size_t sc_winograd_packed_floats(const sc_net *net, const sc_node *nd)
     return WP * (f > b ? f : b);
 }
 
-sc_status sc_conv_winograd(sc_net *net, sc_node *nd, int action)
+sc_status sc_conv_winograd(sc_net *net, sc_node *nd, sc_op_action action)
 {
     wg_job j;
     job_init(&j, net, nd);
@@ -875,6 +875,10 @@ sc_status sc_conv_winograd(sc_net *net, sc_node *nd, int action)
         sc_pool_run(net->pool, (size_t)(nd->c + LANES - 1) / LANES, reduce_task, &j);
         return SC_OK;
     }
+    case OP_SHAPE:
+    case OP_COMMIT: /* sc_op_conv2d answers these itself */
+        break;
     }
-    return sc_fail(SC_ERR_ARG, "conv2d: unknown action %d", action);
+    return sc_fail(SC_ERR_ARG, "%s: no body for action %d", "conv2d (winograd)",
+                   (int)action);
 }

@@ -5,7 +5,7 @@
 #include "core/gemm.h"
 #include "ops/ops.h"
 
-static sc_status dense(sc_net *net, sc_node *nd, int action)
+static sc_status dense(sc_net *net, sc_node *nd, sc_op_action action)
 {
     sc_node *x = sc_in(net, nd, 0);
     int in = (int)sc_node_size(x), out = nd->c, n = net->plan_n;
@@ -64,7 +64,7 @@ static sc_status dense(sc_net *net, sc_node *nd, int action)
     return sc_fail(SC_ERR_ARG, "dense: unknown action %d", action);
 }
 
-sc_status sc_op_dense(sc_net *net, sc_node *nd, int action)
+sc_status sc_op_dense(sc_net *net, sc_node *nd, sc_op_action action)
 {
     return sc_weighted_op(net, nd, action, dense);
 }

@@ -2,7 +2,7 @@
 #include "core/error.h"
 #include "ops/ops.h"
 
-sc_status sc_op_flatten(sc_net *net, sc_node *nd, int action)
+sc_status sc_op_flatten(sc_net *net, sc_node *nd, sc_op_action action)
 {
     sc_node *x = sc_in(net, nd, 0);
     switch (action) {

@@ -4,7 +4,7 @@
 #include "core/error.h"
 #include "ops/ops.h"
 
-static sc_status gpool(sc_net *net, sc_node *nd, int action, int is_max)
+static sc_status gpool(sc_net *net, sc_node *nd, sc_op_action action, int is_max)
 {
     sc_node *x = sc_in(net, nd, 0);
     size_t planes = (size_t)net->plan_n * nd->c, hw = (size_t)x->h * x->w;
@@ -56,12 +56,12 @@ static sc_status gpool(sc_net *net, sc_node *nd, int action, int is_max)
     return sc_fail(SC_ERR_ARG, "global pool: unknown action %d", action);
 }
 
-sc_status sc_op_gavgpool(sc_net *net, sc_node *nd, int action)
+sc_status sc_op_gavgpool(sc_net *net, sc_node *nd, sc_op_action action)
 {
     return gpool(net, nd, action, 0);
 }
 
-sc_status sc_op_gmaxpool(sc_net *net, sc_node *nd, int action)
+sc_status sc_op_gmaxpool(sc_net *net, sc_node *nd, sc_op_action action)
 {
     return gpool(net, nd, action, 1);
 }

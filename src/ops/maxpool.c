@@ -83,7 +83,7 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
             x->dy[p * isz + (size_t)nd->arg[p * osz + o]] += nd->dy[p * osz + o];
 }
 
-sc_status sc_op_maxpool(sc_net *net, sc_node *nd, int action)
+sc_status sc_op_maxpool(sc_net *net, sc_node *nd, sc_op_action action)
 {
     sc_node *x = sc_in(net, nd, 0);
     int k = nd->kh, s = nd->stride;

@@ -48,7 +48,7 @@ void sc_layer_straight_through(sc_net *net, sc_node *nd)
                       sc_node_grad(net, nd, P_QB), sc_node_grad(net, nd, P_QE));
 }
 
-sc_status sc_weighted_op(sc_net *net, sc_node *nd, int action, sc_op_fn body)
+sc_status sc_weighted_op(sc_net *net, sc_node *nd, sc_op_action action, sc_op_fn body)
 {
     if (action == OP_FORWARD && nd->quantized)
         sc_layer_quantize(net, nd);

@@ -22,9 +22,15 @@
 
 #include "engine/net.h"
 
-enum { OP_SHAPE, OP_SCRATCH, OP_FORWARD, OP_BACKWARD, OP_COMMIT };
+typedef enum sc_op_action {
+    OP_SHAPE,
+    OP_SCRATCH,
+    OP_FORWARD,
+    OP_BACKWARD,
+    OP_COMMIT
+} sc_op_action;
 
-typedef sc_status (*sc_op_fn)(sc_net *net, sc_node *nd, int action);
+typedef sc_status (*sc_op_fn)(sc_net *net, sc_node *nd, sc_op_action action);
 
 /* How output channel (unit) u of a node relates to its inputs' units. */
 typedef enum sc_chan_map {
@@ -82,24 +88,24 @@ static inline size_t sc_weights_per_in(const sc_node *nd, const sc_node *x)
     return nd->pn[P_W] / ((size_t)nd->c * (size_t)x->c);
 }
 
-sc_status sc_op_input(sc_net *net, sc_node *nd, int action);
+sc_status sc_op_input(sc_net *net, sc_node *nd, sc_op_action action);
 /* Appends node 0, the input of shape c x h x w, to a new net. */
 sc_status sc_input_append(sc_net *net, int c, int h, int w);
-sc_status sc_op_dense(sc_net *net, sc_node *nd, int action);
-sc_status sc_op_conv2d(sc_net *net, sc_node *nd, int action);
-sc_status sc_op_batchnorm(sc_net *net, sc_node *nd, int action);
-sc_status sc_op_relu(sc_net *net, sc_node *nd, int action);
-sc_status sc_op_maxpool(sc_net *net, sc_node *nd, int action);
-sc_status sc_op_gavgpool(sc_net *net, sc_node *nd, int action);
-sc_status sc_op_gmaxpool(sc_net *net, sc_node *nd, int action);
-sc_status sc_op_flatten(sc_net *net, sc_node *nd, int action);
-sc_status sc_op_add(sc_net *net, sc_node *nd, int action);
+sc_status sc_op_dense(sc_net *net, sc_node *nd, sc_op_action action);
+sc_status sc_op_conv2d(sc_net *net, sc_node *nd, sc_op_action action);
+sc_status sc_op_batchnorm(sc_net *net, sc_node *nd, sc_op_action action);
+sc_status sc_op_relu(sc_net *net, sc_node *nd, sc_op_action action);
+sc_status sc_op_maxpool(sc_net *net, sc_node *nd, sc_op_action action);
+sc_status sc_op_gavgpool(sc_net *net, sc_node *nd, sc_op_action action);
+sc_status sc_op_gmaxpool(sc_net *net, sc_node *nd, sc_op_action action);
+sc_status sc_op_flatten(sc_net *net, sc_node *nd, sc_op_action action);
+sc_status sc_op_add(sc_net *net, sc_node *nd, sc_op_action action);
 
 /* Winograd convolution (conv_winograd.c), for the conv layers it fits:
  * stride 1, a 5x5 kernel, padding at most 2, two or more input channels.
  * Answers OP_SCRATCH, OP_FORWARD and OP_BACKWARD (not the bias gradient). */
 int sc_winograd_fits(const sc_net *net, const sc_node *nd);
-sc_status sc_conv_winograd(sc_net *net, sc_node *nd, int action);
+sc_status sc_conv_winograd(sc_net *net, sc_node *nd, sc_op_action action);
 
 /* How both convolutions deal samples to threads (conv2d.c): the samples
  * per chunk when one sample's scratch is `per` floats and a chunk's should
@@ -118,7 +124,7 @@ void sc_layer_straight_through(sc_net *net, sc_node *nd);
 /* What every op with weights answers around its own body: a quantised
  * layer's forward first computes qw, its backward ends with the
  * straight-through backward. */
-sc_status sc_weighted_op(sc_net *net, sc_node *nd, int action, sc_op_fn body);
+sc_status sc_weighted_op(sc_net *net, sc_node *nd, sc_op_action action, sc_op_fn body);
 /* The per-position constants a dense/conv forward adds after its bias
  * (c*h*w floats per sample, or NULL): in training mode compress's
  * training-mode map when the layer has one, else its eval-mode map. */

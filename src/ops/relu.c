@@ -55,7 +55,7 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
             dx[i] += y[i] > 0.0f ? g[i] : 0.0f;
 }
 
-sc_status sc_op_relu(sc_net *net, sc_node *nd, int action)
+sc_status sc_op_relu(sc_net *net, sc_node *nd, sc_op_action action)
 {
     sc_node *x = sc_in(net, nd, 0);
     size_t total = (size_t)net->plan_n * sc_node_size(nd);
