@@ -550,7 +550,9 @@ SC_API sc_status sc_net_compress(sc_net *net, int *removed);
 /** Forward pass of batch x with batch statistics, folded into the batch
  *  norms' running statistics (with SC_PARAM_BN_MOMENTUM); no gradient, no
  *  update. A few batches of training data bring the running statistics up
- *  to date after the net changed (bit depths moved, channels died). */
+ *  to date after the net changed (bit depths moved, channels died). A batch
+ *  whose statistics would make a running statistic non-finite gets
+ *  SC_ERR_DIVERGED and changes nothing (as in sc_net_train_step). */
 SC_API sc_status sc_net_update_bn_stats(sc_net *net, const sc_tensor *x);
 
 /* ---- Model files and inference ---------------------------------------- */

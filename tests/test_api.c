@@ -720,6 +720,29 @@ START_TEST(test_update_diverged_keeps_stats)
 }
 END_TEST
 
+START_TEST(test_stats_overflow_changes_nothing)
+{
+    /* inputs so large that the conv's batch variance overflows a float:
+     * the batch norm's output stays finite, but its running variance would
+     * not. The step and sc_net_update_bn_stats fail with SC_ERR_DIVERGED
+     * and change nothing. */
+    snapshot();
+    float big[sizeof F.xdata / sizeof F.xdata[0]];
+    for (size_t i = 0; i < sizeof big / sizeof big[0]; i++)
+        big[i] = F.xdata[i] * 1e30f;
+    int64_t shape[4] = {FN, 2, 5, 5};
+    sc_tensor *x = NULL;
+    TU_OK(sc_tensor_wrap(&x, 4, shape, big));
+    TU_FAILS(sc_net_train_step(F.net, F.opt, x, F.labels, NULL),
+             SC_ERR_DIVERGED);
+    ck_assert_msg(strstr(sc_last_error(), "running statistics") != NULL, "%s",
+                  sc_last_error());
+    TU_FAILS(sc_net_update_bn_stats(F.net, x), SC_ERR_DIVERGED);
+    sc_tensor_free(x);
+    assert_intact("running statistics overflow");
+}
+END_TEST
+
 START_TEST(test_train_step_diverged)
 {
     /* parameters so large the logits overflow: SC_ERR_DIVERGED and nothing
@@ -909,6 +932,7 @@ static Suite *suite(void)
     tcase_add_test(tf, test_train_step_nonfinite);
     tcase_add_test(tf, test_train_step_diverged);
     tcase_add_test(tf, test_update_diverged_keeps_stats);
+    tcase_add_test(tf, test_stats_overflow_changes_nothing);
     tcase_add_test(tf, test_stats_size_respected);
     tcase_add_test(tf, test_quant_api_errors);
     tcase_add_test(tf, test_grads_finite);

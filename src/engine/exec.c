@@ -122,6 +122,17 @@ int sc_grads_finite(sc_net *net)
     return !atomic_load(&j.bad);
 }
 
+sc_status sc_commit_check(sc_net *net)
+{
+    for (int i = 1; i < net->n_nodes; i++) {
+        sc_status st = sc_ops[net->nodes[i].kind].fn(net, &net->nodes[i],
+                                                     OP_COMMIT_CHECK);
+        if (st != SC_OK)
+            return st;
+    }
+    return SC_OK;
+}
+
 void sc_commit_stats(sc_net *net)
 {
     for (int i = 1; i < net->n_nodes; i++)

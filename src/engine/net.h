@@ -50,6 +50,9 @@ _Static_assert(SC_MAX_SAMPLE_FLOATS <= 0x7fffffff / 4 &&
                SC_MAX_CONV_IMAGE <= 0x7fffffff / 2 + 1,
                "the size limits keep every int index and int32 offset in range");
 
+/* The task losses, in the order of their table (ops/loss.c). */
+typedef enum sc_loss_kind { SC_LOSS_XENT, SC_LOSS_KIND_COUNT } sc_loss_kind;
+
 typedef struct sc_node {
     sc_layer_kind kind;
     int in[2];       /* input node ids */
@@ -113,6 +116,7 @@ struct sc_net {
     float *live;      /* backing store of every node's live[] */
     /* settings */
     double gamma, bn_momentum, bn_eps, quant_b0, quant_e0;
+    sc_loss_kind loss;  /* the task loss (ops/loss.c) */
     int64_t compress_every;
     uint64_t steps_since_compress;
     int64_t n0; /* quantised weights at construction, over all layers */
@@ -125,7 +129,7 @@ struct sc_net {
     int plan_dirty;   /* shapes changed: recompute everything */
     float *arena;
     size_t arena_floats;
-    float *probs;     /* softmax output of the loss, N * classes */
+    float *probs;     /* the loss's scratch (softmax output), N * classes */
     float *scratch;   /* per-thread op scratch (packed im2col panels) */
     size_t scratch_per_thread;
     float *wgrad;     /* per-thread weight-gradient partials */
@@ -218,6 +222,9 @@ int sc_grads_finite(sc_net *net);
  * OP_COMMIT (batch norm folds its batch statistics into its running
  * statistics). */
 void sc_commit_stats(sc_net *net);
+/* SC_ERR_DIVERGED with a message when sc_commit_stats would store a
+ * non-finite value; changes nothing. */
+sc_status sc_commit_check(sc_net *net);
 
 /* Input shape check shared by forward and train step. */
 sc_status sc_check_input(const sc_net *net, const sc_tensor *x, int *n,

@@ -18,7 +18,10 @@ SC_API sc_status sc_net_update_bn_stats(sc_net *net, const sc_tensor *x)
     net->training = 1;
     net->input = x->data;
     sc_forward(net, n);
-    sc_commit_stats(net);
+    st = sc_commit_check(net);
+    if (st == SC_OK)
+        sc_commit_stats(net);
     net->training = mode;
-    return SC_OK;
+    return st == SC_OK ? st : sc_fail(st, "sc_net_update_bn_stats: %s",
+                                      sc_last_error());
 }

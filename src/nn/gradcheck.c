@@ -41,14 +41,12 @@ static void set_input_dy(sc_net *net, float *dx)
     }
 }
 
-/* L = xent + gamma Q on the planned batch at net->input. */
+/* L = the task loss + gamma Q on the planned batch at net->input. */
 static double eval_loss(sc_net *net, int n, const int32_t *labels,
                         float *dlogits)
 {
-    sc_node *last = &net->nodes[net->n_nodes - 1];
-    int k = sc_net_output_size(net);
     sc_forward(net, n);
-    double task = sc_xent(last->y, labels, n, k, net->probs, dlogits, NULL);
+    double task = sc_task_loss(net, labels, n, dlogits, NULL);
     sc_liveness(net);
     return task + net->gamma * sc_size_loss(net, 0);
 }

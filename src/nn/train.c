@@ -74,7 +74,7 @@ SC_API sc_status sc_net_train_step(sc_net *net, sc_optimizer *opt,
     sc_node *last = &net->nodes[net->n_nodes - 1];
     sc_zero_dy(net, n);
     int correct;
-    double task = sc_xent(last->y, labels, n, k, net->probs, last->dy, &correct);
+    double task = sc_task_loss(net, labels, n, last->dy, &correct);
     sc_liveness(net);
     double q = sc_size_loss(net, 0);
     double loss = task + net->gamma * q;
@@ -82,6 +82,10 @@ SC_API sc_status sc_net_train_step(sc_net *net, sc_optimizer *opt,
         net->training = mode;
         return sc_fail(SC_ERR_DIVERGED, "%s: the loss is not finite (%g)", fn,
                        loss);
+    }
+    if ((st = sc_commit_check(net)) != SC_OK) {
+        net->training = mode;
+        return sc_fail(st, "%s: %s; nothing was updated", fn, sc_last_error());
     }
     sc_backward(net, n);
     sc_size_loss(net, 1);

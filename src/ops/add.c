@@ -53,6 +53,7 @@ sc_status sc_op_add(sc_net *net, sc_node *nd, sc_op_action action)
         return SC_OK;
     case OP_SCRATCH:
     case OP_COMMIT:
+    case OP_COMMIT_CHECK:
         return SC_OK;
     case OP_FORWARD: {
         add_job j = {a->y, b->y, nd->y, 0};

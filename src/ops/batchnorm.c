@@ -149,17 +149,43 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
 
 /* running statistics += momentum * (batch statistics - running), the
  * variance unbiased by m / (m - 1) over the m values of a channel */
-static void commit(sc_net *net, sc_node *nd)
+/* The running statistics after this batch, into rm and rv (which may be
+ * the node's own): the one rule that both the commit and its check use. */
+static void next_stats(sc_net *net, sc_node *nd, float *rm, float *rv)
 {
     float mom = (float)net->bn_momentum;
     sc_node *x = sc_in(net, nd, 0);
     double m = (double)net->plan_n * x->h * x->w;
     float unbias = m > 1 ? (float)(m / (m - 1)) : 1.0f;
-    float *rm = sc_node_state(net, nd, S_MEAN), *rv = sc_node_state(net, nd, S_VAR);
+    const float *om = sc_node_state(net, nd, S_MEAN),
+                *ov = sc_node_state(net, nd, S_VAR);
     for (int c = 0; c < nd->c; c++) {
-        rm[c] = (1 - mom) * rm[c] + mom * nd->save[c];
-        rv[c] = (1 - mom) * rv[c] + mom * nd->save[2 * nd->c + c] * unbias;
+        float a = (1 - mom) * om[c] + mom * nd->save[c];
+        float b = (1 - mom) * ov[c] + mom * nd->save[2 * nd->c + c] * unbias;
+        rm[c] = a;
+        rv[c] = b;
     }
+}
+
+static void commit(sc_net *net, sc_node *nd)
+{
+    next_stats(net, nd, sc_node_state(net, nd, S_MEAN),
+               sc_node_state(net, nd, S_VAR));
+}
+
+/* The check writes into the thread 0 scratch, which holds nothing
+ * between ops. */
+static sc_status commit_check(sc_net *net, sc_node *nd)
+{
+    float *m = sc_thread_scratch(net, 0), *v = m + nd->c;
+    next_stats(net, nd, m, v);
+    for (int c = 0; c < nd->c; c++)
+        if (!isfinite(m[c]) || !isfinite(v[c]))
+            return sc_fail(SC_ERR_DIVERGED, "batch norm layer %d channel %d: "
+                           "the running statistics would not be finite "
+                           "(batch mean %g, variance %g)", (int)(nd - net->nodes), c,
+                           (double)nd->save[c], (double)nd->save[2 * nd->c + c]);
+    return SC_OK;
 }
 
 sc_status sc_op_batchnorm(sc_net *net, sc_node *nd, sc_op_action action)
@@ -176,8 +202,12 @@ sc_status sc_op_batchnorm(sc_net *net, sc_node *nd, sc_op_action action)
             (nd->flags & SC_BN_AFFINE) ? (size_t)x->c : 0;
         nd->sn[S_MEAN] = nd->sn[S_VAR] = (size_t)x->c;
         return SC_OK;
-    case OP_SCRATCH: { /* backward: a channel's masked dy per thread */
-        size_t need = ((size_t)j.n * j.hw + 15) / 16 * 16;
+    case OP_SCRATCH: { /* backward: a channel's masked dy per thread; the
+                          commit check: the next statistics */
+        size_t need = (size_t)j.n * j.hw;
+        if (need < 2 * (size_t)nd->c)
+            need = 2 * (size_t)nd->c;
+        need = sc_up16(need);
         if (need > net->scratch_per_thread)
             net->scratch_per_thread = need;
         nd->n_save = 3 * (size_t)nd->c; /* batch mean, invstd, var */
@@ -186,6 +216,8 @@ sc_status sc_op_batchnorm(sc_net *net, sc_node *nd, sc_op_action action)
     case OP_COMMIT:
         commit(net, nd);
         return SC_OK;
+    case OP_COMMIT_CHECK:
+        return commit_check(net, nd);
     case OP_FORWARD:
         sc_pool_run(net->pool, (size_t)nd->c, forward_task, &j);
         return SC_OK;

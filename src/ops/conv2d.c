@@ -550,7 +550,7 @@ static sc_status conv2d(sc_net *net, sc_node *nd, sc_op_action action)
 {
     if (action == OP_SHAPE)
         return conv_shape(net, nd);
-    if (action == OP_COMMIT)
+    if (action == OP_COMMIT || action == OP_COMMIT_CHECK)
         return SC_OK;
     if (sc_winograd_fits(net, nd)) {
         sc_status st = sc_conv_winograd(net, nd, action);
@@ -608,7 +608,8 @@ static sc_status conv2d(sc_net *net, sc_node *nd, sc_op_action action)
         return SC_OK;
     }
     case OP_SHAPE:
-    case OP_COMMIT: /* sc_op_conv2d answers these itself */
+    case OP_COMMIT:
+    case OP_COMMIT_CHECK: /* sc_op_conv2d answers these itself */
         break;
     }
     return sc_fail(SC_ERR_ARG, "%s: no body for action %d", "conv2d",

@@ -876,7 +876,8 @@ sc_status sc_conv_winograd(sc_net *net, sc_node *nd, sc_op_action action)
         return SC_OK;
     }
     case OP_SHAPE:
-    case OP_COMMIT: /* sc_op_conv2d answers these itself */
+    case OP_COMMIT:
+    case OP_COMMIT_CHECK: /* sc_op_conv2d answers these itself */
         break;
     }
     return sc_fail(SC_ERR_ARG, "%s: no body for action %d", "conv2d (winograd)",

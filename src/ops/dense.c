@@ -19,6 +19,7 @@ static sc_status dense(sc_net *net, sc_node *nd, sc_op_action action)
         return SC_OK;
     case OP_SCRATCH:
     case OP_COMMIT:
+    case OP_COMMIT_CHECK:
         return SC_OK;
     case OP_FORWARD: {
         const float *w = sc_layer_weights(net, nd);

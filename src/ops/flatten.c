@@ -12,6 +12,7 @@ sc_status sc_op_flatten(sc_net *net, sc_node *nd, sc_op_action action)
         return SC_OK;
     case OP_SCRATCH:
     case OP_COMMIT:
+    case OP_COMMIT_CHECK:
     case OP_FORWARD:  /* the plan points y at the input's y */
     case OP_BACKWARD: /* and dy at the input's dy: nothing to move */
         return SC_OK;

@@ -17,6 +17,7 @@ static sc_status gpool(sc_net *net, sc_node *nd, sc_op_action action, int is_max
         nd->n_arg = is_max ? planes : 0;
         return SC_OK;
     case OP_COMMIT:
+    case OP_COMMIT_CHECK:
         return SC_OK;
     case OP_FORWARD:
         for (size_t p = 0; p < planes; p++) {

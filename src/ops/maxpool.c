@@ -103,6 +103,7 @@ sc_status sc_op_maxpool(sc_net *net, sc_node *nd, sc_op_action action)
         nd->n_arg = planes * (size_t)nd->h * (size_t)nd->w;
         return SC_OK;
     case OP_COMMIT:
+    case OP_COMMIT_CHECK:
         return SC_OK;
     case OP_FORWARD:
         sc_pool_map(net->pool, planes, GRAIN, forward_task, &j);

@@ -10,6 +10,8 @@
  *   OP_COMMIT    after a successful training step: fold what the forward
  *                measured into the node's state (batch norm's running
  *                statistics)
+ *   OP_COMMIT_CHECK  SC_ERR_DIVERGED (and a message) when OP_COMMIT would
+ *                store a non-finite value; changes nothing
  *
  * The table line of each kind says what the rest of the library needs to
  * know about it without naming it: whether it has weights (and so can be
@@ -27,7 +29,8 @@ typedef enum sc_op_action {
     OP_SCRATCH,
     OP_FORWARD,
     OP_BACKWARD,
-    OP_COMMIT
+    OP_COMMIT,
+    OP_COMMIT_CHECK
 } sc_op_action;
 
 typedef sc_status (*sc_op_fn)(sc_net *net, sc_node *nd, sc_op_action action);
@@ -135,6 +138,27 @@ const float *sc_layer_cbias(const sc_net *net, const sc_node *nd);
  * (when not NULL) and the number of correct argmax predictions. */
 double sc_xent(const float *logits, const int32_t *labels, int n, int k,
                float *probs, float *dlogits, int *correct);
+
+/* ---- losses (loss.c): one table, like the ops' ---- */
+/* What a loss reads: the last node's output z [n, k], the targets, and
+ * n * k floats of scratch (the softmax's probabilities). */
+typedef struct sc_loss_batch {
+    const float *z;
+    const int32_t *labels;
+    int n, k;
+    float *scratch;
+} sc_loss_batch;
+/* The mean loss of the batch; dL/dz into dz when not NULL; *correct (when
+ * not NULL) the samples whose argmax is their label. */
+typedef double (*sc_loss_fn)(const sc_loss_batch *b, float *dz, int *correct);
+typedef struct sc_loss_def {
+    const char *name;
+    sc_loss_fn fn;
+} sc_loss_def;
+extern const sc_loss_def sc_losses[SC_LOSS_KIND_COUNT];
+/* The net's loss (net->loss) on the planned batch of n at its last node. */
+double sc_task_loss(sc_net *net, const int32_t *labels, int n, float *dz,
+                    int *correct);
 
 /* Thread t's op scratch (net->scratch_per_thread floats). */
 static inline float *sc_thread_scratch(const sc_net *net, int t)

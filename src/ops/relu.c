@@ -67,6 +67,7 @@ sc_status sc_op_relu(sc_net *net, sc_node *nd, sc_op_action action)
         return SC_OK;
     case OP_SCRATCH:
     case OP_COMMIT:
+    case OP_COMMIT_CHECK:
         return SC_OK;
     case OP_FORWARD: {
         if (nd->fused)
