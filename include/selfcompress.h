@@ -507,9 +507,19 @@ typedef struct sc_size_report {
     double bits_pct;        /**< bits / (32 * N0) * 100 */
     double weights_pct;     /**< weights / N0 * 100 */
     double size_loss;       /**< Q: sum B * live_in * kh * kw / N0 */
-    int64_t overhead_floats;/**< fp32 extras: biases (and constants
-                                 compress folded in), norm params and
-                                 running stats, b and e */
+    int64_t overhead_floats;/**< fp32 floats besides the weights: the
+                                 biases of every dense/conv layer,
+                                 quantised or not; the quantised layers'
+                                 b and e (one each per channel); batch
+                                 norm's gamma, beta, running mean and
+                                 variance; the constant maps compress
+                                 folded in (c*h*w floats per mode that
+                                 has one, on any layer). For one layer:
+                                 its biases, b and e and constant maps.
+                                 Dead channels' floats count until
+                                 compress removes them; the weights of
+                                 layers that are not quantised are in
+                                 none of the net's figures */
 } sc_size_report;
 /** An sc_size_report with .size set and zero figures. */
 #define SC_SIZE_REPORT_INIT {sizeof(sc_size_report), 0, 0, 0, 0, 0, 0, 0, 0, 0}

@@ -531,7 +531,7 @@ START_TEST(test_conv_algo)
     }
     ck_assert_double_gt(scale, 0.1);
     ck_assert_double_gt(diff, 0.0);
-    ck_assert_double_le(diff, 5e-5 * scale);
+    ck_assert_double_le(diff, 2e-5 * scale); /* measured: 3.6e-6 (avx512) */
     sc_tensor_free(x);
     sc_tensor_free(y);
     sc_net_free(net);

@@ -309,6 +309,87 @@ static void load_fails(const char *path, sc_status want, long where)
                   "at %ld: no message", where);
 }
 
+/* The stored n0 (a layer's weights at construction) must be what
+ * sc_graph_write writes for the graph: 0 on a layer without weights; on a
+ * dense or conv layer its channels at construction (its own channels unless
+ * quantised) times its input's at construction times its weights per
+ * input unit. Net: conv 4 (quantised, one channel removed by compress),
+ * relu, flatten, dense 5 (not quantised). */
+static void put_n0(unsigned char *d, size_t n, int layer, uint64_t n0)
+{
+    size_t at = 20 + 16 + (size_t)(layer - 1) * 50 + 42;
+    ck_assert_uint_le(at + 8, n);
+    for (int i = 0; i < 8; i++)
+        d[at + (size_t)i] = (unsigned char)(n0 >> (8 * i));
+    tu_reseal(d, n);
+}
+
+START_TEST(test_n0_must_match_the_graph)
+{
+    tu_make_tmpdir("sc_test_ckpt");
+    sc_net *net;
+    int conv, id, removed = 0;
+    TU_OK(sc_net_create(&net, C, H, W));
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 4, 3, 3, 1, 1, SC_BIAS, &conv));
+    TU_OK(sc_net_relu(net, conv, &id));
+    TU_OK(sc_net_flatten(net, id, &id));
+    TU_OK(sc_net_dense(net, id, CLASSES, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 4));
+    TU_OK(sc_net_quantize(net, conv));
+    kill_channels(net, conv, 0, 0);
+    TU_OK(sc_net_compress(net, &removed));
+    ck_assert_int_eq(removed, 1);
+    ck_assert_uint_eq(net->nodes[conv].pn[P_W], 3 * C * 9);
+    ck_assert_int_eq((int)net->nodes[conv].n0, 4 * C * 9);
+    ck_assert_uint_eq(net->nodes[id].pn[P_W], CLASSES * 3 * H * W);
+    ck_assert_int_eq((int)net->nodes[id].n0, CLASSES * 4 * H * W);
+    TU_OK(sc_checkpoint_save(net, NULL, NULL, 0, tu_path("ck")));
+    size_t n;
+    unsigned char *good = tu_read_all(tu_path("ck"), &n);
+    unsigned char *d = malloc(n);
+    ck_assert_ptr_nonnull(d);
+    const uint64_t per_conv = C * 9, per_dense = H * W;
+    struct { int layer; uint64_t n0; } bad[] = {
+        {2, 1},                           /* the relu has no weights */
+        {3, 64},                          /* nor the flatten */
+        {1, 2 * per_conv},                /* fewer than its 3 channels' */
+        {1, 4 * per_conv + 1},            /* not whole input channels */
+        {1, 0},
+        {1, 5 * per_conv},                /* 5 channels: the dense had 4 in */
+        {4, CLASSES * 3 * per_dense},     /* the dense's input had 4 */
+        {4, CLASSES * 5 * per_dense},
+        {4, CLASSES * 4 * per_dense + 1},
+        {4, (CLASSES + 1) * 4 * per_dense}, /* its own channels never go */
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        memcpy(d, good, n);
+        put_n0(d, n, bad[k].layer, bad[k].n0);
+        tu_write_all(tu_path("bad"), d, n);
+        load_fails(tu_path("bad"), SC_ERR_FORMAT, (long)k);
+        ck_assert_msg(strstr(sc_last_error(), "n0"), "%zu: %s", k,
+                      sc_last_error());
+    }
+    /* another consistent history (conv 5 at construction) loads */
+    memcpy(d, good, n);
+    put_n0(d, n, 1, 5 * per_conv);
+    put_n0(d, n, 4, CLASSES * 5 * per_dense);
+    tu_write_all(tu_path("other"), d, n);
+    sc_net *n2 = NULL;
+    sc_optimizer *o2 = NULL;
+    TU_OK(sc_checkpoint_load(tu_path("other"), &n2, &o2, NULL, 0, NULL));
+    ck_assert_int_eq((int)n2->nodes[conv].n0, 5 * C * 9);
+    ck_assert_int_eq((int)n2->n0, 5 * C * 9);
+    sc_net_free(n2);
+    TU_OK(sc_checkpoint_load(tu_path("ck"), &n2, &o2, NULL, 0, NULL));
+    ck_assert_int_eq((int)n2->nodes[id].n0, CLASSES * 4 * H * W);
+    sc_net_free(n2);
+    free(d);
+    free(good);
+    sc_net_free(net);
+    tu_remove_tmpdir();
+}
+END_TEST
+
 START_TEST(test_errors)
 {
     tu_make_tmpdir("sc_test_ckpt");
@@ -604,6 +685,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_loaders_refuse_what_setters_refuse);
     tcase_add_test(tc, test_step_count_cannot_wrap);
+    tcase_add_test(tc, test_n0_must_match_the_graph);
     tcase_add_test(tc, test_special_files_fail_at_once);
     tcase_add_test(tc, test_save_removes_dead_processes_temporaries);
     tcase_add_test(tc, test_corruption_and_truncation_rejected);

@@ -233,8 +233,11 @@ START_TEST(test_conv_on_every_kernel)
     /* Pass 0, the reference: the direct GEMM on the portable kernel
      * (generic is last in the list), checked against double. Then every
      * kernel with 1 and 2 threads, direct and as the op picks (Winograd
-     * for the 5x5 geometries, whose fp32 error is a few 1e-6 of the
-     * scale: the bound is 5e-5 there, 1e-5 elsewhere). */
+     * for the 5x5 geometries). Winograd's fp32 error, measured on these
+     * geometries with the avx512, avx2 and generic kernels, is at most
+     * 3.7e-6 of the scale in y, 4.4e-6 in dx and 2.7e-6 in dparams: the
+     * bound is 2e-5 there (a transform coefficient 1e-3 off gives 6e-4 to
+     * 5e-3), 1e-5 elsewhere. */
     int wino = g->kh == 5 && g->kw == 5 && g->s == 1 && g->p <= 2 && g->c >= 2;
     for (int pass = 0; pass <= 4 * nk; pass++) {
         int q = pass == 0 ? 0 : pass - 1; /* kernel, threads, algorithm */
@@ -255,7 +258,7 @@ START_TEST(test_conv_on_every_kernel)
         /* the geometries meant for Winograd get it */
         ck_assert_int_eq(sc_winograd_fits(net, &net->nodes[conv]),
                          algo == SC_CONV_ALGO_AUTO && wino);
-        double tol = algo == SC_CONV_ALGO_AUTO && wino ? 5e-5 : 1e-5;
+        double tol = algo == SC_CONV_ALGO_AUTO && wino ? 2e-5 : 1e-5;
         double loss;
         TU_OK(sc_grad_loss(net, x, NB, labels, &loss, dp, dx));
         sc_node *nd = &net->nodes[conv];

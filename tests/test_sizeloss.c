@@ -280,6 +280,29 @@ START_TEST(test_partly_quantised)
 }
 END_TEST
 
+/* overhead_floats counts the biases of every dense/conv layer, quantised
+ * or not: input 4 -> dense 3 (bias, quantised) -> dense 2 (bias, not). */
+START_TEST(test_overhead_counts_unquantised_biases)
+{
+    sc_net *net;
+    int q, f;
+    TU_OK(sc_net_create(&net, 4, 1, 1));
+    TU_OK(sc_net_dense(net, SC_INPUT, 3, SC_BIAS, &q));
+    TU_OK(sc_net_dense(net, q, 2, SC_BIAS, &f));
+    TU_OK(sc_net_init(net, 5));
+    TU_OK(sc_net_quantize(net, q));
+    ck_assert(!sc_net_is_quantized(net, f));
+    sc_size_report r = report(net, SC_ALL_LAYERS);
+    /* dense 3: bias 3, b 3, e 3; dense 2: bias 2 */
+    ck_assert_int_eq(r.overhead_floats, 3 + 3 + 3 + 2);
+    ck_assert_int_eq(r.weights0, 12);
+    ck_assert_int_eq(r.weights, 12);
+    ck_assert_int_eq(report(net, q).overhead_floats, 9);
+    ck_assert_int_eq(report(net, f).overhead_floats, 2);
+    sc_net_free(net);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("sizeloss");
@@ -290,6 +313,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_gradient_vs_finite_differences);
     tcase_add_test(tc, test_report_size_and_errors);
     tcase_add_test(tc, test_partly_quantised);
+    tcase_add_test(tc, test_overhead_counts_unquantised_biases);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -2,6 +2,7 @@
 #include "io/graph_io.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -166,6 +167,73 @@ static sc_status check_cost(sc_net *net, int keep_quant,
     return SC_OK;
 }
 
+/* The stored n0 of layer nd (node i) against the graph: 0 on a layer
+ * without weights; on a dense or conv layer c0 * cin0 * k, with k its
+ * weights per input unit, cin0 the input's unit count at construction
+ * (orig[] of the input node) and c0 its own, which is c unless the layer is
+ * quantised (only a quantised layer's channels are ever removed, so then
+ * c0 >= c). orig[i] gets node i's unit count at construction. */
+static sc_status check_n0(const sc_net *net, const sc_node *nd, int i,
+                          unsigned quant, uint64_t n0, uint64_t *orig,
+                          const char *fn)
+{
+    uint64_t in0 = orig[nd->in[0]], c0 = (uint64_t)nd->c;
+    if (!sc_is_weighted(nd)) {
+        if (n0 != 0)
+            return sc_fail(SC_ERR_FORMAT, "%s: layer %d has no weights but "
+                           "a stored n0 of %llu", fn, i, (unsigned long long)n0);
+        switch (sc_ops[nd->kind].chan) {
+        case SC_CHAN_FLATTEN: {
+            const sc_node *x = &net->nodes[nd->in[0]];
+            uint64_t hw = (uint64_t)x->h * (uint64_t)x->w;
+            if (hw == 0 || in0 > ((uint64_t)1 << 40) / hw)
+                return sc_fail(SC_ERR_FORMAT, "%s: layer %d: more than 2^40 "
+                               "features at construction", fn, i);
+            c0 = in0 * hw;
+            break;
+        }
+        case SC_CHAN_JOIN:
+            for (int k = 1; k < nd->n_in; k++)
+                if (orig[nd->in[k]] != in0)
+                    return sc_fail(SC_ERR_FORMAT, "%s: layer %d joins inputs "
+                                   "of %llu and %llu channels at construction "
+                                   "(their n0)", fn, i, (unsigned long long)in0,
+                                   (unsigned long long)orig[nd->in[k]]);
+            c0 = in0;
+            break;
+        case SC_CHAN_CONCAT:
+            c0 = 0;
+            for (int k = 0; k < nd->n_in; k++)
+                c0 += orig[nd->in[k]];
+            break;
+        case SC_CHAN_SOURCE:
+        case SC_CHAN_SAME:
+        case SC_CHAN_NEW:
+            c0 = in0;
+            break;
+        }
+        orig[i] = c0;
+        return SC_OK;
+    }
+    const sc_node *x = &net->nodes[nd->in[0]];
+    uint64_t blk = sc_weights_per_in(nd, x), lim = (uint64_t)1 << 40;
+    int ok = blk > 0 && in0 > 0 && in0 <= lim / blk;
+    uint64_t per = ok ? in0 * blk : 1;
+    ok = ok && n0 % per == 0 && n0 >= (uint64_t)nd->pn[P_W];
+    if (ok) {
+        c0 = n0 / per;
+        ok = quant ? c0 >= (uint64_t)nd->c : c0 == (uint64_t)nd->c;
+    }
+    if (!ok)
+        return sc_fail(SC_ERR_FORMAT, "%s: layer %d: a stored n0 of %llu "
+                       "does not match its %zu weights%s", fn, i,
+                       (unsigned long long)n0, nd->pn[P_W],
+                       quant ? "" : " (an unquantised layer keeps its "
+                                    "channels)");
+    orig[i] = c0;
+    return SC_OK;
+}
+
 sc_status sc_graph_read(sc_rbuf *r, int keep_quant, const sc_load_limits *lim,
                         sc_net **out, const char *fn)
 {
@@ -182,6 +250,12 @@ sc_status sc_graph_read(sc_rbuf *r, int keep_quant, const sc_load_limits *lim,
     sc_status st = sc_net_create(&net, (int)c, (int)h, (int)w);
     if (st != SC_OK)
         return st == SC_ERR_NOMEM ? st : reformat(fn, "", 0);
+    uint64_t *orig = malloc((size_t)n * sizeof *orig); /* check_n0 */
+    if (!orig) {
+        sc_net_free(net);
+        return sc_fail(SC_ERR_NOMEM, "%s: out of memory", fn);
+    }
+    orig[0] = c;
     /* budget: floats we allocate may not exceed a multiple of the bytes
      * present (a 1-bit weight is 1/8 byte), plus a fixed allowance
      * (docs/format.md) */
@@ -222,6 +296,8 @@ sc_status sc_graph_read(sc_rbuf *r, int keep_quant, const sc_load_limits *lim,
                          "not match the graph", fn, i);
             break;
         }
+        if ((st = check_n0(net, nd, id, quant, n0, orig, fn)) != SC_OK)
+            break;
         nd->n0 = (int64_t)n0;
         nd->quantized = (int)quant; /* for a model: "stored quantised" */
         if (quant && keep_quant)
@@ -241,6 +317,7 @@ sc_status sc_graph_read(sc_rbuf *r, int keep_quant, const sc_load_limits *lim,
                          "memory than a file of %zu bytes can describe", fn, i,
                          r->len);
     }
+    free(orig);
     if (st == SC_OK)
         st = check_cost(net, keep_quant, lim, fn);
     if (st == SC_OK) {

@@ -146,9 +146,10 @@ SC_API sc_status sc_net_size_report(const sc_net *cnet, int id,
                                                nd->sn[S_MEAN] + nd->sn[S_VAR]);
             if (nd->quantized)
                 report_layer(net, nd, &r, &q);
-            else
-                r.overhead_floats += (int64_t)sc_node_size(nd) *
-                                     ((nd->cbias != NULL) + (nd->tbias != NULL));
+            else /* biases (dense/conv) and constant maps (any layer) */
+                r.overhead_floats += (int64_t)nd->pn[P_B] +
+                                     (int64_t)sc_node_size(nd) *
+                                         ((nd->cbias != NULL) + (nd->tbias != NULL));
         }
         r.in_channels = 0;
     } else {
