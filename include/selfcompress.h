@@ -400,7 +400,11 @@ SC_API uint64_t sc_optimizer_steps(const sc_optimizer *opt);
 
 /** One training step on a batch: forward, loss (+ gamma * Q), backward,
  *  update. x is N x c x h x w, labels N ints in [0, outputs). stats may be
- *  NULL. On any error nothing changes. */
+ *  NULL. On any error nothing changes. SC_ERR_DIVERGED when the loss, a
+ *  gradient, a new parameter, an optimizer moment or a new running
+ *  statistic would not be finite; after a step that succeeds, every
+ *  quantised channel's b is at most 32 and its e within [-64, 64] (values
+ *  the update takes beyond are brought back to the bound). */
 SC_API sc_status sc_net_train_step(sc_net *net, sc_optimizer *opt,
                                    const sc_tensor *x, const int32_t *labels,
                                    sc_step_stats *stats);
