@@ -393,6 +393,32 @@ END_TEST
  * at lr = 2^10 makes the update -1024 * gradient; the task gradient dL/dq =
  * (softmax - onehot)^T x / n and the size term gamma dQ/db are computed here
  * in double. */
+/* SGD without momentum: lr on weights and biases, lrq on b and e. */
+static sc_optimizer *plain_sgd(sc_net *net, double lr, double lrq)
+{
+    sc_optimizer *opt;
+    TU_OK(sc_optimizer_create(&opt, net, SC_OPT_SGD));
+    TU_OK(sc_optimizer_set(opt, SC_OPT_MOMENTUM, 0, 0.0));
+    TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_ALL, lr));
+    TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_QUANT, lrq));
+    return opt;
+}
+
+/* A batch of N random inputs and labels (from seed) for dense_net,
+ * wrapped around x. */
+enum { N = 5 };
+static sc_tensor *step_batch(uint64_t seed, float x[N * K], int32_t labels[N])
+{
+    tu_lcg r;
+    tu_lcg_seed(&r, seed);
+    tu_fill(&r, x, N * K, -1.0, 1.0);
+    tu_labels(&r, labels, N, C);
+    int64_t shape[4] = {N, K, 1, 1};
+    sc_tensor *t;
+    TU_OK(sc_tensor_wrap(&t, 4, shape, x));
+    return t;
+}
+
 START_TEST(test_backward_through_train_step)
 {
     int id;
@@ -401,21 +427,10 @@ START_TEST(test_backward_through_train_step)
      * them back) */
     const double gamma = 0.25, lr = 1024.0, lrq = 16.0;
     TU_OK(sc_net_set_param(net, SC_PARAM_GAMMA, gamma));
-    sc_optimizer *opt;
-    TU_OK(sc_optimizer_create(&opt, net, SC_OPT_SGD));
-    TU_OK(sc_optimizer_set(opt, SC_OPT_MOMENTUM, 0, 0.0));
-    TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_ALL, lr));
-    TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_QUANT, lrq));
-    enum { N = 5 };
+    sc_optimizer *opt = plain_sgd(net, lr, lrq);
     float x[N * K];
     int32_t labels[N];
-    tu_lcg r;
-    tu_lcg_seed(&r, 7);
-    tu_fill(&r, x, N * K, -1.0, 1.0);
-    tu_labels(&r, labels, N, C);
-    int64_t shape[4] = {N, K, 1, 1};
-    sc_tensor *t;
-    TU_OK(sc_tensor_wrap(&t, 4, shape, x));
+    sc_tensor *t = step_batch(7, x, labels);
     size_t np = sc_net_param_count(net);
     ck_assert_uint_eq(np, (size_t)K * C + 2 * C); /* W, then b, then e */
     float *p0 = tu_params(net, NULL);
@@ -484,21 +499,10 @@ START_TEST(test_step_keeps_quant_ranges)
     sc_net *net = dense_net(&id);
     const float tb2[C] = {31.5f, 31.5f, 8.0f, 8.0f, 3.0f, 31.9f};
     TU_OK(sc_net_set_quant(net, id, tb2, te, C));
-    sc_optimizer *opt;
-    TU_OK(sc_optimizer_create(&opt, net, SC_OPT_SGD));
-    TU_OK(sc_optimizer_set(opt, SC_OPT_MOMENTUM, 0, 0.0));
-    TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_ALL, 0.0));
-    TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_QUANT, 1e6));
-    enum { N = 5 };
+    sc_optimizer *opt = plain_sgd(net, 0.0, 1e6);
     float x[N * K];
     int32_t labels[N];
-    tu_lcg r;
-    tu_lcg_seed(&r, 9);
-    tu_fill(&r, x, N * K, -1.0, 1.0);
-    tu_labels(&r, labels, N, C);
-    int64_t shape[4] = {N, K, 1, 1};
-    sc_tensor *t;
-    TU_OK(sc_tensor_wrap(&t, 4, shape, x));
+    sc_tensor *t = step_batch(9, x, labels);
     TU_OK(sc_net_train_step(net, opt, t, labels, NULL));
     float b[C], e[C];
     TU_OK(sc_net_get_quant(net, id, b, e, C));
