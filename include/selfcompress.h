@@ -195,7 +195,11 @@ enum sc_layer_flags {
     SC_NO_BIAS = 0,            /**< dense/conv: no bias */
     SC_BIAS = 1,               /**< dense/conv: add a learned bias */
     SC_BN_AFFINE = 2,          /**< batch norm: learned scale and shift */
-    SC_BN_BATCH_STATS = 4      /**< batch norm: batch statistics in eval too */
+    SC_BN_BATCH_STATS = 4,     /**< batch norm: batch statistics in eval too */
+    SC_POOL_COUNT_PAD = 8      /**< average pool: the padding's zeros count
+                                    in the mean (PyTorch's count_include_pad
+                                    = True); without it the mean is over
+                                    the window's part inside the input */
 };
 
 /** Layer kinds, as sc_net_layer_kind() reports them. Append-only. */
@@ -256,6 +260,64 @@ SC_API sc_status sc_net_global_maxpool(sc_net *net, int in, int *id);
 SC_API sc_status sc_net_flatten(sc_net *net, int in, int *id);
 /** Element-wise sum of two layers of the same shape. */
 SC_API sc_status sc_net_add(sc_net *net, int a, int b, int *id);
+
+/** The most inputs a layer takes (a concatenation's). */
+#define SC_MAX_LAYER_INPUTS 16
+
+/**
+ * A layer described by its attributes, for sc_net_add_layer(): the one
+ * builder every layer kind has (the functions above are shorthands for it)
+ * and the form sc_net_layer_desc() reports a layer in. A field a kind does
+ * not take must be 0; a stride or group count of 0 means 1. Start from
+ * SC_LAYER_DESC_INIT(kind); fields past .size (an older caller's struct)
+ * are 0.
+ *
+ *   kind            takes
+ *   DENSE           channels (output features), flags SC_BIAS
+ *   CONV2D          channels, kernel, stride, pad, groups, flags SC_BIAS
+ *   BATCHNORM       flags SC_BN_AFFINE, SC_BN_BATCH_STATS
+ *   MAXPOOL         kernel, stride (square and unpadded; else
+ *                   SC_ERR_UNSUPPORTED)
+ *   RELU, GAVGPOOL, GMAXPOOL, FLATTEN    nothing
+ *   ADD             two inputs of the same shape
+ *
+ * Output size along an axis: (in + 2 pad - kernel) / stride + 1 (rounded
+ * down); pad is at most kernel - 1 for the pools and every window
+ * overlaps the input.
+ */
+typedef struct sc_layer_desc {
+    size_t size;            /**< sizeof(sc_layer_desc) as the caller knows */
+    sc_layer_kind kind;
+    int channels;           /**< dense: output features; conv: output
+                                 channels (1 .. 2^20) */
+    int kernel_h, kernel_w; /**< window height and width (1 .. 64) */
+    int stride_h, stride_w; /**< window step (0: 1; at most 64) */
+    int pad_h, pad_w;       /**< zeros on each side: top and bottom, left
+                                 and right (0 .. 64) */
+    int groups;             /**< conv: input and output channels split into
+                                 this many groups, each group's outputs
+                                 reading its inputs only (0: 1) */
+    int flags;              /**< sc_layer_flags */
+    float alpha;            /**< a kind's scalar attribute */
+} sc_layer_desc;
+
+#define SC_LAYER_DESC_INIT(kind) \
+    {sizeof(sc_layer_desc), (kind), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.0f}
+
+/** Appends a layer of kind desc->kind reading the n_inputs layers in
+ *  inputs[] (ids of earlier layers or SC_INPUT): SC_ERR_ARG for a field the
+ *  kind does not take, out of its range, or the wrong input count;
+ *  SC_ERR_SHAPE when the inputs' shapes do not fit it. */
+SC_API sc_status sc_net_add_layer(sc_net *net, const sc_layer_desc *desc,
+                                  const int *inputs, int n_inputs, int *id);
+/** Layer id as a descriptor (its channels the current ones: fewer after
+ *  compress), its inputs in inputs[] (SC_MAX_LAYER_INPUTS ints, or NULL)
+ *  and their count in *n_inputs (or NULL). out->size must be set; a
+ *  shorter struct gets the fields it has. The input layer is
+ *  SC_ERR_ARG: it is sc_net_create()'s. */
+SC_API sc_status sc_net_layer_desc(const sc_net *net, int id,
+                                   sc_layer_desc *out, int *inputs,
+                                   int *n_inputs);
 
 /** Allocates the parameters and initialises them from seed: He (Kaiming)
  *  normal weights, zero biases, unit/zero batch-norm scale/shift. */

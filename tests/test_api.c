@@ -318,6 +318,123 @@ START_TEST(test_builder_errors)
 }
 END_TEST
 
+/* sc_net_add_layer: the descriptor is checked against its kind; the
+ * shorthands are the same builder. */
+START_TEST(test_add_layer)
+{
+    sc_net *net;
+    int id = -77, conv, in = SC_INPUT;
+    TU_OK(sc_net_create(&net, 2, 1, 12)); /* a 1 x T input */
+    sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_CONV2D);
+    d.channels = 4;
+    d.kernel_h = 1;
+    d.kernel_w = 5;
+    d.pad_w = 2;
+    d.flags = SC_BIAS;
+    TU_FAILS(sc_net_add_layer(NULL, &d, &in, 1, &id), SC_ERR_NULL);
+    TU_FAILS(sc_net_add_layer(net, NULL, &in, 1, &id), SC_ERR_NULL);
+    TU_FAILS(sc_net_add_layer(net, &d, NULL, 1, &id), SC_ERR_NULL);
+    TU_FAILS(sc_net_add_layer(net, &d, &in, 1, NULL), SC_ERR_NULL);
+    /* a padded 1 x 5 kernel over 1 x 12 stays 1 x 12 */
+    TU_OK(sc_net_add_layer(net, &d, &in, 1, &conv));
+    int c, h, w;
+    TU_OK(sc_net_layer_shape(net, conv, &c, &h, &w));
+    ck_assert(c == 4 && h == 1 && w == 12);
+    /* it reads back with the strides made explicit */
+    sc_layer_desc back = SC_LAYER_DESC_INIT(SC_LAYER_INPUT);
+    int ins[SC_MAX_LAYER_INPUTS], n_in = -1;
+    TU_OK(sc_net_layer_desc(net, conv, &back, ins, &n_in));
+    ck_assert(back.kind == SC_LAYER_CONV2D && back.channels == 4 &&
+              back.kernel_h == 1 && back.kernel_w == 5 && back.stride_h == 1 &&
+              back.stride_w == 1 && back.pad_h == 0 && back.pad_w == 2 &&
+              back.groups == 0 && back.flags == SC_BIAS && back.alpha == 0.0f);
+    ck_assert(n_in == 1 && ins[0] == SC_INPUT);
+    TU_FAILS(sc_net_layer_desc(net, SC_INPUT, &back, NULL, NULL), SC_ERR_ARG);
+    TU_FAILS(sc_net_layer_desc(net, 2, &back, NULL, NULL), SC_ERR_ARG);
+    TU_FAILS(sc_net_layer_desc(net, conv, NULL, NULL, NULL), SC_ERR_NULL);
+    TU_FAILS(sc_net_layer_desc(NULL, conv, &back, NULL, NULL), SC_ERR_NULL);
+    back.size = 0;
+    TU_FAILS(sc_net_layer_desc(net, conv, &back, NULL, NULL), SC_ERR_ARG);
+    back.size = sizeof back;
+
+    /* refused: every field a kind does not take, out of range, the wrong
+     * input count, kinds that are not layers, bad sizes */
+    int count = sc_net_layer_count(net), two[2] = {conv, conv};
+    struct { sc_layer_kind kind; int field, value, n_in; float alpha; } bad[] = {
+        {SC_LAYER_RELU, 0, 3, 1, 0},   /* channels */
+        {SC_LAYER_RELU, 1, 1, 1, 0},   /* kernel */
+        {SC_LAYER_RELU, 3, 1, 1, 0},   /* stride */
+        {SC_LAYER_RELU, 5, 1, 1, 0},   /* pad */
+        {SC_LAYER_RELU, 7, 1, 1, 0},   /* groups */
+        {SC_LAYER_RELU, 8, SC_BIAS, 1, 0},
+        {SC_LAYER_RELU, -1, 0, 1, 0.5f},
+        {SC_LAYER_DENSE, 1, 1, 1, 0},  /* a dense takes channels only */
+        {SC_LAYER_DENSE, 0, 0, 1, 0},  /* and needs them */
+        {SC_LAYER_DENSE, 0, (1 << 24) + 1, 1, 0},
+        {SC_LAYER_BATCHNORM, 0, 4, 1, 0},
+        {SC_LAYER_BATCHNORM, 8, SC_POOL_COUNT_PAD, 1, 0},
+        {SC_LAYER_MAXPOOL, 0, 4, 1, 0},
+        {SC_LAYER_MAXPOOL, 1, 0, 1, 0},  /* kernel 0 */
+        {SC_LAYER_MAXPOOL, 2, 65, 1, 0}, /* kernel 65 */
+        {SC_LAYER_MAXPOOL, 3, -1, 1, 0},
+        {SC_LAYER_MAXPOOL, 4, 65, 1, 0},
+        {SC_LAYER_MAXPOOL, 6, 65, 1, 0},
+        {SC_LAYER_MAXPOOL, 5, -1, 1, 0},
+        {SC_LAYER_RELU, -1, 0, 0, 0},  /* inputs */
+        {SC_LAYER_RELU, -1, 0, 2, 0},
+        {SC_LAYER_RELU, -1, 0, -1, 0},
+        {SC_LAYER_ADD, -1, 0, 1, 0},
+        {SC_LAYER_ADD, -1, 0, 3, 0},
+        {SC_LAYER_INPUT, -1, 0, 1, 0},
+        {(sc_layer_kind)-1, -1, 0, 1, 0},
+        {(sc_layer_kind)SC_LAYER_KIND_COUNT, -1, 0, 1, 0},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        sc_layer_desc b = SC_LAYER_DESC_INIT(bad[k].kind);
+        if (bad[k].kind == SC_LAYER_MAXPOOL)
+            b.kernel_h = b.kernel_w = 1;
+        if (bad[k].kind == SC_LAYER_DENSE)
+            b.channels = 3;
+        int *f[9] = {&b.channels, &b.kernel_h, &b.kernel_w, &b.stride_h,
+                     &b.stride_w, &b.pad_h, &b.pad_w, &b.groups, &b.flags};
+        if (bad[k].field >= 0)
+            *f[bad[k].field] = bad[k].value;
+        b.alpha = bad[k].alpha;
+        int three[3] = {conv, conv, conv};
+        tu_clear_error();
+        sc_status st = sc_net_add_layer(net, &b, bad[k].n_in > 1 ? three : two,
+                                        bad[k].n_in, &id);
+        ck_assert_msg(st == SC_ERR_ARG, "case %zu: %d (%s)", k, (int)st,
+                      sc_last_error());
+    }
+    sc_layer_desc r = SC_LAYER_DESC_INIT(SC_LAYER_RELU);
+    r.alpha = NAN;
+    TU_FAILS(sc_net_add_layer(net, &r, &conv, 1, &id), SC_ERR_ARG);
+    r = (sc_layer_desc)SC_LAYER_DESC_INIT(SC_LAYER_RELU);
+    r.size = 0;
+    TU_FAILS(sc_net_add_layer(net, &r, &conv, 1, &id), SC_ERR_ARG);
+    r.size = 4097;
+    TU_FAILS(sc_net_add_layer(net, &r, &conv, 1, &id), SC_ERR_ARG);
+    ck_assert_int_eq(sc_net_layer_count(net), count);
+    ck_assert_int_eq(id, -77);
+
+    /* an older caller's shorter struct: the fields past its size are 0 */
+    d.size = offsetof(sc_layer_desc, flags);
+    d.flags = 0x7fff; /* not read */
+    TU_OK(sc_net_add_layer(net, &d, &conv, 1, &id));
+    ck_assert_int_eq(sc_net_layer_count(net), count + 1);
+    TU_OK(sc_net_layer_desc(net, id, &back, NULL, NULL));
+    ck_assert_int_eq(back.flags, 0);
+    /* add through the descriptor: two inputs, reported in order */
+    sc_layer_desc a = SC_LAYER_DESC_INIT(SC_LAYER_ADD);
+    two[1] = id;
+    TU_OK(sc_net_add_layer(net, &a, two, 2, &id));
+    TU_OK(sc_net_layer_desc(net, id, &back, ins, &n_in));
+    ck_assert(n_in == 2 && ins[0] == conv && ins[1] == two[1]);
+    sc_net_free(net);
+}
+END_TEST
+
 START_TEST(test_init_errors)
 {
     sc_net *net = NULL;
@@ -916,6 +1033,7 @@ static Suite *suite(void)
     tcase_add_test(tb, test_destructors_take_null);
     tcase_add_test(tb, test_create_errors);
     tcase_add_test(tb, test_builder_errors);
+    tcase_add_test(tb, test_add_layer);
     tcase_add_test(tb, test_init_errors);
     suite_add_tcase(s, tb);
 

@@ -317,7 +317,12 @@ static void load_fails(const char *path, sc_status want, long where)
  * relu, flatten, dense 5 (not quantised). */
 static void put_n0(unsigned char *d, size_t n, int layer, uint64_t n0)
 {
-    size_t at = 20 + 16 + (size_t)(layer - 1) * 50 + 42;
+    /* version 2 layer records: 63 bytes and 4 per input (byte 2), n0
+     * last */
+    size_t at = 20 + 16;
+    for (int k = 1; k < layer; k++)
+        at += 63 + 4 * (size_t)d[at + 2];
+    at += 63 + 4 * (size_t)d[at + 2] - 8;
     ck_assert_uint_le(at + 8, n);
     for (int i = 0; i < 8; i++)
         d[at + (size_t)i] = (unsigned char)(n0 >> (8 * i));
@@ -390,6 +395,47 @@ START_TEST(test_n0_must_match_the_graph)
 }
 END_TEST
 
+/* tests/data/ckpt_v2.scc is tests/data/fuzz_seed_ckpt/adam.sck as the
+ * library wrote it in checkpoint format 2 (layer table version 1, at
+ * 6ee56b2): the two load to the same net, parameters and optimizer. */
+START_TEST(test_checkpoint_v2_loads)
+{
+    const char *root = getenv("SC_ROOT");
+    char v2[512], v3[512];
+    snprintf(v2, sizeof v2, "%s/tests/data/ckpt_v2.scc", root && *root ? root : ".");
+    snprintf(v3, sizeof v3, "%s/tests/data/fuzz_seed_ckpt/adam.sck",
+             root && *root ? root : ".");
+    sc_net *a, *b;
+    sc_optimizer *oa, *ob;
+    char ua[8], ub[8];
+    size_t la, lb;
+    TU_OK(sc_checkpoint_load(v2, &a, &oa, ua, sizeof ua, &la));
+    TU_OK(sc_checkpoint_load(v3, &b, &ob, ub, sizeof ub, &lb));
+    ck_assert(la == 4 && lb == 4 && memcmp(ua, ub, 4) == 0);
+    ck_assert_int_eq(sc_net_layer_count(a), sc_net_layer_count(b));
+    for (int i = 1; i < sc_net_layer_count(a); i++) {
+        sc_layer_desc da = SC_LAYER_DESC_INIT(SC_LAYER_INPUT),
+                      db = SC_LAYER_DESC_INIT(SC_LAYER_INPUT);
+        int ia[SC_MAX_LAYER_INPUTS], ib[SC_MAX_LAYER_INPUTS], na, nb;
+        TU_OK(sc_net_layer_desc(a, i, &da, ia, &na));
+        TU_OK(sc_net_layer_desc(b, i, &db, ib, &nb));
+        ck_assert(memcmp(&da, &db, sizeof da) == 0);
+        ck_assert_int_eq(na, nb);
+        ck_assert(memcmp(ia, ib, (size_t)na * sizeof *ia) == 0);
+    }
+    size_t np;
+    float *p = tu_params(a, &np);
+    ck_assert_uint_eq(np, sc_net_param_count(b));
+    ck_assert(tu_params_equal(b, p, np));
+    ck_assert(oa != NULL && ob != NULL && oa->t == ob->t);
+    free(p);
+    sc_optimizer_free(oa);
+    sc_optimizer_free(ob);
+    sc_net_free(a);
+    sc_net_free(b);
+}
+END_TEST
+
 START_TEST(test_errors)
 {
     tu_make_tmpdir("sc_test_ckpt");
@@ -433,10 +479,10 @@ START_TEST(test_errors)
     /* an unknown version with a valid CRC */
     size_t len;
     unsigned char *d = tu_read_all(tu_path("ck"), &len);
-    d[8] = 3;
+    d[8] = 4;
     tu_reseal(d, len);
-    tu_write_all(tu_path("v3"), d, len);
-    load_fails(tu_path("v3"), SC_ERR_FORMAT, 0);
+    tu_write_all(tu_path("v4"), d, len);
+    load_fails(tu_path("v4"), SC_ERR_FORMAT, 0);
     free(d);
     sc_optimizer_free(opt);
     sc_net_free(net);
@@ -683,6 +729,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_resume_equals_uninterrupted);
     tcase_add_test(tc, test_no_optimizer_no_user_data);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_checkpoint_v2_loads);
     tcase_add_test(tc, test_loaders_refuse_what_setters_refuse);
     tcase_add_test(tc, test_step_count_cannot_wrap);
     tcase_add_test(tc, test_n0_must_match_the_graph);

@@ -196,39 +196,59 @@ END_TEST
 /* ------------------------------------------------------------ conv2d */
 
 static const struct conv_case {
-    int kh, kw, stride, pad, bias;
+    int kh, kw, sh, sw, ph, pw, bias;
 } conv_cases[] = {
-    {3, 3, 1, 1, 1}, {3, 3, 1, 0, 0}, {3, 3, 2, 1, 1}, {3, 3, 2, 0, 0},
-    {1, 1, 1, 0, 1}, /* direct path */
-    {1, 1, 1, 0, 0}, /* direct path, no bias */
-    {1, 1, 2, 0, 1}, {1, 1, 1, 1, 0}, {5, 3, 1, 2, 1}, {5, 3, 2, 2, 0},
-    {5, 3, 1, 0, 1}, {3, 3, 1, 2, 0},
-    {5, 5, 1, 2, 1}, {5, 5, 1, 1, 0}, /* Winograd F(4x4, 5x5) */
-    {5, 5, 1, 0, 1},                  /* Winograd, unpadded */
+    {3, 3, 1, 1, 1, 1, 1}, {3, 3, 1, 1, 0, 0, 0}, {3, 3, 2, 2, 1, 1, 1},
+    {3, 3, 2, 2, 0, 0, 0},
+    {1, 1, 1, 1, 0, 0, 1}, /* direct path */
+    {1, 1, 1, 1, 0, 0, 0}, /* direct path, no bias */
+    {1, 1, 2, 2, 0, 0, 1}, {1, 1, 1, 1, 1, 1, 0}, {5, 3, 1, 1, 2, 2, 1},
+    {5, 3, 2, 2, 2, 2, 0}, {5, 3, 1, 1, 0, 0, 1}, {3, 3, 1, 1, 2, 2, 0},
+    {5, 5, 1, 1, 2, 2, 1}, {5, 5, 1, 1, 1, 1, 0}, /* Winograd F(4x4, 5x5) */
+    {5, 5, 1, 1, 0, 0, 1},                        /* Winograd, unpadded */
+    /* per axis: a 1-D kernel, strides and pads that differ */
+    {1, 5, 1, 1, 0, 2, 1}, {3, 2, 2, 1, 1, 0, 0}, {2, 3, 1, 2, 0, 1, 1},
+    {5, 5, 1, 1, 2, 1, 1}, /* pads differ: not Winograd */
+    {5, 5, 2, 1, 2, 2, 0}, /* strides differ: not Winograd */
 };
+
+/* The case's conv of c output channels after layer in. */
+static void conv_of(sc_net *net, int in, int c, const struct conv_case *cc,
+                    int *id)
+{
+    sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_CONV2D);
+    d.channels = c;
+    d.kernel_h = cc->kh;
+    d.kernel_w = cc->kw;
+    d.stride_h = cc->sh;
+    d.stride_w = cc->sw;
+    d.pad_h = cc->ph;
+    d.pad_w = cc->pw;
+    d.flags = cc->bias ? SC_BIAS : SC_NO_BIAS;
+    TU_OK(sc_net_add_layer(net, &d, &in, 1, id));
+}
 
 START_TEST(test_conv2d)
 {
     const struct conv_case *cc = &conv_cases[_i];
-    int wino = cc->kh == 5 && cc->kw == 5 && cc->stride == 1; /* pads <= 2 */
+    int wino = cc->kh == 5 && cc->kw == 5 && cc->sh == 1 && cc->sw == 1 &&
+               cc->ph == cc->pw; /* pads <= 2 */
     char what[96];
-    snprintf(what, sizeof what, "conv %dx%d s%d p%d %s", cc->kh, cc->kw,
-             cc->stride, cc->pad, cc->bias ? "bias" : "nobias");
+    snprintf(what, sizeof what, "conv %dx%d s%dx%d p%dx%d %s", cc->kh, cc->kw,
+             cc->sh, cc->sw, cc->ph, cc->pw, cc->bias ? "bias" : "nobias");
     /* conv under test after a first conv: its input gradient reaches the
      * first conv's weights and the input */
     sc_net *net = new_net(2, 7, 6);
     int id;
     TU_OK(sc_net_conv2d(net, SC_INPUT, 3, 3, 3, 1, 1, SC_BIAS, &id));
-    TU_OK(sc_net_conv2d(net, id, 3, cc->kh, cc->kw, cc->stride, cc->pad,
-                        cc->bias ? SC_BIAS : SC_NO_BIAS, &id));
+    conv_of(net, id, 3, cc, &id);
     TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
     ck_assert_int_eq(winograd_layers(net), wino);
     init_check_free(net, 100 + (uint64_t)_i, what);
 
     /* and directly on the input */
     net = new_net(2, 7, 6);
-    TU_OK(sc_net_conv2d(net, SC_INPUT, 2, cc->kh, cc->kw, cc->stride, cc->pad,
-                        cc->bias ? SC_BIAS : SC_NO_BIAS, &id));
+    conv_of(net, SC_INPUT, 2, cc, &id);
     TU_OK(sc_net_dense(net, id, 3, SC_NO_BIAS, &id));
     ck_assert_int_eq(winograd_layers(net), wino);
     init_check_free(net, 200 + (uint64_t)_i, what);
@@ -238,8 +258,7 @@ START_TEST(test_conv2d)
     int first, a, b;
     net = new_net(2, 7, 6);
     TU_OK(sc_net_conv2d(net, SC_INPUT, 3, 3, 3, 1, 1, SC_BIAS, &first));
-    TU_OK(sc_net_conv2d(net, first, 3, cc->kh, cc->kw, cc->stride, cc->pad,
-                        cc->bias ? SC_BIAS : SC_NO_BIAS, &id));
+    conv_of(net, first, 3, cc, &id);
     TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &a));
     TU_OK(sc_net_global_avgpool(net, first, &id));
     TU_OK(sc_net_dense(net, id, 3, SC_NO_BIAS, &b));

@@ -191,7 +191,7 @@ static double ref_y(sc_net *net, int conv, const float *x, int n, int o,
     for (int ch = 0; ch < c; ch++)
         for (int i = 0; i < nd->kh; i++)
             for (int j = 0; j < nd->kw; j++) {
-                int iy = oy * nd->stride - nd->pad + i, ix = ox * nd->stride - nd->pad + j;
+                int iy = oy * nd->sh - nd->ph + i, ix = ox * nd->sw - nd->pw + j;
                 if (iy < 0 || iy >= h || ix < 0 || ix >= wd)
                     continue;
                 acc += (double)w[((o * c + ch) * nd->kh + i) * nd->kw + j] *

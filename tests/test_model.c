@@ -158,8 +158,25 @@ static void wr64(unsigned char *p, uint64_t v)
 
 #define HEADER 20
 #define TABLE_HEAD 16
-#define RECORD 50
-#define RECORD_AT(i) (HEADER + TABLE_HEAD + RECORD * ((i) - 1))
+/* docs/format.md: a version 2 layer record is 63 bytes and 4 per input;
+ * version 1 records were 50 bytes */
+#define RECORD(n_in) (63 + 4 * (n_in))
+#define RECORD_V1 50
+/* fields of a version 2 record with one input */
+enum { F_KIND = 0, F_QUANT = 1, F_NIN = 2, F_IN0 = 3, F_CHANNELS = 7,
+       F_KH = 11, F_KW = 15, F_SH = 19, F_SW = 23, F_PH = 27, F_PW = 31,
+       F_GROUPS = 35, F_FLAGS = 39, F_ALPHA = 43, F_C = 47, F_H = 51,
+       F_W = 55, F_N0 = 59 };
+
+/* Offset of layer i's record in a version 2 model file (i past the last
+ * layer: the first payload byte). */
+static size_t record_at(const unsigned char *d, int i)
+{
+    size_t at = HEADER + TABLE_HEAD;
+    for (int k = 1; k < i; k++)
+        at += RECORD(d[at + F_NIN]);
+    return at;
+}
 
 typedef struct expect {
     int64_t file_bytes, weight_bits, headers;
@@ -175,9 +192,10 @@ static int shape_of(sc_net *net, int id, int *c, int *h, int *w)
 static expect expected_size(sc_net *net, const tnet *t)
 {
     expect e = {0, 0, 0};
-    int64_t bytes = HEADER + TABLE_HEAD + (int64_t)RECORD * t->n;
+    int64_t bytes = HEADER + TABLE_HEAD;
     for (int i = 0; i < t->n; i++) {
         const lspec *s = &t->l[i];
+        bytes += RECORD(s->kind == SC_LAYER_ADD ? 2 : 1);
         int id = i + 1, c, h, w, ic, ih, iw;
         shape_of(net, id, &c, &h, &w);
         int insz = shape_of(net, s->in, &ic, &ih, &iw);
@@ -594,17 +612,22 @@ START_TEST(test_exact_bytes_of_a_tiny_model)
     unsigned char want[128], *q = want;
     memcpy(q, "SCMODEL", 8); /* with its NUL */
     q += 8;
-    put32(&q, 1); /* version */
+    put32(&q, 2); /* version */
     put64(&q, 0); /* content length, below */
     put32(&q, 1); put32(&q, 1); put32(&q, 4); /* input c, h, w */
     put32(&q, 2);                             /* layers, the input included */
     *q++ = SC_LAYER_DENSE;
-    put32(&q, 0); put32(&q, 0);               /* inputs */
-    put32(&q, 1); put32(&q, 1); put32(&q, 1); /* output c, h, w */
-    put32(&q, 1); put32(&q, 1);               /* kh, kw */
-    put32(&q, 1); put32(&q, 0);               /* stride, pad */
-    put32(&q, 0);                             /* flags */
     *q++ = 1;                                 /* quantised */
+    *q++ = 1;                                 /* one input: */
+    put32(&q, 0);                             /* the net's */
+    put32(&q, 1);                             /* channels */
+    put32(&q, 0); put32(&q, 0);               /* kernel h, w */
+    put32(&q, 0); put32(&q, 0);               /* stride h, w */
+    put32(&q, 0); put32(&q, 0);               /* pad h, w */
+    put32(&q, 0);                             /* groups */
+    put32(&q, 0);                             /* flags */
+    put32(&q, 0);                             /* alpha 0.0f */
+    put32(&q, 1); put32(&q, 1); put32(&q, 1); /* output c, h, w */
     put64(&q, 4);                             /* n0 */
     *q++ = 3;                                 /* channel header: bits, */
     put32(&q, 0);                             /* exponent 0.0f */
@@ -703,14 +726,19 @@ START_TEST(test_golden_file)
         ck_assert_msg(d[i] == g[i], "golden file differs at byte %zu: the format "
                       "changed (docs/format.md: how to regenerate deliberately)", i);
     ck_assert_int_eq(expected_size(net, &GOLDEN).file_bytes, (int64_t)gn);
-    /* and the stored golden file computes what the net computes */
-    sc_model *m;
-    TU_OK(sc_model_load(&m, golden));
+    /* and the stored golden file computes what the net computes, as does
+     * the same net in format version 1 (50-byte layer records) */
     tu_batch b = tu_batch_make(4, 2, 6, 6, 0, 11);
-    if (same_kernel)
-        assert_same_outputs(net, m, &b);
+    for (int v = 0; v < 2; v++) {
+        snprintf(golden, sizeof golden, "%s/%s", data_dir(),
+                 v ? "golden_v1.scm" : "golden.scm");
+        sc_model *m;
+        TU_OK(sc_model_load(&m, golden));
+        if (same_kernel)
+            assert_same_outputs(net, m, &b);
+        sc_model_free(m);
+    }
     tu_batch_free(&b);
-    sc_model_free(m);
     free(d);
     free(g);
     sc_net_free(net);
@@ -785,7 +813,7 @@ START_TEST(test_errors)
     tu_reseal(c, n);
     load_fails(c, n, SC_ERR_FORMAT, 1);
     memcpy(c, d, n);
-    wr32(c + 8, 2);
+    wr32(c + 8, 3);
     tu_reseal(c, n);
     load_fails(c, n, SC_ERR_FORMAT, 2);
     memcpy(c, d, n);
@@ -894,8 +922,7 @@ typedef struct patch {
 
 /* small_model(): input 1x5x5; 1 conv 3ch k3 p1 (quantised, bias), 2 bn,
  * 3 relu, 4 maxpool 2/2, 5 flatten, 6 dense 4 (fp32), 7 dense 3 (quantised,
- * bias). Record fields: kind 0, in0 1, in1 5, c 9, h 13, w 17, kh 21, kw 25,
- * stride 29, pad 33, flags 37, quant 41, n0 42. */
+ * bias); every layer one input (the F_ fields). */
 static const patch HOSTILE[] = {
     {"layer count huge", 0, 12, 4, 0xFFFFFFFFu},
     {"layer count 1 more", 0, 12, 4, 9},
@@ -905,55 +932,65 @@ static const patch HOSTILE[] = {
     {"input channels huge", 0, 0, 4, 0x7FFFFFFFu},
     {"input channels 0", 0, 0, 4, 0},
     {"input 2^20 x 2^20", 0, 4, 8, ((uint64_t)1 << 20) | ((uint64_t)1 << 52)},
-    {"layer code input", 1, 0, 1, SC_LAYER_INPUT},
-    {"layer code 10", 3, 0, 1, SC_LAYER_KIND_COUNT},
-    {"layer code 255", 6, 0, 1, 255},
-    {"layer code relu for conv", 1, 0, 1, SC_LAYER_RELU},
-    {"layer code add for relu", 3, 0, 1, SC_LAYER_ADD},
-    {"layer code dense for flatten", 5, 0, 1, SC_LAYER_DENSE},
-    {"input id itself", 2, 1, 4, 2},
-    {"input id later", 2, 1, 4, 5},
-    {"input id huge", 2, 1, 4, 0xFFFFFFFFu},
-    {"input id 2^31", 6, 1, 4, 0x80000000u},
-    {"second input on a relu", 3, 5, 4, 1},
-    {"channels huge", 1, 9, 4, 1u << 20},
-    {"channels 2^32-1", 7, 9, 4, 0xFFFFFFFFu},
-    {"channels 0", 6, 9, 4, 0},
-    {"channels +1", 1, 9, 4, 4},
-    {"bn channels", 2, 9, 4, 2},
-    {"height", 1, 13, 4, 6},
-    {"width", 4, 17, 4, 3},
-    {"kernel huge", 1, 21, 4, 1u << 30},
-    {"kernel 0", 1, 25, 4, 0},
-    {"kernel differs", 1, 21, 4, 5},
-    {"dense kernel", 6, 21, 4, 3},
-    {"stride 0", 1, 29, 4, 0},
-    {"stride huge", 4, 29, 4, 0xFFFFFFFFu},
-    {"pad huge", 1, 33, 4, 1000},
-    {"relu pad", 3, 33, 4, 1},
-    {"conv flags", 1, 37, 4, 0xFF},
-    {"bn flags", 2, 37, 4, 8},
-    {"bn not affine", 2, 37, 4, 0},
-    {"dense bias removed", 7, 37, 4, 0},
-    {"relu flags", 3, 37, 4, 1},
-    {"quantised relu", 3, 41, 1, 1},
-    {"quantised 2", 1, 41, 1, 2},
-    {"fp32 layer marked quantised", 6, 41, 1, 1},
-    {"quantised layer marked fp32", 1, 41, 1, 0},
-    {"n0 huge", 1, 42, 8, ~(uint64_t)0},
+    {"layer code input", 1, F_KIND, 1, SC_LAYER_INPUT},
+    {"layer code past the last", 3, F_KIND, 1, SC_LAYER_KIND_COUNT},
+    {"layer code 255", 6, F_KIND, 1, 255},
+    {"layer code relu for conv", 1, F_KIND, 1, SC_LAYER_RELU},
+    {"layer code add for relu", 3, F_KIND, 1, SC_LAYER_ADD},
+    {"layer code dense for flatten", 5, F_KIND, 1, SC_LAYER_DENSE},
+    {"input id itself", 2, F_IN0, 4, 2},
+    {"input id later", 2, F_IN0, 4, 5},
+    {"input id huge", 2, F_IN0, 4, 0xFFFFFFFFu},
+    {"input id 2^31", 6, F_IN0, 4, 0x80000000u},
+    {"no inputs", 3, F_NIN, 1, 0},
+    {"two inputs on a relu", 3, F_NIN, 1, 2},
+    {"255 inputs", 3, F_NIN, 1, 255},
+    {"channels huge", 1, F_CHANNELS, 4, 1u << 25},
+    {"channels 2^32-1", 7, F_CHANNELS, 4, 0xFFFFFFFFu},
+    {"channels 0", 6, F_CHANNELS, 4, 0},
+    {"channels +1", 1, F_CHANNELS, 4, 4},
+    {"bn channels", 2, F_CHANNELS, 4, 3},
+    {"bn output channels", 2, F_C, 4, 2},
+    {"output channels", 1, F_C, 4, 4},
+    {"height", 1, F_H, 4, 6},
+    {"width", 4, F_W, 4, 3},
+    {"kernel huge", 1, F_KH, 4, 1u << 30},
+    {"kernel 0", 1, F_KW, 4, 0},
+    {"kernel differs", 1, F_KH, 4, 5},
+    {"dense kernel", 6, F_KH, 4, 3},
+    {"stride 0", 1, F_SH, 4, 0},
+    {"stride huge", 4, F_SW, 4, 0xFFFFFFFFu},
+    {"stride 4", 4, F_SH, 4, 4},
+    {"pad huge", 1, F_PH, 4, 1000},
+    {"pad differs", 1, F_PW, 4, 2},
+    {"relu pad", 3, F_PH, 4, 1},
+    {"groups on a conv", 1, F_GROUPS, 4, 2},
+    {"groups on a relu", 3, F_GROUPS, 4, 1},
+    {"alpha on a relu", 3, F_ALPHA, 4, 0x3F800000u},
+    {"alpha NaN", 3, F_ALPHA, 4, 0x7FC00000u},
+    {"conv flags", 1, F_FLAGS, 4, 0xFF},
+    {"bn flags", 2, F_FLAGS, 4, 8},
+    {"bn not affine", 2, F_FLAGS, 4, 0},
+    {"dense bias removed", 7, F_FLAGS, 4, 0},
+    {"relu flags", 3, F_FLAGS, 4, 1},
+    {"quantised relu", 3, F_QUANT, 1, 1},
+    {"quantised 2", 1, F_QUANT, 1, 2},
+    {"fp32 layer marked quantised", 6, F_QUANT, 1, 1},
+    {"quantised layer marked fp32", 1, F_QUANT, 1, 0},
+    {"n0 huge", 1, F_N0, 8, ~(uint64_t)0},
 };
 #define N_HOSTILE ((int)(sizeof HOSTILE / sizeof HOSTILE[0]))
 
 static void apply(unsigned char *c, const patch *p)
 {
     size_t at = p->layer == 0 ? HEADER + (size_t)p->field
-                              : (size_t)RECORD_AT(p->layer) + (size_t)p->field;
+                              : record_at(c, p->layer) + (size_t)p->field;
     for (int i = 0; i < p->width; i++)
         c[at + (size_t)i] = (unsigned char)(p->value >> (8 * i));
 }
 
 /* Offset of the first channel header of layer 1 (the first payload). */
-#define PAYLOAD_AT (RECORD_AT(8))
+#define PAYLOAD_AT (record_at(d, 8))
 
 /* Runs every hostile case; returns how many were not rejected with
  * SC_ERR_FORMAT (reported on stderr). */
@@ -1052,8 +1089,9 @@ START_TEST(test_hostile_files_with_valid_crc)
     size_t n;
     unsigned char *d = small_model(&n);
     /* the test's idea of the layout is right: layer 7 is a dense of 3 */
-    ck_assert_uint_eq(d[RECORD_AT(7)], SC_LAYER_DENSE);
-    ck_assert_uint_eq(rd32(d + RECORD_AT(7) + 9), 3);
+    ck_assert_uint_eq(d[record_at(d, 7)], SC_LAYER_DENSE);
+    ck_assert_uint_eq(rd32(d + record_at(d, 7) + F_CHANNELS), 3);
+    ck_assert_uint_eq(rd32(d + record_at(d, 7) + F_C), 3);
     ck_assert_uint_eq(d[PAYLOAD_AT], d[PAYLOAD_AT]); /* in range */
     ck_assert_uint_ge(d[PAYLOAD_AT], 1);
     ck_assert_uint_le(d[PAYLOAD_AT], 5);
@@ -1081,12 +1119,12 @@ START_TEST(test_hostile_files_with_valid_crc)
 }
 END_TEST
 
-/* A big but honest layer claimed by a small file: the allocation budget
- * refuses it before allocating. */
+/* A big but honest layer claimed by a small (version 1) file: the
+ * allocation budget refuses it before allocating. */
 START_TEST(test_budget_refuses_big_layers)
 {
     /* head + one dense of 2^24 outputs on a 2^28-float input */
-    unsigned char c[HEADER + TABLE_HEAD + RECORD + 64];
+    unsigned char c[HEADER + TABLE_HEAD + RECORD_V1 + 64];
     memset(c, 0, sizeof c);
     memcpy(c, "SCMODEL", 8);
     wr32(c + 8, 1);
@@ -1105,7 +1143,7 @@ START_TEST(test_budget_refuses_big_layers)
     /* a relu over a 2^28-float input, from a 110-byte file */
     q = c + HEADER + TABLE_HEAD;
     *q++ = SC_LAYER_RELU;
-    memset(q, 0, RECORD - 1);
+    memset(q, 0, RECORD_V1 - 1);
     wr32(q + 8, 1u << 8);
     wr32(q + 12, 1u << 10);
     wr32(q + 16, 1u << 10);

@@ -85,7 +85,7 @@ static void masked_pass(sc_net *net, sc_cplan *p, float **out)
             if (out == p->fold)
                 p->to_bias[i] = (nd->flags & SC_BIAS) &&
                                 ((sc_op_flags(nd) & SC_OPF_FLAT_IN) ||
-                                 (nd->pad == 0 && uniform(net, p, nd->in[0])));
+                                 (nd->ph == 0 && nd->pw == 0 && uniform(net, p, nd->in[0])));
             consumer_delta(net, i, out[i]);
         }
         sc_forward_nodes(net, i, i + 1);

@@ -55,11 +55,13 @@ typedef enum sc_loss_kind { SC_LOSS_XENT, SC_LOSS_KIND_COUNT } sc_loss_kind;
 
 typedef struct sc_node {
     sc_layer_kind kind;
-    int in[2];       /* input node ids */
+    int in[SC_MAX_LAYER_INPUTS]; /* input node ids */
     int n_in;
     int c, h, w;     /* output shape per sample */
-    /* attributes */
-    int kh, kw, stride, pad, flags;
+    /* attributes (sc_layer_desc's; strides and groups at least 1 where the
+     * kind takes them, else 0) */
+    int kh, kw, sh, sw, ph, pw, groups, flags;
+    float alpha;
     int quantized;
     int64_t n0;      /* dense/conv: weights at construction (for N0) */
     /* flat-buffer offsets (SC_NONE when absent) and element counts */

@@ -14,7 +14,8 @@
 #include "quant/quantizer.h"
 
 static const char CKPT_MAGIC[8] = {'S', 'C', 'C', 'K', 'P', 'T', 0, 0};
-#define CKPT_VERSION 2u /* written; read: 1 (no training-mode maps) and 2 */
+#define CKPT_VERSION 3u /* written; read: 1 (no training-mode maps), 2 and
+                           3 (layer table version 2) */
 #define CKPT_OLDEST 1u
 #define USER_MAX ((size_t)1 << 30)
 
@@ -223,7 +224,8 @@ SC_API sc_status sc_checkpoint_load_v2(const char *path, sc_net **net_out,
     st = sc_file_open_versions(data, n, CKPT_MAGIC, CKPT_OLDEST, CKPT_VERSION,
                                &version, &r, fn);
     if (st == SC_OK)
-        st = sc_graph_read(&r, 1, &lim, &net, fn);
+        st = sc_graph_read(&r, version >= 3 ? SC_GRAPH_V2 : SC_GRAPH_V1, 1,
+                           &lim, &net, fn);
     if (st == SC_OK)
         st = read_settings(&r, net, fn);
     if (st == SC_OK)

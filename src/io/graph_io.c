@@ -67,6 +67,48 @@ sc_status sc_file_open_versions(const unsigned char *data, size_t n,
     return SC_OK;
 }
 
+/* A layer record's attributes (docs/format.md): version 2 stores the
+ * descriptor's fields and the output shape; version 1 (fixed 50-byte
+ * records) stored one stride and one pad, and a 1 x 1 kernel and stride 1
+ * on layers that read features (dense). */
+typedef struct layer_rec {
+    unsigned kind, quant;
+    uint32_t n_in, in[SC_MAX_LAYER_INPUTS];
+    uint32_t a[9]; /* channels, kernel h w, stride h w, pad h w, groups, flags */
+    float alpha;
+    uint32_t shape[3];
+    uint64_t n0;
+} layer_rec;
+
+static void node_rec(const sc_node *nd, uint32_t version, layer_rec *r)
+{
+    sc_layer_desc d;
+    sc_node_desc(nd, &d);
+    memset(r, 0, sizeof *r);
+    r->kind = (unsigned)nd->kind;
+    r->quant = (unsigned)nd->quantized;
+    r->n_in = (uint32_t)nd->n_in;
+    for (int i = 0; i < nd->n_in; i++)
+        r->in[i] = (uint32_t)nd->in[i];
+    int v[9] = {d.channels, d.kernel_h, d.kernel_w, d.stride_h, d.stride_w,
+                d.pad_h, d.pad_w, d.groups, d.flags};
+    for (int i = 0; i < 9; i++)
+        r->a[i] = (uint32_t)v[i];
+    r->alpha = d.alpha;
+    if (version == SC_GRAPH_V1) {
+        r->a[0] = (uint32_t)nd->c;
+        r->a[1] = (uint32_t)nd->kh;
+        r->a[2] = (uint32_t)nd->kw;
+        if (sc_op_flags(nd) & SC_OPF_FLAT_IN)
+            r->a[3] = r->a[4] = 1;
+        r->a[7] = 0;
+    }
+    r->shape[0] = (uint32_t)nd->c;
+    r->shape[1] = (uint32_t)nd->h;
+    r->shape[2] = (uint32_t)nd->w;
+    r->n0 = (uint64_t)nd->n0;
+}
+
 void sc_graph_write(sc_wbuf *w, const sc_net *net)
 {
     sc_put_u32(w, (uint32_t)net->in_c);
@@ -74,53 +116,96 @@ void sc_graph_write(sc_wbuf *w, const sc_net *net)
     sc_put_u32(w, (uint32_t)net->in_w);
     sc_put_u32(w, (uint32_t)net->n_nodes);
     for (int i = 1; i < net->n_nodes; i++) {
-        const sc_node *nd = &net->nodes[i];
-        sc_put_u8(w, (unsigned)nd->kind); /* layer codes: sc_layer_kind */
-        sc_put_u32(w, (uint32_t)nd->in[0]);
-        sc_put_u32(w, (uint32_t)(nd->n_in > 1 ? nd->in[1] : 0));
-        sc_put_u32(w, (uint32_t)nd->c);
-        sc_put_u32(w, (uint32_t)nd->h);
-        sc_put_u32(w, (uint32_t)nd->w);
-        sc_put_u32(w, (uint32_t)nd->kh);
-        sc_put_u32(w, (uint32_t)nd->kw);
-        sc_put_u32(w, (uint32_t)nd->stride);
-        sc_put_u32(w, (uint32_t)nd->pad);
-        sc_put_u32(w, (uint32_t)nd->flags);
-        sc_put_u8(w, (unsigned)nd->quantized);
-        sc_put_u64(w, (uint64_t)nd->n0);
+        layer_rec r;
+        node_rec(&net->nodes[i], SC_GRAPH_V2, &r);
+        sc_put_u8(w, r.kind); /* layer codes: sc_layer_kind */
+        sc_put_u8(w, r.quant);
+        sc_put_u8(w, r.n_in);
+        for (uint32_t k = 0; k < r.n_in; k++)
+            sc_put_u32(w, r.in[k]);
+        for (int k = 0; k < 9; k++)
+            sc_put_u32(w, r.a[k]);
+        sc_put_f32(w, r.alpha);
+        for (int k = 0; k < 3; k++)
+            sc_put_u32(w, r.shape[k]);
+        sc_put_u64(w, r.n0);
     }
 }
 
-/* Appends one layer through the public builders, which check every
- * attribute; values too large for an int are rejected first. */
-static sc_status add_layer(sc_net *net, unsigned kind, uint32_t in0,
-                           uint32_t in1, const uint32_t a[8], int *id)
+/* The smallest record of a version: the count of layers must fit. */
+static uint64_t min_record(uint32_t version)
 {
-    for (int i = 0; i < 8; i++)
-        if (a[i] > (1u << 30))
-            return sc_fail(SC_ERR_FORMAT, "layer attribute %u is too large",
-                           a[i]);
-    int c = (int)a[0], kh = (int)a[3], kw = (int)a[4], s = (int)a[5],
-        p = (int)a[6], fl = (int)a[7];
-    int x = in0 > (1u << 30) ? -1 : (int)in0, y = in1 > (1u << 30) ? -1 : (int)in1;
-    if (kind >= SC_LAYER_KIND_COUNT)
-        return sc_fail(SC_ERR_FORMAT, "unknown layer code %u", kind);
-    switch ((sc_layer_kind)kind) {
-    case SC_LAYER_DENSE: return sc_net_dense(net, x, c, fl, id);
-    case SC_LAYER_CONV2D: return sc_net_conv2d(net, x, c, kh, kw, s, p, fl, id);
-    case SC_LAYER_BATCHNORM: return sc_net_batchnorm(net, x, fl, id);
-    case SC_LAYER_RELU: return sc_net_relu(net, x, id);
-    case SC_LAYER_MAXPOOL:
-        if (kh != kw)
-            return sc_fail(SC_ERR_FORMAT, "maxpool window %dx%d", kh, kw);
-        return sc_net_maxpool(net, x, kh, s, id);
-    case SC_LAYER_GAVGPOOL: return sc_net_global_avgpool(net, x, id);
-    case SC_LAYER_GMAXPOOL: return sc_net_global_maxpool(net, x, id);
-    case SC_LAYER_FLATTEN: return sc_net_flatten(net, x, id);
-    case SC_LAYER_ADD: return sc_net_add(net, x, y, id);
-    case SC_LAYER_INPUT: break; /* node 0 only, never stored */
+    return version == SC_GRAPH_V1 ? 50 : 3 + 4 + 9 * 4 + 4 + 3 * 4 + 8;
+}
+
+static void read_rec(sc_rbuf *b, uint32_t version, layer_rec *r)
+{
+    memset(r, 0, sizeof *r);
+    r->kind = sc_get_u8(b);
+    if (version == SC_GRAPH_V1) {
+        r->in[0] = sc_get_u32(b);
+        r->in[1] = sc_get_u32(b);
+        r->a[0] = r->shape[0] = sc_get_u32(b);
+        r->shape[1] = sc_get_u32(b);
+        r->shape[2] = sc_get_u32(b);
+        r->a[1] = sc_get_u32(b);
+        r->a[2] = sc_get_u32(b);
+        r->a[3] = r->a[4] = sc_get_u32(b);
+        r->a[5] = r->a[6] = sc_get_u32(b);
+        r->a[8] = sc_get_u32(b);
+        r->quant = sc_get_u8(b);
+        r->n0 = sc_get_u64(b);
+        /* the input count is the kind's (add: 2) */
+        r->n_in = r->kind < SC_LAYER_KIND_COUNT
+                      ? (uint32_t)sc_ops[r->kind].min_in : 1;
+        return;
     }
-    return sc_fail(SC_ERR_FORMAT, "layer code %u is the input's", kind);
+    r->quant = sc_get_u8(b);
+    r->n_in = sc_get_u8(b);
+    for (uint32_t k = 0; k < r->n_in && k < SC_MAX_LAYER_INPUTS; k++)
+        r->in[k] = sc_get_u32(b);
+    if (r->n_in > SC_MAX_LAYER_INPUTS)
+        return; /* refused by the caller before anything else is read */
+    for (int k = 0; k < 9; k++)
+        r->a[k] = sc_get_u32(b);
+    r->alpha = sc_get_f32(b);
+    for (int k = 0; k < 3; k++)
+        r->shape[k] = sc_get_u32(b);
+    r->n0 = sc_get_u64(b);
+}
+
+/* Appends the layer a record describes through the one builder, which
+ * checks every attribute; values too large for an int are rejected first.
+ * A version 1 record sets only the fields its kind takes. */
+static sc_status add_layer(sc_net *net, const layer_rec *r, uint32_t version,
+                           int *id)
+{
+    if (r->kind >= SC_LAYER_KIND_COUNT)
+        return sc_fail(SC_ERR_FORMAT, "unknown layer code %u", r->kind);
+    if (r->n_in < 1 || r->n_in > SC_MAX_LAYER_INPUTS)
+        return sc_fail(SC_ERR_FORMAT, "%u inputs", r->n_in);
+    int in[SC_MAX_LAYER_INPUTS], v[9];
+    for (uint32_t k = 0; k < r->n_in; k++)
+        in[k] = r->in[k] > (1u << 30) ? -1 : (int)r->in[k];
+    for (int k = 0; k < 9; k++) {
+        if (r->a[k] > (1u << 30))
+            return sc_fail(SC_ERR_FORMAT, "layer attribute %u is too large",
+                           r->a[k]);
+        v[k] = (int)r->a[k];
+    }
+    sc_layer_desc d = SC_LAYER_DESC_INIT((sc_layer_kind)r->kind);
+    unsigned at = version == SC_GRAPH_V1 ? sc_ops[r->kind].attrs : ~0u;
+    d.channels = at & SC_ATTR_CHANNELS ? v[0] : 0;
+    d.kernel_h = at & SC_ATTR_KERNEL ? v[1] : 0;
+    d.kernel_w = at & SC_ATTR_KERNEL ? v[2] : 0;
+    d.stride_h = at & SC_ATTR_STRIDE ? v[3] : 0;
+    d.stride_w = at & SC_ATTR_STRIDE ? v[4] : 0;
+    d.pad_h = at & SC_ATTR_PAD ? v[5] : 0;
+    d.pad_w = at & SC_ATTR_PAD ? v[6] : 0;
+    d.groups = at & SC_ATTR_GROUPS ? v[7] : 0;
+    d.flags = v[8];
+    d.alpha = r->alpha;
+    return sc_layer_append(net, &d, in, (int)r->n_in, id, "layer");
 }
 
 /* SC_ERR_FORMAT with the builder's message behind ours. */
@@ -234,15 +319,16 @@ static sc_status check_n0(const sc_net *net, const sc_node *nd, int i,
     return SC_OK;
 }
 
-sc_status sc_graph_read(sc_rbuf *r, int keep_quant, const sc_load_limits *lim,
-                        sc_net **out, const char *fn)
+sc_status sc_graph_read(sc_rbuf *r, uint32_t version, int keep_quant,
+                        const sc_load_limits *lim, sc_net **out,
+                        const char *fn)
 {
     uint32_t c = sc_get_u32(r), h = sc_get_u32(r), w = sc_get_u32(r);
     uint32_t n = sc_get_u32(r);
     if (r->failed)
         return sc_fail(SC_ERR_FORMAT, "%s: truncated layer table", fn);
-    /* each layer record is 50 bytes: the count must fit in the file */
-    if (n < 2 || (uint64_t)(n - 1) * 50 > sc_remaining(r) ||
+    /* the count of layer records must fit in the file */
+    if (n < 2 || (uint64_t)(n - 1) * min_record(version) > sc_remaining(r) ||
         c > (1u << 20) || h > (1u << 20) || w > (1u << 20))
         return sc_fail(SC_ERR_FORMAT, "%s: implausible layer table (%u layers, "
                        "input %ux%ux%u)", fn, n, c, h, w);
@@ -261,23 +347,14 @@ sc_status sc_graph_read(sc_rbuf *r, int keep_quant, const sc_load_limits *lim,
      * (docs/format.md) */
     uint64_t budget = ((uint64_t)1 << 22) + 64 * (uint64_t)r->len, used = 0;
     for (uint32_t i = 1; i < n && st == SC_OK; i++) {
-        unsigned kind = sc_get_u8(r);
-        uint32_t in0 = sc_get_u32(r), in1 = sc_get_u32(r), a[8], shape[3];
-        a[0] = sc_get_u32(r);
-        shape[1] = sc_get_u32(r);
-        shape[2] = sc_get_u32(r);
-        for (int k = 3; k < 8; k++)
-            a[k] = sc_get_u32(r);
-        a[1] = a[2] = 0;
-        shape[0] = a[0];
-        unsigned quant = sc_get_u8(r);
-        uint64_t n0 = sc_get_u64(r);
+        layer_rec rec, back;
+        read_rec(r, version, &rec);
         int id = -1;
         if (r->failed) {
             st = sc_fail(SC_ERR_FORMAT, "%s: truncated layer %u", fn, i);
             break;
         }
-        if ((st = add_layer(net, kind, in0, in1, a, &id)) != SC_OK) {
+        if ((st = add_layer(net, &rec, version, &id)) != SC_OK) {
             st = reformat(fn, "layer ", i);
             break;
         }
@@ -285,17 +362,19 @@ sc_status sc_graph_read(sc_rbuf *r, int keep_quant, const sc_load_limits *lim,
         int weighted = sc_is_weighted(nd);
         /* every stored field must be what sc_graph_write would write for
          * the layer just built: one encoding per graph */
-        if ((uint32_t)nd->c != shape[0] || (uint32_t)nd->h != shape[1] ||
-            (uint32_t)nd->w != shape[2] || quant > 1 || (quant && !weighted) ||
-            n0 > ((uint64_t)1 << 40) ||
-            in1 != (uint32_t)(nd->n_in > 1 ? nd->in[1] : 0) ||
-            a[3] != (uint32_t)nd->kh || a[4] != (uint32_t)nd->kw ||
-            a[5] != (uint32_t)nd->stride || a[6] != (uint32_t)nd->pad ||
-            a[7] != (uint32_t)nd->flags) {
+        node_rec(nd, version, &back);
+        if (memcmp(back.a, rec.a, sizeof rec.a) != 0 ||
+            memcmp(back.shape, rec.shape, sizeof rec.shape) != 0 ||
+            memcmp(&back.alpha, &rec.alpha, sizeof rec.alpha) != 0 ||
+            (version == SC_GRAPH_V1 && rec.in[1] != (nd->n_in > 1 ? back.in[1] : 0)) ||
+            rec.quant > 1 || (rec.quant && !weighted) ||
+            rec.n0 > ((uint64_t)1 << 40)) {
             st = sc_fail(SC_ERR_FORMAT, "%s: layer %u: stored shape or flags do "
                          "not match the graph", fn, i);
             break;
         }
+        unsigned quant = rec.quant;
+        uint64_t n0 = rec.n0;
         if ((st = check_n0(net, nd, id, quant, n0, orig, fn)) != SC_OK)
             break;
         nd->n0 = (int64_t)n0;

@@ -29,7 +29,13 @@ sc_status sc_file_open_versions(const unsigned char *data, size_t n,
 sc_status sc_load_limits_get(const sc_load_limits *limits, sc_load_limits *out,
                              const char *fn);
 
-/* Layers: shapes, attributes and which are quantised. */
+/* The layer table's encodings (docs/format.md): version 1, fixed 50-byte
+ * records (read only); version 2, a record per layer with its inputs and
+ * its descriptor. */
+#define SC_GRAPH_V1 1u
+#define SC_GRAPH_V2 2u
+
+/* Layers: shapes, attributes and which are quantised (version 2). */
 void sc_graph_write(sc_wbuf *w, const sc_net *net);
 /* SC_OK when no running variance of the net is negative (or NaN), else
  * status with a message naming the layer: what loaders and the saver check. */
@@ -38,7 +44,7 @@ sc_status sc_graph_check_variances(sc_net *net, sc_status status,
 /* The values the setters would refuse: b and e out of sc_net_set_quant's
  * ranges, then negative running variances (status with a message). */
 sc_status sc_graph_check_values(sc_net *net, sc_status status, const char *fn);
-/* Builds a new net from the layers in r, every shape re-derived and
+/* Builds a new net from the layers in r (table encoding version), every shape re-derived and
  * checked, parameters allocated (zero). nd->quantized tells which layers
  * were stored quantised; keep_quant: they get b/e parameters (checkpoints)
  * or not (inference, where the caller clears the flag after reading the
@@ -46,7 +52,8 @@ sc_status sc_graph_check_values(sc_net *net, sc_status status, const char *fn);
  * bytes in r, and a net whose cost per sample (sc_plan_cost; without the
  * quantised layers' qw unless keep_quant) exceeds the caps in lim, and
  * stored n0 values that do not fit the graph (docs/format.md). */
-sc_status sc_graph_read(sc_rbuf *r, int keep_quant, const sc_load_limits *lim,
-                        sc_net **out, const char *fn);
+sc_status sc_graph_read(sc_rbuf *r, uint32_t version, int keep_quant,
+                        const sc_load_limits *lim, sc_net **out,
+                        const char *fn);
 
 #endif

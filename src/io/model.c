@@ -15,7 +15,8 @@
 #include "quant/quantizer.h"
 
 static const char MODEL_MAGIC[8] = {'S', 'C', 'M', 'O', 'D', 'E', 'L', 0};
-#define MODEL_VERSION 1u
+#define MODEL_VERSION 2u /* written; read: 1 (layer table version 1) and 2 */
+#define MODEL_OLDEST 1u
 
 struct sc_model {
     sc_net *net;
@@ -329,11 +330,14 @@ SC_API sc_status sc_model_load_memory_v2(sc_model **out, const void *data,
     if (st != SC_OK)
         return st;
     sc_rbuf r;
-    st = sc_file_open(data, size, MODEL_MAGIC, MODEL_VERSION, &r, fn);
+    uint32_t version;
+    st = sc_file_open_versions(data, size, MODEL_MAGIC, MODEL_OLDEST,
+                               MODEL_VERSION, &version, &r, fn);
     if (st != SC_OK)
         return st;
     sc_net *net;
-    if ((st = sc_graph_read(&r, 0, &lim, &net, fn)) != SC_OK)
+    /* the model file's version is its layer table's */
+    if ((st = sc_graph_read(&r, version, 0, &lim, &net, fn)) != SC_OK)
         return st;
     sc_model *m = calloc(1, sizeof *m);
     sc_model_info info = SC_MODEL_INFO_INIT;

@@ -75,6 +75,7 @@ sc_status sc_op_add(sc_net *net, sc_node *nd, sc_op_action action)
 
 SC_API sc_status sc_net_add(sc_net *net, int a, int b, int *id)
 {
-    sc_node p = {.kind = SC_LAYER_ADD, .in = {a, b}, .n_in = 2};
-    return sc_net_append(net, &p, id, "sc_net_add");
+    sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_ADD);
+    int in[2] = {a, b};
+    return sc_layer_append(net, &d, in, 2, id, "sc_net_add");
 }

@@ -230,10 +230,7 @@ sc_status sc_op_batchnorm(sc_net *net, sc_node *nd, sc_op_action action)
 
 SC_API sc_status sc_net_batchnorm(sc_net *net, int in, int flags, int *id)
 {
-    if (flags & ~(SC_BN_AFFINE | SC_BN_BATCH_STATS))
-        return sc_fail(SC_ERR_ARG, "sc_net_batchnorm: unknown flags 0x%x",
-                       flags);
-    sc_node p = {.kind = SC_LAYER_BATCHNORM, .in = {in}, .n_in = 1,
-                 .flags = flags};
-    return sc_net_append(net, &p, id, "sc_net_batchnorm");
+    sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_BATCHNORM);
+    d.flags = flags;
+    return sc_layer_append(net, &d, &in, 1, id, "sc_net_batchnorm");
 }

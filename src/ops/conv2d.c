@@ -1,4 +1,4 @@
-/* conv2d.c -- y[n,o] = sum_{c,i,j} W[o,c,i,j] x[n,c,s*y+i-p,s*x+j-p] + b[o],
+/* conv2d.c -- y[n,o] = sum_{c,i,j} W[o,c,i,j] x[n,c,sh*y+i-ph,sw*x+j-pw] + b[o],
  * as GEMMs on the library's micro-kernels (kernels/kernel.h), which read
  * the images in place through offset tables (no im2col matrix):
  *
@@ -6,9 +6,10 @@
  *   dW       dW[o, k] += sum_q dy[o, q] xp[tap(k) + pos(q)]
  *   dx       dx[c, q] += sum_k' Wf[c, k'] dyp[tap'(k') + pos'(q)]
  *
- * xp is the input with its zero padding (a copy when p > 0), k runs over the
- * taps (c, i, j), q over output positions; dx is the "full" convolution of
- * dy, dilated by the stride and padded by k - 1 - p (dyp), with the kernel
+ * xp is the input with its zero padding (a copy when there is padding), k
+ * runs over the taps (c, i, j), q over output positions; dx is the "full"
+ * convolution of dy, dilated by the strides and padded by kh - 1 - ph above
+ * and below and kw - 1 - pw left and right (dyp), with the kernel
  * flipped (Wf[c, (o, i, j)] = W[o, c, kh-1-i, kw-1-j]).
  *
  * Samples are taken in chunks whose padded images fit in L2; the chunks are
@@ -51,7 +52,7 @@ typedef struct conv_job {
 static void job_init(conv_job *j, sc_net *net, sc_node *nd)
 {
     sc_node *x = sc_in(net, nd, 0);
-    int p = nd->pad;
+    int ph = nd->ph, pw = nd->pw;
     memset(j, 0, sizeof *j);
     j->net = net;
     j->nd = nd;
@@ -63,9 +64,9 @@ static void job_init(conv_job *j, sc_net *net, sc_node *nd)
     j->ihw = x->h * x->w;
     j->xsz = sc_node_size(x);
     j->ysz = sc_node_size(nd);
-    j->in = (layout){x->c, x->h + 2 * p, x->w + 2 * p, p, p};
+    j->in = (layout){x->c, x->h + 2 * ph, x->w + 2 * pw, ph, pw};
     j->dyl = (layout){nd->c, x->h + nd->kh - 1, x->w + nd->kw - 1,
-                      nd->kh - 1 - p, nd->kw - 1 - p};
+                      nd->kh - 1 - ph, nd->kw - 1 - pw};
     /* a chunk's padded images stay in L2; its outputs are counted too, so
      * that a chunk's offsets in y (fill_positions) are bounded like those
      * in the images (net.h's limits: all below 2^31) */
@@ -92,6 +93,11 @@ int sc_conv_chunk_span(const sc_net *net, int chunk, size_t c, size_t *s0)
     return (int)(*s0 + (size_t)chunk <= n ? (size_t)chunk : n - *s0);
 }
 
+static int padded(const sc_node *nd)
+{
+    return nd->ph > 0 || nd->pw > 0;
+}
+
 /* A thread's scratch: padded input and dy of a chunk, dy^T panels, the
  * position tables and the kernel's tile. */
 typedef struct conv_scratch {
@@ -105,7 +111,7 @@ static conv_scratch scratch_of(const conv_job *j, float *base)
     conv_scratch s;
     size_t off = 0, m = (size_t)j->chunk, cols = m * (size_t)j->ohw,
            icols = m * (size_t)j->ihw;
-    s.xp = sc_carve(base, &off, j->nd->pad > 0 ? m * lay_size(&j->in) : 0);
+    s.xp = sc_carve(base, &off, padded(j->nd) ? m * lay_size(&j->in) : 0);
     s.dyp = sc_carve(base, &off, m * lay_size(&j->dyl));
     s.dyt = sc_carve(base, &off, (size_t)sc_round_up(j->nd->c, j->kr->nr) * cols);
     s.tile = sc_carve(base, &off, (size_t)SC_KERNEL_MAX_MR * SC_KERNEL_MAX_NR);
@@ -148,12 +154,13 @@ static void fill_taps(int32_t *tap, const layout *l, int kh, int kw)
 static void fill_positions(const conv_job *j, int m, int32_t *pos, int32_t *out)
 {
     const sc_node *nd = j->nd;
-    int st = nd->stride, t = 0;
+    int t = 0;
     for (int s = 0; s < m; s++)
         for (int oy = 0; oy < nd->h; oy++)
             for (int ox = 0; ox < nd->w; ox++, t++) {
                 pos[t] = (int32_t)((size_t)s * lay_size(&j->in) +
-                                   (size_t)oy * st * j->in.wp + (size_t)ox * st);
+                                   (size_t)oy * nd->sh * j->in.wp +
+                                   (size_t)ox * nd->sw);
                 out[t] = (int32_t)((size_t)s * j->ysz + (size_t)oy * nd->w + ox);
             }
 }
@@ -200,7 +207,7 @@ static const float *padded_input(const conv_job *j, size_t s0, int m, float *xp)
 {
     const sc_node *x = j->x;
     const float *src = x->y + s0 * j->xsz;
-    if (j->nd->pad == 0)
+    if (!padded(j->nd))
         return src;
     for (int s = 0; s < m; s++)
         for (int c = 0; c < x->c; c++)
@@ -280,13 +287,13 @@ static void task_setup(const conv_job *j, const conv_scratch *sc, int dx)
     const sc_node *nd = j->nd, *x = j->x;
     int m = j->chunk;
     fill_positions(j, m, sc->pos, sc->out);
-    if (nd->pad > 0)
+    if (padded(nd))
         zero_frame(sc->xp, &j->in, m * x->c, x->h, x->w);
     if (!dx)
         return;
     fill_dpositions(j, m, sc->dpos, sc->dout);
     const layout *l = &j->dyl;
-    if (nd->stride == 1 && l->top >= 0 && l->left >= 0) /* dy is inside */
+    if (nd->sh == 1 && nd->sw == 1 && l->top >= 0 && l->left >= 0) /* dy is inside */
         zero_frame(sc->dyp, l, m * nd->c, nd->h, nd->w);
     else
         memset(sc->dyp, 0, (size_t)m * lay_size(l) * sizeof(float));
@@ -338,29 +345,29 @@ static void padded_dy(const conv_job *j, size_t s0, int m, float *dyp)
 {
     const sc_node *nd = j->nd;
     const layout *l = &j->dyl;
-    int st = nd->stride;
+    int sh = nd->sh, sw = nd->sw;
     /* dy's rows and columns that land inside the layout: [r0, r1), [c0, c1) */
     int r0 = 0, r1 = nd->h, c0 = 0, c1 = nd->w;
-    while (r0 < r1 && l->top + r0 * st < 0)
+    while (r0 < r1 && l->top + r0 * sh < 0)
         r0++;
-    while (r1 > r0 && l->top + (r1 - 1) * st >= l->hp)
+    while (r1 > r0 && l->top + (r1 - 1) * sh >= l->hp)
         r1--;
-    while (c0 < c1 && l->left + c0 * st < 0)
+    while (c0 < c1 && l->left + c0 * sw < 0)
         c0++;
-    while (c1 > c0 && l->left + (c1 - 1) * st >= l->wp)
+    while (c1 > c0 && l->left + (c1 - 1) * sw >= l->wp)
         c1--;
     for (int s = 0; s < m; s++)
         for (int o = 0; o < nd->c; o++) {
             const float *src = nd->dy + (s0 + s) * j->ysz + (size_t)o * j->ohw;
             float *plane = dyp + (size_t)s * lay_size(l) + (size_t)o * l->hp * l->wp;
             for (int oy = r0; oy < r1; oy++) {
-                float *row = plane + (size_t)(l->top + oy * st) * l->wp + l->left;
+                float *row = plane + (size_t)(l->top + oy * sh) * l->wp + l->left;
                 const float *in = src + (size_t)oy * nd->w;
-                if (st == 1)
+                if (sw == 1)
                     memcpy(row + c0, in + c0, (size_t)(c1 - c0) * sizeof(float));
                 else
                     for (int ox = c0; ox < c1; ox++)
-                        row[ox * st] = in[ox];
+                        row[ox * sw] = in[ox];
             }
         }
 }
@@ -508,16 +515,15 @@ static void reduce_task(void *ctx, size_t b, size_t e, int t)
 static sc_status conv_shape(sc_net *net, sc_node *nd)
 {
     sc_node *x = sc_in(net, nd, 0);
-    if (x->h + 2 * nd->pad < nd->kh || x->w + 2 * nd->pad < nd->kw)
+    int hp = x->h + 2 * nd->ph, wp = x->w + 2 * nd->pw;
+    if (hp < nd->kh || wp < nd->kw)
         return sc_fail(SC_ERR_SHAPE,
                        "conv2d: kernel %dx%d is larger than the padded "
-                       "input %dx%d",
-                       nd->kh, nd->kw, x->h + 2 * nd->pad, x->w + 2 * nd->pad);
-    nd->h = (x->h + 2 * nd->pad - nd->kh) / nd->stride + 1;
-    nd->w = (x->w + 2 * nd->pad - nd->kw) / nd->stride + 1;
+                       "input %dx%d", nd->kh, nd->kw, hp, wp);
+    nd->h = (hp - nd->kh) / nd->sh + 1;
+    nd->w = (wp - nd->kw) / nd->sw + 1;
     /* the padded images the offset tables index (net.h's limits) */
-    size_t in = (size_t)x->c * (size_t)(x->h + 2 * nd->pad) *
-                (size_t)(x->w + 2 * nd->pad),
+    size_t in = (size_t)x->c * (size_t)hp * (size_t)wp,
            dy = (size_t)nd->c * (size_t)(x->h + nd->kh - 1) *
                 (size_t)(x->w + nd->kw - 1);
     if (in > SC_MAX_CONV_IMAGE || dy > SC_MAX_CONV_IMAGE)
@@ -624,16 +630,15 @@ sc_status sc_op_conv2d(sc_net *net, sc_node *nd, sc_op_action action)
 SC_API sc_status sc_net_conv2d(sc_net *net, int in, int out_channels, int kh,
                                int kw, int stride, int pad, int flags, int *id)
 {
-    if (out_channels <= 0 || out_channels > (1 << 20) || kh <= 0 || kw <= 0 ||
-        kh > 64 || kw > 64 || stride <= 0 || stride > 64 || pad < 0 || pad > 64)
-        return sc_fail(SC_ERR_ARG,
-                       "sc_net_conv2d: out_channels %d, kernel %dx%d, stride "
-                       "%d, pad %d: not valid",
-                       out_channels, kh, kw, stride, pad);
-    if (flags & ~SC_BIAS)
-        return sc_fail(SC_ERR_ARG, "sc_net_conv2d: unknown flags 0x%x", flags);
-    sc_node p = {.kind = SC_LAYER_CONV2D, .in = {in}, .n_in = 1,
-                 .c = out_channels, .kh = kh, .kw = kw, .stride = stride,
-                 .pad = pad, .flags = flags};
-    return sc_net_append(net, &p, id, "sc_net_conv2d");
+    if (stride <= 0)
+        return sc_fail(SC_ERR_ARG, "sc_net_conv2d: stride %d is not valid",
+                       stride);
+    sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_CONV2D);
+    d.channels = out_channels;
+    d.kernel_h = kh;
+    d.kernel_w = kw;
+    d.stride_h = d.stride_w = stride;
+    d.pad_h = d.pad_w = pad;
+    d.flags = flags;
+    return sc_layer_append(net, &d, &in, 1, id, "sc_net_conv2d");
 }

@@ -326,8 +326,8 @@ static void job_init(wg_job *j, sc_net *net, sc_node *nd)
     j->x = x;
     j->kr = net->kernel;
     j->tb = 4 * j->kr->mr;
-    pass_init(&j->fwd, x->c, x->h, x->w, nd->pad, nd->c, nd->h, nd->w);
-    pass_init(&j->dx, nd->c, nd->h, nd->w, nd->kh - 1 - nd->pad, x->c,
+    pass_init(&j->fwd, x->c, x->h, x->w, nd->ph, nd->c, nd->h, nd->w);
+    pass_init(&j->dx, nd->c, nd->h, nd->w, nd->kh - 1 - nd->ph, x->c,
               x->h, x->w);
     j->chunk = sc_conv_chunk(net, 2 * window(&j->fwd) + window(&j->dx), CHUNK_FLOATS);
 }
@@ -335,8 +335,9 @@ static void job_init(wg_job *j, sc_net *net, sc_node *nd)
 int sc_winograd_fits(const sc_net *net, const sc_node *nd)
 {
     const sc_node *x = &net->nodes[nd->in[0]];
-    return net->conv_algo == SC_CONV_ALGO_AUTO && nd->stride == 1 &&
-           nd->kh == WR && nd->kw == WR && nd->pad <= (WR - 1) / 2 &&
+    return net->conv_algo == SC_CONV_ALGO_AUTO && nd->sh == 1 &&
+           nd->sw == 1 && nd->kh == WR && nd->kw == WR && nd->ph == nd->pw &&
+           nd->ph <= (WR - 1) / 2 &&
            x->c >= 2;
 }
 

@@ -13,7 +13,7 @@ static sc_status dense(sc_net *net, sc_node *nd, sc_op_action action)
     switch (action) {
     case OP_SHAPE:
         nd->h = nd->w = 1;
-        nd->kh = nd->kw = 1;
+        nd->kh = nd->kw = 1; /* one weight per input feature */
         nd->pn[P_W] = (size_t)out * (size_t)in;
         nd->pn[P_B] = (nd->flags & SC_BIAS) ? (size_t)out : 0;
         return SC_OK;
@@ -73,12 +73,8 @@ sc_status sc_op_dense(sc_net *net, sc_node *nd, sc_op_action action)
 SC_API sc_status sc_net_dense(sc_net *net, int in, int out_features,
                               int flags, int *id)
 {
-    if (out_features <= 0 || out_features > (1 << 24))
-        return sc_fail(SC_ERR_ARG, "sc_net_dense: out_features %d is not valid",
-                       out_features);
-    if (flags & ~SC_BIAS)
-        return sc_fail(SC_ERR_ARG, "sc_net_dense: unknown flags 0x%x", flags);
-    sc_node p = {.kind = SC_LAYER_DENSE, .in = {in}, .n_in = 1,
-                 .c = out_features, .flags = flags, .stride = 1};
-    return sc_net_append(net, &p, id, "sc_net_dense");
+    sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_DENSE);
+    d.channels = out_features;
+    d.flags = flags;
+    return sc_layer_append(net, &d, &in, 1, id, "sc_net_dense");
 }

@@ -22,6 +22,6 @@ sc_status sc_op_flatten(sc_net *net, sc_node *nd, sc_op_action action)
 
 SC_API sc_status sc_net_flatten(sc_net *net, int in, int *id)
 {
-    sc_node p = {.kind = SC_LAYER_FLATTEN, .in = {in}, .n_in = 1};
-    return sc_net_append(net, &p, id, "sc_net_flatten");
+    sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_FLATTEN);
+    return sc_layer_append(net, &d, &in, 1, id, "sc_net_flatten");
 }

@@ -69,12 +69,12 @@ sc_status sc_op_gmaxpool(sc_net *net, sc_node *nd, sc_op_action action)
 
 SC_API sc_status sc_net_global_avgpool(sc_net *net, int in, int *id)
 {
-    sc_node p = {.kind = SC_LAYER_GAVGPOOL, .in = {in}, .n_in = 1};
-    return sc_net_append(net, &p, id, "sc_net_global_avgpool");
+    sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_GAVGPOOL);
+    return sc_layer_append(net, &d, &in, 1, id, "sc_net_global_avgpool");
 }
 
 SC_API sc_status sc_net_global_maxpool(sc_net *net, int in, int *id)
 {
-    sc_node p = {.kind = SC_LAYER_GMAXPOOL, .in = {in}, .n_in = 1};
-    return sc_net_append(net, &p, id, "sc_net_global_maxpool");
+    sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_GMAXPOOL);
+    return sc_layer_append(net, &d, &in, 1, id, "sc_net_global_maxpool");
 }

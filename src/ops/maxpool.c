@@ -40,7 +40,7 @@ static void forward_task(void *ctx, size_t b, size_t e, int t)
     (void)t;
     const pool_job *j = ctx;
     const sc_node *x = j->x, *nd = j->nd;
-    int k = nd->kh, s = nd->stride;
+    int k = nd->kh, s = nd->sh;
     size_t isz = (size_t)x->h * x->w, osz = (size_t)nd->h * nd->w;
     for (size_t p = b; p < e; p++) {
         const float *xp = x->y + p * isz;
@@ -86,11 +86,16 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
 sc_status sc_op_maxpool(sc_net *net, sc_node *nd, sc_op_action action)
 {
     sc_node *x = sc_in(net, nd, 0);
-    int k = nd->kh, s = nd->stride;
+    int k = nd->kh, s = nd->sh;
     size_t planes = (size_t)net->plan_n * nd->c;
     pool_job j = {x, nd};
     switch (action) {
     case OP_SHAPE:
+        if (nd->kw != k || nd->sw != s || nd->ph || nd->pw)
+            return sc_fail(SC_ERR_UNSUPPORTED, "maxpool: window %dx%d, stride "
+                           "%dx%d, pad %dx%d: only square windows and strides "
+                           "without padding", nd->kh, nd->kw, nd->sh, nd->sw,
+                           nd->ph, nd->pw);
         if (x->h < k || x->w < k)
             return sc_fail(SC_ERR_SHAPE,
                            "maxpool: window %d is larger than the input %dx%d",
@@ -119,10 +124,11 @@ sc_status sc_op_maxpool(sc_net *net, sc_node *nd, sc_op_action action)
 SC_API sc_status sc_net_maxpool(sc_net *net, int in, int k, int stride,
                                 int *id)
 {
-    if (k <= 0 || stride <= 0 || k > 64 || stride > 64)
-        return sc_fail(SC_ERR_ARG, "sc_net_maxpool: k %d, stride %d: not valid",
-                       k, stride);
-    sc_node p = {.kind = SC_LAYER_MAXPOOL, .in = {in}, .n_in = 1, .kh = k,
-                 .kw = k, .stride = stride};
-    return sc_net_append(net, &p, id, "sc_net_maxpool");
+    if (stride <= 0)
+        return sc_fail(SC_ERR_ARG, "sc_net_maxpool: stride %d is not valid",
+                       stride);
+    sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_MAXPOOL);
+    d.kernel_h = d.kernel_w = k;
+    d.stride_h = d.stride_w = stride;
+    return sc_layer_append(net, &d, &in, 1, id, "sc_net_maxpool");
 }

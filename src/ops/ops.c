@@ -4,22 +4,33 @@
 
 #include "quant/quantizer.h"
 
+#define ONE 1, 1 /* one input */
 const sc_op_def sc_ops[SC_LAYER_KIND_COUNT] = {
-    [SC_LAYER_INPUT] = {"input", sc_op_input, SC_CHAN_SOURCE, 0},
+    [SC_LAYER_INPUT] = {"input", sc_op_input, SC_CHAN_SOURCE, 0, 0, 0, 0, 0},
     [SC_LAYER_DENSE] = {"dense", sc_op_dense, SC_CHAN_NEW,
-                        SC_OPF_WEIGHTS | SC_OPF_FLAT_IN},
-    [SC_LAYER_CONV2D] = {"conv2d", sc_op_conv2d, SC_CHAN_NEW, SC_OPF_WEIGHTS},
+                        SC_OPF_WEIGHTS | SC_OPF_FLAT_IN, SC_ATTR_CHANNELS,
+                        SC_BIAS, ONE},
+    [SC_LAYER_CONV2D] = {"conv2d", sc_op_conv2d, SC_CHAN_NEW, SC_OPF_WEIGHTS,
+                         SC_ATTR_CHANNELS | SC_ATTR_KERNEL | SC_ATTR_STRIDE |
+                             SC_ATTR_PAD,
+                         SC_BIAS, ONE},
     [SC_LAYER_BATCHNORM] = {"batchnorm", sc_op_batchnorm, SC_CHAN_SAME,
-                            SC_OPF_TAKES_RELU},
+                            SC_OPF_TAKES_RELU, 0,
+                            SC_BN_AFFINE | SC_BN_BATCH_STATS, ONE},
     [SC_LAYER_RELU] = {"relu", sc_op_relu, SC_CHAN_SAME,
-                       SC_OPF_IN_PLACE | SC_OPF_RELU},
-    [SC_LAYER_MAXPOOL] = {"maxpool", sc_op_maxpool, SC_CHAN_SAME, 0},
-    [SC_LAYER_GAVGPOOL] = {"global_avgpool", sc_op_gavgpool, SC_CHAN_SAME, 0},
-    [SC_LAYER_GMAXPOOL] = {"global_maxpool", sc_op_gmaxpool, SC_CHAN_SAME, 0},
+                       SC_OPF_IN_PLACE | SC_OPF_RELU, 0, 0, ONE},
+    [SC_LAYER_MAXPOOL] = {"maxpool", sc_op_maxpool, SC_CHAN_SAME, 0,
+                          SC_ATTR_KERNEL | SC_ATTR_STRIDE | SC_ATTR_PAD, 0,
+                          ONE},
+    [SC_LAYER_GAVGPOOL] = {"global_avgpool", sc_op_gavgpool, SC_CHAN_SAME, 0,
+                           0, 0, ONE},
+    [SC_LAYER_GMAXPOOL] = {"global_maxpool", sc_op_gmaxpool, SC_CHAN_SAME, 0,
+                           0, 0, ONE},
     [SC_LAYER_FLATTEN] = {"flatten", sc_op_flatten, SC_CHAN_FLATTEN,
-                          SC_OPF_ALIAS},
-    [SC_LAYER_ADD] = {"add", sc_op_add, SC_CHAN_JOIN, 0},
+                          SC_OPF_ALIAS, 0, 0, ONE},
+    [SC_LAYER_ADD] = {"add", sc_op_add, SC_CHAN_JOIN, 0, 0, 0, 2, 2},
 };
+#undef ONE
 _Static_assert(SC_LAYER_ADD + 1 == SC_LAYER_KIND_COUNT,
                "sc_ops must have one entry per sc_layer_kind");
 

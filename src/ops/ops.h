@@ -63,11 +63,24 @@ enum {
                                   itself (nd->fuse_relu) */
 };
 
+/* The sc_layer_desc fields a kind takes (every other one must be 0). */
+enum {
+    SC_ATTR_CHANNELS = 1 << 0,
+    SC_ATTR_KERNEL = 1 << 1,
+    SC_ATTR_STRIDE = 1 << 2,
+    SC_ATTR_PAD = 1 << 3,
+    SC_ATTR_GROUPS = 1 << 4,
+    SC_ATTR_ALPHA = 1 << 5
+};
+
 typedef struct sc_op_def {
     const char *name;
     sc_op_fn fn;
     sc_chan_map chan;
-    unsigned flags;
+    unsigned flags;      /* SC_OPF_* */
+    unsigned attrs;      /* SC_ATTR_*: the descriptor fields it takes */
+    int layer_flags;     /* the sc_layer_flags it takes */
+    int min_in, max_in;  /* how many inputs */
 } sc_op_def;
 
 extern const sc_op_def sc_ops[SC_LAYER_KIND_COUNT];
@@ -90,6 +103,16 @@ static inline size_t sc_weights_per_in(const sc_node *nd, const sc_node *x)
 {
     return nd->pn[P_W] / ((size_t)nd->c * (size_t)x->c);
 }
+
+/* The one builder (layer.c): checks desc against the kind's table line
+ * (fields it takes, their ranges, the input count), then sc_net_append.
+ * fn names the public call in messages. */
+sc_status sc_layer_append(sc_net *net, const sc_layer_desc *desc,
+                          const int *inputs, int n_inputs, int *id,
+                          const char *fn);
+/* A node's attributes as the descriptor that builds it (size: the
+ * library's). */
+void sc_node_desc(const sc_node *nd, sc_layer_desc *d);
 
 sc_status sc_op_input(sc_net *net, sc_node *nd, sc_op_action action);
 /* Appends node 0, the input of shape c x h x w, to a new net. */

@@ -124,7 +124,7 @@ double tu_kink_margin(sc_net *net, const float *x, int n)
             free(idx);
         }
         if (nd->kind == SC_LAYER_MAXPOOL) {
-            int k = nd->kh, s = nd->stride, cnt = 0;
+            int k = nd->kh, s = nd->sh, cnt = 0;
             int *idx = malloc((size_t)k * k * sizeof *idx);
             for (size_t p = 0; p < (size_t)n * in->c; p++)
                 for (int oy = 0; oy < nd->h; oy++)
