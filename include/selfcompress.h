@@ -274,7 +274,7 @@ SC_API sc_status sc_net_add(sc_net *net, int a, int b, int *id);
  *
  *   kind            takes
  *   DENSE           channels (output features), flags SC_BIAS
- *   CONV2D          channels, kernel, stride, pad, groups, flags SC_BIAS
+ *   CONV2D          channels, kernel, stride, pad, flags SC_BIAS
  *   BATCHNORM       flags SC_BN_AFFINE, SC_BN_BATCH_STATS
  *   MAXPOOL         kernel, stride (square and unpadded; else
  *                   SC_ERR_UNSUPPORTED)
@@ -289,7 +289,7 @@ typedef struct sc_layer_desc {
     size_t size;            /**< sizeof(sc_layer_desc) as the caller knows */
     sc_layer_kind kind;
     int channels;           /**< dense: output features; conv: output
-                                 channels (1 .. 2^20) */
+                                 channels (1 .. 2^24) */
     int kernel_h, kernel_w; /**< window height and width (1 .. 64) */
     int stride_h, stride_w; /**< window step (0: 1; at most 64) */
     int pad_h, pad_w;       /**< zeros on each side: top and bottom, left
