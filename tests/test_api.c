@@ -347,7 +347,7 @@ START_TEST(test_add_layer)
     ck_assert(back.kind == SC_LAYER_CONV2D && back.channels == 4 &&
               back.kernel_h == 1 && back.kernel_w == 5 && back.stride_h == 1 &&
               back.stride_w == 1 && back.pad_h == 0 && back.pad_w == 2 &&
-              back.groups == 0 && back.flags == SC_BIAS && back.alpha == 0.0f);
+              back.groups == 1 && back.flags == SC_BIAS && back.alpha == 0.0f);
     ck_assert(n_in == 1 && ins[0] == SC_INPUT);
     TU_FAILS(sc_net_layer_desc(net, SC_INPUT, &back, NULL, NULL), SC_ERR_ARG);
     TU_FAILS(sc_net_layer_desc(net, 2, &back, NULL, NULL), SC_ERR_ARG);

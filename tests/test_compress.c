@@ -314,6 +314,143 @@ START_TEST(test_residual_add)
 }
 END_TEST
 
+/* ---- depthwise convolutions -------------------------------------------- */
+
+/* A conv layer with groups through the one builder. */
+static int grouped(sc_net *net, int in, int c, int k, int stride, int pad,
+                   int groups)
+{
+    sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_CONV2D);
+    d.channels = c;
+    d.kernel_h = d.kernel_w = k;
+    d.stride_h = d.stride_w = stride;
+    d.pad_h = d.pad_w = pad;
+    d.groups = groups;
+    d.flags = SC_BIAS;
+    int id;
+    TU_OK(sc_net_add_layer(net, &d, &in, 1, &id));
+    return id;
+}
+
+/* pointwise 6 -> BN -> relu -> depthwise 3x3 (x mult) -> BN -> relu ->
+ * pointwise 5 -> global avg pool -> dense 3; ids below */
+enum { DW_PW1 = 1, DW_BN1, DW_R1, DW_DW, DW_BN2, DW_R2, DW_PW2, DW_GP, DW_D };
+
+static sc_net *dw_net(int mult, int stride, uint64_t seed)
+{
+    sc_net *net;
+    int id;
+    TU_OK(sc_net_create(&net, 3, 7, 7));
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 6, 1, 1, 1, 0, SC_BIAS, &id));
+    TU_OK(sc_net_batchnorm(net, id, SC_BN_AFFINE, &id));
+    TU_OK(sc_net_relu(net, id, &id));
+    id = grouped(net, id, 6 * mult, 3, stride, 1, 6);
+    ck_assert_int_eq(id, DW_DW);
+    TU_OK(sc_net_batchnorm(net, id, SC_BN_AFFINE, &id));
+    TU_OK(sc_net_relu(net, id, &id));
+    TU_OK(sc_net_conv2d(net, id, 5, 1, 1, 1, 0, SC_BIAS, &id));
+    TU_OK(sc_net_global_avgpool(net, id, &id));
+    TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
+    ck_assert_int_eq(id, DW_D);
+    TU_OK(sc_net_init(net, seed));
+    TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+    return net;
+}
+
+/* A depthwise channel that dies takes its input channel with it, through
+ * the batch norm and relu before it, back to the pointwise conv that
+ * computes it; a pointwise channel that dies takes its depthwise group
+ * (whose outputs are then constant: folded on, with the batch norm's
+ * shift). Groups stay whole: with a multiplier of 2, a group goes only
+ * when both of its outputs are dead. The function is kept in both modes. */
+START_TEST(test_depthwise_channels_go)
+{
+    for (int mult = 1; mult <= 2; mult++) {
+        char what[64];
+        snprintf(what, sizeof what, "depthwise x%d", mult);
+        sc_net *net = dw_net(mult, mult, 40 + (uint64_t)mult);
+        sc_optimizer *opt;
+        TU_OK(sc_optimizer_create(&opt, net, SC_OPT_ADAM));
+        tu_batch tb = tu_batch_make(16, 3, 7, 7, 3, 41), eb = tu_batch_make(8, 3, 7, 7, 3, 42);
+        train(net, opt, &tb, 4);
+        set_beta(net, DW_BN1, 2, 0.7f);  /* pointwise channel 2's constant */
+        set_beta(net, DW_BN2, 2 * mult, -0.4f);
+        set_beta(net, DW_BN2, 3 * mult, 0.9f);
+        kill(net, DW_PW1, (int[]){2}, 1);
+        /* group 3 dies whole; group 4 only half (with mult 2: it stays) */
+        int dead[3] = {3 * mult, 3 * mult + mult - 1, 4 * mult};
+        kill(net, DW_DW, dead, mult == 1 ? 1 : 3);
+        float *before = tu_eval_out(net, &eb), *tbefore = train_out(net, &eb);
+        int removed = -1;
+        TU_OK(sc_net_compress(net, &removed));
+        /* pointwise: 2 (dead) and 3 (not needed); depthwise: groups 2 and 3 */
+        ck_assert_int_eq(chans(net, DW_PW1), 4);
+        ck_assert_int_eq(chans(net, DW_BN1), 4);
+        ck_assert_int_eq(chans(net, DW_DW), 4 * mult);
+        ck_assert_int_eq(net->nodes[DW_DW].groups, 4);
+        ck_assert_int_eq(removed, 2 + 2 * mult);
+        check_modes(before, tbefore, net, &eb, what);
+        /* a half-dead group keeps its dead output, b still <= 0 */
+        if (mult == 2) {
+            float b[8];
+            TU_OK(sc_net_get_quant(net, DW_DW, b, NULL, 8));
+            ck_assert_float_eq(b[4], -50.0f); /* old output 8 */
+            ck_assert(b[5] > 0.0f);
+        }
+        ck_assert(isfinite(train(net, opt, &tb, 2)));
+        /* and it saves and loads to the same function */
+        sc_model *m;
+        tu_make_tmpdir("sc_compress");
+        TU_OK(sc_net_save(net, tu_path("dw.scm"), NULL));
+        TU_OK(sc_model_load(&m, tu_path("dw.scm")));
+        float *ev = tu_eval_out(net, &eb);
+        float *mv = tu_model_out(m, &eb);
+        ck_assert(rel_diff(ev, mv, (size_t)eb.n * 3) <= MODE_TOL);
+        free(ev);
+        free(mv);
+        sc_model_free(m);
+        tu_remove_tmpdir();
+        free(before);
+        free(tbefore);
+        tu_batch_free(&tb);
+        tu_batch_free(&eb);
+        sc_optimizer_free(opt);
+        sc_net_free(net);
+    }
+}
+END_TEST
+
+/* A grouped conv with two inputs per group keeps all of its channels and
+ * its inputs': compress removes nothing through it. */
+START_TEST(test_grouped_conv_keeps_channels)
+{
+    sc_net *net;
+    int id, c1;
+    TU_OK(sc_net_create(&net, 2, 6, 6));
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 4, 3, 3, 1, 1, SC_BIAS, &c1));
+    TU_OK(sc_net_relu(net, c1, &id));
+    int g = grouped(net, id, 6, 3, 2, 1, 2);
+    TU_OK(sc_net_flatten(net, g, &id));
+    TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 5));
+    TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+    kill(net, c1, (int[]){1}, 1);
+    kill(net, g, (int[]){0, 1, 2}, 3); /* group 0 dead whole */
+    tu_batch eb = tu_batch_make(8, 2, 6, 6, 3, 7);
+    float *before = tu_eval_out(net, &eb), *tbefore = train_out(net, &eb);
+    int removed = -1;
+    TU_OK(sc_net_compress(net, &removed));
+    ck_assert_int_eq(removed, 0);
+    ck_assert_int_eq(chans(net, c1), 4);
+    ck_assert_int_eq(chans(net, g), 6);
+    check_modes(before, tbefore, net, &eb, "grouped conv");
+    free(before);
+    free(tbefore);
+    tu_batch_free(&eb);
+    sc_net_free(net);
+}
+END_TEST
+
 /* ---- global max pool, dense straight on a conv, unpadded folds ---------- */
 
 START_TEST(test_gmaxpool_and_dense_on_conv)
@@ -722,6 +859,8 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_conv_bn_flatten_dense_function_kept);
     tcase_add_test(tc, test_residual_add);
+    tcase_add_test(tc, test_depthwise_channels_go);
+    tcase_add_test(tc, test_grouped_conv_keeps_channels);
     tcase_add_test(tc, test_gmaxpool_and_dense_on_conv);
     tcase_add_test(tc, test_nothing_dead_is_a_noop);
     tcase_add_test(tc, test_last_layer_space_kept);

@@ -60,10 +60,19 @@ static sc_status build_maps(sc_net *net, const sc_cplan *p, const sc_node *old,
             const sc_node *ox = &old[xi];
             kept_units(p, old, xi, cols);
             /* dense: columns are input features c*h*w + q; conv: each row
-             * is c x kh x kw; either way a column block per input channel */
+             * is c x kh x kw; either way a column block per input channel.
+             * A grouped layer's rows read their own group's inputs, whose
+             * count stays: its rows move whole */
             size_t blk = sc_weights_per_in(od, ox);
             size_t oldk = od->pn[P_W] / (size_t)od->c;
             size_t newk = nd->pn[P_W] / (size_t)nd->c;
+            if (sc_groups(od) > 1) {
+                for (int r = 0; r < nd->c; r++)
+                    for (size_t q = 0; q < newk; q++)
+                        pmap[to + (size_t)r * newk + q] =
+                            from + (size_t)rows[r] * oldk + q;
+                continue;
+            }
             for (int r = 0; r < nd->c; r++)
                 for (int c = 0; c < p->newc[xi]; c++)
                     for (size_t q = 0; q < blk; q++)
@@ -144,6 +153,8 @@ static sc_status relayout(sc_net *net, const sc_cplan *p)
         sc_node *nd = &net->nodes[i];
         if (sc_is_weighted(nd))
             nd->c = p->newc[i];
+        if (sc_groups(nd) > 1) /* whole groups went: as many inputs each */
+            nd->groups = p->newc[nd->in[0]] / (old[nd->in[0]].c / old[i].groups);
         st = sc_ops[nd->kind].fn(net, nd, OP_SHAPE);
         if (nd->quantized)
             nd->pn[P_QB] = nd->pn[P_QE] = (size_t)nd->c;

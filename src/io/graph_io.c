@@ -255,7 +255,8 @@ static sc_status check_cost(sc_net *net, int keep_quant,
 /* The stored n0 of layer nd (node i) against the graph: 0 on a layer
  * without weights; on a dense or conv layer c0 * cin0 * k, with k its
  * weights per input unit, cin0 the input's unit count at construction
- * (orig[] of the input node) and c0 its own, which is c unless the layer is
+ * (orig[] of the input node; a grouped layer's: its inputs per group, which
+ * compress never changes) and c0 its own, which is c unless the layer is
  * quantised (only a quantised layer's channels are ever removed, so then
  * c0 >= c). orig[i] gets node i's unit count at construction. */
 static sc_status check_n0(const sc_net *net, const sc_node *nd, int i,
@@ -302,6 +303,8 @@ static sc_status check_n0(const sc_net *net, const sc_node *nd, int i,
     }
     const sc_node *x = &net->nodes[nd->in[0]];
     uint64_t blk = sc_weights_per_in(nd, x), lim = (uint64_t)1 << 40;
+    if (sc_groups(nd) > 1) /* a group's inputs: as many as ever */
+        in0 = (uint64_t)(x->c / sc_groups(nd));
     int ok = blk > 0 && in0 > 0 && in0 <= lim / blk;
     uint64_t per = ok ? in0 * blk : 1;
     ok = ok && n0 % per == 0 && n0 >= (uint64_t)nd->pn[P_W];

@@ -515,7 +515,10 @@ static void reduce_task(void *ctx, size_t b, size_t e, int t)
 static sc_status conv_shape(sc_net *net, sc_node *nd)
 {
     sc_node *x = sc_in(net, nd, 0);
-    int hp = x->h + 2 * nd->ph, wp = x->w + 2 * nd->pw;
+    int hp = x->h + 2 * nd->ph, wp = x->w + 2 * nd->pw, g = nd->groups;
+    if (x->c % g != 0 || nd->c % g != 0)
+        return sc_fail(SC_ERR_SHAPE, "conv2d: %d groups do not divide its "
+                       "%d input and %d output channels", g, x->c, nd->c);
     if (hp < nd->kh || wp < nd->kw)
         return sc_fail(SC_ERR_SHAPE,
                        "conv2d: kernel %dx%d is larger than the padded "
@@ -531,13 +534,13 @@ static sc_status conv_shape(sc_net *net, sc_node *nd)
                        "conv2d: the padded input (%zu floats) or padded "
                        "gradient (%zu floats) per sample is more than the "
                        "limit of 2^30", in, dy);
-    nd->pn[P_W] = (size_t)nd->c * (size_t)x->c * nd->kh * nd->kw;
+    nd->pn[P_W] = (size_t)nd->c * (size_t)(x->c / g) * nd->kh * nd->kw;
     nd->pn[P_B] = (nd->flags & SC_BIAS) ? (size_t)nd->c : 0;
     return SC_OK;
 }
 
 /* db[o] += sum_{n, q} dy[n, o, q] */
-static void bias_grad(sc_net *net, sc_node *nd)
+void sc_conv_bias_grad(sc_net *net, sc_node *nd)
 {
     float *db = sc_node_grad(net, nd, P_B);
     size_t ohw = (size_t)nd->h * nd->w;
@@ -558,10 +561,12 @@ static sc_status conv2d(sc_net *net, sc_node *nd, sc_op_action action)
         return conv_shape(net, nd);
     if (action == OP_COMMIT || action == OP_COMMIT_CHECK)
         return SC_OK;
+    if (nd->groups > 1)
+        return sc_conv_grouped(net, nd, action);
     if (sc_winograd_fits(net, nd)) {
         sc_status st = sc_conv_winograd(net, nd, action);
         if (st == SC_OK && action == OP_BACKWARD)
-            bias_grad(net, nd);
+            sc_conv_bias_grad(net, nd);
         return st;
     }
     conv_job j;
@@ -610,7 +615,7 @@ static sc_status conv2d(sc_net *net, sc_node *nd, sc_op_action action)
          * partial; the partials are added into dW in thread order */
         sc_pool_run(net->pool, chunks, backward_task, &j);
         sc_pool_run(net->pool, (size_t)o, reduce_task, &j);
-        bias_grad(net, nd);
+        sc_conv_bias_grad(net, nd);
         return SC_OK;
     }
     case OP_SHAPE:

@@ -335,7 +335,7 @@ static void job_init(wg_job *j, sc_net *net, sc_node *nd)
 int sc_winograd_fits(const sc_net *net, const sc_node *nd)
 {
     const sc_node *x = &net->nodes[nd->in[0]];
-    return net->conv_algo == SC_CONV_ALGO_AUTO && nd->sh == 1 &&
+    return net->conv_algo == SC_CONV_ALGO_AUTO && nd->groups == 1 && nd->sh == 1 &&
            nd->sw == 1 && nd->kh == WR && nd->kw == WR && nd->ph == nd->pw &&
            nd->ph <= (WR - 1) / 2 &&
            x->c >= 2;

@@ -12,7 +12,7 @@ const sc_op_def sc_ops[SC_LAYER_KIND_COUNT] = {
                         SC_BIAS, ONE},
     [SC_LAYER_CONV2D] = {"conv2d", sc_op_conv2d, SC_CHAN_NEW, SC_OPF_WEIGHTS,
                          SC_ATTR_CHANNELS | SC_ATTR_KERNEL | SC_ATTR_STRIDE |
-                             SC_ATTR_PAD,
+                             SC_ATTR_PAD | SC_ATTR_GROUPS,
                          SC_BIAS, ONE},
     [SC_LAYER_BATCHNORM] = {"batchnorm", sc_op_batchnorm, SC_CHAN_SAME,
                             SC_OPF_TAKES_RELU, 0,

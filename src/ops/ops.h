@@ -96,12 +96,20 @@ static inline int sc_is_weighted(const sc_node *nd)
     return (sc_op_flags(nd) & SC_OPF_WEIGHTS) != 0;
 }
 
-/* Weights per output channel and input channel of a weighted layer: the
- * kernel's taps, or the input's h*w features per channel for one that
- * reads features (SC_OPF_FLAT_IN). */
+/* The groups a weighted layer's channels are split into (conv's groups;
+ * 1 for a dense layer). Output channel o reads only the input channels of
+ * its group, o / (c / groups). */
+static inline int sc_groups(const sc_node *nd)
+{
+    return nd->groups > 1 ? nd->groups : 1;
+}
+
+/* Weights per output channel and input channel it reads, of a weighted
+ * layer: the kernel's taps, or the input's h*w features per channel for
+ * one that reads features (SC_OPF_FLAT_IN). */
 static inline size_t sc_weights_per_in(const sc_node *nd, const sc_node *x)
 {
-    return nd->pn[P_W] / ((size_t)nd->c * (size_t)x->c);
+    return nd->pn[P_W] / ((size_t)nd->c * (size_t)(x->c / sc_groups(nd)));
 }
 
 /* The one builder (layer.c): checks desc against the kind's table line
@@ -131,6 +139,11 @@ sc_status sc_op_add(sc_net *net, sc_node *nd, sc_op_action action);
  * stride 1, a 5x5 kernel, padding at most 2, two or more input channels.
  * Answers OP_SCRATCH, OP_FORWARD and OP_BACKWARD (not the bias gradient). */
 int sc_winograd_fits(const sc_net *net, const sc_node *nd);
+/* Grouped convolution (conv_grouped.c), for conv layers with groups > 1:
+ * answers OP_SCRATCH, OP_FORWARD and OP_BACKWARD. */
+sc_status sc_conv_grouped(sc_net *net, sc_node *nd, sc_op_action action);
+/* db[o] += sum over samples and positions of dy[o] (conv2d.c). */
+void sc_conv_bias_grad(sc_net *net, sc_node *nd);
 sc_status sc_conv_winograd(sc_net *net, sc_node *nd, sc_op_action action);
 
 /* How both convolutions deal samples to threads (conv2d.c): the samples

@@ -54,8 +54,9 @@ float sc_quant_initial_exponent(float maxabs, float b, float e0);
 /* ---- size (sizeloss.c) ---- */
 /* Marks live channels of every node in nd->live (1/0) from the b's. */
 void sc_liveness(sc_net *net);
-/* Live input features (channels, or flattened features for dense). */
-int64_t sc_live_in(sc_net *net, sc_node *nd);
+/* Live input features (channels, or flattened features for dense) that
+ * output channel o of weighted layer nd reads: those of its group. */
+int64_t sc_live_in(sc_net *net, sc_node *nd, int o);
 /* Q over all quantised layers (needs sc_liveness first); adds gamma dQ/db
  * to the b grads when add_grad is set. */
 double sc_size_loss(sc_net *net, int add_grad);

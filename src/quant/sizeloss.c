@@ -1,5 +1,6 @@
-/* sizeloss.c -- Q = (1/N0) sum_{l,o} B[l,o] live_in(l) kh kw (spec section
- * 2), the liveness of channels it rests on, and the size report. */
+/* sizeloss.c -- Q = (1/N0) sum_{l,o} B[l,o] live_in(l,o) kh kw (spec
+ * section 2; live_in(l,o): the live inputs of o's group), the liveness of
+ * channels it rests on, and the size report. */
 #include <math.h>
 #include <string.h>
 
@@ -55,11 +56,12 @@ void sc_liveness(sc_net *net)
     }
 }
 
-int64_t sc_live_in(sc_net *net, sc_node *nd)
+int64_t sc_live_in(sc_net *net, sc_node *nd, int o)
 {
     sc_node *x = &net->nodes[nd->in[0]];
+    int g = sc_groups(nd), cin = x->c / g, c0 = o / (nd->c / g) * cin;
     int64_t n = 0;
-    for (int c = 0; c < x->c; c++)
+    for (int c = c0; c < c0 + cin; c++)
         n += x->live[c] > 0.0f;
     /* dense reads every feature of a c x h x w input */
     if (sc_op_flags(nd) & SC_OPF_FLAT_IN)
@@ -76,10 +78,14 @@ double sc_size_loss(sc_net *net, int add_grad)
         sc_node *nd = &net->nodes[i];
         if (!nd->quantized)
             continue;
-        double per = (double)sc_live_in(net, nd) * nd->kh * nd->kw / (double)net->n0;
         const float *b = sc_node_param(net, nd, P_QB);
         float *gb = sc_node_grad(net, nd, P_QB);
+        int per_group = nd->c / sc_groups(nd);
+        double per = 0.0;
         for (int o = 0; o < nd->c; o++) {
+            if (o % per_group == 0)
+                per = (double)sc_live_in(net, nd, o) * nd->kh * nd->kw /
+                      (double)net->n0;
             if (b[o] <= 0.0f)
                 continue;
             q += b[o] * per;
@@ -94,21 +100,26 @@ double sc_size_loss(sc_net *net, int add_grad)
 static void report_layer(sc_net *net, sc_node *nd, sc_size_report *r,
                          double *q)
 {
-    int64_t live_in = sc_live_in(net, nd), live_out = 0, k = nd->kh * nd->kw;
+    int64_t live_out = 0, weights = 0, k = nd->kh * nd->kw, live_in = 0;
     const float *b = nd->quantized ? sc_node_param(net, nd, P_QB) : NULL;
+    int per_group = nd->c / sc_groups(nd);
     double bits = 0.0;
     for (int o = 0; o < nd->c; o++) {
+        if (o % per_group == 0) {
+            int64_t in_g = sc_live_in(net, nd, o);
+            live_in += in_g;
+            weights = in_g * k; /* per live output channel of the group */
+        }
         if (nd->live[o] == 0.0f)
             continue;
         live_out++;
-        double per = (double)live_in * k;
-        bits += (b ? ceil(b[o]) : 32.0) * per;
+        r->weights += weights;
+        bits += (b ? ceil(b[o]) : 32.0) * (double)weights;
         if (b)
-            *q += b[o] * per;
+            *q += b[o] * (double)weights;
     }
     r->in_channels = live_in;
     r->out_channels += live_out;
-    r->weights += live_in * live_out * k;
     r->bits += bits;
     r->overhead_floats += (int64_t)(nd->pn[P_B] + nd->pn[P_QB] + nd->pn[P_QE]);
     /* constants compress folded in, per mode */

@@ -217,6 +217,20 @@ float *tu_eval_out(sc_net *net, const tu_batch *b)
     return v;
 }
 
+float *tu_model_out(sc_model *m, const tu_batch *b)
+{
+    int k = sc_model_output_size(m);
+    int64_t shape[2] = {b->n, k};
+    sc_tensor *out;
+    TU_OK(sc_tensor_create(&out, 2, shape));
+    TU_OK(sc_model_forward(m, b->x, out));
+    float *v = malloc((size_t)b->n * k * sizeof(float));
+    ck_assert_ptr_nonnull(v);
+    TU_OK(sc_tensor_copy_to(out, v, (size_t)b->n * k));
+    sc_tensor_free(out);
+    return v;
+}
+
 static char tmpdir[128];
 
 void tu_make_tmpdir(const char *prefix)

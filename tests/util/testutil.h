@@ -102,6 +102,8 @@ void tu_batch_free(tu_batch *b);
 /* Eval-mode logits of the batch into a malloc'd buffer (the net is left in
  * training mode). */
 float *tu_eval_out(sc_net *net, const tu_batch *b);
+/* The same for a loaded model. */
+float *tu_model_out(sc_model *m, const tu_batch *b);
 
 /* ---- files ---- */
 /* Creates a fresh directory /tmp/<prefix>.XXXXXX (one per test process);

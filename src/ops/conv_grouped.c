@@ -1,0 +1,223 @@
+/* conv_grouped.c -- grouped (and depthwise) convolution, directly:
+ *
+ *   y[n, o, oy, ox] = b[o] + sum_{c, i, j} W[o, c, i, j]
+ *                      x[n, g cin_g + c, oy sh + i - ph, ox sw + j - pw]
+ *
+ * for output channel o of group g = o / cout_g, c over the group's cin_g
+ * input channels; taps outside the input are zero. Each tap (c, i, j) of a
+ * row of outputs runs over the output columns whose input column is inside
+ * the image, so no padded copy is needed and the column loop is one
+ * multiply-add per element (contiguous when sw = 1).
+ *
+ * Forward and dx run per (sample, group): a task writes only its group's
+ * outputs or input gradients. dW runs per output channel over every sample,
+ * so no partial sums are needed and the result does not depend on the
+ * thread count. */
+#include <string.h>
+
+#include "core/error.h"
+#include "ops/ops.h"
+
+typedef struct grp_job {
+    sc_net *net;
+    sc_node *nd, *x;
+    const float *w;   /* the weights computed with: [c][cin_g][kh][kw] */
+    int cin_g, cout_g, taps;
+} grp_job;
+
+static void job_init(grp_job *j, sc_net *net, sc_node *nd)
+{
+    j->net = net;
+    j->nd = nd;
+    j->x = sc_in(net, nd, 0);
+    j->w = sc_layer_weights(net, nd);
+    j->cin_g = j->x->c / nd->groups;
+    j->cout_g = nd->c / nd->groups;
+    j->taps = j->cin_g * nd->kh * nd->kw;
+}
+
+/* The output columns [*lo, *hi) whose input column ox sw + j - pw is in
+ * [0, w). */
+static void col_range(const sc_node *nd, int w, int j, int *lo, int *hi)
+{
+    int off = j - nd->pw, a = 0, b = nd->w;
+    while (a < b && a * nd->sw + off < 0)
+        a++;
+    while (b > a && (b - 1) * nd->sw + off >= w)
+        b--;
+    *lo = a;
+    *hi = b;
+}
+
+/* y[ox] += wv x[ox sw + off] over [lo, hi) */
+static void axpy_cols(float *restrict y, const float *restrict x, float wv,
+                      int lo, int hi, int sw, int off)
+{
+    if (sw == 1) {
+        const float *restrict xs = x + off;
+        for (int ox = lo; ox < hi; ox++)
+            y[ox] += wv * xs[ox];
+    } else {
+        for (int ox = lo; ox < hi; ox++)
+            y[ox] += wv * x[ox * sw + off];
+    }
+}
+
+static void forward_task(void *ctx, size_t b, size_t e, int t)
+{
+    (void)t;
+    const grp_job *j = ctx;
+    const sc_node *nd = j->nd, *x = j->x;
+    const float *bias = sc_node_param(j->net, (sc_node *)nd, P_B);
+    const float *cbias = sc_layer_cbias(j->net, nd);
+    size_t ihw = (size_t)x->h * x->w, ohw = (size_t)nd->h * nd->w;
+    for (size_t task = b; task < e; task++) {
+        size_t s = task / (size_t)nd->groups;
+        int g = (int)(task % (size_t)nd->groups);
+        const float *xs = x->y + (s * (size_t)x->c + (size_t)g * j->cin_g) * ihw;
+        for (int oo = 0; oo < j->cout_g; oo++) {
+            int o = g * j->cout_g + oo;
+            float *yp = nd->y + (s * (size_t)nd->c + (size_t)o) * ohw;
+            const float *wo = j->w + (size_t)o * j->taps;
+            float b0 = bias ? bias[o] : 0.0f;
+            if (cbias)
+                for (size_t q = 0; q < ohw; q++)
+                    yp[q] = b0 + cbias[(size_t)o * ohw + q];
+            else
+                for (size_t q = 0; q < ohw; q++)
+                    yp[q] = b0;
+            for (int c = 0; c < j->cin_g; c++)
+                for (int i = 0; i < nd->kh; i++)
+                    for (int jj = 0; jj < nd->kw; jj++) {
+                        float wv = wo[(c * nd->kh + i) * nd->kw + jj];
+                        int lo, hi;
+                        col_range(nd, x->w, jj, &lo, &hi);
+                        for (int oy = 0; oy < nd->h; oy++) {
+                            int iy = oy * nd->sh + i - nd->ph;
+                            if (iy < 0 || iy >= x->h)
+                                continue;
+                            axpy_cols(yp + (size_t)oy * nd->w,
+                                      xs + ((size_t)c * x->h + iy) * x->w, wv,
+                                      lo, hi, nd->sw, jj - nd->pw);
+                        }
+                    }
+        }
+    }
+}
+
+/* dx of one (sample, group): the scatter of dy through the weights */
+static void dx_task(void *ctx, size_t b, size_t e, int t)
+{
+    (void)t;
+    const grp_job *j = ctx;
+    const sc_node *nd = j->nd, *x = j->x;
+    size_t ihw = (size_t)x->h * x->w, ohw = (size_t)nd->h * nd->w;
+    for (size_t task = b; task < e; task++) {
+        size_t s = task / (size_t)nd->groups;
+        int g = (int)(task % (size_t)nd->groups);
+        float *dxs = x->dy + (s * (size_t)x->c + (size_t)g * j->cin_g) * ihw;
+        if (x->dy_set) /* the only writer: stores */
+            memset(dxs, 0, (size_t)j->cin_g * ihw * sizeof(float));
+        for (int oo = 0; oo < j->cout_g; oo++) {
+            int o = g * j->cout_g + oo;
+            const float *dyp = nd->dy + (s * (size_t)nd->c + (size_t)o) * ohw;
+            const float *wo = j->w + (size_t)o * j->taps;
+            for (int c = 0; c < j->cin_g; c++)
+                for (int i = 0; i < nd->kh; i++)
+                    for (int jj = 0; jj < nd->kw; jj++) {
+                        float wv = wo[(c * nd->kh + i) * nd->kw + jj];
+                        int lo, hi, off = jj - nd->pw;
+                        col_range(nd, x->w, jj, &lo, &hi);
+                        for (int oy = 0; oy < nd->h; oy++) {
+                            int iy = oy * nd->sh + i - nd->ph;
+                            if (iy < 0 || iy >= x->h)
+                                continue;
+                            float *restrict dr = dxs + ((size_t)c * x->h + iy) * x->w;
+                            const float *restrict gr = dyp + (size_t)oy * nd->w;
+                            if (nd->sw == 1)
+                                for (int ox = lo; ox < hi; ox++)
+                                    dr[ox + off] += wv * gr[ox];
+                            else
+                                for (int ox = lo; ox < hi; ox++)
+                                    dr[ox * nd->sw + off] += wv * gr[ox];
+                        }
+                    }
+        }
+    }
+}
+
+/* sum over ox in [lo, hi) of dy[ox] x[ox sw + off] */
+static float dot_cols(const float *restrict dy, const float *restrict x,
+                      int lo, int hi, int sw, int off)
+{
+    float acc = 0.0f;
+    if (sw == 1) {
+        const float *restrict xs = x + off;
+        for (int ox = lo; ox < hi; ox++)
+            acc += dy[ox] * xs[ox];
+    } else {
+        for (int ox = lo; ox < hi; ox++)
+            acc += dy[ox] * x[ox * sw + off];
+    }
+    return acc;
+}
+
+/* dW of output channels [b, e), over every sample */
+static void dw_task(void *ctx, size_t b, size_t e, int t)
+{
+    (void)t;
+    const grp_job *j = ctx;
+    const sc_node *nd = j->nd, *x = j->x;
+    float *dw = sc_node_grad(j->net, (sc_node *)nd, P_W);
+    size_t ihw = (size_t)x->h * x->w, ohw = (size_t)nd->h * nd->w;
+    for (size_t o = b; o < e; o++) {
+        int g = (int)o / j->cout_g;
+        float *dwo = dw + o * (size_t)j->taps;
+        for (int s = 0; s < j->net->plan_n; s++) {
+            const float *dyp = nd->dy + ((size_t)s * nd->c + o) * ohw;
+            const float *xs = x->y + ((size_t)s * x->c + (size_t)g * j->cin_g) * ihw;
+            for (int c = 0; c < j->cin_g; c++)
+                for (int i = 0; i < nd->kh; i++)
+                    for (int jj = 0; jj < nd->kw; jj++) {
+                        int lo, hi;
+                        col_range(nd, x->w, jj, &lo, &hi);
+                        float acc = 0.0f;
+                        for (int oy = 0; oy < nd->h; oy++) {
+                            int iy = oy * nd->sh + i - nd->ph;
+                            if (iy < 0 || iy >= x->h)
+                                continue;
+                            acc += dot_cols(dyp + (size_t)oy * nd->w,
+                                            xs + ((size_t)c * x->h + iy) * x->w,
+                                            lo, hi, nd->sw, jj - nd->pw);
+                        }
+                        dwo[(c * nd->kh + i) * nd->kw + jj] += acc;
+                    }
+        }
+    }
+}
+
+sc_status sc_conv_grouped(sc_net *net, sc_node *nd, sc_op_action action)
+{
+    grp_job j;
+    job_init(&j, net, nd);
+    size_t tasks = (size_t)net->plan_n * (size_t)nd->groups;
+    switch (action) {
+    case OP_SCRATCH: /* it needs none */
+        return SC_OK;
+    case OP_FORWARD:
+        sc_pool_map(net->pool, tasks, 1, forward_task, &j);
+        return SC_OK;
+    case OP_BACKWARD:
+        sc_pool_map(net->pool, (size_t)nd->c, 1, dw_task, &j);
+        if (j.x->dy)
+            sc_pool_map(net->pool, tasks, 1, dx_task, &j);
+        sc_conv_bias_grad(net, nd);
+        return SC_OK;
+    case OP_SHAPE:
+    case OP_COMMIT:
+    case OP_COMMIT_CHECK: /* sc_op_conv2d answers these itself */
+        break;
+    }
+    return sc_fail(SC_ERR_ARG, "conv2d: no grouped body for action %d",
+                   (int)action);
+}
