@@ -274,7 +274,9 @@ SC_API sc_status sc_net_add(sc_net *net, int a, int b, int *id);
  *
  *   kind            takes
  *   DENSE           channels (output features), flags SC_BIAS
- *   CONV2D          channels, kernel, stride, pad, flags SC_BIAS
+ *   CONV2D          channels, kernel, stride, pad, groups (dividing the
+ *                   input and output channels; groups = input channels:
+ *                   depthwise), flags SC_BIAS
  *   BATCHNORM       flags SC_BN_AFFINE, SC_BN_BATCH_STATS
  *   MAXPOOL         kernel, stride (square and unpadded; else
  *                   SC_ERR_UNSUPPORTED)
@@ -296,7 +298,10 @@ typedef struct sc_layer_desc {
                                  and right (0 .. 64) */
     int groups;             /**< conv: input and output channels split into
                                  this many groups, each group's outputs
-                                 reading its inputs only (0: 1) */
+                                 reading its inputs only (0: 1). Compress
+                                 removes whole groups of a depthwise conv
+                                 (one input channel per group) and keeps
+                                 every channel of other grouped convs */
     int flags;              /**< sc_layer_flags */
     float alpha;            /**< a kind's scalar attribute */
 } sc_layer_desc;

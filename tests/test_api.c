@@ -415,6 +415,15 @@ START_TEST(test_add_layer)
     TU_FAILS(sc_net_add_layer(net, &r, &conv, 1, &id), SC_ERR_ARG);
     r.size = 4097;
     TU_FAILS(sc_net_add_layer(net, &r, &conv, 1, &id), SC_ERR_ARG);
+    /* groups must divide both channel counts (conv has 4 channels) */
+    sc_layer_desc gd = d;
+    gd.groups = 3;
+    TU_FAILS(sc_net_add_layer(net, &gd, &conv, 1, &id), SC_ERR_SHAPE);
+    gd.groups = 2;
+    gd.channels = 5;
+    TU_FAILS(sc_net_add_layer(net, &gd, &conv, 1, &id), SC_ERR_SHAPE);
+    gd.groups = -1;
+    TU_FAILS(sc_net_add_layer(net, &gd, &conv, 1, &id), SC_ERR_ARG);
     ck_assert_int_eq(sc_net_layer_count(net), count);
     ck_assert_int_eq(id, -77);
 

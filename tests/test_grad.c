@@ -271,6 +271,102 @@ START_TEST(test_conv2d)
 }
 END_TEST
 
+/* grouped convolutions: groups > 1 with strides and padding, depthwise
+ * (one input per group) with and without a channel multiplier, per axis */
+static const struct grouped_case {
+    int cin, cout, groups, kh, kw, sh, sw, ph, pw, bias;
+} grouped_cases[] = {
+    {4, 6, 2, 3, 3, 2, 2, 1, 1, 1},
+    {3, 3, 3, 3, 3, 1, 1, 1, 1, 0}, /* depthwise */
+    {3, 6, 3, 3, 2, 1, 2, 1, 0, 1}, /* depthwise x 2, per axis */
+    {4, 4, 2, 1, 3, 1, 1, 0, 1, 0},
+    {4, 8, 4, 5, 5, 1, 1, 2, 2, 1}, /* 5x5: never Winograd when grouped */
+};
+
+static int grouped_conv(sc_net *net, int in, const struct grouped_case *g)
+{
+    sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_CONV2D);
+    d.channels = g->cout;
+    d.kernel_h = g->kh;
+    d.kernel_w = g->kw;
+    d.stride_h = g->sh;
+    d.stride_w = g->sw;
+    d.pad_h = g->ph;
+    d.pad_w = g->pw;
+    d.groups = g->groups;
+    d.flags = g->bias ? SC_BIAS : SC_NO_BIAS;
+    int id;
+    TU_OK(sc_net_add_layer(net, &d, &in, 1, &id));
+    return id;
+}
+
+START_TEST(test_conv_grouped)
+{
+    const struct grouped_case *g = &grouped_cases[_i];
+    char what[96];
+    snprintf(what, sizeof what, "grouped conv %d->%d g%d %dx%d s%dx%d p%dx%d",
+             g->cin, g->cout, g->groups, g->kh, g->kw, g->sh, g->sw, g->ph, g->pw);
+    /* after a first conv, so its dx reaches parameters; and once with
+     * a second reader of that conv's output (dx added, not stored) */
+    for (int branch = 0; branch < 2; branch++) {
+        sc_net *net = new_net(2, 7, 6);
+        int first, id, a;
+        TU_OK(sc_net_conv2d(net, SC_INPUT, g->cin, 3, 3, 1, 1, SC_BIAS, &first));
+        id = grouped_conv(net, first, g);
+        ck_assert_int_eq(winograd_layers(net), 0);
+        TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &a));
+        if (branch) {
+            int b;
+            TU_OK(sc_net_global_avgpool(net, first, &id));
+            TU_OK(sc_net_dense(net, id, 3, SC_NO_BIAS, &b));
+            TU_OK(sc_net_add(net, a, b, &id));
+        }
+        TU_OK(sc_net_init(net, 400 + (uint64_t)(_i * 2 + branch)));
+        check_net(net, what);
+        sc_net_free(net);
+    }
+}
+END_TEST
+
+/* A grouped conv computes what the ungrouped conv with the same weights in
+ * its group's block (zero elsewhere) computes. */
+START_TEST(test_conv_grouped_is_block_diagonal)
+{
+    const struct grouped_case *g = &grouped_cases[_i];
+    struct grouped_case full = *g;
+    full.groups = 1;
+    sc_net *a = new_net(g->cin, 7, 6), *b = new_net(g->cin, 7, 6);
+    int ia = grouped_conv(a, SC_INPUT, g), ib = grouped_conv(b, SC_INPUT, &full);
+    TU_OK(sc_net_init(a, 9));
+    TU_OK(sc_net_init(b, 9));
+    int cin_g = g->cin / g->groups, cout_g = g->cout / g->groups;
+    size_t taps = (size_t)g->kh * g->kw;
+    float *wa = sc_node_param(a, &a->nodes[ia], P_W), *wb = sc_node_param(b, &b->nodes[ib], P_W);
+    for (int o = 0; o < g->cout; o++)
+        for (int c = 0; c < g->cin; c++)
+            for (size_t t = 0; t < taps; t++) {
+                int grp = o / cout_g, own = c / cin_g == grp;
+                wb[((size_t)o * g->cin + c) * taps + t] =
+                    own ? wa[((size_t)o * cin_g + c % cin_g) * taps + t] : 0.0f;
+            }
+    if (g->bias)
+        memcpy(sc_node_param(b, &b->nodes[ib], P_B), sc_node_param(a, &a->nodes[ia], P_B),
+               (size_t)g->cout * sizeof(float));
+    tu_batch x = tu_batch_make(3, g->cin, 7, 6, 0, 10);
+    float *ya = tu_eval_out(a, &x), *yb = tu_eval_out(b, &x);
+    size_t m = (size_t)3 * sc_net_output_size(a);
+    ck_assert_int_eq(sc_net_output_size(a), sc_net_output_size(b));
+    for (size_t k = 0; k < m; k++)
+        ck_assert_msg(fabsf(ya[k] - yb[k]) <= 1e-5f * (1.0f + fabsf(yb[k])),
+                      "output %zu: %g vs %g", k, ya[k], yb[k]);
+    free(ya);
+    free(yb);
+    tu_batch_free(&x);
+    sc_net_free(a);
+    sc_net_free(b);
+}
+END_TEST
+
 START_TEST(test_conv2d_threads)
 {
     /* two threads split samples and sum weight-gradient partials: the same
@@ -1092,6 +1188,10 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, test_conv2d, 0,
                         (int)(sizeof conv_cases / sizeof conv_cases[0]));
     tcase_add_test(tc, test_conv2d_threads);
+    tcase_add_loop_test(tc, test_conv_grouped, 0,
+                        (int)(sizeof grouped_cases / sizeof grouped_cases[0]));
+    tcase_add_loop_test(tc, test_conv_grouped_is_block_diagonal, 0,
+                        (int)(sizeof grouped_cases / sizeof grouped_cases[0]));
     tcase_add_loop_test(tc, test_batchnorm, 0, 8);
     tcase_add_test(tc, test_batchnorm_eval_uses_running_stats);
     tcase_add_test(tc, test_relu);

@@ -31,6 +31,7 @@ typedef struct lspec {
     int out;               /* dense/conv: outputs */
     int k, stride, pad;    /* conv (square kernel), maxpool */
     int flags;
+    int groups;            /* conv: 0 or 1 ungrouped */
 } lspec;
 
 #define MAXL 16
@@ -50,10 +51,17 @@ static sc_net *build(const tnet *t)
         int id = -1;
         switch (s->kind) {
         case SC_LAYER_DENSE: TU_OK(sc_net_dense(net, s->in, s->out, s->flags, &id)); break;
-        case SC_LAYER_CONV2D:
-            TU_OK(sc_net_conv2d(net, s->in, s->out, s->k, s->k, s->stride, s->pad,
-                                s->flags, &id));
+        case SC_LAYER_CONV2D: {
+            sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_CONV2D);
+            d.channels = s->out;
+            d.kernel_h = d.kernel_w = s->k;
+            d.stride_h = d.stride_w = s->stride;
+            d.pad_h = d.pad_w = s->pad;
+            d.groups = s->groups;
+            d.flags = s->flags;
+            TU_OK(sc_net_add_layer(net, &d, &s->in, 1, &id));
             break;
+        }
         case SC_LAYER_BATCHNORM: TU_OK(sc_net_batchnorm(net, s->in, s->flags, &id)); break;
         case SC_LAYER_RELU: TU_OK(sc_net_relu(net, s->in, &id)); break;
         case SC_LAYER_MAXPOOL: TU_OK(sc_net_maxpool(net, s->in, s->k, s->stride, &id)); break;
@@ -68,15 +76,16 @@ static sc_net *build(const tnet *t)
     return net;
 }
 
-#define DENSE(i, o, f) {SC_LAYER_DENSE, i, 0, o, 0, 0, 0, f}
-#define CONV(i, o, k, s, p, f) {SC_LAYER_CONV2D, i, 0, o, k, s, p, f}
-#define BN(i, f) {SC_LAYER_BATCHNORM, i, 0, 0, 0, 0, 0, f}
-#define RELU(i) {SC_LAYER_RELU, i, 0, 0, 0, 0, 0, 0}
-#define MAXPOOL(i, k, s) {SC_LAYER_MAXPOOL, i, 0, 0, k, s, 0, 0}
-#define GAVG(i) {SC_LAYER_GAVGPOOL, i, 0, 0, 0, 0, 0, 0}
-#define GMAX(i) {SC_LAYER_GMAXPOOL, i, 0, 0, 0, 0, 0, 0}
-#define FLAT(i) {SC_LAYER_FLATTEN, i, 0, 0, 0, 0, 0, 0}
-#define ADD(a, b) {SC_LAYER_ADD, a, b, 0, 0, 0, 0, 0}
+#define DENSE(i, o, f) {SC_LAYER_DENSE, i, 0, o, 0, 0, 0, f, 0}
+#define CONV(i, o, k, s, p, f) {SC_LAYER_CONV2D, i, 0, o, k, s, p, f, 0}
+#define GCONV(i, o, k, s, p, f, g) {SC_LAYER_CONV2D, i, 0, o, k, s, p, f, g}
+#define BN(i, f) {SC_LAYER_BATCHNORM, i, 0, 0, 0, 0, 0, f, 0}
+#define RELU(i) {SC_LAYER_RELU, i, 0, 0, 0, 0, 0, 0, 0}
+#define MAXPOOL(i, k, s) {SC_LAYER_MAXPOOL, i, 0, 0, k, s, 0, 0, 0}
+#define GAVG(i) {SC_LAYER_GAVGPOOL, i, 0, 0, 0, 0, 0, 0, 0}
+#define GMAX(i) {SC_LAYER_GMAXPOOL, i, 0, 0, 0, 0, 0, 0, 0}
+#define FLAT(i) {SC_LAYER_FLATTEN, i, 0, 0, 0, 0, 0, 0, 0}
+#define ADD(a, b) {SC_LAYER_ADD, a, b, 0, 0, 0, 0, 0, 0}
 
 /* Every layer kind and option, over a few nets. */
 static const tnet NETS[] = {
@@ -96,6 +105,10 @@ static const tnet NETS[] = {
     {2, 6, 6, 8, {CONV(0, 4, 3, 1, 1, SC_NO_BIAS), BN(1, SC_BN_AFFINE), RELU(2),
                   CONV(3, 4, 3, 1, 1, SC_BIAS), ADD(4, 3), RELU(5), MAXPOOL(6, 3, 1),
                   FLAT(7), DENSE(8, 3, SC_BIAS)}},
+    /* grouped and depthwise convolutions (with a channel multiplier) */
+    {4, 7, 7, 7, {GCONV(0, 8, 3, 2, 1, SC_BIAS, 2), BN(1, SC_BN_AFFINE), RELU(2),
+                  CONV(3, 6, 1, 1, 0, SC_BIAS), GCONV(4, 12, 3, 1, 1, SC_NO_BIAS, 6),
+                  GAVG(5), DENSE(6, 3, SC_BIAS)}},
 };
 #define N_NETS ((int)(sizeof NETS / sizeof NETS[0]))
 
@@ -200,7 +213,11 @@ static expect expected_size(sc_net *net, const tnet *t)
         shape_of(net, id, &c, &h, &w);
         int insz = shape_of(net, s->in, &ic, &ih, &iw);
         if (s->kind == SC_LAYER_DENSE || s->kind == SC_LAYER_CONV2D) {
-            int64_t k = s->kind == SC_LAYER_DENSE ? insz : (int64_t)ic * s->k * s->k;
+            sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_INPUT);
+            TU_OK(sc_net_layer_desc(net, id, &d, NULL, NULL)); /* groups now */
+            int64_t k = s->kind == SC_LAYER_DENSE
+                            ? insz
+                            : (int64_t)(ic / d.groups) * s->k * s->k;
             if (sc_net_is_quantized(net, id)) {
                 float *b = malloc((size_t)c * sizeof(float));
                 ck_assert_ptr_nonnull(b);
@@ -428,7 +445,8 @@ START_TEST(test_round_trip_after_compress)
         float *before = tu_eval_out(net, &bb);
         int removed = 0;
         TU_OK(sc_net_compress(net, &removed));
-        /* net 4: compress keeps the channels that meet at the add */
+        /* net 4: compress keeps the channels that meet at the add; net 5
+         * dead ones in groups that stay */
         ck_assert_msg(i == 4 || removed > 0, "net %d: nothing removed", i);
         sc_model_info si = round_trip(net, t, 4242);
         /* the model computes what the net computed before compress, to
@@ -444,9 +462,10 @@ START_TEST(test_round_trip_after_compress)
         /* the payload is ceil(report bits / 8); 5 header bytes per channel */
         sc_size_report rep = SC_SIZE_REPORT_INIT;
         TU_OK(sc_net_size_report(net, SC_ALL_LAYERS, &rep));
-        if (i == 4) {
-            /* kept dead channels: the file stores the weights they feed,
-             * the report does not count them (not live) */
+        if (i == 4 || i == 5) {
+            /* kept dead channels (at the add; in whole groups): the file
+             * stores the weights they feed, the report does not count them
+             * (not live) */
             ck_assert(si.weight_bits > rep.bits);
         } else {
             ck_assert_msg(si.weight_bits == rep.bits, "net %d: %g bits stored, report %g", i,
@@ -461,7 +480,7 @@ START_TEST(test_round_trip_after_compress)
                 qch += c;
             }
         ck_assert_int_eq(si.channel_header_bytes, 5 * qch);
-        ck_assert_msg(i == 4 || si.channel_header_bytes == 5 * rep.out_channels,
+        ck_assert_msg(i == 4 || i == 5 || si.channel_header_bytes == 5 * rep.out_channels,
                       "net %d: %lld header bytes, %lld live channels", i,
                       (long long)si.channel_header_bytes, (long long)rep.out_channels);
         free(before);
