@@ -213,7 +213,8 @@ typedef enum sc_layer_kind {
     SC_LAYER_GAVGPOOL = 6,  /**< y[c] = mean over h, w of x[c] */
     SC_LAYER_GMAXPOOL = 7,  /**< y[c] = max over h, w of x[c] */
     SC_LAYER_FLATTEN = 8,   /**< C x H x W -> (C*H*W) */
-    SC_LAYER_ADD = 9        /**< y = a + b (residual join) */
+    SC_LAYER_ADD = 9,       /**< y = a + b (residual join) */
+    SC_LAYER_CONCAT = 16    /**< the inputs' channels one after another */
 } sc_layer_kind;
 
 /** A new, empty network whose input samples are c x h x w (each at least
@@ -282,6 +283,7 @@ SC_API sc_status sc_net_add(sc_net *net, int a, int b, int *id);
  *                   SC_ERR_UNSUPPORTED)
  *   RELU, GAVGPOOL, GMAXPOOL, FLATTEN    nothing
  *   ADD             two inputs of the same shape
+ *   CONCAT          2 .. SC_MAX_LAYER_INPUTS inputs of the same h x w
  *
  * Output size along an axis: (in + 2 pad - kernel) / stride + 1 (rounded
  * down); pad is at most kernel - 1 for the pools and every window

@@ -385,6 +385,9 @@ START_TEST(test_add_layer)
         {SC_LAYER_RELU, -1, 0, -1, 0},
         {SC_LAYER_ADD, -1, 0, 1, 0},
         {SC_LAYER_ADD, -1, 0, 3, 0},
+        {SC_LAYER_CONCAT, -1, 0, 1, 0},
+        {SC_LAYER_CONCAT, -1, 0, SC_MAX_LAYER_INPUTS + 1, 0},
+        {SC_LAYER_CONCAT, 0, 4, 2, 0},
         {SC_LAYER_INPUT, -1, 0, 1, 0},
         {(sc_layer_kind)-1, -1, 0, 1, 0},
         {(sc_layer_kind)SC_LAYER_KIND_COUNT, -1, 0, 1, 0},
@@ -400,7 +403,7 @@ START_TEST(test_add_layer)
         if (bad[k].field >= 0)
             *f[bad[k].field] = bad[k].value;
         b.alpha = bad[k].alpha;
-        int three[3] = {conv, conv, conv};
+        int three[SC_MAX_LAYER_INPUTS + 1] = {conv, conv, conv};
         tu_clear_error();
         sc_status st = sc_net_add_layer(net, &b, bad[k].n_in > 1 ? three : two,
                                         bad[k].n_in, &id);
@@ -415,6 +418,14 @@ START_TEST(test_add_layer)
     TU_FAILS(sc_net_add_layer(net, &r, &conv, 1, &id), SC_ERR_ARG);
     r.size = 4097;
     TU_FAILS(sc_net_add_layer(net, &r, &conv, 1, &id), SC_ERR_ARG);
+    /* concat needs maps of one size (a 1 x 12 and a 1 x 6 here) */
+    sc_layer_desc s2 = d;
+    s2.stride_w = 2;
+    int half;
+    TU_OK(sc_net_add_layer(net, &s2, &conv, 1, &half));
+    count++;
+    sc_layer_desc cd = SC_LAYER_DESC_INIT(SC_LAYER_CONCAT);
+    TU_FAILS(sc_net_add_layer(net, &cd, (int[]){conv, half}, 2, &id), SC_ERR_SHAPE);
     /* groups must divide both channel counts (conv has 4 channels) */
     sc_layer_desc gd = d;
     gd.groups = 3;

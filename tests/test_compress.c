@@ -420,6 +420,51 @@ START_TEST(test_depthwise_channels_go)
 }
 END_TEST
 
+/* Concat where one input's channels die: they go from the concat too, and
+ * the conv after it folds their constants (non-zero through the batch
+ * norm's shift); the other input's dead channel goes as well. */
+START_TEST(test_concat_channels_go)
+{
+    sc_net *net;
+    int c1, b1, c2, cat, c3, id;
+    TU_OK(sc_net_create(&net, 2, 6, 6));
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 4, 3, 3, 1, 1, SC_BIAS, &c1));
+    TU_OK(sc_net_batchnorm(net, c1, SC_BN_AFFINE, &b1));
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 3, 1, 1, 1, 0, SC_BIAS, &c2));
+    sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_CONCAT);
+    int ins[3] = {b1, c2, b1};
+    TU_OK(sc_net_add_layer(net, &d, ins, 3, &cat));
+    TU_OK(sc_net_conv2d(net, cat, 5, 3, 3, 1, 1, SC_BIAS, &c3));
+    TU_OK(sc_net_relu(net, c3, &id));
+    TU_OK(sc_net_global_avgpool(net, id, &id));
+    TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 12));
+    TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+    sc_optimizer *opt;
+    TU_OK(sc_optimizer_create(&opt, net, SC_OPT_ADAM));
+    tu_batch tb = tu_batch_make(16, 2, 6, 6, 3, 13), eb = tu_batch_make(8, 2, 6, 6, 3, 14);
+    train(net, opt, &tb, 4);
+    set_beta(net, b1, 1, 0.8f);
+    kill(net, c1, (int[]){1, 3}, 2);
+    kill(net, c2, (int[]){0}, 1);
+    float *before = tu_eval_out(net, &eb), *tbefore = train_out(net, &eb);
+    int removed = -1;
+    TU_OK(sc_net_compress(net, &removed));
+    ck_assert_int_eq(removed, 3);
+    ck_assert_int_eq(chans(net, c1), 2);
+    ck_assert_int_eq(chans(net, c2), 2);
+    ck_assert_int_eq(chans(net, cat), 2 + 2 + 2);
+    check_modes(before, tbefore, net, &eb, "concat");
+    ck_assert(isfinite(train(net, opt, &tb, 2)));
+    free(before);
+    free(tbefore);
+    tu_batch_free(&tb);
+    tu_batch_free(&eb);
+    sc_optimizer_free(opt);
+    sc_net_free(net);
+}
+END_TEST
+
 /* A grouped conv with two inputs per group keeps all of its channels and
  * its inputs': compress removes nothing through it. */
 START_TEST(test_grouped_conv_keeps_channels)
@@ -861,6 +906,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_residual_add);
     tcase_add_test(tc, test_depthwise_channels_go);
     tcase_add_test(tc, test_grouped_conv_keeps_channels);
+    tcase_add_test(tc, test_concat_channels_go);
     tcase_add_test(tc, test_gmaxpool_and_dense_on_conv);
     tcase_add_test(tc, test_nothing_dead_is_a_noop);
     tcase_add_test(tc, test_last_layer_space_kept);

@@ -580,6 +580,34 @@ START_TEST(test_global_pools)
 }
 END_TEST
 
+/* Concat of three inputs, one of which also feeds an add (its dy gets a
+ * slice and the add's), one twice; and straight on the input. */
+START_TEST(test_concat)
+{
+    sc_net *net = new_net(2, 5, 4);
+    int a, b, c, sum, cat, id;
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 3, 3, 3, 1, 1, SC_BIAS, &a));
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 2, 1, 1, 1, 0, SC_NO_BIAS, &b));
+    TU_OK(sc_net_conv2d(net, a, 3, 3, 3, 1, 1, SC_BIAS, &c));
+    TU_OK(sc_net_add(net, a, c, &sum));
+    sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_CONCAT);
+    int ins[4] = {a, b, sum, b};
+    TU_OK(sc_net_add_layer(net, &d, ins, 4, &cat));
+    int ch, h, w;
+    TU_OK(sc_net_layer_shape(net, cat, &ch, &h, &w));
+    ck_assert(ch == 3 + 2 + 3 + 2 && h == 5 && w == 4);
+    TU_OK(sc_net_conv2d(net, cat, 3, 3, 3, 2, 1, SC_BIAS, &id));
+    TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
+    init_check_free(net, 91, "concat of conv, conv, add, conv");
+
+    net = new_net(2, 3, 3);
+    int in2[2] = {SC_INPUT, SC_INPUT};
+    TU_OK(sc_net_add_layer(net, &d, in2, 2, &cat));
+    TU_OK(sc_net_dense(net, cat, 3, SC_BIAS, &id));
+    init_check_free(net, 92, "concat of the input twice");
+}
+END_TEST
+
 START_TEST(test_flatten)
 {
     /* flatten between a conv and a dense, and directly on the input (its
@@ -1198,6 +1226,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, test_maxpool, 0, 4);
     tcase_add_test(tc, test_global_pools);
     tcase_add_test(tc, test_flatten);
+    tcase_add_test(tc, test_concat);
     tcase_add_test(tc, test_add);
     tcase_add_test(tc, test_small_cnn);
     suite_add_tcase(s, tc);

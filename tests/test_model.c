@@ -69,6 +69,12 @@ static sc_net *build(const tnet *t)
         case SC_LAYER_GMAXPOOL: TU_OK(sc_net_global_maxpool(net, s->in, &id)); break;
         case SC_LAYER_FLATTEN: TU_OK(sc_net_flatten(net, s->in, &id)); break;
         case SC_LAYER_ADD: TU_OK(sc_net_add(net, s->in, s->in2, &id)); break;
+        case SC_LAYER_CONCAT: {
+            sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_CONCAT);
+            int two[2] = {s->in, s->in2};
+            TU_OK(sc_net_add_layer(net, &d, two, 2, &id));
+            break;
+        }
         default: ck_abort_msg("bad kind %d", s->kind);
         }
         ck_assert_int_eq(id, i + 1);
@@ -86,6 +92,7 @@ static sc_net *build(const tnet *t)
 #define GMAX(i) {SC_LAYER_GMAXPOOL, i, 0, 0, 0, 0, 0, 0, 0}
 #define FLAT(i) {SC_LAYER_FLATTEN, i, 0, 0, 0, 0, 0, 0, 0}
 #define ADD(a, b) {SC_LAYER_ADD, a, b, 0, 0, 0, 0, 0, 0}
+#define CAT(a, b) {SC_LAYER_CONCAT, a, b, 0, 0, 0, 0, 0, 0}
 
 /* Every layer kind and option, over a few nets. */
 static const tnet NETS[] = {
@@ -109,6 +116,9 @@ static const tnet NETS[] = {
     {4, 7, 7, 7, {GCONV(0, 8, 3, 2, 1, SC_BIAS, 2), BN(1, SC_BN_AFFINE), RELU(2),
                   CONV(3, 6, 1, 1, 0, SC_BIAS), GCONV(4, 12, 3, 1, 1, SC_NO_BIAS, 6),
                   GAVG(5), DENSE(6, 3, SC_BIAS)}},
+    /* concatenation of two branches, one read twice */
+    {2, 6, 6, 7, {CONV(0, 3, 3, 1, 1, SC_BIAS), CONV(0, 4, 1, 1, 0, SC_NO_BIAS), CAT(1, 2),
+                  CAT(3, 1), CONV(4, 4, 3, 2, 1, SC_BIAS), GMAX(5), DENSE(6, 3, SC_BIAS)}},
 };
 #define N_NETS ((int)(sizeof NETS / sizeof NETS[0]))
 
@@ -208,7 +218,7 @@ static expect expected_size(sc_net *net, const tnet *t)
     int64_t bytes = HEADER + TABLE_HEAD;
     for (int i = 0; i < t->n; i++) {
         const lspec *s = &t->l[i];
-        bytes += RECORD(s->kind == SC_LAYER_ADD ? 2 : 1);
+        bytes += RECORD(s->kind == SC_LAYER_ADD || s->kind == SC_LAYER_CONCAT ? 2 : 1);
         int id = i + 1, c, h, w, ic, ih, iw;
         shape_of(net, id, &c, &h, &w);
         int insz = shape_of(net, s->in, &ic, &ih, &iw);

@@ -29,9 +29,11 @@ const sc_op_def sc_ops[SC_LAYER_KIND_COUNT] = {
     [SC_LAYER_FLATTEN] = {"flatten", sc_op_flatten, SC_CHAN_FLATTEN,
                           SC_OPF_ALIAS, 0, 0, ONE},
     [SC_LAYER_ADD] = {"add", sc_op_add, SC_CHAN_JOIN, 0, 0, 0, 2, 2},
+    [SC_LAYER_CONCAT] = {"concat", sc_op_concat, SC_CHAN_CONCAT, 0, 0, 0, 2,
+                         SC_MAX_LAYER_INPUTS},
 };
 #undef ONE
-_Static_assert(SC_LAYER_ADD + 1 == SC_LAYER_KIND_COUNT,
+_Static_assert(SC_LAYER_CONCAT + 1 == SC_LAYER_KIND_COUNT,
                "sc_ops must have one entry per sc_layer_kind");
 
 const float *sc_layer_weights(sc_net *net, sc_node *nd)

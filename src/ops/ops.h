@@ -134,6 +134,7 @@ sc_status sc_op_gavgpool(sc_net *net, sc_node *nd, sc_op_action action);
 sc_status sc_op_gmaxpool(sc_net *net, sc_node *nd, sc_op_action action);
 sc_status sc_op_flatten(sc_net *net, sc_node *nd, sc_op_action action);
 sc_status sc_op_add(sc_net *net, sc_node *nd, sc_op_action action);
+sc_status sc_op_concat(sc_net *net, sc_node *nd, sc_op_action action);
 
 /* Winograd convolution (conv_winograd.c), for the conv layers it fits:
  * stride 1, a 5x5 kernel, padding at most 2, two or more input channels.

@@ -1,0 +1,92 @@
+/* concat.c -- y = the inputs' channels one after another (same h, w);
+ * each input's dy gets its slice of dy. */
+#include <string.h>
+
+#include "core/error.h"
+#include "ops/ops.h"
+
+typedef struct cat_job {
+    sc_net *net;
+    sc_node *nd;
+} cat_job;
+
+/* samples [b, e): the inputs' maps into y */
+static void forward_task(void *ctx, size_t b, size_t e, int t)
+{
+    (void)t;
+    const cat_job *j = ctx;
+    const sc_node *nd = j->nd;
+    size_t ysz = sc_node_size(nd);
+    for (size_t s = b; s < e; s++) {
+        float *y = nd->y + s * ysz;
+        for (int k = 0; k < nd->n_in; k++) {
+            const sc_node *x = sc_in(j->net, (sc_node *)nd, k);
+            size_t xsz = sc_node_size(x);
+            memcpy(y, x->y + s * xsz, xsz * sizeof(float));
+            y += xsz;
+        }
+    }
+}
+
+/* samples [b, e): dy's slices into (or onto) the inputs' dy */
+static void backward_task(void *ctx, size_t b, size_t e, int t)
+{
+    (void)t;
+    const cat_job *j = ctx;
+    const sc_node *nd = j->nd;
+    size_t ysz = sc_node_size(nd);
+    for (size_t s = b; s < e; s++) {
+        const float *dy = nd->dy + s * ysz;
+        for (int k = 0; k < nd->n_in; k++) {
+            const sc_node *x = sc_in(j->net, (sc_node *)nd, k);
+            size_t xsz = sc_node_size(x);
+            float *restrict dx = x->dy ? x->dy + s * xsz : NULL;
+            const float *restrict g = dy;
+            dy += xsz;
+            if (!dx)
+                continue;
+            if (x->dy_set)
+                memcpy(dx, g, xsz * sizeof(float));
+            else
+                for (size_t i = 0; i < xsz; i++)
+                    dx[i] += g[i];
+        }
+    }
+}
+
+sc_status sc_op_concat(sc_net *net, sc_node *nd, sc_op_action action)
+{
+    cat_job j = {net, nd};
+    switch (action) {
+    case OP_SHAPE: {
+        const sc_node *a = sc_in(net, nd, 0);
+        int64_t c = 0;
+        for (int k = 0; k < nd->n_in; k++) {
+            const sc_node *x = sc_in(net, nd, k);
+            if (x->h != a->h || x->w != a->w)
+                return sc_fail(SC_ERR_SHAPE, "concat: input %d is %dx%d, "
+                               "input 0 %dx%d: the maps must be the same size",
+                               k, x->h, x->w, a->h, a->w);
+            c += x->c;
+        }
+        if (c > (1 << 28))
+            return sc_fail(SC_ERR_SHAPE, "concat: %lld channels",
+                           (long long)c);
+        nd->c = (int)c;
+        nd->h = a->h;
+        nd->w = a->w;
+        return SC_OK;
+    }
+    case OP_SCRATCH:
+    case OP_COMMIT:
+    case OP_COMMIT_CHECK:
+        return SC_OK;
+    case OP_FORWARD:
+        sc_pool_map(net->pool, (size_t)net->plan_n, 1, forward_task, &j);
+        return SC_OK;
+    case OP_BACKWARD:
+        sc_pool_map(net->pool, (size_t)net->plan_n, 1, backward_task, &j);
+        return SC_OK;
+    }
+    return sc_fail(SC_ERR_ARG, "concat: unknown action %d", action);
+}
