@@ -209,11 +209,12 @@ typedef enum sc_layer_kind {
     SC_LAYER_CONV2D = 2,    /**< y = W * x + b (cross-correlation) */
     SC_LAYER_BATCHNORM = 3, /**< y = g (x - mean) / sqrt(var + eps) + beta */
     SC_LAYER_RELU = 4,      /**< y = max(x, 0) */
-    SC_LAYER_MAXPOOL = 5,   /**< y = max over a k x k window */
+    SC_LAYER_MAXPOOL = 5,   /**< y = max over a kh x kw window */
     SC_LAYER_GAVGPOOL = 6,  /**< y[c] = mean over h, w of x[c] */
     SC_LAYER_GMAXPOOL = 7,  /**< y[c] = max over h, w of x[c] */
     SC_LAYER_FLATTEN = 8,   /**< C x H x W -> (C*H*W) */
     SC_LAYER_ADD = 9,       /**< y = a + b (residual join) */
+    SC_LAYER_AVGPOOL = 10,  /**< y = mean over a kh x kw window */
     SC_LAYER_CONCAT = 16    /**< the inputs' channels one after another */
 } sc_layer_kind;
 
@@ -250,7 +251,8 @@ SC_API sc_status sc_net_conv2d(sc_net *net, int in, int out_channels, int kh,
 SC_API sc_status sc_net_batchnorm(sc_net *net, int in, int flags, int *id);
 /** y = max(x, 0). */
 SC_API sc_status sc_net_relu(sc_net *net, int in, int *id);
-/** Max pool with a k x k window and the given stride, no padding. */
+/** Max pool with a k x k window and the given stride, no padding
+ *  (sc_net_add_layer() takes per-axis windows, strides and padding). */
 SC_API sc_status sc_net_maxpool(sc_net *net, int in, int k, int stride,
                                 int *id);
 /** y[c] = mean over h, w of x[c]: c x h x w -> c x 1 x 1. */
@@ -279,15 +281,22 @@ SC_API sc_status sc_net_add(sc_net *net, int a, int b, int *id);
  *                   input and output channels; groups = input channels:
  *                   depthwise), flags SC_BIAS
  *   BATCHNORM       flags SC_BN_AFFINE, SC_BN_BATCH_STATS
- *   MAXPOOL         kernel, stride (square and unpadded; else
- *                   SC_ERR_UNSUPPORTED)
+ *   MAXPOOL         kernel, stride, pad (the padding never wins the max:
+ *                   it acts as -inf)
+ *   AVGPOOL         kernel, stride, pad, flags SC_POOL_COUNT_PAD (the
+ *                   padding's zeros count in the mean, divisor kernel_h
+ *                   kernel_w: PyTorch's count_include_pad = True; without
+ *                   it the divisor is the window's elements inside the
+ *                   input, count_include_pad = False)
  *   RELU, GAVGPOOL, GMAXPOOL, FLATTEN    nothing
  *   ADD             two inputs of the same shape
  *   CONCAT          2 .. SC_MAX_LAYER_INPUTS inputs of the same h x w
  *
  * Output size along an axis: (in + 2 pad - kernel) / stride + 1 (rounded
- * down); pad is at most kernel - 1 for the pools and every window
- * overlaps the input.
+ * down, PyTorch's ceil_mode = False). The pools' pad is at most kernel / 2
+ * (rounded down) on each axis, as PyTorch's, else SC_ERR_ARG, so every
+ * window overlaps the input; a window larger than the padded input is
+ * SC_ERR_SHAPE.
  */
 typedef struct sc_layer_desc {
     size_t size;            /**< sizeof(sc_layer_desc) as the caller knows */

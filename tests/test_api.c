@@ -357,6 +357,46 @@ START_TEST(test_add_layer)
     TU_FAILS(sc_net_layer_desc(net, conv, &back, NULL, NULL), SC_ERR_ARG);
     back.size = sizeof back;
 
+    /* pools over the 1 x 12 map: a 1 x 3 window padded 0 x 1 stays 1 x 12;
+     * a pad is at most half its window (SC_ERR_ARG), a window at most the
+     * padded input (SC_ERR_SHAPE) */
+    for (int avg = 0; avg <= 1; avg++) {
+        sc_layer_desc p = SC_LAYER_DESC_INIT(avg ? SC_LAYER_AVGPOOL : SC_LAYER_MAXPOOL);
+        p.kernel_h = 1;
+        p.kernel_w = 3;
+        p.pad_w = 1;
+        p.flags = avg ? SC_POOL_COUNT_PAD : 0;
+        int pid, n0 = sc_net_layer_count(net);
+        TU_OK(sc_net_add_layer(net, &p, &conv, 1, &pid));
+        TU_OK(sc_net_layer_shape(net, pid, &c, &h, &w));
+        ck_assert(c == 4 && h == 1 && w == 12);
+        p.stride_w = 2; /* (12 + 2 - 3) / 2 + 1 */
+        TU_OK(sc_net_add_layer(net, &p, &conv, 1, &pid));
+        TU_OK(sc_net_layer_shape(net, pid, &c, &h, &w));
+        ck_assert(c == 4 && h == 1 && w == 6);
+        p.kernel_h = 3; /* padded by 1 to height 3: one row of windows */
+        p.pad_h = 1;
+        TU_OK(sc_net_add_layer(net, &p, &conv, 1, &pid));
+        TU_OK(sc_net_layer_shape(net, pid, &c, &h, &w));
+        ck_assert(c == 4 && h == 1 && w == 6);
+        n0 = sc_net_layer_count(net);
+        p.kernel_h = 1; /* pad 1 is more than half of 1 */
+        TU_FAILS(sc_net_add_layer(net, &p, &conv, 1, &id), SC_ERR_ARG);
+        p.pad_h = 0;
+        p.pad_w = 2; /* more than half of 3 */
+        TU_FAILS(sc_net_add_layer(net, &p, &conv, 1, &id), SC_ERR_ARG);
+        p.kernel_w = 5; /* half of 5 is 2 */
+        TU_OK(sc_net_add_layer(net, &p, &conv, 1, &pid));
+        n0++;
+        p.kernel_h = 2; /* taller than the unpadded height 1 */
+        TU_FAILS(sc_net_add_layer(net, &p, &conv, 1, &id), SC_ERR_SHAPE);
+        p.kernel_h = 1;
+        p.kernel_w = 17; /* 12 + 2 pad 2 = 16 < 17 */
+        TU_FAILS(sc_net_add_layer(net, &p, &conv, 1, &id), SC_ERR_SHAPE);
+        ck_assert_int_eq(sc_net_layer_count(net), n0);
+        ck_assert_int_eq(id, -77);
+    }
+
     /* refused: every field a kind does not take, out of range, the wrong
      * input count, kinds that are not layers, bad sizes */
     int count = sc_net_layer_count(net), two[2] = {conv, conv};
@@ -380,6 +420,14 @@ START_TEST(test_add_layer)
         {SC_LAYER_MAXPOOL, 4, 65, 1, 0},
         {SC_LAYER_MAXPOOL, 6, 65, 1, 0},
         {SC_LAYER_MAXPOOL, 5, -1, 1, 0},
+        {SC_LAYER_MAXPOOL, 8, SC_POOL_COUNT_PAD, 1, 0},
+        {SC_LAYER_AVGPOOL, 0, 4, 1, 0},
+        {SC_LAYER_AVGPOOL, 1, 0, 1, 0},
+        {SC_LAYER_AVGPOOL, 4, 65, 1, 0},
+        {SC_LAYER_AVGPOOL, 6, -1, 1, 0},
+        {SC_LAYER_AVGPOOL, 7, 2, 1, 0},
+        {SC_LAYER_AVGPOOL, 8, SC_BIAS, 1, 0},
+        {SC_LAYER_AVGPOOL, -1, 0, 2, 0},
         {SC_LAYER_RELU, -1, 0, 0, 0},  /* inputs */
         {SC_LAYER_RELU, -1, 0, 2, 0},
         {SC_LAYER_RELU, -1, 0, -1, 0},
@@ -394,7 +442,7 @@ START_TEST(test_add_layer)
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         sc_layer_desc b = SC_LAYER_DESC_INIT(bad[k].kind);
-        if (bad[k].kind == SC_LAYER_MAXPOOL)
+        if (bad[k].kind == SC_LAYER_MAXPOOL || bad[k].kind == SC_LAYER_AVGPOOL)
             b.kernel_h = b.kernel_w = 1;
         if (bad[k].kind == SC_LAYER_DENSE)
             b.channels = 3;

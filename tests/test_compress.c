@@ -549,6 +549,74 @@ START_TEST(test_gmaxpool_and_dense_on_conv)
 }
 END_TEST
 
+/* ---- padded pools after a dead channel ---------------------------------- */
+
+/* conv1 - BN - relu - pool 3x3 stride 2 pad 1 - conv2 (unpadded) - relu -
+ * flatten - dense, with a dead conv1 channel whose batch-norm shift makes
+ * its constant non-zero. _i 0: average pool, padding not counted (the
+ * pooled constant stays uniform and folds into conv2's bias); 1: average
+ * pool, padding counted (SC_POOL_COUNT_PAD: smaller at the edges, so conv2
+ * gets a constant map); 2: max pool (the padding never wins: uniform). */
+START_TEST(test_padded_pool_after_dead_channel)
+{
+    static const char *what[3] = {"avgpool", "avgpool count_pad", "maxpool"};
+    sc_net *net;
+    int c1, bn, r, pool, c2, r2, fl, out;
+    TU_OK(sc_net_create(&net, 2, 8, 8));
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 5, 3, 3, 1, 1, SC_BIAS, &c1));
+    TU_OK(sc_net_batchnorm(net, c1, SC_BN_AFFINE, &bn));
+    TU_OK(sc_net_relu(net, bn, &r));
+    sc_layer_desc d = SC_LAYER_DESC_INIT(_i == 2 ? SC_LAYER_MAXPOOL
+                                                  : SC_LAYER_AVGPOOL);
+    d.kernel_h = d.kernel_w = 3;
+    d.stride_h = d.stride_w = 2;
+    d.pad_h = d.pad_w = 1;
+    d.flags = _i == 1 ? SC_POOL_COUNT_PAD : 0;
+    TU_OK(sc_net_add_layer(net, &d, &r, 1, &pool)); /* 5 x 4 x 4 */
+    TU_OK(sc_net_conv2d(net, pool, 4, 3, 3, 1, 0, SC_BIAS, &c2));
+    TU_OK(sc_net_relu(net, c2, &r2));
+    TU_OK(sc_net_flatten(net, r2, &fl));
+    TU_OK(sc_net_dense(net, fl, 3, SC_BIAS, &out));
+    TU_OK(sc_net_init(net, 41 + (uint64_t)_i));
+    TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+    sc_optimizer *opt;
+    TU_OK(sc_optimizer_create(&opt, net, SC_OPT_ADAM));
+    tu_batch tb = tu_batch_make(16, 2, 8, 8, 3, 51), eb = tu_batch_make(8, 2, 8, 8, 3, 52);
+    train(net, opt, &tb, 5);
+    set_beta(net, bn, 2, 2.0f);
+    kill(net, c1, (int[]){2}, 1);
+    float *before = tu_eval_out(net, &eb);
+    /* the dead channel's constant matters: a naive removal would show */
+    set_beta(net, bn, 2, 3.0f);
+    float *moved = tu_eval_out(net, &eb);
+    ck_assert_msg(rel_diff(before, moved, 8 * 3) > 1e-3,
+                  "%s: the test net does not see its dead channel's constant",
+                  what[_i]);
+    set_beta(net, bn, 2, 2.0f);
+    free(moved);
+    float *tbefore = train_out(net, &eb);
+    int removed = -1;
+    TU_OK(sc_net_compress(net, &removed));
+    ck_assert_int_eq(removed, 1);
+    ck_assert_int_eq(chans(net, c1), 4);
+    ck_assert_int_eq(chans(net, pool), 4);
+    ck_assert_int_eq(chans(net, c2), 4);
+    if (_i == 1)
+        ck_assert_ptr_nonnull(net->nodes[c2].cbias);
+    else
+        ck_assert_ptr_null(net->nodes[c2].cbias);
+    check_modes(before, tbefore, net, &eb, what[_i]);
+    /* training goes on after it */
+    ck_assert(isfinite(train(net, opt, &tb, 2)));
+    free(before);
+    free(tbefore);
+    tu_batch_free(&tb);
+    tu_batch_free(&eb);
+    sc_optimizer_free(opt);
+    sc_net_free(net);
+}
+END_TEST
+
 /* ---- no-ops and the logits ---------------------------------------------- */
 
 START_TEST(test_nothing_dead_is_a_noop)
@@ -908,6 +976,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_grouped_conv_keeps_channels);
     tcase_add_test(tc, test_concat_channels_go);
     tcase_add_test(tc, test_gmaxpool_and_dense_on_conv);
+    tcase_add_loop_test(tc, test_padded_pool_after_dead_channel, 0, 3);
     tcase_add_test(tc, test_nothing_dead_is_a_noop);
     tcase_add_test(tc, test_last_layer_space_kept);
     tcase_add_test(tc, test_optimizer_state_follows);

@@ -555,6 +555,146 @@ START_TEST(test_maxpool)
 }
 END_TEST
 
+/* windowed pools through the descriptor: per-axis windows, strides and
+ * padding, max and average (both count modes) */
+static const struct pool_case {
+    sc_layer_kind kind;
+    int kh, kw, sh, sw, ph, pw, flags;
+} pool_cases[] = {
+    {SC_LAYER_MAXPOOL, 3, 2, 2, 1, 1, 0, 0},
+    {SC_LAYER_MAXPOOL, 3, 3, 2, 2, 1, 1, 0},
+    {SC_LAYER_MAXPOOL, 2, 3, 1, 2, 0, 1, 0},
+    {SC_LAYER_AVGPOOL, 3, 2, 2, 1, 1, 1, 0},
+    {SC_LAYER_AVGPOOL, 3, 2, 2, 1, 1, 1, SC_POOL_COUNT_PAD},
+    {SC_LAYER_AVGPOOL, 2, 3, 1, 2, 1, 1, 0},
+    {SC_LAYER_AVGPOOL, 2, 3, 1, 2, 1, 1, SC_POOL_COUNT_PAD},
+    {SC_LAYER_AVGPOOL, 2, 2, 2, 2, 0, 0, 0},
+};
+#define N_POOL_CASES (int)(sizeof pool_cases / sizeof pool_cases[0])
+
+static void add_pool(sc_net *net, const struct pool_case *pc, int in, int *id)
+{
+    sc_layer_desc d = SC_LAYER_DESC_INIT(pc->kind);
+    d.kernel_h = pc->kh;
+    d.kernel_w = pc->kw;
+    d.stride_h = pc->sh;
+    d.stride_w = pc->sw;
+    d.pad_h = pc->ph;
+    d.pad_w = pc->pw;
+    d.flags = pc->flags;
+    TU_OK(sc_net_add_layer(net, &d, &in, 1, id));
+}
+
+static void pool_name(const struct pool_case *pc, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s %dx%d s%dx%d p%dx%d%s",
+             pc->kind == SC_LAYER_MAXPOOL ? "maxpool" : "avgpool", pc->kh,
+             pc->kw, pc->sh, pc->sw, pc->ph, pc->pw,
+             pc->flags & SC_POOL_COUNT_PAD ? " count_pad" : "");
+}
+
+START_TEST(test_window_pools)
+{
+    const struct pool_case *pc = &pool_cases[_i];
+    char what[80];
+    pool_name(pc, what, sizeof what);
+    sc_net *net = new_net(2, 6, 5);
+    int id;
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 2, 3, 3, 1, 1, SC_BIAS, &id));
+    add_pool(net, pc, id, &id);
+    TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
+    init_check_free(net, 121 + (uint64_t)_i, what);
+
+    net = new_net(2, 5, 6);
+    add_pool(net, pc, SC_INPUT, &id);
+    TU_OK(sc_net_dense(net, id, 3, SC_NO_BIAS, &id));
+    init_check_free(net, 141 + (uint64_t)_i, what);
+
+    /* the pooled conv output read by a second branch too: the pool adds
+     * its dx to the other branch's */
+    int conv, a, b;
+    net = new_net(2, 5, 7);
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 2, 3, 3, 1, 1, SC_BIAS, &conv));
+    add_pool(net, pc, conv, &id);
+    TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &a));
+    TU_OK(sc_net_global_avgpool(net, conv, &id));
+    TU_OK(sc_net_dense(net, id, 3, SC_NO_BIAS, &b));
+    TU_OK(sc_net_add(net, a, b, &id));
+    TU_OK(sc_net_init(net, 161 + (uint64_t)_i));
+    check_net(net, what);
+    ck_assert(!net->nodes[conv].dy_set);
+    sc_net_free(net);
+}
+END_TEST
+
+/* The pools' outputs against their definition on the zero-padded (avg) or
+ * -inf-padded (max) input, written out here: the mean's divisor is kh kw
+ * with SC_POOL_COUNT_PAD, else the window's elements inside the input; the
+ * max pool's argmax is the first maximum inside the input. */
+START_TEST(test_window_pool_values)
+{
+    const struct pool_case *pc = &pool_cases[_i];
+    char what[80];
+    pool_name(pc, what, sizeof what);
+    const int c = 2, h = 5, w = 4, n = 2;
+    sc_net *net = new_net(c, h, w);
+    int pool, id;
+    add_pool(net, pc, SC_INPUT, &pool);
+    TU_OK(sc_net_dense(net, pool, 3, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 7));
+    size_t nx = (size_t)n * c * h * w;
+    float *x = malloc(nx * sizeof *x), *dx = malloc(nx * sizeof *dx);
+    float *dp = malloc(net->n_params * sizeof *dp);
+    for (size_t i = 0; i < nx; i++) /* distinct values, negative ones too */
+        x[i] = (float)((i * 37) % nx) / (float)nx - 0.7f;
+    int32_t labels[2] = {0, 2};
+    TU_OK(sc_grad_loss(net, x, n, labels, NULL, dp, dx));
+    const sc_node *nd = &net->nodes[pool];
+    int oh = (h + 2 * pc->ph - pc->kh) / pc->sh + 1,
+        ow = (w + 2 * pc->pw - pc->kw) / pc->sw + 1;
+    ck_assert_int_eq(nd->h, oh);
+    ck_assert_int_eq(nd->w, ow);
+    int padded_windows = 0;
+    for (int p = 0; p < n * c; p++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+                const float *xp = x + (size_t)p * h * w;
+                double sum = 0.0, best = -INFINITY;
+                int inside = 0, at = -1;
+                for (int i = 0; i < pc->kh; i++)
+                    for (int j = 0; j < pc->kw; j++) {
+                        int iy = oy * pc->sh - pc->ph + i,
+                            ix = ox * pc->sw - pc->pw + j;
+                        if (iy < 0 || iy >= h || ix < 0 || ix >= w)
+                            continue; /* 0 in the sum, -inf for the max */
+                        inside++;
+                        sum += xp[iy * w + ix];
+                        if (xp[iy * w + ix] > best) {
+                            best = xp[iy * w + ix];
+                            at = iy * w + ix;
+                        }
+                    }
+                padded_windows += inside < pc->kh * pc->kw;
+                size_t o = ((size_t)p * oh + oy) * ow + ox;
+                double want = pc->kind == SC_LAYER_MAXPOOL ? best
+                              : pc->flags & SC_POOL_COUNT_PAD
+                                  ? sum / (pc->kh * pc->kw)
+                                  : sum / inside;
+                ck_assert_msg(fabs(nd->y[o] - want) <= 1e-6,
+                              "%s: plane %d (%d, %d): %g, want %g", what, p,
+                              oy, ox, nd->y[o], want);
+                if (pc->kind == SC_LAYER_MAXPOOL)
+                    ck_assert_int_eq(nd->arg[o], at);
+            }
+    /* the padded cases have windows that cross the padding */
+    ck_assert(pc->ph + pc->pw == 0 || padded_windows > 0);
+    free(x);
+    free(dx);
+    free(dp);
+    sc_net_free(net);
+}
+END_TEST
+
 START_TEST(test_global_pools)
 {
     for (int is_max = 0; is_max <= 1; is_max++) {
@@ -1224,6 +1364,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_batchnorm_eval_uses_running_stats);
     tcase_add_test(tc, test_relu);
     tcase_add_loop_test(tc, test_maxpool, 0, 4);
+    tcase_add_loop_test(tc, test_window_pools, 0, N_POOL_CASES);
     tcase_add_test(tc, test_global_pools);
     tcase_add_test(tc, test_flatten);
     tcase_add_test(tc, test_concat);
@@ -1240,6 +1381,7 @@ static Suite *suite(void)
     TCase *tt = tcase_create("ties");
     tcase_add_loop_test(tt, test_maxpool_ties, 0, 3);
     tcase_add_test(tt, test_global_maxpool_ties);
+    tcase_add_loop_test(tt, test_window_pool_values, 0, N_POOL_CASES);
     tcase_add_test(tt, test_batchnorm_running_stats);
     tcase_add_test(tt, test_bn_relu_fused);
     tcase_add_test(tt, test_dy_set_covers);

@@ -435,6 +435,37 @@ START_TEST(test_info_cost)
 }
 END_TEST
 
+/* The pools' operations are their kh x kw windows per output. By hand:
+ * the input's 60; avg pool 3x2 stride 2x1 pad 1x0 on 2 x 5 x 6: 2 x 3 x 5
+ * outputs x 6; max pool 1x3 pad 0x1: 30 outputs x 3; flatten 30; dense 90
+ * weights: 450. */
+START_TEST(test_info_cost_windows)
+{
+    sc_net *net;
+    int id;
+    TU_OK(sc_net_create(&net, 2, 5, 6));
+    sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_AVGPOOL);
+    d.kernel_h = 3;
+    d.kernel_w = 2;
+    d.stride_h = 2;
+    d.pad_h = 1;
+    int in = SC_INPUT;
+    TU_OK(sc_net_add_layer(net, &d, &in, 1, &id));
+    d = (sc_layer_desc)SC_LAYER_DESC_INIT(SC_LAYER_MAXPOOL);
+    d.kernel_h = 1;
+    d.kernel_w = 3;
+    d.pad_w = 1;
+    TU_OK(sc_net_add_layer(net, &d, &id, 1, &id));
+    TU_OK(sc_net_flatten(net, id, &id));
+    TU_OK(sc_net_dense(net, id, 3, SC_NO_BIAS, &id));
+    TU_OK(sc_net_init(net, 3));
+    sc_model_info saved = SC_MODEL_INFO_INIT;
+    TU_OK(sc_net_save(net, tu_path("windows.scm"), &saved));
+    ck_assert_msg(saved.macs == 450.0, "macs %g", saved.macs);
+    sc_net_free(net);
+}
+END_TEST
+
 /* The benchmark nets load under the default caps, and each one's figure
  * is what a forward of one sample lays out. */
 START_TEST(test_benchmark_nets_fit)
@@ -581,6 +612,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_layer_limits);
     tcase_add_test(tc, test_plan_overflow);
     tcase_add_test(tc, test_info_cost);
+    tcase_add_test(tc, test_info_cost_windows);
     tcase_add_test(tc, test_benchmark_nets_fit);
     tcase_add_test(tc, test_caps);
     tcase_add_test(tc, test_compute_cap);

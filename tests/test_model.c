@@ -29,9 +29,10 @@ typedef struct lspec {
     int kind;
     int in, in2;           /* input layer ids (in2: add only) */
     int out;               /* dense/conv: outputs */
-    int k, stride, pad;    /* conv (square kernel), maxpool */
+    int k, stride, pad;    /* conv (square kernel), pools: the height's */
     int flags;
     int groups;            /* conv: 0 or 1 ungrouped */
+    int kw, sw, pw;        /* pools: the width's (kw 0: the height's) */
 } lspec;
 
 #define MAXL 16
@@ -41,6 +42,20 @@ typedef struct tnet {
     int n;
     lspec l[MAXL]; /* l[i] is layer id i + 1 */
 } tnet;
+
+/* a pool through the descriptor */
+static void add_pool(sc_net *net, const lspec *s, int *id)
+{
+    sc_layer_desc d = SC_LAYER_DESC_INIT((sc_layer_kind)s->kind);
+    d.kernel_h = s->k;
+    d.kernel_w = s->kw ? s->kw : s->k;
+    d.stride_h = s->stride;
+    d.stride_w = s->kw ? s->sw : s->stride;
+    d.pad_h = s->pad;
+    d.pad_w = s->kw ? s->pw : s->pad;
+    d.flags = s->flags;
+    TU_OK(sc_net_add_layer(net, &d, &s->in, 1, id));
+}
 
 static sc_net *build(const tnet *t)
 {
@@ -64,7 +79,13 @@ static sc_net *build(const tnet *t)
         }
         case SC_LAYER_BATCHNORM: TU_OK(sc_net_batchnorm(net, s->in, s->flags, &id)); break;
         case SC_LAYER_RELU: TU_OK(sc_net_relu(net, s->in, &id)); break;
-        case SC_LAYER_MAXPOOL: TU_OK(sc_net_maxpool(net, s->in, s->k, s->stride, &id)); break;
+        case SC_LAYER_MAXPOOL:
+            if (s->kw)
+                add_pool(net, s, &id);
+            else
+                TU_OK(sc_net_maxpool(net, s->in, s->k, s->stride, &id));
+            break;
+        case SC_LAYER_AVGPOOL: add_pool(net, s, &id); break;
         case SC_LAYER_GAVGPOOL: TU_OK(sc_net_global_avgpool(net, s->in, &id)); break;
         case SC_LAYER_GMAXPOOL: TU_OK(sc_net_global_maxpool(net, s->in, &id)); break;
         case SC_LAYER_FLATTEN: TU_OK(sc_net_flatten(net, s->in, &id)); break;
@@ -82,17 +103,24 @@ static sc_net *build(const tnet *t)
     return net;
 }
 
-#define DENSE(i, o, f) {SC_LAYER_DENSE, i, 0, o, 0, 0, 0, f, 0}
-#define CONV(i, o, k, s, p, f) {SC_LAYER_CONV2D, i, 0, o, k, s, p, f, 0}
-#define GCONV(i, o, k, s, p, f, g) {SC_LAYER_CONV2D, i, 0, o, k, s, p, f, g}
-#define BN(i, f) {SC_LAYER_BATCHNORM, i, 0, 0, 0, 0, 0, f, 0}
-#define RELU(i) {SC_LAYER_RELU, i, 0, 0, 0, 0, 0, 0, 0}
-#define MAXPOOL(i, k, s) {SC_LAYER_MAXPOOL, i, 0, 0, k, s, 0, 0, 0}
-#define GAVG(i) {SC_LAYER_GAVGPOOL, i, 0, 0, 0, 0, 0, 0, 0}
-#define GMAX(i) {SC_LAYER_GMAXPOOL, i, 0, 0, 0, 0, 0, 0, 0}
-#define FLAT(i) {SC_LAYER_FLATTEN, i, 0, 0, 0, 0, 0, 0, 0}
-#define ADD(a, b) {SC_LAYER_ADD, a, b, 0, 0, 0, 0, 0, 0}
-#define CAT(a, b) {SC_LAYER_CONCAT, a, b, 0, 0, 0, 0, 0, 0}
+#define DENSE(i, o, f) {.kind = SC_LAYER_DENSE, .in = i, .out = o, .flags = f}
+#define CONV(i, o, k_, s, p, f) \
+    {.kind = SC_LAYER_CONV2D, .in = i, .out = o, .k = k_, .stride = s, .pad = p, .flags = f}
+#define BN(i, f) {.kind = SC_LAYER_BATCHNORM, .in = i, .flags = f}
+#define RELU(i) {.kind = SC_LAYER_RELU, .in = i}
+#define MAXPOOL(i, k_, s) {.kind = SC_LAYER_MAXPOOL, .in = i, .k = k_, .stride = s}
+/* a max or average pool, per axis */
+#define POOL(kd, i, kh, kw_, sh, sw_, ph, pw_, f) \
+    {.kind = kd, .in = i, .k = kh, .stride = sh, .pad = ph, .flags = f, .kw = kw_, \
+     .sw = sw_, .pw = pw_}
+#define GAVG(i) {.kind = SC_LAYER_GAVGPOOL, .in = i}
+#define GMAX(i) {.kind = SC_LAYER_GMAXPOOL, .in = i}
+#define FLAT(i) {.kind = SC_LAYER_FLATTEN, .in = i}
+#define ADD(a, b) {.kind = SC_LAYER_ADD, .in = a, .in2 = b}
+#define GCONV(i, o, k_, s, p, f, g) \
+    {.kind = SC_LAYER_CONV2D, .in = i, .out = o, .k = k_, .stride = s, .pad = p, .flags = f, \
+     .groups = g}
+#define CAT(a, b) {.kind = SC_LAYER_CONCAT, .in = a, .in2 = b}
 
 /* Every layer kind and option, over a few nets. */
 static const tnet NETS[] = {
@@ -119,6 +147,17 @@ static const tnet NETS[] = {
     /* concatenation of two branches, one read twice */
     {2, 6, 6, 7, {CONV(0, 3, 3, 1, 1, SC_BIAS), CONV(0, 4, 1, 1, 0, SC_NO_BIAS), CAT(1, 2),
                   CAT(3, 1), CONV(4, 4, 3, 2, 1, SC_BIAS), GMAX(5), DENSE(6, 3, SC_BIAS)}},
+    /* padded average pools: padding counted (square), not counted (per
+     * axis) */
+    {2, 9, 8, 8, {CONV(0, 4, 3, 1, 1, SC_NO_BIAS), BN(1, SC_BN_AFFINE), RELU(2),
+                  POOL(SC_LAYER_AVGPOOL, 3, 3, 3, 2, 2, 1, 1, SC_POOL_COUNT_PAD),
+                  CONV(4, 5, 3, 1, 0, SC_BIAS),
+                  POOL(SC_LAYER_AVGPOOL, 5, 2, 3, 1, 2, 1, 1, 0), FLAT(6),
+                  DENSE(7, 3, SC_BIAS)}},
+    /* a padded per-axis max pool */
+    {3, 7, 6, 5, {CONV(0, 4, 3, 1, 1, SC_BIAS), RELU(1),
+                  POOL(SC_LAYER_MAXPOOL, 2, 3, 2, 2, 1, 1, 0, 0), FLAT(3),
+                  DENSE(4, 4, SC_BIAS)}},
 };
 #define N_NETS ((int)(sizeof NETS / sizeof NETS[0]))
 

@@ -247,7 +247,7 @@ sc_status sc_plan_cost(sc_net *net, int plain, int64_t *bytes, double *ops)
         const sc_node *nd = &net->nodes[i];
         if (nd->pn[P_W]) /* a multiply-add per weight and output position */
             sum += (double)nd->pn[P_W] * nd->h * nd->w;
-        else if (nd->kh > 0) /* a max pool: its window per output */
+        else if (nd->kh > 0) /* a pool: its kh x kw window per output */
             sum += (double)sc_node_size(nd) * nd->kh * nd->kw;
         else /* one per input element */
             sum += (double)sc_node_size(&net->nodes[nd->in[0]]);

@@ -1,5 +1,7 @@
-/* maxpool.c -- y = max of each k x k window (stride s); dx[argmax] += dy.
- * Ties go to the first maximum in row-major window order. */
+/* maxpool.c -- y = max of each kh x kw window (strides sh, sw; padding ph,
+ * pw that never wins: it acts as -inf); dx[argmax] += dy. The argmax is an
+ * index into the input sample plane. Ties go to the first maximum in
+ * row-major window order. */
 #include <string.h>
 
 #include "core/error.h"
@@ -35,36 +37,49 @@ static void row_2x2(const float *restrict r0, const float *restrict r1,
     }
 }
 
+/* the window's first maximum inside the input, from (y0, x0) on */
+static void window_max(const float *xp, int w, int y0, int y1, int x0, int x1,
+                       float *y, int32_t *arg)
+{
+    int best = y0 * w + x0;
+    float bv = xp[best];
+    for (int i = y0; i < y1; i++)
+        for (int j = x0; j < x1; j++) {
+            int at = i * w + j;
+            float v = xp[at];
+            best = v > bv ? at : best;
+            bv = v > bv ? v : bv;
+        }
+    *y = bv;
+    *arg = best;
+}
+
 static void forward_task(void *ctx, size_t b, size_t e, int t)
 {
     (void)t;
     const pool_job *j = ctx;
     const sc_node *x = j->x, *nd = j->nd;
-    int k = nd->kh, s = nd->sh;
+    int fast = nd->kh == 2 && nd->kw == 2 && nd->sh == 2 && nd->sw == 2 &&
+               nd->ph == 0 && nd->pw == 0;
     size_t isz = (size_t)x->h * x->w, osz = (size_t)nd->h * nd->w;
     for (size_t p = b; p < e; p++) {
         const float *xp = x->y + p * isz;
         float *yp = nd->y + p * osz;
         int32_t *ap = nd->arg + p * osz;
         for (int oy = 0; oy < nd->h; oy++) {
-            if (k == 2 && s == 2) {
+            if (fast) {
                 int32_t base = 2 * oy * x->w;
                 row_2x2(xp + base, xp + base + x->w, base, x->w, nd->w,
                         yp + oy * nd->w, ap + oy * nd->w);
                 continue;
             }
+            int y0, y1;
+            sc_window_span(oy, nd->kh, nd->sh, nd->ph, x->h, &y0, &y1);
             for (int ox = 0; ox < nd->w; ox++) {
-                int best = (oy * s) * x->w + ox * s;
-                float bv = xp[best];
-                for (int i = 0; i < k; i++)
-                    for (int jj = 0; jj < k; jj++) {
-                        int at = (oy * s + i) * x->w + ox * s + jj;
-                        float v = xp[at];
-                        best = v > bv ? at : best;
-                        bv = v > bv ? v : bv;
-                    }
-                yp[oy * nd->w + ox] = bv;
-                ap[oy * nd->w + ox] = best;
+                int x0, x1;
+                sc_window_span(ox, nd->kw, nd->sw, nd->pw, x->w, &x0, &x1);
+                window_max(xp, x->w, y0, y1, x0, x1, yp + oy * nd->w + ox,
+                           ap + oy * nd->w + ox);
             }
         }
     }
@@ -86,24 +101,11 @@ static void backward_task(void *ctx, size_t b, size_t e, int t)
 sc_status sc_op_maxpool(sc_net *net, sc_node *nd, sc_op_action action)
 {
     sc_node *x = sc_in(net, nd, 0);
-    int k = nd->kh, s = nd->sh;
     size_t planes = (size_t)net->plan_n * nd->c;
     pool_job j = {x, nd};
     switch (action) {
     case OP_SHAPE:
-        if (nd->kw != k || nd->sw != s || nd->ph || nd->pw)
-            return sc_fail(SC_ERR_UNSUPPORTED, "maxpool: window %dx%d, stride "
-                           "%dx%d, pad %dx%d: only square windows and strides "
-                           "without padding", nd->kh, nd->kw, nd->sh, nd->sw,
-                           nd->ph, nd->pw);
-        if (x->h < k || x->w < k)
-            return sc_fail(SC_ERR_SHAPE,
-                           "maxpool: window %d is larger than the input %dx%d",
-                           k, x->h, x->w);
-        nd->c = x->c;
-        nd->h = (x->h - k) / s + 1;
-        nd->w = (x->w - k) / s + 1;
-        return SC_OK;
+        return sc_window_shape(net, nd);
     case OP_SCRATCH: /* the argmax of every output */
         nd->n_arg = planes * (size_t)nd->h * (size_t)nd->w;
         return SC_OK;

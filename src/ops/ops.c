@@ -29,6 +29,9 @@ const sc_op_def sc_ops[SC_LAYER_KIND_COUNT] = {
     [SC_LAYER_FLATTEN] = {"flatten", sc_op_flatten, SC_CHAN_FLATTEN,
                           SC_OPF_ALIAS, 0, 0, ONE},
     [SC_LAYER_ADD] = {"add", sc_op_add, SC_CHAN_JOIN, 0, 0, 0, 2, 2},
+    [SC_LAYER_AVGPOOL] = {"avgpool", sc_op_avgpool, SC_CHAN_SAME, 0,
+                          SC_ATTR_KERNEL | SC_ATTR_STRIDE | SC_ATTR_PAD,
+                          SC_POOL_COUNT_PAD, ONE},
     [SC_LAYER_CONCAT] = {"concat", sc_op_concat, SC_CHAN_CONCAT, 0, 0, 0, 2,
                          SC_MAX_LAYER_INPUTS},
 };

@@ -130,11 +130,30 @@ sc_status sc_op_conv2d(sc_net *net, sc_node *nd, sc_op_action action);
 sc_status sc_op_batchnorm(sc_net *net, sc_node *nd, sc_op_action action);
 sc_status sc_op_relu(sc_net *net, sc_node *nd, sc_op_action action);
 sc_status sc_op_maxpool(sc_net *net, sc_node *nd, sc_op_action action);
+sc_status sc_op_avgpool(sc_net *net, sc_node *nd, sc_op_action action);
 sc_status sc_op_gavgpool(sc_net *net, sc_node *nd, sc_op_action action);
 sc_status sc_op_gmaxpool(sc_net *net, sc_node *nd, sc_op_action action);
 sc_status sc_op_flatten(sc_net *net, sc_node *nd, sc_op_action action);
 sc_status sc_op_add(sc_net *net, sc_node *nd, sc_op_action action);
 sc_status sc_op_concat(sc_net *net, sc_node *nd, sc_op_action action);
+
+/* A windowed pool's OP_SHAPE (window.c): SC_ERR_ARG when a pad is more
+ * than half its window (PyTorch's rule: every window then overlaps the
+ * input), SC_ERR_SHAPE when the window is larger than the padded input;
+ * else the output c x h x w, (in + 2 pad - kernel) / stride + 1 per axis. */
+sc_status sc_window_shape(sc_net *net, sc_node *nd);
+
+/* The input rows (or columns) [*lo, *hi) that output position o of a
+ * window of k, stride s, padding p reads along an axis of n inputs: the
+ * window without its padding, never empty for a shape sc_window_shape
+ * accepted. */
+static inline void sc_window_span(int o, int k, int s, int p, int n, int *lo,
+                                  int *hi)
+{
+    int a = o * s - p, b = a + k;
+    *lo = a > 0 ? a : 0;
+    *hi = b < n ? b : n;
+}
 
 /* Winograd convolution (conv_winograd.c), for the conv layers it fits:
  * stride 1, a 5x5 kernel, padding at most 2, two or more input channels.

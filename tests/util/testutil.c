@@ -124,15 +124,18 @@ double tu_kink_margin(sc_net *net, const float *x, int n)
             free(idx);
         }
         if (nd->kind == SC_LAYER_MAXPOOL) {
-            int k = nd->kh, s = nd->sh, cnt = 0;
-            int *idx = malloc((size_t)k * k * sizeof *idx);
+            int cnt = 0;
+            int *idx = malloc((size_t)nd->kh * nd->kw * sizeof *idx);
             for (size_t p = 0; p < (size_t)n * in->c; p++)
                 for (int oy = 0; oy < nd->h; oy++)
                     for (int ox = 0; ox < nd->w; ox++) {
+                        int y0, y1, x0, x1;
+                        sc_window_span(oy, nd->kh, nd->sh, nd->ph, in->h, &y0, &y1);
+                        sc_window_span(ox, nd->kw, nd->sw, nd->pw, in->w, &x0, &x1);
                         cnt = 0;
-                        for (int a = 0; a < k; a++)
-                            for (int b = 0; b < k; b++)
-                                idx[cnt++] = (oy * s + a) * in->w + ox * s + b;
+                        for (int a = y0; a < y1; a++)
+                            for (int b = x0; b < x1; b++)
+                                idx[cnt++] = a * in->w + b;
                         margin = fmin(margin, gap(in->y + p * hw, idx, cnt));
                     }
             free(idx);

@@ -1,0 +1,97 @@
+/* avgpool.c -- y = mean of each kh x kw window (strides sh, sw; padding ph,
+ * pw). With SC_POOL_COUNT_PAD the padding's zeros count in the mean (the
+ * divisor is kh kw, PyTorch's count_include_pad = True); without it the
+ * divisor is the number of the window's elements inside the input. */
+#include <string.h>
+
+#include "core/error.h"
+#include "ops/ops.h"
+
+/* planes per thread below which a loop is not worth splitting */
+#define GRAIN 16
+
+typedef struct pool_job {
+    const sc_node *x, *nd;
+} pool_job;
+
+/* The input span of output (oy, ox) and the mean's divisor. */
+static int window(const sc_node *x, const sc_node *nd, int oy, int ox,
+                  int *y0, int *y1, int *x0, int *x1)
+{
+    sc_window_span(oy, nd->kh, nd->sh, nd->ph, x->h, y0, y1);
+    sc_window_span(ox, nd->kw, nd->sw, nd->pw, x->w, x0, x1);
+    return nd->flags & SC_POOL_COUNT_PAD ? nd->kh * nd->kw
+                                         : (*y1 - *y0) * (*x1 - *x0);
+}
+
+/* The sum in double is exact for a window of equal values (at most 64 x
+ * 64 floats), so the mean of a constant map is that constant at every
+ * position its divisor is the window's count: compress folds such maps into
+ * a bias. */
+static void forward_task(void *ctx, size_t b, size_t e, int t)
+{
+    (void)t;
+    const pool_job *j = ctx;
+    const sc_node *x = j->x, *nd = j->nd;
+    size_t isz = (size_t)x->h * x->w, osz = (size_t)nd->h * nd->w;
+    for (size_t p = b; p < e; p++) {
+        const float *xp = x->y + p * isz;
+        float *yp = nd->y + p * osz;
+        for (int oy = 0; oy < nd->h; oy++)
+            for (int ox = 0; ox < nd->w; ox++) {
+                int y0, y1, x0, x1;
+                int count = window(x, nd, oy, ox, &y0, &y1, &x0, &x1);
+                double acc = 0.0;
+                for (int i = y0; i < y1; i++)
+                    for (int jj = x0; jj < x1; jj++)
+                        acc += xp[i * x->w + jj];
+                yp[oy * nd->w + ox] = (float)(acc / count);
+            }
+    }
+}
+
+static void backward_task(void *ctx, size_t b, size_t e, int t)
+{
+    (void)t;
+    const pool_job *j = ctx;
+    const sc_node *x = j->x, *nd = j->nd;
+    size_t isz = (size_t)x->h * x->w, osz = (size_t)nd->h * nd->w;
+    if (x->dy_set) /* ours alone: zero it here, not in a pass of its own */
+        memset(x->dy + b * isz, 0, (e - b) * isz * sizeof(float));
+    for (size_t p = b; p < e; p++) {
+        float *dxp = x->dy + p * isz;
+        const float *dyp = nd->dy + p * osz;
+        for (int oy = 0; oy < nd->h; oy++)
+            for (int ox = 0; ox < nd->w; ox++) {
+                int y0, y1, x0, x1;
+                float g = dyp[oy * nd->w + ox] /
+                          (float)window(x, nd, oy, ox, &y0, &y1, &x0, &x1);
+                for (int i = y0; i < y1; i++)
+                    for (int jj = x0; jj < x1; jj++)
+                        dxp[i * x->w + jj] += g;
+            }
+    }
+}
+
+sc_status sc_op_avgpool(sc_net *net, sc_node *nd, sc_op_action action)
+{
+    sc_node *x = sc_in(net, nd, 0);
+    size_t planes = (size_t)net->plan_n * nd->c;
+    pool_job j = {x, nd};
+    switch (action) {
+    case OP_SHAPE:
+        return sc_window_shape(net, nd);
+    case OP_SCRATCH:
+    case OP_COMMIT:
+    case OP_COMMIT_CHECK:
+        return SC_OK;
+    case OP_FORWARD:
+        sc_pool_map(net->pool, planes, GRAIN, forward_task, &j);
+        return SC_OK;
+    case OP_BACKWARD:
+        if (x->dy)
+            sc_pool_map(net->pool, planes, GRAIN, backward_task, &j);
+        return SC_OK;
+    }
+    return sc_fail(SC_ERR_ARG, "avgpool: unknown action %d", action);
+}
