@@ -213,7 +213,12 @@ typedef enum sc_layer_kind {
     SC_LAYER_GAVGPOOL = 6,  /**< y[c] = mean over h, w of x[c] */
     SC_LAYER_GMAXPOOL = 7,  /**< y[c] = max over h, w of x[c] */
     SC_LAYER_FLATTEN = 8,   /**< C x H x W -> (C*H*W) */
-    SC_LAYER_ADD = 9        /**< y = a + b (residual join) */
+    SC_LAYER_ADD = 9,       /**< y = a + b (residual join) */
+    SC_LAYER_LEAKY_RELU = 11, /**< y = x > 0 ? x : alpha x */
+    SC_LAYER_RELU6 = 12,    /**< y = min(max(x, 0), 6) */
+    SC_LAYER_SIGMOID = 13,  /**< y = 1 / (1 + exp(-x)) */
+    SC_LAYER_TANH = 14,     /**< y = tanh(x) */
+    SC_LAYER_HARDSWISH = 15 /**< y = x relu6(x + 3) / 6 */
 } sc_layer_kind;
 
 /** A new, empty network whose input samples are c x h x w (each at least
@@ -280,6 +285,13 @@ SC_API sc_status sc_net_add(sc_net *net, int a, int b, int *id);
  *                   SC_ERR_UNSUPPORTED)
  *   RELU, GAVGPOOL, GMAXPOOL, FLATTEN    nothing
  *   ADD             two inputs of the same shape
+ *   LEAKY_RELU      alpha in [0, 1): y = x > 0 ? x : alpha x (alpha 0, the
+ *                   SC_LAYER_DESC_INIT value, makes it a relu; PyTorch's
+ *                   default slope 0.01 must be set)
+ *   RELU6           nothing: y = min(max(x, 0), 6)
+ *   SIGMOID         nothing: y = 1 / (1 + exp(-x))
+ *   TANH            nothing: y = tanh(x)
+ *   HARDSWISH       nothing: y = x min(max(x + 3, 0), 6) / 6 (PyTorch's)
  *
  * Output size along an axis: (in + 2 pad - kernel) / stride + 1 (rounded
  * down); pad is at most kernel - 1 for the pools and every window

@@ -26,7 +26,7 @@ enum { P_W, P_B, P_GAMMA, P_BETA, P_QB, P_QE, P_SLOTS };
 /* State slots (not trained). */
 enum { S_MEAN, S_VAR, S_SLOTS };
 
-#define SC_LAYER_KIND_COUNT 10
+#define SC_LAYER_KIND_COUNT 16
 
 /* Size limits of every layer, the input included (include/selfcompress.h,
  * "Limits"), checked by sc_graph_add for the builders and the loaders alike:

@@ -29,9 +29,20 @@ const sc_op_def sc_ops[SC_LAYER_KIND_COUNT] = {
     [SC_LAYER_FLATTEN] = {"flatten", sc_op_flatten, SC_CHAN_FLATTEN,
                           SC_OPF_ALIAS, 0, 0, ONE},
     [SC_LAYER_ADD] = {"add", sc_op_add, SC_CHAN_JOIN, 0, 0, 0, 2, 2},
+    [SC_LAYER_LEAKY_RELU] = {"leaky_relu", sc_op_leaky_relu, SC_CHAN_SAME,
+                             SC_OPF_IN_PLACE, SC_ATTR_ALPHA, 0, ONE},
+    [SC_LAYER_RELU6] = {"relu6", sc_op_relu6, SC_CHAN_SAME, SC_OPF_IN_PLACE,
+                        0, 0, ONE},
+    [SC_LAYER_SIGMOID] = {"sigmoid", sc_op_sigmoid, SC_CHAN_SAME,
+                          SC_OPF_IN_PLACE, 0, 0, ONE},
+    [SC_LAYER_TANH] = {"tanh", sc_op_tanh, SC_CHAN_SAME, SC_OPF_IN_PLACE, 0,
+                       0, ONE},
+    /* its backward reads x: never in place */
+    [SC_LAYER_HARDSWISH] = {"hardswish", sc_op_hardswish, SC_CHAN_SAME, 0, 0,
+                            0, ONE},
 };
 #undef ONE
-_Static_assert(SC_LAYER_ADD + 1 == SC_LAYER_KIND_COUNT,
+_Static_assert(SC_LAYER_HARDSWISH + 1 == SC_LAYER_KIND_COUNT,
                "sc_ops must have one entry per sc_layer_kind");
 
 const float *sc_layer_weights(sc_net *net, sc_node *nd)
