@@ -31,6 +31,7 @@ typedef struct lspec {
     int out;               /* dense/conv: outputs */
     int k, stride, pad;    /* conv (square kernel), maxpool */
     int flags;
+    float alpha;           /* leaky relu */
 } lspec;
 
 #define MAXL 16
@@ -61,6 +62,16 @@ static sc_net *build(const tnet *t)
         case SC_LAYER_GMAXPOOL: TU_OK(sc_net_global_maxpool(net, s->in, &id)); break;
         case SC_LAYER_FLATTEN: TU_OK(sc_net_flatten(net, s->in, &id)); break;
         case SC_LAYER_ADD: TU_OK(sc_net_add(net, s->in, s->in2, &id)); break;
+        case SC_LAYER_LEAKY_RELU:
+        case SC_LAYER_RELU6:
+        case SC_LAYER_SIGMOID:
+        case SC_LAYER_TANH:
+        case SC_LAYER_HARDSWISH: {
+            sc_layer_desc d = SC_LAYER_DESC_INIT((sc_layer_kind)s->kind);
+            d.alpha = s->alpha;
+            TU_OK(sc_net_add_layer(net, &d, &s->in, 1, &id));
+            break;
+        }
         default: ck_abort_msg("bad kind %d", s->kind);
         }
         ck_assert_int_eq(id, i + 1);
@@ -68,15 +79,17 @@ static sc_net *build(const tnet *t)
     return net;
 }
 
-#define DENSE(i, o, f) {SC_LAYER_DENSE, i, 0, o, 0, 0, 0, f}
-#define CONV(i, o, k, s, p, f) {SC_LAYER_CONV2D, i, 0, o, k, s, p, f}
-#define BN(i, f) {SC_LAYER_BATCHNORM, i, 0, 0, 0, 0, 0, f}
-#define RELU(i) {SC_LAYER_RELU, i, 0, 0, 0, 0, 0, 0}
-#define MAXPOOL(i, k, s) {SC_LAYER_MAXPOOL, i, 0, 0, k, s, 0, 0}
-#define GAVG(i) {SC_LAYER_GAVGPOOL, i, 0, 0, 0, 0, 0, 0}
-#define GMAX(i) {SC_LAYER_GMAXPOOL, i, 0, 0, 0, 0, 0, 0}
-#define FLAT(i) {SC_LAYER_FLATTEN, i, 0, 0, 0, 0, 0, 0}
-#define ADD(a, b) {SC_LAYER_ADD, a, b, 0, 0, 0, 0, 0}
+#define DENSE(i, o, f) {SC_LAYER_DENSE, i, 0, o, 0, 0, 0, f, 0}
+#define CONV(i, o, k, s, p, f) {SC_LAYER_CONV2D, i, 0, o, k, s, p, f, 0}
+#define BN(i, f) {SC_LAYER_BATCHNORM, i, 0, 0, 0, 0, 0, f, 0}
+#define RELU(i) {SC_LAYER_RELU, i, 0, 0, 0, 0, 0, 0, 0}
+#define MAXPOOL(i, k, s) {SC_LAYER_MAXPOOL, i, 0, 0, k, s, 0, 0, 0}
+#define GAVG(i) {SC_LAYER_GAVGPOOL, i, 0, 0, 0, 0, 0, 0, 0}
+#define GMAX(i) {SC_LAYER_GMAXPOOL, i, 0, 0, 0, 0, 0, 0, 0}
+#define FLAT(i) {SC_LAYER_FLATTEN, i, 0, 0, 0, 0, 0, 0, 0}
+#define ADD(a, b) {SC_LAYER_ADD, a, b, 0, 0, 0, 0, 0, 0}
+#define ACT(kind, i) {SC_LAYER_##kind, i, 0, 0, 0, 0, 0, 0, 0}
+#define LEAKY(i, a) {SC_LAYER_LEAKY_RELU, i, 0, 0, 0, 0, 0, 0, a}
 
 /* Every layer kind and option, over a few nets. */
 static const tnet NETS[] = {
@@ -96,6 +109,13 @@ static const tnet NETS[] = {
     {2, 6, 6, 8, {CONV(0, 4, 3, 1, 1, SC_NO_BIAS), BN(1, SC_BN_AFFINE), RELU(2),
                   CONV(3, 4, 3, 1, 1, SC_BIAS), ADD(4, 3), RELU(5), MAXPOOL(6, 3, 1),
                   FLAT(7), DENSE(8, 3, SC_BIAS)}},
+    /* the activations: leaky relu (its alpha stored; a conv reads its
+     * negative side), hardswish, sigmoid, relu6, tanh */
+    {2, 6, 6, 12, {CONV(0, 5, 3, 1, 1, SC_BIAS), LEAKY(1, 0.05f),
+                   CONV(2, 4, 3, 2, 1, SC_BIAS), ACT(HARDSWISH, 3),
+                   BN(4, SC_BN_AFFINE), ACT(SIGMOID, 5), FLAT(6),
+                   DENSE(7, 6, SC_BIAS), ACT(RELU6, 8), DENSE(9, 5, SC_BIAS),
+                   ACT(TANH, 10), DENSE(11, 3, SC_BIAS)}},
 };
 #define N_NETS ((int)(sizeof NETS / sizeof NETS[0]))
 
