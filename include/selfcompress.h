@@ -310,7 +310,8 @@ typedef struct sc_layer_desc {
                                  this many groups, each group's outputs
                                  reading its inputs only (0: 1) */
     int flags;              /**< sc_layer_flags */
-    float alpha;            /**< a kind's scalar attribute */
+    float alpha;            /**< a kind's scalar attribute: leaky relu's
+                                 slope */
 } sc_layer_desc;
 
 #define SC_LAYER_DESC_INIT(kind) \
