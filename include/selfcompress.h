@@ -215,6 +215,11 @@ typedef enum sc_layer_kind {
     SC_LAYER_FLATTEN = 8,   /**< C x H x W -> (C*H*W) */
     SC_LAYER_ADD = 9,       /**< y = a + b (residual join) */
     SC_LAYER_AVGPOOL = 10,  /**< y = mean over a kh x kw window */
+    SC_LAYER_LEAKY_RELU = 11, /**< y = x > 0 ? x : alpha x */
+    SC_LAYER_RELU6 = 12,    /**< y = min(max(x, 0), 6) */
+    SC_LAYER_SIGMOID = 13,  /**< y = 1 / (1 + exp(-x)) */
+    SC_LAYER_TANH = 14,     /**< y = tanh(x) */
+    SC_LAYER_HARDSWISH = 15, /**< y = x relu6(x + 3) / 6 */
     SC_LAYER_CONCAT = 16    /**< the inputs' channels one after another */
 } sc_layer_kind;
 
@@ -291,6 +296,13 @@ SC_API sc_status sc_net_add(sc_net *net, int a, int b, int *id);
  *   RELU, GAVGPOOL, GMAXPOOL, FLATTEN    nothing
  *   ADD             two inputs of the same shape
  *   CONCAT          2 .. SC_MAX_LAYER_INPUTS inputs of the same h x w
+ *   LEAKY_RELU      alpha in [0, 1): y = x > 0 ? x : alpha x (alpha 0, the
+ *                   SC_LAYER_DESC_INIT value, makes it a relu; PyTorch's
+ *                   default slope 0.01 must be set)
+ *   RELU6           nothing: y = min(max(x, 0), 6)
+ *   SIGMOID         nothing: y = 1 / (1 + exp(-x))
+ *   TANH            nothing: y = tanh(x)
+ *   HARDSWISH       nothing: y = x min(max(x + 3, 0), 6) / 6 (PyTorch's)
  *
  * Output size along an axis: (in + 2 pad - kernel) / stride + 1 (rounded
  * down, PyTorch's ceil_mode = False). The pools' pad is at most kernel / 2
@@ -314,7 +326,8 @@ typedef struct sc_layer_desc {
                                  (one input channel per group) and keeps
                                  every channel of other grouped convs */
     int flags;              /**< sc_layer_flags */
-    float alpha;            /**< a kind's scalar attribute */
+    float alpha;            /**< a kind's scalar attribute: leaky relu's
+                                 slope */
 } sc_layer_desc;
 
 #define SC_LAYER_DESC_INIT(kind) \

@@ -439,6 +439,17 @@ START_TEST(test_add_layer)
         {SC_LAYER_INPUT, -1, 0, 1, 0},
         {(sc_layer_kind)-1, -1, 0, 1, 0},
         {(sc_layer_kind)SC_LAYER_KIND_COUNT, -1, 0, 1, 0},
+        {SC_LAYER_LEAKY_RELU, -1, 0, 1, -0.01f}, /* alpha in [0, 1) */
+        {SC_LAYER_LEAKY_RELU, -1, 0, 1, 1.0f},
+        {SC_LAYER_LEAKY_RELU, -1, 0, 1, INFINITY},
+        {SC_LAYER_LEAKY_RELU, -1, 0, 1, -INFINITY},
+        {SC_LAYER_LEAKY_RELU, 0, 3, 1, 0.1f},
+        {SC_LAYER_LEAKY_RELU, -1, 0, 2, 0.1f},
+        {SC_LAYER_RELU6, -1, 0, 1, 0.5f}, /* the others take no alpha */
+        {SC_LAYER_SIGMOID, -1, 0, 1, 0.5f},
+        {SC_LAYER_TANH, -1, 0, 1, 0.5f},
+        {SC_LAYER_HARDSWISH, -1, 0, 1, 0.5f},
+        {SC_LAYER_HARDSWISH, 1, 1, 1, 0},
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         sc_layer_desc b = SC_LAYER_DESC_INIT(bad[k].kind);
@@ -459,6 +470,9 @@ START_TEST(test_add_layer)
                       sc_last_error());
     }
     sc_layer_desc r = SC_LAYER_DESC_INIT(SC_LAYER_RELU);
+    r.alpha = NAN;
+    TU_FAILS(sc_net_add_layer(net, &r, &conv, 1, &id), SC_ERR_ARG);
+    r = (sc_layer_desc)SC_LAYER_DESC_INIT(SC_LAYER_LEAKY_RELU);
     r.alpha = NAN;
     TU_FAILS(sc_net_add_layer(net, &r, &conv, 1, &id), SC_ERR_ARG);
     r = (sc_layer_desc)SC_LAYER_DESC_INIT(SC_LAYER_RELU);
@@ -499,6 +513,15 @@ START_TEST(test_add_layer)
     TU_OK(sc_net_add_layer(net, &a, two, 2, &id));
     TU_OK(sc_net_layer_desc(net, id, &back, ins, &n_in));
     ck_assert(n_in == 2 && ins[0] == conv && ins[1] == two[1]);
+    /* leaky relu's alpha: 0 (a relu) and just below 1 taken, read back */
+    static const float alphas[] = {0.0f, 0.01f, 0.999f};
+    for (int k = 0; k < 3; k++) {
+        sc_layer_desc l = SC_LAYER_DESC_INIT(SC_LAYER_LEAKY_RELU);
+        l.alpha = alphas[k];
+        TU_OK(sc_net_add_layer(net, &l, &conv, 1, &id));
+        TU_OK(sc_net_layer_desc(net, id, &back, NULL, NULL));
+        ck_assert(back.kind == SC_LAYER_LEAKY_RELU && back.alpha == alphas[k]);
+    }
     sc_net_free(net);
 }
 END_TEST

@@ -247,6 +247,86 @@ START_TEST(test_conv_bn_flatten_dense_function_kept)
 }
 END_TEST
 
+/* ---- activations -------------------------------------------------------- */
+
+/* Each activation kind (its alpha), and the biases that make its dead
+ * channels' constants: conv1's channels 1 and 4 and conv2's channel 2,
+ * each a non-zero constant through the activation. */
+static const struct act_case {
+    sc_layer_kind kind;
+    float alpha;
+    float b1[2], b2;
+    const char *name;
+} act_cases[] = {
+    {SC_LAYER_LEAKY_RELU, 0.1f, {-0.8f, 0.6f}, -0.5f, "leaky relu"},
+    {SC_LAYER_RELU6, 0.0f, {6.5f, 2.0f}, 0.7f, "relu6"},
+    {SC_LAYER_SIGMOID, 0.0f, {0.3f, -1.5f}, 0.0f, "sigmoid"},
+    {SC_LAYER_TANH, 0.0f, {0.5f, -0.9f}, 0.4f, "tanh"},
+    {SC_LAYER_HARDSWISH, 0.0f, {-1.2f, 3.5f}, 0.8f, "hardswish"},
+};
+
+START_TEST(test_activation_function_kept)
+{
+    /* conv1 -> act -> padded conv2 -> act -> flatten -> dense: conv1's
+     * dead channels reach conv2 (its constant map: the padding) through
+     * the activation, conv2's the dense (its bias) */
+    const struct act_case *ac = &act_cases[_i];
+    sc_layer_desc d = SC_LAYER_DESC_INIT(ac->kind);
+    d.alpha = ac->alpha;
+    sc_net *net;
+    int c1, a1, c2, a2, fl, out;
+    TU_OK(sc_net_create(&net, 2, 6, 6));
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 6, 3, 3, 1, 1, SC_BIAS, &c1));
+    TU_OK(sc_net_add_layer(net, &d, &c1, 1, &a1));
+    TU_OK(sc_net_conv2d(net, a1, 5, 3, 3, 1, 1, SC_BIAS, &c2));
+    TU_OK(sc_net_add_layer(net, &d, &c2, 1, &a2));
+    TU_OK(sc_net_flatten(net, a2, &fl));
+    TU_OK(sc_net_dense(net, fl, 4, SC_BIAS, &out));
+    TU_OK(sc_net_init(net, 21 + (uint64_t)_i));
+    TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+    sc_optimizer *opt;
+    TU_OK(sc_optimizer_create(&opt, net, SC_OPT_ADAM));
+    tu_batch tb = tu_batch_make(16, 2, 6, 6, 4, 41), eb = tu_batch_make(8, 2, 6, 6, 4, 42);
+    train(net, opt, &tb, 4);
+    set_bias(net, c1, 1, ac->b1[0]);
+    set_bias(net, c1, 4, ac->b1[1]);
+    set_bias(net, c2, 2, ac->b2);
+    kill(net, c1, (int[]){1, 4}, 2);
+    kill(net, c2, (int[]){2}, 1);
+    float *before = tu_eval_out(net, &eb);
+
+    /* the dead channels' constants matter: a naive removal would show */
+    set_bias(net, c1, 1, ac->b1[0] - 1.0f);
+    float *moved = tu_eval_out(net, &eb);
+    ck_assert_msg(rel_diff(before, moved, 32) > 1e-3,
+                  "%s: the test net does not see its dead channels' "
+                  "constants", ac->name);
+    set_bias(net, c1, 1, ac->b1[0]);
+    free(moved);
+    float *tbefore = train_out(net, &eb);
+
+    int removed = -1;
+    TU_OK(sc_net_compress(net, &removed));
+    ck_assert_int_eq(removed, 3);
+    ck_assert_int_eq(chans(net, c1), 4);
+    ck_assert_int_eq(chans(net, a1), 4);
+    ck_assert_int_eq(chans(net, c2), 4);
+    ck_assert_int_eq(chans(net, a2), 4);
+    ck_assert_int_eq(chans(net, fl), 4 * 36);
+    ck_assert_ptr_nonnull(net->nodes[c2].cbias); /* padded: a map */
+    check_modes(before, tbefore, net, &eb, ac->name);
+    /* and training goes on */
+    ck_assert(isfinite(train(net, opt, &tb, 2)));
+
+    free(before);
+    free(tbefore);
+    tu_batch_free(&tb);
+    tu_batch_free(&eb);
+    sc_optimizer_free(opt);
+    sc_net_free(net);
+}
+END_TEST
+
 /* ---- residual add ------------------------------------------------------ */
 
 START_TEST(test_residual_add)
@@ -971,6 +1051,8 @@ static Suite *suite(void)
     TCase *tc = tcase_create("compress");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_conv_bn_flatten_dense_function_kept);
+    tcase_add_loop_test(tc, test_activation_function_kept, 0,
+                        (int)(sizeof act_cases / sizeof act_cases[0]));
     tcase_add_test(tc, test_residual_add);
     tcase_add_test(tc, test_depthwise_channels_go);
     tcase_add_test(tc, test_grouped_conv_keeps_channels);

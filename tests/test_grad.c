@@ -519,6 +519,155 @@ START_TEST(test_relu)
 }
 END_TEST
 
+/* ------------------------------------------------------------ activations */
+
+/* Each activation kind, its alpha, the conv biases that centre its
+ * channels' inputs on its kinks (smooth kinds: on both tails and the
+ * middle), and whether it works in place on a conv it alone reads. */
+static const struct act_case {
+    sc_layer_kind kind;
+    float alpha;
+    float centre[4];
+    int in_place;
+    const char *name;
+} act_cases[] = {
+    {SC_LAYER_LEAKY_RELU, 0.1f, {0.0f, 0.0f, 0.5f, -0.5f}, 1, "leaky relu"},
+    {SC_LAYER_LEAKY_RELU, 0.0f, {0.0f, 0.0f, 0.5f, -0.5f}, 1,
+     "leaky relu, alpha 0"},
+    {SC_LAYER_RELU6, 0.0f, {0.0f, 6.0f, 0.5f, 5.5f}, 1, "relu6"},
+    {SC_LAYER_SIGMOID, 0.0f, {0.0f, 2.5f, -2.5f, 0.0f}, 1, "sigmoid"},
+    {SC_LAYER_TANH, 0.0f, {0.0f, 1.5f, -1.5f, 0.0f}, 1, "tanh"},
+    {SC_LAYER_HARDSWISH, 0.0f, {-3.0f, 3.0f, 0.0f, -2.5f}, 0, "hardswish"},
+};
+#define N_ACT ((int)(sizeof act_cases / sizeof act_cases[0]))
+
+static void act_of(sc_net *net, int in, const struct act_case *ac, int *id)
+{
+    sc_layer_desc d = SC_LAYER_DESC_INIT(ac->kind);
+    d.alpha = ac->alpha;
+    TU_OK(sc_net_add_layer(net, &d, &in, 1, id));
+}
+
+START_TEST(test_activation)
+{
+    const struct act_case *ac = &act_cases[_i];
+    char what[96];
+    /* conv -> activation -> dense, the conv's channel k centred on
+     * centre[k]: its outputs (spread about +-2) fall on both sides of
+     * every kink, the batch keeps MARGIN from each, and a step of EPS in a
+     * weight, bias or input moves a conv output by at most EPS max(|x|,
+     * |w|) with |x| <= 1 and |w| < 2, less than MARGIN: no difference
+     * straddles a kink */
+    sc_net *net = new_net(2, 4, 4);
+    int c, act, id;
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 4, 3, 3, 1, 1, SC_BIAS, &c));
+    act_of(net, c, ac, &act);
+    TU_OK(sc_net_dense(net, act, 3, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 31 + (uint64_t)_i));
+    const float *w = sc_node_param(net, &net->nodes[c], P_W);
+    for (size_t k = 0; k < net->nodes[c].pn[P_W]; k++)
+        ck_assert(fabsf(w[k]) < 2.0f);
+    float *b = sc_node_param(net, &net->nodes[c], P_B);
+    for (int k = 0; k < 4; k++)
+        b[k] = ac->centre[k];
+    check_net(net, ac->name);
+    ck_assert_int_eq(net->nodes[act].alias, ac->in_place);
+    sc_net_free(net);
+
+    /* on the input: never in place on the caller's batch */
+    net = new_net(3, 2, 2);
+    act_of(net, SC_INPUT, ac, &act);
+    TU_OK(sc_net_dense(net, act, 3, SC_BIAS, &id));
+    snprintf(what, sizeof what, "%s on input", ac->name);
+    init_check_free(net, 41 + (uint64_t)_i, what);
+
+    /* after a tanh, whose backward reads its own output: the activation
+     * must not overwrite it */
+    net = new_net(2, 3, 3);
+    sc_layer_desc t = SC_LAYER_DESC_INIT(SC_LAYER_TANH);
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 3, 3, 3, 1, 1, SC_BIAS, &c));
+    TU_OK(sc_net_add_layer(net, &t, &c, 1, &id));
+    act_of(net, id, ac, &act);
+    TU_OK(sc_net_dense(net, act, 3, SC_BIAS, &id));
+    snprintf(what, sizeof what, "%s after tanh", ac->name);
+    init_check_free(net, 51 + (uint64_t)_i, what);
+}
+END_TEST
+
+/* The double reference of case ac's y (slope 0) or dy/dx (slope 1) at x;
+ * at a kink the slope is PyTorch's: relu6 0 at 0 and 6, leaky relu alpha
+ * at 0, hardswish x / 3 + 1/2 on [-3, 3]. */
+static double act_ref(const struct act_case *ac, double x, int slope)
+{
+    double s = 1.0 / (1.0 + exp(-x)), t = tanh(x);
+    switch ((int)ac->kind) { /* the activations only */
+    case SC_LAYER_LEAKY_RELU:
+        return slope ? (x > 0 ? 1.0 : ac->alpha) : (x > 0 ? x : ac->alpha * x);
+    case SC_LAYER_RELU6:
+        return slope ? (x > 0 && x < 6) : fmin(fmax(x, 0.0), 6.0);
+    case SC_LAYER_SIGMOID:
+        return slope ? s * (1.0 - s) : s;
+    case SC_LAYER_TANH:
+        return slope ? 1.0 - t * t : t;
+    case SC_LAYER_HARDSWISH:
+        if (slope)
+            return x < -3 ? 0.0 : x > 3 ? 1.0 : x / 3.0 + 0.5;
+        return x * fmin(fmax(x + 3.0, 0.0), 6.0) / 6.0;
+    default:
+        ck_abort_msg("kind %d", (int)ac->kind);
+    }
+    return 0.0;
+}
+
+START_TEST(test_activation_values)
+{
+    /* y and dx = f'(x) dL/dy, at, beside and far from the kinks, against
+     * double references; on the input, and after a conv of weight 1 (in
+     * place there, but hardswish) */
+    static const float xs[] = {-100.0f, -6.0f, -3.5f, -3.0f, -2.5f, -1.0f,
+                               -0.25f, 0.0f, 0.25f, 1.0f, 2.5f, 3.0f,
+                               3.5f, 5.75f, 6.0f, 6.5f, 100.0f};
+    enum { K = sizeof xs / sizeof xs[0] };
+    const struct act_case *ac = &act_cases[_i];
+    for (int copy = 0; copy < 2; copy++) {
+        sc_net *net = new_net(1, 1, K);
+        int in = SC_INPUT, act;
+        if (copy)
+            TU_OK(sc_net_conv2d(net, SC_INPUT, 1, 1, 1, 1, 0, SC_NO_BIAS, &in));
+        act_of(net, in, ac, &act);
+        TU_OK(sc_net_init(net, 3));
+        if (copy) {
+            float one = 1.0f;
+            TU_OK(sc_net_set_params(net, &one, 1));
+        }
+        int32_t label = 3;
+        float dx[K], dp[1];
+        TU_OK(sc_grad_loss(net, xs, 1, &label, NULL, dp, dx));
+        const sc_node *nd = &net->nodes[act];
+        ck_assert_int_eq(nd->alias, copy && ac->in_place);
+        /* dL/dy = softmax(y) - onehot(label) (one sample) */
+        double y[K], m = -INFINITY, sum = 0.0;
+        for (int i = 0; i < K; i++) {
+            y[i] = act_ref(ac, xs[i], 0);
+            m = fmax(m, y[i]);
+        }
+        for (int i = 0; i < K; i++)
+            sum += exp(y[i] - m);
+        for (int i = 0; i < K; i++) {
+            ck_assert_msg(fabs(nd->y[i] - y[i]) <= 1e-6 * (1 + fabs(y[i])),
+                          "%s: y(%g) = %.9g, want %.9g", ac->name, xs[i],
+                          nd->y[i], y[i]);
+            double d = act_ref(ac, xs[i], 1) *
+                       (exp(y[i] - m) / sum - (i == label));
+            ck_assert_msg(fabs(dx[i] - d) <= 1e-6, "%s%s: dx(%g) = %.9g, "
+                          "want %.9g", ac->name, copy ? " after conv" : "",
+                          xs[i], dx[i], d);
+        }
+        sc_net_free(net);
+    }
+}
+END_TEST
+
 START_TEST(test_maxpool)
 {
     /* _i 0: k2 s2; 1: k3 s1 (overlapping windows); 2: k3 s2; 3: k2 s1 */
@@ -1363,6 +1512,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, test_batchnorm, 0, 8);
     tcase_add_test(tc, test_batchnorm_eval_uses_running_stats);
     tcase_add_test(tc, test_relu);
+    tcase_add_loop_test(tc, test_activation, 0, N_ACT);
     tcase_add_loop_test(tc, test_maxpool, 0, 4);
     tcase_add_loop_test(tc, test_window_pools, 0, N_POOL_CASES);
     tcase_add_test(tc, test_global_pools);
@@ -1386,6 +1536,7 @@ static Suite *suite(void)
     tcase_add_test(tt, test_bn_relu_fused);
     tcase_add_test(tt, test_dy_set_covers);
     tcase_add_test(tt, test_relu_in_place_safe);
+    tcase_add_loop_test(tt, test_activation_values, 0, N_ACT);
     tcase_add_test(tt, test_xent_values);
     tcase_add_test(tt, test_xent_grad);
     suite_add_tcase(s, tt);

@@ -33,6 +33,7 @@ typedef struct lspec {
     int flags;
     int groups;            /* conv: 0 or 1 ungrouped */
     int kw, sw, pw;        /* pools: the width's (kw 0: the height's) */
+    float alpha;           /* leaky relu */
 } lspec;
 
 #define MAXL 16
@@ -96,6 +97,16 @@ static sc_net *build(const tnet *t)
             TU_OK(sc_net_add_layer(net, &d, two, 2, &id));
             break;
         }
+        case SC_LAYER_LEAKY_RELU:
+        case SC_LAYER_RELU6:
+        case SC_LAYER_SIGMOID:
+        case SC_LAYER_TANH:
+        case SC_LAYER_HARDSWISH: {
+            sc_layer_desc d = SC_LAYER_DESC_INIT((sc_layer_kind)s->kind);
+            d.alpha = s->alpha;
+            TU_OK(sc_net_add_layer(net, &d, &s->in, 1, &id));
+            break;
+        }
         default: ck_abort_msg("bad kind %d", s->kind);
         }
         ck_assert_int_eq(id, i + 1);
@@ -121,6 +132,8 @@ static sc_net *build(const tnet *t)
     {.kind = SC_LAYER_CONV2D, .in = i, .out = o, .k = k_, .stride = s, .pad = p, .flags = f, \
      .groups = g}
 #define CAT(a, b) {.kind = SC_LAYER_CONCAT, .in = a, .in2 = b}
+#define ACT(kd, i) {.kind = SC_LAYER_##kd, .in = i}
+#define LEAKY(i, a) {.kind = SC_LAYER_LEAKY_RELU, .in = i, .alpha = a}
 
 /* Every layer kind and option, over a few nets. */
 static const tnet NETS[] = {
@@ -158,6 +171,13 @@ static const tnet NETS[] = {
     {3, 7, 6, 5, {CONV(0, 4, 3, 1, 1, SC_BIAS), RELU(1),
                   POOL(SC_LAYER_MAXPOOL, 2, 3, 2, 2, 1, 1, 0, 0), FLAT(3),
                   DENSE(4, 4, SC_BIAS)}},
+    /* the activations: leaky relu (its alpha stored; a conv reads its
+     * negative side), hardswish, sigmoid, relu6, tanh */
+    {2, 6, 6, 12, {CONV(0, 5, 3, 1, 1, SC_BIAS), LEAKY(1, 0.05f),
+                   CONV(2, 4, 3, 2, 1, SC_BIAS), ACT(HARDSWISH, 3),
+                   BN(4, SC_BN_AFFINE), ACT(SIGMOID, 5), FLAT(6),
+                   DENSE(7, 6, SC_BIAS), ACT(RELU6, 8), DENSE(9, 5, SC_BIAS),
+                   ACT(TANH, 10), DENSE(11, 3, SC_BIAS)}},
 };
 #define N_NETS ((int)(sizeof NETS / sizeof NETS[0]))
 

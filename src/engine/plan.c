@@ -17,7 +17,8 @@ static size_t up(size_t n) { return (n + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIG
  * computed input, work in place: their y and dy are their input's. (An
  * in-place op needs only its own output in backward, as relu reads the
  * sign of it; so overwriting the input of a sole-consumer one loses
- * nothing.) */
+ * nothing, unless the input's own op reads that output in backward: an
+ * SC_OPF_IN_PLACE op, so one never works in place on another's output.) */
 /* The node whose buffer node id's output lives in: aliasing ops share
  * their input's. */
 static int buffer_owner(const sc_net *net, int id)
@@ -35,7 +36,7 @@ static int works_in_place(const sc_net *net, int i)
     /* never the caller's batch, also not through a flatten of it */
     int owner = sc_op_flags(nd) & SC_OPF_IN_PLACE
                     ? buffer_owner(net, nd->in[0]) : 0;
-    if (owner == 0)
+    if (owner == 0 || (sc_op_flags(&net->nodes[owner]) & SC_OPF_IN_PLACE))
         return 0;
     /* the only reader of that buffer, also through flattens of it */
     int readers = 0;

@@ -80,13 +80,11 @@ sc_status sc_layer_append(sc_net *net, const sc_layer_desc *desc,
     sc_status st = read_desc(desc, &d, fn);
     if (st != SC_OK)
         return st;
-    if ((int)d.kind <= (int)SC_LAYER_INPUT || (int)d.kind >= SC_LAYER_KIND_COUNT)
+    if ((int)d.kind <= (int)SC_LAYER_INPUT ||
+        (int)d.kind >= SC_LAYER_KIND_COUNT || sc_ops[d.kind].fn == NULL)
         return sc_fail(SC_ERR_ARG, "%s: layer kind %d is not one a layer "
                        "can be added as", fn, (int)d.kind);
     const sc_op_def *op = &sc_ops[d.kind];
-    if (op->fn == NULL)
-        return sc_fail(SC_ERR_ARG, "%s: layer kind %d is not one a layer "
-                       "can be added as", fn, (int)d.kind);
     if (n_inputs < op->min_in || n_inputs > op->max_in)
         return op->min_in == op->max_in
                    ? sc_fail(SC_ERR_ARG, "%s: %s takes %d input%s, not %d", fn,

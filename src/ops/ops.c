@@ -32,6 +32,17 @@ const sc_op_def sc_ops[SC_LAYER_KIND_COUNT] = {
     [SC_LAYER_AVGPOOL] = {"avgpool", sc_op_avgpool, SC_CHAN_SAME, 0,
                           SC_ATTR_KERNEL | SC_ATTR_STRIDE | SC_ATTR_PAD,
                           SC_POOL_COUNT_PAD, ONE},
+    [SC_LAYER_LEAKY_RELU] = {"leaky_relu", sc_op_leaky_relu, SC_CHAN_SAME,
+                             SC_OPF_IN_PLACE, SC_ATTR_ALPHA, 0, ONE},
+    [SC_LAYER_RELU6] = {"relu6", sc_op_relu6, SC_CHAN_SAME, SC_OPF_IN_PLACE,
+                        0, 0, ONE},
+    [SC_LAYER_SIGMOID] = {"sigmoid", sc_op_sigmoid, SC_CHAN_SAME,
+                          SC_OPF_IN_PLACE, 0, 0, ONE},
+    [SC_LAYER_TANH] = {"tanh", sc_op_tanh, SC_CHAN_SAME, SC_OPF_IN_PLACE, 0,
+                       0, ONE},
+    /* its backward reads x: never in place */
+    [SC_LAYER_HARDSWISH] = {"hardswish", sc_op_hardswish, SC_CHAN_SAME, 0, 0,
+                            0, ONE},
     [SC_LAYER_CONCAT] = {"concat", sc_op_concat, SC_CHAN_CONCAT, 0, 0, 0, 2,
                          SC_MAX_LAYER_INPUTS},
 };

@@ -154,6 +154,12 @@ static inline void sc_window_span(int o, int k, int s, int p, int n, int *lo,
     *lo = a > 0 ? a : 0;
     *hi = b < n ? b : n;
 }
+/* activation.c */
+sc_status sc_op_leaky_relu(sc_net *net, sc_node *nd, sc_op_action action);
+sc_status sc_op_relu6(sc_net *net, sc_node *nd, sc_op_action action);
+sc_status sc_op_sigmoid(sc_net *net, sc_node *nd, sc_op_action action);
+sc_status sc_op_tanh(sc_net *net, sc_node *nd, sc_op_action action);
+sc_status sc_op_hardswish(sc_net *net, sc_node *nd, sc_op_action action);
 
 /* Winograd convolution (conv_winograd.c), for the conv layers it fits:
  * stride 1, a 5x5 kernel, padding at most 2, two or more input channels.

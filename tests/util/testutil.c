@@ -76,6 +76,15 @@ static double min_abs(const float *v, size_t n)
     return m;
 }
 
+/* min |v - k| over a buffer */
+static double min_dist(const float *v, size_t n, double k)
+{
+    double m = INFINITY;
+    for (size_t i = 0; i < n; i++)
+        m = fmin(m, fabs((double)v[i] - k));
+    return m;
+}
+
 /* largest minus second largest of the values at idx[0..cnt) */
 static double gap(const float *xp, const int *idx, int cnt)
 {
@@ -112,8 +121,15 @@ double tu_kink_margin(sc_net *net, const float *x, int n)
     for (int i = 1; i < net->n_nodes; i++) {
         sc_node *nd = &net->nodes[i], *in = &net->nodes[nd->in[0]];
         size_t isz = sc_node_size(in), hw = (size_t)in->h * in->w;
-        if (nd->kind == SC_LAYER_RELU)
-            margin = fmin(margin, min_abs(in->y, (size_t)n * isz));
+        size_t cnt = (size_t)n * isz;
+        if (nd->kind == SC_LAYER_RELU || nd->kind == SC_LAYER_LEAKY_RELU)
+            margin = fmin(margin, min_abs(in->y, cnt));
+        if (nd->kind == SC_LAYER_RELU6)
+            margin = fmin(margin, fmin(min_abs(in->y, cnt),
+                                       min_dist(in->y, cnt, 6.0)));
+        if (nd->kind == SC_LAYER_HARDSWISH)
+            margin = fmin(margin, fmin(min_dist(in->y, cnt, -3.0),
+                                       min_dist(in->y, cnt, 3.0)));
         sc_ops[nd->kind].fn(net, nd, OP_FORWARD);
         if (nd->kind == SC_LAYER_GMAXPOOL) {
             int *idx = malloc(hw * sizeof *idx);

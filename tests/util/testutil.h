@@ -74,9 +74,11 @@ const char *tu_marker_message(void);
 
 /* ---- nets ---- */
 /* Smallest distance of the net's forward pass on x (n samples, in its
- * current mode) to a kink: min |relu input|, and min gap between the
- * largest and second-largest value of every max-pool window (local and
- * global). Returns a large value when the net has no kinks. */
+ * current mode) to a kink: min |relu input| (leaky relu's too), the
+ * distance of relu6's input to 0 and 6 and of hardswish's to -3 and 3,
+ * and min gap between the largest and second-largest value of every
+ * max-pool window (local and global). Returns a large value when the net
+ * has no kinks. */
 double tu_kink_margin(sc_net *net, const float *x, int n);
 
 /* Copies the net's params into a fresh malloc'd buffer (count in *count). */
