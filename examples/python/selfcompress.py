@@ -58,6 +58,15 @@ GROUPS = {"weights": 0, "biases": 1, "quant_bits": 2, "quant_exp": 3,
 OPT_PARAMS = {"lr": 0, "weight_decay": 1, "momentum": 2, "nesterov": 3,
               "beta1": 4, "beta2": 5, "eps": 6}
 LOG_LEVELS = {0: "debug", 1: "info", 2: "warn"}
+#: sc_layer_kind codes, for :meth:`Net.add_layer`
+LAYERS = {"input": 0, "dense": 1, "conv2d": 2, "batchnorm": 3, "relu": 4,
+          "maxpool": 5, "global_avgpool": 6, "global_maxpool": 7,
+          "flatten": 8, "add": 9, "avgpool": 10, "leaky_relu": 11,
+          "relu6": 12, "sigmoid": 13, "tanh": 14, "hardswish": 15,
+          "concat": 16}
+#: sc_layer_flags
+BIAS, BN_AFFINE, BN_BATCH_STATS, POOL_COUNT_PAD = 1, 2, 4, 8
+MAX_LAYER_INPUTS = 16
 
 
 class SelfCompressError(Exception):
@@ -78,6 +87,24 @@ class _StepStats(ctypes.Structure):
     _fields_ = [("size", ctypes.c_size_t), ("loss", ctypes.c_double),
                 ("task_loss", ctypes.c_double), ("size_loss", ctypes.c_double),
                 ("accuracy", ctypes.c_double)]
+
+
+class _LayerDesc(ctypes.Structure):
+    _fields_ = [("size", ctypes.c_size_t), ("kind", ctypes.c_int),
+                ("channels", ctypes.c_int), ("kernel_h", ctypes.c_int),
+                ("kernel_w", ctypes.c_int), ("stride_h", ctypes.c_int),
+                ("stride_w", ctypes.c_int), ("pad_h", ctypes.c_int),
+                ("pad_w", ctypes.c_int), ("groups", ctypes.c_int),
+                ("flags", ctypes.c_int), ("alpha", ctypes.c_float)]
+
+
+def _pair(v, name):
+    """An int or a pair of ints (height, width), as PyTorch takes them."""
+    if isinstance(v, (tuple, list)):
+        if len(v) != 2:
+            raise ValueError("%s: an int or (height, width), not %r" % (name, v))
+        return int(v[0]), int(v[1])
+    return int(v), int(v)
 
 
 class _SizeReport(ctypes.Structure):
@@ -178,6 +205,10 @@ def _declare(lib):
         "sc_net_global_maxpool": (st, [P, I, c.POINTER(I)]),
         "sc_net_flatten": (st, [P, I, c.POINTER(I)]),
         "sc_net_add": (st, [P, I, I, c.POINTER(I)]),
+        "sc_net_add_layer": (st, [P, c.POINTER(_LayerDesc), c.POINTER(I), I,
+                                  c.POINTER(I)]),
+        "sc_net_layer_desc": (st, [P, I, c.POINTER(_LayerDesc),
+                                   c.POINTER(I), c.POINTER(I)]),
         "sc_net_init": (st, [P, c.c_uint64]),
         "sc_net_layer_count": (I, [P]),
         "sc_net_layer_shape": (st, [P, I, c.POINTER(I), c.POINTER(I),
@@ -407,9 +438,75 @@ class Net(_OwnedContext):
     def dense(self, x, out_features, bias=True):
         return self._layer("sc_net_dense", x, out_features, int(bias))
 
-    def conv2d(self, x, out_channels, k, stride=1, pad=0, bias=True, kw=None):
-        return self._layer("sc_net_conv2d", x, out_channels, k,
-                           k if kw is None else kw, stride, pad, int(bias))
+    def add_layer(self, kind, inputs, channels=0, kernel=0, stride=0, pad=0,
+                  groups=0, flags=0, alpha=0.0):
+        """Appends a layer of ``kind`` (a name of :data:`LAYERS`) reading
+        the layer ids ``inputs`` (an int or a sequence): the one builder
+        (``sc_net_add_layer``). ``kernel``, ``stride`` and ``pad`` are an
+        int or (height, width); a field the kind does not take must stay 0.
+        Returns the new layer's id."""
+        if kind not in LAYERS:
+            raise ValueError("add_layer: unknown layer kind %r (one of %s)"
+                             % (kind, ", ".join(sorted(LAYERS))))
+        ins = [inputs] if isinstance(inputs, int) else [int(i) for i in inputs]
+        if not 1 <= len(ins) <= MAX_LAYER_INPUTS:
+            raise ValueError("add_layer: 1 to %d inputs, not %d"
+                             % (MAX_LAYER_INPUTS, len(ins)))
+        d = _LayerDesc(size=ctypes.sizeof(_LayerDesc), kind=LAYERS[kind],
+                       channels=int(channels), groups=int(groups),
+                       flags=int(flags), alpha=float(alpha))
+        d.kernel_h, d.kernel_w = _pair(kernel, "kernel")
+        d.stride_h, d.stride_w = _pair(stride, "stride")
+        d.pad_h, d.pad_w = _pair(pad, "pad")
+        arr = (ctypes.c_int * len(ins))(*ins)
+        return self._layer("sc_net_add_layer", ctypes.byref(d), arr, len(ins))
+
+    def layer_desc(self, layer):
+        """Layer ``layer`` as a dict: its kind's name, its inputs and the
+        descriptor fields (``sc_net_layer_desc``; channels after compress)."""
+        d = _LayerDesc(size=ctypes.sizeof(_LayerDesc))
+        ins = (ctypes.c_int * MAX_LAYER_INPUTS)()
+        n = ctypes.c_int()
+        self._call("sc_net_layer_desc", layer, ctypes.byref(d), ins,
+                   ctypes.byref(n))
+        out = _struct_dict(d)
+        out["kind"] = {v: k for k, v in LAYERS.items()}[d.kind]
+        out["inputs"] = list(ins[:n.value])
+        return out
+
+    def conv2d(self, x, out_channels, k, stride=1, pad=0, bias=True, kw=None,
+               groups=1):
+        """Convolution; ``k``, ``stride`` and ``pad`` may be (height,
+        width) pairs; ``groups`` = input channels makes it depthwise."""
+        kernel = (k, k if kw is None else kw) if isinstance(k, int) else k
+        return self.add_layer("conv2d", x, channels=out_channels,
+                              kernel=kernel, stride=stride, pad=pad,
+                              groups=groups, flags=BIAS if bias else 0)
+
+    def avgpool(self, x, k, stride=None, pad=0, count_pad=False):
+        """Average pool; ``count_pad`` is PyTorch's count_include_pad."""
+        return self.add_layer("avgpool", x, kernel=k,
+                              stride=k if stride is None else stride, pad=pad,
+                              flags=POOL_COUNT_PAD if count_pad else 0)
+
+    def leaky_relu(self, x, alpha=0.01):
+        return self.add_layer("leaky_relu", x, alpha=alpha)
+
+    def relu6(self, x):
+        return self.add_layer("relu6", x)
+
+    def sigmoid(self, x):
+        return self.add_layer("sigmoid", x)
+
+    def tanh(self, x):
+        return self.add_layer("tanh", x)
+
+    def hardswish(self, x):
+        return self.add_layer("hardswish", x)
+
+    def concat(self, *layers):
+        """The layers' channels one after another (2 to 16 layers)."""
+        return self.add_layer("concat", layers)
 
     def batchnorm(self, x, affine=True, batch_stats=False):
         return self._layer("sc_net_batchnorm", x,
@@ -418,9 +515,10 @@ class Net(_OwnedContext):
     def relu(self, x):
         return self._layer("sc_net_relu", x)
 
-    def maxpool(self, x, k, stride=None):
-        return self._layer("sc_net_maxpool", x, k, k if stride is None
-                           else stride)
+    def maxpool(self, x, k, stride=None, pad=0):
+        """Max pool; ``k``, ``stride`` and ``pad`` may be (height, width)."""
+        return self.add_layer("maxpool", x, kernel=k,
+                              stride=k if stride is None else stride, pad=pad)
 
     def global_avgpool(self, x):
         return self._layer("sc_net_global_avgpool", x)

@@ -165,6 +165,62 @@ class TestBinding(unittest.TestCase):
                 sc.Model.load(os.path.join(d, "missing.scm"))
             self.assertEqual(cm.exception.status, "SC_ERR_IO")
 
+    def test_every_layer_kind(self):
+        """The layers sc_net_add_layer builds: depthwise and per-axis
+        convolutions, padded pools, the activations, concat; they train,
+        compress, save and load to the same function."""
+        net = sc.Net(C, H, W)
+        a = net.conv2d(sc.INPUT, 6, (3, 1), pad=(1, 0), bias=False)
+        a = net.batchnorm(a)
+        a = net.relu6(a)
+        d = net.conv2d(a, 6, 3, pad=1, groups=6)          # depthwise
+        self.assertEqual(net.layer_desc(d)["groups"], 6)
+        b = net.leaky_relu(d, 0.1)
+        c = net.hardswish(net.conv2d(a, 4, 1))
+        x = net.concat(b, c, b)
+        self.assertEqual(net.layer_shape(x), (16, H, W))
+        x = net.avgpool(x, 3, stride=2, pad=1, count_pad=True)
+        x = net.maxpool(x, (2, 3), stride=(2, 1), pad=(0, 1))
+        x = net.sigmoid(x)
+        x = net.tanh(net.conv2d(x, 8, 1))
+        x = net.flatten(x)
+        net.dense(x, K)
+        desc = net.layer_desc(d)
+        self.assertEqual((desc["kind"], desc["inputs"], desc["kernel_h"],
+                          desc["stride_w"], desc["pad_h"]),
+                         ("conv2d", [a], 3, 1, 1))
+        self.assertAlmostEqual(net.layer_desc(b)["alpha"], 0.1, places=6)
+        net.init(3)
+        net.quantize()
+        net.set_param("gamma", 0.01)
+        opt = net.optimizer("adam")
+        opt.set_lr("weights", 1e-2)
+        opt.set_lr("biases", 1e-2)
+        losses = []
+        for i in range(100):
+            at = (i * 32) % 1024
+            st = net.train_step(opt, self.train_x[at:at + 32],
+                                self.train_y[at:at + 32])
+            losses.append(st.task_loss)
+        self.assertLess(np.mean(losses[-10:]), 0.5 * np.mean(losses[:10]))
+        net.compress()
+        with tempfile.TemporaryDirectory() as dd:
+            path = os.path.join(dd, "all.scm")
+            net.save(path)
+            m = sc.Model.load(path)
+            np.testing.assert_allclose(m.forward(self.test_x[:16]),
+                                       eval_logits(net, self.test_x[:16]),
+                                       rtol=1e-5, atol=1e-5)
+        with self.assertRaises(ValueError):
+            net.add_layer("softmax", [0])
+        bad = sc.Net(C, H, W)
+        with self.assertRaises(sc.SelfCompressError) as cm:
+            bad.add_layer("relu", sc.INPUT, kernel=3)
+        self.assertEqual(cm.exception.status, "SC_ERR_ARG")
+        with self.assertRaises(sc.SelfCompressError) as cm:
+            bad.conv2d(sc.INPUT, 4, 3, groups=3)  # 3 does not divide 1
+        self.assertEqual(cm.exception.status, "SC_ERR_SHAPE")
+
     def test_callback_exception_is_raised(self):
         net = build()
         opt = net.optimizer()
