@@ -220,7 +220,8 @@ typedef enum sc_layer_kind {
     SC_LAYER_SIGMOID = 13,  /**< y = 1 / (1 + exp(-x)) */
     SC_LAYER_TANH = 14,     /**< y = tanh(x) */
     SC_LAYER_HARDSWISH = 15, /**< y = x relu6(x + 3) / 6 */
-    SC_LAYER_CONCAT = 16    /**< the inputs' channels one after another */
+    SC_LAYER_CONCAT = 16,   /**< the inputs' channels one after another */
+    SC_LAYER_DROPOUT = 17   /**< y = x m / (1 - p) in a training step */
 } sc_layer_kind;
 
 /** A new, empty network whose input samples are c x h x w (each at least
@@ -296,6 +297,13 @@ SC_API sc_status sc_net_add(sc_net *net, int a, int b, int *id);
  *   RELU, GAVGPOOL, GMAXPOOL, FLATTEN    nothing
  *   ADD             two inputs of the same shape
  *   CONCAT          2 .. SC_MAX_LAYER_INPUTS inputs of the same h x w
+ *   DROPOUT         alpha = p in [0, 1): in sc_net_train_step each element
+ *                   is zeroed with probability p and the others scaled by
+ *                   1 / (1 - p); the mask is a hash of the net's seed, the
+ *                   layer and the optimizer's step count, so a run (and a
+ *                   resumed run) is reproducible. Everywhere else
+ *                   (sc_net_forward in either mode, loaded models) it is
+ *                   the identity
  *   LEAKY_RELU      alpha in [0, 1): y = x > 0 ? x : alpha x (alpha 0, the
  *                   SC_LAYER_DESC_INIT value, makes it a relu; PyTorch's
  *                   default slope 0.01 must be set)

@@ -526,6 +526,75 @@ START_TEST(test_add_layer)
 }
 END_TEST
 
+/* Dropout: its p is checked; train steps drop, reproducibly from the seed
+ * and the step count; sc_net_forward does not. */
+static sc_net *dropout_net(float p)
+{
+    sc_net *net;
+    int id;
+    TU_OK(sc_net_create(&net, 2, 6, 6));
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 4, 3, 3, 1, 1, SC_BIAS, &id));
+    TU_OK(sc_net_relu(net, id, &id));
+    sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_DROPOUT);
+    d.alpha = p;
+    TU_OK(sc_net_add_layer(net, &d, &id, 1, &id));
+    TU_OK(sc_net_flatten(net, id, &id));
+    TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 8));
+    return net;
+}
+
+START_TEST(test_dropout_steps)
+{
+    sc_net *bad;
+    int id;
+    TU_OK(sc_net_create(&bad, 2, 6, 6));
+    const float ps[] = {-0.1f, 1.0f, 1.5f, NAN};
+    for (size_t k = 0; k < sizeof ps / sizeof ps[0]; k++) {
+        sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_DROPOUT);
+        d.alpha = ps[k];
+        TU_FAILS(sc_net_add_layer(bad, &d, &(int){SC_INPUT}, 1, &id), SC_ERR_ARG);
+    }
+    sc_net_free(bad);
+
+    tu_batch b = tu_batch_make(8, 2, 6, 6, 3, 4);
+    float *p[3];
+    for (int k = 0; k < 3; k++) {
+        sc_net *net = dropout_net(k == 2 ? 0.0f : 0.5f);
+        /* sc_net_forward in training mode: the identity */
+        if (k == 0) {
+            sc_net *plain = dropout_net(0.0f);
+            TU_OK(sc_net_set_training(net, 1));
+            TU_OK(sc_net_set_training(plain, 1));
+            size_t m = (size_t)b.n * 3;
+            float *a = tu_eval_out(net, &b), *c = tu_eval_out(plain, &b);
+            ck_assert(memcmp(a, c, m * sizeof *a) == 0);
+            free(a);
+            free(c);
+            sc_net_free(plain);
+        }
+        sc_optimizer *opt;
+        TU_OK(sc_optimizer_create(&opt, net, SC_OPT_SGD));
+        for (int s = 0; s < 3; s++)
+            TU_OK(sc_net_train_step(net, opt, b.x, b.labels, NULL));
+        size_t np;
+        p[k] = tu_params(net, &np);
+        sc_optimizer_free(opt);
+        sc_net_free(net);
+    }
+    size_t np = 0;
+    sc_net *net = dropout_net(0.5f);
+    np = sc_net_param_count(net);
+    sc_net_free(net);
+    /* the same run twice: the same parameters; without dropout, others */
+    ck_assert(memcmp(p[0], p[1], np * sizeof(float)) == 0);
+    ck_assert(memcmp(p[0], p[2], np * sizeof(float)) != 0);
+    for (int k = 0; k < 3; k++)
+        free(p[k]);
+    tu_batch_free(&b);
+}
+END_TEST
+
 START_TEST(test_init_errors)
 {
     sc_net *net = NULL;
@@ -1125,6 +1194,7 @@ static Suite *suite(void)
     tcase_add_test(tb, test_create_errors);
     tcase_add_test(tb, test_builder_errors);
     tcase_add_test(tb, test_add_layer);
+    tcase_add_test(tb, test_dropout_steps);
     tcase_add_test(tb, test_init_errors);
     suite_add_tcase(s, tb);
 

@@ -897,6 +897,75 @@ START_TEST(test_concat)
 }
 END_TEST
 
+static int dropout_layer(sc_net *net, int in, float p)
+{
+    sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_DROPOUT);
+    d.alpha = p;
+    int id;
+    TU_OK(sc_net_add_layer(net, &d, &in, 1, &id));
+    return id;
+}
+
+/* Dropout with a fixed mask (a step counter set as a train step sets it):
+ * its gradient; the mask drops about p of the elements and scales the rest
+ * by 1 / (1 - p), is the same for the same step and another for the next. */
+START_TEST(test_dropout)
+{
+    sc_net *net = new_net(2, 5, 4);
+    int id, drop;
+    TU_OK(sc_net_conv2d(net, SC_INPUT, 3, 3, 3, 1, 1, SC_BIAS, &id));
+    drop = dropout_layer(net, id, 0.3f);
+    TU_OK(sc_net_dense(net, drop, 3, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 93));
+    net->drop_step = 7;
+    check_net(net, "dropout p 0.3, step 6");
+    sc_net_free(net);
+
+    /* the mask, on a big input */
+    net = new_net(4, 32, 32);
+    drop = dropout_layer(net, SC_INPUT, 0.25f);
+    TU_OK(sc_net_flatten(net, drop, &id));
+    TU_OK(sc_net_init(net, 5));
+    int n = 8;
+    size_t m = (size_t)n * 4 * 32 * 32;
+    float *x = malloc(m * sizeof *x), *y1 = malloc(m * sizeof *y1);
+    ck_assert(x && y1);
+    for (size_t i = 0; i < m; i++)
+        x[i] = 1.0f + (float)(i % 7);
+    TU_OK(sc_plan(net, n));
+    net->input = x;
+    net->training = 1;
+    net->drop_step = 3;
+    sc_forward(net, n);
+    memcpy(y1, net->nodes[drop].y, m * sizeof *y1);
+    size_t zeros = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (y1[i] == 0.0f)
+            zeros++;
+        else
+            ck_assert_float_eq_tol(y1[i], x[i] / 0.75f, 1e-6f * y1[i]);
+    }
+    /* 32768 elements: p within 4 standard deviations (0.0096) */
+    ck_assert_msg(fabs((double)zeros / m - 0.25) < 0.01, "dropped %zu of %zu",
+                  zeros, m);
+    sc_forward(net, n);
+    ck_assert(memcmp(y1, net->nodes[drop].y, m * sizeof *y1) == 0);
+    net->drop_step = 4;
+    sc_forward(net, n);
+    size_t same = 0;
+    for (size_t i = 0; i < m; i++)
+        same += (y1[i] == 0.0f) == (net->nodes[drop].y[i] == 0.0f);
+    ck_assert_msg(same < m * 9 / 10, "the next step's mask is the same (%zu)", same);
+    /* outside a train step: the identity */
+    net->drop_step = 0;
+    sc_forward(net, n);
+    ck_assert(memcmp(x, net->nodes[drop].y, m * sizeof *x) == 0);
+    free(x);
+    free(y1);
+    sc_net_free(net);
+}
+END_TEST
+
 START_TEST(test_flatten)
 {
     /* flatten between a conv and a dense, and directly on the input (its
@@ -1518,6 +1587,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_global_pools);
     tcase_add_test(tc, test_flatten);
     tcase_add_test(tc, test_concat);
+    tcase_add_test(tc, test_dropout);
     tcase_add_test(tc, test_add);
     tcase_add_test(tc, test_small_cnn);
     suite_add_tcase(s, tc);

@@ -97,6 +97,7 @@ static sc_net *build(const tnet *t)
             TU_OK(sc_net_add_layer(net, &d, two, 2, &id));
             break;
         }
+        case SC_LAYER_DROPOUT:
         case SC_LAYER_LEAKY_RELU:
         case SC_LAYER_RELU6:
         case SC_LAYER_SIGMOID:
@@ -134,6 +135,7 @@ static sc_net *build(const tnet *t)
 #define CAT(a, b) {.kind = SC_LAYER_CONCAT, .in = a, .in2 = b}
 #define ACT(kd, i) {.kind = SC_LAYER_##kd, .in = i}
 #define LEAKY(i, a) {.kind = SC_LAYER_LEAKY_RELU, .in = i, .alpha = a}
+#define DROP(i, p) {.kind = SC_LAYER_DROPOUT, .in = i, .alpha = p}
 
 /* Every layer kind and option, over a few nets. */
 static const tnet NETS[] = {
@@ -157,9 +159,11 @@ static const tnet NETS[] = {
     {4, 7, 7, 7, {GCONV(0, 8, 3, 2, 1, SC_BIAS, 2), BN(1, SC_BN_AFFINE), RELU(2),
                   CONV(3, 6, 1, 1, 0, SC_BIAS), GCONV(4, 12, 3, 1, 1, SC_NO_BIAS, 6),
                   GAVG(5), DENSE(6, 3, SC_BIAS)}},
-    /* concatenation of two branches, one read twice */
-    {2, 6, 6, 7, {CONV(0, 3, 3, 1, 1, SC_BIAS), CONV(0, 4, 1, 1, 0, SC_NO_BIAS), CAT(1, 2),
-                  CAT(3, 1), CONV(4, 4, 3, 2, 1, SC_BIAS), GMAX(5), DENSE(6, 3, SC_BIAS)}},
+    /* concatenation of two branches, one read twice; dropout (identity in
+     * a model) */
+    {2, 6, 6, 8, {CONV(0, 3, 3, 1, 1, SC_BIAS), CONV(0, 4, 1, 1, 0, SC_NO_BIAS), CAT(1, 2),
+                  CAT(3, 1), CONV(4, 4, 3, 2, 1, SC_BIAS), GMAX(5), DROP(6, 0.25f),
+                  DENSE(7, 3, SC_BIAS)}},
     /* padded average pools: padding counted (square), not counted (per
      * axis) */
     {2, 9, 8, 8, {CONV(0, 4, 3, 1, 1, SC_NO_BIAS), BN(1, SC_BN_AFFINE), RELU(2),

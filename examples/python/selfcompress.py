@@ -63,7 +63,7 @@ LAYERS = {"input": 0, "dense": 1, "conv2d": 2, "batchnorm": 3, "relu": 4,
           "maxpool": 5, "global_avgpool": 6, "global_maxpool": 7,
           "flatten": 8, "add": 9, "avgpool": 10, "leaky_relu": 11,
           "relu6": 12, "sigmoid": 13, "tanh": 14, "hardswish": 15,
-          "concat": 16}
+          "concat": 16, "dropout": 17}
 #: sc_layer_flags
 BIAS, BN_AFFINE, BN_BATCH_STATS, POOL_COUNT_PAD = 1, 2, 4, 8
 MAX_LAYER_INPUTS = 16
@@ -503,6 +503,11 @@ class Net(_OwnedContext):
 
     def hardswish(self, x):
         return self.add_layer("hardswish", x)
+
+    def dropout(self, x, p=0.5):
+        """Zeroes each element with probability ``p`` in train steps
+        (seeded: reproducible); the identity in forward()."""
+        return self.add_layer("dropout", x, alpha=p)
 
     def concat(self, *layers):
         """The layers' channels one after another (2 to 16 layers)."""

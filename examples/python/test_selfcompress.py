@@ -181,7 +181,7 @@ class TestBinding(unittest.TestCase):
         self.assertEqual(net.layer_shape(x), (16, H, W))
         x = net.avgpool(x, 3, stride=2, pad=1, count_pad=True)
         x = net.maxpool(x, (2, 3), stride=(2, 1), pad=(0, 1))
-        x = net.sigmoid(x)
+        x = net.dropout(net.sigmoid(x), 0.1)
         x = net.tanh(net.conv2d(x, 8, 1))
         x = net.flatten(x)
         net.dense(x, K)

@@ -7,10 +7,7 @@ void sc_rng_seed(sc_rng *r, uint64_t seed) { r->state = seed; }
 
 uint64_t sc_rng_next(sc_rng *r)
 {
-    uint64_t z = (r->state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return sc_hash64(r->state += SC_RNG_GOLDEN);
 }
 
 float sc_rng_uniform(sc_rng *r)

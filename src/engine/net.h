@@ -26,7 +26,7 @@ enum { P_W, P_B, P_GAMMA, P_BETA, P_QB, P_QE, P_SLOTS };
 /* State slots (not trained). */
 enum { S_MEAN, S_VAR, S_SLOTS };
 
-#define SC_LAYER_KIND_COUNT 17
+#define SC_LAYER_KIND_COUNT 18
 
 /* Size limits of every layer, the input included (include/selfcompress.h,
  * "Limits"), checked by sc_graph_add for the builders and the loaders alike:
@@ -108,6 +108,8 @@ struct sc_net {
     int initialized;
     int training;
     uint64_t seed;
+    uint64_t drop_step; /* during a train step: its counter + 1 (dropout's
+                           masks); else 0: dropout is the identity */
     /* trainable parameters, sorted by group */
     float *params, *grads;
     size_t n_params;

@@ -70,7 +70,9 @@ SC_API sc_status sc_net_train_step(sc_net *net, sc_optimizer *opt,
     int mode = net->training;
     net->training = 1;
     net->input = x->data;
+    net->drop_step = opt->t + 1; /* dropout's masks of this step */
     sc_forward(net, n);
+    net->drop_step = 0;
     sc_node *last = &net->nodes[net->n_nodes - 1];
     sc_zero_dy(net, n);
     int correct;
@@ -87,7 +89,9 @@ SC_API sc_status sc_net_train_step(sc_net *net, sc_optimizer *opt,
         net->training = mode;
         return sc_fail(st, "%s: %s; nothing was updated", fn, sc_last_error());
     }
+    net->drop_step = opt->t + 1;
     sc_backward(net, n);
+    net->drop_step = 0;
     sc_size_loss(net, 1);
     if (!sc_grads_finite(net)) {
         size_t i = 0;

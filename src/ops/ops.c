@@ -45,9 +45,11 @@ const sc_op_def sc_ops[SC_LAYER_KIND_COUNT] = {
                             0, ONE},
     [SC_LAYER_CONCAT] = {"concat", sc_op_concat, SC_CHAN_CONCAT, 0, 0, 0, 2,
                          SC_MAX_LAYER_INPUTS},
+    [SC_LAYER_DROPOUT] = {"dropout", sc_op_dropout, SC_CHAN_SAME, 0,
+                          SC_ATTR_ALPHA, 0, ONE},
 };
 #undef ONE
-_Static_assert(SC_LAYER_CONCAT + 1 == SC_LAYER_KIND_COUNT,
+_Static_assert(SC_LAYER_DROPOUT + 1 == SC_LAYER_KIND_COUNT,
                "sc_ops must have one entry per sc_layer_kind");
 
 const float *sc_layer_weights(sc_net *net, sc_node *nd)

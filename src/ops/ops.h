@@ -136,6 +136,7 @@ sc_status sc_op_gmaxpool(sc_net *net, sc_node *nd, sc_op_action action);
 sc_status sc_op_flatten(sc_net *net, sc_node *nd, sc_op_action action);
 sc_status sc_op_add(sc_net *net, sc_node *nd, sc_op_action action);
 sc_status sc_op_concat(sc_net *net, sc_node *nd, sc_op_action action);
+sc_status sc_op_dropout(sc_net *net, sc_node *nd, sc_op_action action);
 
 /* A windowed pool's OP_SHAPE (window.c): SC_ERR_ARG when a pad is more
  * than half its window (PyTorch's rule: every window then overlaps the
