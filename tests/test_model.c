@@ -1295,12 +1295,20 @@ START_TEST(regenerate)
                       MAXPOOL(2, 2, 2), GAVG(3), DENSE(4, 2, SC_BIAS)}},
         {2, 4, 4, 5, {CONV(0, 2, 1, 1, 0, SC_BIAS), BN(1, 0), ADD(2, 0), GMAX(3),
                       DENSE(4, 2, SC_NO_BIAS)}},
+        /* the kinds the descriptor brought: depthwise, avg and padded max
+         * pools, activations, concat, dropout */
+        {2, 6, 6, 10, {GCONV(0, 4, 3, 1, 1, SC_BIAS, 2), LEAKY(1, 0.1f),
+                       POOL(SC_LAYER_AVGPOOL, 2, 3, 3, 1, 1, 1, 1, SC_POOL_COUNT_PAD),
+                       CAT(3, 1), ACT(HARDSWISH, 4),
+                       POOL(SC_LAYER_MAXPOOL, 5, 2, 3, 2, 1, 1, 1, 0), DROP(6, 0.5f),
+                       ACT(SIGMOID, 7), FLAT(8), DENSE(9, 2, SC_BIAS)}},
     };
     save_seed(&seeds[0], 0, 0, "dense_fp32.scm");
     save_seed(&seeds[0], 1, 3, "dense_3bit.scm");
     save_seed(&seeds[1], 1, 2.5f, "conv_bn_relu.scm");
     save_seed(&seeds[2], 1, 1, "maxpool_gavg.scm");
     save_seed(&seeds[3], 1, 16, "add_gmax.scm");
+    save_seed(&seeds[4], 1, 4, "new_kinds.scm");
     /* checkpoints for the checkpoint fuzzer */
     snprintf(p, sizeof p, "%s/fuzz_seed_ckpt", data_dir());
     ck_assert_msg(mkdir(p, 0777) == 0 || errno == EEXIST, "cannot create %s", p);
