@@ -378,6 +378,38 @@ SC_API sc_status sc_net_get_params(const sc_net *net, float *dst,
 SC_API sc_status sc_net_set_params(sc_net *net, const float *src,
                                    size_t count);
 
+/** A layer's parameter (or running statistic) slots. Append-only. */
+typedef enum sc_layer_slot {
+    SC_SLOT_WEIGHT = 0,       /**< dense [out][in features] (features in
+                                   c, h, w order), conv [out][in / groups]
+                                   [kh][kw]: PyTorch's layouts */
+    SC_SLOT_BIAS = 1,         /**< dense/conv with SC_BIAS: [out] */
+    SC_SLOT_NORM_SCALE = 2,   /**< affine batch norm: gamma [c] */
+    SC_SLOT_NORM_SHIFT = 3,   /**< affine batch norm: beta [c] */
+    SC_SLOT_RUNNING_MEAN = 4, /**< batch norm: [c] */
+    SC_SLOT_RUNNING_VAR = 5   /**< batch norm: [c], at least 0 */
+} sc_layer_slot;
+
+/** The shape of layer id's slot (after sc_net_init(); the current channels
+ *  after compress): *ndim dimensions into shape[0 .. *ndim). SC_ERR_ARG
+ *  when the layer has no such slot (a relu's weights, a bias-free conv's
+ *  bias), naming the layer; SC_ERR_STATE before sc_net_init(). */
+SC_API sc_status sc_net_layer_param_shape(const sc_net *net, int id,
+                                          sc_layer_slot slot, int64_t shape[4],
+                                          int *ndim);
+/** Copies layer id's slot to dst (count = its elements; SC_ERR_SHAPE
+ *  otherwise). A quantised layer's weights are its float weights w, which
+ *  the quantiser rounds in every forward. */
+SC_API sc_status sc_net_get_layer_param(const sc_net *net, int id,
+                                        sc_layer_slot slot, float *dst,
+                                        size_t count);
+/** Overwrites layer id's slot from src: every value finite
+ *  (SC_ERR_NONFINITE), running variances at least 0 (SC_ERR_ARG); on
+ *  failure nothing changes. The optimizer's moments stay as they are. */
+SC_API sc_status sc_net_set_layer_param(sc_net *net, int id,
+                                        sc_layer_slot slot, const float *src,
+                                        size_t count);
+
 /** Numeric settings of a net. Append-only. */
 typedef enum sc_param {
     SC_PARAM_GAMMA = 0,       /**< size-loss weight (default 0) */

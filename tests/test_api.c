@@ -595,6 +595,123 @@ START_TEST(test_dropout_steps)
 }
 END_TEST
 
+/* Per-layer parameters by slot, in PyTorch's layouts: shapes, values that
+ * compute what the formulas say, errors that change nothing. */
+START_TEST(test_layer_params)
+{
+    sc_net *net;
+    int conv, bn, relu, flat, dense;
+    TU_OK(sc_net_create(&net, 2, 3, 3));
+    sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_CONV2D);
+    d.channels = 4;
+    d.kernel_h = 3;
+    d.kernel_w = 1;
+    d.pad_h = 1;
+    d.groups = 2;
+    d.flags = SC_BIAS;
+    TU_OK(sc_net_add_layer(net, &d, &(int){SC_INPUT}, 1, &conv));
+    TU_OK(sc_net_batchnorm(net, conv, SC_BN_AFFINE, &bn));
+    TU_OK(sc_net_relu(net, bn, &relu));
+    TU_OK(sc_net_flatten(net, relu, &flat));
+    TU_OK(sc_net_dense(net, flat, 5, SC_NO_BIAS, &dense));
+    int64_t shape[4];
+    int ndim;
+    TU_FAILS(sc_net_layer_param_shape(net, conv, SC_SLOT_WEIGHT, shape, &ndim),
+             SC_ERR_STATE);
+    TU_OK(sc_net_init(net, 3));
+    TU_OK(sc_net_layer_param_shape(net, conv, SC_SLOT_WEIGHT, shape, &ndim));
+    ck_assert(ndim == 4 && shape[0] == 4 && shape[1] == 1 && shape[2] == 3 &&
+              shape[3] == 1);
+    TU_OK(sc_net_layer_param_shape(net, dense, SC_SLOT_WEIGHT, shape, &ndim));
+    ck_assert(ndim == 2 && shape[0] == 5 && shape[1] == 4 * 3 * 3);
+    TU_OK(sc_net_layer_param_shape(net, bn, SC_SLOT_RUNNING_VAR, shape, &ndim));
+    ck_assert(ndim == 1 && shape[0] == 4);
+    /* slots a layer has not */
+    TU_FAILS(sc_net_layer_param_shape(net, relu, SC_SLOT_WEIGHT, shape, &ndim), SC_ERR_ARG);
+    TU_FAILS(sc_net_layer_param_shape(net, dense, SC_SLOT_BIAS, shape, &ndim), SC_ERR_ARG);
+    ck_assert(strstr(sc_last_error(), "dense"));
+    TU_FAILS(sc_net_layer_param_shape(net, conv, SC_SLOT_RUNNING_MEAN, shape, &ndim), SC_ERR_ARG);
+    TU_FAILS(sc_net_layer_param_shape(net, conv, (sc_layer_slot)6, shape, &ndim), SC_ERR_ARG);
+    TU_FAILS(sc_net_layer_param_shape(net, 0, SC_SLOT_WEIGHT, shape, &ndim), SC_ERR_ARG);
+    TU_FAILS(sc_net_layer_param_shape(net, 99, SC_SLOT_WEIGHT, shape, &ndim), SC_ERR_ARG);
+
+    /* set, then the eval forward computes the formulas */
+    float w[4 * 3], b[4], g[4], beta[4], mean[4], var[4], wd[5 * 36];
+    for (int i = 0; i < 12; i++)
+        w[i] = 0.25f * (float)(i % 5) - 0.5f;
+    for (int c = 0; c < 4; c++) {
+        b[c] = 0.1f * (float)c;
+        g[c] = 1.0f + 0.5f * (float)c;
+        beta[c] = -0.2f * (float)c;
+        mean[c] = 0.05f * (float)c;
+        var[c] = 0.5f + (float)c;
+    }
+    for (int i = 0; i < 5 * 36; i++)
+        wd[i] = (float)((i * 7) % 11) / 11.0f - 0.5f;
+    TU_OK(sc_net_set_layer_param(net, conv, SC_SLOT_WEIGHT, w, 12));
+    TU_OK(sc_net_set_layer_param(net, conv, SC_SLOT_BIAS, b, 4));
+    TU_OK(sc_net_set_layer_param(net, bn, SC_SLOT_NORM_SCALE, g, 4));
+    TU_OK(sc_net_set_layer_param(net, bn, SC_SLOT_NORM_SHIFT, beta, 4));
+    TU_OK(sc_net_set_layer_param(net, bn, SC_SLOT_RUNNING_MEAN, mean, 4));
+    TU_OK(sc_net_set_layer_param(net, bn, SC_SLOT_RUNNING_VAR, var, 4));
+    TU_OK(sc_net_set_layer_param(net, dense, SC_SLOT_WEIGHT, wd, 5 * 36));
+    float back[5 * 36];
+    TU_OK(sc_net_get_layer_param(net, dense, SC_SLOT_WEIGHT, back, 5 * 36));
+    ck_assert(memcmp(back, wd, sizeof wd) == 0);
+    TU_OK(sc_net_get_layer_param(net, bn, SC_SLOT_RUNNING_VAR, back, 4));
+    ck_assert(memcmp(back, var, sizeof var) == 0);
+    float x[18], want[5] = {0};
+    for (int i = 0; i < 18; i++)
+        x[i] = (float)i / 9.0f - 1.0f;
+    float feat[36];
+    for (int o = 0; o < 4; o++) {
+        int ci = o / 2; /* group of o: input channel o / 2 */
+        for (int y = 0; y < 3; y++)
+            for (int xx = 0; xx < 3; xx++) {
+                double acc = b[o];
+                for (int i = 0; i < 3; i++) {
+                    int iy = y + i - 1;
+                    if (iy >= 0 && iy < 3)
+                        acc += (double)w[o * 3 + i] * x[(ci * 3 + iy) * 3 + xx];
+                }
+                double z = (acc - mean[o]) / sqrt(var[o] + 1e-5) * g[o] + beta[o];
+                feat[(o * 3 + y) * 3 + xx] = (float)(z > 0 ? z : 0);
+            }
+    }
+    for (int k = 0; k < 5; k++)
+        for (int i = 0; i < 36; i++)
+            want[k] += wd[k * 36 + i] * feat[i];
+    int64_t xs[4] = {1, 2, 3, 3}, ys[2] = {1, 5};
+    float y[5];
+    sc_tensor *tx, *ty;
+    TU_OK(sc_tensor_wrap(&tx, 4, xs, x));
+    TU_OK(sc_tensor_wrap(&ty, 2, ys, y));
+    TU_OK(sc_net_set_training(net, 0));
+    TU_OK(sc_net_forward(net, tx, ty));
+    for (int k = 0; k < 5; k++)
+        ck_assert_msg(fabsf(y[k] - want[k]) <= 1e-5f * (1.0f + fabsf(want[k])),
+                      "logit %d: %g, want %g", k, y[k], want[k]);
+    sc_tensor_free(tx);
+    sc_tensor_free(ty);
+
+    /* errors change nothing */
+    float bad[4] = {1, 2, NAN, 4};
+    TU_FAILS(sc_net_set_layer_param(net, bn, SC_SLOT_NORM_SCALE, bad, 4), SC_ERR_NONFINITE);
+    bad[2] = -1.0f;
+    TU_FAILS(sc_net_set_layer_param(net, bn, SC_SLOT_RUNNING_VAR, bad, 4), SC_ERR_ARG);
+    TU_FAILS(sc_net_set_layer_param(net, bn, SC_SLOT_RUNNING_VAR, var, 3), SC_ERR_SHAPE);
+    TU_FAILS(sc_net_get_layer_param(net, bn, SC_SLOT_RUNNING_VAR, back, 5), SC_ERR_SHAPE);
+    TU_FAILS(sc_net_set_layer_param(net, relu, SC_SLOT_WEIGHT, var, 4), SC_ERR_ARG);
+    TU_FAILS(sc_net_set_layer_param(net, bn, SC_SLOT_RUNNING_VAR, NULL, 4), SC_ERR_NULL);
+    TU_FAILS(sc_net_get_layer_param(NULL, bn, SC_SLOT_RUNNING_VAR, back, 4), SC_ERR_NULL);
+    TU_OK(sc_net_get_layer_param(net, bn, SC_SLOT_RUNNING_VAR, back, 4));
+    ck_assert(memcmp(back, var, sizeof var) == 0);
+    TU_OK(sc_net_get_layer_param(net, bn, SC_SLOT_NORM_SCALE, back, 4));
+    ck_assert(memcmp(back, g, sizeof g) == 0);
+    sc_net_free(net);
+}
+END_TEST
+
 START_TEST(test_init_errors)
 {
     sc_net *net = NULL;
@@ -1195,6 +1312,7 @@ static Suite *suite(void)
     tcase_add_test(tb, test_builder_errors);
     tcase_add_test(tb, test_add_layer);
     tcase_add_test(tb, test_dropout_steps);
+    tcase_add_test(tb, test_layer_params);
     tcase_add_test(tb, test_init_errors);
     suite_add_tcase(s, tb);
 

@@ -67,6 +67,9 @@ LAYERS = {"input": 0, "dense": 1, "conv2d": 2, "batchnorm": 3, "relu": 4,
 #: sc_layer_flags
 BIAS, BN_AFFINE, BN_BATCH_STATS, POOL_COUNT_PAD = 1, 2, 4, 8
 MAX_LAYER_INPUTS = 16
+#: sc_layer_slot: a layer's parameters and running statistics by name
+SLOTS = {"weight": 0, "bias": 1, "norm_scale": 2, "norm_shift": 3,
+         "running_mean": 4, "running_var": 5}
 
 
 class SelfCompressError(Exception):
@@ -205,6 +208,10 @@ def _declare(lib):
         "sc_net_global_maxpool": (st, [P, I, c.POINTER(I)]),
         "sc_net_flatten": (st, [P, I, c.POINTER(I)]),
         "sc_net_add": (st, [P, I, I, c.POINTER(I)]),
+        "sc_net_layer_param_shape": (st, [P, I, I, c.POINTER(c.c_int64),
+                                          c.POINTER(I)]),
+        "sc_net_get_layer_param": (st, [P, I, I, P, S]),
+        "sc_net_set_layer_param": (st, [P, I, I, P, S]),
         "sc_net_add_layer": (st, [P, c.POINTER(_LayerDesc), c.POINTER(I), I,
                                   c.POINTER(I)]),
         "sc_net_layer_desc": (st, [P, I, c.POINTER(_LayerDesc),
@@ -585,6 +592,35 @@ class Net(_OwnedContext):
         v = as_float32(values).ravel()
         self._call("sc_net_set_params", v.ctypes.data_as(ctypes.c_void_p),
                    v.size)
+
+    def _slot(self, slot):
+        if slot not in SLOTS:
+            raise ValueError("unknown slot %r (one of %s)"
+                             % (slot, ", ".join(sorted(SLOTS))))
+        return SLOTS[slot]
+
+    def get_layer_param(self, layer, slot):
+        """Layer ``layer``'s ``slot`` (a name of :data:`SLOTS`) as a new
+        float32 array in PyTorch's layout (conv weights [out, in / groups,
+        kh, kw], dense [out, in features])."""
+        s = self._slot(slot)
+        shape = (ctypes.c_int64 * 4)()
+        nd = ctypes.c_int()
+        self._call("sc_net_layer_param_shape", layer, s, shape,
+                   ctypes.byref(nd))
+        a = np.empty(tuple(shape[:nd.value]), np.float32)
+        self._call("sc_net_get_layer_param", layer, s,
+                   a.ctypes.data_as(ctypes.c_void_p), a.size)
+        return a
+
+    def set_layer_param(self, layer, slot, values):
+        """Overwrites layer ``layer``'s ``slot`` (copies if not float32);
+        ``values`` must have the slot's number of elements (any shape, e.g.
+        a PyTorch tensor's ``.numpy()``)."""
+        s = self._slot(slot)
+        v = as_float32(values).ravel()
+        self._call("sc_net_set_layer_param", layer, s,
+                   v.ctypes.data_as(ctypes.c_void_p), v.size)
 
     # training and inference
     def optimizer(self, kind="adam"):

@@ -221,6 +221,53 @@ class TestBinding(unittest.TestCase):
             bad.conv2d(sc.INPUT, 4, 3, groups=3)  # 3 does not divide 1
         self.assertEqual(cm.exception.status, "SC_ERR_SHAPE")
 
+    def test_layer_params_match_torch(self):
+        """Weights, biases and batch-norm state set in PyTorch's layouts
+        make the net compute what torch computes (when torch is there)."""
+        try:
+            import torch
+        except ImportError:
+            self.skipTest("no torch")
+        torch.manual_seed(0)
+        tm = torch.nn.Sequential(
+            torch.nn.Conv2d(C, 6, 3, padding=1), torch.nn.BatchNorm2d(6),
+            torch.nn.ReLU(), torch.nn.Conv2d(6, 6, 3, padding=1, groups=6,
+                                             bias=False),
+            torch.nn.Flatten(), torch.nn.Linear(6 * H * W, K)).eval()
+        with torch.no_grad():
+            tm[1].running_mean.uniform_(-0.5, 0.5)
+            tm[1].running_var.uniform_(0.5, 2.0)
+            tm[1].weight.uniform_(0.5, 1.5)
+            tm[1].bias.uniform_(-0.5, 0.5)
+        net = sc.Net(C, H, W)
+        a = net.conv2d(sc.INPUT, 6, 3, pad=1)
+        b = net.batchnorm(a)
+        r = net.relu(b)
+        d = net.conv2d(r, 6, 3, pad=1, groups=6, bias=False)
+        f = net.dense(net.flatten(d), K)
+        net.init(1)
+        self.assertEqual(net.get_layer_param(d, "weight").shape, (6, 1, 3, 3))
+        for layer, mod, slots in ((a, tm[0], ("weight", "bias")),
+                                  (d, tm[3], ("weight",)),
+                                  (f, tm[5], ("weight", "bias"))):
+            for s in slots:
+                net.set_layer_param(layer, s, getattr(mod, s).detach().numpy())
+        for s, t in (("norm_scale", "weight"), ("norm_shift", "bias"),
+                     ("running_mean", "running_mean"),
+                     ("running_var", "running_var")):
+            net.set_layer_param(b, s, getattr(tm[1], t).detach().numpy())
+        x = self.test_x[:8]
+        want = tm(torch.from_numpy(x)).detach().numpy()
+        np.testing.assert_allclose(eval_logits(net, x), want, rtol=1e-4,
+                                   atol=1e-4)
+        np.testing.assert_array_equal(net.get_layer_param(b, "running_var"),
+                                      tm[1].running_var.numpy())
+        with self.assertRaises(sc.SelfCompressError) as cm:
+            net.get_layer_param(r, "weight")
+        self.assertEqual(cm.exception.status, "SC_ERR_ARG")
+        with self.assertRaises(ValueError):
+            net.get_layer_param(a, "gamma")
+
     def test_callback_exception_is_raised(self):
         net = build()
         opt = net.optimizer()

@@ -1,0 +1,120 @@
+/* layer_params.c -- one layer's parameters and running statistics by slot,
+ * in PyTorch's layouts (which are the library's own: conv weights
+ * [out][in / groups][kh][kw], dense weights [out][in features], the
+ * features in (c, h, w) order as a flatten of NCHW). */
+#include <math.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "ops/ops.h"
+
+/* Where slot lives in layer id: *buf (params or state) and its offset
+ * and count; SC_ERR_ARG with a message when it has no such slot. */
+static sc_status locate(const sc_net *net, int id, sc_layer_slot slot,
+                        float **buf, size_t *off, size_t *n, const char *fn)
+{
+    SC_CHECK_NULL(net, fn);
+    if (!net->initialized)
+        return sc_fail(SC_ERR_STATE, "%s: call sc_net_init() first", fn);
+    if (id <= 0 || id >= net->n_nodes)
+        return sc_fail(SC_ERR_ARG, "%s: layer id %d is not an added layer "
+                       "(1 .. %d)", fn, id, net->n_nodes - 1);
+    static const struct { int param, index; const char *name; } slots[] = {
+        [SC_SLOT_WEIGHT] = {1, P_W, "weights"},
+        [SC_SLOT_BIAS] = {1, P_B, "a bias"},
+        [SC_SLOT_NORM_SCALE] = {1, P_GAMMA, "a norm scale"},
+        [SC_SLOT_NORM_SHIFT] = {1, P_BETA, "a norm shift"},
+        [SC_SLOT_RUNNING_MEAN] = {0, S_MEAN, "a running mean"},
+        [SC_SLOT_RUNNING_VAR] = {0, S_VAR, "a running variance"},
+    };
+    if ((int)slot < 0 || (size_t)slot >= sizeof slots / sizeof slots[0])
+        return sc_fail(SC_ERR_ARG, "%s: slot %d is not an sc_layer_slot", fn,
+                       (int)slot);
+    const sc_node *nd = &net->nodes[id];
+    int k = slots[slot].index;
+    size_t o = slots[slot].param ? nd->poff[k] : nd->soff[k];
+    size_t c = slots[slot].param ? nd->pn[k] : nd->sn[k];
+    if (o == SC_NONE || c == 0)
+        return sc_fail(SC_ERR_ARG, "%s: layer %d (%s) has no %s", fn, id,
+                       sc_ops[nd->kind].name, slots[slot].name);
+    *buf = slots[slot].param ? net->params : net->state;
+    *off = o;
+    *n = c;
+    return SC_OK;
+}
+
+SC_API sc_status sc_net_layer_param_shape(const sc_net *net, int id,
+                                          sc_layer_slot slot, int64_t shape[4],
+                                          int *ndim)
+{
+    const char *fn = "sc_net_layer_param_shape";
+    SC_CHECK_NULL(shape, fn);
+    SC_CHECK_NULL(ndim, fn);
+    float *buf;
+    size_t off, n;
+    sc_status st = locate(net, id, slot, &buf, &off, &n, fn);
+    if (st != SC_OK)
+        return st;
+    const sc_node *nd = &net->nodes[id];
+    int64_t s[4] = {(int64_t)n, 0, 0, 0};
+    int d = 1;
+    if (slot == SC_SLOT_WEIGHT) {
+        s[0] = nd->c;
+        if (sc_op_flags(nd) & SC_OPF_FLAT_IN) {
+            s[1] = (int64_t)(n / (size_t)nd->c);
+            d = 2;
+        } else {
+            s[1] = net->nodes[nd->in[0]].c / sc_groups(nd);
+            s[2] = nd->kh;
+            s[3] = nd->kw;
+            d = 4;
+        }
+    }
+    memcpy(shape, s, sizeof s);
+    *ndim = d;
+    return SC_OK;
+}
+
+SC_API sc_status sc_net_get_layer_param(const sc_net *net, int id,
+                                        sc_layer_slot slot, float *dst,
+                                        size_t count)
+{
+    const char *fn = "sc_net_get_layer_param";
+    SC_CHECK_NULL(dst, fn);
+    float *buf;
+    size_t off, n;
+    sc_status st = locate(net, id, slot, &buf, &off, &n, fn);
+    if (st != SC_OK)
+        return st;
+    if (count != n)
+        return sc_fail(SC_ERR_SHAPE, "%s: layer %d's slot holds %zu floats, "
+                       "not %zu", fn, id, n, count);
+    memcpy(dst, buf + off, n * sizeof(float));
+    return SC_OK;
+}
+
+SC_API sc_status sc_net_set_layer_param(sc_net *net, int id,
+                                        sc_layer_slot slot, const float *src,
+                                        size_t count)
+{
+    const char *fn = "sc_net_set_layer_param";
+    SC_CHECK_NULL(src, fn);
+    float *buf;
+    size_t off, n;
+    sc_status st = locate(net, id, slot, &buf, &off, &n, fn);
+    if (st != SC_OK)
+        return st;
+    if (count != n)
+        return sc_fail(SC_ERR_SHAPE, "%s: layer %d's slot holds %zu floats, "
+                       "not %zu", fn, id, n, count);
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(src[i]))
+            return sc_fail(SC_ERR_NONFINITE, "%s: element %zu is not finite",
+                           fn, i);
+        if (slot == SC_SLOT_RUNNING_VAR && src[i] < 0.0f)
+            return sc_fail(SC_ERR_ARG, "%s: running variance %zu is negative "
+                           "(%g)", fn, i, (double)src[i]);
+    }
+    memcpy(buf + off, src, n * sizeof(float));
+    return SC_OK;
+}
