@@ -545,6 +545,73 @@ START_TEST(test_concat_channels_go)
 }
 END_TEST
 
+/* A 1 x k conv of n channels, padded along the width only. */
+static int conv1d(sc_net *net, int in, int n, int k)
+{
+    sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_CONV2D);
+    d.channels = n;
+    d.kernel_h = 1;
+    d.kernel_w = k;
+    d.pad_w = k / 2;
+    int id;
+    TU_OK(sc_net_add_layer(net, &d, &in, 1, &id));
+    return id;
+}
+
+/* seq1d's shape (1-D convolutions over 1 x T, a 1 x 2 max pool, a global
+ * average pool): dead channels of each conv go, their constants (through
+ * the batch norms' shifts) fold on, the height stays 1 and the function is
+ * kept in both modes. */
+START_TEST(test_seq1d_channels_go)
+{
+    sc_net *net;
+    int id, c1, b1, c2, b2, c3;
+    TU_OK(sc_net_create(&net, 6, 1, 12));
+    c1 = conv1d(net, SC_INPUT, 8, 5);
+    TU_OK(sc_net_batchnorm(net, c1, SC_BN_AFFINE, &b1));
+    TU_OK(sc_net_relu(net, b1, &id));
+    c2 = conv1d(net, id, 8, 5);
+    TU_OK(sc_net_batchnorm(net, c2, SC_BN_AFFINE, &b2));
+    TU_OK(sc_net_relu(net, b2, &id));
+    sc_layer_desc mp = SC_LAYER_DESC_INIT(SC_LAYER_MAXPOOL);
+    mp.kernel_h = 1;
+    mp.kernel_w = 2;
+    mp.stride_h = 1;
+    mp.stride_w = 2;
+    TU_OK(sc_net_add_layer(net, &mp, &id, 1, &id));
+    c3 = conv1d(net, id, 6, 3);
+    TU_OK(sc_net_relu(net, c3, &id));
+    TU_OK(sc_net_global_avgpool(net, id, &id));
+    TU_OK(sc_net_dense(net, id, 3, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, 61));
+    TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+    sc_optimizer *opt;
+    TU_OK(sc_optimizer_create(&opt, net, SC_OPT_ADAM));
+    tu_batch tb = tu_batch_make(16, 6, 1, 12, 3, 62), eb = tu_batch_make(8, 6, 1, 12, 3, 63);
+    train(net, opt, &tb, 4);
+    set_beta(net, b1, 2, 0.6f);
+    set_beta(net, b2, 5, 1.1f);
+    kill(net, c1, (int[]){2, 7}, 2);
+    kill(net, c2, (int[]){0, 5}, 2);
+    kill(net, c3, (int[]){4}, 1);
+    float *before = tu_eval_out(net, &eb), *tbefore = train_out(net, &eb);
+    int removed = -1;
+    TU_OK(sc_net_compress(net, &removed));
+    ck_assert_int_eq(removed, 5);
+    int c, h, w;
+    TU_OK(sc_net_layer_shape(net, c3, &c, &h, &w));
+    ck_assert(c == 5 && h == 1 && w == 6);
+    check_modes(before, tbefore, net, &eb, "seq1d");
+    ck_assert(isfinite(train(net, opt, &tb, 2)));
+    free(before);
+    free(tbefore);
+    tu_batch_free(&tb);
+    tu_batch_free(&eb);
+    sc_optimizer_free(opt);
+    sc_net_free(net);
+}
+END_TEST
+
 /* A grouped conv with two inputs per group keeps all of its channels and
  * its inputs': compress removes nothing through it. */
 START_TEST(test_grouped_conv_keeps_channels)
@@ -1057,6 +1124,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_depthwise_channels_go);
     tcase_add_test(tc, test_grouped_conv_keeps_channels);
     tcase_add_test(tc, test_concat_channels_go);
+    tcase_add_test(tc, test_seq1d_channels_go);
     tcase_add_test(tc, test_gmaxpool_and_dense_on_conv);
     tcase_add_loop_test(tc, test_padded_pool_after_dead_channel, 0, 3);
     tcase_add_test(tc, test_nothing_dead_is_a_noop);
