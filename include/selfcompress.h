@@ -320,13 +320,15 @@ SC_API sc_status sc_net_add(sc_net *net, int a, int b, int *id);
  */
 typedef struct sc_layer_desc {
     size_t size;            /**< sizeof(sc_layer_desc) as the caller knows */
-    sc_layer_kind kind;
+    sc_layer_kind kind;     /**< what the layer is (the table above) */
     int channels;           /**< dense: output features; conv: output
                                  channels (1 .. 2^24) */
-    int kernel_h, kernel_w; /**< window height and width (1 .. 64) */
-    int stride_h, stride_w; /**< window step (0: 1; at most 64) */
-    int pad_h, pad_w;       /**< zeros on each side: top and bottom, left
-                                 and right (0 .. 64) */
+    int kernel_h;           /**< window height (1 .. 64) */
+    int kernel_w;           /**< window width (1 .. 64) */
+    int stride_h;           /**< step along the height (0: 1; at most 64) */
+    int stride_w;           /**< step along the width (0: 1; at most 64) */
+    int pad_h;              /**< zeros above and below (0 .. 64) */
+    int pad_w;              /**< zeros left and right (0 .. 64) */
     int groups;             /**< conv: input and output channels split into
                                  this many groups, each group's outputs
                                  reading its inputs only (0: 1). Compress
@@ -335,9 +337,10 @@ typedef struct sc_layer_desc {
                                  every channel of other grouped convs */
     int flags;              /**< sc_layer_flags */
     float alpha;            /**< a kind's scalar attribute: leaky relu's
-                                 slope */
+                                 slope, dropout's p */
 } sc_layer_desc;
 
+/** A descriptor of the given kind with .size set and every field 0. */
 #define SC_LAYER_DESC_INIT(kind) \
     {sizeof(sc_layer_desc), (kind), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.0f}
 
