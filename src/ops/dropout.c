@@ -69,16 +69,8 @@ static void add_task(void *ctx, size_t b, size_t e, int t)
 sc_status sc_op_dropout(sc_net *net, sc_node *nd, sc_op_action action)
 {
     sc_node *x = sc_in(net, nd, 0);
-    size_t total = (size_t)net->plan_n * sc_node_size(nd);
     double p = nd->alpha;
-    drop_job j = {NULL, NULL,
-                  sc_hash64(net->seed ^ sc_hash64((uint64_t)(nd - net->nodes) << 32 ^
-                                                  net->drop_step)),
-                  (uint32_t)(p * 4294967296.0), (float)(1.0 / (1.0 - p)),
-                  x->dy_set};
-    int drop = net->drop_step != 0 && p > 0.0;
-    switch (action) {
-    case OP_SHAPE:
+    if (action == OP_SHAPE) {
         if (!(p >= 0.0 && p < 1.0))
             return sc_fail(SC_ERR_ARG, "dropout: p (alpha) %g is not in [0, 1)",
                            p);
@@ -86,6 +78,17 @@ sc_status sc_op_dropout(sc_net *net, sc_node *nd, sc_op_action action)
         nd->h = x->h;
         nd->w = x->w;
         return SC_OK;
+    }
+    /* p in [0, 1) from here on: the threshold is below 2^32 */
+    size_t total = (size_t)net->plan_n * sc_node_size(nd);
+    drop_job j = {NULL, NULL,
+                  sc_hash64(net->seed ^ sc_hash64((uint64_t)(nd - net->nodes) << 32 ^
+                                                  net->drop_step)),
+                  (uint32_t)(p * 4294967296.0), (float)(1.0 / (1.0 - p)),
+                  x->dy_set};
+    int drop = net->drop_step != 0 && p > 0.0;
+    switch (action) {
+    case OP_SHAPE: /* answered above */
     case OP_SCRATCH:
     case OP_COMMIT:
     case OP_COMMIT_CHECK:
