@@ -274,7 +274,6 @@ SC_API sc_status sc_net_train_backward(sc_net *net, sc_optimizer *opt,
         return sc_fail(SC_ERR_NONFINITE, "%s: dlogits holds NaN or Inf", fn);
     int mode = net->training;
     net->training = 1;
-    net->input = net->host_x;
     sc_zero_dy(net, n);
     memcpy(net->nodes[net->n_nodes - 1].dy, dlogits->data,
            dlogits->numel * sizeof(float));
