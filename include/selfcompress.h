@@ -649,9 +649,10 @@ typedef struct sc_progress {
                                 (0 before any report: the epoch running) */
     uint64_t step;         /**< steps taken: sc_optimizer_steps() */
     double loss;           /**< last step: task_loss + gamma * size_loss */
-    double task_loss;      /**< last step: mean cross-entropy */
+    double task_loss;      /**< last step: its task loss (the net's
+                                sc_loss: sc_step_stats.task_loss) */
     double size_loss;      /**< last step: Q, bits per original weight */
-    double accuracy;       /**< last step: fraction of the batch right */
+    double accuracy;       /**< last step: sc_step_stats.accuracy */
     double bits_pct;       /**< now: sc_net_size_report(SC_ALL_LAYERS) */
     double weights_pct;    /**< now: the same report's weights_pct */
     double images_per_sec; /**< images trained / seconds, over the interval */
