@@ -469,12 +469,21 @@ SC_API sc_status sc_net_forward(sc_net *net, const sc_tensor *x,
 typedef struct sc_step_stats {
     size_t size;       /**< sizeof(sc_step_stats) as the caller knows it */
     double loss;       /**< total loss: task_loss + gamma * size_loss */
-    double task_loss;  /**< mean softmax cross-entropy over the batch */
+    double task_loss;  /**< the net's loss (sc_loss) on the batch:
+                            SOFTMAX_XENT the mean cross-entropy (weighted
+                            and smoothed as set), MSE and BCE_LOGITS the
+                            mean over the n*k outputs, HOST the host_loss
+                            handed to sc_net_train_backward() */
     double size_loss;  /**< Q, average bits per original weight */
-    double accuracy;   /**< fraction of the batch classified right */
+    double accuracy;   /**< SOFTMAX_XENT: fraction of the batch whose
+                            largest logit is its label; BCE_LOGITS: fraction
+                            of the n*k outputs whose sign matches the
+                            target (logit > 0 where target > 0.5); MSE and
+                            HOST: 0 */
+    int loss_kind;     /**< the sc_loss of the step */
 } sc_step_stats;
 /** An sc_step_stats with .size set and zero figures. */
-#define SC_STEP_STATS_INIT {sizeof(sc_step_stats), 0, 0, 0, 0}
+#define SC_STEP_STATS_INIT {sizeof(sc_step_stats), 0, 0, 0, 0, 0}
 
 /* ---- Optimizers -------------------------------------------------------- */
 
@@ -543,6 +552,118 @@ SC_API sc_status sc_net_train_step(sc_net *net, sc_optimizer *opt,
                                    const sc_tensor *x, const int32_t *labels,
                                    sc_step_stats *stats);
 
+/* ---- Losses ------------------------------------------------------ */
+
+/** The task loss a train step minimises (with gamma * Q added). k is the
+ *  net's output size, n the batch. Append-only. */
+typedef enum sc_loss {
+    SC_LOSS_SOFTMAX_XENT = 0, /**< softmax cross-entropy on labels in
+                                   [0, k), as PyTorch's CrossEntropyLoss
+                                   (the default): optional class weights
+                                   (the weighted mean sum_i w[y_i] l_i /
+                                   sum_i w[y_i]) and label smoothing eps
+                                   (targets (1 - eps) onehot + eps / k; with
+                                   weights, PyTorch's weighting of the
+                                   smoothing term: each class c's share
+                                   times w[c], over the same sum) */
+    SC_LOSS_MSE = 1,          /**< mean squared error on float targets
+                                   [n, k]: sum (z - t)^2 / (n k) */
+    SC_LOSS_BCE_LOGITS = 2,   /**< binary cross-entropy of sigmoid(z) on
+                                   float targets [n, k] in [0, 1], mean over
+                                   the n k outputs: max(z, 0) - z t +
+                                   log1p(exp(-|z|)) (PyTorch's
+                                   BCEWithLogitsLoss) */
+    SC_LOSS_HOST = 3          /**< the host's own: sc_net_train_forward(),
+                                   then sc_net_train_backward() with its
+                                   dL/dz; sc_net_train_step() and _v2 refuse
+                                   it (SC_ERR_STATE) */
+} sc_loss;
+
+/** A loss setting. Set .size (SC_LOSS_DESC_INIT does); fields past .size
+ *  take their defaults (no weights, no smoothing). */
+typedef struct sc_loss_desc {
+    size_t size;             /**< sizeof(sc_loss_desc) as the caller knows */
+    sc_loss kind;            /**< the loss */
+    const float *class_weights; /**< SOFTMAX_XENT only: one weight per
+                                   output, finite and >= 0 (copied), or
+                                   NULL (all 1) */
+    int n_class_weights;     /**< their count: sc_net_output_size(), or 0
+                                   with NULL */
+    float label_smoothing;   /**< SOFTMAX_XENT only: in [0, 1) (default 0) */
+} sc_loss_desc;
+/** A loss setting of kind with no weights and no smoothing. */
+#define SC_LOSS_DESC_INIT(kind) {sizeof(sc_loss_desc), (kind), NULL, 0, 0.0f}
+
+/** Sets the net's loss (default: SC_LOSS_SOFTMAX_XENT without weights or
+ *  smoothing). SC_ERR_ARG, and nothing changes, for an unknown kind,
+ *  weights or smoothing on another kind, a weight count other than the
+ *  output size, a weight not finite or negative, smoothing outside [0, 1).
+ *  Checkpoints keep the setting; model files (inference) do not. */
+SC_API sc_status sc_net_set_loss(sc_net *net, const sc_loss_desc *d);
+/** The net's loss setting into *out (out->size must be set; a shorter
+ *  struct gets the fields it has). out->class_weights then points at the
+ *  net's copy (NULL without weights), valid until the next
+ *  sc_net_set_loss() or sc_net_free(). */
+SC_API sc_status sc_net_get_loss(const sc_net *net, sc_loss_desc *out);
+
+/** A training batch. Set .size (SC_BATCH_INIT does). x is N x c x h x w;
+ *  give labels (N ints in [0, k)) for SC_LOSS_SOFTMAX_XENT, targets (an
+ *  N x k tensor of finite floats, in [0, 1] for SC_LOSS_BCE_LOGITS) for
+ *  SC_LOSS_MSE and SC_LOSS_BCE_LOGITS, and leave the other NULL. */
+typedef struct sc_batch {
+    size_t size;             /**< sizeof(sc_batch) as the caller knows */
+    const sc_tensor *x;      /**< the inputs */
+    const int32_t *labels;   /**< class labels, or NULL */
+    const sc_tensor *targets;/**< float targets, or NULL */
+} sc_batch;
+/** An empty sc_batch with .size set. */
+#define SC_BATCH_INIT {sizeof(sc_batch), NULL, NULL, NULL}
+
+/** sc_net_train_step() for any loss the library computes: the same step
+ *  on b's inputs and the labels or targets the net's loss takes.
+ *  SC_ERR_ARG when b gives the other one (or both, or neither),
+ *  SC_ERR_LABEL for a label out of range, SC_ERR_SHAPE for targets not
+ *  N x k, SC_ERR_NONFINITE for a target NaN or Inf, SC_ERR_ARG for a BCE
+ *  target outside [0, 1]; SC_ERR_STATE with SC_LOSS_HOST. On any error
+ *  nothing changes. sc_net_train_step(net, opt, x, labels, stats) is this
+ *  with labels. */
+SC_API sc_status sc_net_train_step_v2(sc_net *net, sc_optimizer *opt,
+                                      const sc_batch *b,
+                                      sc_step_stats *stats);
+
+/** The net's task loss on b in the net's current mode (training: batch
+ *  statistics, not folded into the running ones), without the size loss,
+ *  gradient or update, into *task_loss (stats' task_loss) and, when not
+ *  NULL, *accuracy (stats' accuracy). b as for sc_net_train_step_v2();
+ *  SC_ERR_STATE with SC_LOSS_HOST. */
+SC_API sc_status sc_net_eval_loss(sc_net *net, const sc_batch *b,
+                                  double *task_loss, double *accuracy);
+
+/** The first half of a step with the host's loss (the net's loss must be
+ *  SC_LOSS_HOST, else SC_ERR_STATE): the training-mode forward of x (as a
+ *  train step runs it), the outputs into logits (N x k), and what backward
+ *  needs kept in the net (x is copied). Running or changing the net in
+ *  any other way before sc_net_train_backward() (a forward, a step,
+ *  compress, a setter) drops what was kept. */
+SC_API sc_status sc_net_train_forward(sc_net *net, const sc_tensor *x,
+                                      sc_tensor *logits);
+
+/** The second half: backward from the host's dL/dlogits (dlogits: N x k of
+ *  the kept forward's batch, finite; the host's loss is a mean or sum as it
+ *  chooses), the size loss gamma * Q added, the checks and the update of
+ *  sc_net_train_step() (SC_ERR_DIVERGED when host_loss + gamma * Q, a
+ *  gradient, a new parameter or running statistic would not be finite;
+ *  on any error nothing changes). stats->task_loss is host_loss, accuracy
+ *  0. SC_ERR_STATE when no forward is kept (none was run, or the net ran
+ *  or changed since); SC_ERR_SHAPE or SC_ERR_NONFINITE for dlogits. The
+ *  kept forward is used up by a backward that reached the backward pass
+ *  (a success, or SC_ERR_DIVERGED on a gradient or update); after an
+ *  argument error it stays for another call. */
+SC_API sc_status sc_net_train_backward(sc_net *net, sc_optimizer *opt,
+                                       const sc_tensor *dlogits,
+                                       double host_loss,
+                                       sc_step_stats *stats);
+
 /* ---- Progress and log hooks -------------------------------------------- */
 /*
  * A host that wants progress lines or the library's messages registers
@@ -571,9 +692,10 @@ typedef struct sc_progress {
                                 (0 before any report: the epoch running) */
     uint64_t step;         /**< steps taken: sc_optimizer_steps() */
     double loss;           /**< last step: task_loss + gamma * size_loss */
-    double task_loss;      /**< last step: mean cross-entropy */
+    double task_loss;      /**< last step: its task loss (the net's
+                                sc_loss: sc_step_stats.task_loss) */
     double size_loss;      /**< last step: Q, bits per original weight */
-    double accuracy;       /**< last step: fraction of the batch right */
+    double accuracy;       /**< last step: sc_step_stats.accuracy */
     double bits_pct;       /**< now: sc_net_size_report(SC_ALL_LAYERS) */
     double weights_pct;    /**< now: the same report's weights_pct */
     double images_per_sec; /**< images trained / seconds, over the interval */

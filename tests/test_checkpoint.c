@@ -395,22 +395,21 @@ START_TEST(test_n0_must_match_the_graph)
 }
 END_TEST
 
-/* tests/data/ckpt_v2.scc is tests/data/fuzz_seed_ckpt/adam.sck as the
- * library wrote it in checkpoint format 2 (layer table version 1, at
- * 6ee56b2): the two load to the same net, parameters and optimizer. */
-START_TEST(test_checkpoint_v2_loads)
+/* Loads the old-version file old and the current file cur (both under
+ * tests/data) and checks that they hold the same net, parameters,
+ * optimizer and user bytes. */
+static void same_as_current(const char *old, const char *cur)
 {
     const char *root = getenv("SC_ROOT");
-    char v2[512], v3[512];
-    snprintf(v2, sizeof v2, "%s/tests/data/ckpt_v2.scc", root && *root ? root : ".");
-    snprintf(v3, sizeof v3, "%s/tests/data/fuzz_seed_ckpt/adam.sck",
-             root && *root ? root : ".");
+    char po[512], pc[512];
+    snprintf(po, sizeof po, "%s/tests/data/%s", root && *root ? root : ".", old);
+    snprintf(pc, sizeof pc, "%s/tests/data/%s", root && *root ? root : ".", cur);
     sc_net *a, *b;
     sc_optimizer *oa, *ob;
     char ua[8], ub[8];
     size_t la, lb;
-    TU_OK(sc_checkpoint_load(v2, &a, &oa, ua, sizeof ua, &la));
-    TU_OK(sc_checkpoint_load(v3, &b, &ob, ub, sizeof ub, &lb));
+    TU_OK(sc_checkpoint_load(po, &a, &oa, ua, sizeof ua, &la));
+    TU_OK(sc_checkpoint_load(pc, &b, &ob, ub, sizeof ub, &lb));
     ck_assert(la == 4 && lb == 4 && memcmp(ua, ub, 4) == 0);
     ck_assert_int_eq(sc_net_layer_count(a), sc_net_layer_count(b));
     for (int i = 1; i < sc_net_layer_count(a); i++) {
@@ -423,6 +422,10 @@ START_TEST(test_checkpoint_v2_loads)
         ck_assert_int_eq(na, nb);
         ck_assert(memcmp(ia, ib, (size_t)na * sizeof *ia) == 0);
     }
+    sc_loss_desc ld = SC_LOSS_DESC_INIT(SC_LOSS_MSE);
+    TU_OK(sc_net_get_loss(a, &ld)); /* before version 4: the default */
+    ck_assert(ld.kind == SC_LOSS_SOFTMAX_XENT && ld.class_weights == NULL &&
+              ld.label_smoothing == 0.0f);
     size_t np;
     float *p = tu_params(a, &np);
     ck_assert_uint_eq(np, sc_net_param_count(b));
@@ -433,6 +436,62 @@ START_TEST(test_checkpoint_v2_loads)
     sc_optimizer_free(ob);
     sc_net_free(a);
     sc_net_free(b);
+}
+
+/* tests/data/ckpt_v2.scc is tests/data/fuzz_seed_ckpt/adam.sck as the
+ * library wrote it in checkpoint format 2 (layer table version 1, at
+ * 6ee56b2): the two load to the same net, parameters and optimizer. */
+START_TEST(test_checkpoint_v2_loads)
+{
+    same_as_current("ckpt_v2.scc", "fuzz_seed_ckpt/adam.sck");
+}
+END_TEST
+
+/* tests/data/ckpt_v3.scc is the same in checkpoint format 3 (no loss
+ * record, at 52d7986). */
+START_TEST(test_checkpoint_v3_loads)
+{
+    same_as_current("ckpt_v3.scc", "fuzz_seed_ckpt/adam.sck");
+}
+END_TEST
+
+/* The loss setting survives a save and load: each kind, and the weights
+ * and smoothing of softmax cross-entropy. */
+START_TEST(test_loss_setting_kept)
+{
+    tu_make_tmpdir("sc_test_ckpt_loss");
+    sc_net *net = make_net(3);
+    int k = sc_net_output_size(net);
+    float w[64];
+    ck_assert_int_le(k, 64);
+    for (int c = 0; c < k; c++)
+        w[c] = 0.25f * (float)(c + 1);
+    for (int kind = 0; kind <= SC_LOSS_HOST; kind++) {
+        sc_loss_desc d = SC_LOSS_DESC_INIT((sc_loss)kind);
+        if (kind == SC_LOSS_SOFTMAX_XENT) {
+            d.class_weights = w;
+            d.n_class_weights = k;
+            d.label_smoothing = 0.3f;
+        }
+        TU_OK(sc_net_set_loss(net, &d));
+        TU_OK(sc_checkpoint_save(net, NULL, NULL, 0, tu_path("ck")));
+        sc_net *back;
+        sc_optimizer *ob;
+        TU_OK(sc_checkpoint_load(tu_path("ck"), &back, &ob, NULL, 0, NULL));
+        sc_loss_desc got = SC_LOSS_DESC_INIT(SC_LOSS_SOFTMAX_XENT);
+        TU_OK(sc_net_get_loss(back, &got));
+        ck_assert_int_eq(got.kind, kind);
+        ck_assert_float_eq(got.label_smoothing, d.label_smoothing);
+        ck_assert_int_eq(got.n_class_weights, d.n_class_weights);
+        if (d.class_weights)
+            ck_assert(memcmp(got.class_weights, w, (size_t)k * sizeof *w) == 0);
+        else
+            ck_assert_ptr_null(got.class_weights);
+        ck_assert_ptr_null(ob);
+        sc_net_free(back);
+    }
+    sc_net_free(net);
+    tu_remove_tmpdir();
 }
 END_TEST
 
@@ -479,10 +538,10 @@ START_TEST(test_errors)
     /* an unknown version with a valid CRC */
     size_t len;
     unsigned char *d = tu_read_all(tu_path("ck"), &len);
-    d[8] = 4;
+    d[8] = 5;
     tu_reseal(d, len);
-    tu_write_all(tu_path("v4"), d, len);
-    load_fails(tu_path("v4"), SC_ERR_FORMAT, 0);
+    tu_write_all(tu_path("v5"), d, len);
+    load_fails(tu_path("v5"), SC_ERR_FORMAT, 0);
     free(d);
     sc_optimizer_free(opt);
     sc_net_free(net);
@@ -730,6 +789,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_no_optimizer_no_user_data);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_checkpoint_v2_loads);
+    tcase_add_test(tc, test_checkpoint_v3_loads);
+    tcase_add_test(tc, test_loss_setting_kept);
     tcase_add_test(tc, test_loaders_refuse_what_setters_refuse);
     tcase_add_test(tc, test_step_count_cannot_wrap);
     tcase_add_test(tc, test_n0_must_match_the_graph);

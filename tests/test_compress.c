@@ -1089,14 +1089,14 @@ START_TEST(test_checkpoint_v1_loads)
     free(ftr);
     ftr = train_out(fresh, &eb);
     ck_assert(rel_diff(ftr, tr, m) <= MODE_TOL);
-    /* saved again (the current format, 3) it loads as it was */
+    /* saved again (the current format, 4) it loads as it was */
     TU_OK(sc_checkpoint_save(v1, opt, NULL, 0, tu_path("v2.sck")));
     TU_OK(sc_checkpoint_load(tu_path("v2.sck"), &back, &oback, NULL, 0, NULL));
     same_outputs(v1, back, &eb);
     unsigned char *d;
     size_t n;
     d = tu_read_all(tu_path("v2.sck"), &n);
-    ck_assert_uint_eq(d[8], 3); /* the format version */
+    ck_assert_uint_eq(d[8], 4); /* the format version */
     free(d);
     free(ev);
     free(tr);

@@ -100,10 +100,10 @@ static void check_net_n(sc_net *net, int n, const char *what)
     sc_gc_result res;
     int wino = winograd_layers(net);
     float *da = malloc((np ? np : 1) * sizeof *da), *dxa = malloc(nx * sizeof *dxa);
-    TU_OK(sc_grad_loss(net, x, n, labels, NULL, da, dxa));
+    TU_OK(sc_grad_loss(net, x, n, labels, NULL, NULL, da, dxa));
     if (wino)
         TU_OK(sc_net_set_param(net, SC_PARAM_CONV_ALGO, SC_CONV_ALGO_DIRECT));
-    TU_OK(sc_grad_compare(net, x, n, labels, da, dxa, &o, &res));
+    TU_OK(sc_grad_compare(net, x, n, labels, NULL, da, dxa, &o, &res));
     free(da);
     free(dxa);
     ck_assert_msg(res.max_err <= TOL,
@@ -128,14 +128,14 @@ static void check_net_n(sc_net *net, int n, const char *what)
      * must fail, for the parameters and for the input separately */
     float *dp = malloc((np ? np : 1) * sizeof *dp), *dx = malloc(nx * sizeof *dx);
     double loss;
-    TU_OK(sc_grad_loss(net, x, n, labels, &loss, dp, dx));
+    TU_OK(sc_grad_loss(net, x, n, labels, NULL, &loss, dp, dx));
     ck_assert_msg(loss == res.loss, "%s: loss %.17g vs %.17g", what, loss,
                   res.loss);
     if (np) {
         for (size_t i = 0; i < np; i++)
             dp[i] *= 2.0f;
         sc_gc_opts op = {EPS, FLOOR, lp, 0, 1};
-        TU_OK(sc_grad_compare(net, x, n, labels, dp, NULL, &op, &res));
+        TU_OK(sc_grad_compare(net, x, n, labels, NULL, dp, NULL, &op, &res));
         ck_assert_msg(res.max_err > 0.3, "%s: doubled dparams not caught "
                       "(err %g)", what, res.max_err);
         for (size_t i = 0; i < np; i++)
@@ -143,7 +143,7 @@ static void check_net_n(sc_net *net, int n, const char *what)
     }
     for (size_t i = 0; i < nx; i++)
         dx[i] *= 2.0f;
-    TU_OK(sc_grad_compare(net, x, n, labels, dp, dx, &o, &res));
+    TU_OK(sc_grad_compare(net, x, n, labels, NULL, dp, dx, &o, &res));
     ck_assert_msg(res.max_err > 0.3 && res.worst_is_input,
                   "%s: doubled dx not caught (err %g)", what, res.max_err);
     if (wino)
@@ -382,9 +382,9 @@ START_TEST(test_conv2d_threads)
     size_t np = net->n_params, nx = N * in_size(net);
     float *g1 = malloc(np * sizeof *g1), *g2 = malloc(np * sizeof *g2);
     float *x1 = malloc(nx * sizeof *x1), *x2 = malloc(nx * sizeof *x2);
-    TU_OK(sc_grad_loss(net, x, N, labels, NULL, g1, x1));
+    TU_OK(sc_grad_loss(net, x, N, labels, NULL, NULL, g1, x1));
     TU_OK(sc_net_set_threads(net, 2));
-    TU_OK(sc_grad_loss(net, x, N, labels, NULL, g2, x2));
+    TU_OK(sc_grad_loss(net, x, N, labels, NULL, NULL, g2, x2));
     for (size_t i = 0; i < np; i++)
         ck_assert_msg(fabsf(g1[i] - g2[i]) <= 1e-5f * (1.0f + fabsf(g1[i])),
                       "param grad %zu: %g vs %g", i, g1[i], g2[i]);
@@ -479,7 +479,7 @@ START_TEST(test_batchnorm_eval_uses_running_stats)
     float x[6] = {0.3f, -1.0f, 2.0f, 0.5f, -0.7f, 0.1f};
     int32_t labels[3] = {0, 1, 1};
     float dx[6], dp[4];
-    TU_OK(sc_grad_loss(net, x, 3, labels, NULL, dp, dx));
+    TU_OK(sc_grad_loss(net, x, 3, labels, NULL, NULL, dp, dx));
     const float *rv = sc_node_state(net, &net->nodes[bn], S_VAR);
     const float *dy = net->nodes[bn].dy;
     for (int i = 0; i < 6; i++) {
@@ -642,7 +642,7 @@ START_TEST(test_activation_values)
         }
         int32_t label = 3;
         float dx[K], dp[1];
-        TU_OK(sc_grad_loss(net, xs, 1, &label, NULL, dp, dx));
+        TU_OK(sc_grad_loss(net, xs, 1, &label, NULL, NULL, dp, dx));
         const sc_node *nd = &net->nodes[act];
         ck_assert_int_eq(nd->alias, copy && ac->in_place);
         /* dL/dy = softmax(y) - onehot(label) (one sample) */
@@ -797,7 +797,7 @@ START_TEST(test_window_pool_values)
     for (size_t i = 0; i < nx; i++) /* distinct values, negative ones too */
         x[i] = (float)((i * 37) % nx) / (float)nx - 0.7f;
     int32_t labels[2] = {0, 2};
-    TU_OK(sc_grad_loss(net, x, n, labels, NULL, dp, dx));
+    TU_OK(sc_grad_loss(net, x, n, labels, NULL, NULL, dp, dx));
     const sc_node *nd = &net->nodes[pool];
     int oh = (h + 2 * pc->ph - pc->kh) / pc->sh + 1,
         ow = (w + 2 * pc->pw - pc->kw) / pc->sw + 1;
@@ -1051,10 +1051,10 @@ START_TEST(test_checker_flags_wrong_gradients)
     size_t np = net->n_params, nx = N * in_size(net);
     float *dp = malloc(np * sizeof *dp), *dx = malloc(nx * sizeof *dx);
     float *bad = malloc(np * sizeof *bad), *badx = malloc(nx * sizeof *badx);
-    TU_OK(sc_grad_loss(net, x, N, labels, NULL, dp, dx));
+    TU_OK(sc_grad_loss(net, x, N, labels, NULL, NULL, dp, dx));
     sc_gc_opts o = {EPS, FLOOR, 0, 0, 0};
     sc_gc_result r;
-    TU_OK(sc_grad_compare(net, x, N, labels, dp, dx, &o, &r));
+    TU_OK(sc_grad_compare(net, x, N, labels, NULL, dp, dx, &o, &r));
     ck_assert_msg(r.max_err <= TOL, "true gradient: err %g", r.max_err);
 
     sc_node *n1 = &net->nodes[d1], *n2 = &net->nodes[d2];
@@ -1062,7 +1062,7 @@ START_TEST(test_checker_flags_wrong_gradients)
     memcpy(bad, dp, np * sizeof *bad);
     for (size_t i = 0; i < n2->pn[P_B]; i++)
         bad[n2->poff[P_B] + i] *= 2.0f;
-    TU_OK(sc_grad_compare(net, x, N, labels, bad, dx, &o, &r));
+    TU_OK(sc_grad_compare(net, x, N, labels, NULL, bad, dx, &o, &r));
     ck_assert_msg(r.max_err > 0.3 && !r.worst_is_input &&
                       r.worst >= n2->poff[P_B] &&
                       r.worst < n2->poff[P_B] + n2->pn[P_B],
@@ -1074,7 +1074,7 @@ START_TEST(test_checker_flags_wrong_gradients)
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++)
             w[i * 4 + j] = dp[n1->poff[P_W] + (size_t)j * 4 + i];
-    TU_OK(sc_grad_compare(net, x, N, labels, bad, dx, &o, &r));
+    TU_OK(sc_grad_compare(net, x, N, labels, NULL, bad, dx, &o, &r));
     ck_assert_msg(r.max_err > 0.3 && r.worst >= n1->poff[P_W] &&
                       r.worst < n1->poff[P_W] + 16,
                   "transposed dW: err %g at %zu", r.max_err, r.worst);
@@ -1085,7 +1085,7 @@ START_TEST(test_checker_flags_wrong_gradients)
     float t = bad[b0];
     bad[b0] = bad[b0 + 1];
     bad[b0 + 1] = t;
-    TU_OK(sc_grad_compare(net, x, N, labels, bad, dx, &o, &r));
+    TU_OK(sc_grad_compare(net, x, N, labels, NULL, bad, dx, &o, &r));
     ck_assert_msg(r.max_err > 0.3, "swapped biases: err %g", r.max_err);
 
     /* sign of one input-gradient element with a non-negligible value */
@@ -1095,7 +1095,7 @@ START_TEST(test_checker_flags_wrong_gradients)
             big = i;
     memcpy(badx, dx, nx * sizeof *badx);
     badx[big] = -badx[big];
-    TU_OK(sc_grad_compare(net, x, N, labels, dp, badx, &o, &r));
+    TU_OK(sc_grad_compare(net, x, N, labels, NULL, dp, badx, &o, &r));
     ck_assert_msg(r.max_err > 1.0 && r.worst_is_input && r.worst == big,
                   "flipped dx[%zu]: err %g at %zu", big, r.max_err, r.worst);
 
@@ -1105,7 +1105,7 @@ START_TEST(test_checker_flags_wrong_gradients)
     for (size_t i = 0; i < n2->pn[P_B]; i++)
         bad[n2->poff[P_B] + i] *= 2.0f;
     sc_gc_opts os = {EPS, FLOOR, 10, 5, 0};
-    TU_OK(sc_grad_compare(net, x, N, labels, bad, dx, &os, &r));
+    TU_OK(sc_grad_compare(net, x, N, labels, NULL, bad, dx, &os, &r));
     ck_assert_msg(r.max_err > 0.3, "sampled: err %g", r.max_err);
     ck_assert_uint_lt(r.checked, np + nx);
     ck_assert_uint_ge(r.checked, 4 * 2 + 5); /* >= 2 per slot + inputs */
@@ -1127,17 +1127,17 @@ START_TEST(test_checker_errors)
     sc_gc_result r;
     int id;
     TU_OK(sc_net_dense(net, SC_INPUT, 2, SC_NO_BIAS, &id));
-    TU_FAILS(sc_grad_check(net, x, 2, labels, NULL, &r), SC_ERR_STATE);
+    TU_FAILS(sc_grad_check(net, x, 2, labels, NULL, NULL, &r), SC_ERR_STATE);
     TU_OK(sc_net_init(net, 1));
-    TU_FAILS(sc_grad_check(NULL, x, 2, labels, NULL, &r), SC_ERR_NULL);
-    TU_FAILS(sc_grad_check(net, NULL, 2, labels, NULL, &r), SC_ERR_NULL);
-    TU_FAILS(sc_grad_check(net, x, 2, NULL, NULL, &r), SC_ERR_NULL);
-    TU_FAILS(sc_grad_check(net, x, 2, labels, NULL, NULL), SC_ERR_NULL);
-    TU_FAILS(sc_grad_check(net, x, 0, labels, NULL, &r), SC_ERR_ARG);
-    TU_FAILS(sc_grad_check(net, x, 2, badl, NULL, &r), SC_ERR_LABEL);
-    TU_FAILS(sc_grad_compare(net, x, 2, labels, dp, NULL, NULL, &r),
+    TU_FAILS(sc_grad_check(NULL, x, 2, labels, NULL, NULL, &r), SC_ERR_NULL);
+    TU_FAILS(sc_grad_check(net, NULL, 2, labels, NULL, NULL, &r), SC_ERR_NULL);
+    TU_FAILS(sc_grad_check(net, x, 2, NULL, NULL, NULL, &r), SC_ERR_ARG);
+    TU_FAILS(sc_grad_check(net, x, 2, labels, NULL, NULL, NULL), SC_ERR_NULL);
+    TU_FAILS(sc_grad_check(net, x, 0, labels, NULL, NULL, &r), SC_ERR_ARG);
+    TU_FAILS(sc_grad_check(net, x, 2, badl, NULL, NULL, &r), SC_ERR_LABEL);
+    TU_FAILS(sc_grad_compare(net, x, 2, labels, NULL, dp, NULL, NULL, &r),
              SC_ERR_NULL); /* dx needed unless skip_input */
-    TU_OK(sc_grad_check(net, x, 2, labels, NULL, &r)); /* defaults */
+    TU_OK(sc_grad_check(net, x, 2, labels, NULL, NULL, &r)); /* defaults */
     ck_assert_double_le(r.max_err, TOL);
     ck_assert_uint_eq(r.checked, 4 + 4);
     sc_net_free(net);
@@ -1182,7 +1182,7 @@ START_TEST(test_maxpool_ties)
     for (size_t i = 0; i < (size_t)c * h * w; i++)
         x[i] = 0.5f; /* sample 0: every window is one big tie */
     int32_t labels[3] = {0, 2, 1};
-    TU_OK(sc_grad_loss(net, x, n, labels, NULL, dp, dx));
+    TU_OK(sc_grad_loss(net, x, n, labels, NULL, NULL, dp, dx));
     sc_node *nd = &net->nodes[mp];
     int oh = nd->h, ow = nd->w;
     float *want = calloc(nx, sizeof *want);
@@ -1244,7 +1244,7 @@ START_TEST(test_global_maxpool_ties)
     int32_t labels[2] = {1, 0};
     float dx[36], dp[64];
     ck_assert_uint_le(net->n_params, 64);
-    TU_OK(sc_grad_loss(net, x, n, labels, NULL, dp, dx));
+    TU_OK(sc_grad_loss(net, x, n, labels, NULL, NULL, dp, dx));
     const float *dy = net->nodes[gp].dy;
     for (int p = 0; p < n * c; p++)
         for (int i = 0; i < h * w; i++) {
@@ -1356,7 +1356,7 @@ START_TEST(test_bn_relu_fused)
             dx[f] = malloc(nx * sizeof(float));
             y[f] = malloc(ny * sizeof(float));
             net->nodes[bn].fuse_relu = net->nodes[r].fused = !f;
-            TU_OK(sc_grad_loss(net, x, N, labels, &loss[f], g[f], dx[f]));
+            TU_OK(sc_grad_loss(net, x, N, labels, NULL, &loss[f], g[f], dx[f]));
             memcpy(y[f], net->nodes[r].y, ny * sizeof(float));
         }
         ck_assert(loss[0] == loss[1]);
@@ -1435,14 +1435,14 @@ START_TEST(test_dy_set_covers)
     size_t np = net->n_params;
     float *g0 = malloc(np * sizeof *g0), *g1 = malloc(np * sizeof *g1);
     float *x0 = malloc(nx * sizeof *x0), *x1 = malloc(nx * sizeof *x1);
-    TU_OK(sc_grad_loss(net, x, N, labels, NULL, g0, x0));
+    TU_OK(sc_grad_loss(net, x, N, labels, NULL, NULL, g0, x0));
     for (int i = 1; i < net->n_nodes; i++) {
         sc_node *nd = &net->nodes[i];
         if (!nd->alias && nd->dy_set)
             for (size_t k = 0; k < N * sc_node_size(nd); k++)
                 nd->dy[k] = NAN;
     }
-    TU_OK(sc_grad_loss(net, x, N, labels, NULL, g1, x1));
+    TU_OK(sc_grad_loss(net, x, N, labels, NULL, NULL, g1, x1));
     ck_assert(memcmp(g0, g1, np * sizeof *g0) == 0);
     ck_assert(memcmp(x0, x1, nx * sizeof *x0) == 0);
     for (size_t k = 0; k < np; k++)
@@ -1521,8 +1521,9 @@ START_TEST(test_xent_values)
                    -3.0f, -3.0f, -3.0f, -3.0f};
     int32_t lab[3] = {2, 1, 3};
     float probs[12], d[12];
-    int correct = -1;
-    double loss = sc_xent(z, lab, n, k, probs, d, &correct);
+    double correct = -1.0;
+    sc_loss_batch b = {z, lab, NULL, n, k, probs, NULL, 0.0f};
+    double loss = sc_xent(&b, d, &correct);
     double want = 0.0;
     for (int i = 0; i < n; i++) {
         double m = -INFINITY, s = 0.0;
@@ -1544,10 +1545,10 @@ START_TEST(test_xent_values)
                   loss, want);
     /* sample 0 right (argmax 2), sample 1 wrong (argmax 0), sample 2: all
      * tie, argmax is the first class, label 3: wrong */
-    ck_assert_int_eq(correct, 1);
+    ck_assert_double_eq(correct, 1.0 / 3.0);
     /* uniform logits: loss log(k) */
-    ck_assert_double_eq_tol(sc_xent(z + 8, lab + 2, 1, k, probs, NULL, NULL),
-                            log(4.0), 1e-6);
+    sc_loss_batch u = {z + 8, lab + 2, NULL, 1, k, probs, NULL, 0.0f};
+    ck_assert_double_eq_tol(sc_xent(&u, NULL, NULL), log(4.0), 1e-6);
 }
 END_TEST
 

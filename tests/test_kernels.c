@@ -260,7 +260,7 @@ START_TEST(test_conv_on_every_kernel)
                          algo == SC_CONV_ALGO_AUTO && wino);
         double tol = algo == SC_CONV_ALGO_AUTO && wino ? 2e-5 : 1e-5;
         double loss;
-        TU_OK(sc_grad_loss(net, x, NB, labels, &loss, dp, dx));
+        TU_OK(sc_grad_loss(net, x, NB, labels, NULL, &loss, dp, dx));
         sc_node *nd = &net->nodes[conv];
         ny = (size_t)NB * sc_node_size(nd);
         if (y0 == NULL) { /* the reference pass: generic against double */

@@ -1319,6 +1319,14 @@ START_TEST(regenerate)
         sc_optimizer *opt = NULL;
         if (k == 0)
             TU_OK(sc_optimizer_create(&opt, net, SC_OPT_ADAM));
+        if (k == 1) { /* a loss record with weights and smoothing */
+            const float w[2] = {0.5f, 2.0f};
+            sc_loss_desc d = SC_LOSS_DESC_INIT(SC_LOSS_SOFTMAX_XENT);
+            d.class_weights = w;
+            d.n_class_weights = 2;
+            d.label_smoothing = 0.1f;
+            TU_OK(sc_net_set_loss(net, &d));
+        }
         snprintf(p, sizeof p, "%s/fuzz_seed_ckpt/%s", data_dir(), k ? "no_opt.sck" : "adam.sck");
         TU_OK(sc_checkpoint_save(net, opt, "seed", 4, p));
         sc_optimizer_free(opt);

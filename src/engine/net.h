@@ -50,8 +50,9 @@ _Static_assert(SC_MAX_SAMPLE_FLOATS <= 0x7fffffff / 4 &&
                SC_MAX_CONV_IMAGE <= 0x7fffffff / 2 + 1,
                "the size limits keep every int index and int32 offset in range");
 
-/* The task losses, in the order of their table (ops/loss.c). */
-typedef enum sc_loss_kind { SC_LOSS_XENT, SC_LOSS_KIND_COUNT } sc_loss_kind;
+/* The task losses: the public sc_loss, the index of their table
+ * (ops/loss.c). */
+#define SC_LOSS_COUNT 4
 
 typedef struct sc_node {
     sc_layer_kind kind;
@@ -120,7 +121,10 @@ struct sc_net {
     float *live;      /* backing store of every node's live[] */
     /* settings */
     double gamma, bn_momentum, bn_eps, quant_b0, quant_e0;
-    sc_loss_kind loss;  /* the task loss (ops/loss.c) */
+    sc_loss loss;       /* the task loss (ops/loss.c) */
+    float *loss_weights; /* its class weights (n_loss_weights), or NULL */
+    int n_loss_weights;
+    float label_smoothing;
     int64_t compress_every;
     uint64_t steps_since_compress;
     int64_t n0; /* quantised weights at construction, over all layers */
@@ -142,7 +146,12 @@ struct sc_net {
     size_t packed_floats;
     const sc_kernel *kernel; /* GEMM micro-kernel of the conv layers */
     int conv_algo;    /* an sc_conv_algo (SC_PARAM_CONV_ALGO) */
-    const float *input; /* the current batch (caller memory) */
+    const float *input; /* the current batch (caller memory, or host_x) */
+    /* the forward sc_net_train_forward kept for sc_net_train_backward: its
+     * batch (0: none; every plan and setter drops it) and input copy */
+    int host_n;
+    float *host_x;
+    size_t host_x_cap;
     struct sc_optimizer *opt;
     sc_hooks hooks;
 };

@@ -191,6 +191,7 @@ static void prepare(sc_net *net, int n)
 
 sc_status sc_plan(sc_net *net, int n)
 {
+    net->host_n = 0; /* whatever plans runs the net over the kept forward */
     if (!net->plan_dirty && n == net->plan_n)
         return SC_OK;
     int saved_n = net->plan_n, threads = sc_pool_threads(net->pool);

@@ -1,6 +1,7 @@
 /* checkpoint.c -- the full training state in one file, written atomically:
  * graph (with removed channels), parameters with b and e, running
- * statistics, folded constants (both modes), settings, optimizer state and step count,
+ * statistics, folded constants (both modes), settings, the loss, optimizer
+ * state and step count,
  * and the caller's own bytes (e.g. its data-order RNG). */
 #include <math.h>
 #include <stdlib.h>
@@ -14,8 +15,8 @@
 #include "quant/quantizer.h"
 
 static const char CKPT_MAGIC[8] = {'S', 'C', 'C', 'K', 'P', 'T', 0, 0};
-#define CKPT_VERSION 3u /* written; read: 1 (no training-mode maps), 2 and
-                           3 (layer table version 2) */
+#define CKPT_VERSION 4u /* written; read: 1 (no training-mode maps), 2,
+                           3 (layer table version 2) and 4 (the loss) */
 #define CKPT_OLDEST 1u
 #define USER_MAX ((size_t)1 << 30)
 
@@ -48,6 +49,10 @@ SC_API sc_status sc_checkpoint_save(const sc_net *cnet,
     sc_put_u64(&w, net->steps_since_compress);
     sc_put_u64(&w, net->seed);
     sc_put_u8(&w, (unsigned)net->training);
+    sc_put_u8(&w, (unsigned)net->loss);
+    sc_put_f32(&w, net->label_smoothing);
+    sc_put_u32(&w, (uint32_t)net->n_loss_weights);
+    sc_put_f32s(&w, net->loss_weights, (size_t)net->n_loss_weights);
     sc_put_u64(&w, net->n_params);
     sc_put_u64(&w, net->n_state);
     sc_put_f32s(&w, net->params, net->n_params);
@@ -153,6 +158,31 @@ static sc_status read_settings(sc_rbuf *r, sc_net *net, const char *fn)
     return SC_OK;
 }
 
+/* The loss record (version 4): u8 kind, f32 smoothing, u32 K, f32[K]
+ * class weights, set through sc_net_set_loss, which range-checks. */
+static sc_status read_loss(sc_rbuf *r, sc_net *net, const char *fn)
+{
+    unsigned kind = sc_get_u8(r);
+    float eps = sc_get_f32(r);
+    uint32_t k = sc_get_u32(r);
+    if (r->failed || (size_t)k > sc_remaining(r) / 4)
+        return sc_fail(SC_ERR_FORMAT, "%s: bad loss record", fn);
+    float *w = NULL;
+    if (k && (w = malloc((size_t)k * sizeof *w)) == NULL)
+        return sc_fail(SC_ERR_NOMEM, "%s: out of memory", fn);
+    sc_get_f32s(r, w, k);
+    sc_loss_desc d = SC_LOSS_DESC_INIT((sc_loss)kind);
+    d.class_weights = w;
+    d.n_class_weights = (int)k;
+    d.label_smoothing = eps;
+    sc_status st = r->failed || k > (uint32_t)INT32_MAX ? SC_ERR_FORMAT
+                                                        : sc_net_set_loss(net, &d);
+    free(w);
+    if (st != SC_OK)
+        return sc_fail(SC_ERR_FORMAT, "%s: bad loss record", fn);
+    return SC_OK;
+}
+
 /* A constant map record: u8 flag, then c*h*w floats when 1. */
 static sc_status read_map(sc_rbuf *r, const sc_node *nd, float **map,
                           const char *fn)
@@ -228,6 +258,8 @@ SC_API sc_status sc_checkpoint_load_v2(const char *path, sc_net **net_out,
                            &lim, &net, fn);
     if (st == SC_OK)
         st = read_settings(&r, net, fn);
+    if (st == SC_OK && version >= 4)
+        st = read_loss(&r, net, fn);
     if (st == SC_OK)
         st = read_state(&r, net, version, fn);
     if (st == SC_OK) {

@@ -11,21 +11,17 @@
 #include "quant/quantizer.h"
 
 static sc_status check_args(sc_net *net, const float *x, int n,
-                            const int32_t *labels, const char *fn)
+                            const int32_t *labels, const float *targets,
+                            const char *fn)
 {
     SC_CHECK_NULL(net, fn);
     SC_CHECK_NULL(x, fn);
-    SC_CHECK_NULL(labels, fn);
     if (!net->initialized || net->n_nodes < 2)
         return sc_fail(SC_ERR_STATE, "%s: the net is not initialised", fn);
     if (n < 1)
         return sc_fail(SC_ERR_ARG, "%s: batch %d", fn, n);
-    int k = sc_net_output_size(net);
-    for (int i = 0; i < n; i++)
-        if (labels[i] < 0 || labels[i] >= k)
-            return sc_fail(SC_ERR_LABEL, "%s: label %d of sample %d", fn,
-                           labels[i], i);
-    return sc_plan(net, n);
+    sc_status st = sc_loss_check(net, labels, targets, n, fn);
+    return st != SC_OK ? st : sc_plan(net, n);
 }
 
 /* Points the input node's dy at dx (or back to NULL), and with it the dy
@@ -43,19 +39,20 @@ static void set_input_dy(sc_net *net, float *dx)
 
 /* L = the task loss + gamma Q on the planned batch at net->input. */
 static double eval_loss(sc_net *net, int n, const int32_t *labels,
-                        float *dlogits)
+                        const float *targets, float *dlogits)
 {
     sc_forward(net, n);
-    double task = sc_task_loss(net, labels, n, dlogits, NULL);
+    double task = sc_task_loss(net, labels, targets, n, dlogits, NULL);
     sc_liveness(net);
     return task + net->gamma * sc_size_loss(net, 0);
 }
 
 sc_status sc_grad_loss(sc_net *net, const float *x, int n,
-                       const int32_t *labels, double *loss, float *dparams,
+                       const int32_t *labels, const float *targets,
+                       double *loss, float *dparams,
                        float *dx)
 {
-    sc_status st = check_args(net, x, n, labels, "sc_grad_loss");
+    sc_status st = check_args(net, x, n, labels, targets, "sc_grad_loss");
     if (st != SC_OK)
         return st;
     net->input = x;
@@ -63,7 +60,7 @@ sc_status sc_grad_loss(sc_net *net, const float *x, int n,
     int want_grad = dparams != NULL || dx != NULL;
     if (want_grad)
         sc_zero_dy(net, n);
-    double l = eval_loss(net, n, labels, want_grad ? last->dy : NULL);
+    double l = eval_loss(net, n, labels, targets, want_grad ? last->dy : NULL);
     if (loss)
         *loss = l;
     if (!want_grad)
@@ -99,14 +96,14 @@ static void compare(sc_gc_result *res, double a, double num, double floor,
 }
 
 /* Central difference of L in the float *v (restored exactly). */
-static double numeric(sc_net *net, int n, const int32_t *labels, float *v,
-                      double eps)
+static double numeric(sc_net *net, int n, const int32_t *labels,
+                      const float *targets, float *v, double eps)
 {
     float orig = *v, up = (float)(orig + eps), down = (float)(orig - eps);
     *v = up;
-    double lp = eval_loss(net, n, labels, NULL);
+    double lp = eval_loss(net, n, labels, targets, NULL);
     *v = down;
-    double lm = eval_loss(net, n, labels, NULL);
+    double lm = eval_loss(net, n, labels, targets, NULL);
     *v = orig;
     return (lp - lm) / ((double)up - (double)down);
 }
@@ -130,7 +127,8 @@ static size_t spread(size_t j, size_t m, size_t len)
 }
 
 sc_status sc_grad_compare(sc_net *net, const float *x, int n,
-                          const int32_t *labels, const float *dparams,
+                          const int32_t *labels, const float *targets,
+                          const float *dparams,
                           const float *dx, const sc_gc_opts *opts,
                           sc_gc_result *res)
 {
@@ -146,7 +144,7 @@ sc_status sc_grad_compare(sc_net *net, const float *x, int n,
         o.floor = 1e-2;
     if (!o.skip_input)
         SC_CHECK_NULL(dx, fn);
-    sc_status st = check_args(net, x, n, labels, fn);
+    sc_status st = check_args(net, x, n, labels, targets, fn);
     if (st != SC_OK)
         return st;
     size_t nx = (size_t)n * sc_node_size(&net->nodes[0]);
@@ -157,7 +155,7 @@ sc_status sc_grad_compare(sc_net *net, const float *x, int n,
     net->input = xb;
 
     sc_gc_result r = {0};
-    r.loss = eval_loss(net, n, labels, NULL);
+    r.loss = eval_loss(net, n, labels, targets, NULL);
     size_t np = net->n_params;
     for (int i = 0; i < net->n_nodes; i++) {
         sc_node *nd = &net->nodes[i];
@@ -168,7 +166,8 @@ sc_status sc_grad_compare(sc_net *net, const float *x, int n,
             size_t m = sample_count(len, o.max_params, np);
             for (size_t j = 0; j < m; j++) {
                 size_t at = nd->poff[s] + spread(j, m, len);
-                double num = numeric(net, n, labels, &net->params[at], o.eps);
+                double num = numeric(net, n, labels, targets,
+                                     &net->params[at], o.eps);
                 compare(&r, dparams[at], num, o.floor, 0, at);
             }
         }
@@ -177,7 +176,7 @@ sc_status sc_grad_compare(sc_net *net, const float *x, int n,
         size_t m = (o.max_inputs && nx > o.max_inputs) ? o.max_inputs : nx;
         for (size_t j = 0; j < m; j++) {
             size_t at = spread(j, m, nx);
-            double num = numeric(net, n, labels, &xb[at], o.eps);
+            double num = numeric(net, n, labels, targets, &xb[at], o.eps);
             compare(&r, dx[at], num, o.floor, 1, at);
         }
     }
@@ -188,13 +187,14 @@ sc_status sc_grad_compare(sc_net *net, const float *x, int n,
 }
 
 sc_status sc_grad_check(sc_net *net, const float *x, int n,
-                        const int32_t *labels, const sc_gc_opts *opts,
+                        const int32_t *labels, const float *targets,
+                        const sc_gc_opts *opts,
                         sc_gc_result *res)
 {
     const char *fn = "sc_grad_check";
     SC_CHECK_NULL(net, fn);
     SC_CHECK_NULL(res, fn);
-    sc_status st = check_args(net, x, n, labels, fn);
+    sc_status st = check_args(net, x, n, labels, targets, fn);
     if (st != SC_OK)
         return st;
     size_t nx = (size_t)n * sc_node_size(&net->nodes[0]);
@@ -206,9 +206,9 @@ sc_status sc_grad_check(sc_net *net, const float *x, int n,
         free(dx);
         return sc_fail(SC_ERR_NOMEM, "%s: out of memory", fn);
     }
-    st = sc_grad_loss(net, x, n, labels, NULL, dp, dx);
+    st = sc_grad_loss(net, x, n, labels, targets, NULL, dp, dx);
     if (st == SC_OK)
-        st = sc_grad_compare(net, x, n, labels, dp, dx, opts, res);
+        st = sc_grad_compare(net, x, n, labels, targets, dp, dx, opts, res);
     free(dp);
     free(dx);
     return st;

@@ -2,10 +2,11 @@
  * finite differences (kann's kad_check_grad). Internal tooling for tests:
  * not exported.
  *
- * The loss is the training loss L = xent(logits, labels) + gamma * Q, with
- * the net in its current mode (training: batch statistics; eval: running
+ * The loss is the training loss L = task(logits, labels or targets) +
+ * gamma * Q with the net's loss setting (sc_net_set_loss; not the host's),
+ * in the net's current mode (training: batch statistics; eval: running
  * statistics), computed by the same internal calls as sc_net_train_step()
- * (sc_plan, sc_forward, sc_xent, sc_backward, sc_size_loss) but without the
+ * (sc_plan, sc_forward, sc_task_loss, sc_backward, sc_size_loss) but without the
  * optimizer update and without committing running statistics: the net's
  * parameters and state are left exactly as they were.
  *
@@ -41,25 +42,29 @@ typedef struct sc_gc_result {
 } sc_gc_result;
 
 /* L (task + gamma Q) of net on the batch x (n samples, c*h*w floats each)
- * in the net's current mode. When dparams (n_params floats) or dx (n*c*h*w
+ * with labels or targets (n*k floats), as the net's loss takes, in the
+ * net's current mode. When dparams (n_params floats) or dx (n*c*h*w
  * floats) is not NULL, also the analytic gradients. Needs an initialised
  * net; changes neither parameters nor running statistics. */
 sc_status sc_grad_loss(sc_net *net, const float *x, int n,
-                       const int32_t *labels, double *loss, float *dparams,
+                       const int32_t *labels, const float *targets,
+                       double *loss, float *dparams,
                        float *dx);
 
 /* Compares the given analytic gradients (dx may be NULL when
  * opts->skip_input) with central differences (L(p+eps) - L(p-eps)) / 2eps
  * over the sampled elements. Parameters and x are restored exactly. */
 sc_status sc_grad_compare(sc_net *net, const float *x, int n,
-                          const int32_t *labels, const float *dparams,
+                          const int32_t *labels, const float *targets,
+                          const float *dparams,
                           const float *dx, const sc_gc_opts *opts,
                           sc_gc_result *res);
 
 /* sc_grad_loss then sc_grad_compare: res->max_err is the verdict (callers
  * typically require max_err <= 1e-2). */
 sc_status sc_grad_check(sc_net *net, const float *x, int n,
-                        const int32_t *labels, const sc_gc_opts *opts,
+                        const int32_t *labels, const float *targets,
+                        const sc_gc_opts *opts,
                         sc_gc_result *res);
 
 #endif

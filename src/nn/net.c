@@ -62,6 +62,8 @@ SC_API void sc_net_free(sc_net *net)
     free(net->grads);
     free(net->state);
     free(net->live);
+    free(net->loss_weights);
+    free(net->host_x);
     sc_plan_free(net);
     sc_pool_free(net->pool);
     free(net);
@@ -165,6 +167,7 @@ SC_API sc_status sc_net_set_params(sc_net *net, const float *src, size_t count)
             return sc_fail(SC_ERR_NONFINITE,
                            "sc_net_set_params: element %zu is not finite", i);
     memcpy(net->params, src, count * sizeof(float));
+    net->host_n = 0;
     return SC_OK;
 }
 
@@ -219,6 +222,7 @@ SC_API sc_status sc_net_set_param(sc_net *net, sc_param p, double v)
                        "sc_net_set_param: value %g is out of range for "
                        "parameter %d",
                        v, (int)p);
+    net->host_n = 0;
     return SC_OK;
 }
 
@@ -254,6 +258,7 @@ SC_API sc_status sc_net_set_threads(sc_net *net, int threads)
     net->pool = pool;
     net->threads = threads;
     net->plan_dirty = 1; /* scratch is per thread */
+    net->host_n = 0;
     sc_blas_single_thread();
     return SC_OK;
 }
@@ -262,5 +267,6 @@ SC_API sc_status sc_net_set_training(sc_net *net, int training)
 {
     SC_CHECK_NULL(net, "sc_net_set_training");
     net->training = training != 0;
+    net->host_n = 0;
     return SC_OK;
 }

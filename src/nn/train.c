@@ -1,6 +1,8 @@
 /* train.c -- inference and the training step: forward, loss, backward,
  * update. Everything that can fail is checked before anything changes. */
 #include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -32,26 +34,13 @@ SC_API sc_status sc_net_forward(sc_net *net, const sc_tensor *x,
     return SC_OK;
 }
 
-static sc_status check_labels(const int32_t *labels, int n, int k)
+/* What every step checks first: the optimizer is the net's and has steps
+ * left, stats (when given) has its size set. */
+static sc_status step_args(const sc_net *net, const sc_optimizer *opt,
+                           const sc_step_stats *stats, const char *fn)
 {
-    for (int i = 0; i < n; i++)
-        if (labels[i] < 0 || labels[i] >= k)
-            return sc_fail(SC_ERR_LABEL,
-                           "sc_net_train_step: label %d of sample %d is not in "
-                           "[0, %d)",
-                           labels[i], i, k);
-    return SC_OK;
-}
-
-SC_API sc_status sc_net_train_step(sc_net *net, sc_optimizer *opt,
-                                   const sc_tensor *x, const int32_t *labels,
-                                   sc_step_stats *stats)
-{
-    const char *fn = "sc_net_train_step";
     SC_CHECK_NULL(net, fn);
     SC_CHECK_NULL(opt, fn);
-    SC_CHECK_NULL(x, fn);
-    SC_CHECK_NULL(labels, fn);
     if (opt->net != net)
         return sc_fail(SC_ERR_ARG, "%s: the optimizer belongs to another net",
                        fn);
@@ -61,22 +50,47 @@ SC_API sc_status sc_net_train_step(sc_net *net, sc_optimizer *opt,
     if (stats && (stats->size < sizeof(size_t) || stats->size > 4096))
         return sc_fail(SC_ERR_ARG, "%s: stats->size must be set to "
                        "sizeof(sc_step_stats)", fn);
-    int n, k = sc_net_output_size(net);
-    sc_status st = sc_check_input(net, x, &n, fn);
-    if (st != SC_OK || (st = check_labels(labels, n, k)) != SC_OK ||
-        (st = sc_plan(net, n)) != SC_OK)
-        return st;
+    return SC_OK;
+}
 
-    int mode = net->training;
-    net->training = 1;
-    net->input = x->data;
-    net->drop_step = opt->t + 1; /* dropout's masks of this step */
-    sc_forward(net, n);
-    net->drop_step = 0;
-    sc_node *last = &net->nodes[net->n_nodes - 1];
-    sc_zero_dy(net, n);
-    int correct;
-    double task = sc_task_loss(net, labels, n, last->dy, &correct);
+/* 1 when t is an n x k tensor (any rank with n rows of k floats). */
+static int rows_of(const sc_tensor *t, int n, int k)
+{
+    return t->ndim >= 1 && t->shape[0] == n &&
+           t->numel == (size_t)n * (size_t)k;
+}
+
+/* The batch's labels or targets against the net's loss and the batch of
+ * n (sc_loss_check, after the targets' shape). */
+static sc_status check_targets(const sc_net *net, const int32_t *labels,
+                               const sc_tensor *targets, int n,
+                               const char *fn)
+{
+    int k = sc_net_output_size(net);
+    if (targets && sc_losses[net->loss].input == SC_LOSS_IN_FLOATS &&
+        !rows_of(targets, n, k))
+        return sc_fail(SC_ERR_SHAPE, "%s: targets must be %d x %d floats", fn,
+                       n, k);
+    return sc_loss_check(net, labels, targets ? targets->data : NULL, n, fn);
+}
+
+/* The rest of every step once the training-mode forward of the batch of n
+ * at net->input has run and dL/dz is in the last node's dy: the size loss
+ * gamma Q added to the task loss, the finite checks, backward, update,
+ * statistics, the automatic compress and progress. Puts net->training
+ * back to mode. Nothing changes on failure. */
+/* Dropout's counter for the training step being taken (net.h's
+ * drop_step): the net's optimizer's step count + 1, which checkpoints
+ * keep, so a resumed run draws the masks the whole run would have. */
+static uint64_t drop_counter(const sc_net *net)
+{
+    return (net->opt ? sc_optimizer_steps(net->opt) : 0) + 1;
+}
+
+static sc_status step_finish(sc_net *net, sc_optimizer *opt, int n, int mode,
+                             double task, double acc, sc_step_stats *stats,
+                             const char *fn)
+{
     sc_liveness(net);
     double q = sc_size_loss(net, 0);
     double loss = task + net->gamma * q;
@@ -85,11 +99,13 @@ SC_API sc_status sc_net_train_step(sc_net *net, sc_optimizer *opt,
         return sc_fail(SC_ERR_DIVERGED, "%s: the loss is not finite (%g)", fn,
                        loss);
     }
-    if ((st = sc_commit_check(net)) != SC_OK) {
+    sc_status st = sc_commit_check(net);
+    if (st != SC_OK) {
         net->training = mode;
         return sc_fail(st, "%s: %s; nothing was updated", fn, sc_last_error());
     }
-    net->drop_step = opt->t + 1;
+    net->host_n = 0; /* backward overwrites what a kept forward left */
+    net->drop_step = drop_counter(net);
     sc_backward(net, n);
     net->drop_step = 0;
     sc_size_loss(net, 1);
@@ -110,7 +126,7 @@ SC_API sc_status sc_net_train_step(sc_net *net, sc_optimizer *opt,
     sc_quant_clamp_ranges(net);
 
     if (stats) {
-        sc_step_stats s = {stats->size, loss, task, q, (double)correct / n};
+        sc_step_stats s = {stats->size, loss, task, q, acc, (int)net->loss};
         memcpy(stats, &s, stats->size < sizeof s ? stats->size : sizeof s);
     }
     /* The step is done and stays done: a compress that fails (out of
@@ -119,6 +135,161 @@ SC_API sc_status sc_net_train_step(sc_net *net, sc_optimizer *opt,
         ++net->steps_since_compress >= (uint64_t)net->compress_every &&
         sc_net_compress(net, NULL) == SC_OK)
         net->steps_since_compress = 0;
-    sc_progress_step(net, opt->t, n, loss, task, q, (double)correct / n);
+    sc_progress_step(net, opt->t, n, loss, task, q, acc);
     return SC_OK;
+}
+
+/* A step of a loss the library computes, on checked-for-NULL x. */
+static sc_status train_step(sc_net *net, sc_optimizer *opt,
+                            const sc_tensor *x, const int32_t *labels,
+                            const sc_tensor *targets, sc_step_stats *stats,
+                            const char *fn)
+{
+    int n;
+    sc_status st = step_args(net, opt, stats, fn);
+    if (st != SC_OK || (st = sc_check_input(net, x, &n, fn)) != SC_OK ||
+        (st = check_targets(net, labels, targets, n, fn)) != SC_OK ||
+        (st = sc_plan(net, n)) != SC_OK)
+        return st;
+    int mode = net->training;
+    net->training = 1;
+    net->input = x->data;
+    net->drop_step = drop_counter(net);
+    sc_forward(net, n);
+    net->drop_step = 0;
+    sc_zero_dy(net, n);
+    double acc;
+    double task = sc_task_loss(net, labels, targets ? targets->data : NULL, n,
+                               net->nodes[net->n_nodes - 1].dy, &acc);
+    return step_finish(net, opt, n, mode, task, acc, stats, fn);
+}
+
+SC_API sc_status sc_net_train_step(sc_net *net, sc_optimizer *opt,
+                                   const sc_tensor *x, const int32_t *labels,
+                                   sc_step_stats *stats)
+{
+    const char *fn = "sc_net_train_step";
+    SC_CHECK_NULL(net, fn);
+    SC_CHECK_NULL(opt, fn);
+    SC_CHECK_NULL(x, fn);
+    SC_CHECK_NULL(labels, fn);
+    return train_step(net, opt, x, labels, NULL, stats, fn);
+}
+
+/* b's fields (those past b->size NULL), x not NULL. */
+static sc_status read_batch(const sc_batch *b, sc_batch *out, const char *fn)
+{
+    SC_CHECK_NULL(b, fn);
+    size_t need = offsetof(sc_batch, x) + sizeof b->x;
+    if (b->size < need || b->size > 4096)
+        return sc_fail(SC_ERR_ARG, "%s: b->size must be set to "
+                       "sizeof(sc_batch)", fn);
+    sc_batch d = SC_BATCH_INIT;
+    memcpy(&d, b, b->size < sizeof d ? b->size : sizeof d);
+    SC_CHECK_NULL(d.x, fn);
+    *out = d;
+    return SC_OK;
+}
+
+SC_API sc_status sc_net_train_step_v2(sc_net *net, sc_optimizer *opt,
+                                      const sc_batch *b, sc_step_stats *stats)
+{
+    const char *fn = "sc_net_train_step_v2";
+    SC_CHECK_NULL(net, fn);
+    SC_CHECK_NULL(opt, fn);
+    sc_batch d;
+    sc_status st = read_batch(b, &d, fn);
+    if (st != SC_OK)
+        return st;
+    return train_step(net, opt, d.x, d.labels, d.targets, stats, fn);
+}
+
+SC_API sc_status sc_net_eval_loss(sc_net *net, const sc_batch *b,
+                                  double *task_loss, double *accuracy)
+{
+    const char *fn = "sc_net_eval_loss";
+    SC_CHECK_NULL(net, fn);
+    SC_CHECK_NULL(task_loss, fn);
+    sc_batch d;
+    int n;
+    sc_status st = read_batch(b, &d, fn);
+    if (st != SC_OK || (st = sc_check_input(net, d.x, &n, fn)) != SC_OK ||
+        (st = check_targets(net, d.labels, d.targets, n, fn)) != SC_OK ||
+        (st = sc_plan(net, n)) != SC_OK)
+        return st;
+    net->input = d.x->data;
+    sc_forward(net, n);
+    double acc;
+    *task_loss = sc_task_loss(net, d.labels, d.targets ? d.targets->data : NULL,
+                              n, NULL, &acc);
+    if (accuracy)
+        *accuracy = acc;
+    return SC_OK;
+}
+
+SC_API sc_status sc_net_train_forward(sc_net *net, const sc_tensor *x,
+                                      sc_tensor *logits)
+{
+    const char *fn = "sc_net_train_forward";
+    SC_CHECK_NULL(net, fn);
+    SC_CHECK_NULL(x, fn);
+    SC_CHECK_NULL(logits, fn);
+    int n, k = sc_net_output_size(net);
+    sc_status st = sc_check_input(net, x, &n, fn);
+    if (st != SC_OK)
+        return st;
+    if (net->loss != SC_LOSS_HOST)
+        return sc_fail(SC_ERR_STATE, "%s: the net's loss is %s, not "
+                       "SC_LOSS_HOST", fn, sc_losses[net->loss].name);
+    if (!rows_of(logits, n, k))
+        return sc_fail(SC_ERR_SHAPE, "%s: logits must hold %d x %d floats",
+                       fn, n, k);
+    if (x->numel > net->host_x_cap) {
+        float *p = realloc(net->host_x, x->numel * sizeof *p);
+        if (p == NULL)
+            return sc_fail(SC_ERR_NOMEM, "%s: out of memory", fn);
+        net->host_x = p;
+        net->host_x_cap = x->numel;
+    }
+    if ((st = sc_plan(net, n)) != SC_OK)
+        return st;
+    memcpy(net->host_x, x->data, x->numel * sizeof(float));
+    int mode = net->training;
+    net->training = 1;
+    net->input = net->host_x;
+    net->drop_step = drop_counter(net);
+    sc_forward(net, n);
+    net->drop_step = 0;
+    net->training = mode;
+    memcpy(logits->data, net->nodes[net->n_nodes - 1].y,
+           (size_t)n * (size_t)k * sizeof(float));
+    net->host_n = n;
+    return SC_OK;
+}
+
+SC_API sc_status sc_net_train_backward(sc_net *net, sc_optimizer *opt,
+                                       const sc_tensor *dlogits,
+                                       double host_loss, sc_step_stats *stats)
+{
+    const char *fn = "sc_net_train_backward";
+    SC_CHECK_NULL(dlogits, fn);
+    sc_status st = step_args(net, opt, stats, fn);
+    if (st != SC_OK)
+        return st;
+    int n = net->host_n, k = sc_net_output_size(net);
+    if (n == 0)
+        return sc_fail(SC_ERR_STATE, "%s: no training forward is kept: call "
+                       "sc_net_train_forward() first (running or changing "
+                       "the net in between drops it)", fn);
+    if (!rows_of(dlogits, n, k))
+        return sc_fail(SC_ERR_SHAPE, "%s: dlogits must be %d x %d floats, as "
+                       "the forward's logits", fn, n, k);
+    if (!sc_all_finite(dlogits->data, dlogits->numel))
+        return sc_fail(SC_ERR_NONFINITE, "%s: dlogits holds NaN or Inf", fn);
+    int mode = net->training;
+    net->training = 1;
+    sc_zero_dy(net, n);
+    memcpy(net->nodes[net->n_nodes - 1].dy, dlogits->data,
+           dlogits->numel * sizeof(float));
+    return step_finish(net, opt, n, mode, host_loss, 0.0, stats, fn);
 }

@@ -196,32 +196,48 @@ sc_status sc_weighted_op(sc_net *net, sc_node *nd, sc_op_action action, sc_op_fn
  * training-mode map when the layer has one, else its eval-mode map. */
 const float *sc_layer_cbias(const sc_net *net, const sc_node *nd);
 
-/* Softmax cross-entropy over logits [n, k] with integer labels: returns the
- * mean loss, writes probabilities to probs, (probs - onehot) / n to dlogits
- * (when not NULL) and the number of correct argmax predictions. */
-double sc_xent(const float *logits, const int32_t *labels, int n, int k,
-               float *probs, float *dlogits, int *correct);
-
-/* ---- losses (loss.c): one table, like the ops' ---- */
-/* What a loss reads: the last node's output z [n, k], the targets, and
- * n * k floats of scratch (the softmax's probabilities). */
+/* ---- losses (loss.c, xent.c): one table, like the ops' ---- */
+/* What a loss reads: the last node's output z [n, k], its targets (labels,
+ * or floats [n, k]), the net's class weights (k, or NULL) and smoothing,
+ * and n * k floats of scratch (the softmax's probabilities). */
 typedef struct sc_loss_batch {
     const float *z;
     const int32_t *labels;
+    const float *targets;
     int n, k;
     float *scratch;
+    const float *weights;
+    float smoothing;
 } sc_loss_batch;
-/* The mean loss of the batch; dL/dz into dz when not NULL; *correct (when
- * not NULL) the samples whose argmax is their label. */
-typedef double (*sc_loss_fn)(const sc_loss_batch *b, float *dz, int *correct);
+/* The loss of the batch; dL/dz into dz when not NULL; *accuracy (when not
+ * NULL) as sc_step_stats documents it for the loss. */
+typedef double (*sc_loss_fn)(const sc_loss_batch *b, float *dz,
+                             double *accuracy);
+/* What a loss's targets are. */
+typedef enum sc_loss_input {
+    SC_LOSS_IN_LABELS, /* ints in [0, k) */
+    SC_LOSS_IN_FLOATS, /* floats [n, k] in [tmin, tmax] */
+    SC_LOSS_IN_HOST    /* none: the host hands dL/dz to backward */
+} sc_loss_input;
 typedef struct sc_loss_def {
     const char *name;
-    sc_loss_fn fn;
+    sc_loss_input input;
+    float tmin, tmax;
+    sc_loss_fn fn; /* NULL for the host's */
 } sc_loss_def;
-extern const sc_loss_def sc_losses[SC_LOSS_KIND_COUNT];
-/* The net's loss (net->loss) on the planned batch of n at its last node. */
-double sc_task_loss(sc_net *net, const int32_t *labels, int n, float *dz,
-                    int *correct);
+extern const sc_loss_def sc_losses[SC_LOSS_COUNT];
+/* Softmax cross-entropy with the batch's class weights and smoothing
+ * (xent.c): probabilities into b->scratch. */
+double sc_xent(const sc_loss_batch *b, float *dz, double *accuracy);
+/* SC_OK when labels / targets (n * k floats) are what the net's loss takes
+ * (the other NULL) and in range: SC_ERR_ARG, SC_ERR_LABEL, SC_ERR_NONFINITE
+ * with fn's message otherwise; SC_ERR_STATE for the host's loss. */
+sc_status sc_loss_check(const sc_net *net, const int32_t *labels,
+                        const float *targets, int n, const char *fn);
+/* The net's loss (net->loss) on the planned batch of n at its last node,
+ * on checked targets. */
+double sc_task_loss(sc_net *net, const int32_t *labels, const float *targets,
+                    int n, float *dz, double *accuracy);
 
 /* Thread t's op scratch (net->scratch_per_thread floats). */
 static inline float *sc_thread_scratch(const sc_net *net, int t)

@@ -70,6 +70,7 @@ SC_API sc_status sc_net_quantize(sc_net *net, int id)
         }
         sc_params_offsets(net, &np, &ns);
     } else {
+        net->host_n = 0;
         net->n0 = 0;
         for (int i = 0; i < nn; i++) {
             sc_node *nd = &net->nodes[i];
@@ -146,6 +147,7 @@ SC_API sc_status sc_net_set_quant(sc_net *net, int id, const float *b,
         memcpy(sc_node_param(net, nd, P_QB), b, count * sizeof(float));
     if (e)
         memcpy(sc_node_param(net, nd, P_QE), e, count * sizeof(float));
+    net->host_n = 0;
     return SC_OK;
 }
 
