@@ -68,6 +68,8 @@ LAYERS = {"input": 0, "dense": 1, "conv2d": 2, "batchnorm": 3, "relu": 4,
 BIAS, BN_AFFINE, BN_BATCH_STATS, POOL_COUNT_PAD = 1, 2, 4, 8
 MAX_LAYER_INPUTS = 16
 #: sc_layer_slot: a layer's parameters and running statistics by name
+#: sc_loss: the task losses (see :meth:`Net.set_loss`)
+LOSSES = {"softmax_xent": 0, "mse": 1, "bce_logits": 2, "host": 3}
 SLOTS = {"weight": 0, "bias": 1, "norm_scale": 2, "norm_shift": 3,
          "running_mean": 4, "running_var": 5}
 
@@ -89,7 +91,19 @@ class SelfCompressError(Exception):
 class _StepStats(ctypes.Structure):
     _fields_ = [("size", ctypes.c_size_t), ("loss", ctypes.c_double),
                 ("task_loss", ctypes.c_double), ("size_loss", ctypes.c_double),
-                ("accuracy", ctypes.c_double)]
+                ("accuracy", ctypes.c_double), ("loss_kind", ctypes.c_int)]
+
+
+class _LossDesc(ctypes.Structure):
+    _fields_ = [("size", ctypes.c_size_t), ("kind", ctypes.c_int),
+                ("class_weights", ctypes.c_void_p),
+                ("n_class_weights", ctypes.c_int),
+                ("label_smoothing", ctypes.c_float)]
+
+
+class _Batch(ctypes.Structure):
+    _fields_ = [("size", ctypes.c_size_t), ("x", ctypes.c_void_p),
+                ("labels", ctypes.c_void_p), ("targets", ctypes.c_void_p)]
 
 
 class _LayerDesc(ctypes.Structure):
@@ -151,9 +165,10 @@ def _struct_dict(s):
 class StepStats:
     """What one training step measured (sc_step_stats)."""
     loss: float       #: task_loss + gamma * size_loss
-    task_loss: float  #: mean softmax cross-entropy
+    task_loss: float  #: the net's loss on the batch (see :data:`LOSSES`)
     size_loss: float  #: Q, average bits per original weight
-    accuracy: float   #: fraction of the batch classified right
+    accuracy: float   #: fraction classified right (BCE: signs; else 0)
+    loss_kind: str = "softmax_xent"  #: which loss task_loss is
 
 
 # ---- loading ----------------------------------------------------------------
@@ -208,6 +223,11 @@ def _declare(lib):
         "sc_net_global_maxpool": (st, [P, I, c.POINTER(I)]),
         "sc_net_flatten": (st, [P, I, c.POINTER(I)]),
         "sc_net_add": (st, [P, I, I, c.POINTER(I)]),
+        "sc_net_set_loss": (st, [P, c.POINTER(_LossDesc)]),
+        "sc_net_train_step_v2": (st, [P, P, c.POINTER(_Batch),
+                                      c.POINTER(_StepStats)]),
+        "sc_net_train_forward": (st, [P, P, P]),
+        "sc_net_train_backward": (st, [P, P, P, D, c.POINTER(_StepStats)]),
         "sc_net_layer_param_shape": (st, [P, I, I, c.POINTER(c.c_int64),
                                           c.POINTER(I)]),
         "sc_net_get_layer_param": (st, [P, I, I, P, S]),
@@ -631,19 +651,75 @@ class Net(_OwnedContext):
     def _wrap(self, x):
         return x if isinstance(x, Tensor) else Tensor(x, self._lib)
 
-    def train_step(self, opt, x, labels):
+    def set_loss(self, kind, class_weights=None, label_smoothing=0.0):
+        """The net's task loss: a name of :data:`LOSSES`. Class weights
+        (one per output) and label smoothing go with "softmax_xent" only,
+        as PyTorch's CrossEntropyLoss(weight=, label_smoothing=)."""
+        if kind not in LOSSES:
+            raise ValueError("set_loss: unknown loss %r (one of %s)"
+                             % (kind, ", ".join(sorted(LOSSES))))
+        d = _LossDesc(size=ctypes.sizeof(_LossDesc), kind=LOSSES[kind],
+                      label_smoothing=float(label_smoothing))
+        w = None
+        if class_weights is not None:
+            w = as_float32(class_weights).ravel()
+            d.class_weights = w.ctypes.data_as(ctypes.c_void_p)
+            d.n_class_weights = w.size
+        self._call("sc_net_set_loss", ctypes.byref(d))  # the weights are copied
+
+    @staticmethod
+    def _stats(s):
+        kind = {v: k for k, v in LOSSES.items()}.get(s.loss_kind, "?")
+        return StepStats(s.loss, s.task_loss, s.size_loss, s.accuracy, kind)
+
+    def train_step(self, opt, x, labels=None, targets=None):
         """One step on a batch x (N x c x h x w; read in place when
         C-contiguous float32, else copied) with labels (N ints; copied
-        unless C-contiguous int32). Returns StepStats."""
+        unless C-contiguous int32) for softmax cross-entropy, or float
+        targets (N x outputs) for "mse" and "bce_logits". Returns
+        StepStats."""
+        if (labels is None) == (targets is None):
+            raise ValueError("train_step: give labels or targets (one)")
         t = self._wrap(x)
-        y = _labels(labels, t.array.shape[0])
+        n = t.array.shape[0]
+        b = _Batch(size=ctypes.sizeof(_Batch), x=t.handle.value)
+        keep = []
+        if labels is not None:
+            y = _labels(labels, n)
+            keep.append(y)
+            b.labels = y.ctypes.data_as(ctypes.c_void_p)
+        else:
+            tt = self._wrap(as_float32(targets).reshape(n, -1))
+            keep.append(tt)
+            b.targets = tt.handle.value
         s = _StepStats(size=ctypes.sizeof(_StepStats))
-        st = self._lib.sc_net_train_step(
-            self._h, opt._h, t.handle, y.ctypes.data_as(ctypes.c_void_p),
-            ctypes.byref(s))
+        st = self._lib.sc_net_train_step_v2(self._h, opt._h, ctypes.byref(b),
+                                            ctypes.byref(s))
         self._raise_callback_error()
-        _check(self._lib, st, "sc_net_train_step")
-        return StepStats(s.loss, s.task_loss, s.size_loss, s.accuracy)
+        _check(self._lib, st, "sc_net_train_step_v2")
+        return self._stats(s)
+
+    def train_forward(self, x):
+        """With set_loss("host"): the training forward of x; returns the
+        logits, for the host to compute its loss and dL/dlogits."""
+        t = self._wrap(x)
+        out = Tensor(np.empty((t.array.shape[0], self.output_size),
+                              np.float32), self._lib)
+        self._call("sc_net_train_forward", t.handle, out.handle)
+        return out.array
+
+    def train_backward(self, opt, dlogits, loss):
+        """The second half of a host-loss step: backward from dL/dlogits
+        (the forward's N x outputs), the size loss added, the update.
+        ``loss`` is the host's loss value, reported back. Returns
+        StepStats."""
+        g = self._wrap(as_float32(dlogits))
+        s = _StepStats(size=ctypes.sizeof(_StepStats))
+        st = self._lib.sc_net_train_backward(self._h, opt._h, g.handle,
+                                             float(loss), ctypes.byref(s))
+        self._raise_callback_error()
+        _check(self._lib, st, "sc_net_train_backward")
+        return self._stats(s)
 
     def forward(self, x):
         """Logits (N x outputs, a new array) of x in the net's current mode

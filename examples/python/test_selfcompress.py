@@ -268,6 +268,50 @@ class TestBinding(unittest.TestCase):
         with self.assertRaises(ValueError):
             net.get_layer_param(a, "gamma")
 
+    def test_losses(self):
+        """Float targets train a regressor (MSE) and a multi-label net
+        (BCE); the host's loss, given softmax cross-entropy's gradient,
+        takes the library's own step."""
+        x, y = self.train_x[:64], self.train_y[:64]
+        onehot = np.eye(K, dtype=np.float32)[y]
+        for kind in ("mse", "bce_logits"):
+            net = build(gamma=0.0)
+            net.set_loss(kind)
+            opt = net.optimizer("adam")
+            first = net.train_step(opt, x, targets=onehot)
+            self.assertEqual(first.loss_kind, kind)
+            for _ in range(30):
+                st = net.train_step(opt, x, targets=onehot)
+            self.assertLess(st.task_loss, 0.5 * first.task_loss)
+            with self.assertRaises(sc.SelfCompressError) as cm:
+                net.train_step(opt, x, labels=y)
+            self.assertEqual(cm.exception.status, "SC_ERR_ARG")
+        net = build()
+        net.set_loss("softmax_xent", class_weights=[1, 2, 3, 4],
+                     label_smoothing=0.1)
+        self.assertTrue(math.isfinite(
+            net.train_step(net.optimizer("sgd"), x, y).loss))
+        with self.assertRaises(sc.SelfCompressError):
+            net.set_loss("softmax_xent", class_weights=[1, 2])
+        with self.assertRaises(ValueError):
+            net.set_loss("hinge")
+        # the host's loss: dL/dz of mean softmax cross-entropy
+        a, b = build(seed=5), build(seed=5)
+        b.set_loss("host")
+        oa, ob = a.optimizer("sgd"), b.optimizer("sgd")
+        for _ in range(3):
+            sa = a.train_step(oa, x, y)
+            z = b.train_forward(x).astype(np.float64)
+            p = np.exp(z - z.max(1, keepdims=True))
+            p /= p.sum(1, keepdims=True)
+            loss = -np.log(p[np.arange(len(y)), y]).mean()
+            g = (p - np.eye(K)[y]) / len(y)
+            sb = b.train_backward(ob, g, loss)
+            self.assertAlmostEqual(sa.task_loss, sb.task_loss, places=5)
+            self.assertEqual(sb.loss_kind, "host")
+        np.testing.assert_allclose(a.get_params(), b.get_params(), rtol=1e-4,
+                                   atol=1e-5)
+
     def test_callback_exception_is_raised(self):
         net = build()
         opt = net.optimizer()
