@@ -415,7 +415,11 @@ SC_API sc_status sc_net_set_layer_param(sc_net *net, int id,
 
 /** Numeric settings of a net. Append-only. */
 typedef enum sc_param {
-    SC_PARAM_GAMMA = 0,       /**< size-loss weight (default 0) */
+    SC_PARAM_GAMMA = 0,       /**< size-loss weight (default 0). A train
+                                   step with gamma > 0 on a net with no
+                                   quantised layer warns once through the
+                                   log hook (sc_net_set_log()): nothing
+                                   would compress */
     SC_PARAM_BN_MOMENTUM = 1, /**< running-stat update rate (default 0.1) */
     SC_PARAM_BN_EPS = 2,      /**< batch-norm epsilon (default 1e-5) */
     SC_PARAM_QUANT_B0 = 3,    /**< initial bit depth (default 5; 8 before

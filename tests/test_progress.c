@@ -233,6 +233,39 @@ START_TEST(test_log_compress_and_blas)
 }
 END_TEST
 
+/* gamma > 0 on a net without a quantised layer: one warning, at the first
+ * step; none on a quantised net. */
+START_TEST(test_log_gamma_without_quantiser)
+{
+    for (int quant = 0; quant < 2; quant++) {
+        sc_net *net;
+        int id;
+        TU_OK(sc_net_create(&net, 1, 8, 8));
+        TU_OK(sc_net_conv2d(net, SC_INPUT, 4, 3, 3, 1, 1, SC_BIAS, &id));
+        TU_OK(sc_net_flatten(net, id, &id));
+        TU_OK(sc_net_dense(net, id, K, SC_BIAS, &id));
+        TU_OK(sc_net_init(net, 3));
+        if (quant)
+            TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+        TU_OK(sc_net_set_param(net, SC_PARAM_GAMMA, 0.01));
+        logged l = {0};
+        TU_OK(sc_net_set_log(net, on_log, &l));
+        int base = l.warns; /* the BLAS warning, if any */
+        sc_optimizer *opt;
+        TU_OK(sc_optimizer_create(&opt, net, SC_OPT_SGD));
+        tu_batch b = tu_batch_make(4, 1, 8, 8, K, 5);
+        for (int s = 0; s < 3; s++)
+            TU_OK(sc_net_train_step(net, opt, b.x, b.labels, NULL));
+        ck_assert_int_eq(l.warns - base, quant ? 0 : 1);
+        if (!quant)
+            ck_assert_ptr_nonnull(strstr(l.last, "no layer is quantised"));
+        tu_batch_free(&b);
+        sc_optimizer_free(opt);
+        sc_net_free(net);
+    }
+}
+END_TEST
+
 /* Hooks observe: a net trained with them is bit-identical to one without. */
 START_TEST(test_hooks_change_nothing)
 {
@@ -273,6 +306,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_epoch_records);
     tcase_add_test(tc, test_unset_and_errors);
     tcase_add_test(tc, test_log_compress_and_blas);
+    tcase_add_test(tc, test_log_gamma_without_quantiser);
     tcase_add_test(tc, test_hooks_change_nothing);
     suite_add_tcase(s, tc);
     return s;

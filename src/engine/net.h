@@ -95,6 +95,7 @@ typedef struct sc_hooks {
     int every;
     sc_log_sink log;
     int blas_checked;          /* the BLAS warning was considered */
+    int gamma_warned;          /* the gamma-without-quantiser warning went */
     int epoch_next;            /* last reported epoch + 1 */
     int stepped;               /* a train step succeeded on this net */
     double loss, task, q, acc; /* the last step's figures, when stepped */

@@ -91,6 +91,12 @@ static sc_status step_finish(sc_net *net, sc_optimizer *opt, int n, int mode,
                              double task, double acc, sc_step_stats *stats,
                              const char *fn)
 {
+    if (net->gamma > 0.0 && net->n0 == 0 && !net->hooks.gamma_warned) {
+        net->hooks.gamma_warned = 1;
+        sc_log(&net->hooks.log, SC_LOG_WARN, "%s: gamma is %g but no layer is "
+               "quantised (sc_net_quantize()): the size loss is 0 and nothing "
+               "will compress", fn, net->gamma);
+    }
     sc_liveness(net);
     double q = sc_size_loss(net, 0);
     double loss = task + net->gamma * q;
