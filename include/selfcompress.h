@@ -429,12 +429,21 @@ typedef enum sc_param {
     SC_PARAM_COMPRESS_EVERY = 5, /**< train steps between automatic
                                    compress() calls; 0 (default): never.
                                    Steps per epoch: at each epoch end */
-    SC_PARAM_CONV_ALGO = 6    /**< how conv layers compute: an sc_conv_algo
+    SC_PARAM_CONV_ALGO = 6,   /**< how conv layers compute: an sc_conv_algo
                                    (default SC_CONV_ALGO_AUTO; since 0.3).
                                    Like the thread count, a choice of this
                                    process: not saved in files (a loaded
                                    sc_model starts with AUTO;
                                    sc_model_set_param() changes it) */
+    SC_PARAM_QUANT_B_MAX = 7  /**< the largest bit depth a channel may
+                                   take, in [1, 32] (default 32; since
+                                   0.5): 8 makes every channel fit an int8
+                                   pipeline, 4 an int4 one. After every
+                                   step b is brought back to the cap, and
+                                   setting a lower cap brings the current
+                                   b's down; sc_net_quantize() starts at
+                                   min(SC_PARAM_QUANT_B0, the cap) and
+                                   sc_net_set_quant() refuses b above it */
 } sc_param;
 
 /** Values of SC_PARAM_CONV_ALGO. Both compute the same convolution; they

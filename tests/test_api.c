@@ -824,10 +824,12 @@ START_TEST(test_settings_errors)
         {SC_PARAM_COMPRESS_EVERY, NAN},  {SC_PARAM_COMPRESS_EVERY, 1e300},
         {SC_PARAM_CONV_ALGO, 2.0},       {SC_PARAM_CONV_ALGO, -1.0},
         {SC_PARAM_CONV_ALGO, 0.5},       {SC_PARAM_CONV_ALGO, NAN},
-        {(sc_param)7, 0.0},              {(sc_param)-1, 0.0},
+        {SC_PARAM_QUANT_B_MAX, 0.5},     {SC_PARAM_QUANT_B_MAX, 33.0},
+        {SC_PARAM_QUANT_B_MAX, NAN},
+        {(sc_param)8, 0.0},              {(sc_param)-1, 0.0},
         {(sc_param)100, 0.0},
     };
-    enum { NPARAM = 7 };
+    enum { NPARAM = 8 };
     double before[NPARAM], v;
     for (int p = 0; p < NPARAM; p++)
         TU_OK(sc_net_get_param(F.net, (sc_param)p, &before[p]));
@@ -838,6 +840,7 @@ START_TEST(test_settings_errors)
     ck_assert(isnan(before[SC_PARAM_QUANT_E0]));
     ck_assert_double_eq(before[SC_PARAM_COMPRESS_EVERY], 0.0);
     ck_assert_double_eq(before[SC_PARAM_CONV_ALGO], SC_CONV_ALGO_AUTO);
+    ck_assert_double_eq(before[SC_PARAM_QUANT_B_MAX], 32.0);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         TU_FAILS(sc_net_set_param(F.net, bad[i].p, bad[i].v), SC_ERR_ARG);
         for (int p = 0; p < NPARAM; p++) {
@@ -849,7 +852,7 @@ START_TEST(test_settings_errors)
     TU_FAILS(sc_net_set_param(NULL, SC_PARAM_GAMMA, 0.1), SC_ERR_NULL);
     TU_FAILS(sc_net_get_param(NULL, SC_PARAM_GAMMA, &v), SC_ERR_NULL);
     TU_FAILS(sc_net_get_param(F.net, SC_PARAM_GAMMA, NULL), SC_ERR_NULL);
-    TU_FAILS(sc_net_get_param(F.net, (sc_param)7, &v), SC_ERR_ARG);
+    TU_FAILS(sc_net_get_param(F.net, (sc_param)8, &v), SC_ERR_ARG);
     TU_FAILS(sc_net_get_param(F.net, (sc_param)-1, &v), SC_ERR_ARG);
     /* round trips, edges included */
     const struct {

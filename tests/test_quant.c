@@ -522,6 +522,84 @@ START_TEST(test_step_keeps_quant_ranges)
 }
 END_TEST
 
+/* SC_PARAM_QUANT_B_MAX: quantize starts within the cap, a step that would
+ * raise b past it stops there (without the cap the same step goes past),
+ * set_quant refuses b above it, a lower cap brings b down, and a
+ * checkpoint keeps it. */
+START_TEST(test_bit_depth_cap)
+{
+    sc_net *net;
+    int id;
+    TU_OK(sc_net_create(&net, K, 1, 1));
+    TU_OK(sc_net_dense(net, SC_INPUT, C, SC_NO_BIAS, &id));
+    TU_OK(sc_net_init(net, 4));
+    TU_OK(sc_net_set_param(net, SC_PARAM_QUANT_B0, 10.0));
+    TU_OK(sc_net_set_param(net, SC_PARAM_QUANT_B_MAX, 6.0));
+    TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+    float b[C], e[C];
+    TU_OK(sc_net_get_quant(net, id, b, e, C));
+    for (int o = 0; o < C; o++)
+        ck_assert_float_eq(b[o], 6.0f);
+    sc_net_free(net);
+
+    float x[N * K];
+    int32_t labels[N];
+    for (int i = 0; i < N * K; i++)
+        x[i] = (float)((i * 37) % 17) / 8.0f - 1.0f;
+    for (int i = 0; i < N; i++)
+        labels[i] = i % C;
+    int64_t shape[4] = {N, K, 1, 1};
+    sc_tensor *t;
+    TU_OK(sc_tensor_wrap(&t, 4, shape, x));
+    for (int capped = 0; capped < 2; capped++) {
+        /* 7.5 bits and exponents that clamp nothing: the steps' gradients
+         * raise some b past 8 */
+        TU_OK(sc_net_create(&net, K, 1, 1));
+        TU_OK(sc_net_dense(net, SC_INPUT, C, SC_NO_BIAS, &id));
+        TU_OK(sc_net_init(net, 4));
+        TU_OK(sc_net_set_param(net, SC_PARAM_QUANT_B0, 7.5));
+        TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+        if (capped)
+            TU_OK(sc_net_set_param(net, SC_PARAM_QUANT_B_MAX, 8.0));
+        sc_optimizer *opt = plain_sgd(net, 0.0, 100.0);
+        for (int s = 0; s < 3; s++)
+            TU_OK(sc_net_train_step(net, opt, t, labels, NULL));
+        TU_OK(sc_net_get_quant(net, id, b, e, C));
+        int above = 0, at = 0;
+        for (int o = 0; o < C; o++) {
+            above += b[o] > 8.0f;
+            at += b[o] == 8.0f;
+        }
+        if (!capped) {
+            ck_assert_int_gt(above, 0); /* the step raises some b past 8 */
+        } else {
+            ck_assert_int_eq(above, 0);
+            ck_assert_int_gt(at, 0);
+            const float nine[C] = {9, 1, 1, 1, 1, 1};
+            TU_FAILS(sc_net_set_quant(net, id, nine, NULL, C), SC_ERR_ARG);
+            TU_OK(sc_net_set_param(net, SC_PARAM_QUANT_B_MAX, 4.0));
+            TU_OK(sc_net_get_quant(net, id, b, e, C));
+            for (int o = 0; o < C; o++)
+                ck_assert(b[o] <= 4.0f);
+            tu_make_tmpdir("sc_test_quant");
+            TU_OK(sc_checkpoint_save(net, opt, NULL, 0, tu_path("cap.sck")));
+            sc_net *back;
+            sc_optimizer *ob;
+            TU_OK(sc_checkpoint_load(tu_path("cap.sck"), &back, &ob, NULL, 0, NULL));
+            double cap;
+            TU_OK(sc_net_get_param(back, SC_PARAM_QUANT_B_MAX, &cap));
+            ck_assert_double_eq(cap, 4.0);
+            sc_optimizer_free(ob);
+            sc_net_free(back);
+            tu_remove_tmpdir();
+        }
+        sc_optimizer_free(opt);
+        sc_net_free(net);
+    }
+    sc_tensor_free(t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("quant");
@@ -537,6 +615,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_backward_nonfinite_reaches_exponent);
     tcase_add_test(tc, test_backward_through_train_step);
     tcase_add_test(tc, test_step_keeps_quant_ranges);
+    tcase_add_test(tc, test_bit_depth_cap);
     suite_add_tcase(s, tc);
     return s;
 }

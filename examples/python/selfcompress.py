@@ -51,7 +51,8 @@ STATUS_NAMES = (
 
 PARAMS = {"gamma": 0, "bn_momentum": 1, "bn_eps": 2, "quant_b0": 3,
           "quant_e0": 4, "compress_every": 5,
-          "conv_algo": 6}  # 0: auto (Winograd for 5x5), 1: direct
+          "conv_algo": 6,  # 0: auto (Winograd for 5x5), 1: direct
+          "quant_b_max": 7}  # the bit depths' cap, 1 .. 32
 OPTIMIZERS = {"sgd": 0, "adam": 1, "adamw": 2}
 GROUPS = {"weights": 0, "biases": 1, "quant_bits": 2, "quant_exp": 3,
           "quant": -2, "all": -1}

@@ -122,6 +122,7 @@ struct sc_net {
     float *live;      /* backing store of every node's live[] */
     /* settings */
     double gamma, bn_momentum, bn_eps, quant_b0, quant_e0;
+    double quant_b_max; /* SC_PARAM_QUANT_B_MAX: the bit depths' cap */
     sc_loss loss;       /* the task loss (ops/loss.c) */
     float *loss_weights; /* its class weights (n_loss_weights), or NULL */
     int n_loss_weights;

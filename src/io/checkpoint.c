@@ -53,6 +53,7 @@ SC_API sc_status sc_checkpoint_save(const sc_net *cnet,
     sc_put_f32(&w, net->label_smoothing);
     sc_put_u32(&w, (uint32_t)net->n_loss_weights);
     sc_put_f32s(&w, net->loss_weights, (size_t)net->n_loss_weights);
+    sc_put_f64(&w, net->quant_b_max);
     sc_put_u64(&w, net->n_params);
     sc_put_u64(&w, net->n_state);
     sc_put_f32s(&w, net->params, net->n_params);
@@ -260,6 +261,9 @@ SC_API sc_status sc_checkpoint_load_v2(const char *path, sc_net **net_out,
         st = read_settings(&r, net, fn);
     if (st == SC_OK && version >= 4)
         st = read_loss(&r, net, fn);
+    if (st == SC_OK && version >= 4 &&
+        sc_net_set_param(net, SC_PARAM_QUANT_B_MAX, sc_get_f64(&r)) != SC_OK)
+        st = sc_fail(SC_ERR_FORMAT, "%s: bad bit-depth cap", fn);
     if (st == SC_OK)
         st = read_state(&r, net, version, fn);
     if (st == SC_OK) {

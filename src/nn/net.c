@@ -9,6 +9,7 @@
 #include "core/rng.h"
 #include "ops/ops.h"
 #include "optim/optimizer.h"
+#include "quant/quantizer.h"
 
 SC_API sc_status sc_net_create(sc_net **out, int c, int h, int w)
 {
@@ -33,6 +34,7 @@ SC_API sc_status sc_net_create(sc_net **out, int c, int h, int w)
     net->bn_eps = 1e-5;
     net->quant_b0 = 5.0; /* measured: docs/results.md */
     net->quant_e0 = NAN;
+    net->quant_b_max = 32.0;
     net->threads = 1;
     net->pool = pool;
     net->kernel = sc_kernel_best();
@@ -206,6 +208,13 @@ SC_API sc_status sc_net_set_param(sc_net *net, sc_param p, double v)
         if (ok)
             net->compress_every = (int64_t)v;
         break;
+    case SC_PARAM_QUANT_B_MAX:
+        ok = v >= 1.0 && v <= 32.0;
+        if (ok) {
+            net->quant_b_max = v;
+            sc_quant_clamp_ranges(net); /* every b within the new cap */
+        }
+        break;
     case SC_PARAM_CONV_ALGO:
         ok = v == SC_CONV_ALGO_AUTO || v == SC_CONV_ALGO_DIRECT;
         if (ok && net->conv_algo != (int)v) {
@@ -238,6 +247,7 @@ SC_API sc_status sc_net_get_param(const sc_net *net, sc_param p, double *v)
     case SC_PARAM_QUANT_E0: *v = net->quant_e0; return SC_OK;
     case SC_PARAM_COMPRESS_EVERY: *v = (double)net->compress_every; return SC_OK;
     case SC_PARAM_CONV_ALGO: *v = net->conv_algo; return SC_OK;
+    case SC_PARAM_QUANT_B_MAX: *v = net->quant_b_max; return SC_OK;
     }
     return sc_fail(SC_ERR_ARG, "sc_net_get_param: unknown parameter %d", (int)p);
 }

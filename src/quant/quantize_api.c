@@ -86,7 +86,7 @@ SC_API sc_status sc_net_quantize(sc_net *net, int id)
                 float m = 0.0f;
                 for (size_t j = 0; j < k; j++)
                     m = fmaxf(m, fabsf(w[(size_t)o * k + j]));
-                b[o] = (float)net->quant_b0;
+                b[o] = (float)fmin(net->quant_b0, net->quant_b_max);
                 e[o] = isnan(net->quant_e0)
                            ? sc_quant_initial_exponent(m, b[o], -8.0f)
                            : (float)net->quant_e0;
@@ -138,10 +138,12 @@ SC_API sc_status sc_net_set_quant(sc_net *net, int id, const float *b,
     if (st != SC_OK)
         return st;
     for (size_t i = 0; i < count; i++)
-        if (!sc_quant_in_range(b ? b[i] : 0.0f, e ? e[i] : 0.0f))
+        if (!sc_quant_in_range(b ? b[i] : 0.0f, e ? e[i] : 0.0f,
+                               (float)net->quant_b_max))
             return sc_fail(SC_ERR_ARG,
                            "sc_net_set_quant: channel %zu: b must be finite and "
-                           "<= 32, e finite in [-64, 64]", i);
+                           "<= %g (SC_PARAM_QUANT_B_MAX), e finite in "
+                           "[-64, 64]", i, net->quant_b_max);
     sc_node *nd = &net->nodes[id];
     if (b)
         memcpy(sc_node_param(net, nd, P_QB), b, count * sizeof(float));
@@ -160,11 +162,11 @@ sc_status sc_quant_check_ranges(sc_net *net, sc_status status, const char *fn)
         const float *b = sc_node_param(net, nd, P_QB);
         const float *e = sc_node_param(net, nd, P_QE);
         for (int o = 0; o < nd->c; o++)
-            if (!sc_quant_in_range(b[o], e[o]))
+            if (!sc_quant_in_range(b[o], e[o], (float)net->quant_b_max))
                 return sc_fail(status, "%s: layer %d channel %d has bit depth "
-                               "%g and exponent %g (b must be finite and <= 32, "
+                               "%g and exponent %g (b must be finite and <= %g, "
                                "e finite in [-64, 64])", fn, i, o,
-                               (double)b[o], (double)e[o]);
+                               (double)b[o], (double)e[o], net->quant_b_max);
     }
     return SC_OK;
 }
@@ -177,7 +179,7 @@ void sc_quant_clamp_ranges(sc_net *net)
             continue;
         float *b = sc_node_param(net, nd, P_QB), *e = sc_node_param(net, nd, P_QE);
         for (int o = 0; o < nd->c; o++) {
-            b[o] = fminf(b[o], SC_QUANT_MAX_BITS);
+            b[o] = fminf(b[o], fminf((float)net->quant_b_max, SC_QUANT_MAX_BITS));
             e[o] = fminf(fmaxf(e[o], -SC_QUANT_MAX_EXP), SC_QUANT_MAX_EXP);
         }
     }

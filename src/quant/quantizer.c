@@ -65,9 +65,9 @@ int sc_quant_bits(float b)
     return b > 64.0f ? 65 : (int)ceilf(b); /* no float-to-int overflow */
 }
 
-int sc_quant_in_range(float b, float e)
+int sc_quant_in_range(float b, float e, float bmax)
 {
-    return isfinite(b) && b <= SC_QUANT_MAX_BITS && isfinite(e) &&
+    return isfinite(b) && b <= fminf(bmax, SC_QUANT_MAX_BITS) && isfinite(e) &&
            fabsf(e) <= SC_QUANT_MAX_EXP;
 }
 

@@ -24,15 +24,18 @@ static inline float sc_quant_value(float s, float level)
 /* Bits a channel is stored with: ceil(B) (65 for any b above 64). */
 int sc_quant_bits(float b);
 /* The ranges sc_net_set_quant() accepts, which every loader applies too:
- * b finite and at most 32, e finite within [-64, 64]. */
+ * b finite and at most 32 and the net's cap bmax (SC_PARAM_QUANT_B_MAX),
+ * e finite within [-64, 64]. */
 #define SC_QUANT_MAX_BITS 32.0f
 #define SC_QUANT_MAX_EXP 64.0f
-int sc_quant_in_range(float b, float e);
+int sc_quant_in_range(float b, float e, float bmax);
 /* SC_OK when every quantised channel of the net is in those ranges, else
  * status with a message naming the channel. */
 sc_status sc_quant_check_ranges(sc_net *net, sc_status status, const char *fn);
 /* Brings every quantised channel's b and e back into those ranges (after
- * an update): b to at most 32, e to [-64, 64]. */
+ * an update, or a lower cap): b to at most the cap, e to [-64, 64]. The
+ * projection defines the cap's gradient: a step that would take b above
+ * the cap leaves it there, and the next gradient is taken at b = cap. */
 void sc_quant_clamp_ranges(sc_net *net);
 
 /* The quantiser over c channels of k weights w (row-major), split over the
