@@ -12,10 +12,19 @@
  * Forward and dx run per (sample, group): a task writes only its group's
  * outputs or input gradients. dW runs per output channel over every sample,
  * so no partial sums are needed and the result does not depend on the
- * thread count. */
+ * thread count.
+ *
+ * A stride-1 conv with one input channel per group (depthwise) runs on
+ * planes instead: its input plane copied, zero-padded, into rows of
+ * wp = w + 2 pw in the thread's scratch, each output row computed wp wide
+ * (the last kw - 1 columns discarded), so that every tap is one multiply-add
+ * over the whole plane, L = (oh - 1) wp + ow elements, rather than one per
+ * short row. A tap outside the input adds w * 0: the sums are those of the
+ * row loops, in the same order. */
 #include <string.h>
 
 #include "core/error.h"
+#include "core/simd.h"
 #include "ops/ops.h"
 
 typedef struct grp_job {
@@ -35,6 +44,158 @@ static void job_init(grp_job *j, sc_net *net, sc_node *nd)
     j->cout_g = nd->c / nd->groups;
     j->taps = j->cin_g * nd->kh * nd->kw;
 }
+
+/* ---- planes (stride 1, one input channel per group) ---- */
+
+static int plane_path(const grp_job *j)
+{
+    return j->nd->sh == 1 && j->nd->sw == 1 && j->cin_g == 1;
+}
+
+static size_t plane_wp(const grp_job *j) { return (size_t)j->x->w + 2 * (size_t)j->nd->pw; }
+
+/* floats of the padded plane, and the span L of a plane computed wp wide */
+static size_t plane_size(const grp_job *j)
+{
+    return ((size_t)j->x->h + 2 * (size_t)j->nd->ph) * plane_wp(j);
+}
+
+static size_t plane_span(const grp_job *j)
+{
+    return ((size_t)j->nd->h - 1) * plane_wp(j) + (size_t)j->nd->w;
+}
+
+/* xp = the h x w plane x inside zeros, ph rows and pw columns each side */
+static void pad_plane(const grp_job *j, float *restrict xp, const float *restrict x)
+{
+    size_t wp = plane_wp(j), w = (size_t)j->x->w;
+    memset(xp, 0, plane_size(j) * sizeof(float));
+    for (int r = 0; r < j->x->h; r++)
+        memcpy(xp + ((size_t)r + (size_t)j->nd->ph) * wp + (size_t)j->nd->pw,
+               x + (size_t)r * w, w * sizeof(float));
+}
+
+/* q (L floats) = the oh x ow plane y in rows of wp, zeros between */
+static void spread_plane(const grp_job *j, float *restrict q, const float *restrict y)
+{
+    size_t wp = plane_wp(j), ow = (size_t)j->nd->w;
+    for (int r = 0; r < j->nd->h; r++) {
+        memcpy(q + (size_t)r * wp, y + (size_t)r * ow, ow * sizeof(float));
+        if (r + 1 < j->nd->h)
+            memset(q + (size_t)r * wp + ow, 0, (wp - ow) * sizeof(float));
+    }
+}
+
+/* y[q] += a x[q], q < n */
+SC_SIMD_CLONES
+static void axpy_plane(float *restrict y, const float *restrict x, float a, size_t n)
+{
+    for (size_t q = 0; q < n; q++)
+        y[q] += a * x[q];
+}
+
+/* sum of a[q] b[q], q < n, in 16 lane-wise partial sums */
+SC_SIMD_CLONES
+static float dot_plane(const float *restrict a, const float *restrict b, size_t n)
+{
+    float part[16] = {0.0f};
+    size_t q = 0;
+    for (; q + 16 <= n; q += 16)
+        for (int k = 0; k < 16; k++)
+            part[k] += a[q + k] * b[q + k];
+    for (int k = 0; q < n; q++, k++)
+        part[k] += a[q] * b[q];
+    float s = 0.0f;
+    for (int k = 0; k < 16; k++)
+        s += part[k];
+    return s;
+}
+
+/* offset in the padded plane of tap (i, jj) */
+static size_t tap_off(const grp_job *j, int i, int jj)
+{
+    return (size_t)i * plane_wp(j) + (size_t)jj;
+}
+
+static void forward_plane(const grp_job *j, size_t s, int g, float *scratch)
+{
+    const sc_node *nd = j->nd, *x = j->x;
+    const float *bias = sc_node_param(j->net, (sc_node *)nd, P_B);
+    const float *cbias = sc_layer_cbias(j->net, nd);
+    size_t ihw = (size_t)x->h * x->w, ohw = (size_t)nd->h * nd->w;
+    size_t wp = plane_wp(j), span = plane_span(j), ow = (size_t)nd->w;
+    size_t off = 0;
+    float *xp = sc_carve(scratch, &off, plane_size(j));
+    float *yq = sc_carve(scratch, &off, span);
+    pad_plane(j, xp, x->y + (s * (size_t)x->c + (size_t)g) * ihw);
+    for (int oo = 0; oo < j->cout_g; oo++) {
+        int o = g * j->cout_g + oo;
+        float *yp = nd->y + (s * (size_t)nd->c + (size_t)o) * ohw;
+        const float *wo = j->w + (size_t)o * j->taps;
+        float b0 = bias ? bias[o] : 0.0f;
+        for (size_t q = 0; q < span; q++)
+            yq[q] = b0;
+        if (cbias)
+            for (size_t r = 0; r < (size_t)nd->h; r++)
+                for (size_t c = 0; c < ow; c++)
+                    yq[r * wp + c] = b0 + cbias[(size_t)o * ohw + r * ow + c];
+        for (int i = 0; i < nd->kh; i++)
+            for (int jj = 0; jj < nd->kw; jj++)
+                axpy_plane(yq, xp + tap_off(j, i, jj), wo[i * nd->kw + jj], span);
+        for (size_t r = 0; r < (size_t)nd->h; r++)
+            memcpy(yp + r * ow, yq + r * wp, ow * sizeof(float));
+    }
+}
+
+static void dx_plane(const grp_job *j, size_t s, int g, float *scratch)
+{
+    const sc_node *nd = j->nd, *x = j->x;
+    size_t ihw = (size_t)x->h * x->w, ohw = (size_t)nd->h * nd->w;
+    size_t wp = plane_wp(j), span = plane_span(j), w = (size_t)x->w;
+    size_t off = 0;
+    float *dxp = sc_carve(scratch, &off, plane_size(j));
+    float *dyq = sc_carve(scratch, &off, span);
+    memset(dxp, 0, plane_size(j) * sizeof(float));
+    for (int oo = 0; oo < j->cout_g; oo++) {
+        int o = g * j->cout_g + oo;
+        const float *wo = j->w + (size_t)o * j->taps;
+        spread_plane(j, dyq, nd->dy + (s * (size_t)nd->c + (size_t)o) * ohw);
+        for (int i = 0; i < nd->kh; i++)
+            for (int jj = 0; jj < nd->kw; jj++)
+                axpy_plane(dxp + tap_off(j, i, jj), dyq, wo[i * nd->kw + jj], span);
+    }
+    float *dxs = x->dy + (s * (size_t)x->c + (size_t)g) * ihw;
+    for (size_t r = 0; r < (size_t)x->h; r++) {
+        const float *src = dxp + (r + (size_t)nd->ph) * wp + (size_t)nd->pw;
+        float *dst = dxs + r * w;
+        if (x->dy_set) /* the only writer: stores */
+            memcpy(dst, src, w * sizeof(float));
+        else
+            for (size_t c = 0; c < w; c++)
+                dst[c] += src[c];
+    }
+}
+
+/* dW of output channel o, over every sample */
+static void dw_plane(const grp_job *j, size_t o, float *scratch)
+{
+    const sc_node *nd = j->nd, *x = j->x;
+    float *dwo = sc_node_grad(j->net, (sc_node *)nd, P_W) + o * (size_t)j->taps;
+    size_t ihw = (size_t)x->h * x->w, ohw = (size_t)nd->h * nd->w;
+    size_t span = plane_span(j), off = 0;
+    int g = (int)o / j->cout_g;
+    float *xp = sc_carve(scratch, &off, plane_size(j));
+    float *dyq = sc_carve(scratch, &off, span);
+    for (int s = 0; s < j->net->plan_n; s++) {
+        pad_plane(j, xp, x->y + ((size_t)s * x->c + (size_t)g) * ihw);
+        spread_plane(j, dyq, nd->dy + ((size_t)s * nd->c + o) * ohw);
+        for (int i = 0; i < nd->kh; i++)
+            for (int jj = 0; jj < nd->kw; jj++)
+                dwo[i * nd->kw + jj] += dot_plane(dyq, xp + tap_off(j, i, jj), span);
+    }
+}
+
+/* ---- rows (any other grouped conv) ---- */
 
 /* The output columns [*lo, *hi) whose input column ox sw + j - pw is in
  * [0, w). */
@@ -65,7 +226,6 @@ static void axpy_cols(float *restrict y, const float *restrict x, float wv,
 
 static void forward_task(void *ctx, size_t b, size_t e, int t)
 {
-    (void)t;
     const grp_job *j = ctx;
     const sc_node *nd = j->nd, *x = j->x;
     const float *bias = sc_node_param(j->net, (sc_node *)nd, P_B);
@@ -74,6 +234,10 @@ static void forward_task(void *ctx, size_t b, size_t e, int t)
     for (size_t task = b; task < e; task++) {
         size_t s = task / (size_t)nd->groups;
         int g = (int)(task % (size_t)nd->groups);
+        if (plane_path(j)) {
+            forward_plane(j, s, g, sc_thread_scratch(j->net, t));
+            continue;
+        }
         const float *xs = x->y + (s * (size_t)x->c + (size_t)g * j->cin_g) * ihw;
         for (int oo = 0; oo < j->cout_g; oo++) {
             int o = g * j->cout_g + oo;
@@ -108,13 +272,16 @@ static void forward_task(void *ctx, size_t b, size_t e, int t)
 /* dx of one (sample, group): the scatter of dy through the weights */
 static void dx_task(void *ctx, size_t b, size_t e, int t)
 {
-    (void)t;
     const grp_job *j = ctx;
     const sc_node *nd = j->nd, *x = j->x;
     size_t ihw = (size_t)x->h * x->w, ohw = (size_t)nd->h * nd->w;
     for (size_t task = b; task < e; task++) {
         size_t s = task / (size_t)nd->groups;
         int g = (int)(task % (size_t)nd->groups);
+        if (plane_path(j)) {
+            dx_plane(j, s, g, sc_thread_scratch(j->net, t));
+            continue;
+        }
         float *dxs = x->dy + (s * (size_t)x->c + (size_t)g * j->cin_g) * ihw;
         if (x->dy_set) /* the only writer: stores */
             memset(dxs, 0, (size_t)j->cin_g * ihw * sizeof(float));
@@ -165,12 +332,15 @@ static float dot_cols(const float *restrict dy, const float *restrict x,
 /* dW of output channels [b, e), over every sample */
 static void dw_task(void *ctx, size_t b, size_t e, int t)
 {
-    (void)t;
     const grp_job *j = ctx;
     const sc_node *nd = j->nd, *x = j->x;
     float *dw = sc_node_grad(j->net, (sc_node *)nd, P_W);
     size_t ihw = (size_t)x->h * x->w, ohw = (size_t)nd->h * nd->w;
     for (size_t o = b; o < e; o++) {
+        if (plane_path(j)) {
+            dw_plane(j, o, sc_thread_scratch(j->net, t));
+            continue;
+        }
         int g = (int)o / j->cout_g;
         float *dwo = dw + o * (size_t)j->taps;
         for (int s = 0; s < j->net->plan_n; s++) {
@@ -202,7 +372,14 @@ sc_status sc_conv_grouped(sc_net *net, sc_node *nd, sc_op_action action)
     job_init(&j, net, nd);
     size_t tasks = (size_t)net->plan_n * (size_t)nd->groups;
     switch (action) {
-    case OP_SCRATCH: /* it needs none */
+    case OP_SCRATCH: /* planes: the padded plane and one computed wp wide */
+        if (plane_path(&j)) {
+            size_t need = 0;
+            sc_carve(NULL, &need, plane_size(&j));
+            sc_carve(NULL, &need, plane_span(&j));
+            if (need > net->scratch_per_thread)
+                net->scratch_per_thread = need;
+        }
         return SC_OK;
     case OP_FORWARD:
         sc_pool_map(net->pool, tasks, 1, forward_task, &j);
