@@ -14,13 +14,17 @@
  * so no partial sums are needed and the result does not depend on the
  * thread count.
  *
- * A stride-1 conv with one input channel per group (depthwise) runs on
- * planes instead: its input plane copied, zero-padded, into rows of
- * wp = w + 2 pw in the thread's scratch, each output row computed wp wide
- * (the last kw - 1 columns discarded), so that every tap is one multiply-add
- * over the whole plane, L = (oh - 1) wp + ow elements, rather than one per
- * short row. A tap outside the input adds w * 0: the sums are those of the
- * row loops, in the same order. */
+ * A conv with one input channel per group (depthwise) runs on planes
+ * instead: its zero-padded input plane (hp = h + 2 ph rows of wp = w + 2 pw)
+ * is split by stride into sh x sw phase planes, phase (a, b) holding the
+ * padded rows a, a + sh, ... and columns b, b + sw, ..., each hq x wq
+ * (hq = ceil(hp / sh), wq = ceil(wp / sw), zeros past the plane), in the
+ * thread's scratch. Tap (i, j) then reads phase (i % sh, j % sw) at an
+ * offset of (i / sh, j / sw) with stride 1, and output rows computed wq
+ * wide (the columns past ow discarded) make every tap one multiply-add over
+ * the whole plane, L = (oh - 1) wq + ow elements, rather than one per short
+ * row. A tap outside the input adds w * 0: the sums are those of the row
+ * loops, in the same order (dW's in 16 lane-wise partial sums). */
 #include <string.h>
 
 #include "core/error.h"
@@ -45,44 +49,87 @@ static void job_init(grp_job *j, sc_net *net, sc_node *nd)
     j->taps = j->cin_g * nd->kh * nd->kw;
 }
 
-/* ---- planes (stride 1, one input channel per group) ---- */
+/* ---- planes (one input channel per group) ---- */
 
-static int plane_path(const grp_job *j)
+static int plane_path(const grp_job *j) { return j->cin_g == 1; }
+
+/* a phase plane's rows and columns */
+static size_t plane_hq(const grp_job *j)
 {
-    return j->nd->sh == 1 && j->nd->sw == 1 && j->cin_g == 1;
+    size_t hp = (size_t)j->x->h + 2 * (size_t)j->nd->ph, sh = (size_t)j->nd->sh;
+    return (hp + sh - 1) / sh;
 }
 
-static size_t plane_wp(const grp_job *j) { return (size_t)j->x->w + 2 * (size_t)j->nd->pw; }
+static size_t plane_wq(const grp_job *j)
+{
+    size_t wp = (size_t)j->x->w + 2 * (size_t)j->nd->pw, sw = (size_t)j->nd->sw;
+    return (wp + sw - 1) / sw;
+}
 
-/* floats of the padded plane, and the span L of a plane computed wp wide */
+/* floats of the sh x sw phase planes, and the span L of a plane computed
+ * wq wide */
 static size_t plane_size(const grp_job *j)
 {
-    return ((size_t)j->x->h + 2 * (size_t)j->nd->ph) * plane_wp(j);
+    return (size_t)j->nd->sh * (size_t)j->nd->sw * plane_hq(j) * plane_wq(j);
 }
 
 static size_t plane_span(const grp_job *j)
 {
-    return ((size_t)j->nd->h - 1) * plane_wp(j) + (size_t)j->nd->w;
+    return ((size_t)j->nd->h - 1) * plane_wq(j) + (size_t)j->nd->w;
 }
 
-/* xp = the h x w plane x inside zeros, ph rows and pw columns each side */
+/* where input row r, column 0 of the padded plane's phases is, and the
+ * step from column c to c + 1 there when it stays in the phase (sw = 1) */
+static size_t phase_at(const grp_job *j, size_t r, size_t c)
+{
+    size_t pr = r + (size_t)j->nd->ph, pc = c + (size_t)j->nd->pw;
+    size_t sh = (size_t)j->nd->sh, sw = (size_t)j->nd->sw;
+    return (((pr % sh) * sw + pc % sw) * plane_hq(j) + pr / sh) * plane_wq(j) + pc / sw;
+}
+
+/* the phases of the h x w plane x inside zeros */
 static void pad_plane(const grp_job *j, float *restrict xp, const float *restrict x)
 {
-    size_t wp = plane_wp(j), w = (size_t)j->x->w;
+    size_t w = (size_t)j->x->w;
     memset(xp, 0, plane_size(j) * sizeof(float));
-    for (int r = 0; r < j->x->h; r++)
-        memcpy(xp + ((size_t)r + (size_t)j->nd->ph) * wp + (size_t)j->nd->pw,
-               x + (size_t)r * w, w * sizeof(float));
+    for (size_t r = 0; r < (size_t)j->x->h; r++) {
+        if (j->nd->sw == 1)
+            memcpy(xp + phase_at(j, r, 0), x + r * w, w * sizeof(float));
+        else
+            for (size_t c = 0; c < w; c++)
+                xp[phase_at(j, r, c)] = x[r * w + c];
+    }
 }
 
-/* q (L floats) = the oh x ow plane y in rows of wp, zeros between */
+/* dx (h x w) = or += the input positions of the phases dxp */
+static void unpad_plane(const grp_job *j, float *restrict dx, const float *restrict dxp,
+                        int store)
+{
+    size_t w = (size_t)j->x->w;
+    for (size_t r = 0; r < (size_t)j->x->h; r++) {
+        float *dst = dx + r * w;
+        if (j->nd->sw == 1) {
+            const float *src = dxp + phase_at(j, r, 0);
+            if (store)
+                memcpy(dst, src, w * sizeof(float));
+            else
+                for (size_t c = 0; c < w; c++)
+                    dst[c] += src[c];
+        } else {
+            for (size_t c = 0; c < w; c++)
+                dst[c] = (store ? 0.0f : dst[c]) + dxp[phase_at(j, r, c)];
+        }
+    }
+}
+
+/* q (L floats) = the oh x ow plane y in rows of wq, zeros between */
 static void spread_plane(const grp_job *j, float *restrict q, const float *restrict y)
 {
-    size_t wp = plane_wp(j), ow = (size_t)j->nd->w;
+    size_t wq = plane_wq(j), ow = (size_t)j->nd->w;
     for (int r = 0; r < j->nd->h; r++) {
-        memcpy(q + (size_t)r * wp, y + (size_t)r * ow, ow * sizeof(float));
+        memcpy(q + (size_t)r * wq, y + (size_t)r * ow, ow * sizeof(float));
         if (r + 1 < j->nd->h)
-            memset(q + (size_t)r * wp + ow, 0, (wp - ow) * sizeof(float));
+            memset(q + (size_t)r * wq + ow, 0, (wq - ow) * sizeof(float));
     }
 }
 
@@ -111,10 +158,12 @@ static float dot_plane(const float *restrict a, const float *restrict b, size_t 
     return s;
 }
 
-/* offset in the padded plane of tap (i, jj) */
+/* where tap (i, jj) reads output position 0 in the phases */
 static size_t tap_off(const grp_job *j, int i, int jj)
 {
-    return (size_t)i * plane_wp(j) + (size_t)jj;
+    size_t sh = (size_t)j->nd->sh, sw = (size_t)j->nd->sw;
+    size_t a = (size_t)i % sh, b = (size_t)jj % sw;
+    return ((a * sw + b) * plane_hq(j) + (size_t)i / sh) * plane_wq(j) + (size_t)jj / sw;
 }
 
 static void forward_plane(const grp_job *j, size_t s, int g, float *scratch)
@@ -123,7 +172,7 @@ static void forward_plane(const grp_job *j, size_t s, int g, float *scratch)
     const float *bias = sc_node_param(j->net, (sc_node *)nd, P_B);
     const float *cbias = sc_layer_cbias(j->net, nd);
     size_t ihw = (size_t)x->h * x->w, ohw = (size_t)nd->h * nd->w;
-    size_t wp = plane_wp(j), span = plane_span(j), ow = (size_t)nd->w;
+    size_t wq = plane_wq(j), span = plane_span(j), ow = (size_t)nd->w;
     size_t off = 0;
     float *xp = sc_carve(scratch, &off, plane_size(j));
     float *yq = sc_carve(scratch, &off, span);
@@ -138,12 +187,12 @@ static void forward_plane(const grp_job *j, size_t s, int g, float *scratch)
         if (cbias)
             for (size_t r = 0; r < (size_t)nd->h; r++)
                 for (size_t c = 0; c < ow; c++)
-                    yq[r * wp + c] = b0 + cbias[(size_t)o * ohw + r * ow + c];
+                    yq[r * wq + c] = b0 + cbias[(size_t)o * ohw + r * ow + c];
         for (int i = 0; i < nd->kh; i++)
             for (int jj = 0; jj < nd->kw; jj++)
                 axpy_plane(yq, xp + tap_off(j, i, jj), wo[i * nd->kw + jj], span);
         for (size_t r = 0; r < (size_t)nd->h; r++)
-            memcpy(yp + r * ow, yq + r * wp, ow * sizeof(float));
+            memcpy(yp + r * ow, yq + r * wq, ow * sizeof(float));
     }
 }
 
@@ -151,8 +200,7 @@ static void dx_plane(const grp_job *j, size_t s, int g, float *scratch)
 {
     const sc_node *nd = j->nd, *x = j->x;
     size_t ihw = (size_t)x->h * x->w, ohw = (size_t)nd->h * nd->w;
-    size_t wp = plane_wp(j), span = plane_span(j), w = (size_t)x->w;
-    size_t off = 0;
+    size_t span = plane_span(j), off = 0;
     float *dxp = sc_carve(scratch, &off, plane_size(j));
     float *dyq = sc_carve(scratch, &off, span);
     memset(dxp, 0, plane_size(j) * sizeof(float));
@@ -164,16 +212,8 @@ static void dx_plane(const grp_job *j, size_t s, int g, float *scratch)
             for (int jj = 0; jj < nd->kw; jj++)
                 axpy_plane(dxp + tap_off(j, i, jj), dyq, wo[i * nd->kw + jj], span);
     }
-    float *dxs = x->dy + (s * (size_t)x->c + (size_t)g) * ihw;
-    for (size_t r = 0; r < (size_t)x->h; r++) {
-        const float *src = dxp + (r + (size_t)nd->ph) * wp + (size_t)nd->pw;
-        float *dst = dxs + r * w;
-        if (x->dy_set) /* the only writer: stores */
-            memcpy(dst, src, w * sizeof(float));
-        else
-            for (size_t c = 0; c < w; c++)
-                dst[c] += src[c];
-    }
+    /* the only writer stores */
+    unpad_plane(j, x->dy + (s * (size_t)x->c + (size_t)g) * ihw, dxp, x->dy_set);
 }
 
 /* dW of output channel o, over every sample */
@@ -372,7 +412,7 @@ sc_status sc_conv_grouped(sc_net *net, sc_node *nd, sc_op_action action)
     job_init(&j, net, nd);
     size_t tasks = (size_t)net->plan_n * (size_t)nd->groups;
     switch (action) {
-    case OP_SCRATCH: /* planes: the padded plane and one computed wp wide */
+    case OP_SCRATCH: /* planes: the phases and one plane computed wq wide */
         if (plane_path(&j)) {
             size_t need = 0;
             sc_carve(NULL, &need, plane_size(&j));
