@@ -36,6 +36,11 @@ typedef struct grp_job {
     sc_node *nd, *x;
     const float *w;   /* the weights computed with: [c][cin_g][kh][kw] */
     int cin_g, cout_g, taps;
+    size_t hq, wq; /* planes: a phase plane's rows and columns */
+    /* planes: phase b < sw holds an input row's columns c0[b], c0[b] + sw,
+     * ... from its column cq[b] on (c0[b] >= w: none; sw <= 64, the
+     * strides' limit) */
+    size_t c0[64], cq[64];
 } grp_job;
 
 static void job_init(grp_job *j, sc_net *net, sc_node *nd)
@@ -47,85 +52,83 @@ static void job_init(grp_job *j, sc_net *net, sc_node *nd)
     j->cin_g = j->x->c / nd->groups;
     j->cout_g = nd->c / nd->groups;
     j->taps = j->cin_g * nd->kh * nd->kw;
+    size_t hp = (size_t)j->x->h + 2 * (size_t)nd->ph;
+    size_t wp = (size_t)j->x->w + 2 * (size_t)nd->pw;
+    j->hq = (hp + (size_t)nd->sh - 1) / (size_t)nd->sh;
+    j->wq = (wp + (size_t)nd->sw - 1) / (size_t)nd->sw;
+    for (size_t b = 0, sw = (size_t)nd->sw; b < sw; b++) {
+        j->c0[b] = (b + sw - (size_t)nd->pw % sw) % sw; /* (c0 + pw) % sw == b */
+        j->cq[b] = (j->c0[b] + (size_t)nd->pw) / sw;
+    }
 }
 
 /* ---- planes (one input channel per group) ---- */
 
 static int plane_path(const grp_job *j) { return j->cin_g == 1; }
 
-/* a phase plane's rows and columns */
-static size_t plane_hq(const grp_job *j)
-{
-    size_t hp = (size_t)j->x->h + 2 * (size_t)j->nd->ph, sh = (size_t)j->nd->sh;
-    return (hp + sh - 1) / sh;
-}
-
-static size_t plane_wq(const grp_job *j)
-{
-    size_t wp = (size_t)j->x->w + 2 * (size_t)j->nd->pw, sw = (size_t)j->nd->sw;
-    return (wp + sw - 1) / sw;
-}
-
 /* floats of the sh x sw phase planes, and the span L of a plane computed
  * wq wide */
 static size_t plane_size(const grp_job *j)
 {
-    return (size_t)j->nd->sh * (size_t)j->nd->sw * plane_hq(j) * plane_wq(j);
+    return (size_t)j->nd->sh * (size_t)j->nd->sw * j->hq * j->wq;
 }
 
 static size_t plane_span(const grp_job *j)
 {
-    return ((size_t)j->nd->h - 1) * plane_wq(j) + (size_t)j->nd->w;
+    return ((size_t)j->nd->h - 1) * j->wq + (size_t)j->nd->w;
 }
 
-/* where input row r, column 0 of the padded plane's phases is, and the
- * step from column c to c + 1 there when it stays in the phase (sw = 1) */
-static size_t phase_at(const grp_job *j, size_t r, size_t c)
+/* Where phase b's part of input row r starts in the phases, for b < sw:
+ * at[b]; (*a, *rr) is the padded row's phase and its row there, stepped on
+ * to row r + 1's. */
+static void phase_row(const grp_job *j, size_t *a, size_t *rr, size_t *at)
 {
-    size_t pr = r + (size_t)j->nd->ph, pc = c + (size_t)j->nd->pw;
-    size_t sh = (size_t)j->nd->sh, sw = (size_t)j->nd->sw;
-    return (((pr % sh) * sw + pc % sw) * plane_hq(j) + pr / sh) * plane_wq(j) + pc / sw;
-}
-
-/* the phases of the h x w plane x inside zeros */
-static void pad_plane(const grp_job *j, float *restrict xp, const float *restrict x)
-{
-    size_t w = (size_t)j->x->w;
-    memset(xp, 0, plane_size(j) * sizeof(float));
-    for (size_t r = 0; r < (size_t)j->x->h; r++) {
-        if (j->nd->sw == 1)
-            memcpy(xp + phase_at(j, r, 0), x + r * w, w * sizeof(float));
-        else
-            for (size_t c = 0; c < w; c++)
-                xp[phase_at(j, r, c)] = x[r * w + c];
+    size_t sw = (size_t)j->nd->sw;
+    for (size_t b = 0; b < sw; b++)
+        at[b] = ((*a * sw + b) * j->hq + *rr) * j->wq + j->cq[b];
+    if (++*a == (size_t)j->nd->sh) {
+        *a = 0;
+        ++*rr;
     }
 }
 
-/* dx (h x w) = or += the input positions of the phases dxp */
+/* xp = the phases of the h x w plane x inside zeros */
+static void pad_plane(const grp_job *j, float *restrict xp, const float *restrict x)
+{
+    size_t w = (size_t)j->x->w, sw = (size_t)j->nd->sw, at[64];
+    size_t a = (size_t)j->nd->ph % (size_t)j->nd->sh, rr = (size_t)j->nd->ph / (size_t)j->nd->sh;
+    memset(xp, 0, plane_size(j) * sizeof(float));
+    for (size_t r = 0; r < (size_t)j->x->h; r++) {
+        phase_row(j, &a, &rr, at);
+        for (size_t b = 0; b < sw; b++)
+            for (size_t c = j->c0[b], k = at[b]; c < w; c += sw, k++)
+                xp[k] = x[r * w + c];
+    }
+}
+
+/* dx (h x w) = (store) or += the input positions of the phases dxp */
 static void unpad_plane(const grp_job *j, float *restrict dx, const float *restrict dxp,
                         int store)
 {
-    size_t w = (size_t)j->x->w;
+    size_t w = (size_t)j->x->w, sw = (size_t)j->nd->sw, at[64];
+    size_t a = (size_t)j->nd->ph % (size_t)j->nd->sh, rr = (size_t)j->nd->ph / (size_t)j->nd->sh;
     for (size_t r = 0; r < (size_t)j->x->h; r++) {
-        float *dst = dx + r * w;
-        if (j->nd->sw == 1) {
-            const float *src = dxp + phase_at(j, r, 0);
+        float *d = dx + r * w;
+        phase_row(j, &a, &rr, at);
+        for (size_t b = 0; b < sw; b++)
             if (store)
-                memcpy(dst, src, w * sizeof(float));
+                for (size_t c = j->c0[b], k = at[b]; c < w; c += sw, k++)
+                    d[c] = dxp[k];
             else
-                for (size_t c = 0; c < w; c++)
-                    dst[c] += src[c];
-        } else {
-            for (size_t c = 0; c < w; c++)
-                dst[c] = (store ? 0.0f : dst[c]) + dxp[phase_at(j, r, c)];
-        }
+                for (size_t c = j->c0[b], k = at[b]; c < w; c += sw, k++)
+                    d[c] += dxp[k];
     }
 }
 
 /* q (L floats) = the oh x ow plane y in rows of wq, zeros between */
 static void spread_plane(const grp_job *j, float *restrict q, const float *restrict y)
 {
-    size_t wq = plane_wq(j), ow = (size_t)j->nd->w;
+    size_t wq = j->wq, ow = (size_t)j->nd->w;
     for (int r = 0; r < j->nd->h; r++) {
         memcpy(q + (size_t)r * wq, y + (size_t)r * ow, ow * sizeof(float));
         if (r + 1 < j->nd->h)
@@ -163,7 +166,7 @@ static size_t tap_off(const grp_job *j, int i, int jj)
 {
     size_t sh = (size_t)j->nd->sh, sw = (size_t)j->nd->sw;
     size_t a = (size_t)i % sh, b = (size_t)jj % sw;
-    return ((a * sw + b) * plane_hq(j) + (size_t)i / sh) * plane_wq(j) + (size_t)jj / sw;
+    return ((a * sw + b) * j->hq + (size_t)i / sh) * j->wq + (size_t)jj / sw;
 }
 
 static void forward_plane(const grp_job *j, size_t s, int g, float *scratch)
@@ -172,7 +175,7 @@ static void forward_plane(const grp_job *j, size_t s, int g, float *scratch)
     const float *bias = sc_node_param(j->net, (sc_node *)nd, P_B);
     const float *cbias = sc_layer_cbias(j->net, nd);
     size_t ihw = (size_t)x->h * x->w, ohw = (size_t)nd->h * nd->w;
-    size_t wq = plane_wq(j), span = plane_span(j), ow = (size_t)nd->w;
+    size_t wq = j->wq, span = plane_span(j), ow = (size_t)nd->w;
     size_t off = 0;
     float *xp = sc_carve(scratch, &off, plane_size(j));
     float *yq = sc_carve(scratch, &off, span);
