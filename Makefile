@@ -432,8 +432,9 @@ deps:
 	fi
 
 # ---------------------------------------------------------------- demo
-# sweep: the size/accuracy trade-off figure (examples/sweep.sh, into docs/)
-SWEEP_FLAGS ?= --net tinynet --epochs 10
+# sweep: the size/accuracy trade-off figures (examples/sweep.sh, into docs/),
+# one net after the other
+SWEEP_FLAGS ?= --net tinynet,dscnn,seq1d --epochs 10
 sweep:
 	@$(MAKE) --no-print-directory deps && \
 	$(MAKE) --no-print-directory examples && \

@@ -1,6 +1,6 @@
 /* fashion_mnist.c -- train a network that compresses itself on Fashion-MNIST.
  *
- *   build/examples/fashion_mnist [--net mlp|tinynet|cnn] [--epochs N] ...
+ *   build/examples/fashion_mnist [--net mlp|tinynet|cnn|dscnn|seq1d] [--epochs N] ...
  *
  * Reads the IDX gzip files of Debian's dataset-fashion-mnist (or --data DIR),
  * trains with self-compression (or --float), compresses the net, evaluates
@@ -43,9 +43,10 @@ typedef struct options {
 } options;
 
 typedef struct dataset {
-    float *x;   /* n x 784, normalised */
-    int32_t *y; /* n labels */
+    float *x;    /* n x 784, normalised; each sample c x h x w */
+    int32_t *y;  /* n labels */
     long n;
+    int c, h, w; /* a sample's shape: the net's input (c * h * w = 784) */
 } dataset;
 
 /* ---- IDX files (big-endian header, gzip) ---- */
@@ -98,7 +99,7 @@ static dataset load(const char *dir, const char *prefix, long limit)
     if (limit > 0 && limit < n)
         n = limit;
     dataset d = {malloc((size_t)n * 784 * sizeof(float)),
-                 malloc((size_t)n * sizeof(int32_t)), n};
+                 malloc((size_t)n * sizeof(int32_t)), n, 1, 28, 28};
     if (!d.x || !d.y)
         die("out of memory");
     for (long i = 0; i < n * 784; i++)
@@ -131,13 +132,31 @@ static void normalise(dataset *train, dataset *test)
 
 /* ---- the benchmark networks (../shared/spec/benchmarks.md): nets.h ---- */
 
+static void known_net(const char *name)
+{
+    if (!nets_known(name))
+        die("unknown --net '%s' (" NETS_NAMES ")", name);
+}
+
 static sc_net *build(const char *name)
 {
     sc_net *net;
-    if (!nets_known(name))
-        die("unknown --net '%s' (mlp, tinynet or cnn)", name);
+    known_net(name);
     check(nets_build(name, &net, NULL), "building the net");
     return net;
+}
+
+/* Every image of d laid out as net `name`'s input (nets_image_to_input:
+ * seq1d reads the image's rows as time steps), for training and test data
+ * alike. */
+static void to_net_input(dataset *d, const char *name)
+{
+    float img[784];
+    for (long i = 0; i < d->n; i++) {
+        memcpy(img, d->x + i * 784, sizeof img);
+        nets_image_to_input(name, img, d->x + i * 784);
+    }
+    nets_input_shape(name, &d->c, &d->h, &d->w);
 }
 
 /* ---- evaluation ---- */
@@ -163,7 +182,7 @@ static double evaluate(forward_fn fwd, void *handle, const dataset *d, int batch
         die("out of memory");
     for (long at = 0; at < d->n; at += batch) {
         int n = (int)(d->n - at < batch ? d->n - at : batch);
-        int64_t xs[4] = {n, 1, 28, 28}, ys[2] = {n, 10};
+        int64_t xs[4] = {n, d->c, d->h, d->w}, ys[2] = {n, 10};
         sc_tensor *x, *y;
         check(sc_tensor_wrap(&x, 4, xs, d->x + at * 784), "tensor");
         check(sc_tensor_wrap(&y, 2, ys, logits), "tensor");
@@ -271,7 +290,7 @@ static void refresh_bn(sc_net *net, const dataset *d, const long *order,
 {
     for (long b = 0, at = 0; b < batches && at < d->n; b++, at += batch) {
         int n = gather(d, order, at, batch, bx, by);
-        int64_t xs[4] = {n, 1, 28, 28};
+        int64_t xs[4] = {n, d->c, d->h, d->w};
         sc_tensor *x;
         check(sc_tensor_wrap(&x, 4, xs, bx), "tensor");
         check(sc_net_update_bn_stats(net, x), "sc_net_update_bn_stats");
@@ -286,6 +305,11 @@ static int eval_only(const options *o, dataset *train, dataset *test)
     sc_model_info info = SC_MODEL_INFO_INIT;
     check(sc_model_load(&model, o->eval), "sc_model_load");
     check(sc_model_get_info(model, &info), "model info");
+    int c, h, w;
+    check(sc_model_input_shape(model, &c, &h, &w), "model input shape");
+    if (c != test->c || h != test->h || w != test->w)
+        die("%s takes %d x %d x %d inputs, --net %s %d x %d x %d: pass its --net",
+            o->eval, c, h, w, o->net, test->c, test->h, test->w);
     check(sc_model_set_threads(model, o->threads), "model threads");
     double acc = evaluate(model_forward, model, test, 256);
     int is_float = info.weights0 == 0;
@@ -308,7 +332,7 @@ static void usage(void)
 {
     puts("usage: fashion_mnist [options]\n"
          "  --data DIR          IDX gzip files (default " DEFAULT_DATA ")\n"
-         "  --net NAME          mlp, tinynet (default) or cnn\n"
+         "  --net NAME          mlp, tinynet (default), cnn, dscnn or seq1d\n"
          "  --epochs N          training epochs (default 10)\n"
          "  --batch N           batch size (default 128)\n"
          "  --gamma G           size-loss weight (default 0.05)\n"
@@ -443,6 +467,9 @@ int main(int argc, char **argv)
     dataset train = load(o.data, "train", o.train_limit);
     dataset test = load(o.data, "t10k", o.test_limit);
     normalise(&train, &test);
+    known_net(o.net);
+    to_net_input(&train, o.net);
+    to_net_input(&test, o.net);
     if (o.eval)
         return eval_only(&o, &train, &test);
     printf("data: %ld training and %ld test images from %s\n", train.n, test.n,
@@ -543,7 +570,7 @@ int main(int argc, char **argv)
             }
             check(sc_optimizer_set_lr(opt, SC_GROUP_WEIGHTS, o.lr * decay), "lr");
             check(sc_optimizer_set_lr(opt, SC_GROUP_BIASES, o.lr * decay), "lr");
-            int64_t xs[4] = {n, 1, 28, 28};
+            int64_t xs[4] = {n, train.c, train.h, train.w};
             sc_tensor *x;
             check(sc_tensor_wrap(&x, 4, xs, bx), "tensor");
             check(sc_net_train_step(net, opt, x, by, &st), "sc_net_train_step");

@@ -1,11 +1,14 @@
-/* nets.h -- the benchmark networks (mlp, tinynet, cnn), built with the public
+/* nets.h -- the benchmark networks (mlp, tinynet, cnn, dscnn, seq1d), built
+ * with the public
  * API exactly as the project's benchmark definitions describe them, with
  * what a benchmark needs to know about them: forward FLOPs per image and the
  * sgemm shapes the library runs for each dense/conv layer.
  *
  *     sc_net *net;
  *     nets_info info;
- *     if (!nets_known(name)) ...                       // mlp, tinynet, cnn
+ *     if (!nets_known(name)) ...                       // NETS_NAMES
+ *     int c, h, w;
+ *     nets_input_shape(name, &c, &h, &w);              // 1 x 28 x 28, seq1d 28 x 1 x 28
  *     sc_status st = nets_build(name, &net, &info);    // info may be NULL
  *     double flops = nets_forward_flops(&info);        // per image
  *     nets_gemm g[NETS_MAX_GEMMS];
@@ -18,7 +21,8 @@
  * not counted (they are a few percent of the work at most).
  *
  * GEMM shapes are the products the library computes (src/ops/conv2d.c,
- * dense.c), written as sgemm calls; a conv's samples are grouped g at a time
+ * dense.c), written as sgemm calls; a grouped (depthwise) conv runs by
+ * direct loops (src/ops/conv_grouped.c) and has none. A conv's samples are grouped g at a time
  * so that a product has at least 512 columns (g = ceil(512 / (oh*ow)), as
  * the library's chunks do), K = in_c * kh * kw:
  *     forward  y  = W col         M = out_c, N = g*oh*ow, K = K
@@ -39,6 +43,9 @@
 #include <selfcompress.h>
 
 #define NETS_MAX_LAYERS 16
+
+/** The benchmark networks' names, for messages. */
+#define NETS_NAMES "mlp, tinynet, cnn, dscnn or seq1d"
 #define NETS_MAX_GEMMS (3 * NETS_MAX_LAYERS)
 
 /** One dense or conv layer of a built net. */
@@ -48,6 +55,7 @@ typedef struct nets_layer {
     int in_c, in_h, in_w;   /* input per sample (dense: flattened, in_c) */
     int out_c, out_h, out_w;
     int kh, kw;
+    int groups;             /* conv: 1, or in_c for a depthwise conv */
     int needs_dx;           /* 0 when fed by the input: no dx in backward */
 } nets_layer;
 
@@ -77,11 +85,39 @@ static inline int nets_known(const char *name)
 {
     return name != NULL && (strcmp(name, "mlp") == 0 ||
                             strcmp(name, "tinynet") == 0 ||
-                            strcmp(name, "cnn") == 0);
+                            strcmp(name, "cnn") == 0 ||
+                            strcmp(name, "dscnn") == 0 ||
+                            strcmp(name, "seq1d") == 0);
+}
+
+/** A net's input per sample: 1 x 28 x 28 (an image), and 28 x 1 x 28 for
+ *  seq1d (channel c, time t = pixel (row t, column c) of the image:
+ *  nets_image_to_input() lays an image out so). */
+static inline void nets_input_shape(const char *name, int *c, int *h, int *w)
+{
+    int seq = name != NULL && strcmp(name, "seq1d") == 0;
+    *c = seq ? 28 : 1;
+    *h = seq ? 1 : 28;
+    *w = 28;
+}
+
+/** One 28 x 28 image (row-major) as the input of net `name` into out (784
+ *  floats, not overlapping img): a copy, and for seq1d its transpose,
+ *  out[c * 28 + t] = img[t * 28 + c]. */
+static inline void nets_image_to_input(const char *name, const float *img,
+                                       float *out)
+{
+    if (name != NULL && strcmp(name, "seq1d") == 0) {
+        for (int c = 0; c < 28; c++)
+            for (int t = 0; t < 28; t++)
+                out[c * 28 + t] = img[t * 28 + c];
+    } else {
+        memcpy(out, img, 784 * sizeof(float));
+    }
 }
 
 static inline void nets_record_(nets_builder *b, int kind, int in, int id,
-                                int kh, int kw)
+                                int kh, int kw, int groups)
 {
     nets_info *info = b->info;
     if (info == NULL || info->count >= NETS_MAX_LAYERS)
@@ -92,6 +128,7 @@ static inline void nets_record_(nets_builder *b, int kind, int in, int id,
     l->id = id;
     l->kh = kh;
     l->kw = kw;
+    l->groups = groups;
     l->needs_dx = in != SC_INPUT;
     sc_net_layer_shape(b->net, in, &l->in_c, &l->in_h, &l->in_w);
     sc_net_layer_shape(b->net, id, &l->out_c, &l->out_h, &l->out_w);
@@ -108,7 +145,28 @@ static inline int nets_conv_(nets_builder *b, int in, int out, int k, int pad)
     int id = -1;
     if (b->st == SC_OK &&
         (b->st = sc_net_conv2d(b->net, in, out, k, k, 1, pad, SC_NO_BIAS, &id)) == SC_OK)
-        nets_record_(b, SC_LAYER_CONV2D, in, id, k, k);
+        nets_record_(b, SC_LAYER_CONV2D, in, id, k, k, 1);
+    return b->st == SC_OK ? id : -1;
+}
+
+/* A conv with per-axis kernel and padding, stride s on both axes, `groups`
+ * groups (0: 1), no bias. */
+static inline int nets_conv_desc_(nets_builder *b, int in, int out, int kh,
+                                  int kw, int s, int ph, int pw, int groups)
+{
+    sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_CONV2D);
+    int id = -1;
+    d.channels = out;
+    d.kernel_h = kh;
+    d.kernel_w = kw;
+    d.stride_h = d.stride_w = s;
+    d.pad_h = ph;
+    d.pad_w = pw;
+    d.groups = groups;
+    d.flags = SC_NO_BIAS;
+    if (b->st == SC_OK &&
+        (b->st = sc_net_add_layer(b->net, &d, &in, 1, &id)) == SC_OK)
+        nets_record_(b, SC_LAYER_CONV2D, in, id, kh, kw, groups > 0 ? groups : 1);
     return b->st == SC_OK ? id : -1;
 }
 
@@ -117,7 +175,7 @@ static inline int nets_dense_(nets_builder *b, int in, int out, int flags)
     int id = -1;
     if (b->st == SC_OK &&
         (b->st = sc_net_dense(b->net, in, out, flags, &id)) == SC_OK)
-        nets_record_(b, SC_LAYER_DENSE, in, id, 1, 1);
+        nets_record_(b, SC_LAYER_DENSE, in, id, 1, 1, 1);
     return b->st == SC_OK ? id : -1;
 }
 
@@ -145,6 +203,36 @@ static inline int nets_maxpool_(nets_builder *b, int in)
     return b->st == SC_OK ? id : -1;
 }
 
+/* a layer of a kind without attributes (relu6) */
+static inline int nets_plain_(nets_builder *b, int in, sc_layer_kind kind)
+{
+    sc_layer_desc d = SC_LAYER_DESC_INIT(kind);
+    int id = -1;
+    if (b->st == SC_OK)
+        b->st = sc_net_add_layer(b->net, &d, &in, 1, &id);
+    return b->st == SC_OK ? id : -1;
+}
+
+/* max pool 1 x 2, stride 1 x 2 */
+static inline int nets_maxpool_1x2_(nets_builder *b, int in)
+{
+    sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_MAXPOOL);
+    int id = -1;
+    d.kernel_h = d.stride_h = 1;
+    d.kernel_w = d.stride_w = 2;
+    if (b->st == SC_OK)
+        b->st = sc_net_add_layer(b->net, &d, &in, 1, &id);
+    return b->st == SC_OK ? id : -1;
+}
+
+static inline int nets_gavgpool_(nets_builder *b, int in)
+{
+    int id = -1;
+    if (b->st == SC_OK)
+        b->st = sc_net_global_avgpool(b->net, in, &id);
+    return b->st == SC_OK ? id : -1;
+}
+
 static inline int nets_add_(nets_builder *b, int x, int y)
 {
     int id = -1;
@@ -159,8 +247,24 @@ static inline int nets_conv_bn_relu_(nets_builder *b, int in, int out)
     return nets_relu_(b, nets_bn_(b, nets_conv_(b, in, out, 3, 1), SC_BN_AFFINE));
 }
 
-/** Builds network `name` (mlp, tinynet or cnn) for 1 x 28 x 28 inputs,
- *  not yet initialised (call sc_net_init). info (may be NULL) gets its
+/* dscnn's conv (kernel k, stride s, padding k / 2, `groups` groups), BN
+ * affine/running, relu6 */
+static inline int nets_conv_bn_relu6_(nets_builder *b, int in, int out, int k,
+                                      int s, int groups)
+{
+    int id = nets_conv_desc_(b, in, out, k, k, s, k / 2, k / 2, groups);
+    return nets_plain_(b, nets_bn_(b, id, SC_BN_AFFINE), SC_LAYER_RELU6);
+}
+
+/* seq1d's conv 1 x k (padding 0 x k / 2), BN affine/running, relu */
+static inline int nets_conv1d_bn_relu_(nets_builder *b, int in, int out, int k)
+{
+    int id = nets_conv_desc_(b, in, out, 1, k, 1, 0, k / 2, 1);
+    return nets_relu_(b, nets_bn_(b, id, SC_BN_AFFINE));
+}
+
+/** Builds network `name` (NETS_NAMES) for the input nets_input_shape()
+ *  gives, not yet initialised (call sc_net_init). info (may be NULL) gets its
  *  dense/conv layers. An unknown name gets SC_ERR_ARG (sc_last_error() is
  *  not set for it: check nets_known() first for a message). On failure
  *  *out is NULL. */
@@ -174,7 +278,9 @@ static inline sc_status nets_build(const char *name, sc_net **out,
         info->count = 0;
     if (!nets_known(name))
         return SC_ERR_ARG;
-    if ((b.st = sc_net_create(&b.net, 1, 28, 28)) != SC_OK)
+    int c, h, w;
+    nets_input_shape(name, &c, &h, &w);
+    if ((b.st = sc_net_create(&b.net, c, h, w)) != SC_OK)
         return b.st;
     if (strcmp(name, "mlp") == 0) {
         id = nets_relu_(&b, nets_dense_(&b, id, 256, SC_BIAS));
@@ -190,6 +296,21 @@ static inline sc_status nets_build(const char *name, sc_net **out,
         if (b.st == SC_OK)
             b.st = sc_net_flatten(b.net, id, &id);
         nets_dense_(&b, id, 10, SC_NO_BIAS);
+    } else if (strcmp(name, "dscnn") == 0) {
+        /* blocks (c_in, c_out, stride): depthwise 3x3, then pointwise 1x1 */
+        static const int blk[5][3] = {
+            {32, 64, 2}, {64, 64, 1}, {64, 128, 2}, {128, 128, 1}, {128, 128, 1}};
+        id = nets_conv_bn_relu6_(&b, id, 32, 3, 1, 1); /* stem */
+        for (int i = 0; i < 5; i++) {
+            id = nets_conv_bn_relu6_(&b, id, blk[i][0], 3, blk[i][2], blk[i][0]);
+            id = nets_conv_bn_relu6_(&b, id, blk[i][1], 1, 1, 1);
+        }
+        nets_dense_(&b, nets_gavgpool_(&b, id), 10, SC_BIAS);
+    } else if (strcmp(name, "seq1d") == 0) {
+        id = nets_conv1d_bn_relu_(&b, id, 64, 5);
+        id = nets_maxpool_1x2_(&b, nets_conv1d_bn_relu_(&b, id, 64, 5));
+        id = nets_gavgpool_(&b, nets_conv1d_bn_relu_(&b, id, 128, 3));
+        nets_dense_(&b, id, 10, SC_BIAS);
     } else { /* cnn */
         id = nets_conv_bn_relu_(&b, id, 32);                  /* prep */
         x = nets_maxpool_(&b, nets_conv_bn_relu_(&b, id, 64)); /* layer1 */
@@ -216,7 +337,8 @@ static inline sc_status nets_build(const char *name, sc_net **out,
 /** Multiply-adds of one dense/conv layer per image. */
 static inline double nets_layer_macs(const nets_layer *l)
 {
-    return (double)l->out_c * l->out_h * l->out_w * (double)l->in_c * l->kh * l->kw;
+    return (double)l->out_c * l->out_h * l->out_w *
+           (double)(l->in_c / l->groups) * l->kh * l->kw;
 }
 
 /** Forward FLOPs per image (2 per multiply-add of the dense/conv layers). */
@@ -261,6 +383,8 @@ static inline int nets_gemm_shapes(const nets_info *info, int batch,
     } while (0)
     for (int i = 0; i < info->count; i++) {
         const nets_layer *l = &info->layer[i];
+        if (l->kind == SC_LAYER_CONV2D && l->groups > 1)
+            continue; /* direct loops, no sgemm */
         if (l->kind == SC_LAYER_CONV2D) {
             int k = l->in_c * l->kh * l->kw, ohw = l->out_h * l->out_w;
             int grp = (512 + ohw - 1) / ohw;

@@ -5,11 +5,12 @@
 # 3% of the bits and 18% of the weights) and the float baseline, all on the
 # same schedule, written as CSV and drawn with gnuplot.
 #
-#   examples/sweep.sh [--net tinynet] [--epochs 10]
+#   examples/sweep.sh [--net tinynet[,dscnn,seq1d,...]] [--epochs 10]
 #                     [--gammas "0.01 0.02 0.05 0.1 0.2"] [--out docs]
 #                     [-- extra fashion_mnist flags]
 #
-# Writes <out>/sweep_<net>.csv (one row per run: gamma, "target" or "float"),
+# --net takes one net or a comma-separated list, swept one after the other.
+# For each net, writes <out>/sweep_<net>.csv (one row per run: gamma, "target" or "float"),
 # <out>/tradeoff_<net>.png (test accuracy against bits % and against
 # weights %: the gamma curve, the size-target run as its own point, float
 # accuracy as a line), <out>/channels_<net>.csv and <out>/channels_<net>.png
@@ -32,7 +33,6 @@ done
 [ -x "$exe" ] || { echo "sweep.sh: build the example first (make examples)" >&2; exit 1; }
 command -v gnuplot >/dev/null || { echo "sweep.sh: gnuplot is missing (make deps)" >&2; exit 1; }
 mkdir -p "$out"
-csv="$out/sweep_$net.csv"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -52,6 +52,8 @@ row() { # label log: one CSV row from the log's RESULT line
     echo "$out" >> "$csv"
 }
 
+sweep() { # the runs, the CSV files and the plots of net $net
+csv="$out/sweep_$net.csv"
 echo "run,accuracy,bits_pct,weights_pct,file_bytes,train_s" > "$csv"
 run float --float
 float_acc=$(grep '^RESULT ' "$tmp/float.log" | field accuracy)
@@ -104,3 +106,9 @@ array names[$nblocks] = [$(echo $layers | sed 's/\([0-9]*\)/"layer \1"/g; s/" "/
 plot for [i=0:$((nblocks - 1))] "$tmp/channels.dat" index i using 1:2 with lines lw 2 title names[i+1]
 GP
 echo "sweep.sh: wrote $csv, $out/tradeoff_$net.png, $out/channels_$net.csv, $out/channels_$net.png"
+}
+
+IFS=, read -r -a nets <<< "$net"
+for net in "${nets[@]}"; do
+    sweep
+done

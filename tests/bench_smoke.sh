@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Runs the benchmark in its --quick form (tests/bench/bench.c, built by
 # make check) and checks its output: a MACHINE line, a PEAK line per thread
-# count, one BENCH line per case (3 nets x 2 thread counts x 6 modes) in
+# count, one BENCH line per case (5 nets x 2 thread counts x 6 modes) in
 # the documented format with positive numbers, the *18 cases down to at
 # most 18% of the weights, and one PAIR line per ratio measured in one
-# process (3 nets x 2 thread counts x 3 pairs), q1 <= ratio <= q3.
+# process (5 nets x 2 thread counts x 3 pairs), q1 <= ratio <= q3.
 set -euo pipefail
 root=${SC_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 exe="$root/build/tests/bench/bench" # built against lib/, like the examples
@@ -14,8 +14,8 @@ out=$("$exe" --quick --threads 1,2)
 printf '%s\n' "$out"
 
 num='[0-9]+(\.[0-9]+)?'
-bench_re="^BENCH net=(mlp|tinynet|cnn) threads=[0-9]+ batch=[0-9]+ mode=(float|sc|infer|sc18|model|model18) img_s=$num gflops=$num peak_frac=$num sgemm_gflops=$num blas_core=[^ ]+ rss_mb=$num conv_kernel=(avx512|avx2|generic) weights_pct=$num\$"
-pair_re="^PAIR net=(mlp|tinynet|cnn) threads=[0-9]+ batch=[0-9]+ (a=sc b=float|a=sc18 b=sc|a=model b=model18) ratio=$num q1=$num q3=$num rounds=[0-9]+\$"
+bench_re="^BENCH net=(mlp|tinynet|cnn|dscnn|seq1d) threads=[0-9]+ batch=[0-9]+ mode=(float|sc|infer|sc18|model|model18) img_s=$num gflops=$num peak_frac=$num sgemm_gflops=$num blas_core=[^ ]+ rss_mb=$num conv_kernel=(avx512|avx2|generic) weights_pct=$num\$"
+pair_re="^PAIR net=(mlp|tinynet|cnn|dscnn|seq1d) threads=[0-9]+ batch=[0-9]+ (a=sc b=float|a=sc18 b=sc|a=model b=model18) ratio=$num q1=$num q3=$num rounds=[0-9]+\$"
 n=0
 np=0
 while IFS= read -r line; do
@@ -53,8 +53,8 @@ while IFS= read -r line; do
     *) echo "bench_smoke: unexpected line: $line" >&2; exit 1 ;;
     esac
 done <<< "$out"
-[ "$n" -eq 36 ] || { echo "bench_smoke: $n BENCH lines, expected 36" >&2; exit 1; }
-[ "$np" -eq 18 ] || { echo "bench_smoke: $np PAIR lines, expected 18" >&2; exit 1; }
+[ "$n" -eq 60 ] || { echo "bench_smoke: $n BENCH lines, expected 60" >&2; exit 1; }
+[ "$np" -eq 30 ] || { echo "bench_smoke: $np PAIR lines, expected 30" >&2; exit 1; }
 printf '%s\n' "$out" | grep -q '^PEAK threads=1 ' || { echo "bench_smoke: no PEAK line" >&2; exit 1; }
 
 # bad flags fail with a message

@@ -278,6 +278,7 @@ static const struct grouped_case {
 } grouped_cases[] = {
     {4, 6, 2, 3, 3, 2, 2, 1, 1, 1},
     {3, 3, 3, 3, 3, 1, 1, 1, 1, 0}, /* depthwise */
+    {3, 3, 3, 3, 3, 2, 2, 1, 1, 1}, /* depthwise, stride 2 (dscnn's) */
     {3, 6, 3, 3, 2, 1, 2, 1, 0, 1}, /* depthwise x 2, per axis */
     {4, 4, 2, 1, 3, 1, 1, 0, 1, 0},
     {4, 8, 4, 5, 5, 1, 1, 2, 2, 1}, /* 5x5: never Winograd when grouped */

@@ -466,16 +466,23 @@ START_TEST(test_info_cost_windows)
 }
 END_TEST
 
-/* The benchmark nets load under the default caps, and each one's figure
- * is what a forward of one sample lays out. */
+/* The benchmark nets have the quantised weights the benchmark definitions
+ * give them, load under the default caps, and each one's figure is what a
+ * forward of one sample lays out. */
 START_TEST(test_benchmark_nets_fit)
 {
-    const char *names[3] = {"mlp", "tinynet", "cnn"};
-    for (int i = 0; i < 3; i++) {
+    const char *names[5] = {"mlp", "tinynet", "cnn", "dscnn", "seq1d"};
+    const int64_t spec_weights[5] = {234752, 87456, 1643296, 52416, 55296};
+    for (int i = 0; i < 5; i++) {
         sc_net *net;
+        ck_assert(nets_known(names[i]));
         TU_OK(nets_build(names[i], &net, NULL));
         TU_OK(sc_net_init(net, 1));
         TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+        sc_size_report r = SC_SIZE_REPORT_INIT;
+        TU_OK(sc_net_size_report(net, SC_ALL_LAYERS, &r));
+        ck_assert_msg(r.weights0 == spec_weights[i], "%s: %lld quantised weights",
+                      names[i], (long long)r.weights0);
         const char *path = tu_path("bench.scm");
         sc_model_info info = SC_MODEL_INFO_INIT;
         TU_OK(sc_net_save(net, path, &info));
@@ -497,6 +504,14 @@ START_TEST(test_benchmark_nets_fit)
         ck_assert(info.macs < SC_LOAD_MAX_MACS / 100);
         if (strcmp(names[i], "cnn") == 0) /* ~69M multiply-adds in its convs */
             ck_assert(info.macs > 6.9e7 && info.macs < 7.5e7);
+        if (strcmp(names[i], "dscnn") == 0) { /* ~3.7M in its dense/convs */
+            nets_info layers;
+            sc_net *again;
+            TU_OK(nets_build(names[i], &again, &layers));
+            double macs = nets_forward_flops(&layers) / 2.0;
+            ck_assert_msg(macs > 3.7e6 && macs < 3.8e6, "dscnn: %g", macs);
+            sc_net_free(again);
+        }
         sc_tensor_free(to);
         free(out);
         tu_batch_free(&b);

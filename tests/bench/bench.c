@@ -1,7 +1,8 @@
-/* bench.c -- throughput of the benchmark networks (mlp, tinynet, cnn) on
- * synthetic data of Fashion-MNIST's shape, against the machine's ceilings.
+/* bench.c -- throughput of the benchmark networks (mlp, tinynet, cnn, dscnn,
+ * seq1d) on synthetic data of Fashion-MNIST's size (each net's input shape:
+ * examples/nets.h), against the machine's ceilings.
  *
- *   build/tests/bench/bench [--quick] [--nets mlp,tinynet,cnn] [--threads 1,2]
+ *   build/tests/bench/bench [--quick] [--nets mlp,tinynet,cnn,dscnn,seq1d] [--threads 1,2]
  *                           [--modes float,sc,infer] [--batches 128,512]
  *                           [--reps N] [--steps N] [--warmup N] [--no-pairs]
  *
@@ -28,7 +29,8 @@
  * = gflops / the FMA-loop peak measured with that many threads (MACHINE and
  * PEAK lines, printed first); sgemm_gflops is cblas_sgemm, single-threaded
  * inside each of `threads` threads running at once (as the library drives
- * OpenBLAS), on the net's own GEMM shapes for that batch, FLOP-weighted;
+ * OpenBLAS), on the net's own GEMM shapes for that batch, FLOP-weighted
+ * (a depthwise conv has none: it runs by direct loops);
  * rss_mb is the child's peak resident set (getrusage ru_maxrss) after the
  * timed steps; conv_kernel the library's micro-kernel (sc_conv_kernel());
  * weights_pct the quantised weights left (100 without compression).
@@ -435,7 +437,9 @@ static void runner_init(runner *r, const char *name, int threads, int batch,
         r->pix[i] = (float)normal(&seed);
     for (size_t i = 0; i < NB * (size_t)batch; i++)
         r->lab[i] = (int32_t)(splitmix(&seed) % 10);
-    int64_t xs[4] = {batch, 1, 28, 28}, ys[2] = {batch, 10};
+    int c, h, w;
+    nets_input_shape(name, &c, &h, &w);
+    int64_t xs[4] = {batch, c, h, w}, ys[2] = {batch, 10};
     for (int b = 0; b < NB; b++)
         check(sc_tensor_wrap(&r->x[b], 4, xs, r->pix + b * per), "tensor");
     check(sc_tensor_wrap(&r->y, 2, ys, r->logits), "tensor");
@@ -558,7 +562,8 @@ static void usage(void)
 {
     puts("usage: bench [options]\n"
          "  --quick             tiny run for make check: batch 32, 2 x 2 steps\n"
-         "  --nets LIST         comma-separated: mlp,tinynet,cnn (default all)\n"
+         "  --nets LIST         comma-separated: mlp,tinynet,cnn,dscnn,seq1d\n"
+         "                      (default all)\n"
          "  --threads LIST      thread counts (default 1,2)\n"
          "  --modes LIST        float,sc,infer,sc18,model,model18 (default all)\n"
          "  --batches LIST      batch sizes for every net (default: 128, and\n"
@@ -604,12 +609,12 @@ static options parse(int argc, char **argv)
     o.rep_seconds = 0.5;
     o.fma_seconds = 0.2;
     o.sgemm_seconds = 0.01;
-    const char *defnets[3] = {"mlp", "tinynet", "cnn"};
-    for (int i = 0; i < 3; i++)
+    const char *defnets[5] = {"mlp", "tinynet", "cnn", "dscnn", "seq1d"};
+    for (int i = 0; i < 5; i++)
         o.nets[i] = defnets[i];
     for (int i = 0; i < NMODES; i++)
         o.modes[i] = all_modes[i];
-    o.nnets = 3;
+    o.nnets = 5;
     o.nmodes = NMODES;
     o.threads[0] = 1;
     o.threads[1] = 2;
@@ -637,7 +642,7 @@ static options parse(int argc, char **argv)
             o.nnets = split(v, o.nets, a);
             for (int k = 0; k < o.nnets; k++)
                 if (!nets_known(o.nets[k]))
-                    die("unknown net '%s' (mlp, tinynet or cnn)", o.nets[k]);
+                    die("unknown net '%s' (" NETS_NAMES ")", o.nets[k]);
         } else if (strcmp(a, "--modes") == 0) {
             o.nmodes = split(v, o.modes, a);
             for (int k = 0; k < o.nmodes; k++) {

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """bench_torch.py -- the PyTorch counterpart of tests/bench/bench.c.
 
-Same networks (the project's benchmark definitions: mlp, tinynet, cnn), same
-synthetic data shape (N x 1 x 28 x 28, 10 classes, fixed seed), same batches,
+Same networks (the project's benchmark definitions: mlp, tinynet, cnn, dscnn,
+seq1d), same synthetic data shape (N x 1 x 28 x 28; seq1d N x 28 x 1 x 28;
+10 classes, fixed seed), same batches,
 threads, modes and timing protocol; Adam and cross-entropy. Modes:
   float  training step (forward, loss, backward, Adam update)
   sc     the same with self-compression: every dense/conv weight goes through
@@ -50,7 +51,7 @@ import sys  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 
-NETS = ("mlp", "tinynet", "cnn")
+NETS = ("mlp", "tinynet", "cnn", "dscnn", "seq1d")
 MODES = ("float", "sc", "infer")
 # bench.c's other modes (compressed nets, model files) have no PyTorch
 # counterpart: accepted so that one BENCH_FLAGS serves both, and skipped
@@ -58,9 +59,36 @@ OURS_ONLY = ("sc18", "model", "model18")
 
 
 # ---------------------------------------------------------------- shapes
-# (kind, in_c, in_h, in_w, out_c, out_h, out_w, k, needs_dx) per dense/conv
-# layer, as examples/nets.h records them; FLOPs and GEMM shapes follow.
+def input_shape(net):
+    """A sample's shape (examples/nets.h's nets_input_shape)."""
+    return (28, 1, 28) if net == "seq1d" else (1, 28, 28)
+
+
+# (kind, in_c, in_h, in_w, out_c, out_h, out_w, kh, kw, groups, needs_dx) per
+# dense/conv layer, as examples/nets.h records them; FLOPs and GEMM shapes
+# follow.
 def layers(net):
+    if net == "dscnn":
+        ls = [("conv", 1, 28, 28, 32, 28, 28, 3, 3, 1, False)]
+        c, hw = 32, 28
+        for (cin, cout, s) in ((32, 64, 2), (64, 64, 1), (64, 128, 2),
+                               (128, 128, 1), (128, 128, 1)):
+            o = hw // s
+            ls.append(("conv", cin, hw, hw, cin, o, o, 3, 3, cin, True))
+            ls.append(("conv", cin, o, o, cout, o, o, 1, 1, 1, True))
+            c, hw = cout, o
+        return ls + [("dense", c, 1, 1, 10, 1, 1, 1, 1, 1, True)]
+    if net == "seq1d":
+        return [("conv", 28, 1, 28, 64, 1, 28, 1, 5, 1, False),
+                ("conv", 64, 1, 28, 64, 1, 28, 1, 5, 1, True),
+                ("conv", 64, 1, 14, 128, 1, 14, 1, 3, 1, True),
+                ("dense", 128, 1, 1, 10, 1, 1, 1, 1, 1, True)]
+    return [(kind, ic, ih, iw, oc, oh, ow, k, k, 1, dx)
+            for (kind, ic, ih, iw, oc, oh, ow, k, dx) in square_layers(net)]
+
+
+def square_layers(net):
+    """mlp, tinynet and cnn: square kernels, no groups."""
     if net == "mlp":
         return [("dense", 784, 1, 1, 256, 1, 1, 1, False),
                 ("dense", 256, 1, 1, 128, 1, 1, 1, True),
@@ -83,16 +111,19 @@ def layers(net):
 
 
 def forward_flops(net):
-    return sum(2.0 * oc * oh * ow * ic * k * k
-               for (_, ic, _, _, oc, oh, ow, k, _) in layers(net))
+    return sum(2.0 * oc * oh * ow * (ic // g) * kh * kw
+               for (_, ic, _, _, oc, oh, ow, kh, kw, g, _) in layers(net))
 
 
 def gemm_shapes(net, batch, training):
-    """(ta, tb, m, n, k, calls) per batch, as the library runs them."""
+    """(ta, tb, m, n, k, calls) per batch, as the library runs them (a
+    grouped conv runs by direct loops: none)."""
     g = []
-    for (kind, ic, _, _, oc, oh, ow, k, dx) in layers(net):
+    for (kind, ic, _, _, oc, oh, ow, kh, kw, groups, dx) in layers(net):
+        if kind == "conv" and groups > 1:
+            continue
         if kind == "conv":
-            kk, ohw = ic * k * k, oh * ow
+            kk, ohw = ic * kh * kw, oh * ow
             g.append((0, 0, oc, ohw, kk, batch))
             if training:
                 g.append((0, 1, oc, kk, ohw, batch))
@@ -148,7 +179,8 @@ def build(net, sc):
 
         def forward(self, x):
             w = self.quant(self.weight) if self.quant is not None else self.weight
-            return F.conv2d(x, w, self.bias, self.stride, self.padding)
+            return F.conv2d(x, w, self.bias, self.stride, self.padding, 1,
+                            self.groups)
 
     class QLinear(nn.Linear):
         def __init__(self, *a, **kw):
@@ -171,6 +203,15 @@ def build(net, sc):
         def forward(self, x):
             return x + self.body(x)
 
+    def conv_bn_relu6(cin, cout, k, stride=1, groups=1):
+        return [QConv(cin, cout, k, stride=stride, padding=k // 2,
+                      groups=groups, bias=False),
+                nn.BatchNorm2d(cout), nn.ReLU6()]
+
+    def conv1d_bn_relu(cin, cout, k):
+        return [QConv(cin, cout, (1, k), padding=(0, k // 2), bias=False),
+                nn.BatchNorm2d(cout), nn.ReLU()]
+
     class GlobalMaxPool(nn.Module):
         def forward(self, x):
             return torch.amax(x, dim=(2, 3))
@@ -188,6 +229,19 @@ def build(net, sc):
             QConv(64, 64, 3, bias=False), nn.ReLU(), nn.BatchNorm2d(64, **bn),
             nn.MaxPool2d(2),
             nn.Flatten(), QLinear(576, 10, bias=False))
+    elif net == "dscnn":
+        body = conv_bn_relu6(1, 32, 3)
+        for (cin, cout, s) in ((32, 64, 2), (64, 64, 1), (64, 128, 2),
+                               (128, 128, 1), (128, 128, 1)):
+            body += conv_bn_relu6(cin, cin, 3, s, cin)  # depthwise
+            body += conv_bn_relu6(cin, cout, 1)         # pointwise
+        m = nn.Sequential(*body, nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          QLinear(128, 10))
+    elif net == "seq1d":
+        m = nn.Sequential(
+            *conv1d_bn_relu(28, 64, 5), *conv1d_bn_relu(64, 64, 5),
+            nn.MaxPool2d((1, 2)), *conv1d_bn_relu(64, 128, 3),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), QLinear(128, 10))
     else:
         m = nn.Sequential(
             *conv_bn_relu(1, 32),
@@ -295,7 +349,7 @@ def run_case(a, net, threads, batch, mode):
     gamma = 0.05
     gen = torch.Generator().manual_seed(20240601)
     NB = 4
-    xs = torch.randn(NB, batch, 1, 28, 28, generator=gen)
+    xs = torch.randn(NB, batch, *input_shape(net), generator=gen)
     ys = torch.randint(0, 10, (NB, batch), generator=gen)
     step = [0]
 

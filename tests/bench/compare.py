@@ -89,7 +89,7 @@ def main(argv):
             f"{'ours MB':>7} {'torch MB':>8}")
     print(head)
     print("-" * len(head))
-    order = {"mlp": 0, "tinynet": 1, "cnn": 2}
+    order = {"mlp": 0, "tinynet": 1, "cnn": 2, "dscnn": 3, "seq1d": 4}
     mode_order = {"float": 0, "sc": 1, "infer": 2, "sc18": 3, "model": 4,
                   "model18": 5}
     keys = sorted(set(ours) | set(torch),
@@ -186,6 +186,15 @@ def targets(ours, torch, pairs):
                                    f"PyTorch's ({b:.0f} MB)", a, a <= b, " MB"))
     for what, v, ok, unit in checks:
         print(f"  {'met ' if ok else 'MISS'}  {what}: {v:.2f}{unit}")
+    print()
+    print("Targets (issue #16), batch 128:")
+    for net in ("dscnn", "seq1d"):
+        for t in threads:
+            for mode, what in (("float", "training"), ("infer", "inference")):
+                o, p = img(ours, net, t, mode), img(torch, net, t, mode)
+                if o and p:
+                    print(f"  {'met ' if o / p >= 1.5 else 'MISS'}  {net} {what}, "
+                          f"{t} thread(s): ours/torch >= 1.5: {o / p:.2f}x")
 
 
 if __name__ == "__main__":
