@@ -803,14 +803,19 @@ SC_API sc_status sc_net_size_report(const sc_net *net, int id,
                                     sc_size_report *report);
 
 /** Removes every dead channel (b <= 0) in place, with all that only fed
- *  or consumed it and the attached optimizer's state. The function of the
- *  net is preserved to float rounding in eval mode and in training mode:
- *  what a removed channel still added (its bias, then batch norm's shift,
- *  ...) is folded into the next dense/conv layer's bias or a per-position
- *  constant; where batch norm's batch statistics give the removed channel
- *  another constant in training mode (its beta), the layer also gets a
- *  training-mode constant, which checkpoints keep and model files (eval
- *  mode) do not store. *removed (may be NULL) gets the number of dense/conv
+ *  or consumed it and the attached optimizer's state. What a removed
+ *  channel still added (its bias, then batch norm's shift, ...) is folded
+ *  into the next dense/conv layer's bias or a per-position constant, one
+ *  for both modes: a batch norm normalises a removed channel's map, the
+ *  same for every sample, with the map's own statistics, as in training
+ *  mode and as its running statistics do once they have caught up with
+ *  the dead channel. So the training-mode function is preserved to float
+ *  rounding, and the eval-mode one where the dead channels' running
+ *  statistics have caught up (sc_net_update_bn_stats() brings them there;
+ *  training with the channel dead does over time). A channel that died
+ *  just before compress thus leaves no statistics of its live past in the
+ *  eval-mode net, which training after compress, in training mode, would
+ *  never see. *removed (may be NULL) gets the number of dense/conv
  *  output channels removed (0, and nothing changes, when none is dead).
  *  Plans the net for a batch of one while it works (the next forward or
  *  train step plans for its own batch again; no allocation when the net

@@ -5,10 +5,10 @@
  * other node through its op's OP_SHAPE), the parameters and running
  * statistics are gathered into the new layout (sc_optimizer_relayout, which
  * moves the optimizer's state along the same map) and the folded constants
- * are added to the consumers' biases or constant maps (cbias, and tbias
- * for training mode). Everything that can
- * fail is allocated before the net changes; on failure the nodes are put
- * back as they were. */
+ * are added to the consumers' biases or constant maps (cbias; and tbias,
+ * the training-mode map an older checkpoint may bring). Everything that
+ * can fail is allocated before the net changes; on failure the nodes are
+ * put back as they were. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,10 +91,9 @@ static sc_status build_maps(sc_net *net, const sc_cplan *p, const sc_node *old,
 
 /* A new constant map of node i (NULL when it needs none), its kept rows
  * only: in eval mode (train 0) the old cbias plus the fold that does not go
- * into the bias; in training mode the old tbias (else cbias) plus the
- * training-mode fold (else the eval one) less what went into the bias. A
- * training-mode map is needed where a fold differs between the modes or
- * one was already. */
+ * into the bias; in training mode, where the node has a map of its own
+ * (a checkpoint of format 2 or 3 may bring one), that map plus the fold
+ * less what went into the bias. */
 static sc_status new_map(const sc_cplan *p, const sc_node *old, int i,
                          int train, float **out)
 {
@@ -104,9 +103,9 @@ static sc_status new_map(const sc_cplan *p, const sc_node *old, int i,
     size_t hw = (size_t)od->h * od->w;
     int need = od->cbias != NULL;
     if (train) {
-        base = od->tbias ? od->tbias : od->cbias;
-        add = p->tfold[i] ? p->tfold[i] : fold;
-        need = od->tbias || p->tfold[i];
+        base = od->tbias;
+        add = fold;
+        need = od->tbias != NULL;
     } else if (add && !need) { /* a fold of zeros needs no map */
         for (size_t q = 0; q < (size_t)od->c * hw && !need; q++)
             need = add[q] != 0.0f;

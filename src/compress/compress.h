@@ -29,10 +29,7 @@ typedef struct sc_cplan {
     int *newc;              /* units each node keeps */
     int removed;            /* dense/conv output channels removed */
     float **fold;           /* per dense/conv consumer of removed units: the
-                               old c*h*w constant to add in eval mode, else
-                               NULL */
-    float **tfold;          /* the same in training mode where it differs
-                               from fold, else NULL */
+                               old c*h*w constant to add, else NULL */
     unsigned char *to_bias; /* 1: the eval fold is uniform over positions
                                and goes into the bias */
 } sc_cplan;
@@ -41,7 +38,7 @@ typedef struct sc_cplan {
  * (the logits keep their count) and keeps at least one channel of every
  * dense/conv so no tensor becomes empty. */
 sc_status sc_cplan_keep(sc_net *net, sc_cplan *p);
-/* Fills fold, tfold and to_bias (needs sc_cplan_keep first). Plans the
+/* Fills fold and to_bias (needs sc_cplan_keep first). Plans the
  * net for a batch of one and runs forward passes in it (the outputs in the
  * arena and the batch-norm statistics of the last batch change); restores
  * the net's mode and input. */

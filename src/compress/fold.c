@@ -13,17 +13,19 @@
  * removed units' constants flow on. A consumer runs twice: once with its
  * bias and constant maps hidden, which leaves delta in its output, and once
  * as it is, which gives its own removed rows their constant. The pass runs
- * in eval mode (batch norm with running statistics, or with
- * SC_BN_BATCH_STATS the statistics of the map itself) and in training mode
- * (batch statistics: a dead channel under batch norm gives its beta), since
- * a map that is the same for every sample has the same batch statistics in
- * a batch of one as in any batch. Every delta is computed in eval mode, from
- * the K of its mode, so that equal K give equal deltas bit for bit.
+ * in training mode: a batch norm normalises a removed unit's map, the same
+ * for every sample, with its own statistics (the same in a batch of one as
+ * in any batch), which are also what its running statistics converge to
+ * once the unit is constant. So the eval-mode function after compress is
+ * that of the net whose dead channels' running statistics have caught up
+ * (sc_net_update_bn_stats() on any batch brings them there); a channel that
+ * died just before compress no longer carries statistics of its live past
+ * into the eval-mode constant, which training after compress (in training
+ * mode) would never see.
  *
- * The eval delta goes into the bias when it is the same at every position
+ * The delta goes into the bias when it is the same at every position
  * (dense; conv without padding over spatially uniform constants) and the
- * layer has one, else into cbias; the training delta, where it differs,
- * makes the training-mode map tbias (compress.c). */
+ * layer has one, else into cbias, which both modes then add. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,17 +103,15 @@ sc_status sc_cplan_fold(sc_net *net, sc_cplan *p)
 {
     int n = net->n_nodes;
     p->fold = calloc((size_t)n, sizeof *p->fold);
-    p->tfold = calloc((size_t)n, sizeof *p->tfold);
     p->to_bias = calloc((size_t)n, 1);
     size_t in = (size_t)net->in_c * net->in_h * net->in_w;
     float *zeros = calloc(in, sizeof(float));
-    int ok = p->fold && p->tfold && p->to_bias && zeros;
+    int ok = p->fold && p->to_bias && zeros;
     for (int i = 1; ok && i < n; i++)
         if (absorbs(net, p, i)) {
             size_t m = sc_node_size(&net->nodes[i]);
             p->fold[i] = malloc(m * sizeof(float));
-            p->tfold[i] = malloc(m * sizeof(float));
-            ok = p->fold[i] && p->tfold[i];
+            ok = p->fold[i] != NULL;
         }
     if (!ok) {
         free(zeros);
@@ -122,27 +122,16 @@ sc_status sc_cplan_fold(sc_net *net, sc_cplan *p)
         free(zeros);
         return st;
     }
+    /* in training mode only: a removed unit's batch norm normalises its
+     * constant map with the map's own statistics, the values its running
+     * statistics converge to, so both modes fold the same constants */
     int mode = net->training;
     const float *input = net->input;
     net->input = zeros;
-    net->training = 0;
-    masked_pass(net, p, p->fold);
     net->training = 1;
-    masked_pass(net, p, p->tfold);
+    masked_pass(net, p, p->fold);
     net->training = mode;
     net->input = input;
     free(zeros);
-    /* a training delta equal to the eval one needs no map of its own */
-    for (int i = 1; i < n; i++) {
-        if (!p->tfold[i])
-            continue;
-        size_t m = sc_node_size(&net->nodes[i]), q = 0;
-        while (q < m && p->tfold[i][q] == p->fold[i][q])
-            q++;
-        if (q == m) {
-            free(p->tfold[i]);
-            p->tfold[i] = NULL;
-        }
-    }
     return SC_OK;
 }

@@ -321,11 +321,8 @@ void sc_cplan_free(sc_cplan *p)
     for (int i = 0; i < p->n; i++) {
         if (p->fold)
             free(p->fold[i]);
-        if (p->tfold)
-            free(p->tfold[i]);
     }
     free(p->fold);
-    free(p->tfold);
     free(p->to_bias);
     free(p->newc);
     free(p->gone);

@@ -236,6 +236,19 @@ float *tu_eval_out(sc_net *net, const tu_batch *b)
     return v;
 }
 
+void tu_settle_bn(sc_net *net)
+{
+    int c, h, w;
+    TU_OK(sc_net_layer_shape(net, SC_INPUT, &c, &h, &w));
+    tu_batch big = tu_batch_make(4096, c, h, w, 0, 777);
+    double m;
+    TU_OK(sc_net_get_param(net, SC_PARAM_BN_MOMENTUM, &m));
+    TU_OK(sc_net_set_param(net, SC_PARAM_BN_MOMENTUM, 1.0));
+    TU_OK(sc_net_update_bn_stats(net, big.x));
+    TU_OK(sc_net_set_param(net, SC_PARAM_BN_MOMENTUM, m));
+    tu_batch_free(&big);
+}
+
 float *tu_model_out(sc_model *m, const tu_batch *b)
 {
     int k = sc_model_output_size(m);

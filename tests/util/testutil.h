@@ -104,6 +104,12 @@ void tu_batch_free(tu_batch *b);
 /* Eval-mode logits of the batch into a malloc'd buffer (the net is left in
  * training mode). */
 float *tu_eval_out(sc_net *net, const tu_batch *b);
+/* Brings every batch norm's running statistics to those of one large
+ * random batch (a momentum of 1), as training with dead channels does over
+ * time: a dead channel's constant map is then normalised in eval mode as
+ * in training mode, the function sc_net_compress() keeps (to the running
+ * variance's m / (m - 1), m the batch's values per channel). */
+void tu_settle_bn(sc_net *net);
 /* The same for a loaded model. */
 float *tu_model_out(sc_model *m, const tu_batch *b);
 
