@@ -3,15 +3,18 @@
  * [out][in / groups][kh][kw], dense weights [out][in features], the
  * features in (c, h, w) order as a flatten of NCHW). */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "ops/ops.h"
 
 /* Where slot lives in layer id: *buf (params or state) and its offset
- * and count; SC_ERR_ARG with a message when it has no such slot. */
+ * and count; SC_ERR_ARG with a message when it has no such slot,
+ * SC_ERR_SHAPE when count (SIZE_MAX: any) is not its count. */
 static sc_status locate(const sc_net *net, int id, sc_layer_slot slot,
-                        float **buf, size_t *off, size_t *n, const char *fn)
+                        size_t count, float **buf, size_t *off, size_t *n,
+                        const char *fn)
 {
     SC_CHECK_NULL(net, fn);
     if (!net->initialized)
@@ -37,6 +40,9 @@ static sc_status locate(const sc_net *net, int id, sc_layer_slot slot,
     if (o == SC_NONE || c == 0)
         return sc_fail(SC_ERR_ARG, "%s: layer %d (%s) has no %s", fn, id,
                        sc_ops[nd->kind].name, slots[slot].name);
+    if (count != SIZE_MAX && count != c)
+        return sc_fail(SC_ERR_SHAPE, "%s: layer %d's slot holds %zu floats, "
+                       "not %zu", fn, id, c, count);
     *buf = slots[slot].param ? net->params : net->state;
     *off = o;
     *n = c;
@@ -52,7 +58,7 @@ SC_API sc_status sc_net_layer_param_shape(const sc_net *net, int id,
     SC_CHECK_NULL(ndim, fn);
     float *buf;
     size_t off, n;
-    sc_status st = locate(net, id, slot, &buf, &off, &n, fn);
+    sc_status st = locate(net, id, slot, SIZE_MAX, &buf, &off, &n, fn);
     if (st != SC_OK)
         return st;
     const sc_node *nd = &net->nodes[id];
@@ -83,12 +89,9 @@ SC_API sc_status sc_net_get_layer_param(const sc_net *net, int id,
     SC_CHECK_NULL(dst, fn);
     float *buf;
     size_t off, n;
-    sc_status st = locate(net, id, slot, &buf, &off, &n, fn);
+    sc_status st = locate(net, id, slot, count, &buf, &off, &n, fn);
     if (st != SC_OK)
         return st;
-    if (count != n)
-        return sc_fail(SC_ERR_SHAPE, "%s: layer %d's slot holds %zu floats, "
-                       "not %zu", fn, id, n, count);
     memcpy(dst, buf + off, n * sizeof(float));
     return SC_OK;
 }
@@ -101,12 +104,9 @@ SC_API sc_status sc_net_set_layer_param(sc_net *net, int id,
     SC_CHECK_NULL(src, fn);
     float *buf;
     size_t off, n;
-    sc_status st = locate(net, id, slot, &buf, &off, &n, fn);
+    sc_status st = locate(net, id, slot, count, &buf, &off, &n, fn);
     if (st != SC_OK)
         return st;
-    if (count != n)
-        return sc_fail(SC_ERR_SHAPE, "%s: layer %d's slot holds %zu floats, "
-                       "not %zu", fn, id, n, count);
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(src[i]))
             return sc_fail(SC_ERR_NONFINITE, "%s: element %zu is not finite",
