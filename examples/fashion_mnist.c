@@ -38,7 +38,7 @@ typedef struct options {
     const char *data, *net, *save, *eval, *trace;
     int epochs, batch, threads, use_float, cosine, freeze, bn_refresh;
     long steps, train_limit, test_limit, compress_every;
-    double gamma, lr, qlr, elr, qwarmup, b0, target_bits, target_weights;
+    double gamma, lr, qlr, elr, qwarmup, b0, target_bits, target_weights, max_bits;
     unsigned long seed;
 } options;
 
@@ -238,6 +238,27 @@ static void summary(sc_net *net)
            (long long)t.overhead_floats);
 }
 
+/* the largest bit depth any channel stores: ceil(b) */
+static int max_stored_bits(const sc_net *net)
+{
+    int most = 0;
+    for (int id = 1; id < sc_net_layer_count(net); id++) {
+        int c, h, w;
+        if (!sc_net_is_quantized(net, id))
+            continue;
+        check(sc_net_layer_shape(net, id, &c, &h, &w), "layer shape");
+        float *b = malloc((size_t)c * sizeof *b);
+        if (b == NULL)
+            die("out of memory");
+        check(sc_net_get_quant(net, id, b, NULL, (size_t)c), "quantiser");
+        for (int o = 0; o < c; o++)
+            if (b[o] > 0 && (int)ceilf(b[o]) > most)
+                most = (int)ceilf(b[o]);
+        free(b);
+    }
+    return most;
+}
+
 typedef struct progress_line {
     long total;
     double t0;
@@ -342,6 +363,9 @@ static void usage(void)
          "  --qwarmup E         ramp the bit depths' and exponents' learning rates\n"
          "                      up from 0 over the first E epochs (default 1)\n"
          "  --b0 B              initial bit depth (default: the library's)\n"
+         "  --max-bits B        the largest bit depth a channel may take, in\n"
+         "                      [1, 32] (8: every channel fits an int8 pipeline;\n"
+         "                      default: the library's)\n"
          "  --seed S            initialisation and shuffling seed (default 1)\n"
          "  --threads T         threads (default: online CPUs)\n"
          "  --float             no quantiser: the float baseline\n"
@@ -367,19 +391,20 @@ static void usage(void)
     /* the library's defaults, read from a net and optimizer of its own */
     sc_net *net = NULL;
     sc_optimizer *opt = NULL;
-    double b0, lr, qlr, elr;
+    double b0, bmax, lr, qlr, elr;
     int id;
     if (sc_net_create(&net, 1, 28, 28) == SC_OK &&
         sc_net_flatten(net, SC_INPUT, &id) == SC_OK &&
         sc_net_dense(net, id, 10, SC_BIAS, &id) == SC_OK &&
         sc_net_get_param(net, SC_PARAM_QUANT_B0, &b0) == SC_OK &&
+        sc_net_get_param(net, SC_PARAM_QUANT_B_MAX, &bmax) == SC_OK &&
         sc_net_init(net, 1) == SC_OK &&
         sc_optimizer_create(&opt, net, SC_OPT_ADAM) == SC_OK &&
         sc_optimizer_get(opt, SC_OPT_LR, SC_GROUP_WEIGHTS, &lr) == SC_OK &&
         sc_optimizer_get(opt, SC_OPT_LR, SC_GROUP_QUANT_BITS, &qlr) == SC_OK &&
         sc_optimizer_get(opt, SC_OPT_LR, SC_GROUP_QUANT_EXP, &elr) == SC_OK)
-        printf("the library's defaults: --lr %g --qlr %g --elr %g --b0 %g\n", lr,
-               qlr, elr, b0);
+        printf("the library's defaults: --lr %g --qlr %g --elr %g --b0 %g "
+               "--max-bits %g\n", lr, qlr, elr, b0, bmax);
     sc_optimizer_free(opt);
     sc_net_free(net);
 }
@@ -410,7 +435,7 @@ static options parse(int argc, char **argv)
      * b0): the library's own default, read once the net exists */
     options o = {DEFAULT_DATA, "tinynet", NULL, NULL, NULL, 10, 128,
                  cpus > 0 ? (int)cpus : 1, 0, 1, 2, 20, 0, 0, 0, 0,
-                 0.05, UNSET, UNSET, UNSET, 1.0, UNSET, 3.0, 18.0, 1};
+                 0.05, UNSET, UNSET, UNSET, 1.0, UNSET, 3.0, 18.0, UNSET, 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -449,6 +474,7 @@ static options parse(int argc, char **argv)
         else if (strcmp(a, "--elr") == 0) o.elr = to_double(a, v, 0, 100);
         else if (strcmp(a, "--qwarmup") == 0) o.qwarmup = to_double(a, v, 0, 10000);
         else if (strcmp(a, "--b0") == 0) o.b0 = to_double(a, v, 0, 32);
+        else if (strcmp(a, "--max-bits") == 0) o.max_bits = to_double(a, v, 1, 32);
         else if (strcmp(a, "--target-bits") == 0) o.target_bits = to_double(a, v, 0, 100);
         else if (strcmp(a, "--target-weights") == 0) o.target_weights = to_double(a, v, 0, 100);
         else if (strcmp(a, "--seed") == 0) o.seed = (unsigned long)to_long(a, v, 0, 1L << 62);
@@ -481,6 +507,8 @@ int main(int argc, char **argv)
     if (!o.use_float) {
         if (o.b0 != UNSET)
             check(sc_net_set_param(net, SC_PARAM_QUANT_B0, o.b0), "b0");
+        if (o.max_bits != UNSET)
+            check(sc_net_set_param(net, SC_PARAM_QUANT_B_MAX, o.max_bits), "max bits");
         check(sc_net_quantize(net, SC_ALL_LAYERS), "sc_net_quantize");
         check(sc_net_set_param(net, SC_PARAM_GAMMA, o.gamma), "gamma");
         check(sc_net_set_param(net, SC_PARAM_COMPRESS_EVERY, (double)o.compress_every),
@@ -638,9 +666,9 @@ int main(int argc, char **argv)
     printf("test accuracy: in memory %.4f, reloaded from the file %.4f\n",
            mem_acc, acc);
     printf("RESULT net=%s float=%d epochs=%d accuracy=%.4f bits_pct=%.3f "
-           "weights_pct=%.3f file_bytes=%lld train_s=%.1f\n",
+           "weights_pct=%.3f file_bytes=%lld train_s=%.1f max_bits=%d\n",
            o.net, o.use_float, epoch, acc, t.bits_pct, t.weights_pct,
-           (long long)info.file_bytes, train_s);
+           (long long)info.file_bytes, train_s, o.use_float ? 32 : max_stored_bits(net));
 
     if (trace)
         fclose(trace);
