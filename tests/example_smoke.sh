@@ -30,13 +30,20 @@ if [ ! -f "$data/train-images-idx3-ubyte.gz" ]; then
     echo "example_smoke: dataset absent, using synthetic IDX files"
 fi
 
-for mode in "" "--float"; do
+for mode in "" "--float" "--max-bits 3"; do
     out=$("$exe" --data "$data" --net tinynet --steps 8 --batch 32 \
           --train-limit 512 --test-limit 256 --threads 2 --save "$tmp/model.scm" $mode)
     line=$(printf '%s\n' "$out" | grep '^RESULT ')
     echo "$line"
-    printf '%s\n' "$line" | grep -Eq '^RESULT net=tinynet float=[01] epochs=[0-9]+ accuracy=[0-9.]+ bits_pct=[0-9.]+ weights_pct=[0-9.]+ file_bytes=[0-9]+ train_s=[0-9.]+$' \
+    printf '%s\n' "$line" | grep -Eq '^RESULT net=tinynet float=[01] epochs=[0-9]+ accuracy=[0-9.]+ bits_pct=[0-9.]+ weights_pct=[0-9.]+ file_bytes=[0-9]+ train_s=[0-9.]+ max_bits=[0-9]+$' \
         || { echo "example_smoke: RESULT line does not parse: $line" >&2; exit 1; }
+    # a cap holds every channel's bit depth at or below it (b0 is 5 without one)
+    mb=$(printf '%s\n' "$line" | sed -n 's/.* max_bits=\([0-9]*\)$/\1/p')
+    case "$mode" in
+    --float) [ "$mb" = 32 ] ;;
+    --max-bits*) [ "$mb" -ge 1 ] && [ "$mb" -le 3 ] ;;
+    *) [ "$mb" -gt 3 ] ;;
+    esac || { echo "example_smoke: max_bits=$mb under '$mode'" >&2; exit 1; }
     # the reloaded model must score exactly what the in-memory net scored
     accs=$(printf '%s\n' "$out" | sed -n 's/^test accuracy: in memory \([0-9.]*\), reloaded from the file \([0-9.]*\)$/\1 \2/p')
     set -- $accs
