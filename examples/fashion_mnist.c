@@ -550,10 +550,14 @@ int main(int argc, char **argv)
         fprintf(trace, "step,layer,out_channels,in_channels,bits_pct,weights_pct\n");
     }
     sc_step_stats st = SC_STEP_STATS_INIT;
-    /* the size target: once met, the bit depths stay frozen */
+    /* the size target is the library's budget, checked every 20 steps: once
+     * met, the net is compressed and its bit depths stay frozen */
     int target = !o.use_float && (o.target_bits > 0 || o.target_weights > 0);
-    double tbits = o.target_bits > 0 ? o.target_bits : 100.0;
-    double tweights = o.target_weights > 0 ? o.target_weights : 100.0; /* 0: any */
+    if (target) {
+        check(sc_net_set_param(net, SC_PARAM_BUDGET_BITS_PCT, o.target_bits), "budget");
+        check(sc_net_set_param(net, SC_PARAM_BUDGET_WEIGHTS_PCT, o.target_weights), "budget");
+        check(sc_net_set_param(net, SC_PARAM_BUDGET_EVERY, 20), "budget");
+    }
     int reached = 0, epoch;
     for (epoch = 0; epoch < o.epochs && step < total; epoch++) {
         for (long i = train.n - 1; i > 0; i--) { /* Fisher-Yates */
@@ -566,20 +570,6 @@ int main(int argc, char **argv)
         double te = now();
         for (long at = 0; at < train.n && step < total; at += o.batch, step++) {
             int n = gather(&train, order, at, o.batch, bx, by);
-            if (target && !reached && step % 20 == 0) {
-                sc_size_report r = SC_SIZE_REPORT_INIT;
-                check(sc_net_size_report(net, SC_ALL_LAYERS, &r), "report");
-                if (r.bits_pct <= tbits && r.weights_pct <= tweights) {
-                    reached = 1;
-                    check(sc_net_compress(net, NULL), "sc_net_compress");
-                    if (tty)
-                        fputc('\n', stderr);
-                    printf("size target reached at step %ld (epoch %d): bits "
-                           "%.2f%%, weights %.2f%%; bit depths frozen from "
-                           "here\n",
-                           step, epoch + 1, r.bits_pct, r.weights_pct);
-                }
-            }
             /* cosine: lr * (1 + cos(pi t / T)) / 2 */
             double decay = o.cosine ? 0.5 * (1.0 + cos(M_PI * (double)step / (double)total)) : 1.0;
             if (!o.use_float) {
@@ -603,6 +593,20 @@ int main(int argc, char **argv)
             check(sc_tensor_wrap(&x, 4, xs, bx), "tensor");
             check(sc_net_train_step(net, opt, x, by, &st), "sc_net_train_step");
             sc_tensor_free(x);
+            double bits_frozen = 0.0;
+            if (target && !reached &&
+                sc_net_get_param(net, SC_PARAM_QUANT_BITS_FROZEN, &bits_frozen) == SC_OK &&
+                bits_frozen == 1.0) {
+                reached = 1;
+                sc_size_report r = SC_SIZE_REPORT_INIT;
+                check(sc_net_size_report(net, SC_ALL_LAYERS, &r), "report");
+                if (tty)
+                    fputc('\n', stderr);
+                printf("size target reached at step %ld (epoch %d): bits "
+                       "%.2f%%, weights %.2f%%; bit depths frozen from "
+                       "here\n",
+                       step + 1, epoch + 1, r.bits_pct, r.weights_pct);
+            }
             if (trace && (step % 50 == 0 || step + 1 == total))
                 write_trace(trace, net, step + 1);
         }

@@ -435,7 +435,7 @@ typedef enum sc_param {
                                    process: not saved in files (a loaded
                                    sc_model starts with AUTO;
                                    sc_model_set_param() changes it) */
-    SC_PARAM_QUANT_B_MAX = 7  /**< the largest bit depth a channel may
+    SC_PARAM_QUANT_B_MAX = 7, /**< the largest bit depth a channel may
                                    take, in [1, 32] (default 32; since
                                    0.5): 8 makes every channel fit an int8
                                    pipeline, 4 an int4 one. After every
@@ -444,6 +444,33 @@ typedef enum sc_param {
                                    b's down; sc_net_quantize() starts at
                                    min(SC_PARAM_QUANT_B0, the cap) and
                                    sc_net_set_quant() refuses b above it */
+    SC_PARAM_BUDGET_BITS_PCT = 8, /**< the size budget (since 0.6): bits
+                                   as a % of the float weights' (the size
+                                   report's bits_pct), in [0, 100]; 0
+                                   (default): not a condition. With this or
+                                   SC_PARAM_BUDGET_WEIGHTS_PCT above 0, a
+                                   train step after which
+                                   sc_optimizer_steps() is a multiple of
+                                   SC_PARAM_BUDGET_EVERY checks the size
+                                   report; once both set conditions hold,
+                                   the net compresses itself and sets
+                                   SC_PARAM_QUANT_BITS_FROZEN, logs it
+                                   (SC_LOG_INFO) and fires an
+                                   SC_PROGRESS_BUDGET record. Kept in
+                                   checkpoints */
+    SC_PARAM_BUDGET_WEIGHTS_PCT = 9, /**< the budget's live weights as a %
+                                   of the quantised weights at construction
+                                   (weights_pct), in [0, 100]; 0 (default):
+                                   not a condition */
+    SC_PARAM_BUDGET_EVERY = 10, /**< train steps between budget checks, in
+                                   [1, 2^31) (default 20) */
+    SC_PARAM_QUANT_BITS_FROZEN = 11 /**< 1: the optimizer leaves every bit
+                                   depth as it is (their moments too), the
+                                   exponents and weights go on learning;
+                                   0 (default): b learns. Set by the budget
+                                   on reaching it, and by the host at will;
+                                   no budget check runs while it is 1. Kept
+                                   in checkpoints */
 } sc_param;
 
 /** Values of SC_PARAM_CONV_ALGO. Both compute the same convolution; they
@@ -691,7 +718,10 @@ SC_API sc_status sc_net_train_backward(sc_net *net, sc_optimizer *opt,
 /** What a progress record reports. Append-only. */
 typedef enum sc_progress_kind {
     SC_PROGRESS_STEP = 0,  /**< after every n-th train step */
-    SC_PROGRESS_EPOCH = 1  /**< from sc_net_report_epoch() */
+    SC_PROGRESS_EPOCH = 1, /**< from sc_net_report_epoch() */
+    SC_PROGRESS_BUDGET = 2 /**< once, at the train step that reached the
+                                size budget (SC_PARAM_BUDGET_BITS_PCT):
+                                bits_pct and weights_pct as compressed */
 } sc_progress_kind;
 
 /** One progress record. The library sets .size to sizeof(sc_progress) as

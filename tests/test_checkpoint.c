@@ -455,6 +455,31 @@ START_TEST(test_checkpoint_v3_loads)
 }
 END_TEST
 
+/* tests/data/ckpt_v4.scc is the same in checkpoint format 4 (no size
+ * budget record, at 30b5766): no budget, bit depths learning. */
+START_TEST(test_checkpoint_v4_loads)
+{
+    same_as_current("ckpt_v4.scc", "fuzz_seed_ckpt/adam.sck");
+    char path[4096];
+    const char *root = getenv("SC_ROOT");
+    snprintf(path, sizeof path, "%s/tests/data/ckpt_v4.scc", root && *root ? root : ".");
+    sc_net *net;
+    sc_optimizer *opt;
+    char u[8];
+    size_t ul;
+    TU_OK(sc_checkpoint_load(path, &net, &opt, u, sizeof u, &ul));
+    double v;
+    TU_OK(sc_net_get_param(net, SC_PARAM_BUDGET_BITS_PCT, &v));
+    ck_assert(v == 0.0);
+    TU_OK(sc_net_get_param(net, SC_PARAM_BUDGET_EVERY, &v));
+    ck_assert(v == 20.0);
+    TU_OK(sc_net_get_param(net, SC_PARAM_QUANT_BITS_FROZEN, &v));
+    ck_assert(v == 0.0);
+    sc_optimizer_free(opt);
+    sc_net_free(net);
+}
+END_TEST
+
 /* The loss setting survives a save and load: each kind, and the weights
  * and smoothing of softmax cross-entropy. */
 START_TEST(test_loss_setting_kept)
@@ -790,6 +815,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_checkpoint_v2_loads);
     tcase_add_test(tc, test_checkpoint_v3_loads);
+    tcase_add_test(tc, test_checkpoint_v4_loads);
     tcase_add_test(tc, test_loss_setting_kept);
     tcase_add_test(tc, test_loaders_refuse_what_setters_refuse);
     tcase_add_test(tc, test_step_count_cannot_wrap);

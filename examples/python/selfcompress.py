@@ -52,7 +52,12 @@ STATUS_NAMES = (
 PARAMS = {"gamma": 0, "bn_momentum": 1, "bn_eps": 2, "quant_b0": 3,
           "quant_e0": 4, "compress_every": 5,
           "conv_algo": 6,  # 0: auto (Winograd for 5x5), 1: direct
-          "quant_b_max": 7}  # the bit depths' cap, 1 .. 32
+          "quant_b_max": 7,  # the bit depths' cap, 1 .. 32
+          # the size budget: % of the bits and of the weights (0: no
+          # condition), checked every budget_every steps; reaching it
+          # compresses the net and sets quant_bits_frozen to 1
+          "budget_bits_pct": 8, "budget_weights_pct": 9, "budget_every": 10,
+          "quant_bits_frozen": 11}
 OPTIMIZERS = {"sgd": 0, "adam": 1, "adamw": 2}
 GROUPS = {"weights": 0, "biases": 1, "quant_bits": 2, "quant_exp": 3,
           "quant": -2, "all": -1}

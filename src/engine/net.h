@@ -123,6 +123,9 @@ struct sc_net {
     /* settings */
     double gamma, bn_momentum, bn_eps, quant_b0, quant_e0;
     double quant_b_max; /* SC_PARAM_QUANT_B_MAX: the bit depths' cap */
+    double budget_bits, budget_weights; /* SC_PARAM_BUDGET_*_PCT (0: off) */
+    int64_t budget_every;  /* SC_PARAM_BUDGET_EVERY */
+    int bits_frozen;       /* SC_PARAM_QUANT_BITS_FROZEN: b does not learn */
     sc_loss loss;       /* the task loss (ops/loss.c) */
     float *loss_weights; /* its class weights (n_loss_weights), or NULL */
     int n_loss_weights;

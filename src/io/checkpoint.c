@@ -15,8 +15,9 @@
 #include "quant/quantizer.h"
 
 static const char CKPT_MAGIC[8] = {'S', 'C', 'C', 'K', 'P', 'T', 0, 0};
-#define CKPT_VERSION 4u /* written; read: 1 (no training-mode maps), 2,
-                           3 (layer table version 2) and 4 (the loss) */
+#define CKPT_VERSION 5u /* written; read: 1 (no training-mode maps), 2,
+                           3 (layer table version 2), 4 (the loss) and 5
+                           (the size budget) */
 #define CKPT_OLDEST 1u
 #define USER_MAX ((size_t)1 << 30)
 
@@ -54,6 +55,10 @@ SC_API sc_status sc_checkpoint_save(const sc_net *cnet,
     sc_put_u32(&w, (uint32_t)net->n_loss_weights);
     sc_put_f32s(&w, net->loss_weights, (size_t)net->n_loss_weights);
     sc_put_f64(&w, net->quant_b_max);
+    sc_put_f64(&w, net->budget_bits);
+    sc_put_f64(&w, net->budget_weights);
+    sc_put_u64(&w, (uint64_t)net->budget_every);
+    sc_put_u8(&w, (unsigned)net->bits_frozen);
     sc_put_u64(&w, net->n_params);
     sc_put_u64(&w, net->n_state);
     sc_put_f32s(&w, net->params, net->n_params);
@@ -227,6 +232,21 @@ static sc_status read_state(sc_rbuf *r, sc_net *net, uint32_t version,
     return SC_OK;
 }
 
+/* The size budget and whether the bit depths are frozen (version 5). */
+static sc_status read_budget(sc_rbuf *r, sc_net *net, const char *fn)
+{
+    double bits = sc_get_f64(r), weights = sc_get_f64(r);
+    uint64_t every = sc_get_u64(r);
+    unsigned frozen = sc_get_u8(r);
+    if (r->failed || every >= ((uint64_t)1 << 31) ||
+        sc_net_set_param(net, SC_PARAM_BUDGET_BITS_PCT, bits) != SC_OK ||
+        sc_net_set_param(net, SC_PARAM_BUDGET_WEIGHTS_PCT, weights) != SC_OK ||
+        sc_net_set_param(net, SC_PARAM_BUDGET_EVERY, (double)every) != SC_OK ||
+        sc_net_set_param(net, SC_PARAM_QUANT_BITS_FROZEN, frozen) != SC_OK)
+        return sc_fail(SC_ERR_FORMAT, "%s: bad size budget record", fn);
+    return SC_OK;
+}
+
 SC_API sc_status sc_checkpoint_load_v2(const char *path, sc_net **net_out,
                                        sc_optimizer **opt_out, void *user,
                                        size_t user_cap, size_t *user_len,
@@ -264,6 +284,8 @@ SC_API sc_status sc_checkpoint_load_v2(const char *path, sc_net **net_out,
     if (st == SC_OK && version >= 4 &&
         sc_net_set_param(net, SC_PARAM_QUANT_B_MAX, sc_get_f64(&r)) != SC_OK)
         st = sc_fail(SC_ERR_FORMAT, "%s: bad bit-depth cap", fn);
+    if (st == SC_OK && version >= 5)
+        st = read_budget(&r, net, fn);
     if (st == SC_OK)
         st = read_state(&r, net, version, fn);
     if (st == SC_OK) {

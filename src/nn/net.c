@@ -35,6 +35,7 @@ SC_API sc_status sc_net_create(sc_net **out, int c, int h, int w)
     net->quant_b0 = 5.0; /* measured: docs/results.md */
     net->quant_e0 = NAN;
     net->quant_b_max = 32.0;
+    net->budget_every = 20;
     net->threads = 1;
     net->pool = pool;
     net->kernel = sc_kernel_best();
@@ -215,6 +216,26 @@ SC_API sc_status sc_net_set_param(sc_net *net, sc_param p, double v)
             sc_quant_clamp_ranges(net); /* every b within the new cap */
         }
         break;
+    case SC_PARAM_BUDGET_BITS_PCT:
+        ok = v >= 0.0 && v <= 100.0;
+        if (ok)
+            net->budget_bits = v;
+        break;
+    case SC_PARAM_BUDGET_WEIGHTS_PCT:
+        ok = v >= 0.0 && v <= 100.0;
+        if (ok)
+            net->budget_weights = v;
+        break;
+    case SC_PARAM_BUDGET_EVERY:
+        ok = v >= 1.0 && v < 2147483648.0 && v == floor(v);
+        if (ok)
+            net->budget_every = (int64_t)v;
+        break;
+    case SC_PARAM_QUANT_BITS_FROZEN:
+        ok = v == 0.0 || v == 1.0;
+        if (ok)
+            net->bits_frozen = (int)v;
+        break;
     case SC_PARAM_CONV_ALGO:
         ok = v == SC_CONV_ALGO_AUTO || v == SC_CONV_ALGO_DIRECT;
         if (ok && net->conv_algo != (int)v) {
@@ -248,6 +269,10 @@ SC_API sc_status sc_net_get_param(const sc_net *net, sc_param p, double *v)
     case SC_PARAM_COMPRESS_EVERY: *v = (double)net->compress_every; return SC_OK;
     case SC_PARAM_CONV_ALGO: *v = net->conv_algo; return SC_OK;
     case SC_PARAM_QUANT_B_MAX: *v = net->quant_b_max; return SC_OK;
+    case SC_PARAM_BUDGET_BITS_PCT: *v = net->budget_bits; return SC_OK;
+    case SC_PARAM_BUDGET_WEIGHTS_PCT: *v = net->budget_weights; return SC_OK;
+    case SC_PARAM_BUDGET_EVERY: *v = (double)net->budget_every; return SC_OK;
+    case SC_PARAM_QUANT_BITS_FROZEN: *v = net->bits_frozen; return SC_OK;
     }
     return sc_fail(SC_ERR_ARG, "sc_net_get_param: unknown parameter %d", (int)p);
 }

@@ -71,6 +71,12 @@ void sc_progress_step(sc_net *net, uint64_t step, int n, double loss,
     h->img_step = 0;
 }
 
+void sc_progress_budget(sc_net *net, uint64_t step)
+{
+    if (net->hooks.progress)
+        fire(net, SC_PROGRESS_BUDGET, step, 0.0, 0, net->hooks.epoch_next, NAN);
+}
+
 SC_API sc_status sc_net_set_progress(sc_net *net, sc_progress_fn fn,
                                      void *user, int every_n)
 {

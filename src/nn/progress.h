@@ -10,4 +10,8 @@
 void sc_progress_step(sc_net *net, uint64_t step, int n, double loss,
                       double task, double q, double acc);
 
+/* The size budget was reached at step: fires an SC_PROGRESS_BUDGET record
+ * (the size figures as compressed) when a progress hook is set. */
+void sc_progress_budget(sc_net *net, uint64_t step);
+
 #endif

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
+#include "nn/budget.h"
 #include "nn/progress.h"
 #include "ops/ops.h"
 #include "optim/optimizer.h"
@@ -74,11 +75,6 @@ static sc_status check_targets(const sc_net *net, const int32_t *labels,
     return sc_loss_check(net, labels, targets ? targets->data : NULL, n, fn);
 }
 
-/* The rest of every step once the training-mode forward of the batch of n
- * at net->input has run and dL/dz is in the last node's dy: the size loss
- * gamma Q added to the task loss, the finite checks, backward, update,
- * statistics, the automatic compress and progress. Puts net->training
- * back to mode. Nothing changes on failure. */
 /* Dropout's counter for the training step being taken (net.h's
  * drop_step): the net's optimizer's step count + 1, which checkpoints
  * keep, so a resumed run draws the masks the whole run would have. */
@@ -87,6 +83,11 @@ static uint64_t drop_counter(const sc_net *net)
     return (net->opt ? sc_optimizer_steps(net->opt) : 0) + 1;
 }
 
+/* The rest of every step once the training-mode forward of the batch of n
+ * at net->input has run and dL/dz is in the last node's dy: the size loss
+ * gamma Q added to the task loss, the finite checks, backward, update,
+ * statistics, the automatic compress, progress and the size budget. Puts net->training
+ * back to mode. Nothing changes on failure. */
 static sc_status step_finish(sc_net *net, sc_optimizer *opt, int n, int mode,
                              double task, double acc, sc_step_stats *stats,
                              const char *fn)
@@ -142,6 +143,7 @@ static sc_status step_finish(sc_net *net, sc_optimizer *opt, int n, int mode,
         sc_net_compress(net, NULL) == SC_OK)
         net->steps_since_compress = 0;
     sc_progress_step(net, opt->t, n, loss, task, q, acc);
+    sc_budget_step(net, opt->t);
     return SC_OK;
 }
 

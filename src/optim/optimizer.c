@@ -122,8 +122,8 @@ static void update_task(void *ctx, size_t b, size_t e, int t)
         size_t lo = net->group_off[g], hi = net->group_off[g + 1];
         lo = lo > b ? lo : b;
         hi = hi < e ? hi : e;
-        if (lo >= hi)
-            continue;
+        if (lo >= hi || (g == SC_GROUP_QUANT_BITS && net->bits_frozen))
+            continue; /* frozen bit depths: neither they nor their moments move */
         float lr = (float)o->lr[g], wd = (float)o->wd[g];
         float *p = net->params + lo, *m = o->m + lo, *v = o->v + lo;
         const float *gr = net->grads + lo;
