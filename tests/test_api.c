@@ -826,10 +826,10 @@ START_TEST(test_settings_errors)
         {SC_PARAM_CONV_ALGO, 0.5},       {SC_PARAM_CONV_ALGO, NAN},
         {SC_PARAM_QUANT_B_MAX, 0.5},     {SC_PARAM_QUANT_B_MAX, 33.0},
         {SC_PARAM_QUANT_B_MAX, NAN},
-        {(sc_param)8, 0.0},              {(sc_param)-1, 0.0},
+        {(sc_param)12, 0.0},             {(sc_param)-1, 0.0},
         {(sc_param)100, 0.0},
     };
-    enum { NPARAM = 8 };
+    enum { NPARAM = 12 };
     double before[NPARAM], v;
     for (int p = 0; p < NPARAM; p++)
         TU_OK(sc_net_get_param(F.net, (sc_param)p, &before[p]));
@@ -841,6 +841,10 @@ START_TEST(test_settings_errors)
     ck_assert_double_eq(before[SC_PARAM_COMPRESS_EVERY], 0.0);
     ck_assert_double_eq(before[SC_PARAM_CONV_ALGO], SC_CONV_ALGO_AUTO);
     ck_assert_double_eq(before[SC_PARAM_QUANT_B_MAX], 32.0);
+    ck_assert_double_eq(before[SC_PARAM_BUDGET_BITS_PCT], 0.0);
+    ck_assert_double_eq(before[SC_PARAM_BUDGET_WEIGHTS_PCT], 0.0);
+    ck_assert_double_eq(before[SC_PARAM_BUDGET_EVERY], 20.0);
+    ck_assert_double_eq(before[SC_PARAM_QUANT_BITS_FROZEN], 0.0);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         TU_FAILS(sc_net_set_param(F.net, bad[i].p, bad[i].v), SC_ERR_ARG);
         for (int p = 0; p < NPARAM; p++) {
@@ -852,7 +856,7 @@ START_TEST(test_settings_errors)
     TU_FAILS(sc_net_set_param(NULL, SC_PARAM_GAMMA, 0.1), SC_ERR_NULL);
     TU_FAILS(sc_net_get_param(NULL, SC_PARAM_GAMMA, &v), SC_ERR_NULL);
     TU_FAILS(sc_net_get_param(F.net, SC_PARAM_GAMMA, NULL), SC_ERR_NULL);
-    TU_FAILS(sc_net_get_param(F.net, (sc_param)8, &v), SC_ERR_ARG);
+    TU_FAILS(sc_net_get_param(F.net, (sc_param)12, &v), SC_ERR_ARG);
     TU_FAILS(sc_net_get_param(F.net, (sc_param)-1, &v), SC_ERR_ARG);
     /* round trips, edges included */
     const struct {

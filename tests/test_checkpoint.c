@@ -563,10 +563,10 @@ START_TEST(test_errors)
     /* an unknown version with a valid CRC */
     size_t len;
     unsigned char *d = tu_read_all(tu_path("ck"), &len);
-    d[8] = 5;
+    d[8] = 6;
     tu_reseal(d, len);
-    tu_write_all(tu_path("v5"), d, len);
-    load_fails(tu_path("v5"), SC_ERR_FORMAT, 0);
+    tu_write_all(tu_path("v6"), d, len);
+    load_fails(tu_path("v6"), SC_ERR_FORMAT, 0);
     free(d);
     sc_optimizer_free(opt);
     sc_net_free(net);

@@ -1088,14 +1088,14 @@ START_TEST(test_checkpoint_v1_loads)
         ck_assert_ptr_null(v1->nodes[i].tbias);
     /* both modes add its cbias: they differ only where batch norm does */
     tu_batch eb = tu_batch_make(8, 2, 6, 6, 3, 93);
-    /* saved again (the current format, 4) it loads as it was */
+    /* saved again (the current format, 5) it loads as it was */
     TU_OK(sc_checkpoint_save(v1, opt, NULL, 0, tu_path("v2.sck")));
     TU_OK(sc_checkpoint_load(tu_path("v2.sck"), &back, &oback, NULL, 0, NULL));
     same_outputs(v1, back, &eb);
     unsigned char *d;
     size_t n;
     d = tu_read_all(tu_path("v2.sck"), &n);
-    ck_assert_uint_eq(d[8], 4); /* the format version */
+    ck_assert_uint_eq(d[8], 5); /* the format version */
     free(d);
     tu_batch_free(&eb);
     sc_optimizer_free(oback);
