@@ -58,6 +58,8 @@ PARAMS = {"gamma": 0, "bn_momentum": 1, "bn_eps": 2, "quant_b0": 3,
           # compresses the net and sets quant_bits_frozen to 1
           "budget_bits_pct": 8, "budget_weights_pct": 9, "budget_every": 10,
           "quant_bits_frozen": 11}
+#: sc_progress_kind codes: a progress record's "kind"
+PROGRESS = {"step": 0, "epoch": 1, "budget": 2}
 OPTIMIZERS = {"sgd": 0, "adam": 1, "adamw": 2}
 GROUPS = {"weights": 0, "biases": 1, "quant_bits": 2, "quant_exp": 3,
           "quant": -2, "all": -1}

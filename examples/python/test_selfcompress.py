@@ -113,6 +113,25 @@ class TestBinding(unittest.TestCase):
         self.assertTrue(np.array_equal(got, logits))  # bit for bit
         net.close()
 
+    def test_size_budget(self):
+        net = build(gamma=0.05)
+        records = []
+        net.set_progress(records.append, every=1000)
+        net.set_param("budget_bits_pct", 12.0)
+        net.set_param("budget_weights_pct", 100.0)
+        net.set_param("budget_every", 8)
+        self.assertEqual(net.get_param("quant_bits_frozen"), 0)
+        self.train(net, epochs=3)
+        self.assertEqual(net.get_param("quant_bits_frozen"), 1)
+        budget = [r for r in records if r["kind"] == sc.PROGRESS["budget"]]
+        self.assertEqual(len(budget), 1)
+        self.assertEqual(budget[0]["step"] % 8, 0)
+        self.assertLessEqual(budget[0]["bits_pct"], 12.0)
+        self.assertEqual(net.size_report()["bits_pct"], budget[0]["bits_pct"])
+        with self.assertRaises(sc.SelfCompressError):
+            net.set_param("budget_every", 0)
+        net.close()
+
     def test_set_params_roundtrip(self):
         net = build(seed=3)
         p = net.get_params()
