@@ -436,9 +436,10 @@ typedef enum sc_param {
                                    sc_model starts with AUTO;
                                    sc_model_set_param() changes it) */
     SC_PARAM_QUANT_B_MAX = 7, /**< the largest bit depth a channel may
-                                   take, in [1, 32] (default 32; since
-                                   0.5): 8 makes every channel fit an int8
-                                   pipeline, 4 an int4 one. After every
+                                   take, in [1, 32] (since 0.5; default
+                                   8, where every channel fits an int8
+                                   pipeline, 4 makes it int4; the cost of
+                                   8 against 32: docs/results.md). After every
                                    step b is brought back to the cap, and
                                    setting a lower cap brings the current
                                    b's down; sc_net_quantize() starts at

@@ -840,7 +840,7 @@ START_TEST(test_settings_errors)
     ck_assert(isnan(before[SC_PARAM_QUANT_E0]));
     ck_assert_double_eq(before[SC_PARAM_COMPRESS_EVERY], 0.0);
     ck_assert_double_eq(before[SC_PARAM_CONV_ALGO], SC_CONV_ALGO_AUTO);
-    ck_assert_double_eq(before[SC_PARAM_QUANT_B_MAX], 32.0);
+    ck_assert_double_eq(before[SC_PARAM_QUANT_B_MAX], 8.0);
     ck_assert_double_eq(before[SC_PARAM_BUDGET_BITS_PCT], 0.0);
     ck_assert_double_eq(before[SC_PARAM_BUDGET_WEIGHTS_PCT], 0.0);
     ck_assert_double_eq(before[SC_PARAM_BUDGET_EVERY], 20.0);

@@ -62,6 +62,7 @@ static sc_net *build(const tnet *t)
 {
     sc_net *net;
     TU_OK(sc_net_create(&net, t->c, t->h, t->w));
+    TU_OK(sc_net_set_param(net, SC_PARAM_QUANT_B_MAX, 32)); /* the files' range */
     for (int i = 0; i < t->n; i++) {
         const lspec *s = &t->l[i];
         int id = -1;

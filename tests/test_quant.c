@@ -241,6 +241,7 @@ static sc_net *dense_net(int id_out[1])
 {
     sc_net *net;
     TU_OK(sc_net_create(&net, K, 1, 1));
+    TU_OK(sc_net_set_param(net, SC_PARAM_QUANT_B_MAX, 32)); /* the full range */
     TU_OK(sc_net_dense(net, SC_INPUT, C, SC_NO_BIAS, id_out));
     TU_OK(sc_net_init(net, 4));
     TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
@@ -557,6 +558,10 @@ START_TEST(test_bit_depth_cap)
         TU_OK(sc_net_create(&net, K, 1, 1));
         TU_OK(sc_net_dense(net, SC_INPUT, C, SC_NO_BIAS, &id));
         TU_OK(sc_net_init(net, 4));
+        double cap;
+        TU_OK(sc_net_get_param(net, SC_PARAM_QUANT_B_MAX, &cap));
+        ck_assert_double_eq(cap, 8.0); /* the default */
+        TU_OK(sc_net_set_param(net, SC_PARAM_QUANT_B_MAX, 32.0));
         TU_OK(sc_net_set_param(net, SC_PARAM_QUANT_B0, 7.5));
         TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
         if (capped)
@@ -586,7 +591,6 @@ START_TEST(test_bit_depth_cap)
             sc_net *back;
             sc_optimizer *ob;
             TU_OK(sc_checkpoint_load(tu_path("cap.sck"), &back, &ob, NULL, 0, NULL));
-            double cap;
             TU_OK(sc_net_get_param(back, SC_PARAM_QUANT_B_MAX, &cap));
             ck_assert_double_eq(cap, 4.0);
             sc_optimizer_free(ob);

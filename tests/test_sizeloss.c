@@ -41,6 +41,7 @@ static sc_net *make_net(void)
     TU_OK(sc_net_dense(net, D1, 3, SC_NO_BIAS, &id));
     ck_assert_int_eq(id, D2);
     TU_OK(sc_net_init(net, 3));
+    TU_OK(sc_net_set_param(net, SC_PARAM_QUANT_B_MAX, 32.0)); /* b up to 32 */
     TU_OK(sc_net_set_param(net, SC_PARAM_QUANT_B0, 8.0)); /* the figures below */
     TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
     return net;

@@ -281,8 +281,10 @@ SC_API sc_status sc_checkpoint_load_v2(const char *path, sc_net **net_out,
         st = read_settings(&r, net, fn);
     if (st == SC_OK && version >= 4)
         st = read_loss(&r, net, fn);
-    if (st == SC_OK && version >= 4 &&
-        sc_net_set_param(net, SC_PARAM_QUANT_B_MAX, sc_get_f64(&r)) != SC_OK)
+    /* before version 4 a net had no cap: b could reach 32 */
+    if (st == SC_OK &&
+        sc_net_set_param(net, SC_PARAM_QUANT_B_MAX,
+                         version >= 4 ? sc_get_f64(&r) : 32.0) != SC_OK)
         st = sc_fail(SC_ERR_FORMAT, "%s: bad bit-depth cap", fn);
     if (st == SC_OK && version >= 5)
         st = read_budget(&r, net, fn);

@@ -34,7 +34,7 @@ SC_API sc_status sc_net_create(sc_net **out, int c, int h, int w)
     net->bn_eps = 1e-5;
     net->quant_b0 = 5.0; /* measured: docs/results.md */
     net->quant_e0 = NAN;
-    net->quant_b_max = 32.0;
+    net->quant_b_max = 8.0; /* measured: docs/results.md */
     net->budget_every = 20;
     net->threads = 1;
     net->pool = pool;
