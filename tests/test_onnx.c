@@ -57,7 +57,9 @@ static float *eval_out(sc_net *net, float *x)
 static const char *NETS[] = {"convbn_op11", "convbn_op17", "mobile_op11",
                              "mobile_op17", "branches_op11", "branches_op17",
                              "mlp_op11", "mlp_op17", "asym_pads",
-                             "avgpool_pad_op11", "avgpool_pad_op17"};
+                             "avgpool_pad_op11", "avgpool_pad_op17",
+                             "padded_op11", "padded_op17", "gmaxpool_op11",
+                             "gmaxpool_op17", "pad_conv"};
 #define N_NETS (int)(sizeof NETS / sizeof NETS[0])
 
 /* The imported net's outputs are PyTorch's within 1e-4 of the largest. */
@@ -81,6 +83,9 @@ START_TEST(test_fixture_matches_pytorch)
     ck_assert_msg(top > 1e-3, "%s: the reference outputs are all about 0", name);
     ck_assert_msg(err <= 1e-4 * top, "%s: largest difference %g, largest "
                   "output %g", name, err, top);
+    if (getenv("TU_VERBOSE"))
+        printf("%s: %d layers, largest difference %.3g of largest output %.3g\n",
+               name, sc_net_layer_count(net) - 1, err, top);
     /* from memory: the same net */
     size_t n;
     unsigned char *bytes = tu_read_all(data_path("onnx", name, ".onnx"), &n);

@@ -122,14 +122,32 @@ class Mlp(nn.Module):
         return self.fc2(torch.tanh(self.bn(self.fc1(x))))
 
 
+class Padded(nn.Module):
+    """AvgPool2d with padding, which PyTorch writes as Pad + AveragePool: the
+    Pad becomes the pool's padding (counted in the mean)."""
+
+    def __init__(self):
+        super().__init__()
+        self.pool = nn.AvgPool2d(3, 2, padding=1)
+        self.conv = nn.Conv2d(2, 3, 3)
+
+    def forward(self, x):
+        return torch.flatten(self.conv(self.pool(x)), 1)
+
+
 NETS = [("convbn", ConvBn, (3, 8, 8)), ("mobile", Mobile, (3, 8, 8)),
-        ("branches", Branches, (2, 6, 6)), ("mlp", Mlp, (10,))]
+        ("branches", Branches, (2, 6, 6)), ("mlp", Mlp, (10,)),
+        ("padded", Padded, (2, 6, 6))]
 
 
 def export(m, x, opset):
+    """PRESERVE keeps batch norms as nodes; a net without any exports in
+    EVAL mode, whose constant folding turns F.pad's pads into a constant."""
+    has_bn = any(isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)) for mod in m.modules())
+    mode = torch.onnx.TrainingMode.PRESERVE if has_bn else torch.onnx.TrainingMode.EVAL
     f = io.BytesIO()
     torch.onnx.export(m, x, f, opset_version=opset, input_names=["x"],
-                      output_names=["y"], training=torch.onnx.TrainingMode.PRESERVE,
+                      output_names=["y"], training=mode,
                       dynamic_axes={"x": {0: "n"}, "y": {0: "n"}})
     return onnx.load_from_string(f.getvalue())
 
@@ -197,8 +215,8 @@ def conv_model(name, pads, strides, opset=13, dil=None, w_shape=(2, 1, 3, 3),
 
 def edited():
     """Asymmetric pads the library represents (the extra end row is never
-    read), weights as float_data; AveragePool with count_include_pad (which
-    PyTorch writes as Pad + AveragePool)."""
+    read), weights as float_data; AveragePool with count_include_pad;
+    GlobalMaxPool (PyTorch writes adaptive_max_pool2d as MaxPool)."""
     model, w = conv_model("asym", [1, 0, 2, 1], [2, 2], raw=False, out_shape=["n", 2, 3, 2])
     x = torch.rand((BATCH, 1, 5, 5), generator=torch.Generator().manual_seed(9)) * 2 - 1
     y = F.conv2d(F.pad(x, (0, 1, 1, 2)), torch.from_numpy(w), stride=2)
@@ -213,6 +231,25 @@ def edited():
         x = torch.rand((BATCH, 2, 5, 5), generator=torch.Generator().manual_seed(11)) * 2 - 1
         y = F.avg_pool2d(x, 3, 2, padding=1, count_include_pad=True)
         write("avgpool_pad_op%d" % opset, model, x, y)
+        nodes = [helper.make_node("GlobalMaxPool", ["x"], ["g"], name="gmax"),
+                 helper.make_node("Flatten", ["g"], ["y"], name="flat")]
+        graph = helper.make_graph(nodes, "gmax", [helper.make_tensor_value_info(
+            "x", TensorProto.FLOAT, ["n", 3, 4, 5])], [helper.make_tensor_value_info(
+                "y", TensorProto.FLOAT, ["n", 3])])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+        x = torch.rand((BATCH, 3, 4, 5), generator=torch.Generator().manual_seed(13)) * 2 - 1
+        write("gmaxpool_op%d" % opset, model, x, torch.amax(x, dim=(2, 3)))
+    # a Pad (its pads an initializer) before a Conv: the Conv's padding
+    pads = numpy_helper.from_array(np.array([0, 0, 1, 2, 0, 0, 1, 2], np.int64), "pads")
+    w = (torch.rand((2, 1, 3, 3), generator=torch.Generator().manual_seed(15)) - 0.5).numpy()
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["p"], name="pad", mode="constant"),
+             helper.make_node("Conv", ["p", "w"], ["y"], name="conv", strides=[1, 2])]
+    graph = helper.make_graph(nodes, "padconv", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, ["n", 1, 5, 6])], [helper.make_tensor_value_info(
+            "y", TensorProto.FLOAT, ["n", 2, 5, 4])], [pads, numpy_helper.from_array(w, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    x = torch.rand((BATCH, 1, 5, 6), generator=torch.Generator().manual_seed(17)) * 2 - 1
+    write("pad_conv", model, x, F.conv2d(x, torch.from_numpy(w), stride=(1, 2), padding=(1, 2)))
 
 
 def bad(name, model, check=False):
