@@ -68,6 +68,8 @@ BLAS_CFLAGS  = $(call cache,BLAS_CFLAGS,$(shell $(PKG_CONFIG) --cflags openblas)
 BLAS_LIBS    = $(call cache,BLAS_LIBS,$(shell $(PKG_CONFIG) --libs openblas))
 CHECK_CFLAGS = $(call cache,CHECK_CFLAGS,$(shell $(PKG_CONFIG) --cflags check))
 CHECK_LIBS   = $(call cache,CHECK_LIBS,$(shell $(PKG_CONFIG) --libs check))
+PROTOBUF_CFLAGS = $(call cache,PROTOBUF_CFLAGS,$(shell $(PKG_CONFIG) --cflags libprotobuf-c))
+PROTOBUF_LIBS   = $(call cache,PROTOBUF_LIBS,$(shell $(PKG_CONFIG) --libs libprotobuf-c))
 SYS_LIBS := -lm -lpthread
 
 # ---------------------------------------------------------------- version
@@ -109,7 +111,14 @@ BENCH_DIR ?= $(BUILDDIR)/bench
 # build/san/obj (sanitized). They can never be mixed.
 NORMAL_OBJDIR := $(BUILDDIR)/obj
 SAN_OBJDIR    := $(SANDIR)/obj
-lib_objs  = $(patsubst %.c,$(1)/%.o,$(LIB_SRCS))
+# ONNX's protobuf code, generated into build/gen (docs/onnx.md): part of
+# every variant's library objects
+GENDIR := $(BUILDDIR)/gen
+GEN_SRCS := $(GENDIR)/onnx.pb-c.c
+GEN_HDRS := $(GENDIR)/onnx.pb-c.h
+lib_objs  = $(patsubst %.c,$(1)/%.o,$(LIB_SRCS)) $(patsubst $(GENDIR)/%.c,$(1)/gen/%.o,$(GEN_SRCS))
+# the importer's objects, which include the generated header
+onnx_objs = $(patsubst %.c,$(1)/%.o,$(filter src/onnx/%,$(LIB_SRCS)))
 test_objs = $(patsubst %.c,$(1)/%.o,$(TEST_UTIL_SRCS))
 
 ifeq ($(SANITIZE),1)
@@ -127,7 +136,7 @@ TEST_BINS := $(patsubst tests/%.c,$(VARIANT_DIR)/tests/%,$(TEST_SRCS))
 NORMAL_TEST_BINS := $(patsubst tests/%.c,$(BUILDDIR)/tests/%,$(TEST_SRCS))
 
 DEPFLAGS = -MMD -MP
-LIB_CPPFLAGS  = -DSC_BUILDING -Isrc -Iinclude $(CPPFLAGS)
+LIB_CPPFLAGS  = -DSC_BUILDING -Isrc -Iinclude -I$(GENDIR) $(CPPFLAGS)
 TEST_CPPFLAGS = -Isrc -Iinclude -Itests $(CPPFLAGS)
 
 # Compile-flag signatures: objects are rebuilt when the flags change
@@ -149,13 +158,37 @@ DESTDIR ?=
 
 # ---------------------------------------------------------------- deps
 DEPS_PKGS = libopenblas-dev check pkg-config zlib1g-dev dataset-fashion-mnist \
-            python3 python3-numpy abigail-tools doxygen gnuplot-nox
+            python3 python3-numpy abigail-tools doxygen gnuplot-nox \
+            libprotobuf-c-dev protobuf-c-compiler libonnx-dev
 
 .PHONY: sweep all deps check check-run sanitize valgrind examples check-exports \
         header-check tests install uninstall clean demo abi-check abi-baseline \
         docs tsan FORCE
 
 all: $(SHARED_REAL) $(SHARED_SONAME) $(SHARED_LINK) $(STATIC)
+
+# ---------------------------------------------------------------- generated code
+# C structs and (un)packers for ONNX's messages, from the onnx.proto of
+# Debian's libonnx-dev, with protoc-c. The fields through which messages
+# nest in themselves (an attribute's graphs, a sequence's, map's or
+# optional's element type) are left out of the schema: protobuf-c unpacks
+# nested messages recursively, so a file nesting them deeply would exhaust
+# the stack; without them a message nests at most 7 deep and those fields
+# are skipped as unknown ones (the importer supports no subgraph).
+PROTOC_C ?= protoc-c
+ONNX_PROTO ?= /usr/include/onnx/onnx.proto
+ONNX_PROTO_CUT := /^[[:space:]]*(optional|repeated)[[:space:]]+(GraphProto|TypeProto)[[:space:]]+(g|graphs|elem_type|value_type)[[:space:]]*=/d
+
+$(GENDIR)/onnx.proto: $(ONNX_PROTO)
+	@mkdir -p $(@D)
+	sed -E '$(ONNX_PROTO_CUT)' $< > $@.tmp
+	@cut=$$(( $$(wc -l < $<) - $$(wc -l < $@.tmp) )); [ "$$cut" = 5 ] || \
+		{ echo "onnx.proto: expected to cut 5 recursive fields, cut $$cut" >&2; rm -f $@.tmp; exit 1; }
+	mv -f $@.tmp $@
+$(GEN_SRCS) $(GEN_HDRS) &: $(GENDIR)/onnx.proto
+	cd $(GENDIR) && $(PROTOC_C) --c_out=. onnx.proto
+
+$(foreach d,obj san/obj tsan/obj fuzz/obj,$(call onnx_objs,$(BUILDDIR)/$(d))): $(GEN_HDRS)
 
 # ---------------------------------------------------------------- objects
 $(NORMAL_OBJDIR)/.flags: FORCE
@@ -167,10 +200,16 @@ $(NORMAL_OBJDIR)/.srcs $(SAN_OBJDIR)/.srcs: FORCE
 
 $(NORMAL_OBJDIR)/src/%.o: src/%.c $(NORMAL_OBJDIR)/.flags
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) $(DEPFLAGS) $(LIB_CPPFLAGS) $(BLAS_CFLAGS) -c $< -o $@
+	$(CC) $(BASE_CFLAGS) $(DEPFLAGS) $(LIB_CPPFLAGS) $(BLAS_CFLAGS) $(PROTOBUF_CFLAGS) -c $< -o $@
 $(SAN_OBJDIR)/src/%.o: src/%.c $(SAN_OBJDIR)/.flags
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) $(DEPFLAGS) $(LIB_CPPFLAGS) $(BLAS_CFLAGS) -c $< -o $@
+	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) $(DEPFLAGS) $(LIB_CPPFLAGS) $(BLAS_CFLAGS) $(PROTOBUF_CFLAGS) -c $< -o $@
+$(NORMAL_OBJDIR)/gen/%.o: $(GENDIR)/%.c $(NORMAL_OBJDIR)/.flags
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(DEPFLAGS) $(LIB_CPPFLAGS) $(PROTOBUF_CFLAGS) -c $< -o $@
+$(SAN_OBJDIR)/gen/%.o: $(GENDIR)/%.c $(SAN_OBJDIR)/.flags
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) $(DEPFLAGS) $(LIB_CPPFLAGS) $(PROTOBUF_CFLAGS) -c $< -o $@
 $(NORMAL_OBJDIR)/tests/%.o: tests/%.c $(NORMAL_OBJDIR)/.flags
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) $(DEPFLAGS) $(TEST_CPPFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS) -c $< -o $@
@@ -183,7 +222,7 @@ $(SHARED_REAL): $(call lib_objs,$(NORMAL_OBJDIR)) $(MAPFILE) $(NORMAL_OBJDIR)/.s
 	$(need_version)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=$(MAPFILE) \
-		-Wl,--no-undefined $(LDFLAGS) -o $@ $(call lib_objs,$(NORMAL_OBJDIR)) $(BLAS_LIBS) $(SYS_LIBS)
+		-Wl,--no-undefined $(LDFLAGS) -o $@ $(call lib_objs,$(NORMAL_OBJDIR)) $(BLAS_LIBS) $(PROTOBUF_LIBS) $(SYS_LIBS)
 
 $(SHARED_SONAME): $(SHARED_REAL)
 	ln -sf $(notdir $<) $@
@@ -212,11 +251,11 @@ test_link_flags = $(LINK_FLAGS_$(notdir $(1)))
 $(BUILDDIR)/tests/%: $(NORMAL_OBJDIR)/tests/%.o $(call test_objs,$(NORMAL_OBJDIR)) $(STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) $(LDFLAGS) $(call test_link_flags,$@) -o $@ $< \
-		$(call test_objs,$(NORMAL_OBJDIR)) $(STATIC) $(BLAS_LIBS) $(CHECK_LIBS) $(SYS_LIBS)
+		$(call test_objs,$(NORMAL_OBJDIR)) $(STATIC) $(BLAS_LIBS) $(PROTOBUF_LIBS) $(CHECK_LIBS) $(SYS_LIBS)
 $(SANDIR)/tests/%: $(SAN_OBJDIR)/tests/%.o $(call test_objs,$(SAN_OBJDIR)) $(SAN_STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) $(LDFLAGS) $(call test_link_flags,$@) -o $@ $< \
-		$(call test_objs,$(SAN_OBJDIR)) $(SAN_STATIC) $(BLAS_LIBS) $(CHECK_LIBS) $(SYS_LIBS)
+		$(call test_objs,$(SAN_OBJDIR)) $(SAN_STATIC) $(BLAS_LIBS) $(PROTOBUF_LIBS) $(CHECK_LIBS) $(SYS_LIBS)
 
 tests: $(TEST_BINS)
 
@@ -308,14 +347,17 @@ $(TSAN_OBJDIR)/.flags: FORCE
 	$(call write_flags,$(TSAN_CC) $(BASE_CFLAGS) $(TSAN_FLAGS) $(LIB_CPPFLAGS) $(TEST_CPPFLAGS) $(LDFLAGS))
 $(TSAN_OBJDIR)/src/%.o: src/%.c $(TSAN_OBJDIR)/.flags
 	@mkdir -p $(@D)
-	$(TSAN_CC) $(BASE_CFLAGS) $(TSAN_FLAGS) $(DEPFLAGS) $(LIB_CPPFLAGS) $(BLAS_CFLAGS) -c $< -o $@
+	$(TSAN_CC) $(BASE_CFLAGS) $(TSAN_FLAGS) $(DEPFLAGS) $(LIB_CPPFLAGS) $(BLAS_CFLAGS) $(PROTOBUF_CFLAGS) -c $< -o $@
+$(TSAN_OBJDIR)/gen/%.o: $(GENDIR)/%.c $(TSAN_OBJDIR)/.flags
+	@mkdir -p $(@D)
+	$(TSAN_CC) $(BASE_CFLAGS) $(TSAN_FLAGS) $(DEPFLAGS) $(LIB_CPPFLAGS) $(PROTOBUF_CFLAGS) -c $< -o $@
 $(TSAN_OBJDIR)/tests/%.o: tests/%.c $(TSAN_OBJDIR)/.flags
 	@mkdir -p $(@D)
 	$(TSAN_CC) $(BASE_CFLAGS) $(TSAN_FLAGS) $(DEPFLAGS) $(TEST_CPPFLAGS) $(CHECK_CFLAGS) $(BLAS_CFLAGS) -c $< -o $@
 $(TSANDIR)/tests/%: $(TSAN_OBJDIR)/tests/%.o $(call test_objs,$(TSAN_OBJDIR)) $(call lib_objs,$(TSAN_OBJDIR))
 	@mkdir -p $(@D)
 	$(TSAN_CC) $(BASE_CFLAGS) $(TSAN_FLAGS) $(LDFLAGS) -o $@ $< $(call test_objs,$(TSAN_OBJDIR)) \
-		$(call lib_objs,$(TSAN_OBJDIR)) $(BLAS_LIBS) $(CHECK_LIBS) $(SYS_LIBS)
+		$(call lib_objs,$(TSAN_OBJDIR)) $(BLAS_LIBS) $(PROTOBUF_LIBS) $(CHECK_LIBS) $(SYS_LIBS)
 
 tsan: $(TSAN_BINS)
 	@pass=0; \
@@ -477,7 +519,8 @@ uninstall:
 # libFuzzer targets tests/fuzz/fuzz_*.c, built with clang against the library
 # sources compiled with the same sanitizers (build/fuzz; needs the Debian
 # packages clang and libclang-rt-14-dev). `make fuzz FUZZ_SECONDS=60` runs
-# the model fuzzer that long and the checkpoint fuzzer FUZZ_CKPT_SECONDS,
+# the model fuzzer that long, the checkpoint fuzzer FUZZ_CKPT_SECONDS and
+# the ONNX importer's FUZZ_ONNX_SECONDS (seeds: tests/data/onnx),
 # starting from the committed seeds; a crash, leak or sanitizer report fails.
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
@@ -485,23 +528,27 @@ FUZZ_CKPT_SECONDS ?= 20
 FUZZ_DIR := $(BUILDDIR)/fuzz
 FUZZ_FLAGS := -std=c11 -g -O1 -Wall -Wextra -pthread -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_OBJS = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(LIB_SRCS))
-FUZZ_BINS := $(FUZZ_DIR)/fuzz_model $(FUZZ_DIR)/fuzz_checkpoint
+FUZZ_ONNX_SECONDS ?= 60
+FUZZ_OBJS = $(call lib_objs,$(FUZZ_DIR)/obj)
+FUZZ_BINS := $(FUZZ_DIR)/fuzz_model $(FUZZ_DIR)/fuzz_checkpoint $(FUZZ_DIR)/fuzz_onnx
 
 $(FUZZ_DIR)/obj/.flags: FORCE
 	$(call write_flags,$(FUZZ_CC) $(FUZZ_FLAGS) $(LIB_CPPFLAGS))
 $(FUZZ_DIR)/obj/src/%.o: src/%.c $(FUZZ_DIR)/obj/.flags
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(DEPFLAGS) $(LIB_CPPFLAGS) $(BLAS_CFLAGS) -c $< -o $@
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(DEPFLAGS) $(LIB_CPPFLAGS) $(BLAS_CFLAGS) $(PROTOBUF_CFLAGS) -c $< -o $@
+$(FUZZ_DIR)/obj/gen/%.o: $(GENDIR)/%.c $(FUZZ_DIR)/obj/.flags
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(DEPFLAGS) $(LIB_CPPFLAGS) $(PROTOBUF_CFLAGS) -c $< -o $@
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS) $(FUZZ_DIR)/obj/.flags
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -Isrc -Iinclude $(BLAS_CFLAGS) -o $@ $< \
-		$(FUZZ_OBJS) $(BLAS_LIBS) $(SYS_LIBS)
+		$(FUZZ_OBJS) $(BLAS_LIBS) $(PROTOBUF_LIBS) $(SYS_LIBS)
 
 fuzz-build: $(FUZZ_BINS)
 
 fuzz: fuzz-build
-	@mkdir -p $(FUZZ_DIR)/corpus_model $(FUZZ_DIR)/corpus_checkpoint
+	@mkdir -p $(FUZZ_DIR)/corpus_model $(FUZZ_DIR)/corpus_checkpoint $(FUZZ_DIR)/corpus_onnx
 	@echo "==> fuzz_model for $(FUZZ_SECONDS) s"
 	ASAN_OPTIONS=detect_leaks=1 $(FUZZ_DIR)/fuzz_model -max_total_time=$(FUZZ_SECONDS) \
 		-timeout=20 -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 \
@@ -510,6 +557,10 @@ fuzz: fuzz-build
 	ASAN_OPTIONS=detect_leaks=1 $(FUZZ_DIR)/fuzz_checkpoint -max_total_time=$(FUZZ_CKPT_SECONDS) \
 		-timeout=20 -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 \
 		-artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus_checkpoint tests/data/fuzz_seed_ckpt
+	@echo "==> fuzz_onnx for $(FUZZ_ONNX_SECONDS) s"
+	ASAN_OPTIONS=detect_leaks=1 $(FUZZ_DIR)/fuzz_onnx -max_total_time=$(FUZZ_ONNX_SECONDS) \
+		-timeout=20 -rss_limit_mb=2048 -max_len=16384 -print_final_stats=1 \
+		-artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus_onnx tests/data/onnx
 	@echo "fuzz: no crash"
 
 # ---------------------------------------------------------------- clean
@@ -527,4 +578,5 @@ FORCE:
                     $(SAN_OBJDIR)/src/*.d $(SAN_OBJDIR)/src/*/*.d $(SAN_OBJDIR)/src/*/*/*.d \
                     $(SAN_OBJDIR)/tests/*.d $(SAN_OBJDIR)/tests/*/*.d \
                     $(TSAN_OBJDIR)/src/*/*.d $(TSAN_OBJDIR)/tests/*.d $(TSAN_OBJDIR)/tests/*/*.d \
-                    $(FUZZ_DIR)/obj/src/*/*.d $(FUZZ_DIR)/obj/src/*/*/*.d)
+                    $(FUZZ_DIR)/obj/src/*/*.d $(FUZZ_DIR)/obj/src/*/*/*.d \
+                    $(NORMAL_OBJDIR)/gen/*.d $(SAN_OBJDIR)/gen/*.d $(TSAN_OBJDIR)/gen/*.d $(FUZZ_DIR)/obj/gen/*.d)

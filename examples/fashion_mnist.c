@@ -40,6 +40,7 @@ typedef struct options {
     long steps, train_limit, test_limit, compress_every;
     double gamma, lr, qlr, elr, qwarmup, b0, target_bits, target_weights, max_bits;
     unsigned long seed;
+    const char *init_onnx; /* --init-onnx: start from this ONNX model */
 } options;
 
 typedef struct dataset {
@@ -371,6 +372,9 @@ static void usage(void)
          "  --float             no quantiser: the float baseline\n"
          "  --save FILE         keep the trained model file (default: a temporary)\n"
          "  --eval FILE         only evaluate a saved model on the test set\n"
+         "  --init-onnx FILE    start from the net of an ONNX model (e.g. trained\n"
+         "                      and exported by PyTorch; docs/onnx.md) instead of\n"
+         "                      a fresh --net, whose input layout it must take\n"
          "  --trace FILE        CSV of live channels per layer every 50 steps\n"
          "  --steps N           stop after N training steps (smoke tests)\n"
          "  --compress-every N  compress every N steps (default 0: each epoch end)\n"
@@ -435,7 +439,7 @@ static options parse(int argc, char **argv)
      * b0): the library's own default, read once the net exists */
     options o = {DEFAULT_DATA, "tinynet", NULL, NULL, NULL, 10, 128,
                  cpus > 0 ? (int)cpus : 1, 0, 1, 2, 20, 0, 0, 0, 0,
-                 0.05, UNSET, UNSET, UNSET, 1.0, UNSET, 3.0, 18.0, UNSET, 1};
+                 0.05, UNSET, UNSET, UNSET, 1.0, UNSET, 3.0, 18.0, UNSET, 1, NULL};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -454,6 +458,7 @@ static options parse(int argc, char **argv)
         else if (strcmp(a, "--save") == 0) o.save = v;
         else if (strcmp(a, "--eval") == 0) o.eval = v;
         else if (strcmp(a, "--trace") == 0) o.trace = v;
+        else if (strcmp(a, "--init-onnx") == 0) o.init_onnx = v;
         else if (strcmp(a, "--epochs") == 0) o.epochs = (int)to_long(a, v, 1, 10000);
         else if (strcmp(a, "--batch") == 0) o.batch = (int)to_long(a, v, 1, 65536);
         else if (strcmp(a, "--threads") == 0) o.threads = (int)to_long(a, v, 1, 256);
@@ -501,8 +506,21 @@ int main(int argc, char **argv)
     printf("data: %ld training and %ld test images from %s\n", train.n, test.n,
            o.data);
 
-    sc_net *net = build(o.net);
-    check(sc_net_init(net, o.seed), "sc_net_init");
+    sc_net *net;
+    if (o.init_onnx) {
+        check(sc_net_import_onnx(&net, o.init_onnx, NULL), "sc_net_import_onnx");
+        int c, h, w;
+        check(sc_net_layer_shape(net, SC_INPUT, &c, &h, &w), "input shape");
+        if (c != train.c || h != train.h || w != train.w || sc_net_output_size(net) != 10)
+            die("%s takes %d x %d x %d inputs to %d outputs, --net %s %d x %d x %d "
+                "to 10: pass its --net", o.init_onnx, c, h, w, sc_net_output_size(net),
+                o.net, train.c, train.h, train.w);
+        printf("net: %d layers imported from %s\n", sc_net_layer_count(net) - 1,
+               o.init_onnx);
+    } else {
+        net = build(o.net);
+        check(sc_net_init(net, o.seed), "sc_net_init");
+    }
     check(sc_net_set_threads(net, o.threads), "sc_net_set_threads");
     if (!o.use_float) {
         if (o.b0 != UNSET)

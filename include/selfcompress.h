@@ -984,6 +984,31 @@ SC_API sc_status sc_model_input_shape(const sc_model *m, int *c, int *h,
 /** The sizes of the file the model was loaded from. */
 SC_API sc_status sc_model_get_info(const sc_model *m, sc_model_info *info);
 
+/* ---- ONNX import ------------------------------------------------------ */
+
+/** Builds a new, initialised net from the ONNX model at path (opsets 11 to
+ *  17; docs/onnx.md lists the operators and how each maps onto the layer
+ *  kinds), with the file's weights, biases, norm scales and shifts and
+ *  running statistics set, in training mode like a net from
+ *  sc_net_create(); it trains (with self-compression after
+ *  sc_net_quantize()) or evaluates as any other net. The graph has one
+ *  float input, N x C x H x W or N x F (N may be symbolic), and one output,
+ *  the last layer. limits caps the net's cost per sample as for
+ *  sc_model_load_v2() (NULL: the defaults). SC_ERR_UNSUPPORTED, with a
+ *  message naming the node (its name and op_type) and what it has, for an
+ *  operator, attribute, data type or shape the library cannot represent;
+ *  SC_ERR_FORMAT for a truncated or corrupt file, a graph with a cycle or a
+ *  node reading a name nothing produces, a tensor whose data does not fit
+ *  its shape, or a net over a cap; SC_ERR_IO when path cannot be read.
+ *  Nothing the file declares makes the import allocate much more than the
+ *  file's size. On failure *out is untouched. */
+SC_API sc_status sc_net_import_onnx(sc_net **out, const char *path,
+                                    const sc_load_limits *limits);
+/** sc_net_import_onnx() from size bytes in memory (not kept). */
+SC_API sc_status sc_net_import_onnx_memory(sc_net **out, const void *data,
+                                           size_t size,
+                                           const sc_load_limits *limits);
+
 /* ---- Training checkpoints --------------------------------------------- */
 
 /** Saves the whole training state: layers (with removed channels),

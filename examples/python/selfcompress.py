@@ -221,6 +221,7 @@ def _declare(lib):
         "sc_tensor_numel": (S, [P]),
         "sc_tensor_copy_to": (st, [P, P, S]),
         "sc_net_create": (st, [c.POINTER(P), I, I, I]),
+        "sc_net_import_onnx": (st, [c.POINTER(P), c.c_char_p, P]),
         "sc_net_free": (None, [P]),
         "sc_net_dense": (st, [P, I, I, I, c.POINTER(I)]),
         "sc_net_conv2d": (st, [P, I, I, I, I, I, I, I, c.POINTER(I)]),
@@ -460,6 +461,22 @@ class Net(_OwnedContext):
         self._callbacks = []     # ctypes callbacks must stay alive
         self._cb_error = None    # an exception raised inside a callback
         self._opt = None
+
+    @classmethod
+    def import_onnx(cls, path, lib=None):
+        """A net built from an ONNX model file (sc_net_import_onnx, the
+        default caps; docs/onnx.md), initialised with its parameters."""
+        net = cls.__new__(cls)
+        net._lib = load(lib) if lib else load()
+        hd = ctypes.c_void_p()
+        _check(net._lib, net._lib.sc_net_import_onnx(ctypes.byref(hd),
+                                                     os.fsencode(path), None),
+               "sc_net_import_onnx")
+        net._h = hd
+        net._callbacks = []
+        net._cb_error = None
+        net._opt = None
+        return net
 
     def _call(self, name, *args):
         _check(self._lib, getattr(self._lib, name)(self._h, *args), name)

@@ -240,6 +240,23 @@ class TestBinding(unittest.TestCase):
             bad.conv2d(sc.INPUT, 4, 3, groups=3)  # 3 does not divide 1
         self.assertEqual(cm.exception.status, "SC_ERR_SHAPE")
 
+    def test_import_onnx(self):
+        """An ONNX fixture (tests/onnx/make_fixtures.py) imports and gives
+        PyTorch's outputs; a hostile one raises with the library's code."""
+        data = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                            "tests", "data")
+        net = sc.Net.import_onnx(os.path.join(data, "onnx", "mlp_op17.onnx"))
+        x = np.fromfile(os.path.join(data, "onnx_ref", "mlp_op17.in.f32"), "<f4")
+        ref = np.fromfile(os.path.join(data, "onnx_ref", "mlp_op17.out.f32"), "<f4")
+        net.set_training(False)
+        y = net.forward(x.reshape(2, 10, 1, 1))
+        self.assertLessEqual(float(np.abs(y.ravel() - ref).max()),
+                             1e-4 * float(np.abs(ref).max()))
+        with self.assertRaises(sc.SelfCompressError) as cm:
+            sc.Net.import_onnx(os.path.join(data, "onnx", "bad_softmax.onnx"))
+        self.assertIn("Softmax", str(cm.exception))
+        net.close()
+
     def test_layer_params_match_torch(self):
         """Weights, biases and batch-norm state set in PyTorch's layouts
         make the net compute what torch computes (when torch is there)."""

@@ -1,0 +1,396 @@
+/* test_onnx.c -- sc_net_import_onnx: the fixtures of tests/onnx/make_fixtures.py
+ * (PyTorch nets exported at opsets 11 and 17, their outputs for a fixed input)
+ * give the same outputs here; an imported net trains; hostile files get their
+ * error code and a message and never crash. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "selfcompress.h"
+#include "util/testutil.h"
+
+#define BATCH 2 /* the fixtures' batch */
+
+static const char *data_path(const char *dir, const char *name, const char *ext)
+{
+    static char path[4][512];
+    static int k;
+    const char *root = getenv("SC_ROOT");
+    k = (k + 1) % 4;
+    snprintf(path[k], sizeof path[k], "%s/tests/data/%s/%s%s",
+             root && *root ? root : ".", dir, name, ext);
+    return path[k];
+}
+
+/* a fixture's floats: n of them, checked */
+static float *read_floats(const char *path, size_t n)
+{
+    size_t bytes;
+    unsigned char *d = tu_read_all(path, &bytes);
+    ck_assert_msg(bytes == n * sizeof(float), "%s holds %zu bytes, not %zu",
+                  path, bytes, n * sizeof(float));
+    float *f = malloc(n * sizeof *f);
+    memcpy(f, d, n * sizeof *f);
+    free(d);
+    return f;
+}
+
+/* the net's eval-mode outputs for x (BATCH samples) */
+static float *eval_out(sc_net *net, float *x)
+{
+    int c, h, w, k = sc_net_output_size(net);
+    TU_OK(sc_net_layer_shape(net, SC_INPUT, &c, &h, &w));
+    int64_t xs[4] = {BATCH, c, h, w}, ys[2] = {BATCH, k};
+    float *y = malloc((size_t)BATCH * (size_t)k * sizeof *y);
+    sc_tensor *tx, *ty;
+    TU_OK(sc_tensor_wrap(&tx, 4, xs, x));
+    TU_OK(sc_tensor_wrap(&ty, 2, ys, y));
+    TU_OK(sc_net_set_training(net, 0));
+    TU_OK(sc_net_forward(net, tx, ty));
+    sc_tensor_free(tx);
+    sc_tensor_free(ty);
+    return y;
+}
+
+static const char *NETS[] = {"convbn_op11", "convbn_op17", "mobile_op11",
+                             "mobile_op17", "branches_op11", "branches_op17",
+                             "mlp_op11", "mlp_op17", "asym_pads",
+                             "avgpool_pad_op11", "avgpool_pad_op17",
+                             "padded_op11", "padded_op17", "gmaxpool_op11",
+                             "gmaxpool_op17", "pad_conv"};
+#define N_NETS (int)(sizeof NETS / sizeof NETS[0])
+
+/* The imported net's outputs are PyTorch's within 1e-4 of the largest. */
+START_TEST(test_fixture_matches_pytorch)
+{
+    const char *name = NETS[_i];
+    sc_net *net = NULL;
+    TU_OK(sc_net_import_onnx(&net, data_path("onnx", name, ".onnx"), NULL));
+    int c, h, w, k = sc_net_output_size(net);
+    TU_OK(sc_net_layer_shape(net, SC_INPUT, &c, &h, &w));
+    size_t in = (size_t)BATCH * (size_t)c * (size_t)h * (size_t)w;
+    float *x = read_floats(data_path("onnx_ref", name, ".in.f32"), in);
+    float *ref = read_floats(data_path("onnx_ref", name, ".out.f32"),
+                             (size_t)BATCH * (size_t)k);
+    float *y = eval_out(net, x);
+    double top = 0, err = 0;
+    for (int i = 0; i < BATCH * k; i++) {
+        top = fmax(top, fabs(ref[i]));
+        err = fmax(err, fabs((double)y[i] - ref[i]));
+    }
+    ck_assert_msg(top > 1e-3, "%s: the reference outputs are all about 0", name);
+    ck_assert_msg(err <= 1e-4 * top, "%s: largest difference %g, largest "
+                  "output %g", name, err, top);
+    if (getenv("TU_VERBOSE"))
+        printf("%s: %d layers, largest difference %.3g of largest output %.3g\n",
+               name, sc_net_layer_count(net) - 1, err, top);
+    /* from memory: the same net */
+    size_t n;
+    unsigned char *bytes = tu_read_all(data_path("onnx", name, ".onnx"), &n);
+    sc_net *again = NULL;
+    TU_OK(sc_net_import_onnx_memory(&again, bytes, n, NULL));
+    float *y2 = eval_out(again, x);
+    ck_assert(memcmp(y, y2, (size_t)BATCH * (size_t)k * sizeof *y) == 0);
+    free(bytes);
+    free(y2);
+    free(y);
+    free(x);
+    free(ref);
+    sc_net_free(again);
+    sc_net_free(net);
+}
+END_TEST
+
+/* What the ops map onto: layer kinds of convbn (Conv + BN kept apart, the
+ * Conv without bias), and the parameters set from the file. */
+START_TEST(test_layers_and_params)
+{
+    sc_net *net = NULL;
+    TU_OK(sc_net_import_onnx(&net, data_path("onnx", "convbn_op17", ".onnx"), NULL));
+    static const int want[] = {SC_LAYER_INPUT, SC_LAYER_CONV2D, SC_LAYER_BATCHNORM,
+                               SC_LAYER_RELU, SC_LAYER_MAXPOOL, SC_LAYER_CONV2D,
+                               SC_LAYER_LEAKY_RELU, SC_LAYER_AVGPOOL,
+                               SC_LAYER_CONV2D, SC_LAYER_MAXPOOL,
+                               SC_LAYER_FLATTEN, SC_LAYER_DENSE};
+    int n = (int)(sizeof want / sizeof want[0]);
+    ck_assert_int_eq(sc_net_layer_count(net), n);
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(sc_net_layer_kind(net, i) == want[i], "layer %d is %d, "
+                      "not %d", i, sc_net_layer_kind(net, i), want[i]);
+    sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_INPUT);
+    TU_OK(sc_net_layer_desc(net, 1, &d, NULL, NULL));
+    ck_assert_int_eq(d.flags & SC_BIAS, 0);
+    TU_OK(sc_net_layer_desc(net, 5, &d, NULL, NULL));
+    ck_assert_int_eq(d.groups, 2);
+    ck_assert_int_eq(d.stride_w, 2);
+    ck_assert_int_eq(d.pad_h, 1);
+    ck_assert_int_eq(d.flags & SC_BIAS, SC_BIAS);
+    float var[4];
+    TU_OK(sc_net_get_layer_param(net, 2, SC_SLOT_RUNNING_VAR, var, 4));
+    for (int i = 0; i < 4; i++) /* make_fixtures.py: uniform in [0.5, 1.5) */
+        ck_assert(var[i] >= 0.5f && var[i] < 1.5f);
+    double eps, mom;
+    TU_OK(sc_net_get_param(net, SC_PARAM_BN_EPS, &eps));
+    TU_OK(sc_net_get_param(net, SC_PARAM_BN_MOMENTUM, &mom));
+    ck_assert(fabs(eps - 1e-5) < 1e-9 && fabs(mom - 0.1) < 1e-6);
+    sc_net_free(net);
+}
+END_TEST
+
+/* An imported net is a normal one: it trains with self-compression, and
+ * still computes afterwards. */
+START_TEST(test_imported_net_trains)
+{
+    sc_net *net = NULL;
+    TU_OK(sc_net_import_onnx(&net, data_path("onnx", "mobile_op11", ".onnx"), NULL));
+    TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+    TU_OK(sc_net_set_param(net, SC_PARAM_GAMMA, 0.01));
+    sc_optimizer *opt;
+    TU_OK(sc_optimizer_create(&opt, net, SC_OPT_ADAM));
+    int k = sc_net_output_size(net);
+    tu_batch b = tu_batch_make(8, 3, 8, 8, k, 5);
+    float *before = tu_eval_out(net, &b);
+    sc_step_stats st = SC_STEP_STATS_INIT;
+    TU_OK(sc_net_train_step(net, opt, b.x, b.labels, &st));
+    ck_assert(isfinite(st.loss) && st.loss > 0);
+    ck_assert_uint_eq(sc_optimizer_steps(opt), 1);
+    float *after = tu_eval_out(net, &b);
+    int changed = 0;
+    for (int i = 0; i < 8 * k; i++) {
+        ck_assert(isfinite(after[i]));
+        changed |= after[i] != before[i];
+    }
+    ck_assert(changed);
+    free(before);
+    free(after);
+    tu_batch_free(&b);
+    sc_optimizer_free(opt);
+    sc_net_free(net);
+}
+END_TEST
+
+/* The generated hostile files, each with its code and a message. */
+static const struct {
+    const char *name;
+    sc_status want;
+} BAD[] = {
+    {"bad_cycle", SC_ERR_FORMAT},          {"bad_unknown_name", SC_ERR_FORMAT},
+    {"bad_short_init", SC_ERR_FORMAT},     {"bad_huge_dims", SC_ERR_FORMAT},
+    {"bad_negative_dims", SC_ERR_FORMAT},  {"bad_negative_input", SC_ERR_FORMAT},
+    {"bad_softmax", SC_ERR_UNSUPPORTED},   {"bad_dilation", SC_ERR_UNSUPPORTED},
+    {"bad_asym_pads", SC_ERR_UNSUPPORTED}, {"bad_clip", SC_ERR_UNSUPPORTED},
+    {"bad_opset9", SC_ERR_UNSUPPORTED},    {"bad_huge_input", SC_ERR_UNSUPPORTED},
+};
+#define N_BAD (int)(sizeof BAD / sizeof BAD[0])
+
+START_TEST(test_hostile_file)
+{
+    sc_net *net = (sc_net *)&net; /* must stay untouched */
+    TU_FAILS(sc_net_import_onnx(&net, data_path("onnx", BAD[_i].name, ".onnx"), NULL),
+             BAD[_i].want);
+    ck_assert(net == (sc_net *)&net);
+    if (getenv("TU_VERBOSE"))
+        printf("%s: %s\n", BAD[_i].name, sc_last_error());
+}
+END_TEST
+
+/* The messages name the node, its op_type and what it has. */
+START_TEST(test_messages_name_the_node)
+{
+    sc_net *net = NULL;
+    TU_FAILS(sc_net_import_onnx(&net, data_path("onnx", "bad_softmax", ".onnx"), NULL),
+             SC_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(sc_last_error(), "'soft' (Softmax)"), "%s", sc_last_error());
+    TU_FAILS(sc_net_import_onnx(&net, data_path("onnx", "bad_dilation", ".onnx"), NULL),
+             SC_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(sc_last_error(), "'conv' (Conv)") &&
+                  strstr(sc_last_error(), "dilations 2x2"), "%s", sc_last_error());
+    TU_FAILS(sc_net_import_onnx(&net, data_path("onnx", "bad_unknown_name", ".onnx"), NULL),
+             SC_ERR_FORMAT);
+    ck_assert_msg(strstr(sc_last_error(), "'nope'"), "%s", sc_last_error());
+    TU_FAILS(sc_net_import_onnx(&net, data_path("onnx", "bad_cycle", ".onnx"), NULL),
+             SC_ERR_FORMAT);
+    ck_assert_msg(strstr(sc_last_error(), "cycle"), "%s", sc_last_error());
+    TU_FAILS(sc_net_import_onnx(&net, data_path("onnx", "bad_clip", ".onnx"), NULL),
+             SC_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(sc_last_error(), "[-1, 1]"), "%s", sc_last_error());
+    ck_assert(net == NULL);
+}
+END_TEST
+
+/* Every truncation of a model is SC_ERR_FORMAT. */
+START_TEST(test_every_truncation)
+{
+    size_t n;
+    unsigned char *d = tu_read_all(data_path("onnx", "mlp_op11", ".onnx"), &n);
+    size_t step = UNDER_VALGRIND() ? 37 : 1;
+    for (size_t len = 0; len < n; len += step) {
+        sc_net *net = NULL;
+        sc_status st = sc_net_import_onnx_memory(&net, d, len, NULL);
+        ck_assert_msg(st == SC_ERR_FORMAT, "%zu of %zu bytes: %d (%s)", len, n,
+                      (int)st, sc_last_error());
+        ck_assert(net == NULL);
+    }
+    free(d);
+}
+END_TEST
+
+/* Garbage and wrong wire types: SC_ERR_FORMAT; every byte of a model
+ * changed: an error with a message, or a net that computes. */
+START_TEST(test_garbage_and_mutations)
+{
+    sc_net *net = NULL;
+    /* field 7 (the graph) as a varint, then as a fixed64 */
+    static const unsigned char wire1[] = {0x38, 0x05}, wire2[] = {0x39, 1, 2, 3, 4, 5, 6, 7, 8};
+    TU_FAILS(sc_net_import_onnx_memory(&net, wire1, sizeof wire1, NULL), SC_ERR_FORMAT);
+    TU_FAILS(sc_net_import_onnx_memory(&net, wire2, sizeof wire2, NULL), SC_ERR_FORMAT);
+    TU_FAILS(sc_net_import_onnx_memory(&net, "", 0, NULL), SC_ERR_FORMAT);
+    tu_lcg r;
+    tu_lcg_seed(&r, 17);
+    unsigned char buf[512];
+    for (int t = 0; t < 300; t++) {
+        size_t len = (size_t)tu_lcg_int(&r, (int)sizeof buf) + 1;
+        for (size_t i = 0; i < len; i++)
+            buf[i] = (unsigned char)tu_lcg_int(&r, 256);
+        sc_status st = sc_net_import_onnx_memory(&net, buf, len, NULL);
+        ck_assert_msg(st == SC_ERR_FORMAT || st == SC_ERR_UNSUPPORTED,
+                      "garbage %d: %d (%s)", t, (int)st, sc_last_error());
+    }
+    ck_assert(net == NULL);
+    size_t n;
+    unsigned char *d = tu_read_all(data_path("onnx", "branches_op11", ".onnx"), &n);
+    size_t step = UNDER_VALGRIND() ? 41 : 1;
+    float x[BATCH * 2 * 6 * 6];
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
+        x[i] = (float)tu_lcg_range(&r, -1, 1);
+    for (size_t i = 0; i < n; i += step) {
+        unsigned char keep = d[i];
+        d[i] = (unsigned char)(keep ^ (1u << (i % 8)));
+        sc_status st = sc_net_import_onnx_memory(&net, d, n, NULL);
+        if (st == SC_OK) {
+            int c, h, w;
+            TU_OK(sc_net_layer_shape(net, SC_INPUT, &c, &h, &w));
+            if ((size_t)c * (size_t)h * (size_t)w * BATCH == sizeof x / sizeof x[0])
+                free(eval_out(net, x));
+            sc_net_free(net);
+            net = NULL;
+        } else {
+            ck_assert_msg(sc_last_error()[0] != '\0', "byte %zu: no message", i);
+        }
+        d[i] = keep;
+    }
+    free(d);
+}
+END_TEST
+
+/* Appends v as a varint at p (at most 10 bytes); returns the bytes. */
+static size_t varint(unsigned char *p, uint64_t v)
+{
+    size_t n = 0;
+    do {
+        p[n++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    return n;
+}
+
+/* Prepends tag and the length of what follows pos (to end) before pos. */
+static size_t wrap(unsigned char *buf, size_t pos, size_t end, unsigned tag)
+{
+    unsigned char tmp[12];
+    size_t k = varint(tmp + 1, end - pos) + 1;
+    tmp[0] = (unsigned char)tag;
+    pos -= k;
+    memcpy(buf + pos, tmp, k);
+    return pos;
+}
+
+/* An If node whose attribute nests graphs 200,000 deep (attribute.g ->
+ * graph.node -> node.attribute -> ...): protobuf-c would unpack that
+ * recursively; the importer's schema leaves those fields out, so it is
+ * skipped and the If refused as any unsupported operator. */
+START_TEST(test_deep_nesting)
+{
+    enum { DEPTH = 200000 };
+    size_t cap = (size_t)DEPTH * 3 * 6 + 4096, end = cap, pos = end;
+    unsigned char *b = malloc(cap);
+    for (int i = 0; i < DEPTH; i++) {
+        pos = wrap(b, pos, end, 0x32); /* AttributeProto.g (6) */
+        pos = wrap(b, pos, end, 0x2a); /* NodeProto.attribute (5) */
+        pos = wrap(b, pos, end, 0x0a); /* GraphProto.node (1) */
+    }
+    pos = wrap(b, pos, end, 0x32); /* the If's attribute's g */
+    static const unsigned char attr_head[] = {0x0a, 1, 'g', 0xa0, 0x01, 5};
+    pos -= sizeof attr_head;
+    memcpy(b + pos, attr_head, sizeof attr_head);
+    pos = wrap(b, pos, end, 0x2a);
+    static const unsigned char node_head[] = {0x0a, 1, 'x', 0x12, 1, 'y', 0x22, 2, 'I', 'f'};
+    pos -= sizeof node_head;
+    memcpy(b + pos, node_head, sizeof node_head);
+    pos = wrap(b, pos, end, 0x0a); /* GraphProto.node */
+    /* the graph's input x (float, 1 x 1 x 4 x 4) and output y */
+    static const unsigned char io[] = {
+        0x5a, 27, 0x0a, 1, 'x', 0x12, 22, 0x0a, 20, 0x08, 1, 0x12, 16,
+        0x0a, 2, 0x08, 1, 0x0a, 2, 0x08, 1, 0x0a, 2, 0x08, 4, 0x0a, 2, 0x08, 4,
+        0x62, 3, 0x0a, 1, 'y'};
+    size_t body = end - pos;
+    unsigned char *m = malloc(body + sizeof io + 32);
+    size_t n = 0;
+    m[n++] = 0x3a; /* ModelProto.graph (7) */
+    n += varint(m + n, body + sizeof io);
+    memcpy(m + n, b + pos, body);
+    n += body;
+    memcpy(m + n, io, sizeof io);
+    n += sizeof io;
+    static const unsigned char opset[] = {0x42, 0x02, 0x10, 13};
+    memcpy(m + n, opset, sizeof opset);
+    n += sizeof opset;
+    sc_net *net = NULL;
+    TU_FAILS(sc_net_import_onnx_memory(&net, m, n, NULL), SC_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(sc_last_error(), "(If)"), "%s", sc_last_error());
+    free(m);
+    free(b);
+}
+END_TEST
+
+/* Arguments and caps. */
+START_TEST(test_arguments_and_caps)
+{
+    sc_net *net = NULL;
+    TU_FAILS(sc_net_import_onnx(NULL, "x", NULL), SC_ERR_NULL);
+    TU_FAILS(sc_net_import_onnx(&net, NULL, NULL), SC_ERR_NULL);
+    TU_FAILS(sc_net_import_onnx_memory(&net, NULL, 4, NULL), SC_ERR_NULL);
+    TU_FAILS(sc_net_import_onnx(&net, data_path("onnx", "no_such_file", ".onnx"), NULL),
+             SC_ERR_IO);
+    sc_load_limits lim = SC_LOAD_LIMITS_INIT;
+    lim.max_macs = 100; /* convbn needs more */
+    TU_FAILS(sc_net_import_onnx(&net, data_path("onnx", "convbn_op11", ".onnx"), &lim),
+             SC_ERR_FORMAT);
+    lim.size = 1;
+    TU_FAILS(sc_net_import_onnx(&net, data_path("onnx", "convbn_op11", ".onnx"), &lim),
+             SC_ERR_ARG);
+    ck_assert(net == NULL);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("onnx");
+    TCase *tc = tcase_create("onnx");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, test_fixture_matches_pytorch, 0, N_NETS);
+    tcase_add_test(tc, test_layers_and_params);
+    tcase_add_test(tc, test_imported_net_trains);
+    tcase_add_loop_test(tc, test_hostile_file, 0, N_BAD);
+    tcase_add_test(tc, test_messages_name_the_node);
+    tcase_add_test(tc, test_every_truncation);
+    tcase_add_test(tc, test_garbage_and_mutations);
+    tcase_add_test(tc, test_deep_nesting);
+    tcase_add_test(tc, test_arguments_and_caps);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return tu_run_suite(suite(), CK_ENV); }
