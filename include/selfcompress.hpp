@@ -26,10 +26,12 @@
  *     // ... or, with exceptions: net.relu(id).value_or_throw()
  * \endcode
  *
- * Link as for the C API (`pkg-config --cflags --libs selfcompress`). The
- * wrapper allocates only where the C API takes no caller memory for it: the
- * message of a failure, the vectors the convenience getters return, and one
- * block per net that holds its hooks (callables are stored as
+ * Link as for the C API (`pkg-config --cflags --libs selfcompress`).
+ * Buffers are passed as sc::span (a pointer and a count); where the C API
+ * trusts a pointer to hold enough elements (a wrapped tensor's data, one
+ * label per sample) the wrapper checks the count first. It allocates only
+ * for the message of a failure, the vectors its convenience getters return
+ * and one block per net that holds the callables of its hooks (as
  * std::function). The trampolines that call the hooks are noexcept: a hook
  * that throws ends the program (std::terminate), since the exception would
  * otherwise unwind through the library's C frames.
@@ -131,7 +133,7 @@ private:
  *  or a std::string (which must outlive the call). */
 class cstring_ref {
 public:
-    /** s itself (not nullptr). */
+    /** s itself (nullptr gets the C API's SC_ERR_NULL). */
     cstring_ref(const char *s) noexcept : s_(s) {}
     /** s.c_str(). */
     cstring_ref(const std::string &s) noexcept : s_(s.c_str()) {}
@@ -236,7 +238,8 @@ public:
     /** The whole status (ok() with a value). */
     const status &error() const noexcept { return status_; }
 
-    /** The value (requires ok()). */
+    /** The value (requires ok(): without a value the behaviour is
+     *  undefined, as for std::optional's operator*). */
     T &value() & noexcept { return *value_; }
     /** The value (requires ok()). */
     const T &value() const & noexcept { return *value_; }

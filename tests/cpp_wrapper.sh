@@ -3,7 +3,8 @@
 # against the built shared library with g++ and clang++, -std=c++17 and
 # -std=c++20, with and without -fno-exceptions -fno-rtti, all with
 # -Wall -Wextra -Wpedantic -Werror, and runs each build; then one g++ build
-# with AddressSanitizer and UBSan (leaks and double frees fail it).
+# with AddressSanitizer and UBSan (leaks and double frees fail it). The C++
+# example in docs/getting-started.md is compiled too, so it cannot rot.
 set -euo pipefail
 root=${SC_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 libdir=${SC_LIBDIR:-$root/lib}
@@ -67,4 +68,22 @@ for name in "${names[@]}"; do
         "$tmp/$name" "$tmp/$name.d" | tee "$tmp/$name.out"
     grep -q '^test_hpp: OK' "$tmp/$name.out"
 done
+# docs/getting-started.md, section 4: the first C++ block, as a function body
+awk '/^## 4\./{s=1} s && /^```cpp$/{f=1; next} f && /^```$/{exit} f' \
+    "$root/docs/getting-started.md" > "$tmp/snippet.inc"
+[ -s "$tmp/snippet.inc" ] || { echo "cpp_wrapper: no C++ example in docs/getting-started.md" >&2; exit 1; }
+cat > "$tmp/snippet.cpp" <<'CPP'
+#include <selfcompress.hpp>
+#include <cstdio>
+#include <vector>
+int example(std::vector<float> &pixels, std::vector<int32_t> &labels)
+{
+#include "snippet.inc"
+    (void)s;
+    (void)st;
+    return 0;
+}
+CPP
+echo "cpp_wrapper: the example of docs/getting-started.md"
+g++ -std=c++17 "${warn[@]}" -I"$root/include" -fsyntax-only "$tmp/snippet.cpp"
 echo "cpp_wrapper: OK (g++ and clang++, C++17 and C++20, with and without exceptions, ASan)"
