@@ -301,6 +301,28 @@ template <class T> result<T> make(sc_status code, T v)
         return status::from_c(code);
     return result<T>(std::move(v));
 }
+// shape.size() as the C API's ndim (a count past SC_MAX_DIMS stays one).
+inline int ndim(span<const int64_t> shape) noexcept
+{
+    return shape.size() > SC_MAX_DIMS ? SC_MAX_DIMS + 1
+                                      : static_cast<int>(shape.size());
+}
+// The element count of a shape the library takes (1 .. SC_MAX_DIMS
+// dimensions, each > 0, the floats' bytes within size_t) into n; false for
+// any other shape.
+inline bool shape_numel(span<const int64_t> shape, std::size_t &n) noexcept
+{
+    if (shape.empty() || shape.size() > SC_MAX_DIMS)
+        return false;
+    n = 1;
+    for (int64_t d : shape) {
+        if (d <= 0 ||
+            static_cast<uint64_t>(d) > (SIZE_MAX / sizeof(float)) / n)
+            return false;
+        n *= static_cast<std::size_t>(d);
+    }
+    return true;
+}
 // The callables a net's hooks call; one heap block per net, so the
 // addresses the library holds stay put when the sc::Net moves.
 struct hooks {
@@ -420,22 +442,26 @@ public:
     static result<Tensor> create(span<const int64_t> shape)
     {
         sc_tensor *t = nullptr;
-        sc_status st = sc_tensor_create(&t, static_cast<int>(shape.size()),
+        sc_status st = sc_tensor_create(&t, detail::ndim(shape),
                                         shape.data());
         return detail::make(st, Tensor(t));
     }
-    /** A tensor that owns a copy of data, whose size must be the shape's
-     *  element count (SC_ERR_SHAPE otherwise). */
+    /** sc_tensor_from_data(): a tensor that owns a copy of data, whose
+     *  size must be the shape's element count (SC_ERR_SHAPE otherwise). */
     static result<Tensor> from_data(span<const int64_t> shape,
                                     span<const float> data)
     {
-        result<Tensor> r = create(shape);
-        if (r.ok()) {
-            status st = r->copy_from(data);
-            if (!st.ok())
-                return st;
-        }
-        return r;
+        std::size_t n = 0;
+        // A shape the library would take must match the data's size; any
+        // other shape it refuses before it reads data.
+        if (detail::shape_numel(shape, n) && n != data.size())
+            return detail::fail(SC_ERR_SHAPE, "sc::Tensor::from_data: the "
+                                              "data's size is not the shape's "
+                                              "element count");
+        sc_tensor *t = nullptr;
+        sc_status st = sc_tensor_from_data(&t, detail::ndim(shape),
+                                           shape.data(), data.data());
+        return detail::make(st, Tensor(t));
     }
     /** sc_tensor_wrap(): a tensor over data (no copy), whose size must be
      *  the shape's element count (SC_ERR_SHAPE otherwise). data must
@@ -443,8 +469,8 @@ public:
     static result<Tensor> wrap(span<const int64_t> shape, span<float> data)
     {
         sc_tensor *t = nullptr;
-        sc_status st = sc_tensor_wrap(&t, static_cast<int>(shape.size()),
-                                      shape.data(), data.data());
+        sc_status st = sc_tensor_wrap(&t, detail::ndim(shape), shape.data(),
+                                      data.data());
         if (st != SC_OK)
             return status::from_c(st);
         Tensor owned(t);

@@ -326,8 +326,15 @@ void test_errors()
     EXPECT(w.message().find("element count") != std::string::npos);
     sc::result<sc::Tensor> fd = sc::Tensor::from_data({2, 2}, few);
     EXPECT(fd.code() == SC_ERR_SHAPE);
+    std::vector<float> many(5);
+    EXPECT(sc::Tensor::from_data({2, 2}, many).code() == SC_ERR_SHAPE);
+    // Shapes the library refuses, with its message.
     sc::result<sc::Tensor> nd = sc::Tensor::create({1, 2, 3, 4, 5});
-    EXPECT(nd.code() == SC_ERR_SHAPE || nd.code() == SC_ERR_ARG);
+    EXPECT(nd.code() == SC_ERR_ARG && nd.message().find("ndim 5") !=
+                                          std::string::npos);
+    sc::result<sc::Tensor> neg = sc::Tensor::from_data({2, -1}, few);
+    EXPECT(neg.code() == SC_ERR_SHAPE &&
+           neg.message().find("sc_tensor_from_data") != std::string::npos);
     std::vector<float> good_img(2 * C * H * W);
     sc::Tensor gx = wrap(good_img, {2, C, H, W});
     sc::Optimizer opt = TAKE(sc::Optimizer::create(net, SC_OPT_SGD));
