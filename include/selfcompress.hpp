@@ -222,6 +222,11 @@ template <class T> class [[nodiscard]] result {
 public:
     /** Success with v. */
     result(T v) : value_(std::move(v)) {}
+    /** A bare code is refused (it would convert to an arithmetic T as a
+     *  value): give a status, which carries the message. */
+    template <class U = T,
+              class = std::enable_if_t<!std::is_same<U, sc_status>::value>>
+    result(sc_status code) = delete;
     /** Failure st; an ok() st (no value to give) becomes SC_ERR_STATE. */
     result(status st)
         : status_(st.ok() ? status(SC_ERR_STATE, "sc::result: no value")
