@@ -3,8 +3,9 @@
 # Main targets:
 #   all (default)   lib/libselfcompress.so.X.Y.Z (+ .so.X, .so symlinks) and lib/libselfcompress.a
 #   deps            install missing Debian packages listed in DEPS_PKGS (apt-get as root)
-#   check           deps, libraries, tests/test_*.c (Check), exports check, header checks,
-#                   examples, tests/*.sh scripts; ends with "N passed, 0 failed"
+#   check           deps, libraries, tests/test_*.c (Check), exports check, header checks
+#                   (selfcompress.h as C and C++, selfcompress.hpp as C++17), examples,
+#                   tests/*.sh scripts; ends with "N passed, 0 failed"
 #   sanitize        make check SANITIZE=1 (ASan+UBSan build under build/san)
 #   valgrind        every test program under valgrind (CK_FORK=no)
 #   tsan            tests/test_threads.c and the library sources built with gcc's
@@ -74,6 +75,7 @@ SYS_LIBS := -lm -lpthread
 
 # ---------------------------------------------------------------- version
 HEADER := include/selfcompress.h
+HEADER_CXX := include/selfcompress.hpp
 version_part = $(shell sed -n -E 's/^[[:space:]]*\#[[:space:]]*define[[:space:]]+SC_VERSION_$(1)[[:space:]]+\(?([0-9]+)[uU]?\)?.*/\1/p' $(HEADER) 2>/dev/null | head -n 1)
 VERSION_MAJOR := $(call version_part,MAJOR)
 VERSION_MINOR := $(call version_part,MINOR)
@@ -158,7 +160,7 @@ DESTDIR ?=
 
 # ---------------------------------------------------------------- deps
 DEPS_PKGS = libopenblas-dev check pkg-config zlib1g-dev dataset-fashion-mnist \
-            python3 python3-numpy abigail-tools doxygen gnuplot-nox \
+            python3 python3-numpy abigail-tools doxygen gnuplot-nox g++ clang \
             libprotobuf-c-dev protobuf-c-compiler libonnx-dev
 
 .PHONY: sweep all deps check check-run sanitize valgrind examples check-exports \
@@ -276,6 +278,8 @@ header-check:
 	$(CC) -std=c99 -Wall -Wextra -Wpedantic -Werror -Iinclude -fsyntax-only tests/header/header_check.c
 	$(CC) -std=c11 -Wall -Wextra -Wpedantic -Werror -Iinclude -fsyntax-only tests/header/header_check.c
 	$(CXX) -std=c++11 -Wall -Wextra -Wpedantic -Werror -Iinclude -fsyntax-only -x c++ tests/header/header_check.c
+	$(CXX) -std=c++17 -Wall -Wextra -Wpedantic -Werror -Iinclude -fsyntax-only tests/header/hpp_check.cpp
+	$(CXX) -std=c++17 -fno-exceptions -fno-rtti -Wall -Wextra -Wpedantic -Werror -Iinclude -fsyntax-only tests/header/hpp_check.cpp
 
 check:
 	@$(MAKE) --no-print-directory deps
@@ -495,6 +499,7 @@ install: all
 	$(need_version)
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 644 $(HEADER) $(DESTDIR)$(INCLUDEDIR)/selfcompress.h
+	install -m 644 $(HEADER_CXX) $(DESTDIR)$(INCLUDEDIR)/selfcompress.hpp
 	install -m 755 $(SHARED_REAL) $(DESTDIR)$(LIBDIR)/$(LIBNAME).so.$(VERSION)
 	ln -sf $(LIBNAME).so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/$(LIBNAME).so
@@ -510,7 +515,7 @@ install: all
 
 uninstall:
 	$(need_version)
-	rm -f $(DESTDIR)$(INCLUDEDIR)/selfcompress.h
+	rm -f $(DESTDIR)$(INCLUDEDIR)/selfcompress.h $(DESTDIR)$(INCLUDEDIR)/selfcompress.hpp
 	rm -f $(DESTDIR)$(LIBDIR)/$(LIBNAME).so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	rm -f $(DESTDIR)$(LIBDIR)/$(LIBNAME).so $(DESTDIR)$(LIBDIR)/$(LIBNAME).a
 	rm -f $(DESTDIR)$(PKGCONFIGDIR)/selfcompress.pc
