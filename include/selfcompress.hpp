@@ -580,6 +580,24 @@ public:
         sc_status st = sc_net_create(&net, c, h, w);
         return detail::make(st, Net(net));
     }
+    /** sc_net_import_onnx(): an initialised net from an ONNX model file
+     *  (limits: nullptr for the default caps). */
+    static result<Net> import_onnx(cstring_ref path,
+                                   const sc_load_limits *limits = nullptr)
+    {
+        sc_net *net = nullptr;
+        sc_status st = sc_net_import_onnx(&net, path.c_str(), limits);
+        return detail::make(st, Net(net));
+    }
+    /** sc_net_import_onnx_memory(): the same from bytes (not kept). */
+    static result<Net> import_onnx_memory(span<const unsigned char> bytes,
+                                          const sc_load_limits *limits = nullptr)
+    {
+        sc_net *net = nullptr;
+        sc_status st = sc_net_import_onnx_memory(&net, bytes.data(), bytes.size(),
+                                                 limits);
+        return detail::make(st, Net(net));
+    }
 
     /** The handle (nullptr when empty). */
     sc_net *get() const noexcept { return net_; }

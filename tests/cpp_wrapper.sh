@@ -63,7 +63,7 @@ for name in "${names[@]}"; do
         exit 1
     fi
     mkdir -p "$tmp/$name.d"
-    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
+    SC_ROOT=$root ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
     UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
         "$tmp/$name" "$tmp/$name.d" | tee "$tmp/$name.out"
     grep -q '^test_hpp: OK' "$tmp/$name.out"

@@ -364,6 +364,15 @@ void test_errors()
            std::string::npos);
     unsigned char junk[16] = {1, 2, 3};
     EXPECT(sc::Model::load_memory(junk).code() == SC_ERR_FORMAT);
+    EXPECT(sc::Net::import_onnx("/nonexistent/dir/m.onnx").code() == SC_ERR_IO);
+    EXPECT(sc::Net::import_onnx_memory(junk).code() == SC_ERR_FORMAT);
+    const char *root = std::getenv("SC_ROOT"); // tests/cpp_wrapper.sh sets it
+    EXPECT(root != nullptr);
+    if (root != nullptr) {
+        std::string onnx = std::string(root) + "/tests/data/onnx/convbn_op17.onnx";
+        sc::Net imported = TAKE(sc::Net::import_onnx(onnx));
+        EXPECT(imported.layer_count() > 2);
+    }
 
     // A result built from a success status has no value to give.
     sc::result<int> none{sc::status()};
