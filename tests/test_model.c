@@ -20,6 +20,8 @@
 
 #include "engine/net.h"
 #include "io/bytes.h"
+#include "io/cmap.h"
+#include "io/model.h"
 #include "selfcompress.h"
 #include "util/testutil.h"
 
@@ -264,6 +266,109 @@ static size_t record_at(const unsigned char *d, int i)
     return at;
 }
 
+/* ---- constant maps as docs/format.md stores them, computed naively ---- */
+
+static int64_t leb_bytes(uint64_t v)
+{
+    int64_t n = 1;
+    for (; v >= 0x80; v >>= 7)
+        n++;
+    return n;
+}
+
+/* Element j of line i of an h x w map: row i (rows 1) or column i. */
+static uint32_t line_bits(const float *m, int w, int rows, int i, int j)
+{
+    uint32_t u;
+    memcpy(&u, rows ? &m[(size_t)i * w + j] : &m[(size_t)j * w + i], 4);
+    return u;
+}
+
+/* Classes of identical rows (rows 1) or columns of an h x w map, numbered
+ * by first appearance, each line compared with every class so far; rep[k]:
+ * the first line of class k. Returns the class count. */
+static int naive_classes(const float *m, int h, int w, int rows, int *cls, int *rep)
+{
+    int n = rows ? h : w, len = rows ? w : h, k = 0;
+    for (int i = 0; i < n; i++) {
+        int found = -1;
+        for (int c = 0; c < k && found < 0; c++) {
+            int same = 1;
+            for (int j = 0; j < len && same; j++)
+                same = line_bits(m, w, rows, i, j) == line_bits(m, w, rows, rep[c], j);
+            if (same)
+                found = c;
+        }
+        if (found < 0) {
+            rep[k] = i;
+            found = k++;
+        }
+        cls[i] = found;
+    }
+    return k;
+}
+
+/* An axis: class count, run count, (class, length) per run. */
+static int64_t naive_axis_bytes(const int *cls, int n, int k)
+{
+    int64_t bytes = leb_bytes((uint64_t)k), runs = 0;
+    for (int i = 0; i < n;) {
+        int j = i;
+        while (j < n && cls[j] == cls[i])
+            j++;
+        bytes += leb_bytes((uint64_t)cls[i]) + leb_bytes((uint64_t)(j - i));
+        runs++;
+        i = j;
+    }
+    return bytes + leb_bytes((uint64_t)runs);
+}
+
+/* The bytes of a constant map record of c channels of h x w (the kind byte
+ * included): the classes where they take fewer bytes than the floats, a
+ * channel reusing the axes stored last when they fit it and its table is
+ * not larger than its own axes and table. *classes: whether the classes
+ * were chosen. */
+static int64_t naive_cbias_bytes(const float *m, int c, int h, int w, int *classes)
+{
+    int *rc = malloc(2 * (size_t)(h + w) * sizeof(int)), *cc = rc + h;
+    int *lr = cc + w, *lc = lr + h; /* the last stored axes' first lines */
+    int *lrc = malloc(((size_t)h + w) * sizeof(int)), *lcc = lrc + h;
+    int *rrep = malloc(((size_t)h + w) * sizeof(int)), *crep = rrep + h;
+    ck_assert(rc && lrc && rrep);
+    int lk_r = 0, lk_c = 0;
+    int64_t bytes = 0;
+    for (int o = 0; o < c; o++) {
+        const float *mo = m + (size_t)o * h * w;
+        int kr = naive_classes(mo, h, w, 1, rc, rrep);
+        int kc = naive_classes(mo, h, w, 0, cc, crep);
+        int64_t own = naive_axis_bytes(rc, h, kr) + naive_axis_bytes(cc, w, kc) +
+                      4 * (int64_t)kr * kc;
+        int fit = o > 0;
+        for (int y = 0; y < h && fit; y++)
+            for (int x = 0; x < w && fit; x++)
+                fit = memcmp(&mo[(size_t)y * w + x],
+                             &mo[(size_t)lr[lrc[y]] * w + lc[lcc[x]]], 4) == 0;
+        if (fit && 4 * (int64_t)lk_r * lk_c <= own) {
+            bytes += 1 + 4 * (int64_t)lk_r * lk_c;
+            continue;
+        }
+        bytes += 1 + own;
+        memcpy(lrc, rc, (size_t)h * sizeof(int));
+        memcpy(lcc, cc, (size_t)w * sizeof(int));
+        memcpy(lr, rrep, (size_t)kr * sizeof(int));
+        memcpy(lc, crep, (size_t)kc * sizeof(int));
+        lk_r = kr;
+        lk_c = kc;
+    }
+    free(rc);
+    free(lrc);
+    free(rrep);
+    int64_t floats = 4 * (int64_t)c * h * w;
+    if (classes)
+        *classes = bytes < floats;
+    return 1 + (bytes < floats ? bytes : floats);
+}
+
 typedef struct expect {
     int64_t file_bytes, weight_bits, headers;
 } expect;
@@ -304,9 +409,9 @@ static expect expected_size(sc_net *net, const tnet *t)
             }
             if (s->flags & SC_BIAS)
                 bytes += 4 * c;
-            bytes += 1;
-            if (net->nodes[id].cbias)
-                bytes += 4 * (int64_t)c * h * w;
+            bytes += net->nodes[id].cbias
+                         ? naive_cbias_bytes(net->nodes[id].cbias, c, h, w, NULL)
+                         : 1;
         } else if (s->kind == SC_LAYER_BATCHNORM) {
             bytes += 8 * c + ((s->flags & SC_BN_AFFINE) ? 8 * c : 0);
         }
@@ -705,7 +810,7 @@ START_TEST(test_exact_bytes_of_a_tiny_model)
     unsigned char want[128], *q = want;
     memcpy(q, "SCMODEL", 8); /* with its NUL */
     q += 8;
-    put32(&q, 2); /* version */
+    put32(&q, 3); /* version */
     put64(&q, 0); /* content length, below */
     put32(&q, 1); put32(&q, 1); put32(&q, 4); /* input c, h, w */
     put32(&q, 2);                             /* layers, the input included */
@@ -834,6 +939,21 @@ START_TEST(test_golden_file)
     if (same_kernel)
         assert_same_outputs(net, m, &b);
     sc_model_free(m);
+    /* the same net in format version 2 (its constant map as c*h*w floats):
+     * the same map, so the same logits bit for bit */
+    snprintf(golden, sizeof golden, "%s/golden_v2.scm", data_dir());
+    unsigned char *g2 = tu_read_all(golden, &gn);
+    ck_assert_uint_eq(rd32(g2 + 8), 2);
+    free(g2);
+    TU_OK(sc_model_load(&m, golden));
+    ck_assert_int_eq(sc_model_net(m)->nodes[4].c, net->nodes[4].c);
+    ck_assert_ptr_nonnull(sc_model_net(m)->nodes[4].cbias);
+    if (same_kernel) {
+        assert_same_outputs(net, m, &b);
+        ck_assert(memcmp(sc_model_net(m)->nodes[4].cbias, net->nodes[4].cbias,
+                         sc_node_size(&net->nodes[4]) * sizeof(float)) == 0);
+    }
+    sc_model_free(m);
     /* the same net in format version 1 (50-byte layer records), written by
      * a compress that kept the eval function of the net as it was (dead
      * channel's running statistics and all): what the uncompressed net
@@ -924,7 +1044,7 @@ START_TEST(test_errors)
     tu_reseal(c, n);
     load_fails(c, n, SC_ERR_FORMAT, 1);
     memcpy(c, d, n);
-    wr32(c + 8, 3);
+    wr32(c + 8, 4);
     tu_reseal(c, n);
     load_fails(c, n, SC_ERR_FORMAT, 2);
     memcpy(c, d, n);
@@ -1120,7 +1240,7 @@ static int hostile_all(const unsigned char *d, size_t n, int check_msgs)
         } else {
             /* payload fields: channel bits, exponents, cbias flag, total bits */
             static const char *names[7] = {"bits 33", "bits 255", "exponent NaN",
-                                            "exponent 200", "cbias flag 2",
+                                            "exponent 200", "cbias kind 3",
                                             "total bits +8", "total bits huge"};
             what = names[i - N_HOSTILE];
             size_t at = PAYLOAD_AT;
@@ -1129,7 +1249,7 @@ static int hostile_all(const unsigned char *d, size_t n, int check_msgs)
             case 1: c[at + 5] = 255; break;
             case 2: wr32(c + at + 1, 0x7FC00000u); break;
             case 3: wr32(c + at + 6, 0x43480000u); break; /* 200.0f */
-            case 4: c[at + 15 + 12] = 2; break; /* after 3 headers, 3 biases */
+            case 4: c[at + 15 + 12] = 3; break; /* after 3 headers, 3 biases */
             default: break;
             }
             if (i - N_HOSTILE >= 5) {
