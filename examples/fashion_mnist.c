@@ -146,6 +146,26 @@ static sc_net *build(const char *name)
     return net;
 }
 
+/* The bytes of net `name`'s float model file: the net as built, every
+ * channel, saved before any quantisation (a model file stores the weights
+ * of an unquantised layer as f32), through a temporary file. file_pct is a
+ * model file's bytes over these. */
+static long long float_file_bytes(const char *name)
+{
+    sc_net *net = build(name);
+    check(sc_net_init(net, 1), "sc_net_init");
+    char tmp[] = "/tmp/fashion_mnist_float.XXXXXX";
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        die("cannot create a temporary file: %s", strerror(errno));
+    close(fd);
+    sc_model_info info = SC_MODEL_INFO_INIT;
+    check(sc_net_save(net, tmp, &info), "sc_net_save");
+    remove(tmp);
+    sc_net_free(net);
+    return (long long)info.file_bytes;
+}
+
 /* Every image of d laid out as net `name`'s input (nets_image_to_input:
  * seq1d reads the image's rows as time steps), for training and test data
  * alike. */
@@ -315,9 +335,11 @@ static int eval_only(const options *o, dataset *train, dataset *test)
     int is_float = info.weights0 == 0;
     double bits = is_float ? 100.0 : 100.0 * info.weight_bits / (32.0 * (double)info.weights0);
     double weights = is_float ? 100.0 : 100.0 * (double)info.weights / (double)info.weights0;
+    long long fbytes = float_file_bytes(o->net);
     printf("RESULT net=%s float=%d epochs=0 accuracy=%.4f bits_pct=%.3f "
-           "weights_pct=%.3f file_bytes=%lld train_s=0.0\n",
-           o->net, is_float, acc, bits, weights, (long long)info.file_bytes);
+           "weights_pct=%.3f file_bytes=%lld train_s=0.0 file_pct=%.3f\n",
+           o->net, is_float, acc, bits, weights, (long long)info.file_bytes,
+           100.0 * (double)info.file_bytes / (double)fbytes);
     sc_model_free(model);
     free(train->x);
     free(train->y);
@@ -635,12 +657,16 @@ int main(int argc, char **argv)
            (long long)info.file_bytes, (long long)info.weight_payload_bytes,
            (long long)info.channel_header_bytes, o.save ? ", saved to " : "",
            o.save ? o.save : "");
+    long long fbytes = float_file_bytes(o.net);
+    double file_pct = 100.0 * (double)info.file_bytes / (double)fbytes;
+    printf("model file: %.3f%% of the float model file (%lld bytes)\n", file_pct,
+           fbytes);
     printf("test accuracy: in memory %.4f, reloaded from the file %.4f\n",
            mem_acc, acc);
     printf("RESULT net=%s float=%d epochs=%d accuracy=%.4f bits_pct=%.3f "
-           "weights_pct=%.3f file_bytes=%lld train_s=%.1f\n",
+           "weights_pct=%.3f file_bytes=%lld train_s=%.1f file_pct=%.3f\n",
            o.net, o.use_float, epoch, acc, t.bits_pct, t.weights_pct,
-           (long long)info.file_bytes, train_s);
+           (long long)info.file_bytes, train_s, file_pct);
 
     if (trace)
         fclose(trace);
