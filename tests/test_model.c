@@ -323,12 +323,10 @@ static int64_t naive_axis_bytes(const int *cls, int n, int k)
     return bytes + leb_bytes((uint64_t)runs);
 }
 
-/* The bytes of a constant map record of c channels of h x w (the kind byte
- * included): the classes where they take fewer bytes than the floats, a
- * channel reusing the axes stored last when they fit it and its table is
- * not larger than its own axes and table. *classes: whether the classes
- * were chosen. */
-static int64_t naive_cbias_bytes(const float *m, int c, int h, int w, int *classes)
+/* The bytes of c channels of h x w as classes: a channel reuses the axes
+ * stored last when they fit it and its table is not larger than its own
+ * axes and table. */
+static int64_t naive_classes_bytes(const float *m, int c, int h, int w)
 {
     int *rc = malloc(2 * (size_t)(h + w) * sizeof(int)), *cc = rc + h;
     int *lr = cc + w, *lc = lr + h; /* the last stored axes' first lines */
@@ -363,7 +361,15 @@ static int64_t naive_cbias_bytes(const float *m, int c, int h, int w, int *class
     free(rc);
     free(lrc);
     free(rrep);
-    int64_t floats = 4 * (int64_t)c * h * w;
+    return bytes;
+}
+
+/* The bytes of a constant map record of c channels of h x w (the kind byte
+ * included): the classes where they take fewer bytes than the floats.
+ * *classes: whether the classes were chosen. */
+static int64_t naive_cbias_bytes(const float *m, int c, int h, int w, int *classes)
+{
+    int64_t bytes = naive_classes_bytes(m, c, h, w), floats = 4 * (int64_t)c * h * w;
     if (classes)
         *classes = bytes < floats;
     return 1 + (bytes < floats ? bytes : floats);
@@ -1400,6 +1406,303 @@ START_TEST(test_big_feature_maps_load)
 }
 END_TEST
 
+/* ---- constant maps --------------------------------------------------- */
+
+/* c maps of h x w: each channel rows of kr classes and columns of kc
+ * classes (random assignments, random table with 0, -0 and repeats), or,
+ * kr 0, every value random; channels past the first reuse its classes
+ * when share is set. */
+static float *structured_maps(tu_lcg *r, int c, int h, int w, int kr, int kc, int share)
+{
+    float *m = malloc((size_t)c * h * w * sizeof(float));
+    int *rc = malloc(((size_t)h + w) * sizeof(int)), *cc = rc + h;
+    float *t = malloc((size_t)h * w * sizeof(float));
+    ck_assert(m && rc && t);
+    for (int o = 0; o < c; o++) {
+        if (o == 0 || !share) {
+            for (int y = 0; y < h; y++)
+                rc[y] = kr ? (int)(tu_lcg_next(r) % (uint32_t)kr) : y;
+            for (int x = 0; x < w; x++)
+                cc[x] = kr ? (int)(tu_lcg_next(r) % (uint32_t)kc) : x;
+        }
+        for (int i = 0; i < h * w; i++) {
+            uint32_t k = tu_lcg_next(r) % 8;
+            t[i] = k == 0 ? 0.0f : k == 1 ? -0.0f : k == 2 ? 1.5f : (float)tu_lcg_uniform(r) - 0.5f;
+        }
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+                m[((size_t)o * h + y) * w + x] = t[rc[y] * w + cc[x]];
+    }
+    free(rc);
+    free(t);
+    return m;
+}
+
+/* Every map comes back bit for bit, in the bytes the format gives; a cut
+ * encoding fails. */
+START_TEST(test_cmap_codec)
+{
+    static const int shapes[][2] = {{1, 1}, {1, 28}, {28, 1}, {4, 5}, {7, 7}, {28, 28}, {3, 200}};
+    tu_lcg r;
+    tu_lcg_seed(&r, 77);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int h = shapes[s][0], w = shapes[s][1];
+        for (int kind = 0; kind < 5; kind++) {
+            /* constant; few classes, shared or not; many; none (random) */
+            int kr = kind == 0 ? 1 : kind < 3 ? 3 : kind == 3 ? h : 0;
+            int kc = kind == 0 ? 1 : kind < 3 ? 3 : kind == 3 ? w : 0;
+            int c = 5;
+            float *m = structured_maps(&r, c, h, w, kr, kc, kind == 1);
+            sc_wbuf wb = {0};
+            ck_assert_int_eq(sc_cmap_put(&wb, m, c, h, w), 1);
+            ck_assert_int_eq((int64_t)wb.len, naive_classes_bytes(m, c, h, w));
+            float *back = malloc((size_t)c * h * w * sizeof(float));
+            ck_assert_ptr_nonnull(back);
+            sc_rbuf rb = {wb.data, wb.len, 0, 0};
+            ck_assert_int_eq(sc_cmap_get(&rb, back, c, h, w), 1);
+            ck_assert_uint_eq(rb.pos, wb.len);
+            ck_assert_msg(memcmp(m, back, (size_t)c * h * w * sizeof(float)) == 0,
+                          "shape %dx%d kind %d: the map did not come back bit for bit", h, w,
+                          kind);
+            /* a structured map takes its classes' floats and a few bytes
+             * per run; one without structure its floats and a few bytes per
+             * row and column */
+            if (kind < 3)
+                ck_assert_int_le((int64_t)wb.len,
+                                 c * (1 + 4 * kr * kc + 2 * (2 + 3 * 4) + 2 * (h + w)));
+            else
+                ck_assert_int_le((int64_t)wb.len, c * (1 + 4 * h * w + 2 * (4 + 3 * (h + w))));
+            for (size_t cut = 0; kind == 2 && cut < wb.len; cut++) {
+                sc_rbuf cr = {wb.data, cut, 0, 0};
+                ck_assert_int_eq(sc_cmap_get(&cr, back, c, h, w), 0);
+                ck_assert(cr.failed);
+            }
+            free(wb.data);
+            free(back);
+            free(m);
+        }
+    }
+}
+END_TEST
+
+/* A net of padded convolutions after dead channels, on 28 x 28: compress
+ * folds a constant into the next convolution (the map of a 3x3 and of a
+ * 5x5 kernel, padding 1 and 2), and the map of a dead channel after such a
+ * fold into the one after (two paddings deep). */
+static const tnet PADDED = {2, 28, 28, 10,
+                            {CONV(0, 4, 3, 1, 1, SC_NO_BIAS), BN(1, SC_BN_AFFINE), RELU(2),
+                             CONV(3, 5, 5, 1, 2, SC_NO_BIAS), BN(4, SC_BN_AFFINE), RELU(5),
+                             CONV(6, 3, 3, 1, 1, SC_BIAS), GAVG(7), FLAT(8),
+                             DENSE(9, 3, SC_BIAS)}};
+
+/* The maps of a padded net are stored in space set by the paddings, not
+ * the image: at most (2 p + 1) classes per axis (p: the paddings between
+ * the dead channel and the map), and the model computes the net's logits
+ * bit for bit. */
+START_TEST(test_cbias_of_padded_convs_is_small)
+{
+    tu_make_tmpdir("sc_test_model");
+    for (int algo = 0; algo < 2; algo++) { /* Winograd for the 5x5 (AUTO), direct */
+        sc_net *net = build(&PADDED);
+        TU_OK(sc_net_init(net, 61));
+        TU_OK(sc_net_set_param(net, SC_PARAM_CONV_ALGO, algo));
+        TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+        all_bits(net, 6.0f);
+        train_a_bit(net, &PADDED, 2, 5);
+        /* channel 1 of layer 1 and channel 2 of layer 4 die, with a
+         * positive constant after their norm and relu */
+        static const int dead[2][2] = {{1, 1}, {4, 2}};
+        for (int d = 0; d < 2; d++) {
+            int id = dead[d][0], ch = dead[d][1], c;
+            TU_OK(sc_net_layer_shape(net, id, &c, NULL, NULL));
+            float b[8];
+            TU_OK(sc_net_get_quant(net, id, b, NULL, (size_t)c));
+            b[ch] = -1.0f;
+            TU_OK(sc_net_set_quant(net, id, b, NULL, (size_t)c));
+            sc_node_param(net, &net->nodes[id + 1], P_BETA)[ch] = 0.5f;
+        }
+        tu_settle_bn(net);
+        int removed;
+        TU_OK(sc_net_compress(net, &removed));
+        ck_assert_int_eq(removed, 2);
+        static const int maps[2][2] = {{4, 2}, {7, 3}}; /* layer, the paddings on its way */
+        for (int k = 0; k < 2; k++) {
+            sc_node *nd = &net->nodes[maps[k][0]];
+            ck_assert_ptr_nonnull(nd->cbias);
+            int kmax = 2 * maps[k][1] + 1, c = nd->c, h = nd->h, w = nd->w;
+            int *cls = malloc(2 * (size_t)h * sizeof(int));
+            ck_assert_ptr_nonnull(cls);
+            for (int o = 0; o < c; o++) {
+                const float *mo = nd->cbias + (size_t)o * h * w;
+                int kr = naive_classes(mo, h, w, 1, cls, cls + h);
+                int kc = naive_classes(mo, h, w, 0, cls, cls + h);
+                ck_assert_msg(kr <= kmax && kc <= kmax,
+                              "algo %d layer %d channel %d: %d x %d classes", algo,
+                              maps[k][0], o, kr, kc);
+            }
+            free(cls);
+            /* a record of a mode byte, two axes of at most kmax runs of a
+             * byte's class and length each, and the table, per channel */
+            int classes;
+            int64_t bytes = naive_cbias_bytes(nd->cbias, c, h, w, &classes);
+            ck_assert(classes);
+            ck_assert_int_le(bytes, 1 + c * (1 + 2 * (2 + 2 * kmax) + 4 * kmax * kmax));
+            ck_assert_int_lt(bytes, 4 * c * h * w / 20);
+        }
+        /* the file's size is the format's (the records above), and the
+         * model computes the net's logits bit for bit */
+        TU_OK(sc_net_set_param(net, SC_PARAM_CONV_ALGO, SC_CONV_ALGO_AUTO)); /* the model's */
+        round_trip(net, &PADDED, 8);
+        sc_net_free(net);
+    }
+    tu_remove_tmpdir();
+}
+END_TEST
+
+/* A model file by hand: input 1 x 4 x 5, one 1x1 conv of 2 channels with
+ * fp32 weights and no bias, its constant map as classes (enc, n bytes);
+ * version 3. Returns the file, its length in *len. */
+static unsigned char *cmap_file(const unsigned char *enc, size_t n, size_t *len)
+{
+    sc_net *net;
+    int id;
+    sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_CONV2D);
+    d.channels = 2;
+    d.kernel_h = d.kernel_w = 1;
+    TU_OK(sc_net_create(&net, 1, 4, 5));
+    int in = SC_INPUT;
+    TU_OK(sc_net_add_layer(net, &d, &in, 1, &id));
+    TU_OK(sc_net_init(net, 1));
+    float wt[2] = {2.0f, -3.0f};
+    TU_OK(sc_net_set_params(net, wt, 2));
+    TU_OK(sc_net_save(net, tu_path("c.scm"), NULL));
+    sc_net_free(net);
+    size_t fn;
+    unsigned char *f = tu_read_all(tu_path("c.scm"), &fn);
+    /* ... its weights, a cbias kind of 0, the total bits 0, the CRC */
+    size_t at = fn - 4 - 8 - 1;
+    ck_assert_uint_eq(f[at], 0);
+    unsigned char *c = malloc(at + 1 + n + 8 + 4);
+    ck_assert_ptr_nonnull(c);
+    memcpy(c, f, at);
+    c[at] = 2; /* classes */
+    memcpy(c + at + 1, enc, n);
+    memset(c + at + 1 + n, 0, 8 + 4);
+    *len = at + 1 + n + 8 + 4;
+    tu_reseal(c, *len);
+    free(f);
+    return c;
+}
+
+#define F32(v) ((v) & 0xFF), ((v) >> 8 & 0xFF), ((v) >> 16 & 0xFF), ((v) >> 24 & 0xFF)
+/* 1.0f .. 12.0f */
+#define F1 F32(0x3F800000u)
+#define F2 F32(0x40000000u)
+#define F3 F32(0x40400000u)
+#define F4 F32(0x40800000u)
+#define F5 F32(0x40A00000u)
+#define F6 F32(0x40C00000u)
+
+/* A valid encoding: channel 0 with rows {0, 3} {1, 2} and columns {0}
+ * {1, 2, 3} {4}, table 1 .. 6; channel 1 reusing them, table 6 .. 1. The
+ * offsets of its fields, for the hostile cases below. */
+static const unsigned char CMAP_OK[] = {
+    0,                   /* [0] mode: own axes */
+    2, 3, 0, 1, 1, 2, 0, 1, /* [1] rows: 2 classes, 3 runs (0 x1) (1 x2) (0 x1) */
+    3, 3, 0, 1, 1, 3, 2, 1, /* [9] columns: 3 classes, 3 runs (0 x1) (1 x3) (2 x1) */
+    F1, F2, F3, F4, F5, F6, /* [17] table */
+    1,                   /* [41] mode: reuse */
+    F6, F5, F4, F3, F2, F1, /* [42] table */
+};
+
+START_TEST(test_cmap_hand_made)
+{
+    tu_make_tmpdir("sc_test_model");
+    size_t n;
+    unsigned char *f = cmap_file(CMAP_OK, sizeof CMAP_OK, &n);
+    sc_model *m;
+    TU_OK(sc_model_load_memory(&m, f, n));
+    /* a zero input: the output is the constant map */
+    float x[20] = {0}, y[40];
+    int64_t xs[4] = {1, 1, 4, 5}, ys[2] = {1, 40};
+    sc_tensor *tx, *ty;
+    TU_OK(sc_tensor_wrap(&tx, 4, xs, x));
+    TU_OK(sc_tensor_wrap(&ty, 2, ys, y));
+    TU_OK(sc_model_forward(m, tx, ty));
+    static const int rcls[4] = {0, 1, 1, 0}, ccls[5] = {0, 1, 1, 1, 2};
+    for (int o = 0; o < 2; o++)
+        for (int r = 0; r < 4; r++)
+            for (int c = 0; c < 5; c++) {
+                float t = (float)(rcls[r] * 3 + ccls[c] + 1);
+                ck_assert_float_eq(y[o * 20 + r * 5 + c], o ? 7.0f - t : t);
+            }
+    sc_tensor_free(tx);
+    sc_tensor_free(ty);
+    sc_model_free(m);
+    free(f);
+    /* hostile encodings: each is SC_ERR_FORMAT */
+    static const struct { const char *what; size_t at; unsigned char v; } bad[] = {
+        {"mode 2", 0, 2},
+        {"reuse on the first channel", 0, 1},
+        {"mode 255 on the second channel", 41, 255},
+        {"row classes 0", 1, 0},
+        {"row classes more than the rows", 1, 5},
+        {"row classes fewer than used", 1, 1},
+        {"row classes more than used", 1, 3},
+        {"column classes more than the columns", 9, 6},
+        {"row runs 0", 2, 0},
+        {"row runs more than the rows", 2, 5},
+        {"row class out of range", 5, 2},
+        {"row class skipping a new one", 3, 1},
+        {"column class out of range", 15, 3},
+        {"a run of the previous run's class", 5, 0},
+        {"run length 0", 4, 0},
+        {"run lengths past the rows", 6, 3},
+        {"run lengths short of the columns", 14, 2},
+        {"a column run of 2^31", 14, 0x80},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        unsigned char e[sizeof CMAP_OK];
+        memcpy(e, CMAP_OK, sizeof e);
+        e[bad[i].at] = bad[i].v;
+        f = cmap_file(e, sizeof e, &n);
+        tu_clear_error();
+        sc_model *bm = SENTINEL;
+        sc_status st = sc_model_load_memory(&bm, f, n);
+        ck_assert_msg(st == SC_ERR_FORMAT && bm == SENTINEL, "%s: status %d", bad[i].what,
+                      (int)st);
+        free(f);
+    }
+    /* varints: overlong (a trailing zero group), past 2^32, past 5 bytes;
+     * the axis then does not parse */
+    static const unsigned char vars[][6] = {
+        {0x82, 0x00}, {0xFF, 0xFF, 0xFF, 0xFF, 0x1F}, {0x80, 0x80, 0x80, 0x80, 0x80, 0x01}};
+    static const size_t vlen[3] = {2, 5, 6};
+    for (int v = 0; v < 3; v++) {
+        unsigned char e[sizeof CMAP_OK + 6];
+        e[0] = 0;
+        memcpy(e + 1, vars[v], vlen[v]); /* as the row class count */
+        memcpy(e + 1 + vlen[v], CMAP_OK + 2, sizeof CMAP_OK - 2);
+        f = cmap_file(e, sizeof CMAP_OK - 1 + vlen[v], &n);
+        load_fails(f, n, SC_ERR_FORMAT, v);
+        free(f);
+    }
+    /* cut anywhere (the file resealed to the cut): SC_ERR_FORMAT */
+    for (size_t cut = 0; cut < sizeof CMAP_OK; cut++) {
+        f = cmap_file(CMAP_OK, cut, &n);
+        load_fails(f, n, SC_ERR_FORMAT, (int)cut);
+        free(f);
+    }
+    /* a version 2 file has no classes */
+    f = cmap_file(CMAP_OK, sizeof CMAP_OK, &n);
+    wr32(f + 8, 2);
+    tu_reseal(f, n);
+    load_fails(f, n, SC_ERR_FORMAT, 0);
+    free(f);
+    tu_remove_tmpdir();
+}
+END_TEST
+
 /* ---- regenerating the golden file and the fuzz seeds --------------------- */
 
 static void save_seed(const tnet *t, int quant, float bits, const char *name)
@@ -1502,6 +1805,9 @@ static Suite *suite(int regen)
     tcase_add_test(tc, test_hostile_files_with_valid_crc);
     tcase_add_test(tc, test_budget_refuses_big_layers);
     tcase_add_test(tc, test_big_feature_maps_load);
+    tcase_add_test(tc, test_cmap_codec);
+    tcase_add_test(tc, test_cbias_of_padded_convs_is_small);
+    tcase_add_test(tc, test_cmap_hand_made);
     suite_add_tcase(s, tc);
     return s;
 }
