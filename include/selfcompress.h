@@ -806,7 +806,8 @@ SC_API sc_status sc_net_size_report(const sc_net *net, int id,
  *  or consumed it and the attached optimizer's state. What a removed
  *  channel still added (its bias, then batch norm's shift, ...) is folded
  *  into the next dense/conv layer's bias or a per-position constant, one
- *  for both modes: a batch norm normalises a removed channel's map, the
+ *  for both modes (the model file stores such a constant by its distinct
+ *  values, the interior, edges and corners of a padded convolution): a batch norm normalises a removed channel's map, the
  *  same for every sample, with the map's own statistics, as in training
  *  mode and as its running statistics do once they have caught up with
  *  the dead channel. So the training-mode function is preserved to float

@@ -1499,43 +1499,50 @@ static const tnet PADDED = {2, 28, 28, 10,
  * the image: at most (2 p + 1) classes per axis (p: the paddings between
  * the dead channel and the map), and the model computes the net's logits
  * bit for bit. */
+/* A net of t's layers (PADDED's), trained a little with the conv algorithm
+ * algo, channel 1 of layer 1 and channel 2 of layer 4 dead with a positive
+ * constant after their norm and relu, compressed. */
+static sc_net *padded_compressed(const tnet *t, int algo)
+{
+    sc_net *net = build(t);
+    TU_OK(sc_net_init(net, 61));
+    TU_OK(sc_net_set_param(net, SC_PARAM_CONV_ALGO, algo));
+    TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+    all_bits(net, 6.0f);
+    train_a_bit(net, t, 2, 5);
+    static const int dead[2][2] = {{1, 1}, {4, 2}};
+    for (int d = 0; d < 2; d++) {
+        int id = dead[d][0], ch = dead[d][1], c;
+        TU_OK(sc_net_layer_shape(net, id, &c, NULL, NULL));
+        float b[8];
+        TU_OK(sc_net_get_quant(net, id, b, NULL, (size_t)c));
+        b[ch] = -1.0f;
+        TU_OK(sc_net_set_quant(net, id, b, NULL, (size_t)c));
+        sc_node_param(net, &net->nodes[id + 1], P_BETA)[ch] = 0.5f;
+    }
+    tu_settle_bn(net);
+    int removed;
+    TU_OK(sc_net_compress(net, &removed));
+    ck_assert_int_eq(removed, 2);
+    return net;
+}
+
 START_TEST(test_cbias_of_padded_convs_is_small)
 {
     tu_make_tmpdir("sc_test_model");
     for (int algo = 0; algo < 2; algo++) { /* Winograd for the 5x5 (AUTO), direct */
-        sc_net *net = build(&PADDED);
-        TU_OK(sc_net_init(net, 61));
-        TU_OK(sc_net_set_param(net, SC_PARAM_CONV_ALGO, algo));
-        TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
-        all_bits(net, 6.0f);
-        train_a_bit(net, &PADDED, 2, 5);
-        /* channel 1 of layer 1 and channel 2 of layer 4 die, with a
-         * positive constant after their norm and relu */
-        static const int dead[2][2] = {{1, 1}, {4, 2}};
-        for (int d = 0; d < 2; d++) {
-            int id = dead[d][0], ch = dead[d][1], c;
-            TU_OK(sc_net_layer_shape(net, id, &c, NULL, NULL));
-            float b[8];
-            TU_OK(sc_net_get_quant(net, id, b, NULL, (size_t)c));
-            b[ch] = -1.0f;
-            TU_OK(sc_net_set_quant(net, id, b, NULL, (size_t)c));
-            sc_node_param(net, &net->nodes[id + 1], P_BETA)[ch] = 0.5f;
-        }
-        tu_settle_bn(net);
-        int removed;
-        TU_OK(sc_net_compress(net, &removed));
-        ck_assert_int_eq(removed, 2);
+        sc_net *net = padded_compressed(&PADDED, algo);
         static const int maps[2][2] = {{4, 2}, {7, 3}}; /* layer, the paddings on its way */
         for (int k = 0; k < 2; k++) {
             sc_node *nd = &net->nodes[maps[k][0]];
             ck_assert_ptr_nonnull(nd->cbias);
             int kmax = 2 * maps[k][1] + 1, c = nd->c, h = nd->h, w = nd->w;
-            int *cls = malloc(2 * (size_t)h * sizeof(int));
+            int *cls = malloc(2 * ((size_t)h + w) * sizeof(int)), *rep = cls + h + w;
             ck_assert_ptr_nonnull(cls);
             for (int o = 0; o < c; o++) {
                 const float *mo = nd->cbias + (size_t)o * h * w;
-                int kr = naive_classes(mo, h, w, 1, cls, cls + h);
-                int kc = naive_classes(mo, h, w, 0, cls, cls + h);
+                int kr = naive_classes(mo, h, w, 1, cls, rep);
+                int kc = naive_classes(mo, h, w, 0, cls, rep);
                 ck_assert_msg(kr <= kmax && kc <= kmax,
                               "algo %d layer %d channel %d: %d x %d classes", algo,
                               maps[k][0], o, kr, kc);
@@ -1751,6 +1758,18 @@ START_TEST(regenerate)
     save_seed(&seeds[2], 1, 1, "maxpool_gavg.scm");
     save_seed(&seeds[3], 1, 16, "add_gmax.scm");
     save_seed(&seeds[4], 1, 4, "new_kinds.scm");
+    /* compressed nets: constant maps as classes (3 x 3 maps; 8 x 8 maps of
+     * 5 x 5 classes, channels reusing the axes) */
+    g = golden_net();
+    snprintf(p, sizeof p, "%s/fuzz_seed/golden_cbias.scm", data_dir());
+    TU_OK(sc_net_save(g, p, NULL));
+    sc_net_free(g);
+    tnet small = PADDED;
+    small.h = small.w = 8;
+    g = padded_compressed(&small, SC_CONV_ALGO_AUTO);
+    snprintf(p, sizeof p, "%s/fuzz_seed/padded_cbias.scm", data_dir());
+    TU_OK(sc_net_save(g, p, NULL));
+    sc_net_free(g);
     /* checkpoints for the checkpoint fuzzer */
     snprintf(p, sizeof p, "%s/fuzz_seed_ckpt", data_dir());
     ck_assert_msg(mkdir(p, 0777) == 0 || errno == EEXIST, "cannot create %s", p);
