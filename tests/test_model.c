@@ -1408,8 +1408,9 @@ END_TEST
 
 /* ---- constant maps --------------------------------------------------- */
 
-/* c maps of h x w: each channel rows of kr classes and columns of kc
- * classes (random assignments, random table with 0, -0 and repeats), or,
+/* c maps of h x w: each channel rows of kr <= h classes and columns of
+ * kc <= w classes (random assignments, random table with 0, -0 and
+ * repeats), or,
  * kr 0, every value random; channels past the first reuse its classes
  * when share is set. */
 static float *structured_maps(tu_lcg *r, int c, int h, int w, int kr, int kc, int share)
@@ -1449,8 +1450,8 @@ START_TEST(test_cmap_codec)
         int h = shapes[s][0], w = shapes[s][1];
         for (int kind = 0; kind < 5; kind++) {
             /* constant; few classes, shared or not; many; none (random) */
-            int kr = kind == 0 ? 1 : kind < 3 ? 3 : kind == 3 ? h : 0;
-            int kc = kind == 0 ? 1 : kind < 3 ? 3 : kind == 3 ? w : 0;
+            int kr = kind == 0 ? 1 : kind < 3 ? (h < 3 ? h : 3) : kind == 3 ? h : 0;
+            int kc = kind == 0 ? 1 : kind < 3 ? (w < 3 ? w : 3) : kind == 3 ? w : 0;
             int c = 5;
             float *m = structured_maps(&r, c, h, w, kr, kc, kind == 1);
             sc_wbuf wb = {0};
