@@ -908,7 +908,8 @@ typedef struct sc_load_limits {
     {sizeof(sc_load_limits), SC_LOAD_MAX_ACTIVATION_BYTES, SC_LOAD_MAX_MACS}
 
 /** Writes the net's inference model (quantised weights bit-packed, fp32
- *  biases, norm parameters and running statistics) to path, atomically.
+ *  biases, norm parameters and running statistics, the constants compress
+ *  folded in by their distinct values) to path, atomically.
  *  info (may be NULL) gets the file's sizes and the cost per sample of
  *  the model it holds. */
 SC_API sc_status sc_net_save(const sc_net *net, const char *path,
