@@ -147,6 +147,33 @@ static sc_net *build(const char *name)
     return net;
 }
 
+/* The bytes of net's model file, through a temporary file. Saved before any
+ * quantisation it is the float model file (a model file stores the weights
+ * of an unquantised layer as f32): file_pct is a model file's bytes over
+ * these. */
+static long long net_file_bytes(const sc_net *net)
+{
+    char tmp[] = "/tmp/fashion_mnist_float.XXXXXX";
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        die("cannot create a temporary file: %s", strerror(errno));
+    close(fd);
+    sc_model_info info = SC_MODEL_INFO_INIT;
+    check(sc_net_save(net, tmp, &info), "sc_net_save");
+    remove(tmp);
+    return (long long)info.file_bytes;
+}
+
+/* The float model file of net `name` as built, every channel. */
+static long long float_file_bytes(const char *name)
+{
+    sc_net *net = build(name);
+    check(sc_net_init(net, 1), "sc_net_init");
+    long long n = net_file_bytes(net);
+    sc_net_free(net);
+    return n;
+}
+
 /* Every image of d laid out as net `name`'s input (nets_image_to_input:
  * seq1d reads the image's rows as time steps), for training and test data
  * alike. */
@@ -337,9 +364,11 @@ static int eval_only(const options *o, dataset *train, dataset *test)
     int is_float = info.weights0 == 0;
     double bits = is_float ? 100.0 : 100.0 * info.weight_bits / (32.0 * (double)info.weights0);
     double weights = is_float ? 100.0 : 100.0 * (double)info.weights / (double)info.weights0;
+    long long fbytes = float_file_bytes(o->net);
     printf("RESULT net=%s float=%d epochs=0 accuracy=%.4f bits_pct=%.3f "
-           "weights_pct=%.3f file_bytes=%lld train_s=0.0\n",
-           o->net, is_float, acc, bits, weights, (long long)info.file_bytes);
+           "weights_pct=%.3f file_bytes=%lld train_s=0.0 file_pct=%.3f\n",
+           o->net, is_float, acc, bits, weights, (long long)info.file_bytes,
+           100.0 * (double)info.file_bytes / (double)fbytes);
     sc_model_free(model);
     free(train->x);
     free(train->y);
@@ -522,6 +551,7 @@ int main(int argc, char **argv)
         check(sc_net_init(net, o.seed), "sc_net_init");
     }
     check(sc_net_set_threads(net, o.threads), "sc_net_set_threads");
+    long long fbytes = net_file_bytes(net); /* as built or imported: float */
     if (!o.use_float) {
         if (o.b0 != UNSET)
             check(sc_net_set_param(net, SC_PARAM_QUANT_B0, o.b0), "b0");
@@ -685,12 +715,16 @@ int main(int argc, char **argv)
            (long long)info.file_bytes, (long long)info.weight_payload_bytes,
            (long long)info.channel_header_bytes, o.save ? ", saved to " : "",
            o.save ? o.save : "");
+    double file_pct = 100.0 * (double)info.file_bytes / (double)fbytes;
+    printf("model file: %.3f%% of the float model file (%lld bytes)\n", file_pct,
+           fbytes);
     printf("test accuracy: in memory %.4f, reloaded from the file %.4f\n",
            mem_acc, acc);
     printf("RESULT net=%s float=%d epochs=%d accuracy=%.4f bits_pct=%.3f "
-           "weights_pct=%.3f file_bytes=%lld train_s=%.1f max_bits=%d\n",
+           "weights_pct=%.3f file_bytes=%lld train_s=%.1f file_pct=%.3f max_bits=%d\n",
            o.net, o.use_float, epoch, acc, t.bits_pct, t.weights_pct,
-           (long long)info.file_bytes, train_s, o.use_float ? 32 : max_stored_bits(net));
+           (long long)info.file_bytes, train_s, file_pct,
+           o.use_float ? 32 : max_stored_bits(net));
 
     if (trace)
         fclose(trace);

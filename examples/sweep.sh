@@ -46,7 +46,7 @@ run() { # name flags...
 row() { # label log: one CSV row from the log's RESULT line
     local line out=$1 f
     line=$(grep '^RESULT ' "$2")
-    for f in accuracy bits_pct weights_pct file_bytes train_s; do
+    for f in accuracy bits_pct weights_pct file_bytes train_s file_pct; do
         out+=",$(echo "$line" | field "$f")"
     done
     echo "$out" >> "$csv"
@@ -54,7 +54,7 @@ row() { # label log: one CSV row from the log's RESULT line
 
 sweep() { # the runs, the CSV files and the plots of net $net
 csv="$out/sweep_$net.csv"
-echo "run,accuracy,bits_pct,weights_pct,file_bytes,train_s" > "$csv"
+echo "run,accuracy,bits_pct,weights_pct,file_bytes,train_s,file_pct" > "$csv"
 run float --float
 float_acc=$(grep '^RESULT ' "$tmp/float.log" | field accuracy)
 for g in $gammas; do

@@ -837,7 +837,8 @@ SC_API sc_status sc_net_size_report(const sc_net *net, int id,
  *  or consumed it and the attached optimizer's state. What a removed
  *  channel still added (its bias, then batch norm's shift, ...) is folded
  *  into the next dense/conv layer's bias or a per-position constant, one
- *  for both modes: a batch norm normalises a removed channel's map, the
+ *  for both modes (the model file stores such a constant by its distinct
+ *  values, the interior, edges and corners of a padded convolution): a batch norm normalises a removed channel's map, the
  *  same for every sample, with the map's own statistics, as in training
  *  mode and as its running statistics do once they have caught up with
  *  the dead channel. So the training-mode function is preserved to float
@@ -938,7 +939,8 @@ typedef struct sc_load_limits {
     {sizeof(sc_load_limits), SC_LOAD_MAX_ACTIVATION_BYTES, SC_LOAD_MAX_MACS}
 
 /** Writes the net's inference model (quantised weights bit-packed, fp32
- *  biases, norm parameters and running statistics) to path, atomically.
+ *  biases, norm parameters and running statistics, the constants compress
+ *  folded in by their distinct values) to path, atomically.
  *  info (may be NULL) gets the file's sizes and the cost per sample of
  *  the model it holds. */
 SC_API sc_status sc_net_save(const sc_net *net, const char *path,

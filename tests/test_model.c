@@ -20,6 +20,8 @@
 
 #include "engine/net.h"
 #include "io/bytes.h"
+#include "io/cmap.h"
+#include "io/model.h"
 #include "selfcompress.h"
 #include "util/testutil.h"
 
@@ -265,6 +267,115 @@ static size_t record_at(const unsigned char *d, int i)
     return at;
 }
 
+/* ---- constant maps as docs/format.md stores them, computed naively ---- */
+
+static int64_t leb_bytes(uint64_t v)
+{
+    int64_t n = 1;
+    for (; v >= 0x80; v >>= 7)
+        n++;
+    return n;
+}
+
+/* Element j of line i of an h x w map: row i (rows 1) or column i. */
+static uint32_t line_bits(const float *m, int w, int rows, int i, int j)
+{
+    uint32_t u;
+    memcpy(&u, rows ? &m[(size_t)i * w + j] : &m[(size_t)j * w + i], 4);
+    return u;
+}
+
+/* Classes of identical rows (rows 1) or columns of an h x w map, numbered
+ * by first appearance, each line compared with every class so far; rep[k]:
+ * the first line of class k. Returns the class count. */
+static int naive_classes(const float *m, int h, int w, int rows, int *cls, int *rep)
+{
+    int n = rows ? h : w, len = rows ? w : h, k = 0;
+    for (int i = 0; i < n; i++) {
+        int found = -1;
+        for (int c = 0; c < k && found < 0; c++) {
+            int same = 1;
+            for (int j = 0; j < len && same; j++)
+                same = line_bits(m, w, rows, i, j) == line_bits(m, w, rows, rep[c], j);
+            if (same)
+                found = c;
+        }
+        if (found < 0) {
+            rep[k] = i;
+            found = k++;
+        }
+        cls[i] = found;
+    }
+    return k;
+}
+
+/* An axis: class count, run count, (class, length) per run. */
+static int64_t naive_axis_bytes(const int *cls, int n, int k)
+{
+    int64_t bytes = leb_bytes((uint64_t)k), runs = 0;
+    for (int i = 0; i < n;) {
+        int j = i;
+        while (j < n && cls[j] == cls[i])
+            j++;
+        bytes += leb_bytes((uint64_t)cls[i]) + leb_bytes((uint64_t)(j - i));
+        runs++;
+        i = j;
+    }
+    return bytes + leb_bytes((uint64_t)runs);
+}
+
+/* The bytes of c channels of h x w as classes: a channel reuses the axes
+ * stored last when they fit it and its table is not larger than its own
+ * axes and table. */
+static int64_t naive_classes_bytes(const float *m, int c, int h, int w)
+{
+    int *rc = malloc(2 * (size_t)(h + w) * sizeof(int)), *cc = rc + h;
+    int *lr = cc + w, *lc = lr + h; /* the last stored axes' first lines */
+    int *lrc = malloc(((size_t)h + w) * sizeof(int)), *lcc = lrc + h;
+    int *rrep = malloc(((size_t)h + w) * sizeof(int)), *crep = rrep + h;
+    ck_assert(rc && lrc && rrep);
+    int lk_r = 0, lk_c = 0;
+    int64_t bytes = 0;
+    for (int o = 0; o < c; o++) {
+        const float *mo = m + (size_t)o * h * w;
+        int kr = naive_classes(mo, h, w, 1, rc, rrep);
+        int kc = naive_classes(mo, h, w, 0, cc, crep);
+        int64_t own = naive_axis_bytes(rc, h, kr) + naive_axis_bytes(cc, w, kc) +
+                      4 * (int64_t)kr * kc;
+        int fit = o > 0;
+        for (int y = 0; y < h && fit; y++)
+            for (int x = 0; x < w && fit; x++)
+                fit = memcmp(&mo[(size_t)y * w + x],
+                             &mo[(size_t)lr[lrc[y]] * w + lc[lcc[x]]], 4) == 0;
+        if (fit && 4 * (int64_t)lk_r * lk_c <= own) {
+            bytes += 1 + 4 * (int64_t)lk_r * lk_c;
+            continue;
+        }
+        bytes += 1 + own;
+        memcpy(lrc, rc, (size_t)h * sizeof(int));
+        memcpy(lcc, cc, (size_t)w * sizeof(int));
+        memcpy(lr, rrep, (size_t)kr * sizeof(int));
+        memcpy(lc, crep, (size_t)kc * sizeof(int));
+        lk_r = kr;
+        lk_c = kc;
+    }
+    free(rc);
+    free(lrc);
+    free(rrep);
+    return bytes;
+}
+
+/* The bytes of a constant map record of c channels of h x w (the kind byte
+ * included): the classes where they take fewer bytes than the floats.
+ * *classes: whether the classes were chosen. */
+static int64_t naive_cbias_bytes(const float *m, int c, int h, int w, int *classes)
+{
+    int64_t bytes = naive_classes_bytes(m, c, h, w), floats = 4 * (int64_t)c * h * w;
+    if (classes)
+        *classes = bytes < floats;
+    return 1 + (bytes < floats ? bytes : floats);
+}
+
 typedef struct expect {
     int64_t file_bytes, weight_bits, headers;
 } expect;
@@ -305,9 +416,9 @@ static expect expected_size(sc_net *net, const tnet *t)
             }
             if (s->flags & SC_BIAS)
                 bytes += 4 * c;
-            bytes += 1;
-            if (net->nodes[id].cbias)
-                bytes += 4 * (int64_t)c * h * w;
+            bytes += net->nodes[id].cbias
+                         ? naive_cbias_bytes(net->nodes[id].cbias, c, h, w, NULL)
+                         : 1;
         } else if (s->kind == SC_LAYER_BATCHNORM) {
             bytes += 8 * c + ((s->flags & SC_BN_AFFINE) ? 8 * c : 0);
         }
@@ -706,7 +817,7 @@ START_TEST(test_exact_bytes_of_a_tiny_model)
     unsigned char want[128], *q = want;
     memcpy(q, "SCMODEL", 8); /* with its NUL */
     q += 8;
-    put32(&q, 2); /* version */
+    put32(&q, 3); /* version */
     put64(&q, 0); /* content length, below */
     put32(&q, 1); put32(&q, 1); put32(&q, 4); /* input c, h, w */
     put32(&q, 2);                             /* layers, the input included */
@@ -835,6 +946,21 @@ START_TEST(test_golden_file)
     if (same_kernel)
         assert_same_outputs(net, m, &b);
     sc_model_free(m);
+    /* the same net in format version 2 (its constant map as c*h*w floats):
+     * the same map, so the same logits bit for bit */
+    snprintf(golden, sizeof golden, "%s/golden_v2.scm", data_dir());
+    unsigned char *g2 = tu_read_all(golden, &gn);
+    ck_assert_uint_eq(rd32(g2 + 8), 2);
+    free(g2);
+    TU_OK(sc_model_load(&m, golden));
+    ck_assert_int_eq(sc_model_net(m)->nodes[4].c, net->nodes[4].c);
+    ck_assert_ptr_nonnull(sc_model_net(m)->nodes[4].cbias);
+    if (same_kernel) {
+        assert_same_outputs(net, m, &b);
+        ck_assert(memcmp(sc_model_net(m)->nodes[4].cbias, net->nodes[4].cbias,
+                         sc_node_size(&net->nodes[4]) * sizeof(float)) == 0);
+    }
+    sc_model_free(m);
     /* the same net in format version 1 (50-byte layer records), written by
      * a compress that kept the eval function of the net as it was (dead
      * channel's running statistics and all): what the uncompressed net
@@ -925,7 +1051,7 @@ START_TEST(test_errors)
     tu_reseal(c, n);
     load_fails(c, n, SC_ERR_FORMAT, 1);
     memcpy(c, d, n);
-    wr32(c + 8, 3);
+    wr32(c + 8, 4);
     tu_reseal(c, n);
     load_fails(c, n, SC_ERR_FORMAT, 2);
     memcpy(c, d, n);
@@ -1121,7 +1247,7 @@ static int hostile_all(const unsigned char *d, size_t n, int check_msgs)
         } else {
             /* payload fields: channel bits, exponents, cbias flag, total bits */
             static const char *names[7] = {"bits 33", "bits 255", "exponent NaN",
-                                            "exponent 200", "cbias flag 2",
+                                            "exponent 200", "cbias kind 3",
                                             "total bits +8", "total bits huge"};
             what = names[i - N_HOSTILE];
             size_t at = PAYLOAD_AT;
@@ -1130,7 +1256,7 @@ static int hostile_all(const unsigned char *d, size_t n, int check_msgs)
             case 1: c[at + 5] = 255; break;
             case 2: wr32(c + at + 1, 0x7FC00000u); break;
             case 3: wr32(c + at + 6, 0x43480000u); break; /* 200.0f */
-            case 4: c[at + 15 + 12] = 2; break; /* after 3 headers, 3 biases */
+            case 4: c[at + 15 + 12] = 3; break; /* after 3 headers, 3 biases */
             default: break;
             }
             if (i - N_HOSTILE >= 5) {
@@ -1281,6 +1407,311 @@ START_TEST(test_big_feature_maps_load)
 }
 END_TEST
 
+/* ---- constant maps --------------------------------------------------- */
+
+/* c maps of h x w: each channel rows of kr <= h classes and columns of
+ * kc <= w classes (random assignments, random table with 0, -0 and
+ * repeats), or,
+ * kr 0, every value random; channels past the first reuse its classes
+ * when share is set. */
+static float *structured_maps(tu_lcg *r, int c, int h, int w, int kr, int kc, int share)
+{
+    float *m = malloc((size_t)c * h * w * sizeof(float));
+    int *rc = malloc(((size_t)h + w) * sizeof(int)), *cc = rc + h;
+    float *t = malloc((size_t)h * w * sizeof(float));
+    ck_assert(m && rc && t);
+    for (int o = 0; o < c; o++) {
+        if (o == 0 || !share) {
+            for (int y = 0; y < h; y++)
+                rc[y] = kr ? (int)(tu_lcg_next(r) % (uint32_t)kr) : y;
+            for (int x = 0; x < w; x++)
+                cc[x] = kr ? (int)(tu_lcg_next(r) % (uint32_t)kc) : x;
+        }
+        for (int i = 0; i < h * w; i++) {
+            uint32_t k = tu_lcg_next(r) % 8;
+            t[i] = k == 0 ? 0.0f : k == 1 ? -0.0f : k == 2 ? 1.5f : (float)tu_lcg_uniform(r) - 0.5f;
+        }
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+                m[((size_t)o * h + y) * w + x] = t[rc[y] * w + cc[x]];
+    }
+    free(rc);
+    free(t);
+    return m;
+}
+
+/* Every map comes back bit for bit, in the bytes the format gives; a cut
+ * encoding fails. */
+START_TEST(test_cmap_codec)
+{
+    static const int shapes[][2] = {{1, 1}, {1, 28}, {28, 1}, {4, 5}, {7, 7}, {28, 28}, {3, 200}};
+    tu_lcg r;
+    tu_lcg_seed(&r, 77);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int h = shapes[s][0], w = shapes[s][1];
+        for (int kind = 0; kind < 5; kind++) {
+            /* constant; few classes, shared or not; many; none (random) */
+            int kr = kind == 0 ? 1 : kind < 3 ? (h < 3 ? h : 3) : kind == 3 ? h : 0;
+            int kc = kind == 0 ? 1 : kind < 3 ? (w < 3 ? w : 3) : kind == 3 ? w : 0;
+            int c = 5;
+            float *m = structured_maps(&r, c, h, w, kr, kc, kind == 1);
+            sc_wbuf wb = {0};
+            ck_assert_int_eq(sc_cmap_put(&wb, m, c, h, w), 1);
+            ck_assert_int_eq((int64_t)wb.len, naive_classes_bytes(m, c, h, w));
+            float *back = malloc((size_t)c * h * w * sizeof(float));
+            ck_assert_ptr_nonnull(back);
+            sc_rbuf rb = {wb.data, wb.len, 0, 0};
+            ck_assert_int_eq(sc_cmap_get(&rb, back, c, h, w), 1);
+            ck_assert_uint_eq(rb.pos, wb.len);
+            ck_assert_msg(memcmp(m, back, (size_t)c * h * w * sizeof(float)) == 0,
+                          "shape %dx%d kind %d: the map did not come back bit for bit", h, w,
+                          kind);
+            /* a structured map takes its classes' floats and a few bytes
+             * per run; one without structure its floats and a few bytes per
+             * row and column */
+            if (kind < 3)
+                ck_assert_int_le((int64_t)wb.len,
+                                 c * (1 + 4 * kr * kc + 2 * (2 + 3 * 4) + 2 * (h + w)));
+            else
+                ck_assert_int_le((int64_t)wb.len, c * (1 + 4 * h * w + 2 * (4 + 3 * (h + w))));
+            for (size_t cut = 0; kind == 2 && cut < wb.len; cut++) {
+                sc_rbuf cr = {wb.data, cut, 0, 0};
+                ck_assert_int_eq(sc_cmap_get(&cr, back, c, h, w), 0);
+                ck_assert(cr.failed);
+            }
+            free(wb.data);
+            free(back);
+            free(m);
+        }
+    }
+}
+END_TEST
+
+/* A net of padded convolutions after dead channels, on 28 x 28: compress
+ * folds a constant into the next convolution (the map of a 3x3 and of a
+ * 5x5 kernel, padding 1 and 2), and the map of a dead channel after such a
+ * fold into the one after (two paddings deep). */
+static const tnet PADDED = {2, 28, 28, 10,
+                            {CONV(0, 4, 3, 1, 1, SC_NO_BIAS), BN(1, SC_BN_AFFINE), RELU(2),
+                             CONV(3, 5, 5, 1, 2, SC_NO_BIAS), BN(4, SC_BN_AFFINE), RELU(5),
+                             CONV(6, 3, 3, 1, 1, SC_BIAS), GAVG(7), FLAT(8),
+                             DENSE(9, 3, SC_BIAS)}};
+
+/* The maps of a padded net are stored in space set by the paddings, not
+ * the image: at most (2 p + 1) classes per axis (p: the paddings between
+ * the dead channel and the map), and the model computes the net's logits
+ * bit for bit. */
+/* A net of t's layers (PADDED's), trained a little with the conv algorithm
+ * algo, channel 1 of layer 1 and channel 2 of layer 4 dead with a positive
+ * constant after their norm and relu, compressed. */
+static sc_net *padded_compressed(const tnet *t, int algo)
+{
+    sc_net *net = build(t);
+    TU_OK(sc_net_init(net, 61));
+    TU_OK(sc_net_set_param(net, SC_PARAM_CONV_ALGO, algo));
+    TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+    all_bits(net, 6.0f);
+    train_a_bit(net, t, 2, 5);
+    static const int dead[2][2] = {{1, 1}, {4, 2}};
+    for (int d = 0; d < 2; d++) {
+        int id = dead[d][0], ch = dead[d][1], c;
+        TU_OK(sc_net_layer_shape(net, id, &c, NULL, NULL));
+        float b[8];
+        TU_OK(sc_net_get_quant(net, id, b, NULL, (size_t)c));
+        b[ch] = -1.0f;
+        TU_OK(sc_net_set_quant(net, id, b, NULL, (size_t)c));
+        sc_node_param(net, &net->nodes[id + 1], P_BETA)[ch] = 0.5f;
+    }
+    tu_settle_bn(net);
+    int removed;
+    TU_OK(sc_net_compress(net, &removed));
+    ck_assert_int_eq(removed, 2);
+    return net;
+}
+
+START_TEST(test_cbias_of_padded_convs_is_small)
+{
+    tu_make_tmpdir("sc_test_model");
+    for (int algo = 0; algo < 2; algo++) { /* Winograd for the 5x5 (AUTO), direct */
+        sc_net *net = padded_compressed(&PADDED, algo);
+        static const int maps[2][2] = {{4, 2}, {7, 3}}; /* layer, the paddings on its way */
+        for (int k = 0; k < 2; k++) {
+            sc_node *nd = &net->nodes[maps[k][0]];
+            ck_assert_ptr_nonnull(nd->cbias);
+            int kmax = 2 * maps[k][1] + 1, c = nd->c, h = nd->h, w = nd->w;
+            int *cls = malloc(2 * ((size_t)h + w) * sizeof(int)), *rep = cls + h + w;
+            ck_assert_ptr_nonnull(cls);
+            for (int o = 0; o < c; o++) {
+                const float *mo = nd->cbias + (size_t)o * h * w;
+                int kr = naive_classes(mo, h, w, 1, cls, rep);
+                int kc = naive_classes(mo, h, w, 0, cls, rep);
+                ck_assert_msg(kr <= kmax && kc <= kmax,
+                              "algo %d layer %d channel %d: %d x %d classes", algo,
+                              maps[k][0], o, kr, kc);
+            }
+            free(cls);
+            /* a record of a mode byte, two axes of at most kmax runs of a
+             * byte's class and length each, and the table, per channel */
+            int classes;
+            int64_t bytes = naive_cbias_bytes(nd->cbias, c, h, w, &classes);
+            ck_assert(classes);
+            ck_assert_int_le(bytes, 1 + c * (1 + 2 * (2 + 2 * kmax) + 4 * kmax * kmax));
+            ck_assert_int_lt(bytes, 4 * c * h * w / 20);
+        }
+        /* the file's size is the format's (the records above), and the
+         * model computes the net's logits bit for bit */
+        TU_OK(sc_net_set_param(net, SC_PARAM_CONV_ALGO, SC_CONV_ALGO_AUTO)); /* the model's */
+        round_trip(net, &PADDED, 8);
+        sc_net_free(net);
+    }
+    tu_remove_tmpdir();
+}
+END_TEST
+
+/* A model file by hand: input 1 x 4 x 5, one 1x1 conv of 2 channels with
+ * fp32 weights and no bias, its constant map as classes (enc, n bytes);
+ * version 3. Returns the file, its length in *len. */
+static unsigned char *cmap_file(const unsigned char *enc, size_t n, size_t *len)
+{
+    sc_net *net;
+    int id;
+    sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_CONV2D);
+    d.channels = 2;
+    d.kernel_h = d.kernel_w = 1;
+    TU_OK(sc_net_create(&net, 1, 4, 5));
+    int in = SC_INPUT;
+    TU_OK(sc_net_add_layer(net, &d, &in, 1, &id));
+    TU_OK(sc_net_init(net, 1));
+    float wt[2] = {2.0f, -3.0f};
+    TU_OK(sc_net_set_params(net, wt, 2));
+    TU_OK(sc_net_save(net, tu_path("c.scm"), NULL));
+    sc_net_free(net);
+    size_t fn;
+    unsigned char *f = tu_read_all(tu_path("c.scm"), &fn);
+    /* ... its weights, a cbias kind of 0, the total bits 0, the CRC */
+    size_t at = fn - 4 - 8 - 1;
+    ck_assert_uint_eq(f[at], 0);
+    unsigned char *c = malloc(at + 1 + n + 8 + 4);
+    ck_assert_ptr_nonnull(c);
+    memcpy(c, f, at);
+    c[at] = 2; /* classes */
+    memcpy(c + at + 1, enc, n);
+    memset(c + at + 1 + n, 0, 8 + 4);
+    *len = at + 1 + n + 8 + 4;
+    tu_reseal(c, *len);
+    free(f);
+    return c;
+}
+
+#define F32(v) ((v) & 0xFF), ((v) >> 8 & 0xFF), ((v) >> 16 & 0xFF), ((v) >> 24 & 0xFF)
+/* 1.0f .. 12.0f */
+#define F1 F32(0x3F800000u)
+#define F2 F32(0x40000000u)
+#define F3 F32(0x40400000u)
+#define F4 F32(0x40800000u)
+#define F5 F32(0x40A00000u)
+#define F6 F32(0x40C00000u)
+
+/* A valid encoding: channel 0 with rows {0, 3} {1, 2} and columns {0}
+ * {1, 2, 3} {4}, table 1 .. 6; channel 1 reusing them, table 6 .. 1. The
+ * offsets of its fields, for the hostile cases below. */
+static const unsigned char CMAP_OK[] = {
+    0,                   /* [0] mode: own axes */
+    2, 3, 0, 1, 1, 2, 0, 1, /* [1] rows: 2 classes, 3 runs (0 x1) (1 x2) (0 x1) */
+    3, 3, 0, 1, 1, 3, 2, 1, /* [9] columns: 3 classes, 3 runs (0 x1) (1 x3) (2 x1) */
+    F1, F2, F3, F4, F5, F6, /* [17] table */
+    1,                   /* [41] mode: reuse */
+    F6, F5, F4, F3, F2, F1, /* [42] table */
+};
+
+START_TEST(test_cmap_hand_made)
+{
+    tu_make_tmpdir("sc_test_model");
+    size_t n;
+    unsigned char *f = cmap_file(CMAP_OK, sizeof CMAP_OK, &n);
+    sc_model *m;
+    TU_OK(sc_model_load_memory(&m, f, n));
+    /* a zero input: the output is the constant map */
+    float x[20] = {0}, y[40];
+    int64_t xs[4] = {1, 1, 4, 5}, ys[2] = {1, 40};
+    sc_tensor *tx, *ty;
+    TU_OK(sc_tensor_wrap(&tx, 4, xs, x));
+    TU_OK(sc_tensor_wrap(&ty, 2, ys, y));
+    TU_OK(sc_model_forward(m, tx, ty));
+    static const int rcls[4] = {0, 1, 1, 0}, ccls[5] = {0, 1, 1, 1, 2};
+    for (int o = 0; o < 2; o++)
+        for (int r = 0; r < 4; r++)
+            for (int c = 0; c < 5; c++) {
+                float t = (float)(rcls[r] * 3 + ccls[c] + 1);
+                ck_assert_float_eq(y[o * 20 + r * 5 + c], o ? 7.0f - t : t);
+            }
+    sc_tensor_free(tx);
+    sc_tensor_free(ty);
+    sc_model_free(m);
+    free(f);
+    /* hostile encodings: each is SC_ERR_FORMAT */
+    static const struct { const char *what; size_t at; unsigned char v; } bad[] = {
+        {"mode 2", 0, 2},
+        {"reuse on the first channel", 0, 1},
+        {"mode 255 on the second channel", 41, 255},
+        {"row classes 0", 1, 0},
+        {"row classes more than the rows", 1, 5},
+        {"row classes fewer than used", 1, 1},
+        {"row classes more than used", 1, 3},
+        {"column classes more than the columns", 9, 6},
+        {"row runs 0", 2, 0},
+        {"row runs more than the rows", 2, 5},
+        {"row class out of range", 5, 2},
+        {"row class skipping a new one", 3, 1},
+        {"column class out of range", 15, 3},
+        {"a run of the previous run's class", 5, 0},
+        {"run length 0", 4, 0},
+        {"run lengths past the rows", 6, 3},
+        {"run lengths short of the columns", 14, 2},
+        {"a column run of 2^31", 14, 0x80},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        unsigned char e[sizeof CMAP_OK];
+        memcpy(e, CMAP_OK, sizeof e);
+        e[bad[i].at] = bad[i].v;
+        f = cmap_file(e, sizeof e, &n);
+        tu_clear_error();
+        sc_model *bm = SENTINEL;
+        sc_status st = sc_model_load_memory(&bm, f, n);
+        ck_assert_msg(st == SC_ERR_FORMAT && bm == SENTINEL, "%s: status %d", bad[i].what,
+                      (int)st);
+        free(f);
+    }
+    /* varints: overlong (a trailing zero group), past 2^32, past 5 bytes;
+     * the axis then does not parse */
+    static const unsigned char vars[][6] = {
+        {0x82, 0x00}, {0xFF, 0xFF, 0xFF, 0xFF, 0x1F}, {0x80, 0x80, 0x80, 0x80, 0x80, 0x01}};
+    static const size_t vlen[3] = {2, 5, 6};
+    for (int v = 0; v < 3; v++) {
+        unsigned char e[sizeof CMAP_OK + 6];
+        e[0] = 0;
+        memcpy(e + 1, vars[v], vlen[v]); /* as the row class count */
+        memcpy(e + 1 + vlen[v], CMAP_OK + 2, sizeof CMAP_OK - 2);
+        f = cmap_file(e, sizeof CMAP_OK - 1 + vlen[v], &n);
+        load_fails(f, n, SC_ERR_FORMAT, v);
+        free(f);
+    }
+    /* cut anywhere (the file resealed to the cut): SC_ERR_FORMAT */
+    for (size_t cut = 0; cut < sizeof CMAP_OK; cut++) {
+        f = cmap_file(CMAP_OK, cut, &n);
+        load_fails(f, n, SC_ERR_FORMAT, (int)cut);
+        free(f);
+    }
+    /* a version 2 file has no classes */
+    f = cmap_file(CMAP_OK, sizeof CMAP_OK, &n);
+    wr32(f + 8, 2);
+    tu_reseal(f, n);
+    load_fails(f, n, SC_ERR_FORMAT, 0);
+    free(f);
+    tu_remove_tmpdir();
+}
+END_TEST
+
 /* ---- regenerating the golden file and the fuzz seeds --------------------- */
 
 static void save_seed(const tnet *t, int quant, float bits, const char *name)
@@ -1329,6 +1760,18 @@ START_TEST(regenerate)
     save_seed(&seeds[2], 1, 1, "maxpool_gavg.scm");
     save_seed(&seeds[3], 1, 16, "add_gmax.scm");
     save_seed(&seeds[4], 1, 4, "new_kinds.scm");
+    /* compressed nets: constant maps as classes (3 x 3 maps; 8 x 8 maps of
+     * 5 x 5 classes, channels reusing the axes) */
+    g = golden_net();
+    snprintf(p, sizeof p, "%s/fuzz_seed/golden_cbias.scm", data_dir());
+    TU_OK(sc_net_save(g, p, NULL));
+    sc_net_free(g);
+    tnet small = PADDED;
+    small.h = small.w = 8;
+    g = padded_compressed(&small, SC_CONV_ALGO_AUTO);
+    snprintf(p, sizeof p, "%s/fuzz_seed/padded_cbias.scm", data_dir());
+    TU_OK(sc_net_save(g, p, NULL));
+    sc_net_free(g);
     /* checkpoints for the checkpoint fuzzer */
     snprintf(p, sizeof p, "%s/fuzz_seed_ckpt", data_dir());
     ck_assert_msg(mkdir(p, 0777) == 0 || errno == EEXIST, "cannot create %s", p);
@@ -1383,6 +1826,9 @@ static Suite *suite(int regen)
     tcase_add_test(tc, test_hostile_files_with_valid_crc);
     tcase_add_test(tc, test_budget_refuses_big_layers);
     tcase_add_test(tc, test_big_feature_maps_load);
+    tcase_add_test(tc, test_cmap_codec);
+    tcase_add_test(tc, test_cbias_of_padded_convs_is_small);
+    tcase_add_test(tc, test_cmap_hand_made);
     suite_add_tcase(s, tc);
     return s;
 }

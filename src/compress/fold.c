@@ -23,6 +23,10 @@
  * into the eval-mode constant, which training after compress (in training
  * mode) would never see.
  *
+ * The pass convolves directly, whatever the net's algorithm, so that the
+ * folded maps have one value per class of positions (cmap.c stores them
+ * so).
+ *
  * The delta goes into the bias when it is the same at every position
  * (dense; conv without padding over spatially uniform constants) and the
  * layer has one, else into cbias, which both modes then add. */
@@ -117,8 +121,17 @@ sc_status sc_cplan_fold(sc_net *net, sc_cplan *p)
         free(zeros);
         return sc_fail(SC_ERR_NOMEM, "sc_net_compress: out of memory");
     }
+    /* by the direct convolution, which computes every position's sum in
+     * the same order: the positions a constant map gives the same inputs
+     * (the interior, an edge) get the same value, bit for bit, and a map
+     * keeps the few distinct values the model file stores compactly
+     * (Winograd's tiles round their positions differently) */
+    int algo = net->conv_algo;
+    net->conv_algo = SC_CONV_ALGO_DIRECT;
+    net->plan_dirty = 1;
     sc_status st = sc_plan(net, 1);
     if (st != SC_OK) {
+        net->conv_algo = algo;
         free(zeros);
         return st;
     }
@@ -132,6 +145,8 @@ sc_status sc_cplan_fold(sc_net *net, sc_cplan *p)
     masked_pass(net, p, p->fold);
     net->training = mode;
     net->input = input;
+    net->conv_algo = algo;
+    net->plan_dirty = 1; /* the scratch of the net's own algorithm */
     free(zeros);
     return SC_OK;
 }

@@ -9,14 +9,19 @@
 #include "core/error.h"
 #include "core/tensor.h"
 #include "io/file.h"
+#include "io/cmap.h"
 #include "io/graph_io.h"
 #include "io/model.h"
 #include "ops/ops.h"
 #include "quant/quantizer.h"
 
 static const char MODEL_MAGIC[8] = {'S', 'C', 'M', 'O', 'D', 'E', 'L', 0};
-#define MODEL_VERSION 2u /* written; read: 1 (layer table version 1) and 2 */
+#define MODEL_VERSION 3u /* written; read: 1 (layer table version 1), 2 and 3 */
 #define MODEL_OLDEST 1u
+#define MODEL_CMAP 3u    /* the first version with CBIAS_CLASSES */
+
+/* A dense/conv layer's constant map record (docs/format.md) */
+enum { CBIAS_NONE, CBIAS_FLOATS, CBIAS_CLASSES };
 
 struct sc_model {
     sc_net *net;
@@ -105,6 +110,31 @@ static int get_slots(sc_rbuf *r, sc_net *net, sc_node *nd)
     return 1;
 }
 
+/* A layer's constant map: its record kind (CBIAS_*), then the map as
+ * classes when that is smaller than its floats, else the floats. */
+static sc_status put_cbias(sc_wbuf *w, const sc_node *nd, const char *fn)
+{
+    if (nd->cbias == NULL) {
+        sc_put_u8(w, CBIAS_NONE);
+        return SC_OK;
+    }
+    size_t m = sc_node_size(nd);
+    sc_wbuf cw = {0};
+    if (!sc_cmap_put(&cw, nd->cbias, nd->c, nd->h, nd->w)) {
+        free(cw.data);
+        return sc_fail(SC_ERR_NOMEM, "%s: out of memory", fn);
+    }
+    if (cw.len < 4 * m) {
+        sc_put_u8(w, CBIAS_CLASSES);
+        sc_put_bytes(w, cw.data, cw.len);
+    } else {
+        sc_put_u8(w, CBIAS_FLOATS);
+        sc_put_f32s(w, nd->cbias, m);
+    }
+    free(cw.data);
+    return SC_OK;
+}
+
 static sc_status write_layers(sc_wbuf *w, sc_net *net, sc_model_info *info,
                               const char *fn)
 {
@@ -141,9 +171,9 @@ static sc_status write_layers(sc_wbuf *w, sc_net *net, sc_model_info *info,
         }
         put_slots(w, net, nd);
         if (weighted) {
-            sc_put_u8(w, nd->cbias != NULL);
-            if (nd->cbias)
-                sc_put_f32s(w, nd->cbias, sc_node_size(nd));
+            sc_status st = put_cbias(w, nd, fn);
+            if (st != SC_OK)
+                return st;
         }
     }
     /* every quantised weight in one bitstream: ceil(total bits / 8) bytes */
@@ -220,8 +250,8 @@ SC_API sc_status sc_net_save(const sc_net *cnet, const char *path,
 
 /* ---- load ---- */
 
-static sc_status read_layers(sc_rbuf *r, sc_net *net, sc_model_info *info,
-                             const char *fn)
+static sc_status read_layers(sc_rbuf *r, sc_net *net, uint32_t version,
+                             sc_model_info *info, const char *fn)
 {
     /* per quantised channel: bits and exponent, kept until the bitstream */
     size_t nch = 0;
@@ -259,18 +289,25 @@ static sc_status read_layers(sc_rbuf *r, sc_net *net, sc_model_info *info,
         if (!get_slots(r, net, nd))
             break;
         if (weighted) {
-            unsigned has = sc_get_u8(r);
-            if (has > 1)
+            unsigned kind = sc_get_u8(r);
+            if (kind > (version >= MODEL_CMAP ? CBIAS_CLASSES : CBIAS_FLOATS))
                 r->failed = 1;
-            if (has == 1 && !r->failed) {
+            if (kind != CBIAS_NONE && !r->failed) {
+                /* the whole map, or per channel at least a mode byte and
+                 * one float; the map itself is the layer's output per
+                 * sample, within the cost caps */
+                int compact = kind == CBIAS_CLASSES;
                 size_t m = sc_node_size(nd);
-                if (m > sc_remaining(r) / 4) {
+                if (compact ? (size_t)nd->c > sc_remaining(r) / 5
+                            : m > sc_remaining(r) / 4) {
                     r->failed = 1;
                     break;
                 }
                 nd->cbias = malloc(m * sizeof(float));
                 if (nd->cbias == NULL)
                     st = sc_fail(SC_ERR_NOMEM, "%s: out of memory", fn);
+                else if (compact)
+                    sc_cmap_get(r, nd->cbias, nd->c, nd->h, nd->w);
                 else
                     sc_get_f32s(r, nd->cbias, m);
             }
@@ -336,12 +373,13 @@ SC_API sc_status sc_model_load_memory_v2(sc_model **out, const void *data,
     if (st != SC_OK)
         return st;
     sc_net *net;
-    /* the model file's version is its layer table's */
-    if ((st = sc_graph_read(&r, version, 0, &lim, &net, fn)) != SC_OK)
+    /* version 1 has version 1 of the layer table, 2 and 3 version 2 */
+    if ((st = sc_graph_read(&r, version == 1 ? SC_GRAPH_V1 : SC_GRAPH_V2, 0,
+                            &lim, &net, fn)) != SC_OK)
         return st;
     sc_model *m = calloc(1, sizeof *m);
     sc_model_info info = SC_MODEL_INFO_INIT;
-    st = m ? read_layers(&r, net, &info, fn)
+    st = m ? read_layers(&r, net, version, &info, fn)
            : sc_fail(SC_ERR_NOMEM, "%s: out of memory", fn);
     if (st != SC_OK) {
         free(m);
