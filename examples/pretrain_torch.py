@@ -111,9 +111,15 @@ def to_input(np, net, x):
 
 def model_for(net):
     """bench_torch's net, with tinynet's batch norms tracking running
-    statistics (see the module's comment)."""
+    statistics (see the module's comment), and cnn's global max pool (a
+    torch.amax, which exports as ReduceMax) as AdaptiveMaxPool2d(1) and
+    Flatten (GlobalMaxPool and Flatten in ONNX): the same values."""
     import torch.nn as nn
     model, _, _ = bench_torch.build(net, sc=False)
+    if net == "cnn":
+        for i, mod in enumerate(model):
+            if type(mod).__name__ == "GlobalMaxPool":
+                model[i] = nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten())
     if net == "tinynet":
         for i, mod in enumerate(model):
             if isinstance(mod, nn.BatchNorm2d):
