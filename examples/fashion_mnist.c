@@ -41,6 +41,9 @@ typedef struct options {
     double gamma, lr, qlr, elr, qwarmup, b0, target_bits, target_weights, max_bits;
     unsigned long seed;
     const char *init_onnx; /* --init-onnx: start from this ONNX model */
+    const char *eval_onnx; /* --eval-onnx: only evaluate this ONNX model */
+    const char *dump_logits; /* --dump-logits: the first dump_count test logits */
+    long dump_count;
 } options;
 
 typedef struct dataset {
@@ -201,8 +204,10 @@ static sc_status model_forward(void *h, const sc_tensor *x, sc_tensor *y)
     return sc_model_forward(h, x, y);
 }
 
-/* test accuracy of a net (eval mode) or a loaded model */
-static double evaluate(forward_fn fwd, void *handle, const dataset *d, int batch)
+/* test accuracy of a net (eval mode) or a loaded model; when dump is not
+ * NULL, the logits of the first `count` samples go to it (float32, raw) */
+static double evaluate_dump(forward_fn fwd, void *handle, const dataset *d,
+                            int batch, FILE *dump, long count)
 {
     long right = 0;
     float *logits = malloc((size_t)batch * 10 * sizeof(float));
@@ -222,11 +227,19 @@ static double evaluate(forward_fn fwd, void *handle, const dataset *d, int batch
                     arg = c;
             right += arg == d->y[at + i];
         }
+        long keep = dump == NULL || at >= count ? 0 : (count - at < n ? count - at : n);
+        if (keep > 0 && fwrite(logits, sizeof(float) * 10, (size_t)keep, dump) != (size_t)keep)
+            die("cannot write the logits: %s", strerror(errno));
         sc_tensor_free(x);
         sc_tensor_free(y);
     }
     free(logits);
     return (double)right / (double)d->n;
+}
+
+static double evaluate(forward_fn fwd, void *handle, const dataset *d, int batch)
+{
+    return evaluate_dump(fwd, handle, d, batch, NULL, 0);
 }
 
 /* The size report of layer id into *r when it is a dense or conv layer
@@ -377,6 +390,36 @@ static int eval_only(const options *o, dataset *train, dataset *test)
     return 0;
 }
 
+/* --eval-onnx FILE: import an ONNX model and print its eval-mode test
+ * accuracy as an ONNX line (and with --dump-logits, its first logits) */
+static int eval_onnx_only(const options *o, dataset *train, dataset *test)
+{
+    sc_net *net;
+    check(sc_net_import_onnx(&net, o->eval_onnx, NULL), "sc_net_import_onnx");
+    int c, h, w;
+    check(sc_net_layer_shape(net, SC_INPUT, &c, &h, &w), "input shape");
+    if (c != test->c || h != test->h || w != test->w || sc_net_output_size(net) != 10)
+        die("%s takes %d x %d x %d inputs to %d outputs, --net %s %d x %d x %d "
+            "to 10: pass its --net", o->eval_onnx, c, h, w, sc_net_output_size(net),
+            o->net, test->c, test->h, test->w);
+    check(sc_net_set_threads(net, o->threads), "sc_net_set_threads");
+    check(sc_net_set_training(net, 0), "eval mode");
+    FILE *dump = NULL;
+    if (o->dump_logits && (dump = fopen(o->dump_logits, "wb")) == NULL)
+        die("cannot write %s: %s", o->dump_logits, strerror(errno));
+    double acc = evaluate_dump(net_forward, net, test, 256, dump, o->dump_count);
+    if (dump && fclose(dump) != 0)
+        die("cannot write %s: %s", o->dump_logits, strerror(errno));
+    printf("ONNX net=%s file=%s layers=%d test_images=%ld accuracy=%.4f\n", o->net,
+           o->eval_onnx, sc_net_layer_count(net) - 1, test->n, acc);
+    sc_net_free(net);
+    free(train->x);
+    free(train->y);
+    free(test->x);
+    free(test->y);
+    return 0;
+}
+
 /* ---- flags ---- */
 
 static void usage(void)
@@ -404,6 +447,12 @@ static void usage(void)
          "  --init-onnx FILE    start from the net of an ONNX model (e.g. trained\n"
          "                      and exported by PyTorch; docs/onnx.md) instead of\n"
          "                      a fresh --net, whose input layout it must take\n"
+         "  --eval-onnx FILE    only import an ONNX model and evaluate it (eval\n"
+         "                      mode, its own batch-norm statistics) on the test\n"
+         "                      set: an ONNX line with its accuracy\n"
+         "  --dump-logits FILE  with --eval-onnx: write the logits of the first\n"
+         "                      --dump-count test images (float32, raw, 10 each)\n"
+         "  --dump-count N      (default 1000)\n"
          "  --trace FILE        CSV of live channels per layer every 50 steps\n"
          "  --steps N           stop after N training steps (smoke tests)\n"
          "  --compress-every N  compress every N steps (default 0: each epoch end)\n"
@@ -468,7 +517,8 @@ static options parse(int argc, char **argv)
      * b0): the library's own default, read once the net exists */
     options o = {DEFAULT_DATA, "tinynet", NULL, NULL, NULL, 10, 128,
                  cpus > 0 ? (int)cpus : 1, 0, 1, 2, 20, 0, 0, 0, 0,
-                 0.05, UNSET, UNSET, UNSET, 1.0, UNSET, 3.0, 18.0, UNSET, 1, NULL};
+                 0.05, UNSET, UNSET, UNSET, 1.0, UNSET, 3.0, 18.0, UNSET, 1, NULL,
+                 NULL, NULL, 1000};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -488,6 +538,9 @@ static options parse(int argc, char **argv)
         else if (strcmp(a, "--eval") == 0) o.eval = v;
         else if (strcmp(a, "--trace") == 0) o.trace = v;
         else if (strcmp(a, "--init-onnx") == 0) o.init_onnx = v;
+        else if (strcmp(a, "--eval-onnx") == 0) o.eval_onnx = v;
+        else if (strcmp(a, "--dump-logits") == 0) o.dump_logits = v;
+        else if (strcmp(a, "--dump-count") == 0) o.dump_count = to_long(a, v, 1, 1L << 40);
         else if (strcmp(a, "--epochs") == 0) o.epochs = (int)to_long(a, v, 1, 10000);
         else if (strcmp(a, "--batch") == 0) o.batch = (int)to_long(a, v, 1, 65536);
         else if (strcmp(a, "--threads") == 0) o.threads = (int)to_long(a, v, 1, 256);
@@ -532,6 +585,10 @@ int main(int argc, char **argv)
     to_net_input(&test, o.net);
     if (o.eval)
         return eval_only(&o, &train, &test);
+    if (o.eval_onnx)
+        return eval_onnx_only(&o, &train, &test);
+    if (o.dump_logits)
+        die("--dump-logits needs --eval-onnx");
     printf("data: %ld training and %ld test images from %s\n", train.n, test.n,
            o.data);
 

@@ -72,6 +72,12 @@ expect_fail --data "$tmp/nowhere"
 expect_fail --net resnet152 --data "$data"
 expect_fail --epochs zero
 expect_fail --bogus 1
+# --eval-onnx refuses a model of another input shape, a hostile file, and
+# --dump-logits wants --eval-onnx
+onnx="$root/tests/data/onnx"
+expect_fail --data "$data" --test-limit 256 --eval-onnx "$onnx/convbn_op17.onnx"
+expect_fail --data "$data" --test-limit 256 --eval-onnx "$onnx/bad_cycle.onnx"
+expect_fail --data "$data" --test-limit 256 --dump-logits "$tmp/logits.f32"
 printf 'not gzip at all' > "$tmp/bad.gz"
 mkdir -p "$tmp/bad"; cp "$tmp/bad.gz" "$tmp/bad/train-images-idx3-ubyte.gz"
 expect_fail --data "$tmp/bad"
