@@ -38,7 +38,7 @@ import subprocess
 import numpy as np
 
 #: The library version this module was written for (MAJOR, MINOR).
-WRITTEN_FOR = (0, 5)
+WRITTEN_FOR = (0, 6)
 
 INPUT = 0        #: the network input, as a layer id
 ALL_LAYERS = -1  #: every dense/conv layer
@@ -311,7 +311,7 @@ def load(path=None):
 
 
 def version():
-    """The loaded library's version string, e.g. "0.5.0"."""
+    """The loaded library's version string, e.g. "0.6.0"."""
     return load().sc_version_string().decode()
 
 
