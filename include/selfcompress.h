@@ -137,7 +137,7 @@ typedef enum sc_status {
     SC_ERR_LABEL = 6,       /**< a label is outside [0, classes) */
     SC_ERR_STATE = 7,       /**< the call is not valid in the object's state */
     SC_ERR_IO = 8,          /**< reading or writing a file failed */
-    SC_ERR_FORMAT = 9,      /**< a file is truncated, corrupt or not ours */
+    SC_ERR_FORMAT = 9,      /**< a file is truncated, corrupt or not of the kind read */
     SC_ERR_DIVERGED = 10,   /**< training produced NaN/Inf; nothing changed */
     SC_ERR_UNSUPPORTED = 11 /**< valid request this build cannot do */
 } sc_status;

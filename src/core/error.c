@@ -17,7 +17,7 @@ static const char *const status_names[] = {
     "a label is out of range",
     "the call is not valid in the object's current state",
     "file input/output failed",
-    "the file is truncated, corrupt or not a libselfcompress file",
+    "the file is truncated, corrupt or not of the kind expected",
     "training diverged (non-finite loss or gradient)",
     "not supported by this build",
 };
