@@ -106,6 +106,7 @@ EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
 EXAMPLES := $(patsubst examples/%.c,$(BUILDDIR)/examples/%,$(EXAMPLE_SRCS))
 # tests/bench/bench.c: `make bench` (built for `make check` too)
 BENCH := $(BUILDDIR)/tests/bench/bench
+MODEL_RSS := $(BUILDDIR)/tests/bench/model_rss
 BENCH_FLAGS ?=
 BENCH_DIR ?= $(BUILDDIR)/bench
 
@@ -299,7 +300,7 @@ endif
 # Everything is built first (in parallel with -j), then run sequentially.
 # Tests run with the BLAS kernel the shipped programs use: the best one the
 # CPU supports (examples/blas_kernel.h), unless SC_BLAS_KEEP is set.
-check-run: all $(TEST_BINS) examples header-check $(BENCH)
+check-run: all $(TEST_BINS) examples header-check $(BENCH) $(MODEL_RSS)
 	@ct=$$(./$(BUILDDIR)/examples/blas_kernel --coretype); \
 	if [ -n "$$ct" ] && [ -z "$${SC_BLAS_KEEP:-}" ]; then export OPENBLAS_CORETYPE=$$ct; else ct=$${OPENBLAS_CORETYPE:-}; fi; \
 	echo "==> BLAS kernel for the tests: $$(OPENBLAS_CORETYPE=$$ct ./$(BUILDDIR)/examples/blas_kernel | sed -n 's/^kernel running: //p')"; \
@@ -426,7 +427,12 @@ $(BENCH): tests/bench/bench.c examples/nets.h examples/blas_kernel.h examples/co
 	$(CC) $(BASE_CFLAGS) -Iinclude -Iexamples $(CPPFLAGS) $(BLAS_CFLAGS) $(LDFLAGS) -o $@ $< \
 		-L$(LIBOUT) -lselfcompress -Wl,-rpath,'$$ORIGIN/../../../$(LIBOUT)' $(BLAS_LIBS) $(SYS_LIBS)
 
-bench-build: $(BENCH)
+$(MODEL_RSS): tests/bench/model_rss.c examples/nets.h examples/common.h $(SHARED_LINK) $(HEADER) $(NORMAL_OBJDIR)/.flags
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -Iinclude -Iexamples $(CPPFLAGS) $(LDFLAGS) -o $@ $< \
+		-L$(LIBOUT) -lselfcompress -Wl,-rpath,'$$ORIGIN/../../../$(LIBOUT)' $(BLAS_LIBS) $(SYS_LIBS)
+
+bench-build: $(BENCH) $(MODEL_RSS)
 
 bench: $(BENCH)
 	./$(BENCH) $(BENCH_FLAGS)

@@ -890,15 +890,19 @@ typedef struct sc_model_info {
     double weight_bits;           /**< sum of ceil(B) per stored weight */
     int64_t weights;              /**< quantised weights stored with > 0 bits */
     int64_t weights0;             /**< N0: quantised weights at construction */
-    int64_t activation_bytes;     /**< bytes of the buffers a forward of one
-                                       sample on one thread lays out: every
-                                       layer's output and its gradient (a
-                                       loaded model plans both), max-pool
-                                       indices, softmax, conv scratch and
-                                       packed weights (since 0.4). A batch of
-                                       n takes about n times the per-sample
-                                       part; each extra thread its own conv
-                                       scratch */
+    int64_t activation_bytes;     /**< bytes of the buffers a loaded
+                                       model's forward of one sample on one
+                                       thread lays out: every layer's output
+                                       (no gradients: a model is
+                                       forward-only), max-pool indices, conv
+                                       scratch, packed weights and one float
+                                       copy of the largest quantised layer's
+                                       weights, which its integer levels
+                                       fill layer by layer (since 0.4;
+                                       without gradients since 0.7). A batch
+                                       of n takes about n times the
+                                       per-sample part; each extra thread
+                                       its own conv scratch */
     double macs;                  /**< operations of one sample's forward: a
                                        multiply-add per weight and output
                                        position of the dense and conv layers
@@ -907,9 +911,21 @@ typedef struct sc_model_info {
                                        one per input element of every other
                                        layer and of the net's input, which a
                                        forward checks for NaN (since 0.4) */
+    int64_t weight_bytes;         /**< the weights' resident bytes in a
+                                       loaded model: a quantised channel's
+                                       integer levels at 1 byte each up to 8
+                                       bits, 2 up to 16, 4 above, plus a
+                                       width byte and a float scale per
+                                       channel; 4 per weight of a layer
+                                       stored in float (since 0.7) */
+    int64_t param_bytes;          /**< the rest of a loaded model's
+                                       parameters: biases, norm scales and
+                                       shifts, running statistics, a float
+                                       per channel of live mask, constant
+                                       maps (since 0.7) */
 } sc_model_info;
 /** An sc_model_info with .size set and zero figures. */
-#define SC_MODEL_INFO_INIT {sizeof(sc_model_info), 0, 0, 0, 0, 0, 0, 0, 0}
+#define SC_MODEL_INFO_INIT {sizeof(sc_model_info), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 
 /** The default cap on sc_model_info.activation_bytes of a load: 1 GiB per
  *  sample (the benchmark cnn takes about 8 MB). */

@@ -388,16 +388,20 @@ static sc_net *small_net(void)
     return net;
 }
 
-/* By hand, for a batch of 1, every buffer rounded up to 16 floats:
- *   maxpool   y 8 -> 16, argmax 8 -> 16, dy 16
- *   batchnorm y 16, saved statistics 3 x 2 -> 16, dy 16
+/* By hand, for a batch of 1 of the loaded model (forward-only: no dy
+ * buffers, no softmax), every buffer rounded up to 16 floats:
+ *   maxpool   y 8 -> 16, argmax 8 -> 16
+ *   batchnorm y 16, saved statistics 3 x 2 -> 16
  *   relu, flatten: in place (the relu fused into the batch norm)
- *   dense     y 3 -> 16, dy 16
- *   softmax 3 -> 16; the batch norm's backward scratch, 1 x 2 x 2 -> 16
- * = 160 floats, 640 bytes. Operations: the input's 32 (checked for NaN),
+ *   dense     y 3 -> 16 (float weights: no shared weight buffer)
+ *   the batch norm's scratch, 1 x 2 x 2 -> 16
+ * = 96 floats, 384 bytes. The training net (a checkpoint's) adds a dy of
+ * 16 floats for each of the three and a softmax of 16: 160 floats, 640
+ * bytes. Operations: the input's 32 (checked for NaN),
  * the max pool 8 outputs x 4, the batch norm, relu and flatten 8 each, the
  * dense 24 weights: 112. */
-#define SMALL_BYTES 640
+#define SMALL_BYTES 384
+#define SMALL_TRAIN_BYTES 640
 #define SMALL_MACS 112.0
 
 START_TEST(test_info_cost)
@@ -536,8 +540,8 @@ START_TEST(test_caps)
     /* memory: a cap just below the figure refuses, at the figure accepts */
     lim.max_activation_bytes = SMALL_BYTES - 1;
     TU_FAILS(sc_model_load_memory_v2(&m, d, n, &lim), SC_ERR_FORMAT);
-    ck_assert_ptr_nonnull(strstr(sc_last_error(), "640 bytes"));
-    ck_assert_ptr_nonnull(strstr(sc_last_error(), "cap of 639"));
+    ck_assert_ptr_nonnull(strstr(sc_last_error(), "384 bytes"));
+    ck_assert_ptr_nonnull(strstr(sc_last_error(), "cap of 383"));
     TU_FAILS(sc_model_load_v2(&m, path, &lim), SC_ERR_FORMAT);
     ck_assert_ptr_null(m);
     lim.max_activation_bytes = SMALL_BYTES;
@@ -550,14 +554,14 @@ START_TEST(test_caps)
     lim.max_macs = SMALL_MACS;
     TU_OK(sc_model_load_memory_v2(&m, d, n, &lim));
     sc_model_free(m);
-    /* checkpoints: the training net's figures (here the same) */
+    /* checkpoints: the training net's figures (gradients too) */
     sc_net *back = NULL;
     sc_optimizer *opt = NULL;
-    lim.max_activation_bytes = SMALL_BYTES - 1;
+    lim.max_activation_bytes = SMALL_TRAIN_BYTES - 1;
     TU_FAILS(sc_checkpoint_load_v2(ck, &back, &opt, NULL, 0, NULL, &lim),
              SC_ERR_FORMAT);
     ck_assert_ptr_null(back);
-    lim.max_activation_bytes = SMALL_BYTES;
+    lim.max_activation_bytes = SMALL_TRAIN_BYTES;
     TU_OK(sc_checkpoint_load_v2(ck, &back, &opt, NULL, 0, NULL, &lim));
     sc_net_free(back);
     TU_OK(sc_checkpoint_load_v2(ck, &back, &opt, NULL, 0, NULL, NULL));
@@ -566,10 +570,10 @@ START_TEST(test_caps)
      * floats of the dense: 32 more floats, 128 bytes) */
     TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
     TU_OK(sc_checkpoint_save(net, NULL, NULL, 0, ck));
-    lim.max_activation_bytes = SMALL_BYTES + 127;
+    lim.max_activation_bytes = SMALL_TRAIN_BYTES + 127;
     TU_FAILS(sc_checkpoint_load_v2(ck, &back, &opt, NULL, 0, NULL, &lim),
              SC_ERR_FORMAT);
-    lim.max_activation_bytes = SMALL_BYTES + 128;
+    lim.max_activation_bytes = SMALL_TRAIN_BYTES + 128;
     TU_OK(sc_checkpoint_load_v2(ck, &back, &opt, NULL, 0, NULL, &lim));
     sc_net_free(back);
     back = NULL;

@@ -22,6 +22,7 @@
 #include "io/bytes.h"
 #include "io/cmap.h"
 #include "io/model.h"
+#include "quant/mantissa.h"
 #include "selfcompress.h"
 #include "util/testutil.h"
 
@@ -472,6 +473,52 @@ static void train_a_bit(sc_net *net, const tnet *t, int steps, uint64_t seed)
 }
 
 /* Saves, loads, checks outputs, info and the file size; returns the info. */
+/* A loaded model is forward-only: no gradients, no gradient buffers after
+ * a forward, and each quantised layer of net holds its weights as levels of
+ * the narrowest integer type for each channel's bits, outside the float
+ * parameters. The resident bytes sc_model_info reports, counted by hand. */
+static void assert_forward_only(sc_net *net, sc_model *m,
+                                const sc_model_info *si,
+                                const sc_model_info *mi)
+{
+    const sc_net *mn = sc_model_net(m);
+    ck_assert_ptr_null(mn->grads);
+    ck_assert_ptr_null(mn->probs);
+    ck_assert_ptr_null(mn->wgrad);
+    ck_assert_int_eq(mn->n_nodes, net->n_nodes);
+    int64_t wbytes = 0, other = 0;
+    for (int i = 0; i < mn->n_nodes; i++) {
+        const sc_node *nd = &mn->nodes[i];
+        ck_assert_ptr_null(nd->dy);
+        other += 4 * (int64_t)(nd->pn[P_B] + nd->pn[P_GAMMA] + nd->pn[P_BETA] +
+                               nd->sn[S_MEAN] + nd->sn[S_VAR] + (size_t)nd->c +
+                               (nd->cbias ? sc_node_size(nd) : 0));
+        ck_assert_uint_eq(nd->pn[P_QB] + nd->pn[P_QE], 0);
+        if (!sc_net_is_quantized(net, i)) {
+            ck_assert(!nd->int_weights && nd->mant == NULL);
+            wbytes += 4 * (int64_t)nd->pn[P_W];
+            continue;
+        }
+        ck_assert(nd->int_weights && nd->mant != NULL && !nd->quantized);
+        ck_assert_uint_eq(nd->poff[P_W], SC_NONE);
+        float b[512], e[512];
+        ck_assert_int_le(nd->c, 512);
+        TU_OK(sc_net_get_quant(net, i, b, e, (size_t)nd->c));
+        size_t k = nd->pn[P_W] / (size_t)nd->c;
+        wbytes += (int64_t)(sizeof(sc_mantissas) + 5 * (size_t)nd->c);
+        for (int o = 0; o < nd->c; o++) {
+            double bits = ceil(b[o] > 0 ? b[o] : 0);
+            int width = bits == 0 ? 0 : bits <= 8 ? 1 : bits <= 16 ? 2 : 4;
+            ck_assert_int_eq(nd->mant->width[o], width);
+            wbytes += (int64_t)k * width;
+        }
+    }
+    ck_assert_int_eq(mi->weight_bytes, wbytes);
+    ck_assert_int_eq(si->weight_bytes, wbytes);
+    ck_assert_int_eq(mi->param_bytes, other);
+    ck_assert_int_eq(si->param_bytes, other);
+}
+
 static sc_model_info round_trip(sc_net *net, const tnet *t, uint64_t seed)
 {
     const char *path = tu_path("rt.scm");
@@ -495,6 +542,7 @@ static sc_model_info round_trip(sc_net *net, const tnet *t, uint64_t seed)
     ck_assert_int_eq(mi.channel_header_bytes, e.headers);
     tu_batch b = tu_batch_make(5, t->c, t->h, t->w, 0, seed);
     assert_same_outputs(net, m, &b);
+    assert_forward_only(net, m, &si, &mi);
     tu_batch_free(&b);
     sc_model_free(m);
     return si;
@@ -594,6 +642,34 @@ START_TEST(test_round_trip_top_bit_depths)
             sc_net_free(net);
         }
     }
+    tu_remove_tmpdir();
+}
+END_TEST
+
+/* A net of the benchmarks' shape (tinynet's layers) capped at 8 bits keeps
+ * at most 1.05 resident bytes per live weight in its loaded model, and a
+ * quarter of the float model's weight bytes. */
+START_TEST(test_resident_bytes_at_cap_8)
+{
+    tu_make_tmpdir("sc_test_model");
+    static const tnet t = {1, 28, 28, 8,
+                           {CONV(0, 16, 3, 1, 1, SC_BIAS), RELU(1), MAXPOOL(2, 2, 2),
+                            CONV(3, 32, 3, 1, 1, SC_BIAS), RELU(4), MAXPOOL(5, 2, 2),
+                            FLAT(6), DENSE(7, 10, SC_BIAS)}};
+    sc_net *net = build(&t);
+    TU_OK(sc_net_init(net, 5));
+    sc_model_info fi = round_trip(net, &t, 6); /* float weights */
+    TU_OK(sc_net_quantize(net, SC_ALL_LAYERS));
+    tu_lcg r;
+    tu_lcg_seed(&r, 7);
+    random_bits(net, &r, 0.5, 8.0);
+    sc_model_info qi = round_trip(net, &t, 8);
+    int64_t weights = 16 * 9 + 32 * 16 * 9 + 10 * 32 * 7 * 7;
+    ck_assert_int_eq(qi.weights, weights);
+    ck_assert_int_eq(fi.weight_bytes, 4 * weights);
+    ck_assert_int_le(qi.weight_bytes, weights * 105 / 100);
+    ck_assert_int_gt(qi.weight_bytes, weights);
+    sc_net_free(net);
     tu_remove_tmpdir();
 }
 END_TEST
@@ -1815,6 +1891,7 @@ static Suite *suite(int regen)
     tcase_add_loop_test(tc, test_round_trip_every_layer_kind, 0, N_NETS);
     tcase_add_test(tc, test_round_trip_every_bit_depth);
     tcase_add_test(tc, test_round_trip_top_bit_depths);
+    tcase_add_test(tc, test_resident_bytes_at_cap_8);
     tcase_add_test(tc, test_round_trip_after_compress);
     tcase_add_test(tc, test_load_memory_equals_load);
     tcase_add_test(tc, test_conv_algo);

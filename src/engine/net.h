@@ -4,7 +4,9 @@
  * append order is a topological order and forward/backward are two loops.
  * Every trainable float lives in one flat buffer `params` (gradients in
  * `grads`, same layout), sorted by optimizer group so that each group is one
- * contiguous range. Non-trained state (batch-norm running statistics) lives
+ * contiguous range. A loaded model is forward-only: no `grads`, no gradient
+ * buffers in its plan, and its quantised layers keep their weights as
+ * integer levels outside `params`. Non-trained state (batch-norm running statistics) lives
  * in a second flat buffer `state`. Activations, their gradients and scratch
  * space are planned once per batch size into one arena.
  */
@@ -74,7 +76,12 @@ typedef struct sc_node {
     int32_t *arg;    /* the op's saved indices (max pools: argmax into the
                         input sample) */
     size_t n_save, n_arg; /* their sizes, set by the op at OP_SCRATCH */
-    float *qw;       /* quantised weights (pn[P_W] floats) when quantized */
+    float *qw;       /* quantised weights (pn[P_W] floats) when quantized;
+                        with int_weights the net's shared wshared */
+    int int_weights; /* a loaded model's quantised layer: its weights are the
+                        integer levels in mant, P_W holds no floats, and a
+                        forward turns mant into qw */
+    struct sc_mantissas *mant; /* those levels (quant/mantissa.h), owned */
     float *cbias;    /* constants folded by compress: c*h*w per sample */
     float *tbias;    /* the same in training mode (NULL: cbias), where batch
                         norm gives a removed channel a different constant */
@@ -109,6 +116,8 @@ struct sc_net {
     int n_nodes, cap_nodes;
     int initialized;
     int training;
+    int forward_only; /* a loaded model: no gradients, no dy buffers, no
+                         weight-gradient partials or loss scratch */
     uint64_t seed;
     uint64_t drop_step; /* during a train step: its counter + 1 (dropout's
                            masks); else 0: dropout is the identity */
@@ -148,6 +157,7 @@ struct sc_net {
     float *wgrad;     /* per-thread weight-gradient partials */
     size_t wgrad_per_thread;
     float *packed;    /* a layer's weights packed for the kernels (shared) */
+    float *wshared;   /* an int_weights layer's weights as floats (shared) */
     size_t packed_floats;
     const sc_kernel *kernel; /* GEMM micro-kernel of the conv layers */
     int conv_algo;    /* an sc_conv_algo (SC_PARAM_CONV_ALGO) */
@@ -213,8 +223,9 @@ float *sc_node_state(sc_net *net, sc_node *nd, int slot);
 sc_status sc_plan(sc_net *net, int n);
 void sc_plan_free(sc_net *net);
 /* What a forward and backward of one sample on one thread needs: the bytes
- * of the arena sc_plan lays out for it (plain: without the quantised
- * layers' qw and with SC_CONV_ALGO_AUTO, as a loaded model) and the
+ * of the arena sc_plan lays out for it (plain: as a loaded model lays it
+ * out, forward-only, with one shared float buffer for the quantised
+ * layers' weights and SC_CONV_ALGO_AUTO) and the
  * operations: a multiply-add per
  * weight and output position of dense and conv layers, a max pool's
  * window per output, one per input element of every other layer and of the

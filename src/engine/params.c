@@ -15,8 +15,9 @@ void sc_params_offsets(sc_net *net, size_t *np, size_t *ns)
             for (int s = 0; s < P_SLOTS; s++) {
                 if (sc_slot_group(s) != g)
                     continue;
-                nd->poff[s] = nd->pn[s] ? off : SC_NONE;
-                off += nd->pn[s];
+                size_t n = s == P_W && nd->int_weights ? 0 : nd->pn[s];
+                nd->poff[s] = n ? off : SC_NONE;
+                off += n;
             }
         }
     }
@@ -62,10 +63,12 @@ sc_status sc_params_stage(sc_net *net, size_t new_np, size_t new_ns,
     for (int i = 0; i < net->n_nodes; i++)
         n_live += (size_t)net->nodes[i].c;
     *l = (sc_layout){calloc(new_np ? new_np : 1, sizeof(float)),
-                     calloc(new_np ? new_np : 1, sizeof(float)),
+                     net->forward_only
+                         ? NULL : calloc(new_np ? new_np : 1, sizeof(float)),
                      calloc(new_ns ? new_ns : 1, sizeof(float)),
                      calloc(n_live ? n_live : 1, sizeof(float)), new_np, new_ns};
-    if (!l->params || !l->grads || !l->state || !l->live) {
+    if (!l->params || (!l->grads && !net->forward_only) || !l->state ||
+        !l->live) {
         sc_params_unstage(l);
         return sc_fail(SC_ERR_NOMEM, "out of memory for %zu parameters",
                        new_np);

@@ -58,14 +58,16 @@ static int take(size_t *off, size_t count, size_t *at)
 }
 
 /* Walks the layout for batch n on `threads` threads, assigning pointers
- * when base is not NULL; *floats gets the total. A quantised layer's qw is
- * left out when plain is set (a loaded model computes with plain weights).
- * Returns 0 when a size overflows a size_t (sc_plan sizes the layout
- * before it assigns it). */
+ * when base is not NULL; *floats gets the total. A forward-only net, or
+ * any net when plain is set (the cost of its loaded model), has no
+ * gradient buffers and one float buffer its quantised layers share for
+ * their weights instead of a qw each. Returns 0 when a size overflows a
+ * size_t (sc_plan sizes the layout before it assigns it). */
 static int layout(sc_net *net, int n, int threads, int plain, float *base,
                   size_t *floats)
 {
-    size_t off = 0, at, cnt;
+    const int model = plain || net->forward_only;
+    size_t off = 0, at, cnt, shared = 0;
 #define TAKE(ptr, count, type)                                                \
     do {                                                                      \
         if (!take(&off, count, &at))                                          \
@@ -89,23 +91,38 @@ static int layout(sc_net *net, int n, int threads, int plain, float *base,
             TAKE(nd->arg, nd->n_arg, int32_t); /* int32 and float: one size */
         if (nd->n_save)
             TAKE(nd->save, nd->n_save, float);
-        if (nd->quantized && !plain)
+        if (nd->quantized && !model)
             TAKE(nd->qw, nd->pn[P_W], float);
+        if ((nd->quantized || nd->int_weights) && nd->pn[P_W] > shared)
+            shared = nd->pn[P_W];
     }
-    for (int i = 1; i < net->n_nodes; i++) {
-        sc_node *nd = &net->nodes[i];
-        PRODUCT(n, sc_node_size(nd));
-        if (!nd->alias)
-            TAKE(nd->dy, cnt, float);
-    }
-    sc_node *last = &net->nodes[net->n_nodes - 1];
-    PRODUCT(n, sc_node_size(last));
-    TAKE(net->probs, cnt, float);
     PRODUCT(threads, net->scratch_per_thread);
     TAKE(net->scratch, cnt, float);
-    PRODUCT(threads, net->wgrad_per_thread);
-    TAKE(net->wgrad, cnt, float);
     TAKE(net->packed, net->packed_floats, float);
+    if (model) {
+        TAKE(net->wshared, shared, float);
+        for (int i = 0; base && i < net->n_nodes; i++) {
+            if (net->nodes[i].int_weights)
+                net->nodes[i].qw = net->wshared;
+            net->nodes[i].dy = NULL;
+        }
+        if (base)
+            net->probs = net->wgrad = NULL;
+    } else {
+        for (int i = 1; i < net->n_nodes; i++) {
+            sc_node *nd = &net->nodes[i];
+            PRODUCT(n, sc_node_size(nd));
+            if (!nd->alias)
+                TAKE(nd->dy, cnt, float);
+        }
+        sc_node *last = &net->nodes[net->n_nodes - 1];
+        PRODUCT(n, sc_node_size(last));
+        TAKE(net->probs, cnt, float);
+        PRODUCT(threads, net->wgrad_per_thread);
+        TAKE(net->wgrad, cnt, float);
+        if (base)
+            net->wshared = NULL;
+    }
 #undef PRODUCT
 #undef TAKE
     *floats = off;

@@ -400,6 +400,11 @@ sc_status sc_graph_read(sc_rbuf *r, uint32_t version, int keep_quant,
                          r->len);
     }
     free(orig);
+    if (!keep_quant) { /* a model: forward-only, quantised weights as levels */
+        net->forward_only = 1;
+        for (int i = 1; i < net->n_nodes; i++)
+            net->nodes[i].int_weights = net->nodes[i].quantized;
+    }
     if (st == SC_OK)
         st = check_cost(net, keep_quant, lim, fn);
     if (st == SC_OK) {

@@ -47,8 +47,9 @@ sc_status sc_graph_check_values(sc_net *net, sc_status status, const char *fn);
 /* Builds a new net from the layers in r (table encoding version), every shape re-derived and
  * checked, parameters allocated (zero). nd->quantized tells which layers
  * were stored quantised; keep_quant: they get b/e parameters (checkpoints)
- * or not (inference, where the caller clears the flag after reading the
- * weights). Refuses to allocate more than a budget proportional to the
+ * or not: a forward-only net (a model) whose quantised layers are
+ * int_weights, without float weights, and whose caller clears the
+ * quantized flag after reading the levels into their nd->mant. Refuses to allocate more than a budget proportional to the
  * bytes in r, and a net whose cost per sample (sc_plan_cost; without the
  * quantised layers' qw unless keep_quant) exceeds the caps in lim, and
  * stored n0 values that do not fit the graph (docs/format.md). */

@@ -13,6 +13,7 @@
 #include "io/graph_io.h"
 #include "io/model.h"
 #include "ops/ops.h"
+#include "quant/mantissa.h"
 #include "quant/quantizer.h"
 
 static const char MODEL_MAGIC[8] = {'S', 'C', 'M', 'O', 'D', 'E', 'L', 0};
@@ -135,9 +136,23 @@ static sc_status put_cbias(sc_wbuf *w, const sc_node *nd, const char *fn)
     return SC_OK;
 }
 
+/* What a loaded model keeps resident besides its weights: biases, norm
+ * scales and shifts, running statistics, live masks and constant maps. */
+static int64_t other_bytes(const sc_net *net)
+{
+    size_t n = 0;
+    for (int i = 0; i < net->n_nodes; i++) {
+        const sc_node *nd = &net->nodes[i];
+        n += nd->pn[P_B] + nd->pn[P_GAMMA] + nd->pn[P_BETA] + nd->sn[S_MEAN] +
+             nd->sn[S_VAR] + (size_t)nd->c + (nd->cbias ? sc_node_size(nd) : 0);
+    }
+    return (int64_t)(n * sizeof(float));
+}
+
 static sc_status write_layers(sc_wbuf *w, sc_net *net, sc_model_info *info,
                               const char *fn)
 {
+    size_t wbytes = 0; /* the weights' resident bytes in the loaded model */
     uint64_t total_bits = 0, headers = 0;
     for (int i = 1; i < net->n_nodes; i++) {
         sc_node *nd = &net->nodes[i];
@@ -164,9 +179,12 @@ static sc_status write_layers(sc_wbuf *w, sc_net *net, sc_model_info *info,
                     total_bits += (uint64_t)nb * k;
                     headers += 5;
                     info->weights += nb ? (int64_t)k : 0;
+                    wbytes += k * (size_t)sc_mantissa_width((unsigned)nb);
                 }
+                wbytes += sc_mantissa_overhead((size_t)nd->c);
             } else {
                 sc_put_f32s(w, sc_node_param(net, nd, P_W), nd->pn[P_W]);
+                wbytes += nd->pn[P_W] * sizeof(float);
             }
         }
         put_slots(w, net, nd);
@@ -206,7 +224,9 @@ static sc_status write_layers(sc_wbuf *w, sc_net *net, sc_model_info *info,
     info->weight_payload_bytes = (int64_t)((total_bits + 7) / 8);
     info->channel_header_bytes = (int64_t)headers;
     info->weights0 = net->n0;
-    /* the model's cost, as a load will find it (plain weights) */
+    info->weight_bytes = (int64_t)wbytes;
+    info->param_bytes = other_bytes(net);
+    /* the model's cost, as a load will find it */
     return sc_plan_cost(net, 1, &info->activation_bytes, &info->macs);
 }
 
@@ -266,6 +286,7 @@ static sc_status read_layers(sc_rbuf *r, sc_net *net, uint32_t version,
         st = sc_fail(SC_ERR_NOMEM, "%s: out of memory", fn);
     uint64_t need_bits = 0, headers = 0;
     size_t ch = 0;
+    int finite = 1; /* every value the file gives, as the model computes it */
     for (int i = 1; i < net->n_nodes && st == SC_OK; i++) {
         sc_node *nd = &net->nodes[i];
         int weighted = sc_is_weighted(nd);
@@ -321,25 +342,42 @@ static sc_status read_layers(sc_rbuf *r, sc_net *net, uint32_t version,
     if (st == SC_OK) {
         bitr br = {r->data + r->pos, 0, total_bits};
         ch = 0;
-        for (int i = 1; i < net->n_nodes; i++) {
+        for (int i = 1; i < net->n_nodes && st == SC_OK; i++) {
             sc_node *nd = &net->nodes[i];
             if (!quant[i])
                 continue;
-            size_t k = nd->pn[P_W] / (size_t)nd->c;
-            float *wt = sc_node_param(net, nd, P_W);
-            for (int o = 0; o < nd->c; o++, ch++) {
-                float s = sc_quant_chan(bits[ch], exps[ch]).s;
-                for (size_t j = 0; j < k; j++) /* q = 2^e * int, + 0: no -0 */
-                    wt[(size_t)o * k + j] =
-                        sc_quant_value(s, (float)get_bits(&br, bits[ch]));
+            size_t k = nd->pn[P_W] / (size_t)nd->c, at = 0;
+            for (int o = 0; o < nd->c; o++) /* the scale 2^e of each */
+                exps[ch + (size_t)o] =
+                    sc_quant_chan(bits[ch + (size_t)o], exps[ch + (size_t)o]).s;
+            nd->mant = sc_mantissas_new((size_t)nd->c, k, bits + ch, exps + ch);
+            if (nd->mant == NULL) {
+                st = sc_fail(SC_ERR_NOMEM, "%s: out of memory", fn);
+                break;
             }
+            for (int o = 0; o < nd->c; o++, ch++)
+                for (size_t j = 0; j < k; j++) {
+                    int32_t v = get_bits(&br, bits[ch]);
+                    finite = finite && isfinite(sc_quant_value(exps[ch], (float)v));
+                    sc_mantissas_put(nd->mant, &at, (size_t)o, v);
+                }
         }
+    }
+    if (st == SC_OK) {
         info->weight_bits = (double)total_bits;
         info->weight_payload_bytes = (int64_t)((total_bits + 7) / 8);
         info->channel_header_bytes = (int64_t)headers;
         info->weights0 = net->n0;
-        int finite = sc_all_finite(net->params, net->n_params) &&
-                     sc_all_finite(net->state, net->n_state);
+        size_t wbytes = 0;
+        for (int i = 1; i < net->n_nodes; i++) {
+            const sc_node *nd = &net->nodes[i];
+            wbytes += nd->mant ? sc_mantissas_resident(nd->mant)
+                               : nd->pn[P_W] * sizeof(float);
+        }
+        info->weight_bytes = (int64_t)wbytes;
+        info->param_bytes = other_bytes(net);
+        finite = finite && sc_all_finite(net->params, net->n_params) &&
+                 sc_all_finite(net->state, net->n_state);
         for (int i = 1; i < net->n_nodes; i++)
             if (net->nodes[i].cbias)
                 finite = finite && sc_all_finite(net->nodes[i].cbias,

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "ops/ops.h"
+#include "quant/mantissa.h"
 
 /* Where slot lives in layer id: *buf (params or state) and its offset
  * and count; SC_ERR_ARG with a message when it has no such slot,
@@ -37,7 +38,9 @@ static sc_status locate(const sc_net *net, int id, sc_layer_slot slot,
     int k = slots[slot].index;
     size_t o = slots[slot].param ? nd->poff[k] : nd->soff[k];
     size_t c = slots[slot].param ? nd->pn[k] : nd->sn[k];
-    if (o == SC_NONE || c == 0)
+    /* a loaded model's quantised weights are integer levels (nd->mant) */
+    int levels = slots[slot].param && k == P_W && nd->int_weights;
+    if ((o == SC_NONE && !levels) || c == 0)
         return sc_fail(SC_ERR_ARG, "%s: layer %d (%s) has no %s", fn, id,
                        sc_ops[nd->kind].name, slots[slot].name);
     if (count != SIZE_MAX && count != c)
@@ -92,7 +95,11 @@ SC_API sc_status sc_net_get_layer_param(const sc_net *net, int id,
     sc_status st = locate(net, id, slot, count, &buf, &off, &n, fn);
     if (st != SC_OK)
         return st;
-    memcpy(dst, buf + off, n * sizeof(float));
+    const sc_node *nd = &net->nodes[id];
+    if (slot == SC_SLOT_WEIGHT && nd->int_weights)
+        sc_mantissas_dequantize(nd->mant, dst);
+    else
+        memcpy(dst, buf + off, n * sizeof(float));
     return SC_OK;
 }
 
@@ -107,6 +114,9 @@ SC_API sc_status sc_net_set_layer_param(sc_net *net, int id,
     sc_status st = locate(net, id, slot, count, &buf, &off, &n, fn);
     if (st != SC_OK)
         return st;
+    if (slot == SC_SLOT_WEIGHT && net->nodes[id].int_weights)
+        return sc_fail(SC_ERR_STATE, "%s: layer %d's weights are a loaded "
+                       "model's integer levels", fn, id);
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(src[i]))
             return sc_fail(SC_ERR_NONFINITE, "%s: element %zu is not finite",

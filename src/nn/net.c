@@ -9,6 +9,7 @@
 #include "core/rng.h"
 #include "ops/ops.h"
 #include "optim/optimizer.h"
+#include "quant/mantissa.h"
 #include "quant/quantizer.h"
 
 SC_API sc_status sc_net_create(sc_net **out, int c, int h, int w)
@@ -58,6 +59,7 @@ SC_API void sc_net_free(sc_net *net)
         sc_optimizer_detach(net->opt);
     for (int i = 0; i < net->n_nodes; i++) {
         free(net->nodes[i].cbias);
+        sc_mantissas_free(net->nodes[i].mant);
         free(net->nodes[i].tbias);
     }
     free(net->nodes);

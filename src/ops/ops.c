@@ -2,6 +2,7 @@
  * ops share. */
 #include "ops/ops.h"
 
+#include "quant/mantissa.h"
 #include "quant/quantizer.h"
 
 #define ONE 1, 1 /* one input */
@@ -54,7 +55,8 @@ _Static_assert(SC_LAYER_DROPOUT + 1 == SC_LAYER_KIND_COUNT,
 
 const float *sc_layer_weights(sc_net *net, sc_node *nd)
 {
-    return nd->quantized ? nd->qw : sc_node_param(net, nd, P_W);
+    return nd->quantized || nd->int_weights ? nd->qw
+                                            : sc_node_param(net, nd, P_W);
 }
 
 static size_t per_channel(const sc_node *nd)
@@ -81,6 +83,8 @@ sc_status sc_weighted_op(sc_net *net, sc_node *nd, sc_op_action action, sc_op_fn
 {
     if (action == OP_FORWARD && nd->quantized)
         sc_layer_quantize(net, nd);
+    else if (action == OP_FORWARD && nd->int_weights)
+        sc_mantissas_dequantize(nd->mant, nd->qw);
     sc_status st = body(net, nd, action);
     if (action == OP_BACKWARD && nd->quantized)
         sc_layer_straight_through(net, nd);

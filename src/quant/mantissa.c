@@ -1,0 +1,95 @@
+/* mantissa.c -- a quantised layer's integer levels and their scales. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "quant/mantissa.h"
+#include "quant/quantizer.h"
+
+int sc_mantissa_width(unsigned bits)
+{
+    return bits == 0 ? 0 : bits <= 8 ? 1 : bits <= 16 ? 2 : 4;
+}
+
+size_t sc_mantissa_overhead(size_t channels)
+{
+    return sizeof(sc_mantissas) + channels * (1 + sizeof(float));
+}
+
+sc_mantissas *sc_mantissas_new(size_t channels, size_t k,
+                               const unsigned char *bits, const float *scale)
+{
+    size_t data = 0;
+    for (size_t c = 0; c < channels; c++)
+        data += k * (size_t)sc_mantissa_width(bits[c]);
+    /* struct, scales (aligned right after it), widths, levels */
+    size_t head = sizeof(sc_mantissas) + channels * sizeof(float);
+    sc_mantissas *m = calloc(1, sc_mantissa_overhead(channels) + (data ? data : 1));
+    if (m == NULL)
+        return NULL;
+    m->channels = channels;
+    m->k = k;
+    m->scale = (float *)(void *)(m + 1);
+    m->width = (unsigned char *)m + head;
+    m->data = m->width + channels;
+    m->data_bytes = data;
+    for (size_t c = 0; c < channels; c++) {
+        m->width[c] = (unsigned char)sc_mantissa_width(bits[c]);
+        m->scale[c] = scale[c];
+    }
+    return m;
+}
+
+void sc_mantissas_put(sc_mantissas *m, size_t *at, size_t ch, int32_t v)
+{
+    unsigned char *p = m->data + *at;
+    *at += m->width[ch];
+    int8_t v8 = (int8_t)v;
+    int16_t v16 = (int16_t)v;
+    switch (m->width[ch]) {
+    case 1: memcpy(p, &v8, 1); break;
+    case 2: memcpy(p, &v16, 2); break;
+    case 4: memcpy(p, &v, 4); break;
+    default: break;
+    }
+}
+
+void sc_mantissas_dequantize(const sc_mantissas *m, float *w)
+{
+    const unsigned char *p = m->data;
+    const size_t k = m->k;
+    for (size_t c = 0; c < m->channels; c++, w += k) {
+        const float s = m->scale[c];
+        switch (m->width[c]) {
+        case 0:
+            for (size_t j = 0; j < k; j++)
+                w[j] = sc_quant_value(s, 0.0f);
+            break;
+        case 1:
+            for (size_t j = 0; j < k; j++) /* two's complement */
+                w[j] = sc_quant_value(s, (float)((int)p[j] - (p[j] >> 7) * 256));
+            break;
+        case 2:
+            for (size_t j = 0; j < k; j++) {
+                int16_t v;
+                memcpy(&v, p + 2 * j, 2);
+                w[j] = sc_quant_value(s, (float)v);
+            }
+            break;
+        default:
+            for (size_t j = 0; j < k; j++) {
+                int32_t v;
+                memcpy(&v, p + 4 * j, 4);
+                w[j] = sc_quant_value(s, (float)v);
+            }
+            break;
+        }
+        p += k * m->width[c];
+    }
+}
+
+size_t sc_mantissas_resident(const sc_mantissas *m)
+{
+    return sc_mantissa_overhead(m->channels) + m->data_bytes;
+}
+
+void sc_mantissas_free(sc_mantissas *m) { free(m); }

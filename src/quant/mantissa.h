@@ -1,0 +1,41 @@
+/* mantissa.h -- a quantised layer's weights held as the integers a model
+ * file stores: per output channel its scale s = 2^e and its k levels in the
+ * narrowest of int8, int16 and int32 that holds the channel's bit depth.
+ * A forward turns them into floats, s * level (sc_quant_value), one layer at
+ * a time, into a buffer the layers share. */
+#ifndef SC_QUANT_MANTISSA_H
+#define SC_QUANT_MANTISSA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sc_mantissas {
+    size_t channels, k;   /* output channels, levels per channel */
+    unsigned char *width; /* bytes per level of each channel: 0 (no bits), 1, 2, 4 */
+    float *scale;         /* s of each channel */
+    unsigned char *data;  /* the levels, channel after channel */
+    size_t data_bytes;
+} sc_mantissas;
+
+/* Bytes per level of a channel stored with bits bits (0 to 32). */
+int sc_mantissa_width(unsigned bits);
+/* The bytes an sc_mantissas of channels channels holds besides its levels
+ * (a width byte and a scale per channel): with the levels, what a loaded
+ * model keeps resident for the layer's weights. */
+size_t sc_mantissa_overhead(size_t channels);
+/* A zeroed store for channels x k levels with the given bit depths and
+ * scales (one allocation), or NULL when out of memory. The caller has
+ * checked that channels * k * 4 fits a size_t. */
+sc_mantissas *sc_mantissas_new(size_t channels, size_t k,
+                               const unsigned char *bits, const float *scale);
+/* Stores the next level, of channel ch, at byte *at and advances *at: the
+ * levels go in channel after channel from *at = 0; v fits the channel's
+ * width. */
+void sc_mantissas_put(sc_mantissas *m, size_t *at, size_t ch, int32_t v);
+/* w[ch * k + j] = s_ch * level (0 for a channel without bits). */
+void sc_mantissas_dequantize(const sc_mantissas *m, float *w);
+/* The store's resident bytes (its struct included). */
+size_t sc_mantissas_resident(const sc_mantissas *m);
+void sc_mantissas_free(sc_mantissas *m);
+
+#endif
