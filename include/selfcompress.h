@@ -546,7 +546,14 @@ typedef enum sc_group {
     SC_GROUP_QUANT_EXP = 3,  /**< quantiser exponents e */
     SC_GROUP_COUNT = 4,
     SC_GROUP_QUANT = -2,     /**< setters only: both quantiser groups */
-    SC_GROUP_ALL = -1        /**< setters only: every group */
+    SC_GROUP_ALL = -1,       /**< setters only: weights and biases, the
+                                  model's own parameters; the quantiser's
+                                  groups keep their rates, which are set
+                                  by name (SC_GROUP_QUANT, _QUANT_BITS,
+                                  _QUANT_EXP) or with SC_GROUP_EVERY
+                                  (every group before 0.7) */
+    SC_GROUP_EVERY = -3      /**< setters only: every group, the
+                                  quantiser's included (since 0.7) */
 } sc_group;
 
 /** Optimizer hyper-parameters (sc_optimizer_set). Append-only. */
@@ -573,7 +580,7 @@ SC_API void sc_optimizer_free(sc_optimizer *opt);
 SC_API sc_status sc_optimizer_set(sc_optimizer *opt, sc_opt_param p,
                                   int group, double value);
 /** Reads a hyper-parameter (of group, for LR and WEIGHT_DECAY; a single
- *  group there, not SC_GROUP_ALL or SC_GROUP_QUANT). */
+ *  group there, not SC_GROUP_ALL, SC_GROUP_QUANT or SC_GROUP_EVERY). */
 SC_API sc_status sc_optimizer_get(const sc_optimizer *opt, sc_opt_param p,
                                   int group, double *value);
 /** Shorthand for sc_optimizer_set(opt, SC_OPT_LR, group, lr). */

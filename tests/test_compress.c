@@ -950,7 +950,7 @@ START_TEST(test_train_loss_continues_batch_stats)
     set_beta(net, bn, 3, 0.4f);
     kill(net, c1, (int[]){1, 3}, 2);
     kill(net, c2, (int[]){0}, 1);
-    TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_ALL, 0.0));
+    TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_EVERY, 0.0));
     double before = train(net, opt, &tb, 1);
     float *ev = tu_eval_out(net, &tb), *tr = train_out(net, &tb);
     int removed;

@@ -211,7 +211,7 @@ static double run(const run_cfg *in, double *losses)
     sc_optimizer *opt = NULL;
     TU_OK(sc_net_set_threads(net, cfg->threads));
     TU_OK(sc_optimizer_create(&opt, net, cfg->kind));
-    TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_ALL, cfg->lr));
+    TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_EVERY, cfg->lr));
     if (cfg->kind == SC_OPT_SGD) {
         TU_OK(sc_optimizer_set(opt, SC_OPT_MOMENTUM, 0, cfg->momentum));
         TU_OK(sc_optimizer_set(opt, SC_OPT_NESTEROV, 0, cfg->nesterov));

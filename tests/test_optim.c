@@ -215,7 +215,7 @@ static float *group_run(int g, double lr, int steps, sc_net **out_net)
     sc_net *net = quant_net(&q);
     sc_optimizer *opt = NULL;
     TU_OK(sc_optimizer_create(&opt, net, SC_OPT_ADAM));
-    TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_ALL, 0.01));
+    TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_EVERY, 0.01));
     if (g != 99)
         TU_OK(sc_optimizer_set_lr(opt, g, lr));
     lib_step(net, opt, steps);
@@ -293,11 +293,19 @@ START_TEST(test_group_lr)
     ck_assert_double_gt(group_diff(n0, SC_GROUP_WEIGHTS, pq, p0), 0.0);
     free(pq);
     sc_net_free(nq);
-    /* SC_GROUP_ALL freezes everything */
+    /* SC_GROUP_EVERY freezes everything */
     sc_net *nall;
-    float *pall = group_run(SC_GROUP_ALL, 0.0, 3, &nall);
+    float *pall = group_run(SC_GROUP_EVERY, 0.0, 3, &nall);
     ck_assert(memcmp(pall, p0, n0->n_params * sizeof *p0) == 0);
     free(pall);
+    sc_net_free(nall);
+    /* SC_GROUP_ALL freezes weights and biases; the quantiser still learns */
+    float *pwb = group_run(SC_GROUP_ALL, 0.0, 3, &nall);
+    ck_assert_double_eq(group_diff(n0, SC_GROUP_WEIGHTS, pwb, p0), 0.0);
+    ck_assert_double_eq(group_diff(n0, SC_GROUP_BIASES, pwb, p0), 0.0);
+    ck_assert_double_gt(group_diff(n0, SC_GROUP_QUANT_BITS, pwb, p0), 0.0);
+    ck_assert_double_gt(group_diff(n0, SC_GROUP_QUANT_EXP, pwb, p0), 0.0);
+    free(pwb);
     sc_net_free(nall);
     free(p0);
     sc_net_free(n0);
@@ -368,11 +376,22 @@ START_TEST(test_set_get_round_trip)
     ck_assert_double_eq(v, 0.75);
     TU_OK(sc_optimizer_get(opt, SC_OPT_LR, SC_GROUP_QUANT_EXP, &v));
     ck_assert_double_eq(v, 0.75);
-    TU_OK(sc_optimizer_set(opt, SC_OPT_WEIGHT_DECAY, SC_GROUP_ALL, 0.3));
+    TU_OK(sc_optimizer_set(opt, SC_OPT_WEIGHT_DECAY, SC_GROUP_EVERY, 0.3));
     for (int g = 0; g < SC_GROUP_COUNT; g++) {
         TU_OK(sc_optimizer_get(opt, SC_OPT_WEIGHT_DECAY, g, &v));
         ck_assert_double_eq(v, 0.3);
     }
+    /* one rate for "all" (the PyTorch habit) leaves the quantiser's own */
+    TU_OK(sc_optimizer_set(opt, SC_OPT_LR, SC_GROUP_ALL, 0.01));
+    TU_OK(sc_optimizer_get(opt, SC_OPT_LR, SC_GROUP_WEIGHTS, &v));
+    ck_assert_double_eq(v, 0.01);
+    TU_OK(sc_optimizer_get(opt, SC_OPT_LR, SC_GROUP_BIASES, &v));
+    ck_assert_double_eq(v, 0.01);
+    TU_OK(sc_optimizer_get(opt, SC_OPT_LR, SC_GROUP_QUANT_BITS, &v));
+    ck_assert_double_eq(v, 0.75);
+    TU_OK(sc_optimizer_get(opt, SC_OPT_LR, SC_GROUP_QUANT_EXP, &v));
+    ck_assert_double_eq(v, 0.75);
+    TU_FAILS(sc_optimizer_get(opt, SC_OPT_LR, SC_GROUP_EVERY, &v), SC_ERR_ARG);
     /* the scalar settings; the group argument is ignored for them */
     const struct {
         sc_opt_param p;
@@ -409,7 +428,7 @@ START_TEST(test_set_range_errors)
         {SC_OPT_LR, SC_GROUP_WEIGHTS, 1e39}, /* finite, but not as a float */
         {SC_OPT_WEIGHT_DECAY, SC_GROUP_ALL, 3.5e38},
         {SC_OPT_LR, SC_GROUP_COUNT, 0.1},
-        {SC_OPT_LR, -3, 0.1},
+        {SC_OPT_LR, -4, 0.1},
         {SC_OPT_LR, 1000, 0.1},
         {SC_OPT_WEIGHT_DECAY, SC_GROUP_BIASES, -1e-9},
         {SC_OPT_WEIGHT_DECAY, SC_GROUP_ALL, -INFINITY},

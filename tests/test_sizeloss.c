@@ -118,7 +118,7 @@ START_TEST(test_report_by_hand)
     /* the training step reports the same Q */
     sc_optimizer *opt;
     TU_OK(sc_optimizer_create(&opt, net, SC_OPT_SGD));
-    TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_ALL, 0.0));
+    TU_OK(sc_optimizer_set_lr(opt, SC_GROUP_EVERY, 0.0));
     float x[2 * 108];
     int32_t labels[2] = {0, 2};
     tu_lcg g;

@@ -167,7 +167,8 @@ sc_status sc_optimizer_update(sc_optimizer *o)
 static sc_status check_group(int group, int allow_sets, const char *fn)
 {
     if ((group >= 0 && group < SC_GROUP_COUNT) ||
-        (allow_sets && (group == SC_GROUP_ALL || group == SC_GROUP_QUANT)))
+        (allow_sets && (group == SC_GROUP_ALL || group == SC_GROUP_QUANT ||
+                        group == SC_GROUP_EVERY)))
         return SC_OK;
     return sc_fail(SC_ERR_ARG, "%s: unknown parameter group %d", fn, group);
 }
@@ -191,11 +192,13 @@ SC_API sc_status sc_optimizer_set(sc_optimizer *o, sc_opt_param p, int group,
                            p == SC_OPT_LR ? "learning rate" : "weight decay",
                            value);
         double *arr = p == SC_OPT_LR ? o->lr : o->wd;
-        for (int g = 0; g < SC_GROUP_COUNT; g++)
-            if (g == group || group == SC_GROUP_ALL ||
-                (group == SC_GROUP_QUANT &&
-                 (g == SC_GROUP_QUANT_BITS || g == SC_GROUP_QUANT_EXP)))
+        for (int g = 0; g < SC_GROUP_COUNT; g++) {
+            int quant = g == SC_GROUP_QUANT_BITS || g == SC_GROUP_QUANT_EXP;
+            if (g == group || group == SC_GROUP_EVERY ||
+                (group == SC_GROUP_ALL && !quant) ||
+                (group == SC_GROUP_QUANT && quant))
                 arr[g] = value;
+        }
         return SC_OK;
     }
     case SC_OPT_MOMENTUM:
