@@ -254,27 +254,36 @@ static int weight_layer_report(sc_net *net, int id, sc_size_report *r)
     return kind;
 }
 
+/* How many times fewer bits than float weights: 100 / bits_pct (a layer
+ * with no bits left: infinitely). */
+static double times_smaller(double bits_pct)
+{
+    return bits_pct > 0.0 ? 100.0 / bits_pct : INFINITY;
+}
+
 static void summary(sc_net *net)
 {
     static const char *kinds[] = {"input", "dense", "conv2d", "batchnorm",
                                   "relu", "maxpool", "gavgpool", "gmaxpool",
                                   "flatten", "add"};
-    printf("\n%-5s %-8s %8s %8s %10s %8s %8s %8s\n", "layer", "kind", "in_ch",
-           "out_ch", "weights", "w0", "bits%", "weights%");
+    printf("\n%-5s %-8s %8s %8s %10s %8s %8s %8s %8s\n", "layer", "kind", "in_ch",
+           "out_ch", "weights", "w0", "bits%", "weights%", "smaller");
     for (int id = 1; id < sc_net_layer_count(net); id++) {
         sc_size_report r;
         int kind = weight_layer_report(net, id, &r);
         if (kind < 0)
             continue;
-        printf("%-5d %-8s %8lld %8lld %10lld %8lld %8.2f %8.2f\n", id,
+        printf("%-5d %-8s %8lld %8lld %10lld %8lld %8.2f %8.2f %7.1fx\n", id,
                kinds[kind], (long long)r.in_channels, (long long)r.out_channels,
                (long long)r.weights, (long long)r.weights0, r.bits_pct,
-               r.weights_pct);
+               r.weights_pct, times_smaller(r.bits_pct));
     }
     sc_size_report t = SC_SIZE_REPORT_INIT;
     check(sc_net_size_report(net, SC_ALL_LAYERS, &t), "size report");
-    printf("%-14s %17s %10lld %8lld %8.2f %8.2f\n", "total", "",
-           (long long)t.weights, (long long)t.weights0, t.bits_pct, t.weights_pct);
+    printf("%-14s %17s %10lld %8lld %8.2f %8.2f %7.1fx\n", "total", "",
+           (long long)t.weights, (long long)t.weights0, t.bits_pct, t.weights_pct,
+           times_smaller(t.bits_pct));
+    printf("smaller: the float weights' bits over the bits stored\n");
     printf("fp32 overhead: %lld floats (biases, norm parameters, b and e)\n",
            (long long)t.overhead_floats);
 }
@@ -303,21 +312,32 @@ static int max_stored_bits(const sc_net *net)
 typedef struct progress_line {
     long total;
     double t0;
+    int tty;      /* stderr is a terminal: one live line */
+    double shown; /* when the last line went out (not a terminal) */
 } progress_line;
 
-/* the progress hook: one live line on stderr */
+/* Seconds between progress lines when stderr is not a terminal. */
+#define PROGRESS_EVERY_S 5.0
+
+/* the progress hook: on a terminal one live line on stderr, else a line
+ * every PROGRESS_EVERY_S seconds */
 static void show_progress(const sc_progress *p, void *user)
 {
-    const progress_line *pl = user;
+    progress_line *pl = user;
     if (p->kind != SC_PROGRESS_STEP)
         return;
-    double el = now() - pl->t0;
+    double t = now(), el = t - pl->t0;
+    if (!pl->tty && t - pl->shown < PROGRESS_EVERY_S)
+        return;
+    pl->shown = t;
     fprintf(stderr,
-            "\rstep %6llu/%ld  %7.0f img/s  loss %.4f  Q %.3f  bits %6.2f%%  "
-            "weights %6.2f%%  ETA %4.0fs ",
-            (unsigned long long)p->step, pl->total, p->images_per_sec,
-            p->task_loss, p->size_loss, p->bits_pct, p->weights_pct,
-            el / (double)p->step * (double)(pl->total - (long)p->step));
+            "%sstep %6llu/%ld  %7.0f img/s  loss %.4f  acc %5.1f%%  Q %.3f  "
+            "bits %6.2f%%  weights %6.2f%%  ETA %4.0fs %s",
+            pl->tty ? "\r" : "", (unsigned long long)p->step, pl->total,
+            p->images_per_sec, p->task_loss, 100.0 * p->accuracy, p->size_loss,
+            p->bits_pct, p->weights_pct,
+            el / (double)p->step * (double)(pl->total - (long)p->step),
+            pl->tty ? "" : "\n");
 }
 
 /* --trace FILE: live channels of every dense/conv layer at this step */
@@ -644,9 +664,8 @@ int main(int argc, char **argv)
     int tty = isatty(fileno(stderr));
     double t0 = now(), train_s = 0.0, acc = 0.0;
     /* the live progress line comes from the library's progress hook */
-    progress_line pl = {total, t0};
-    if (tty)
-        check(sc_net_set_progress(net, show_progress, &pl, 20), "progress hook");
+    progress_line pl = {total, t0, tty, t0};
+    check(sc_net_set_progress(net, show_progress, &pl, 20), "progress hook");
     FILE *trace = NULL;
     if (o.trace) {
         trace = fopen(o.trace, "w");
@@ -672,8 +691,10 @@ int main(int argc, char **argv)
             order[i] = order[j];
             order[j] = t;
         }
-        double te = now();
-        for (long at = 0; at < train.n && step < total; at += o.batch, step++) {
+        double te = now(), train_hits = 0.0;
+        long epoch_steps = 0, epoch_images = 0;
+        for (long at = 0; at < train.n && step < total;
+             at += o.batch, step++, epoch_steps++) {
             int n = gather(&train, order, at, o.batch, bx, by);
             /* cosine: lr * (1 + cos(pi t / T)) / 2 */
             double decay = o.cosine ? 0.5 * (1.0 + cos(M_PI * (double)step / (double)total)) : 1.0;
@@ -698,6 +719,8 @@ int main(int argc, char **argv)
             check(sc_tensor_wrap(&x, 4, xs, bx), "tensor");
             check(sc_net_train_step(net, opt, x, by, &st), "sc_net_train_step");
             sc_tensor_free(x);
+            train_hits += st.accuracy * n;
+            epoch_images += n;
             double bits_frozen = 0.0;
             if (target && !reached &&
                 sc_net_get_param(net, SC_PARAM_QUANT_BITS_FROZEN, &bits_frozen) == SC_OK &&
@@ -727,13 +750,15 @@ int main(int argc, char **argv)
         if (tty)
             fputc('\n', stderr);
         check(sc_net_report_epoch(net, epoch + 1, acc), "epoch report");
-        if (o.use_float)
-            printf("epoch %d: test accuracy %.2f%%, %.1f s\n", epoch + 1,
-                   100 * acc, now() - te);
-        else
-            printf("epoch %d: test accuracy %.2f%%, bits %.2f%%, weights %.2f%%, "
-                   "%.1f s\n",
-                   epoch + 1, 100 * acc, r.bits_pct, r.weights_pct, now() - te);
+        char part[64] = ""; /* an epoch --steps cut short says so */
+        if (epoch_steps < steps_per_epoch)
+            snprintf(part, sizeof part, " (%ld of %ld steps)", epoch_steps,
+                     steps_per_epoch);
+        printf("epoch %d%s: train accuracy %.2f%%, test accuracy %.2f%%", epoch + 1,
+               part, 100.0 * train_hits / (double)epoch_images, 100 * acc);
+        if (!o.use_float)
+            printf(", bits %.2f%%, weights %.2f%%", r.bits_pct, r.weights_pct);
+        printf(", %.1f s\n", now() - te);
     }
     if (!o.use_float)
         check(sc_net_compress(net, NULL), "sc_net_compress");
@@ -773,13 +798,20 @@ int main(int argc, char **argv)
            (long long)info.channel_header_bytes, o.save ? ", saved to " : "",
            o.save ? o.save : "");
     double file_pct = 100.0 * (double)info.file_bytes / (double)fbytes;
-    printf("model file: %.3f%% of the float model file (%lld bytes)\n", file_pct,
-           fbytes);
+    printf("model file: %.3f%% of the float model file (%lld bytes): %.1f times "
+           "smaller\n", file_pct, fbytes,
+           (double)fbytes / (double)info.file_bytes);
     printf("test accuracy: in memory %.4f, reloaded from the file %.4f\n",
            mem_acc, acc);
-    printf("RESULT net=%s float=%d epochs=%d accuracy=%.4f bits_pct=%.3f "
+    /* epochs trained: whole, or with the fraction --steps left of the last */
+    char epochs[32];
+    if (step % steps_per_epoch == 0)
+        snprintf(epochs, sizeof epochs, "%ld", step / steps_per_epoch);
+    else
+        snprintf(epochs, sizeof epochs, "%.2f", (double)step / (double)steps_per_epoch);
+    printf("RESULT net=%s float=%d epochs=%s accuracy=%.4f bits_pct=%.3f "
            "weights_pct=%.3f file_bytes=%lld train_s=%.1f file_pct=%.3f max_bits=%d\n",
-           o.net, o.use_float, epoch, acc, t.bits_pct, t.weights_pct,
+           o.net, o.use_float, epochs, acc, t.bits_pct, t.weights_pct,
            (long long)info.file_bytes, train_s, file_pct,
            o.use_float ? 32 : max_stored_bits(net));
 

@@ -35,7 +35,7 @@ for mode in "" "--float" "--max-bits 3"; do
           --train-limit 512 --test-limit 256 --threads 2 --save "$tmp/model.scm" $mode)
     line=$(printf '%s\n' "$out" | grep '^RESULT ')
     echo "$line"
-    printf '%s\n' "$line" | grep -Eq '^RESULT net=tinynet float=[01] epochs=[0-9]+ accuracy=[0-9.]+ bits_pct=[0-9.]+ weights_pct=[0-9.]+ file_bytes=[0-9]+ train_s=[0-9.]+ file_pct=[0-9.]+ max_bits=[0-9]+$' \
+    printf '%s\n' "$line" | grep -Eq '^RESULT net=tinynet float=[01] epochs=[0-9.]+ accuracy=[0-9.]+ bits_pct=[0-9.]+ weights_pct=[0-9.]+ file_bytes=[0-9]+ train_s=[0-9.]+ file_pct=[0-9.]+ max_bits=[0-9]+$' \
         || { echo "example_smoke: RESULT line does not parse: $line" >&2; exit 1; }
     # a cap holds every channel's bit depth at or below it (b0 is 5 without one)
     mb=$(printf '%s\n' "$line" | sed -n 's/.* max_bits=\([0-9]*\)$/\1/p')
