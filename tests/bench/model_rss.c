@@ -7,9 +7,11 @@
  *                                               (examples/nets.h), He-init
  *
  * Measuring prints one line:
- *   RSS file=<FILE> file_bytes=.. weight_bytes=.. param_bytes=..
- *       activation_bytes=.. rss_start_kb=.. rss_peak_kb=.. rss_added_kb=..
- * the first four from sc_model_get_info(); rss_start_kb is the resident set
+ *   RSS file=<FILE> file_bytes=.. weights=.. weight_bytes=.. bytes_per_weight=..
+ *       param_bytes=.. activation_bytes=.. rss_start_kb=.. rss_peak_kb=..
+ *       rss_added_kb=..
+ * the first ones from sc_model_get_info() (weights: those stored with bits;
+ * bytes_per_weight: weight_bytes over them); rss_start_kb is the resident set
  * before the load (the program, libc, the library and OpenBLAS mapped),
  * rss_peak_kb the high-water mark after sc_model_load() and one
  * sc_model_forward() of one image (Linux /proc/self/status VmRSS and
@@ -79,10 +81,12 @@ static int measure(const char *path)
     long peak = status_kb("VmHWM");
     sc_model_info info = SC_MODEL_INFO_INIT;
     check(sc_model_get_info(m, &info), "sc_model_get_info");
-    printf("RSS file=%s file_bytes=%lld weight_bytes=%lld param_bytes=%lld "
-           "activation_bytes=%lld rss_start_kb=%ld rss_peak_kb=%ld "
-           "rss_added_kb=%ld\n",
-           path, (long long)info.file_bytes, (long long)info.weight_bytes,
+    printf("RSS file=%s file_bytes=%lld weights=%lld weight_bytes=%lld "
+           "bytes_per_weight=%.4f param_bytes=%lld activation_bytes=%lld "
+           "rss_start_kb=%ld rss_peak_kb=%ld rss_added_kb=%ld\n",
+           path, (long long)info.file_bytes, (long long)info.weights,
+           (long long)info.weight_bytes,
+           info.weights ? (double)info.weight_bytes / (double)info.weights : 0.0,
            (long long)info.param_bytes, (long long)info.activation_bytes, start,
            peak, peak - start);
     sc_tensor_free(x);
