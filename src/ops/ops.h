@@ -229,6 +229,12 @@ extern const sc_loss_def sc_losses[SC_LOSS_COUNT];
 /* Softmax cross-entropy with the batch's class weights and smoothing
  * (xent.c): probabilities into b->scratch. */
 double sc_xent(const sc_loss_batch *b, float *dz, double *accuracy);
+/* Knowledge distillation's term (distill.c) for n samples of k logits z
+ * against a teacher's t at temperature T > 0 with weight w >= 0:
+ * w T^2 mean KL(softmax(t / T) || softmax(z / T)); its gradient is added
+ * to dz when not NULL. */
+double sc_distill(const float *z, const float *t, int n, int k, double T,
+                  double w, float *dz);
 /* SC_OK when labels / targets (n * k floats) are what the net's loss takes
  * (the other NULL) and in range: SC_ERR_ARG, SC_ERR_LABEL, SC_ERR_NONFINITE
  * with fn's message otherwise; SC_ERR_STATE for the host's loss. */
