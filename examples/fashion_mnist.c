@@ -44,6 +44,8 @@ typedef struct options {
     const char *eval_onnx; /* --eval-onnx: only evaluate this ONNX model */
     const char *dump_logits; /* --dump-logits: the first dump_count test logits */
     long dump_count;
+    const char *teacher; /* --teacher: distil from this float model file */
+    double distill_t, distill_w; /* --distill-t, --distill-w */
 } options;
 
 typedef struct dataset {
@@ -473,6 +475,11 @@ static void usage(void)
          "  --dump-logits FILE  with --eval-onnx: write the logits of the first\n"
          "                      --dump-count test images (float32, raw, 10 each)\n"
          "  --dump-count N      (default 1000)\n"
+         "  --teacher FILE      distil from a model file (a float net this program\n"
+         "                      trained with --float --save): its logits of each\n"
+         "                      batch guide the training (sc_batch.teacher)\n"
+         "  --distill-t T       the distillation's temperature (default 4)\n"
+         "  --distill-w W       its weight beside the task loss (default 1)\n"
          "  --trace FILE        CSV of live channels per layer every 50 steps\n"
          "  --steps N           stop after N training steps (smoke tests)\n"
          "  --compress-every N  compress every N steps (default 0: each epoch end)\n"
@@ -538,7 +545,7 @@ static options parse(int argc, char **argv)
     options o = {DEFAULT_DATA, "tinynet", NULL, NULL, NULL, 10, 128,
                  cpus > 0 ? (int)cpus : 1, 0, 1, 2, 20, 0, 0, 0, 0,
                  0.05, UNSET, UNSET, UNSET, 1.0, UNSET, 3.0, 18.0, UNSET, 1, NULL,
-                 NULL, NULL, 1000};
+                 NULL, NULL, 1000, NULL, 4.0, 1.0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -561,6 +568,9 @@ static options parse(int argc, char **argv)
         else if (strcmp(a, "--eval-onnx") == 0) o.eval_onnx = v;
         else if (strcmp(a, "--dump-logits") == 0) o.dump_logits = v;
         else if (strcmp(a, "--dump-count") == 0) o.dump_count = to_long(a, v, 1, 1L << 40);
+        else if (strcmp(a, "--teacher") == 0) o.teacher = v;
+        else if (strcmp(a, "--distill-t") == 0) o.distill_t = to_double(a, v, 1e-3, 1e3);
+        else if (strcmp(a, "--distill-w") == 0) o.distill_w = to_double(a, v, 0.0, 1e6);
         else if (strcmp(a, "--epochs") == 0) o.epochs = (int)to_long(a, v, 1, 10000);
         else if (strcmp(a, "--batch") == 0) o.batch = (int)to_long(a, v, 1, 65536);
         else if (strcmp(a, "--threads") == 0) o.threads = (int)to_long(a, v, 1, 256);
@@ -674,6 +684,23 @@ int main(int argc, char **argv)
         fprintf(trace, "step,layer,out_channels,in_channels,bits_pct,weights_pct\n");
     }
     sc_step_stats st = SC_STEP_STATS_INIT;
+    /* --teacher: a loaded model whose logits of each batch go with it */
+    sc_model *teacher = NULL;
+    float *tl = NULL;
+    if (o.teacher) {
+        check(sc_model_load(&teacher, o.teacher), "loading the teacher");
+        int c, h, w;
+        check(sc_model_input_shape(teacher, &c, &h, &w), "teacher input");
+        if (c != train.c || h != train.h || w != train.w || sc_model_output_size(teacher) != 10)
+            die("the teacher %s takes %d x %d x %d inputs to %d outputs, not the "
+                "net's %d x %d x %d to 10", o.teacher, c, h, w,
+                sc_model_output_size(teacher), train.c, train.h, train.w);
+        check(sc_model_set_threads(teacher, o.threads), "teacher threads");
+        if ((tl = malloc((size_t)o.batch * 10 * sizeof *tl)) == NULL)
+            die("out of memory");
+        printf("teacher: %s (temperature %g, weight %g)\n", o.teacher, o.distill_t,
+               o.distill_w);
+    }
     /* the size target is the library's budget, checked every 20 steps: once
      * met, the net is compressed and its bit depths stay frozen */
     int target = !o.use_float && (o.target_bits > 0 || o.target_weights > 0);
@@ -717,7 +744,20 @@ int main(int argc, char **argv)
             int64_t xs[4] = {n, train.c, train.h, train.w};
             sc_tensor *x;
             check(sc_tensor_wrap(&x, 4, xs, bx), "tensor");
-            check(sc_net_train_step(net, opt, x, by, &st), "sc_net_train_step");
+            sc_batch b = SC_BATCH_INIT;
+            b.x = x;
+            b.labels = by;
+            sc_tensor *t = NULL;
+            if (teacher) {
+                int64_t ts[2] = {n, 10};
+                check(sc_tensor_wrap(&t, 2, ts, tl), "tensor");
+                check(sc_model_forward(teacher, x, t), "the teacher's forward");
+                b.teacher = t;
+                b.distill_temperature = o.distill_t;
+                b.distill_weight = o.distill_w;
+            }
+            check(sc_net_train_step_v2(net, opt, &b, &st), "sc_net_train_step_v2");
+            sc_tensor_free(t);
             sc_tensor_free(x);
             train_hits += st.accuracy * n;
             epoch_images += n;
@@ -817,6 +857,8 @@ int main(int argc, char **argv)
 
     if (trace)
         fclose(trace);
+    sc_model_free(teacher);
+    free(tl);
     sc_optimizer_free(opt);
     sc_net_free(net);
     free(order);

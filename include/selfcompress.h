@@ -509,7 +509,8 @@ SC_API sc_status sc_net_forward(sc_net *net, const sc_tensor *x,
  *  callers keep working when fields are appended. */
 typedef struct sc_step_stats {
     size_t size;       /**< sizeof(sc_step_stats) as the caller knows it */
-    double loss;       /**< total loss: task_loss + gamma * size_loss */
+    double loss;       /**< total loss: task_loss + gamma * size_loss
+                            (+ distill_loss) */
     double task_loss;  /**< the net's loss (sc_loss) on the batch:
                             SOFTMAX_XENT the mean cross-entropy (weighted
                             and smoothed as set), MSE and BCE_LOGITS the
@@ -522,9 +523,12 @@ typedef struct sc_step_stats {
                             target (logit > 0 where target > 0.5); MSE and
                             HOST: 0 */
     int loss_kind;     /**< the sc_loss of the step */
+    double distill_loss; /**< the distillation term the step added to loss
+                              (sc_batch.teacher; 0 without one; since
+                              0.7) */
 } sc_step_stats;
 /** An sc_step_stats with .size set and zero figures. */
-#define SC_STEP_STATS_INIT {sizeof(sc_step_stats), 0, 0, 0, 0, 0}
+#define SC_STEP_STATS_INIT {sizeof(sc_step_stats), 0, 0, 0, 0, 0, 0}
 
 /* ---- Optimizers -------------------------------------------------------- */
 
@@ -663,18 +667,32 @@ typedef struct sc_batch {
     const sc_tensor *x;      /**< the inputs */
     const int32_t *labels;   /**< class labels, or NULL */
     const sc_tensor *targets;/**< float targets, or NULL */
+    const sc_tensor *teacher;/**< knowledge distillation (since 0.7;
+                                  SC_LOSS_SOFTMAX_XENT only): a teacher's
+                                  logits for these inputs, N x k (of a
+                                  loaded float model: its
+                                  sc_model_forward() of x), or NULL. The
+                                  step adds distill_weight * T^2 * the mean
+                                  over the batch of KL(softmax(teacher / T)
+                                  || softmax(logits / T)) to the task loss
+                                  (T = distill_temperature) */
+    double distill_temperature; /**< T > 0 (SC_BATCH_INIT: 4) */
+    double distill_weight;      /**< >= 0 (SC_BATCH_INIT: 1) */
 } sc_batch;
-/** An empty sc_batch with .size set. */
-#define SC_BATCH_INIT {sizeof(sc_batch), NULL, NULL, NULL}
+/** An empty sc_batch with .size set and the distillation defaults. */
+#define SC_BATCH_INIT {sizeof(sc_batch), NULL, NULL, NULL, NULL, 4.0, 1.0}
 
 /** sc_net_train_step() for any loss the library computes: the same step
  *  on b's inputs and the labels or targets the net's loss takes.
  *  SC_ERR_ARG when b gives the other one (or both, or neither),
  *  SC_ERR_LABEL for a label out of range, SC_ERR_SHAPE for targets not
  *  N x k, SC_ERR_NONFINITE for a target NaN or Inf, SC_ERR_ARG for a BCE
- *  target outside [0, 1]; SC_ERR_STATE with SC_LOSS_HOST. On any error
- *  nothing changes. sc_net_train_step(net, opt, x, labels, stats) is this
- *  with labels. */
+ *  target outside [0, 1]; SC_ERR_STATE with SC_LOSS_HOST. With a teacher:
+ *  SC_ERR_STATE unless the loss is SC_LOSS_SOFTMAX_XENT, SC_ERR_SHAPE for
+ *  teacher logits not N x k, SC_ERR_NONFINITE for a NaN or Inf among them,
+ *  SC_ERR_ARG for a temperature not > 0 or a weight not >= 0 (or either
+ *  not finite). On any error nothing changes. sc_net_train_step(net, opt,
+ *  x, labels, stats) is this with labels. */
 SC_API sc_status sc_net_train_step_v2(sc_net *net, sc_optimizer *opt,
                                       const sc_batch *b,
                                       sc_step_stats *stats);
@@ -682,8 +700,8 @@ SC_API sc_status sc_net_train_step_v2(sc_net *net, sc_optimizer *opt,
 /** The net's task loss on b in the net's current mode (training: batch
  *  statistics, not folded into the running ones), without the size loss,
  *  gradient or update, into *task_loss (stats' task_loss) and, when not
- *  NULL, *accuracy (stats' accuracy). b as for sc_net_train_step_v2();
- *  SC_ERR_STATE with SC_LOSS_HOST. */
+ *  NULL, *accuracy (stats' accuracy). b as for sc_net_train_step_v2(),
+ *  whose teacher is not read; SC_ERR_STATE with SC_LOSS_HOST. */
 SC_API sc_status sc_net_eval_loss(sc_net *net, const sc_batch *b,
                                   double *task_loss, double *accuracy);
 

@@ -61,6 +61,15 @@ for mode in "" "--float" "--max-bits 3"; do
     case "$eline" in *"$want"*"$wantf"*" $wantp") ;; *) echo "example_smoke: --eval disagrees: $eline" >&2; exit 1;; esac
 done
 
+# --teacher: a float model file guides a run
+"$exe" --data "$data" --net tinynet --float --steps 4 --batch 32 --train-limit 512 \
+    --test-limit 256 --threads 2 --save "$tmp/teacher.scm" > /dev/null
+tline=$("$exe" --data "$data" --net tinynet --steps 4 --batch 32 --train-limit 512 \
+    --test-limit 256 --threads 2 --teacher "$tmp/teacher.scm" --distill-t 2 --distill-w 0.5)
+printf '%s\n' "$tline" | grep -q '^teacher: .* (temperature 2, weight 0.5)$' &&
+    printf '%s\n' "$tline" | grep -Eq '^RESULT net=tinynet float=0 ' ||
+    { echo "example_smoke: --teacher run: $tline" >&2; exit 1; }
+
 # wrong input must fail with a message and a non-zero status
 expect_fail() {
     if "$exe" "$@" >"$tmp/out" 2>"$tmp/err"; then
@@ -72,6 +81,8 @@ expect_fail --data "$tmp/nowhere"
 expect_fail --net resnet152 --data "$data"
 expect_fail --epochs zero
 expect_fail --bogus 1
+expect_fail --data "$data" --steps 1 --teacher "$tmp/nowhere.scm"
+expect_fail --data "$data" --steps 1 --teacher "$tmp/teacher.scm" --distill-t 0
 # --eval-onnx refuses a model of another input shape, a hostile file, and
 # --dump-logits wants --eval-onnx
 onnx="$root/tests/data/onnx"

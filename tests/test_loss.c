@@ -1,8 +1,9 @@
 /* test_loss.c -- the task losses: values and dL/dz against double
  * references computed here (PyTorch's definitions), gradient checks of
  * every loss setting through a net, the host's loss step against
- * sc_net_train_step, float-target steps, and the errors of the setting,
- * the batch and the host's two calls. */
+ * sc_net_train_step, float-target steps, distillation's term (values,
+ * gradient, steps), and the errors of the setting, the batch and the
+ * host's two calls. */
 #include <check.h>
 #include <math.h>
 #include <stddef.h>
@@ -226,7 +227,7 @@ END_TEST
 START_TEST(test_grad_bce) { grad_check(SC_LOSS_BCE_LOGITS, NULL, 0.0f, "bce"); }
 END_TEST
 
-/* ------------------------------------------------------------ steps */
+/* ------------------------------------------------------------ distillation */
 
 static sc_tensor *wrap(float *d, int ndim, int64_t a, int64_t b)
 {
@@ -235,6 +236,214 @@ static sc_tensor *wrap(float *d, int ndim, int64_t a, int64_t b)
     TU_OK(sc_tensor_wrap(&t, ndim, s, d));
     return t;
 }
+
+
+/* Hinton's term from its definition, in double: w T^2 mean_i sum_c p_c
+ * (log p_c - log q_c), p = softmax(t / T), q = softmax(z / T). */
+static double ref_distill(const float *z, const float *t, int n, int k,
+                          double T, double w)
+{
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) {
+        double mt = -INFINITY, mz = -INFINITY, st = 0.0, sz = 0.0;
+        for (int c = 0; c < k; c++) {
+            mt = fmax(mt, t[i * k + c] / T);
+            mz = fmax(mz, z[i * k + c] / T);
+        }
+        for (int c = 0; c < k; c++) {
+            st += exp(t[i * k + c] / T - mt);
+            sz += exp(z[i * k + c] / T - mz);
+        }
+        for (int c = 0; c < k; c++) {
+            double logp = t[i * k + c] / T - mt - log(st);
+            double logq = z[i * k + c] / T - mz - log(sz);
+            sum += exp(logp) * (logp - logq);
+        }
+    }
+    return w * T * T * sum / n;
+}
+
+START_TEST(test_distill_values_and_gradient)
+{
+    float t[N * K], dz[N * K], z[N * K];
+    tu_lcg r;
+    tu_lcg_seed(&r, 21);
+    tu_fill(&r, t, N * K, -3.0, 3.0);
+    memcpy(z, Z, sizeof z);
+    static const double temps[] = {1.0, 2.0, 4.0, 8.0};
+    for (int ti = 0; ti < 4; ti++) {
+        const double T = temps[ti], w = 0.7;
+        for (int i = 0; i < N * K; i++)
+            dz[i] = 0.25f; /* the term adds to what is there */
+        double got = sc_distill(z, t, N, K, T, w, dz);
+        double want = ref_distill(z, t, N, K, T, w);
+        ck_assert_msg(fabs(got - want) <= 1e-6 * fabs(want) + 1e-12,
+                      "T %g: %.9g, reference %.9g", T, got, want);
+        ck_assert(got > 0.0);
+        /* central differences of the reference */
+        for (int i = 0; i < N * K; i++) {
+            const float h = 1e-2f, zi = z[i];
+            z[i] = zi + h;
+            double up = ref_distill(z, t, N, K, T, w);
+            z[i] = zi - h;
+            double down = ref_distill(z, t, N, K, T, w);
+            z[i] = zi;
+            double num = (up - down) / (2.0 * h), ana = dz[i] - 0.25;
+            ck_assert_msg(fabs(ana - num) <= 1e-3 * fmax(fabs(num), 1e-2),
+                          "T %g, dz[%d]: analytic %.6g, numeric %.6g", T, i, ana,
+                          num);
+        }
+    }
+    /* the teacher's own logits: no divergence, no gradient */
+    for (int i = 0; i < N * K; i++)
+        dz[i] = 0.0f;
+    ck_assert(fabs(sc_distill(t, t, N, K, 2.0, 1.0, dz)) < 1e-12);
+    for (int i = 0; i < N * K; i++)
+        ck_assert(fabsf(dz[i]) < 1e-7f);
+}
+END_TEST
+
+/* dense 4 -> 6 -> K, no batch norm: a training forward is the eval one */
+static sc_net *plain_net(uint64_t seed)
+{
+    sc_net *net;
+    int id;
+    TU_OK(sc_net_create(&net, 4, 1, 1));
+    TU_OK(sc_net_dense(net, SC_INPUT, 6, SC_BIAS, &id));
+    TU_OK(sc_net_relu(net, id, &id));
+    TU_OK(sc_net_dense(net, id, K, SC_BIAS, &id));
+    TU_OK(sc_net_init(net, seed));
+    return net;
+}
+
+START_TEST(test_distill_steps)
+{
+    sc_net *a = plain_net(4), *b = plain_net(4);
+    sc_optimizer *oa, *ob;
+    TU_OK(sc_optimizer_create(&oa, a, SC_OPT_ADAM));
+    TU_OK(sc_optimizer_create(&ob, b, SC_OPT_ADAM));
+    tu_batch bt = tu_batch_make(N, 4, 1, 1, K, 5);
+    float t[N * K], z[N * K];
+    tu_lcg r;
+    tu_lcg_seed(&r, 6);
+    tu_fill(&r, t, N * K, -2.0, 2.0);
+    sc_tensor *tt = wrap(t, 2, N, K), *zt = wrap(z, 2, N, K);
+    /* the step's term is the reference on the net's logits */
+    TU_OK(sc_net_forward(a, bt.x, zt));
+    sc_batch d = SC_BATCH_INIT;
+    ck_assert(d.distill_temperature == 4.0 && d.distill_weight == 1.0);
+    d.x = bt.x;
+    d.labels = bt.labels;
+    d.teacher = tt;
+    d.distill_temperature = 3.0;
+    d.distill_weight = 0.5;
+    sc_step_stats sa = SC_STEP_STATS_INIT, sb = SC_STEP_STATS_INIT;
+    TU_OK(sc_net_train_step_v2(a, oa, &d, &sa));
+    double want = ref_distill(z, t, N, K, 3.0, 0.5);
+    ck_assert_msg(fabs(sa.distill_loss - want) <= 1e-6 * want, "%.9g, reference %.9g",
+                  sa.distill_loss, want);
+    ck_assert(sa.loss == sa.task_loss + sa.distill_loss);
+    TU_OK(sc_net_train_step(b, ob, bt.x, bt.labels, &sb));
+    ck_assert(sb.distill_loss == 0.0 && sa.task_loss == sb.task_loss);
+    size_t np;
+    float *pa = tu_params(a, &np);
+    ck_assert(!tu_params_equal(b, pa, np)); /* the teacher moved a */
+    free(pa);
+    /* weight 0: the step without a teacher, bit for bit */
+    sc_net *c = plain_net(4), *e = plain_net(4);
+    sc_optimizer *oc, *oe;
+    TU_OK(sc_optimizer_create(&oc, c, SC_OPT_ADAM));
+    TU_OK(sc_optimizer_create(&oe, e, SC_OPT_ADAM));
+    d.distill_weight = 0.0;
+    for (int s = 0; s < 3; s++) {
+        TU_OK(sc_net_train_step_v2(c, oc, &d, NULL));
+        TU_OK(sc_net_train_step(e, oe, bt.x, bt.labels, NULL));
+    }
+    float *pc = tu_params(c, &np);
+    ck_assert(tu_params_equal(e, pc, np));
+    free(pc);
+    /* distillation pulls the net's softmax towards the teacher's: after
+     * the same steps, c (with the teacher) is nearer to it than e */
+    d.distill_weight = 4.0;
+    d.distill_temperature = 1.0;
+    TU_OK(sc_optimizer_set_lr(oc, SC_GROUP_ALL, 0.01));
+    TU_OK(sc_optimizer_set_lr(oe, SC_GROUP_ALL, 0.01));
+    for (int s = 0; s < 40; s++) {
+        TU_OK(sc_net_train_step_v2(c, oc, &d, NULL));
+        TU_OK(sc_net_train_step(e, oe, bt.x, bt.labels, NULL));
+    }
+    TU_OK(sc_net_forward(c, bt.x, zt));
+    double kc = ref_distill(z, t, N, K, 1.0, 1.0);
+    TU_OK(sc_net_forward(e, bt.x, zt));
+    double ke = ref_distill(z, t, N, K, 1.0, 1.0);
+    ck_assert_msg(kc < 0.8 * ke, "KL to the teacher: %g with it, %g without", kc, ke);
+    sc_tensor_free(tt);
+    sc_tensor_free(zt);
+    tu_batch_free(&bt);
+    sc_optimizer_free(oa);
+    sc_optimizer_free(ob);
+    sc_optimizer_free(oc);
+    sc_optimizer_free(oe);
+    sc_net_free(a);
+    sc_net_free(b);
+    sc_net_free(c);
+    sc_net_free(e);
+}
+END_TEST
+
+START_TEST(test_distill_errors)
+{
+    sc_net *net = plain_net(8);
+    sc_optimizer *opt;
+    TU_OK(sc_optimizer_create(&opt, net, SC_OPT_ADAM));
+    tu_batch bt = tu_batch_make(N, 4, 1, 1, K, 9);
+    float t[N * K] = {0};
+    sc_tensor *tt = wrap(t, 2, N, K), *short_t = wrap(t, 2, N - 1, K);
+    size_t np;
+    float *p0 = tu_params(net, &np);
+    sc_batch d = SC_BATCH_INIT;
+    d.x = bt.x;
+    d.labels = bt.labels;
+    d.teacher = short_t;
+    TU_FAILS(sc_net_train_step_v2(net, opt, &d, NULL), SC_ERR_SHAPE);
+    d.teacher = tt;
+    t[7] = NAN;
+    TU_FAILS(sc_net_train_step_v2(net, opt, &d, NULL), SC_ERR_NONFINITE);
+    t[7] = 0.0f;
+    static const double bad_t[] = {0.0, -1.0, NAN, INFINITY};
+    for (int i = 0; i < 4; i++) {
+        d.distill_temperature = bad_t[i];
+        TU_FAILS(sc_net_train_step_v2(net, opt, &d, NULL), SC_ERR_ARG);
+    }
+    d.distill_temperature = 2.0;
+    static const double bad_w[] = {-0.1, NAN, INFINITY};
+    for (int i = 0; i < 3; i++) {
+        d.distill_weight = bad_w[i];
+        TU_FAILS(sc_net_train_step_v2(net, opt, &d, NULL), SC_ERR_ARG);
+    }
+    d.distill_weight = 1.0;
+    ck_assert(tu_params_equal(net, p0, np)); /* nothing changed */
+    ck_assert_uint_eq(sc_optimizer_steps(opt), 0);
+    /* float-target losses take no teacher */
+    set_loss(net, SC_LOSS_MSE, NULL, 0.0f);
+    float y[N * K] = {0};
+    sc_tensor *yt = wrap(y, 2, N, K);
+    d.labels = NULL;
+    d.targets = yt;
+    TU_FAILS(sc_net_train_step_v2(net, opt, &d, NULL), SC_ERR_STATE);
+    d.teacher = NULL;
+    TU_OK(sc_net_train_step_v2(net, opt, &d, NULL));
+    free(p0);
+    sc_tensor_free(tt);
+    sc_tensor_free(short_t);
+    sc_tensor_free(yt);
+    tu_batch_free(&bt);
+    sc_optimizer_free(opt);
+    sc_net_free(net);
+}
+END_TEST
+
+/* ------------------------------------------------------------ steps */
 
 START_TEST(test_unit_weights_are_the_default)
 {
@@ -661,6 +870,9 @@ static Suite *suite(void)
     tcase_add_test(tc, test_batch_errors);
     tcase_add_test(tc, test_host_errors);
     tcase_add_test(tc, test_host_keeps_its_input);
+    tcase_add_test(tc, test_distill_values_and_gradient);
+    tcase_add_test(tc, test_distill_steps);
+    tcase_add_test(tc, test_distill_errors);
     suite_add_tcase(s, tc);
     return s;
 }

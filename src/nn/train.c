@@ -89,8 +89,8 @@ static uint64_t drop_counter(const sc_net *net)
  * statistics, the automatic compress, progress and the size budget. Puts net->training
  * back to mode. Nothing changes on failure. */
 static sc_status step_finish(sc_net *net, sc_optimizer *opt, int n, int mode,
-                             double task, double acc, sc_step_stats *stats,
-                             const char *fn)
+                             double task, double distill, double acc,
+                             sc_step_stats *stats, const char *fn)
 {
     if (net->gamma > 0.0 && net->n0 == 0 && !net->hooks.gamma_warned) {
         net->hooks.gamma_warned = 1;
@@ -100,7 +100,7 @@ static sc_status step_finish(sc_net *net, sc_optimizer *opt, int n, int mode,
     }
     sc_liveness(net);
     double q = sc_size_loss(net, 0);
-    double loss = task + net->gamma * q;
+    double loss = task + net->gamma * q + distill;
     if (!isfinite(loss)) {
         net->training = mode;
         return sc_fail(SC_ERR_DIVERGED, "%s: the loss is not finite (%g)", fn,
@@ -133,7 +133,8 @@ static sc_status step_finish(sc_net *net, sc_optimizer *opt, int n, int mode,
     sc_quant_clamp_ranges(net);
 
     if (stats) {
-        sc_step_stats s = {stats->size, loss, task, q, acc, (int)net->loss};
+        sc_step_stats s = {stats->size, loss, task, q, acc, (int)net->loss,
+                           distill};
         memcpy(stats, &s, stats->size < sizeof s ? stats->size : sizeof s);
     }
     /* The step is done and stays done: a compress that fails (out of
@@ -147,16 +148,43 @@ static sc_status step_finish(sc_net *net, sc_optimizer *opt, int n, int mode,
     return SC_OK;
 }
 
-/* A step of a loss the library computes, on checked-for-NULL x. */
-static sc_status train_step(sc_net *net, sc_optimizer *opt,
-                            const sc_tensor *x, const int32_t *labels,
-                            const sc_tensor *targets, sc_step_stats *stats,
-                            const char *fn)
+/* A batch's teacher (when it has one) against the net and the batch of n. */
+static sc_status check_teacher(const sc_net *net, const sc_batch *b, int n,
+                               const char *fn)
+{
+    if (b->teacher == NULL)
+        return SC_OK;
+    int k = sc_net_output_size(net);
+    if (net->loss != SC_LOSS_SOFTMAX_XENT)
+        return sc_fail(SC_ERR_STATE, "%s: distillation needs the loss "
+                       "SC_LOSS_SOFTMAX_XENT, not %s", fn,
+                       sc_losses[net->loss].name);
+    if (!rows_of(b->teacher, n, k))
+        return sc_fail(SC_ERR_SHAPE, "%s: the teacher's logits must be %d x "
+                       "%d floats", fn, n, k);
+    if (!sc_all_finite(b->teacher->data, b->teacher->numel))
+        return sc_fail(SC_ERR_NONFINITE, "%s: the teacher's logits hold NaN "
+                       "or Inf", fn);
+    if (!(isfinite(b->distill_temperature) && b->distill_temperature > 0.0))
+        return sc_fail(SC_ERR_ARG, "%s: distill_temperature %g is not > 0",
+                       fn, b->distill_temperature);
+    if (!(isfinite(b->distill_weight) && b->distill_weight >= 0.0))
+        return sc_fail(SC_ERR_ARG, "%s: distill_weight %g is not >= 0", fn,
+                       b->distill_weight);
+    return SC_OK;
+}
+
+/* A step of a loss the library computes, on b with checked-for-NULL x. */
+static sc_status train_step(sc_net *net, sc_optimizer *opt, const sc_batch *b,
+                            sc_step_stats *stats, const char *fn)
 {
     int n;
+    const sc_tensor *x = b->x, *targets = b->targets;
+    const int32_t *labels = b->labels;
     sc_status st = step_args(net, opt, stats, fn);
     if (st != SC_OK || (st = sc_check_input(net, x, &n, fn)) != SC_OK ||
         (st = check_targets(net, labels, targets, n, fn)) != SC_OK ||
+        (st = check_teacher(net, b, n, fn)) != SC_OK ||
         (st = sc_plan(net, n)) != SC_OK)
         return st;
     int mode = net->training;
@@ -166,10 +194,15 @@ static sc_status train_step(sc_net *net, sc_optimizer *opt,
     sc_forward(net, n);
     net->drop_step = 0;
     sc_zero_dy(net, n);
-    double acc;
+    double acc, distill = 0.0;
+    const sc_node *last = &net->nodes[net->n_nodes - 1];
     double task = sc_task_loss(net, labels, targets ? targets->data : NULL, n,
-                               net->nodes[net->n_nodes - 1].dy, &acc);
-    return step_finish(net, opt, n, mode, task, acc, stats, fn);
+                               last->dy, &acc);
+    if (b->teacher)
+        distill = sc_distill(last->y, b->teacher->data, n,
+                             sc_net_output_size(net), b->distill_temperature,
+                             b->distill_weight, last->dy);
+    return step_finish(net, opt, n, mode, task, distill, acc, stats, fn);
 }
 
 SC_API sc_status sc_net_train_step(sc_net *net, sc_optimizer *opt,
@@ -181,7 +214,10 @@ SC_API sc_status sc_net_train_step(sc_net *net, sc_optimizer *opt,
     SC_CHECK_NULL(opt, fn);
     SC_CHECK_NULL(x, fn);
     SC_CHECK_NULL(labels, fn);
-    return train_step(net, opt, x, labels, NULL, stats, fn);
+    sc_batch b = SC_BATCH_INIT;
+    b.x = x;
+    b.labels = labels;
+    return train_step(net, opt, &b, stats, fn);
 }
 
 /* b's fields (those past b->size NULL), x not NULL. */
@@ -209,7 +245,7 @@ SC_API sc_status sc_net_train_step_v2(sc_net *net, sc_optimizer *opt,
     sc_status st = read_batch(b, &d, fn);
     if (st != SC_OK)
         return st;
-    return train_step(net, opt, d.x, d.labels, d.targets, stats, fn);
+    return train_step(net, opt, &d, stats, fn);
 }
 
 SC_API sc_status sc_net_eval_loss(sc_net *net, const sc_batch *b,
@@ -299,5 +335,5 @@ SC_API sc_status sc_net_train_backward(sc_net *net, sc_optimizer *opt,
     sc_zero_dy(net, n);
     memcpy(net->nodes[net->n_nodes - 1].dy, dlogits->data,
            dlogits->numel * sizeof(float));
-    return step_finish(net, opt, n, mode, host_loss, 0.0, stats, fn);
+    return step_finish(net, opt, n, mode, host_loss, 0.0, 0.0, stats, fn);
 }
