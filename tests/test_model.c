@@ -509,7 +509,8 @@ static void assert_forward_only(sc_net *net, sc_model *m,
         for (int o = 0; o < nd->c; o++) {
             double bits = ceil(b[o] > 0 ? b[o] : 0);
             int width = bits == 0 ? 0 : bits <= 8 ? 1 : bits <= 16 ? 2 : 4;
-            ck_assert_int_eq(nd->mant->width[o], width);
+            ck_assert_int_eq(nd->mant->bits[o], (int)bits);
+            ck_assert_int_eq(sc_mantissa_width(nd->mant->bits[o]), width);
             wbytes += (int64_t)k * width;
         }
     }

@@ -21,7 +21,7 @@ sc_mantissas *sc_mantissas_new(size_t channels, size_t k,
     size_t data = 0;
     for (size_t c = 0; c < channels; c++)
         data += k * (size_t)sc_mantissa_width(bits[c]);
-    /* struct, scales (aligned right after it), widths, levels */
+    /* struct, scales (aligned right after it), bit depths, levels */
     size_t head = sizeof(sc_mantissas) + channels * sizeof(float);
     sc_mantissas *m = calloc(1, sc_mantissa_overhead(channels) + (data ? data : 1));
     if (m == NULL)
@@ -29,11 +29,11 @@ sc_mantissas *sc_mantissas_new(size_t channels, size_t k,
     m->channels = channels;
     m->k = k;
     m->scale = (float *)(void *)(m + 1);
-    m->width = (unsigned char *)m + head;
-    m->data = m->width + channels;
+    m->bits = (unsigned char *)m + head;
+    m->data = m->bits + channels;
     m->data_bytes = data;
     for (size_t c = 0; c < channels; c++) {
-        m->width[c] = (unsigned char)sc_mantissa_width(bits[c]);
+        m->bits[c] = bits[c];
         m->scale[c] = scale[c];
     }
     return m;
@@ -42,10 +42,11 @@ sc_mantissas *sc_mantissas_new(size_t channels, size_t k,
 void sc_mantissas_put(sc_mantissas *m, size_t *at, size_t ch, int32_t v)
 {
     unsigned char *p = m->data + *at;
-    *at += m->width[ch];
+    const int width = sc_mantissa_width(m->bits[ch]);
+    *at += (size_t)width;
     int8_t v8 = (int8_t)v;
     int16_t v16 = (int16_t)v;
-    switch (m->width[ch]) {
+    switch (width) {
     case 1: memcpy(p, &v8, 1); break;
     case 2: memcpy(p, &v16, 2); break;
     case 4: memcpy(p, &v, 4); break;
@@ -59,7 +60,8 @@ void sc_mantissas_dequantize(const sc_mantissas *m, float *w)
     const size_t k = m->k;
     for (size_t c = 0; c < m->channels; c++, w += k) {
         const float s = m->scale[c];
-        switch (m->width[c]) {
+        const int width = sc_mantissa_width(m->bits[c]);
+        switch (width) {
         case 0:
             for (size_t j = 0; j < k; j++)
                 w[j] = sc_quant_value(s, 0.0f);
@@ -83,7 +85,7 @@ void sc_mantissas_dequantize(const sc_mantissas *m, float *w)
             }
             break;
         }
-        p += k * m->width[c];
+        p += k * (size_t)width;
     }
 }
 

@@ -11,7 +11,8 @@
 
 typedef struct sc_mantissas {
     size_t channels, k;   /* output channels, levels per channel */
-    unsigned char *width; /* bytes per level of each channel: 0 (no bits), 1, 2, 4 */
+    unsigned char *bits;  /* each channel's bit depth as stored, ceil(B):
+                             its levels take sc_mantissa_width(bits) bytes */
     float *scale;         /* s of each channel */
     unsigned char *data;  /* the levels, channel after channel */
     size_t data_bytes;
@@ -20,7 +21,7 @@ typedef struct sc_mantissas {
 /* Bytes per level of a channel stored with bits bits (0 to 32). */
 int sc_mantissa_width(unsigned bits);
 /* The bytes an sc_mantissas of channels channels holds besides its levels
- * (a width byte and a scale per channel): with the levels, what a loaded
+ * (a bit-depth byte and a scale per channel): with the levels, what a loaded
  * model keeps resident for the layer's weights. */
 size_t sc_mantissa_overhead(size_t channels);
 /* A zeroed store for channels x k levels with the given bit depths and
@@ -30,7 +31,7 @@ sc_mantissas *sc_mantissas_new(size_t channels, size_t k,
                                const unsigned char *bits, const float *scale);
 /* Stores the next level, of channel ch, at byte *at and advances *at: the
  * levels go in channel after channel from *at = 0; v fits the channel's
- * width. */
+ * bits. */
 void sc_mantissas_put(sc_mantissas *m, size_t *at, size_t ch, int32_t v);
 /* w[ch * k + j] = s_ch * level (0 for a channel without bits). */
 void sc_mantissas_dequantize(const sc_mantissas *m, float *w);
