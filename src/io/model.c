@@ -347,20 +347,19 @@ static sc_status read_layers(sc_rbuf *r, sc_net *net, uint32_t version,
             if (!quant[i])
                 continue;
             size_t k = nd->pn[P_W] / (size_t)nd->c, at = 0;
-            for (int o = 0; o < nd->c; o++) /* the scale 2^e of each */
-                exps[ch + (size_t)o] =
-                    sc_quant_chan(bits[ch + (size_t)o], exps[ch + (size_t)o]).s;
             nd->mant = sc_mantissas_new((size_t)nd->c, k, bits + ch, exps + ch);
             if (nd->mant == NULL) {
                 st = sc_fail(SC_ERR_NOMEM, "%s: out of memory", fn);
                 break;
             }
-            for (int o = 0; o < nd->c; o++, ch++)
+            for (int o = 0; o < nd->c; o++, ch++) {
+                const float sc = sc_quant_chan(bits[ch], exps[ch]).s;
                 for (size_t j = 0; j < k; j++) {
                     int32_t v = get_bits(&br, bits[ch]);
-                    finite = finite && isfinite(sc_quant_value(exps[ch], (float)v));
+                    finite = finite && isfinite(sc_quant_value(sc, (float)v));
                     sc_mantissas_put(nd->mant, &at, (size_t)o, v);
                 }
+            }
         }
     }
     if (st == SC_OK) {

@@ -1,4 +1,4 @@
-/* mantissa.c -- a quantised layer's integer levels and their scales. */
+/* mantissa.c -- a quantised layer's integer levels and their exponents. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,25 +16,25 @@ size_t sc_mantissa_overhead(size_t channels)
 }
 
 sc_mantissas *sc_mantissas_new(size_t channels, size_t k,
-                               const unsigned char *bits, const float *scale)
+                               const unsigned char *bits, const float *exp)
 {
     size_t data = 0;
     for (size_t c = 0; c < channels; c++)
         data += k * (size_t)sc_mantissa_width(bits[c]);
-    /* struct, scales (aligned right after it), bit depths, levels */
+    /* struct, exponents (aligned right after it), bit depths, levels */
     size_t head = sizeof(sc_mantissas) + channels * sizeof(float);
     sc_mantissas *m = calloc(1, sc_mantissa_overhead(channels) + (data ? data : 1));
     if (m == NULL)
         return NULL;
     m->channels = channels;
     m->k = k;
-    m->scale = (float *)(void *)(m + 1);
+    m->exp = (float *)(void *)(m + 1);
     m->bits = (unsigned char *)m + head;
     m->data = m->bits + channels;
     m->data_bytes = data;
     for (size_t c = 0; c < channels; c++) {
         m->bits[c] = bits[c];
-        m->scale[c] = scale[c];
+        m->exp[c] = exp[c];
     }
     return m;
 }
@@ -59,7 +59,7 @@ void sc_mantissas_dequantize(const sc_mantissas *m, float *w)
     const unsigned char *p = m->data;
     const size_t k = m->k;
     for (size_t c = 0; c < m->channels; c++, w += k) {
-        const float s = m->scale[c];
+        const float s = sc_quant_chan((float)m->bits[c], m->exp[c]).s;
         const int width = sc_mantissa_width(m->bits[c]);
         switch (width) {
         case 0:
