@@ -9,19 +9,22 @@ import numpy as np
 
 from . import _check as C
 from . import _structs as S
+from ._handle import Handle
 from ._lib import check, lib
 from .enums import ConvAlgo, Param, to_enum
 from .records import LoadLimits, ModelInfo, limits_ptr
 from .tensor import Tensor
 
 
-class Model:
+class Model(Handle):
     """A model file loaded for inference (sc_model). A context manager;
     ``close()`` frees it at once, else the garbage collector does."""
 
+    _FREE = "sc_model_free"
+
     def __init__(self, handle: ctypes.c_void_p) -> None:
         """Adopts an sc_model handle; use :meth:`load` or :meth:`from_bytes`."""
-        self._h = handle
+        self._own(handle)
 
     @classmethod
     def load(cls, path: Any, limits: Optional[LoadLimits] = None) -> "Model":
@@ -43,29 +46,6 @@ class Model:
                                             limits_ptr(limits)),
               "sc_model_load_memory_v2")
         return cls(h)
-
-    @property
-    def handle(self) -> ctypes.c_void_p:
-        """The sc_model pointer."""
-        if not self._h:
-            raise ValueError("Model: used after close()")
-        return self._h
-
-    def close(self) -> None:
-        """Frees the model. Idempotent."""
-        h = getattr(self, "_h", None)
-        if h:
-            lib().sc_model_free(h)
-            self._h = ctypes.c_void_p()
-
-    def __enter__(self) -> "Model":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        self.close()
 
     @property
     def output_size(self) -> int:

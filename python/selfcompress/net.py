@@ -11,6 +11,7 @@ import numpy as np
 
 from . import _check as C
 from . import _structs as S
+from ._handle import Handle
 from ._lib import check, lib
 from .enums import (ALL_LAYERS, MAX_LAYER_INPUTS, LayerFlag, LayerKind,
                     LogLevel, Loss, OptimizerKind, Param, Slot, to_enum)
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 Size2 = Union[int, Tuple[int, int]]
 
 
-class Net:
+class Net(Handle):
     """A network: a graph of layers, its parameters and buffers (sc_net).
 
     Build it layer by layer (each builder returns the new layer's id; the
@@ -36,23 +37,26 @@ class Net:
     collector does. One net must not be used from two threads at once.
     """
 
+    _FREE = "sc_net_free"
+
     def __init__(self, c: int, h: int, w: int) -> None:
         """A new, empty net whose input samples are c x h x w."""
-        self._h = ctypes.c_void_p()
         self._hooks: List[Any] = []
         self._cb_error: Optional[BaseException] = None
         self._opt: Optional[Optimizer] = None
         self._training = True
         #: set True (e.g. by a callback) to end fit() after this batch
         self.stop_training = False
-        check(lib().sc_net_create(ctypes.byref(self._h),
+        hd = ctypes.c_void_p()
+        check(lib().sc_net_create(ctypes.byref(hd),
                                   C.as_int(c, "c", 1), C.as_int(h, "h", 1),
                                   C.as_int(w, "w", 1)), "sc_net_create")
+        self._own(hd)
 
     @classmethod
     def _adopt(cls, handle: ctypes.c_void_p) -> "Net":
         n = cls.__new__(cls)
-        n._h = handle
+        n._own(handle)
         n._hooks = []
         n._cb_error = None
         n._opt = None
@@ -84,31 +88,12 @@ class Net:
 
     # ---- life ------------------------------------------------------------
 
-    @property
-    def handle(self) -> ctypes.c_void_p:
-        """The sc_net pointer."""
-        if not self._h:
-            raise ValueError("Net: used after close()")
-        return self._h
-
     def close(self) -> None:
         """Frees the net and its optimizer. Idempotent."""
-        if getattr(self, "_opt", None) is not None:
-            assert self._opt is not None
-            self._opt.close()
-        h = getattr(self, "_h", None)
-        if h:
-            lib().sc_net_free(h)
-            self._h = ctypes.c_void_p()
-
-    def __enter__(self) -> "Net":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        self.close()
+        opt = getattr(self, "_opt", None)
+        if opt is not None:
+            opt.close()
+        super().close()
 
     def _attach(self, opt: Optimizer) -> None:
         self._opt = opt

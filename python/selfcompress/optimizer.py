@@ -6,6 +6,7 @@ import ctypes
 from typing import TYPE_CHECKING, Optional, Union
 
 from . import _check as C
+from ._handle import Handle
 from ._lib import check, lib
 from .enums import Group, OptimizerKind, OptParam, to_enum
 
@@ -13,13 +14,15 @@ if TYPE_CHECKING:
     from .net import Net
 
 
-class Optimizer:
+class Optimizer(Handle):
     """The optimizer attached to a net (one per net). Make it with
     ``Net.optimizer(kind)`` or ``Optimizer(net, kind)``.
 
     Defaults (header): lr 1e-3 (Adam) or 0.01 (SGD) for weights and
     biases, 0.5 for the bit depths, 0.05 for the exponents.
     """
+
+    _FREE = "sc_optimizer_free"
 
     def __init__(self, net: "Net",
                  kind: Union[OptimizerKind, str] = OptimizerKind.ADAM
@@ -30,9 +33,10 @@ class Optimizer:
         if not isinstance(net, Net):
             raise TypeError("Optimizer: a Net, not %s" % type(net).__name__)
         k = to_enum(OptimizerKind, kind, "Optimizer: kind")
-        self._h = ctypes.c_void_p()
-        check(lib().sc_optimizer_create(ctypes.byref(self._h), net.handle,
+        h = ctypes.c_void_p()
+        check(lib().sc_optimizer_create(ctypes.byref(h), net.handle,
                                         int(k)), "sc_optimizer_create")
+        self._own(h)
         #: the update rule (None for one restored from a checkpoint)
         self.kind: Optional[OptimizerKind] = k
         #: the net the optimizer is attached to
@@ -42,18 +46,11 @@ class Optimizer:
     @classmethod
     def _adopt(cls, handle: ctypes.c_void_p, net: "Net") -> "Optimizer":
         o = cls.__new__(cls)
-        o._h = handle
+        o._own(handle)
         o.kind = None  # a checkpoint does not say
         o.net = net
         net._attach(o)
         return o
-
-    @property
-    def handle(self) -> ctypes.c_void_p:
-        """The sc_optimizer pointer."""
-        if not self._h:
-            raise ValueError("Optimizer: used after close()")
-        return self._h
 
     def set(self, param: Union[OptParam, str], value: float,
             group: Union[Group, str] = Group.ALL) -> None:
@@ -90,13 +87,8 @@ class Optimizer:
 
     def close(self) -> None:
         """Frees and detaches the optimizer. Idempotent."""
-        h = getattr(self, "_h", None)
-        if h:
-            lib().sc_optimizer_free(h)
-            self._h = ctypes.c_void_p()
-            if self.net is not None:
-                self.net._detach(self)
-            self.net = None
-
-    def __del__(self) -> None:
-        self.close()
+        super().close()
+        net = getattr(self, "net", None)
+        if net is not None:
+            net._detach(self)
+        self.net = None
