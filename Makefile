@@ -21,6 +21,8 @@
 #   bench-compare   the same cases with PyTorch (tests/bench/bench_torch.py), side by side
 #   bench-deps      installs python3-torch for bench-compare (large; not in DEPS_PKGS)
 #   install / uninstall / clean / demo
+#   install-python  pip-installs the Python package python/ (docs/python.md) into PYTHON's
+#                   environment (a venv's python, or PIP_FLAGS="--user --break-system-packages")
 #
 # Variables: CC CXX CFLAGS EXTRA_CFLAGS CPPFLAGS LDFLAGS WERROR=1 SANITIZE=1
 #            PREFIX LIBDIR INCLUDEDIR PKGCONFIGDIR DESTDIR DEPS_PKGS
@@ -162,11 +164,12 @@ DESTDIR ?=
 # ---------------------------------------------------------------- deps
 DEPS_PKGS = libopenblas-dev check pkg-config zlib1g-dev dataset-fashion-mnist \
             python3 python3-numpy abigail-tools doxygen gnuplot-nox g++ clang \
-            libprotobuf-c-dev protobuf-c-compiler libonnx-dev
+            libprotobuf-c-dev protobuf-c-compiler libonnx-dev \
+            python3-pytest python3-tqdm python3-mypy python3-setuptools python3-pip
 
 .PHONY: sweep all deps check check-run sanitize valgrind examples check-exports \
         header-check tests install uninstall clean demo abi-check abi-baseline \
-        docs tsan FORCE
+        docs tsan install-python FORCE
 
 all: $(SHARED_REAL) $(SHARED_SONAME) $(SHARED_LINK) $(STATIC)
 
@@ -518,6 +521,17 @@ install: all
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null 2>&1; then \
 		ldconfig || true; \
 	fi
+
+# The Python package: pure Python over the shared library (ctypes), built with
+# the setuptools of PYTHON's environment (--no-build-isolation: no download).
+# Debian's own python3 refuses system-wide pip installs (PEP 668): give a
+# venv's interpreter, e.g. PYTHON=/tmp/venv/bin/python after
+# `/usr/bin/python3 -m venv --system-site-packages /tmp/venv`.
+PYTHON ?= /usr/bin/python3
+PIP_FLAGS ?=
+install-python:
+	$(PYTHON) -m pip install --no-build-isolation $(PIP_FLAGS) ./python
+	@rm -rf python/build python/selfcompress.egg-info
 
 uninstall:
 	$(need_version)
