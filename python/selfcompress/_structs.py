@@ -11,7 +11,8 @@ class StepStatsC(ctypes.Structure):
 
     _fields_ = [("size", ctypes.c_size_t), ("loss", ctypes.c_double),
                 ("task_loss", ctypes.c_double), ("size_loss", ctypes.c_double),
-                ("accuracy", ctypes.c_double), ("loss_kind", ctypes.c_int)]
+                ("accuracy", ctypes.c_double), ("loss_kind", ctypes.c_int),
+                ("distill_loss", ctypes.c_double)]
 
 
 class LossDescC(ctypes.Structure):
@@ -27,7 +28,10 @@ class BatchC(ctypes.Structure):
     """sc_batch."""
 
     _fields_ = [("size", ctypes.c_size_t), ("x", ctypes.c_void_p),
-                ("labels", ctypes.c_void_p), ("targets", ctypes.c_void_p)]
+                ("labels", ctypes.c_void_p), ("targets", ctypes.c_void_p),
+                ("teacher", ctypes.c_void_p),
+                ("distill_temperature", ctypes.c_double),
+                ("distill_weight", ctypes.c_double)]
 
 
 class LayerDescC(ctypes.Structure):
@@ -61,7 +65,8 @@ class ModelInfoC(ctypes.Structure):
                 ("weight_bits", ctypes.c_double), ("weights", ctypes.c_int64),
                 ("weights0", ctypes.c_int64),
                 ("activation_bytes", ctypes.c_int64),
-                ("macs", ctypes.c_double)]
+                ("macs", ctypes.c_double), ("weight_bytes", ctypes.c_int64),
+                ("param_bytes", ctypes.c_int64)]
 
 
 class LoadLimitsC(ctypes.Structure):

@@ -95,7 +95,8 @@ class OptimizerKind(enum.IntEnum):
 
 
 class Group(enum.IntEnum):
-    """sc_group: parameter groups (QUANT and ALL for setters only)."""
+    """sc_group: parameter groups (QUANT, ALL and EVERY for setters only;
+    ALL is the weights and biases, EVERY the quantiser's groups too)."""
 
     WEIGHTS = 0
     BIASES = 1
@@ -103,6 +104,7 @@ class Group(enum.IntEnum):
     QUANT_EXP = 3
     QUANT = -2
     ALL = -1
+    EVERY = -3
 
 
 class OptParam(enum.IntEnum):

@@ -443,6 +443,7 @@ class Net(Handle):
             raise ValueError("%s: give labels or targets (one of them)" % what)
         t = Tensor(C.batch_array(x, what + ": x"))
         b = S.sized(S.BatchC)
+        b.distill_temperature, b.distill_weight = 4.0, 1.0  # SC_BATCH_INIT
         b.x = t.handle.value
         keep: List[Any] = [t]
         if labels is not None:
@@ -457,15 +458,35 @@ class Net(Handle):
 
     def train_step(self, opt: Optimizer, x: C.FloatArray,
                    labels: Optional[C.IntArray] = None,
-                   targets: Optional[C.FloatArray] = None) -> StepStats:
+                   targets: Optional[C.FloatArray] = None,
+                   teacher: Optional[C.FloatArray] = None,
+                   distill_temperature: float = 4.0,
+                   distill_weight: float = 1.0) -> StepStats:
         """One step on batch x (N x c x h x w float32, read in place) with
         labels (N integers) for SOFTMAX_XENT or float32 targets (N x
-        outputs) for MSE and BCE_LOGITS. On any error nothing changes."""
+        outputs) for MSE and BCE_LOGITS. teacher: a teacher's logits for x
+        (N x outputs float32, e.g. a float Model's forward of x) to distil
+        from, adding distill_weight * T^2 * KL(softmax(teacher / T) ||
+        softmax(logits / T)) to the loss (T = distill_temperature). On any
+        error nothing changes."""
         if not isinstance(opt, Optimizer):
             raise TypeError("train_step: opt is an Optimizer, not %s"
                             % type(opt).__name__)
         s = S.sized(S.StepStatsC)
-        if targets is None and labels is not None:
+        if teacher is not None:
+            b, keep = self._batch(x, labels, targets, "train_step")
+            tt = Tensor(C.float_array(teacher, "train_step: teacher",
+                                      (x.shape[0], self.output_size)))
+            keep.append(tt)
+            b.teacher = tt.handle.value
+            b.distill_temperature = C.as_float(
+                distill_temperature, "train_step: distill_temperature")
+            b.distill_weight = C.as_float(
+                distill_weight, "train_step: distill_weight")
+            self._call("sc_net_train_step_v2", opt.handle, ctypes.byref(b),
+                       ctypes.byref(s))
+            del keep
+        elif targets is None and labels is not None:
             t = Tensor(C.batch_array(x, "train_step: x"))
             y = C.labels(labels, x.shape[0])
             self._call("sc_net_train_step", opt.handle, t.handle,

@@ -23,16 +23,18 @@ LOAD_MAX_MACS = 1e10
 class StepStats:
     """What one training step measured (sc_step_stats)."""
 
-    loss: float       #: task_loss + gamma * size_loss
+    loss: float       #: task_loss + gamma * size_loss + distill_loss
     task_loss: float  #: the net's loss (Loss) on the batch
     size_loss: float  #: Q, average bits per original weight
     accuracy: float   #: SOFTMAX_XENT: fraction right; BCE: signs; else 0
     loss_kind: Loss   #: which loss task_loss is
+    distill_loss: float  #: the distillation term (0 without a teacher)
 
     @classmethod
     def _from(cls, s: S.StepStatsC) -> "StepStats":
         return cls(float(s.loss), float(s.task_loss), float(s.size_loss),
-                   float(s.accuracy), Loss(s.loss_kind))
+                   float(s.accuracy), Loss(s.loss_kind),
+                   float(s.distill_loss))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +68,8 @@ class ModelInfo:
     weights0: int              #: N0: quantised weights at construction
     activation_bytes: int      #: buffers of a one-sample forward
     macs: float                #: operations of one sample's forward
+    weight_bytes: int          #: the weights' resident bytes when loaded
+    param_bytes: int           #: the other parameters' resident bytes
 
     @classmethod
     def _from(cls, s: S.ModelInfoC) -> "ModelInfo":

@@ -282,3 +282,36 @@ def test_close_and_context() -> None:
     with pytest.raises(ValueError):
         opt.steps
     net.close()
+
+
+def test_distillation_and_group_every(train: Tuple[Images, Labels]) -> None:
+    x, y = train[0][:32], train[1][:32]
+    net = build()
+    opt = fast_optimizer(net)
+    teacher = np.random.default_rng(3).normal(size=(32, K)).astype(np.float32)
+    logits = net.forward(x)
+    st = net.train_step(opt, x, y, teacher=teacher, distill_temperature=2.0,
+                        distill_weight=0.5)
+    # the term from its definition, on the logits the step started from
+    t, z = teacher / 2.0, logits / 2.0
+    logp = t - t.max(1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(1, keepdims=True))
+    logq = z - z.max(1, keepdims=True)
+    logq -= np.log(np.exp(logq).sum(1, keepdims=True))
+    want = 0.5 * 4.0 * float((np.exp(logp) * (logp - logq)).sum(1).mean())
+    assert st.distill_loss == pytest.approx(want, rel=1e-4)
+    gamma = net.get_param(sc.Param.GAMMA)
+    assert st.loss == pytest.approx(st.task_loss + gamma * st.size_loss + st.distill_loss)
+    assert net.train_step(opt, x, y).distill_loss == 0.0
+    with pytest.raises(sc.InvalidArgumentError):
+        net.train_step(opt, x, y, teacher=teacher, distill_temperature=0.0)
+    with pytest.raises(ValueError):
+        net.train_step(opt, x, y, teacher=teacher[:31])
+    with pytest.raises(TypeError):
+        net.train_step(opt, x, y, teacher=teacher.astype(np.float64))
+    # ALL: weights and biases; EVERY: the quantiser's groups too
+    opt.set_lr(sc.Group.ALL, 0.02)
+    assert opt.get(sc.OptParam.LR, sc.Group.WEIGHTS) == 0.02
+    assert opt.get(sc.OptParam.LR, sc.Group.QUANT_BITS) != 0.02
+    opt.set_lr(sc.Group.EVERY, 0.03)
+    assert opt.get(sc.OptParam.LR, sc.Group.QUANT_BITS) == 0.03
