@@ -47,6 +47,7 @@ STATUS_NAMES = (
     "SC_OK", "SC_ERR_NULL", "SC_ERR_ARG", "SC_ERR_SHAPE", "SC_ERR_NOMEM",
     "SC_ERR_NONFINITE", "SC_ERR_LABEL", "SC_ERR_STATE", "SC_ERR_IO",
     "SC_ERR_FORMAT", "SC_ERR_DIVERGED", "SC_ERR_UNSUPPORTED",
+    "SC_ERR_HOST",
 )
 
 PARAMS = {"gamma": 0, "bn_momentum": 1, "bn_eps": 2, "quant_b0": 3,
