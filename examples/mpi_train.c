@@ -218,6 +218,7 @@ int main(int argc, char **argv)
     sc_step_stats st = SC_STEP_STATS_INIT;
     double t_train = 0.0, red0 = 0.0;
     long images = 0, timed = 0;
+    size_t bytes_first = 0; /* the gradient bytes of the first step */
     int done = 0;
     for (; pos.epoch < (uint64_t)o.epochs && !done; pos.epoch++, pos.at = 0) {
         shuffle(order, train.n, pos.seed, pos.epoch);
@@ -236,6 +237,8 @@ int main(int argc, char **argv)
             check(sc_net_train_step(net, opt, x, by, &st), "sc_net_train_step");
             sc_tensor_free(x);
             steps++;
+            if (steps == 1)
+                bytes_first = red.bytes;
             if (steps > 1) { /* the first step plans the buffers */
                 t_train += now() - ts;
                 red0 += red.seconds - rs;
@@ -280,10 +283,11 @@ int main(int argc, char **argv)
     }
     if (rank == 0 && timed > 0)
         printf("TIMING net=%s ranks=%d threads=%d batch=%d steps=%ld "
-               "img_per_s=%.1f step_ms=%.2f allreduce_ms=%.3f grad_bytes=%zu\n",
+               "img_per_s=%.1f step_ms=%.2f allreduce_ms=%.3f grad_bytes_first=%zu "
+               "grad_bytes_last=%zu\n",
                o.net, ranks, o.threads, o.batch, timed,
                (double)images / t_train, 1e3 * t_train / (double)timed,
-               1e3 * red0 / (double)timed, red.bytes);
+               1e3 * red0 / (double)timed, bytes_first, red.bytes);
     sc_optimizer_free(opt);
     sc_net_free(net);
     free(order);
