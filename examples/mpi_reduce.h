@@ -8,8 +8,10 @@
  * number of ranks: the average, the same bits on every rank (a sum of two
  * floats does not depend on their order; with more ranks Open MPI's
  * reduction order is fixed for a given count and communicator). Counts
- * above INT_MAX go in pieces. r.seconds and r.calls add up the time spent
- * in the gradient reductions. Include <mpi.h> and <selfcompress.h> first. */
+ * above INT_MAX go in pieces. For the gradients a barrier comes first, so
+ * that r.wait adds up the time spent waiting for the slowest rank and
+ * r.seconds the reductions themselves (r.calls of them). Include <mpi.h>
+ * and <selfcompress.h> first. */
 #ifndef SC_EXAMPLES_MPI_REDUCE_H
 #define SC_EXAMPLES_MPI_REDUCE_H
 
@@ -19,12 +21,13 @@
 typedef struct mpi_reduce {
     MPI_Comm comm;
     int ranks;       /* set by mpi_reduce_hook from comm on its first call */
+    double wait;     /* wall time in the barrier before them */
     double seconds;  /* wall time in SC_REDUCE_GRADS reductions */
     long calls;      /* their number */
     size_t bytes;    /* gradient bytes of the last call */
 } mpi_reduce;
 
-#define MPI_REDUCE_INIT(comm) {(comm), 0, 0.0, 0, 0}
+#define MPI_REDUCE_INIT(comm) {(comm), 0, 0.0, 0.0, 0, 0}
 
 /* MPI_Allreduce(MPI_SUM) of n elements of type t at p, in pieces of at
  * most INT_MAX; 0 on success */
@@ -48,6 +51,13 @@ static inline int mpi_reduce_hook(sc_reduce_what what, float *data, size_t n,
     if (r->ranks == 0 && MPI_Comm_size(r->comm, &r->ranks) != MPI_SUCCESS)
         return 1;
     double t0 = MPI_Wtime();
+    if (what == SC_REDUCE_GRADS) {
+        if (MPI_Barrier(r->comm) != MPI_SUCCESS)
+            return 1;
+        double t1 = MPI_Wtime();
+        r->wait += t1 - t0;
+        t0 = t1;
+    }
     if (mpi_sum_in_place(data, n, MPI_FLOAT, sizeof *data, r->comm) ||
         (n_figures > 0 && mpi_sum_in_place(figures, (size_t)n_figures,
                                            MPI_DOUBLE, sizeof *figures,

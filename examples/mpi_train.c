@@ -13,7 +13,8 @@
  * number of ranks: it keeps the epoch, the position in the epoch's shuffled
  * order (in images) and the order's seed. The last global batch of an epoch
  * smaller than ranks x batch is skipped. Prints the step time and the
- * allreduce time per step (docs/distributed.md). Build: make mpi. */
+ * time per step, split into the wait for the slowest rank and the allreduce
+ * itself (docs/distributed.md). Build: make mpi. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <mpi.h>
@@ -57,6 +58,7 @@ static void usage(void)
            "  --threads N           threads per rank (default 1)\n"
            "  --gamma G             size-loss weight (default 0.05)\n"
            "  --lr X, --qlr X       learning rates of the weights, bit depths\n"
+           "                        (default: the library's)\n"
            "  --float               no self-compression\n"
            "  --seed N              init and data-order seed (default 1)\n"
            "  --train-limit N, --test-limit N   use the first N images\n"
@@ -87,7 +89,7 @@ static double to_double(const char *flag, const char *v)
 static options parse(int argc, char **argv)
 {
     options o = {DEFAULT_DATA, "cnn", NULL, NULL, NULL, 1, 64, 1, 0, 0, 0, 0,
-                 0, 0.05, 1e-3, 0.5, 1};
+                 0, 0.05, -1.0, -1.0, 1}; /* lr, qlr -1: the library's */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help")) {
@@ -164,9 +166,11 @@ static void new_net(const options *o, sc_net **net, sc_optimizer **opt)
         check(sc_net_set_param(*net, SC_PARAM_GAMMA, o->gamma), "gamma");
     }
     check(sc_optimizer_create(opt, *net, SC_OPT_ADAM), "sc_optimizer_create");
-    check(sc_optimizer_set_lr(*opt, SC_GROUP_WEIGHTS, o->lr), "lr");
-    check(sc_optimizer_set_lr(*opt, SC_GROUP_BIASES, o->lr), "lr");
-    if (!o->use_float)
+    if (o->lr >= 0) {
+        check(sc_optimizer_set_lr(*opt, SC_GROUP_WEIGHTS, o->lr), "lr");
+        check(sc_optimizer_set_lr(*opt, SC_GROUP_BIASES, o->lr), "lr");
+    }
+    if (o->qlr >= 0 && !o->use_float)
         check(sc_optimizer_set_lr(*opt, SC_GROUP_QUANT_BITS, o->qlr), "qlr");
 }
 
@@ -216,7 +220,7 @@ int main(int argc, char **argv)
         die("%d ranks x batch %d exceed the %ld training images", ranks,
             o.batch, train.n);
     sc_step_stats st = SC_STEP_STATS_INIT;
-    double t_train = 0.0, red0 = 0.0;
+    double t_train = 0.0, red0 = 0.0, wait0 = 0.0;
     long images = 0, timed = 0;
     size_t bytes_first = 0; /* the gradient bytes of the first step */
     int done = 0;
@@ -228,7 +232,7 @@ int main(int argc, char **argv)
                 done = 1;
                 break;
             }
-            double ts = now(), rs = red.seconds;
+            double ts = now(), rs = red.seconds, ws = red.wait;
             int n = gather(&train, order, (long)pos.at + (long)rank * o.batch,
                            o.batch, bx, by);
             int64_t xs[4] = {n, train.c, train.h, train.w};
@@ -242,6 +246,7 @@ int main(int argc, char **argv)
             if (steps > 1) { /* the first step plans the buffers */
                 t_train += now() - ts;
                 red0 += red.seconds - rs;
+                wait0 += red.wait - ws;
                 images += global;
                 timed++;
             }
@@ -283,11 +288,12 @@ int main(int argc, char **argv)
     }
     if (rank == 0 && timed > 0)
         printf("TIMING net=%s ranks=%d threads=%d batch=%d steps=%ld "
-               "img_per_s=%.1f step_ms=%.2f allreduce_ms=%.3f grad_bytes_first=%zu "
-               "grad_bytes_last=%zu\n",
+               "img_per_s=%.1f step_ms=%.2f wait_ms=%.3f allreduce_ms=%.3f "
+               "grad_bytes_first=%zu grad_bytes_last=%zu\n",
                o.net, ranks, o.threads, o.batch, timed,
                (double)images / t_train, 1e3 * t_train / (double)timed,
-               1e3 * red0 / (double)timed, bytes_first, red.bytes);
+               1e3 * wait0 / (double)timed, 1e3 * red0 / (double)timed,
+               bytes_first, red.bytes);
     sc_optimizer_free(opt);
     sc_net_free(net);
     free(order);
