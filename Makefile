@@ -104,7 +104,7 @@ LIB_SRCS  := $(sort $(wildcard src/*.c src/*/*.c src/*/*/*.c))
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_UTIL_SRCS := $(sort $(wildcard tests/util/*.c))
 TEST_SCRIPTS := $(filter-out tests/check_exports.sh,$(sort $(wildcard tests/*.sh)))
-EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
+EXAMPLE_SRCS := $(filter-out examples/mpi_train.c,$(sort $(wildcard examples/*.c)))
 EXAMPLES := $(patsubst examples/%.c,$(BUILDDIR)/examples/%,$(EXAMPLE_SRCS))
 # tests/bench/bench.c: `make bench` (built for `make check` too)
 BENCH := $(BUILDDIR)/tests/bench/bench
@@ -165,11 +165,12 @@ DESTDIR ?=
 DEPS_PKGS = libopenblas-dev check pkg-config zlib1g-dev dataset-fashion-mnist \
             python3 python3-numpy abigail-tools doxygen gnuplot-nox g++ clang \
             libprotobuf-c-dev protobuf-c-compiler libonnx-dev \
-            python3-pytest python3-tqdm python3-mypy python3-setuptools python3-pip
+            python3-pytest python3-tqdm python3-mypy python3-setuptools python3-pip \
+            libopenmpi-dev openmpi-bin
 
 .PHONY: sweep all deps check check-run sanitize valgrind examples check-exports \
         header-check tests install uninstall clean demo abi-check abi-baseline \
-        docs tsan install-python FORCE
+        docs tsan install-python mpi FORCE
 
 all: $(SHARED_REAL) $(SHARED_SONAME) $(SHARED_LINK) $(STATIC)
 
@@ -274,6 +275,28 @@ $(BUILDDIR)/examples/%: examples/%.c $(wildcard examples/*.h) $(SHARED_LINK) $(H
 
 examples: $(EXAMPLES)
 
+# ---------------------------------------------------------------- mpi
+# The library never links MPI: only examples/mpi_train and the MPI test
+# (tests/mpi/mpi_check, run by tests/mpi.sh) do, built with mpicc when it is
+# installed (make deps installs Open MPI).
+MPICC ?= mpicc
+HAVE_MPICC := $(shell command -v $(MPICC) 2>/dev/null)
+MPI_BINS := $(BUILDDIR)/examples/mpi_train $(BUILDDIR)/tests/mpi/mpi_check
+$(BUILDDIR)/examples/mpi_train: examples/mpi_train.c $(wildcard examples/*.h) $(SHARED_LINK) $(HEADER) $(NORMAL_OBJDIR)/.flags
+	@mkdir -p $(@D)
+	$(MPICC) $(BASE_CFLAGS) -Iinclude $(CPPFLAGS) $(LDFLAGS) -o $@ $< \
+		-L$(LIBOUT) -lselfcompress -Wl,-rpath,'$$ORIGIN/../../$(LIBOUT)' -lz $(SYS_LIBS)
+$(BUILDDIR)/tests/mpi/mpi_check: tests/mpi/mpi_check.c examples/mpi_reduce.h $(STATIC) $(HEADER) $(NORMAL_OBJDIR)/.flags
+	@mkdir -p $(@D)
+	$(MPICC) $(BASE_CFLAGS) -Iinclude $(CPPFLAGS) $(LDFLAGS) -o $@ $< \
+		$(STATIC) $(BLAS_LIBS) $(PROTOBUF_LIBS) $(SYS_LIBS)
+ifneq ($(HAVE_MPICC),)
+mpi: $(MPI_BINS)
+else
+mpi:
+	@echo "mpi: $(MPICC) not found: make deps installs libopenmpi-dev and openmpi-bin" >&2; exit 1
+endif
+
 # ---------------------------------------------------------------- checks
 check-exports: $(SHARED_REAL)
 	@sh tests/check_exports.sh $(SHARED_REAL) $(SONAME)
@@ -303,7 +326,7 @@ endif
 # Everything is built first (in parallel with -j), then run sequentially.
 # Tests run with the BLAS kernel the shipped programs use: the best one the
 # CPU supports (examples/blas_kernel.h), unless SC_BLAS_KEEP is set.
-check-run: all $(TEST_BINS) examples header-check $(BENCH) $(MODEL_RSS)
+check-run: all $(TEST_BINS) examples header-check $(BENCH) $(MODEL_RSS) $(if $(HAVE_MPICC),$(MPI_BINS))
 	@ct=$$(./$(BUILDDIR)/examples/blas_kernel --coretype); \
 	if [ -n "$$ct" ] && [ -z "$${SC_BLAS_KEEP:-}" ]; then export OPENBLAS_CORETYPE=$$ct; else ct=$${OPENBLAS_CORETYPE:-}; fi; \
 	echo "==> BLAS kernel for the tests: $$(OPENBLAS_CORETYPE=$$ct ./$(BUILDDIR)/examples/blas_kernel | sed -n 's/^kernel running: //p')"; \

@@ -139,7 +139,8 @@ typedef enum sc_status {
     SC_ERR_IO = 8,          /**< reading or writing a file failed */
     SC_ERR_FORMAT = 9,      /**< a file is truncated, corrupt or not of the kind read */
     SC_ERR_DIVERGED = 10,   /**< training produced NaN/Inf; nothing changed */
-    SC_ERR_UNSUPPORTED = 11 /**< valid request this build cannot do */
+    SC_ERR_UNSUPPORTED = 11, /**< valid request this build cannot do */
+    SC_ERR_HOST = 12        /**< the host's reduction hook reported failure */
 } sc_status;
 
 /** A fixed English description of a status code (never NULL). */
@@ -804,6 +805,58 @@ typedef void (*sc_log_fn)(int level, const char *msg, void *user);
  *  sc_blas_kernel_suboptimal(). sc_net_compress() logs (SC_LOG_INFO) the
  *  channels it removed. */
 SC_API sc_status sc_net_set_log(sc_net *net, sc_log_fn fn, void *user);
+
+/** What a reduction hook is handed (sc_reduce_fn). Append-only. */
+typedef enum sc_reduce_what {
+    SC_REDUCE_GRADS = 0, /**< the flat gradient buffer and the step's figures */
+    SC_REDUCE_STATE = 1  /**< the running statistics (batch norm's means and
+                              variances) after the step folded its batch in */
+} sc_reduce_what;
+
+/** The step's figures handed with SC_REDUCE_GRADS, as indices into
+ *  figures[]; the host averages each over its ranks. Append-only. */
+typedef enum sc_reduce_figure {
+    SC_REDUCE_FIG_FAILED = 0,   /**< 1 when this rank's loss or statistics
+                                     were not finite (its gradients are then
+                                     0), else 0: any rank's failure fails the
+                                     step on every rank */
+    SC_REDUCE_FIG_TASK = 1,     /**< the task loss on the local batch */
+    SC_REDUCE_FIG_ACCURACY = 2, /**< the accuracy on the local batch */
+    SC_REDUCE_FIG_COUNT = 3     /**< the number of figures */
+} sc_reduce_figure;
+
+/** Reduces data[0 .. n) and figures[0 .. n_figures) in place, as every rank
+ *  does at the same moment (e.g. MPI_Allreduce with MPI_SUM, then divide by
+ *  the number of ranks): the average of the ranks' values, the same bits on
+ *  every rank. Returns 0 on success; anything else fails the step with
+ *  SC_ERR_HOST. figures is NULL (n_figures 0) for SC_REDUCE_STATE. */
+typedef int (*sc_reduce_fn)(sc_reduce_what what, float *data, size_t n,
+                            double *figures, int n_figures, void *user);
+
+/** Makes every train step (sc_net_train_step(), _v2 and
+ *  sc_net_train_backward()) data-parallel through the host: fn NULL removes
+ *  the hook. Once per step, after backward and before the optimizer update,
+ *  fn(SC_REDUCE_GRADS, grads, n_grads, figures, SC_REDUCE_FIG_COUNT, user)
+ *  gets the whole flat gradient buffer (weights, biases, norm parameters,
+ *  bit depths and exponents, the size loss's gamma * dQ/db included) and the
+ *  step's figures (sc_reduce_figure); the update, the finite checks and
+ *  stats use what it left there. Every rank then takes the same update from
+ *  the same parameters, so the bit depths reach zero at the same step
+ *  and sc_net_compress() removes the same channels everywhere. The hook is
+ *  called on every step, also when this rank's loss is not finite (then
+ *  with SC_REDUCE_FIG_FAILED 1), so the ranks never wait on one another.
+ *  Batch norm normalises with the local batch's statistics (as PyTorch's
+ *  DistributedDataParallel); after the update, a net with running statistics
+ *  calls fn(SC_REDUCE_STATE, state, n_state, NULL, 0, user) so that they
+ *  stay equal across ranks: the average of ranks that started equal is the
+ *  running statistics of the ranks' averaged batch statistics. A non-zero
+ *  return for SC_REDUCE_GRADS fails the step with SC_ERR_HOST and nothing
+ *  changed; for SC_REDUCE_STATE with SC_ERR_HOST after the update was
+ *  applied, the running statistics this rank's own. All ranks must build
+ *  the same net with the same seed (or load the same checkpoint) and set
+ *  the hook before their first step; the hook does not allocate in the
+ *  library, which calls it from the step's calling thread. */
+SC_API sc_status sc_net_set_reduce(sc_net *net, sc_reduce_fn fn, void *user);
 
 /* ---- Self-compression -------------------------------------------------- */
 

@@ -35,7 +35,8 @@ from .enums import (ALL_LAYERS, INPUT, MAX_LAYER_INPUTS, ConvAlgo, Group,
 from .errors import (DivergedError, FileIOError, FormatError,
                      InvalidArgumentError, LabelError, NonFiniteError,
                      NullPointerError, OutOfMemoryError, SelfCompressError,
-                     ShapeError, StateError, UnsupportedError, VersionError)
+                     ShapeError, StateError, UnsupportedError, VersionError,
+                     HostError)
 from .fit import (Callback, EarlyStopping, History, LambdaCallback, Logs,
                   evaluate, fit, predict)
 from .info import (blas_best_coretype, blas_info, blas_kernel,
@@ -62,6 +63,7 @@ __all__ = [
     "Optimizer", "OptimizerKind", "OutOfMemoryError", "Param", "Progress",
     "ProgressKind", "SelfCompressError", "ShapeError", "SizeReport", "Slot",
     "StateError", "StepStats", "Tensor", "UnsupportedError", "VersionError",
+    "HostError",
     "blas_best_coretype", "blas_info", "blas_kernel",
     "blas_kernel_suboptimal", "conv_kernel", "evaluate", "find_library",
     "fit", "library_path", "load_checkpoint", "predict", "save_checkpoint",

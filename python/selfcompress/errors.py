@@ -108,6 +108,13 @@ class UnsupportedError(SelfCompressError):
     status = "SC_ERR_UNSUPPORTED"
 
 
+class HostError(SelfCompressError):
+    """SC_ERR_HOST: the host's reduction hook reported failure."""
+
+    code = 12
+    status = "SC_ERR_HOST"
+
+
 class VersionError(SelfCompressError):
     """The loaded library's version does not fit this package."""
 
@@ -119,7 +126,8 @@ ERRORS: Dict[int, Type[SelfCompressError]] = {
     cls.code: cls
     for cls in (NullPointerError, InvalidArgumentError, ShapeError,
                 OutOfMemoryError, NonFiniteError, LabelError, StateError,
-                FileIOError, FormatError, DivergedError, UnsupportedError)
+                FileIOError, FormatError, DivergedError, UnsupportedError,
+                HostError)
 }
 
 

@@ -20,7 +20,7 @@ def test_classes_follow_the_codes() -> None:
     classes = [sc.NullPointerError, sc.InvalidArgumentError, sc.ShapeError,
                sc.OutOfMemoryError, sc.NonFiniteError, sc.LabelError,
                sc.StateError, sc.FileIOError, sc.FormatError,
-               sc.DivergedError, sc.UnsupportedError]
+               sc.DivergedError, sc.UnsupportedError, sc.HostError]
     for code, cls in enumerate(classes, 1):
         assert issubclass(cls, sc.SelfCompressError)
         assert cls.code == code

@@ -20,14 +20,15 @@ static const char *const status_names[] = {
     "the file is truncated, corrupt or not of the kind expected",
     "training diverged (non-finite loss or gradient)",
     "not supported by this build",
+    "the host's reduction hook failed",
 };
 _Static_assert(sizeof status_names / sizeof status_names[0] ==
-                   SC_ERR_UNSUPPORTED + 1,
+                   SC_ERR_HOST + 1,
                "status_names must list every sc_status");
 
 SC_API const char *sc_strerror(sc_status status)
 {
-    if ((int)status < 0 || (int)status > (int)SC_ERR_UNSUPPORTED)
+    if ((int)status < 0 || (int)status > (int)SC_ERR_HOST)
         return "unknown status code";
     return status_names[status];
 }

@@ -101,6 +101,8 @@ typedef struct sc_hooks {
     void *progress_user;
     int every;
     sc_log_sink log;
+    sc_reduce_fn reduce;       /* sc_net_set_reduce(): data-parallel steps */
+    void *reduce_user;
     int blas_checked;          /* the BLAS warning was considered */
     int gamma_warned;          /* the gamma-without-quantiser warning went */
     int epoch_next;            /* last reported epoch + 1 */

@@ -9,6 +9,7 @@
 #include "core/tensor.h"
 #include "nn/budget.h"
 #include "nn/progress.h"
+#include "nn/reduce.h"
 #include "ops/ops.h"
 #include "optim/optimizer.h"
 #include "quant/quantizer.h"
@@ -101,21 +102,35 @@ static sc_status step_finish(sc_net *net, sc_optimizer *opt, int n, int mode,
     sc_liveness(net);
     double q = sc_size_loss(net, 0);
     double loss = task + net->gamma * q + distill;
-    if (!isfinite(loss)) {
-        net->training = mode;
-        return sc_fail(SC_ERR_DIVERGED, "%s: the loss is not finite (%g)", fn,
-                       loss);
+    /* A local failure is reported after the hook, which every rank calls
+     * on every step: with zero gradients and SC_REDUCE_FIG_FAILED set. */
+    sc_status st = SC_OK;
+    if (!isfinite(loss))
+        st = sc_fail(SC_ERR_DIVERGED, "%s: the loss is not finite (%g)", fn,
+                     loss);
+    else if ((st = sc_commit_check(net)) != SC_OK)
+        st = sc_fail(st, "%s: %s; nothing was updated", fn, sc_last_error());
+    if (st == SC_OK) {
+        net->host_n = 0; /* backward overwrites what a kept forward left */
+        net->drop_step = drop_counter(net);
+        sc_backward(net, n);
+        net->drop_step = 0;
+        sc_size_loss(net, 1);
+    } else if (net->hooks.reduce) {
+        memset(net->grads, 0, net->n_params * sizeof *net->grads);
     }
-    sc_status st = sc_commit_check(net);
-    if (st != SC_OK) {
+    int failed = st != SC_OK;
+    sc_status rst = sc_reduce_grads(net, &failed, &task, &acc, fn);
+    if (st != SC_OK || rst != SC_OK) {
         net->training = mode;
-        return sc_fail(st, "%s: %s; nothing was updated", fn, sc_last_error());
+        return st != SC_OK ? st : rst;
     }
-    net->host_n = 0; /* backward overwrites what a kept forward left */
-    net->drop_step = drop_counter(net);
-    sc_backward(net, n);
-    net->drop_step = 0;
-    sc_size_loss(net, 1);
+    if (failed) {
+        net->training = mode;
+        return sc_fail(SC_ERR_DIVERGED, "%s: another rank's step diverged; "
+                       "nothing was updated", fn);
+    }
+    loss = task + net->gamma * q + distill;
     if (!sc_grads_finite(net)) {
         size_t i = 0;
         while (isfinite(net->grads[i]))
@@ -131,6 +146,7 @@ static sc_status step_finish(sc_net *net, sc_optimizer *opt, int n, int mode,
         return sc_fail(st, "%s: %s", fn, sc_last_error());
     sc_commit_stats(net);
     sc_quant_clamp_ranges(net);
+    st = sc_reduce_state(net, fn);
 
     if (stats) {
         sc_step_stats s = {stats->size, loss, task, q, acc, (int)net->loss,
@@ -145,7 +161,7 @@ static sc_status step_finish(sc_net *net, sc_optimizer *opt, int n, int mode,
         net->steps_since_compress = 0;
     sc_progress_step(net, opt->t, n, loss, task, q, acc);
     sc_budget_step(net, opt->t);
-    return SC_OK;
+    return st;
 }
 
 /* A batch's teacher (when it has one) against the net and the batch of n. */
