@@ -26,6 +26,12 @@ enum { CBIAS_NONE, CBIAS_FLOATS, CBIAS_CLASSES };
 struct sc_model {
     sc_net *net;
     sc_model_info info;
+    /* the quantised channels as stored: ceil(B) and e of each, layer by
+     * layer; qoff[id]: layer id's first channel, SC_NONE when the layer is
+     * stored in float (sc_model_layer_quant) */
+    unsigned char *qbits;
+    float *qexp;
+    size_t *qoff;
 };
 
 /* ---- bit packing: LSB first, two's complement ---- */
@@ -251,7 +257,7 @@ SC_API sc_status sc_net_save(const sc_net *cnet, const char *path,
 /* ---- load ---- */
 
 static sc_status read_layers(sc_rbuf *r, sc_net *net, uint32_t version,
-                             sc_model_info *info, const char *fn)
+                             sc_model_info *info, sc_model *m, const char *fn)
 {
     /* per quantised channel: bits and exponent, kept until the bitstream */
     size_t nch = 0;
@@ -260,19 +266,19 @@ static sc_status read_layers(sc_rbuf *r, sc_net *net, uint32_t version,
             nch += (size_t)net->nodes[i].c;
     unsigned char *bits = malloc(nch ? nch : 1);
     float *exps = malloc((nch ? nch : 1) * sizeof(float));
-    unsigned char *quant = calloc((size_t)net->n_nodes, 1);
+    size_t *qoff = malloc((size_t)net->n_nodes * sizeof *qoff);
     sc_status st = SC_OK;
-    if (!bits || !exps || !quant)
+    if (!bits || !exps || !qoff)
         st = sc_fail(SC_ERR_NOMEM, "%s: out of memory", fn);
     uint64_t need_bits = 0, headers = 0;
     size_t ch = 0;
     for (int i = 1; i < net->n_nodes && st == SC_OK; i++) {
         sc_node *nd = &net->nodes[i];
         int weighted = sc_is_weighted(nd);
+        qoff[i] = weighted && nd->quantized ? ch : SC_NONE;
         if (weighted) {
             size_t k = nd->pn[P_W] / (size_t)nd->c;
-            quant[i] = (unsigned char)nd->quantized;
-            if (quant[i]) {
+            if (nd->quantized) {
                 for (int o = 0; o < nd->c; o++, ch++) {
                     bits[ch] = (unsigned char)sc_get_u8(r);
                     exps[ch] = sc_get_f32(r);
@@ -323,7 +329,7 @@ static sc_status read_layers(sc_rbuf *r, sc_net *net, uint32_t version,
         ch = 0;
         for (int i = 1; i < net->n_nodes; i++) {
             sc_node *nd = &net->nodes[i];
-            if (!quant[i])
+            if (qoff[i] == SC_NONE)
                 continue;
             size_t k = nd->pn[P_W] / (size_t)nd->c;
             float *wt = sc_node_param(net, nd, P_W);
@@ -349,9 +355,16 @@ static sc_status read_layers(sc_rbuf *r, sc_net *net, uint32_t version,
         if (st == SC_OK)
             st = sc_graph_check_variances(net, SC_ERR_FORMAT, fn);
     }
-    free(bits);
-    free(exps);
-    free(quant);
+    if (st == SC_OK) {
+        qoff[0] = SC_NONE;
+        m->qbits = bits;
+        m->qexp = exps;
+        m->qoff = qoff;
+    } else {
+        free(bits);
+        free(exps);
+        free(qoff);
+    }
     return st;
 }
 
@@ -379,7 +392,7 @@ SC_API sc_status sc_model_load_memory_v2(sc_model **out, const void *data,
         return st;
     sc_model *m = calloc(1, sizeof *m);
     sc_model_info info = SC_MODEL_INFO_INIT;
-    st = m ? read_layers(&r, net, version, &info, fn)
+    st = m ? read_layers(&r, net, version, &info, m, fn)
            : sc_fail(SC_ERR_NOMEM, "%s: out of memory", fn);
     if (st != SC_OK) {
         free(m);
@@ -427,12 +440,24 @@ SC_API sc_status sc_model_load(sc_model **out, const char *path)
     return sc_model_load_v2(out, path, NULL);
 }
 
-sc_net *sc_model_net(sc_model *m) { return m->net; }
+sc_net *sc_model_net(const sc_model *m) { return m->net; }
+
+const unsigned char *sc_model_layer_quant(const sc_model *m, int id,
+                                          const float **e)
+{
+    if (id < 1 || id >= m->net->n_nodes || m->qoff[id] == SC_NONE)
+        return NULL;
+    *e = m->qexp + m->qoff[id];
+    return m->qbits + m->qoff[id];
+}
 
 SC_API void sc_model_free(sc_model *m)
 {
     if (m == NULL)
         return;
+    free(m->qbits);
+    free(m->qexp);
+    free(m->qoff);
     sc_net_free(m->net);
     free(m);
 }
