@@ -706,9 +706,77 @@ START_TEST(test_export_refusals)
 }
 END_TEST
 
-/* The importer's side of the integer form, on files the exporter did not
- * write: a DequantizeLinear with a per-tensor scale and a zero point, and
- * the refusals of what it does not take. Built by patching an export. */
+/* The files tests/onnx_export.sh checks with onnx.checker and a NumPy
+ * evaluation: for each net NAME.onnx, a batch NAME.in.f32 and the outputs
+ * NAME.out.f32 the graph must give (raw float32), into the folder
+ * $SC_ONNX_EXPORT_DIR (else a temporary one). The benchmark nets quantised
+ * (cnn, dscnn, seq1d also compressed), the zoo of the other kinds, a
+ * loaded model; tinynet with bn_running_stats, its outputs then the eval
+ * outputs with running statistics, which the imported net computes. Each
+ * file is read back here too: the same outputs bit for bit. */
+static void write_case(const char *dir, const char *name, sc_net *net,
+                       sc_model *m, int tiny)
+{
+    char path[600];
+    int c, h, w;
+    TU_OK(sc_net_layer_shape(net, SC_INPUT, &c, &h, &w));
+    tu_batch b = tu_batch_make(4, c, h, w, 0, 23);
+    sc_onnx_export_options o = SC_ONNX_EXPORT_OPTIONS_INIT;
+    o.bn_running_stats = tiny;
+    snprintf(path, sizeof path, "%s/%s.onnx", dir, name);
+    TU_OK(m ? sc_model_export_onnx(m, path, &o) : sc_net_export_onnx(net, path, &o));
+    sc_net *back;
+    TU_OK(sc_net_import_onnx(&back, path, NULL));
+    int k = sc_net_output_size(net);
+    float *want = m ? tu_model_out(m, &b) : tu_eval_out(tiny ? back : net, &b);
+    float *got = tu_eval_out(back, &b);
+    ck_assert(memcmp(want, got, (size_t)(4 * k) * sizeof(float)) == 0);
+    snprintf(path, sizeof path, "%s/%s.in.f32", dir, name);
+    tu_write_all(path, b.data, (size_t)4 * c * h * w * sizeof(float));
+    snprintf(path, sizeof path, "%s/%s.out.f32", dir, name);
+    tu_write_all(path, want, (size_t)(4 * k) * sizeof(float));
+    free(want);
+    free(got);
+    sc_net_free(back);
+    tu_batch_free(&b);
+}
+
+START_TEST(test_export_files)
+{
+    const char *env = getenv("SC_ONNX_EXPORT_DIR");
+    int own = env == NULL || *env == '\0';
+    if (own)
+        tu_make_tmpdir("sc_test_onnx_files");
+    const char *dir = own ? tu_tmpdir() : env;
+    static const struct { const char *net, *name; int compress; } B[] = {
+        {"mlp", "mlp_q", 0},        {"tinynet", "tinynet_q", 0},
+        {"cnn", "cnn_qc", 1},       {"dscnn", "dscnn_qc", 1},
+        {"seq1d", "seq1d_qc", 1},
+    };
+    for (size_t i = 0; i < sizeof B / sizeof B[0]; i++) {
+        sc_net *net = bench_net(B[i].net, 1, B[i].compress, 200 + i);
+        write_case(dir, B[i].name, net, NULL, strcmp(B[i].net, "tinynet") == 0);
+        if (strcmp(B[i].net, "dscnn") == 0) {
+            char path[600];
+            snprintf(path, sizeof path, "%s/dscnn.scm", dir);
+            TU_OK(sc_net_save(net, path, NULL));
+            sc_model *m;
+            TU_OK(sc_model_load(&m, path));
+            write_case(dir, "dscnn_model", net, m, 0);
+            sc_model_free(m);
+            remove(path);
+        }
+        sc_net_free(net);
+    }
+    sc_net *zoo = zoo_net(8);
+    write_case(dir, "zoo_float", zoo, NULL, 0);
+    TU_OK(sc_net_quantize(zoo, SC_ALL_LAYERS));
+    write_case(dir, "zoo_q", zoo, NULL, 0);
+    sc_net_free(zoo);
+    if (own)
+        tu_remove_tmpdir();
+}
+END_TEST
 
 static Suite *suite(void)
 {
@@ -733,6 +801,10 @@ static Suite *suite(void)
     tcase_add_test(ex, test_export_model);
     tcase_add_test(ex, test_export_refusals);
     suite_add_tcase(s, ex);
+    TCase *files = tcase_create("export_files");
+    tcase_set_timeout(files, 300);
+    tcase_add_test(files, test_export_files);
+    suite_add_tcase(s, files);
     return s;
 }
 
