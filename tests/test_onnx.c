@@ -184,6 +184,10 @@ static const struct {
     {"bad_softmax", SC_ERR_UNSUPPORTED},   {"bad_dilation", SC_ERR_UNSUPPORTED},
     {"bad_asym_pads", SC_ERR_UNSUPPORTED}, {"bad_clip", SC_ERR_UNSUPPORTED},
     {"bad_opset9", SC_ERR_UNSUPPORTED},    {"bad_huge_input", SC_ERR_UNSUPPORTED},
+    /* tests/onnx/make_dequant_fixtures.py */
+    {"bad_dq_scale_count", SC_ERR_UNSUPPORTED}, {"bad_dq_zero_shape", SC_ERR_FORMAT},
+    {"bad_dq_uint8", SC_ERR_UNSUPPORTED},  {"bad_dq_short", SC_ERR_FORMAT},
+    {"bad_add_const", SC_ERR_UNSUPPORTED},
 };
 #define N_BAD (int)(sizeof BAD / sizeof BAD[0])
 
@@ -706,6 +710,40 @@ START_TEST(test_export_refusals)
 }
 END_TEST
 
+/* DequantizeLinear read from a file another tool could write
+ * (make_dequant_fixtures.py): INT8 levels as raw_data and int32_data, a
+ * per-channel and a per-tensor scale, a zero point of 3: the same net, bit
+ * for bit, as the one with the dequantised floats; refusals name the node. */
+START_TEST(test_import_dequantize)
+{
+    sc_net *q = NULL, *f = NULL;
+    TU_OK(sc_net_import_onnx(&q, data_path("onnx", "dq_int", ".onnx"), NULL));
+    TU_OK(sc_net_import_onnx(&f, data_path("onnx", "dq_float", ".onnx"), NULL));
+    ck_assert_int_eq(sc_net_layer_count(q), sc_net_layer_count(f));
+    float wq[54], wf[54];
+    TU_OK(sc_net_get_layer_param(q, 1, SC_SLOT_WEIGHT, wq, 54));
+    TU_OK(sc_net_get_layer_param(f, 1, SC_SLOT_WEIGHT, wf, 54));
+    ck_assert(memcmp(wq, wf, sizeof wq) == 0);
+    tu_batch b = tu_batch_make(3, 2, 5, 5, 0, 4);
+    float *y0 = tu_eval_out(q, &b), *y1 = tu_eval_out(f, &b);
+    ck_assert(memcmp(y0, y1, 3 * 4 * sizeof(float)) == 0);
+    free(y0);
+    free(y1);
+    tu_batch_free(&b);
+    sc_net_free(q);
+    sc_net_free(f);
+    q = NULL;
+    TU_FAILS(sc_net_import_onnx(&q, data_path("onnx", "bad_dq_scale_count", ".onnx"), NULL),
+             SC_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(sc_last_error(), "'dq_w' (DequantizeLinear)") &&
+                  strstr(sc_last_error(), "2 scales"), "%s", sc_last_error());
+    TU_FAILS(sc_net_import_onnx(&q, data_path("onnx", "bad_add_const", ".onnx"), NULL),
+             SC_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(sc_last_error(), "'add' (Add)"), "%s", sc_last_error());
+    ck_assert(q == NULL);
+}
+END_TEST
+
 /* The files tests/onnx_export.sh checks with onnx.checker and a NumPy
  * evaluation: for each net NAME.onnx, a batch NAME.in.f32 and the outputs
  * NAME.out.f32 the graph must give (raw float32), into the folder
@@ -800,6 +838,7 @@ static Suite *suite(void)
     tcase_add_test(ex, test_export_integer_form);
     tcase_add_test(ex, test_export_model);
     tcase_add_test(ex, test_export_refusals);
+    tcase_add_test(ex, test_import_dequantize);
     suite_add_tcase(s, ex);
     TCase *files = tcase_create("export_files");
     tcase_set_timeout(files, 300);
