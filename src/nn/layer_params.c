@@ -1,7 +1,8 @@
 /* layer_params.c -- one layer's parameters and running statistics by slot,
  * in PyTorch's layouts (which are the library's own: conv weights
  * [out][in / groups][kh][kw], dense weights [out][in features], the
- * features in (c, h, w) order as a flatten of NCHW). */
+ * features in (c, h, w) order as a flatten of NCHW); and internally a
+ * dense/conv layer's constant map (layer_params.h). */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -54,8 +54,9 @@ def check(path):
         for n in deq:
             axis = [a.i for a in n.attribute if a.name == "axis"]
             assert axis == [0], axis
-    return f"{name}: checker OK, {len(g.node)} nodes, {len(deq)} DequantizeLinear, " \
-           f"NumPy max difference {err:.2g} (largest output {top:.3g})"
+    return f"{name}: {os.path.getsize(path)} bytes, checker OK, {len(g.node)} nodes, " \
+           f"{len(deq)} DequantizeLinear, NumPy max difference {err:.2g} " \
+           f"(largest output {top:.3g})"
 
 
 def main():
