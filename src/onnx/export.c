@@ -5,6 +5,7 @@
  * dequantised values), and the quantised layers whose channels all have at
  * most 8 bits are written as their integer levels (INT8) with a
  * per-output-channel DequantizeLinear of scale 2^e. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -480,8 +481,11 @@ static sc_status get_options(const sc_onnx_export_options *o,
     if (o->size < sizeof(size_t))
         return sc_fail(SC_ERR_ARG, "%s: options .size is %zu (set it to "
                        "sizeof(sc_onnx_export_options))", fn, o->size);
-    memcpy(out, o, o->size < sizeof *out ? o->size : sizeof *out);
-    out->size = sizeof *out;
+    /* the fields the caller's struct has whole */
+    if (o->size >= offsetof(sc_onnx_export_options, integer_weights) + sizeof(int))
+        out->integer_weights = o->integer_weights;
+    if (o->size >= offsetof(sc_onnx_export_options, bn_running_stats) + sizeof(int))
+        out->bn_running_stats = o->bn_running_stats;
     if ((out->integer_weights != 0 && out->integer_weights != 1) ||
         (out->bn_running_stats != 0 && out->bn_running_stats != 1))
         return sc_fail(SC_ERR_ARG, "%s: options integer_weights (%d) and "
