@@ -684,8 +684,12 @@ START_TEST(test_export_refusals)
     o.integer_weights = 2;
     TU_FAILS(sc_net_export_onnx_memory(tiny, NULL, 0, &n, &o), SC_ERR_ARG);
     o.integer_weights = 1;
+    o.bn_running_stats = 1;
     o.size = sizeof(size_t) + sizeof(int); /* an older struct: the defaults after */
     TU_FAILS(sc_net_export_onnx_memory(tiny, NULL, 0, &n, &o), SC_ERR_UNSUPPORTED);
+    o.size = sizeof o;
+    TU_OK(sc_net_export_onnx_memory(tiny, NULL, 0, &n, &o));
+    ck_assert_uint_gt(n, 0);
     TU_FAILS(sc_net_export_onnx_memory(NULL, NULL, 0, &n, NULL), SC_ERR_NULL);
     TU_FAILS(sc_net_export_onnx_memory(tiny, NULL, 0, NULL, NULL), SC_ERR_NULL);
     TU_FAILS(sc_net_export_onnx(tiny, NULL, NULL), SC_ERR_NULL);
