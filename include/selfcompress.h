@@ -1105,6 +1105,68 @@ SC_API sc_status sc_net_import_onnx_memory(sc_net **out, const void *data,
                                            size_t size,
                                            const sc_load_limits *limits);
 
+/* ---- ONNX export ------------------------------------------------------ */
+
+/** How the ONNX export writes a net (since 0.7). Set .size
+ *  (SC_ONNX_EXPORT_OPTIONS_INIT does, with the defaults); fields past .size
+ *  take the defaults. */
+typedef struct sc_onnx_export_options {
+    size_t size;          /**< sizeof(sc_onnx_export_options) as known */
+    int integer_weights;  /**< 1 (default): a quantised layer whose channels
+                               all have at most 8 bits is written as its
+                               integer levels (an INT8 initializer) and a
+                               DequantizeLinear per output channel (axis 0,
+                               scale 2^e, zero point 0) feeding its Conv or
+                               Gemm; a layer with a wider channel is written
+                               in float. 0: every layer in float */
+    int bn_running_stats; /**< 0 (default): a batch norm that normalises
+                               with batch statistics in eval mode
+                               (SC_BN_BATCH_STATS) is SC_ERR_UNSUPPORTED,
+                               as ONNX's BatchNormalization cannot say it.
+                               1: it is written with its running statistics
+                               (what PyTorch's eval mode computes), so the
+                               graph's outputs differ from sc_net_forward's
+                               in eval mode */
+} sc_onnx_export_options;
+/** An sc_onnx_export_options with .size set and the defaults. */
+#define SC_ONNX_EXPORT_OPTIONS_INIT {sizeof(sc_onnx_export_options), 1, 0}
+
+/** Writes the net's eval-mode function (what sc_net_forward() computes with
+ *  training 0) to path as an ONNX model, atomically (since 0.7): opset 17,
+ *  ir_version 8, producer "libselfcompress" and sc_version_string(), one
+ *  input "input" (N x C x H x W, N symbolic) and one output "logits"
+ *  (N x F, or N x C x H x W for a net ending in an image). The weights are
+ *  those the forward computes with, bit for bit: a quantised layer's
+ *  quantised values (see sc_onnx_export_options.integer_weights for their
+ *  integer form); the constants compress folded in are an Add after their
+ *  layer; dropout is left out. docs/onnx.md lists the operators each layer
+ *  kind becomes; sc_net_import_onnx() reads the file back to a net whose
+ *  outputs equal this one's bit for bit. After sc_net_init(). options may
+ *  be NULL (the defaults). SC_ERR_UNSUPPORTED, with a message naming the
+ *  layer, for a layer ONNX cannot take as the library computes it (a
+ *  convolution or pool reading a flattened tensor, a batch norm with
+ *  SC_BN_BATCH_STATS unless options say otherwise); SC_ERR_IO when path
+ *  cannot be written. */
+SC_API sc_status sc_net_export_onnx(const sc_net *net, const char *path,
+                                    const sc_onnx_export_options *options);
+/** sc_net_export_onnx() into memory (since 0.7): *size gets the model's
+ *  bytes; with buf NULL and cap 0 nothing else happens (a query), else
+ *  the bytes go to buf, which must hold cap >= *size of them (SC_ERR_ARG
+ *  otherwise, *size still set). */
+SC_API sc_status sc_net_export_onnx_memory(const sc_net *net, void *buf,
+                                           size_t cap, size_t *size,
+                                           const sc_onnx_export_options *options);
+/** sc_net_export_onnx() of a loaded model (since 0.7): its weights as it
+ *  computes them, the channels the file stores with at most 8 bits in
+ *  their integer form (per layer, as for a net). */
+SC_API sc_status sc_model_export_onnx(const sc_model *m, const char *path,
+                                      const sc_onnx_export_options *options);
+/** sc_model_export_onnx() into memory, as sc_net_export_onnx_memory()
+ *  (since 0.7). */
+SC_API sc_status sc_model_export_onnx_memory(const sc_model *m, void *buf,
+                                             size_t cap, size_t *size,
+                                             const sc_onnx_export_options *options);
+
 /* ---- Training checkpoints --------------------------------------------- */
 
 /** Saves the whole training state: layers (with removed channels),

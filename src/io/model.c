@@ -464,7 +464,16 @@ SC_API sc_status sc_model_load(sc_model **out, const char *path)
     return sc_model_load_v2(out, path, NULL);
 }
 
-sc_net *sc_model_net(sc_model *m) { return m->net; }
+sc_net *sc_model_net(const sc_model *m) { return m->net; }
+
+const unsigned char *sc_model_layer_quant(const sc_model *m, int id,
+                                          const float **e)
+{
+    if (id < 1 || id >= m->net->n_nodes || m->net->nodes[id].mant == NULL)
+        return NULL;
+    *e = m->net->nodes[id].mant->exp;
+    return m->net->nodes[id].mant->bits;
+}
 
 SC_API void sc_model_free(sc_model *m)
 {

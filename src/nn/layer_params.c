@@ -1,12 +1,15 @@
 /* layer_params.c -- one layer's parameters and running statistics by slot,
  * in PyTorch's layouts (which are the library's own: conv weights
  * [out][in / groups][kh][kw], dense weights [out][in features], the
- * features in (c, h, w) order as a flatten of NCHW). */
+ * features in (c, h, w) order as a flatten of NCHW); and internally a
+ * dense/conv layer's constant map (layer_params.h). */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "nn/layer_params.h"
 #include "ops/ops.h"
 #include "quant/mantissa.h"
 
@@ -126,5 +129,36 @@ SC_API sc_status sc_net_set_layer_param(sc_net *net, int id,
                            "(%g)", fn, i, (double)src[i]);
     }
     memcpy(buf + off, src, n * sizeof(float));
+    return SC_OK;
+}
+
+const float *sc_layer_const_map(const sc_net *net, int id)
+{
+    if (net == NULL || id <= 0 || id >= net->n_nodes)
+        return NULL;
+    return net->nodes[id].cbias;
+}
+
+sc_status sc_layer_set_const_map(sc_net *net, int id, const float *src,
+                                 size_t n, const char *fn)
+{
+    if (!net->initialized || id <= 0 || id >= net->n_nodes ||
+        !sc_is_weighted(&net->nodes[id]))
+        return sc_fail(SC_ERR_ARG, "%s: layer %d is no initialised dense or "
+                       "conv layer, which alone take a constant map", fn, id);
+    sc_node *nd = &net->nodes[id];
+    if (n != sc_node_size(nd))
+        return sc_fail(SC_ERR_ARG, "%s: layer %d's constant map holds %zu "
+                       "floats, not %zu", fn, id, sc_node_size(nd), n);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(src[i]))
+            return sc_fail(SC_ERR_NONFINITE, "%s: layer %d's constant map "
+                           "holds NaN or Inf", fn, id);
+    float *m = malloc(n * sizeof *m);
+    if (m == NULL)
+        return sc_fail(SC_ERR_NOMEM, "%s: out of memory", fn);
+    memcpy(m, src, n * sizeof *m);
+    free(nd->cbias);
+    nd->cbias = m;
     return SC_OK;
 }

@@ -40,6 +40,7 @@ typedef struct ox_val {
     const float *f;
     size_t nf;
     int decoded;
+    int dequantized; /* its floats a DequantizeLinear's of the INT8 t */
     /* OX_LAYER: the layer and the rank of the ONNX tensor (4: N x C x H x
      * W, 2: N x F) */
     int layer, rank;
@@ -54,10 +55,13 @@ typedef struct ox_val {
     int64_t pads[4];
 } ox_val;
 
-/* A parameter slot to set once the net is initialised. */
+/* A parameter slot (or with map set, the constant map an Add of a
+ * constant gives a dense or conv layer) to set once the net is
+ * initialised. */
 typedef struct ox_assign {
     int layer, node;
     sc_layer_slot slot;
+    int map;
     const float *data;
     size_t n;
 } ox_assign;
@@ -118,12 +122,17 @@ sc_status ox_node_fail(const ox_ctx *c, int node, sc_status status,
 
 /* ---- tensor.c ---- */
 /* A float constant's dims (at most 8, into dims[], *rank) and its floats
- * (*f, *n; decoded once per value). SC_ERR_UNSUPPORTED for another data
+ * (*f, *n; decoded once per value; a DequantizeLinear's output has its
+ * INT8 input's dims). SC_ERR_UNSUPPORTED for another data
  * type or external data, SC_ERR_FORMAT for a negative dim or data that do
  * not fit the shape. what names the tensor in messages. */
 sc_status ox_const_floats(ox_ctx *c, int node, int vid, const char *what,
                           const float **f, size_t *n, int64_t dims[8],
                           int *rank);
+/* An INT8 constant's dims (as ox_const_floats) and its values as new
+ * floats (*f, *n) the context frees. */
+sc_status ox_const_int8(ox_ctx *c, int node, int vid, const char *what,
+                        float **f, size_t *n, int64_t dims[8], int *rank);
 /* An int64 constant of at most cap elements into v (*n of them). */
 sc_status ox_const_ints(ox_ctx *c, int node, int vid, const char *what,
                         int64_t *v, size_t cap, size_t *n);

@@ -8,6 +8,7 @@
 
 #include "core/checked.h"
 #include "core/error.h"
+#include "nn/layer_params.h"
 #include "onnx/onnx.h"
 
 typedef struct ox_op ox_op;
@@ -175,8 +176,8 @@ static sc_status add(ox_ctx *c, int ni, const sc_layer_desc *d,
 
 /* Records that layer's slot gets data (n floats) once the net is
  * initialised; all such floats together stay within the file's budget. */
-static sc_status assign(ox_ctx *c, int ni, int layer, sc_layer_slot slot,
-                        const float *data, size_t n)
+static sc_status assign_to(ox_ctx *c, int ni, int layer, sc_layer_slot slot,
+                           int map, const float *data, size_t n)
 {
     size_t used;
     if (!sc_add_ok(c->used_floats, n, &used) || used > c->budget_floats)
@@ -191,9 +192,15 @@ static sc_status assign(ox_ctx *c, int ni, int layer, sc_layer_slot slot,
         c->assign = p;
         c->cap_assign = cap;
     }
-    c->assign[c->n_assign++] = (ox_assign){layer, ni, slot, data, n};
+    c->assign[c->n_assign++] = (ox_assign){layer, ni, slot, map, data, n};
     c->used_floats = used;
     return SC_OK;
+}
+
+static sc_status assign(ox_ctx *c, int ni, int layer, sc_layer_slot slot,
+                        const float *data, size_t n)
+{
+    return assign_to(c, ni, layer, slot, 0, data, n);
 }
 
 /* b (rows x cols) transposed into a new array */
@@ -553,6 +560,46 @@ static sc_status matmul_layer(ox_ctx *c, int ni, ox_val *m)
     return SC_OK;
 }
 
+/* An Add of constant k to the output v of a dense or conv layer that
+ * nothing else reads: the layer's constant map, one value per output
+ * element of a sample (k [1, C, H, W] or [C, H, W]; [1, F] or [F]). */
+static sc_status const_map(ox_ctx *c, int ni, const ox_val *v, ox_val *k)
+{
+    int kind = v->kind == OX_LAYER ? sc_net_layer_kind(c->net, v->layer) : -1;
+    if ((kind != SC_LAYER_DENSE && kind != SC_LAYER_CONV2D) || v->uses != 1)
+        return ox_node_fail(c, ni, SC_ERR_UNSUPPORTED, "adds a constant to "
+                            "'%.100s' (only to a Gemm's or Conv's output that "
+                            "nothing else reads, a constant map of the layer)",
+                            v->name);
+    for (size_t i = 0; i < c->n_assign; i++)
+        if (c->assign[i].map && c->assign[i].layer == v->layer)
+            return ox_node_fail(c, ni, SC_ERR_UNSUPPORTED, "adds a second "
+                                "constant map to '%.100s'", v->name);
+    int ch, h, w, rank;
+    sc_status st = sc_net_layer_shape(c->net, v->layer, &ch, &h, &w);
+    const float *f;
+    size_t n;
+    int64_t dims[8];
+    if (st != SC_OK ||
+        (st = ox_const_floats(c, ni, (int)(k - c->vals), "constant", &f, &n,
+                              dims, &rank)) != SC_OK)
+        return st;
+    int lead = rank == v->rank; /* a leading batch dimension of 1 */
+    int ok = (rank == v->rank || rank == v->rank - 1) && (!lead || dims[0] == 1);
+    int64_t want[3] = {ch, h, w};
+    for (int i = 0; ok && i < v->rank - 1; i++)
+        ok = dims[i + lead] == want[i];
+    if (!ok)
+        return ox_node_fail(c, ni, SC_ERR_UNSUPPORTED, "adds a constant of "
+                            "%d dimensions that is not one value per element "
+                            "of a sample of '%.100s' (broadcasting is not "
+                            "supported)", rank, v->name);
+    if ((st = assign_to(c, ni, v->layer, SC_SLOT_BIAS, 1, f, n)) != SC_OK)
+        return st;
+    set_layer(c, ni, v->layer, v->rank);
+    return SC_OK;
+}
+
 static sc_status op_add(ox_ctx *c, int ni, const Onnx__NodeProto *nd,
                         const ox_op *op)
 {
@@ -590,6 +637,9 @@ static sc_status op_add(ox_ctx *c, int ni, const Onnx__NodeProto *nd,
     }
     if (a->kind == OX_MATMUL && (st = matmul_layer(c, ni, a)) != SC_OK)
         return st;
+    if (a->kind == OX_CONST || b->kind == OX_CONST)
+        return const_map(c, ni, a->kind == OX_CONST ? b : a,
+                         a->kind == OX_CONST ? a : b);
     int x[2], r[2], id;
     if ((st = layer_in(c, ni, 0, &x[0], &r[0])) != SC_OK ||
         (st = layer_in(c, ni, 1, &x[1], &r[1])) != SC_OK)
@@ -1045,6 +1095,60 @@ static sc_status op_constant(ox_ctx *c, int ni, const Onnx__NodeProto *nd,
     return SC_OK;
 }
 
+/* DequantizeLinear of an INT8 constant: the float constant
+ * (x - zero_point) * scale, per tensor or (opset 13 on) per slice along
+ * axis */
+static sc_status op_dequantize(ox_ctx *c, int ni, const Onnx__NodeProto *nd,
+                               const ox_op *op)
+{
+    (void)op;
+    int xid = in_id(c, ni, 0), zid = in_id(c, ni, 2);
+    if (xid < 0 || c->vals[xid].kind != OX_CONST ||
+        (zid >= 0 && c->vals[zid].kind != OX_CONST))
+        return ox_node_fail(c, ni, SC_ERR_UNSUPPORTED, "dequantizes a "
+                            "computed tensor (only constants are supported)");
+    float *f, *zp = NULL;
+    const float *s;
+    size_t n, ns, nz = 0;
+    int64_t dims[8], sd[8], zd[8], axis;
+    int rank, sr, zr;
+    sc_status st = ox_const_int8(c, ni, xid, "x", &f, &n, dims, &rank);
+    if (st != SC_OK ||
+        (st = const_in(c, ni, 1, "x_scale", &s, &ns, sd, &sr)) != SC_OK ||
+        (zid >= 0 && (st = ox_const_int8(c, ni, zid, "x_zero_point", &zp, &nz,
+                                         zd, &zr)) != SC_OK) ||
+        (st = attr_int(c, ni, nd, "axis", 1, &axis)) != SC_OK)
+        return st;
+    int per_tensor = ns == 1 && sr <= 1;
+    if (axis < 0)
+        axis += rank;
+    if (!per_tensor && (c->opset < 13 || sr != 1 || axis < 0 || axis >= rank ||
+                        (int64_t)ns != dims[axis]))
+        return ox_node_fail(c, ni, SC_ERR_UNSUPPORTED, "has %zu scales for "
+                            "axis %lld of a %d-D tensor (one, or from opset 13 "
+                            "one per slice along the axis, is supported)", ns,
+                            (long long)axis, rank);
+    if (zp != NULL && (nz != ns || zr != sr))
+        return ox_node_fail(c, ni, SC_ERR_FORMAT, "its zero point's shape is "
+                            "not its scale's");
+    size_t inner = 1;
+    for (int i = (int)axis + 1; !per_tensor && i < rank; i++)
+        inner *= (size_t)dims[i]; /* within numel, which shape_of checked */
+    for (size_t i = 0; i < n; i++) {
+        size_t k = per_tensor ? 0 : (i / inner) % ns;
+        f[i] = (f[i] - (zp ? zp[k] : 0.0f)) * s[k];
+    }
+    ox_val *v = out_val(c, ni);
+    v->kind = OX_CONST;
+    v->t = c->vals[c->vals[xid].root].t;
+    v->root = (int)(v - c->vals);
+    v->f = f;
+    v->nf = n;
+    v->decoded = 1;
+    v->dequantized = 1;
+    return SC_OK;
+}
+
 #define WIN_ATTRS "auto_pad", "kernel_shape", "pads", "strides"
 
 static const ox_op OPS[] = {
@@ -1075,6 +1179,7 @@ static const ox_op OPS[] = {
     {"Dropout", 1, 3, {"ratio", "seed", NULL}, op_identity, SC_LAYER_DROPOUT},
     {"Identity", 1, 1, {NULL}, op_identity, SC_LAYER_INPUT},
     {"Constant", 0, 0, {"value", NULL}, op_constant, SC_LAYER_INPUT},
+    {"DequantizeLinear", 2, 3, {"axis", NULL}, op_dequantize, SC_LAYER_INPUT},
 };
 
 sc_status ox_op_apply(ox_ctx *c, int ni)
@@ -1132,11 +1237,13 @@ sc_status ox_assign_params(ox_ctx *c)
         [SC_SLOT_RUNNING_VAR] = "running variance"};
     for (size_t i = 0; i < c->n_assign; i++) {
         const ox_assign *a = &c->assign[i];
-        sc_status st = sc_net_set_layer_param(c->net, a->layer, a->slot,
-                                              a->data, a->n);
+        sc_status st = a->map ? sc_layer_set_const_map(c->net, a->layer, a->data,
+                                                       a->n, c->fn)
+                              : sc_net_set_layer_param(c->net, a->layer, a->slot,
+                                                       a->data, a->n);
         if (st == SC_ERR_NONFINITE)
             return ox_node_fail(c, a->node, SC_ERR_FORMAT, "its %s hold NaN or "
-                                "Inf", slot_name[a->slot]);
+                                "Inf", a->map ? "constants" : slot_name[a->slot]);
         if (st == SC_ERR_ARG)
             return ox_node_fail(c, a->node, SC_ERR_FORMAT, "its %s hold a "
                                 "negative value", slot_name[a->slot]);

@@ -9,6 +9,7 @@
 #include "onnx/onnx.h"
 
 enum { OX_FLOAT = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT,
+       OX_INT8 = ONNX__TENSOR_PROTO__DATA_TYPE__INT8,
        OX_INT64 = ONNX__TENSOR_PROTO__DATA_TYPE__INT64 };
 
 float *ox_alloc_floats(ox_ctx *c, size_t n)
@@ -80,8 +81,11 @@ sc_status ox_const_floats(ox_ctx *c, int node, int vid, const char *what,
 {
     ox_val *v = &c->vals[c->vals[vid].root];
     size_t numel;
-    sc_status st = shape_of(c, node, v->t, what, OX_FLOAT, "float", dims,
-                            rank, &numel);
+    sc_status st = v->dequantized
+                       ? shape_of(c, node, v->t, what, OX_INT8, "int8", dims,
+                                  rank, &numel)
+                       : shape_of(c, node, v->t, what, OX_FLOAT, "float", dims,
+                                  rank, &numel);
     if (st != SC_OK)
         return st;
     if (!v->decoded) {
@@ -110,6 +114,37 @@ sc_status ox_const_floats(ox_ctx *c, int node, int vid, const char *what,
     }
     *f = v->f;
     *n = v->nf;
+    return SC_OK;
+}
+
+sc_status ox_const_int8(ox_ctx *c, int node, int vid, const char *what,
+                        float **f, size_t *n, int64_t dims[8], int *rank)
+{
+    const Onnx__TensorProto *t = c->vals[c->vals[vid].root].t;
+    size_t numel;
+    sc_status st = shape_of(c, node, t, what, OX_INT8, "int8", dims, rank,
+                            &numel);
+    if (st != SC_OK)
+        return st;
+    /* raw_data: one byte each; else int32_data, one int each */
+    if (t->has_raw_data ? t->raw_data.len != numel : t->n_int32_data != numel)
+        return ox_node_fail(c, node, SC_ERR_FORMAT, "%s holds %zu int8 "
+                            "values, its shape %zu", what,
+                            t->has_raw_data ? t->raw_data.len : t->n_int32_data,
+                            numel);
+    float *d = ox_alloc_floats(c, numel);
+    if (d == NULL)
+        return sc_fail(SC_ERR_NOMEM, "%s: out of memory", c->fn);
+    for (size_t i = 0; i < numel; i++) {
+        int v = t->has_raw_data ? (int)(int8_t)t->raw_data.data[i]
+                                : (int)t->int32_data[i];
+        if (v < -128 || v > 127)
+            return ox_node_fail(c, node, SC_ERR_FORMAT, "%s holds %d, no "
+                                "int8", what, v);
+        d[i] = (float)v;
+    }
+    *f = d;
+    *n = numel;
     return SC_OK;
 }
 
