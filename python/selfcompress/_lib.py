@@ -111,6 +111,7 @@ def _declare(h: ctypes.CDLL) -> None:
     PI64, PZ = c.POINTER(I64), c.POINTER(Z)
     PF = c.POINTER(c.c_float)
     LIM = c.POINTER(S.LoadLimitsC)
+    EXPORT = c.POINTER(S.OnnxExportOptionsC)
     INFO = c.POINTER(S.ModelInfoC)
     STATS = c.POINTER(S.StepStatsC)
     sigs: Dict[str, Tuple[Any, List[Any]]] = {
@@ -183,6 +184,10 @@ def _declare(h: ctypes.CDLL) -> None:
         "sc_net_save": (I, [P, CS, INFO]),
         "sc_net_import_onnx": (I, [PP, CS, LIM]),
         "sc_net_import_onnx_memory": (I, [PP, P, Z, LIM]),
+        "sc_net_export_onnx": (I, [P, CS, EXPORT]),
+        "sc_net_export_onnx_memory": (I, [P, P, Z, c.POINTER(Z), EXPORT]),
+        "sc_model_export_onnx": (I, [P, CS, EXPORT]),
+        "sc_model_export_onnx_memory": (I, [P, P, Z, c.POINTER(Z), EXPORT]),
         # optimizers
         "sc_optimizer_create": (I, [PP, P, I]),
         "sc_optimizer_free": (None, [P]),

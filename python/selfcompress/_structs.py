@@ -69,6 +69,13 @@ class ModelInfoC(ctypes.Structure):
                 ("param_bytes", ctypes.c_int64)]
 
 
+class OnnxExportOptionsC(ctypes.Structure):
+    """sc_onnx_export_options."""
+
+    _fields_ = [("size", ctypes.c_size_t), ("integer_weights", ctypes.c_int),
+                ("bn_running_stats", ctypes.c_int)]
+
+
 class LoadLimitsC(ctypes.Structure):
     """sc_load_limits."""
 

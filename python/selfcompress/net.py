@@ -15,6 +15,7 @@ from ._handle import Handle
 from ._lib import check, lib
 from .enums import (ALL_LAYERS, MAX_LAYER_INPUTS, LayerFlag, LayerKind,
                     LogLevel, Loss, OptimizerKind, Param, Slot, to_enum)
+from .onnx_export import export
 from .optimizer import Optimizer
 from .records import (LayerDesc, LoadLimits, LossSetting, ModelInfo, Progress,
                       SizeReport, StepStats, limits_ptr)
@@ -606,6 +607,24 @@ class Net(Handle):
         n = ctypes.c_int()
         self._call("sc_net_compress", ctypes.byref(n))
         return int(n.value)
+
+    def export_onnx(self, path: Any, integer_weights: bool = True,
+                    bn_running_stats: bool = False) -> None:
+        """Writes the net's eval-mode function as an ONNX model (opset 17,
+        input "input", output "logits"; docs/onnx.md), atomically.
+        integer_weights: quantised layers of at most 8 bits as INT8 levels
+        and DequantizeLinear; bn_running_stats: batch norms that use batch
+        statistics are written with their running ones (else refused)."""
+        export("net", self.handle, path, integer_weights,
+               bn_running_stats)
+
+    def export_onnx_bytes(self, integer_weights: bool = True,
+                          bn_running_stats: bool = False) -> bytes:
+        """:meth:`export_onnx` into memory: the ONNX model's bytes."""
+        data = export("net", self.handle, None, integer_weights,
+                      bn_running_stats)
+        assert data is not None
+        return data
 
     def save(self, path: Any) -> ModelInfo:
         """Writes the inference model file (atomically); returns its

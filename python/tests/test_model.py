@@ -105,3 +105,26 @@ def test_onnx_import_file_and_memory() -> None:
             1e-4 * float(np.abs(ref).max())
     with pytest.raises(sc.FormatError):
         sc.Net.import_onnx_bytes(data[:40])
+
+
+def test_onnx_export_round_trip(tmp_path: os.PathLike[str],
+                                train: Tuple[Images, Labels],
+                                test: Tuple[Images, Labels]) -> None:
+    net = trained(train)
+    net.set_training(False)
+    want = net.forward(test[0])
+    data = net.export_onnx_bytes()
+    assert data[:2] == b"\x08\x08"  # ModelProto.ir_version = 8
+    back = sc.Net.import_onnx_bytes(data)
+    back.set_training(False)
+    assert np.array_equal(back.forward(test[0]), want)
+    path = os.path.join(tmp_path, "m.scm")
+    net.save(path)
+    onnx_path = os.path.join(tmp_path, "m.onnx")
+    with sc.Model.load(path) as m:
+        m.export_onnx(onnx_path)
+        assert open(onnx_path, "rb").read() == m.export_onnx_bytes()
+        floats = m.export_onnx_bytes(integer_weights=False)
+        assert len(floats) > len(m.export_onnx_bytes())
+    with pytest.raises(TypeError):
+        net.export_onnx_bytes(integer_weights=1)  # type: ignore[arg-type]
