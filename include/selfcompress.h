@@ -74,7 +74,7 @@ extern "C" {
 /* ---- Versions ---------------------------------------------------------- */
 
 #define SC_VERSION_MAJOR 0 /**< incompatible ABI changes (the SONAME) */
-#define SC_VERSION_MINOR 6 /**< compatible additions */
+#define SC_VERSION_MINOR 7 /**< compatible additions */
 #define SC_VERSION_PATCH 0 /**< fixes */
 /** MAJOR*10000 + MINOR*100 + PATCH, as sc_version_number() returns. */
 #define SC_VERSION_NUMBER \
