@@ -31,7 +31,8 @@ from ._lib import ENV_VAR, WRITTEN_FOR, find_library, library_path
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .enums import (ALL_LAYERS, INPUT, MAX_LAYER_INPUTS, ConvAlgo, Group,
                     LayerFlag, LayerKind, LogLevel, Loss, OptimizerKind,
-                    OptParam, Param, ProgressKind, Slot)
+                    OptParam, Param, ProgressKind, ReduceFig, ReduceWhat,
+                    Slot)
 from .errors import (DivergedError, FileIOError, FormatError,
                      InvalidArgumentError, LabelError, NonFiniteError,
                      NullPointerError, OutOfMemoryError, SelfCompressError,
@@ -61,7 +62,7 @@ __all__ = [
     "LoadLimits", "LogLevel", "Logs", "Loss", "LossSetting", "Model",
     "ModelInfo", "Net", "NonFiniteError", "NullPointerError", "OptParam",
     "Optimizer", "OptimizerKind", "OutOfMemoryError", "Param", "Progress",
-    "ProgressKind", "SelfCompressError", "ShapeError", "SizeReport", "Slot",
+    "ProgressKind", "ReduceFig", "ReduceWhat", "SelfCompressError", "ShapeError", "SizeReport", "Slot",
     "StateError", "StepStats", "Tensor", "UnsupportedError", "VersionError",
     "HostError",
     "blas_best_coretype", "blas_info", "blas_kernel",

@@ -18,6 +18,8 @@ import numpy.typing as npt
 
 #: a C-contiguous float32 array, as every array argument must be
 FloatArray = npt.NDArray[np.float32]
+#: what the library's double arrays are (a reduction hook's figures)
+DoubleArray = npt.NDArray[np.float64]
 #: labels: an integer array (int32 is read in place)
 IntArray = npt.NDArray[np.integer[Any]]
 

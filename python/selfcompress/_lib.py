@@ -174,6 +174,7 @@ def _declare(h: ctypes.CDLL) -> None:
         "sc_net_set_progress": (I, [P, S.PROGRESS_FN, P, I]),
         "sc_net_report_epoch": (I, [P, I, D]),
         "sc_net_set_log": (I, [P, S.LOG_FN, P]),
+        "sc_net_set_reduce": (I, [P, S.REDUCE_FN, P]),
         "sc_net_quantize": (I, [P, I]),
         "sc_net_is_quantized": (I, [P, I]),
         "sc_net_get_quant": (I, [P, I, PF, PF, Z]),

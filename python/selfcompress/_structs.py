@@ -103,6 +103,11 @@ PROGRESS_FN = ctypes.CFUNCTYPE(None, ctypes.POINTER(ProgressC),
 #: sc_log_fn
 LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p,
                           ctypes.c_void_p)
+#: sc_reduce_fn
+REDUCE_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int,
+                             ctypes.POINTER(ctypes.c_float), ctypes.c_size_t,
+                             ctypes.POINTER(ctypes.c_double), ctypes.c_int,
+                             ctypes.c_void_p)
 
 S = TypeVar("S", bound=ctypes.Structure)
 

@@ -136,6 +136,22 @@ class ProgressKind(enum.IntEnum):
     BUDGET = 2
 
 
+class ReduceWhat(enum.IntEnum):
+    """sc_reduce_what: what a reduction hook is handed."""
+
+    GRADS = 0  #: the flat gradient buffer and the step's figures
+    STATE = 1  #: the running statistics, after the update
+
+
+class ReduceFig(enum.IntEnum):
+    """sc_reduce_fig: the indices of the figures handed with GRADS."""
+
+    FAILED = 0    #: 1 when this rank's step failed (its gradients are 0)
+    TASK = 1      #: the task loss on the local batch
+    ACCURACY = 2  #: the accuracy on the local batch
+    COUNT = 3     #: the number of figures
+
+
 class LogLevel(enum.IntEnum):
     """sc_log_level: message levels."""
 

@@ -14,7 +14,8 @@ from . import _structs as S
 from ._handle import Handle
 from ._lib import check, lib
 from .enums import (ALL_LAYERS, MAX_LAYER_INPUTS, LayerFlag, LayerKind,
-                    LogLevel, Loss, OptimizerKind, Param, Slot, to_enum)
+                    LogLevel, Loss, OptimizerKind, Param, ReduceWhat, Slot,
+                    to_enum)
 from .onnx_export import export
 from .optimizer import Optimizer
 from .records import (LayerDesc, LoadLimits, LossSetting, ModelInfo, Progress,
@@ -662,6 +663,44 @@ class Net(Handle):
         self._call("sc_net_set_progress", c, None, n)
         self._hooks = [h for h in self._hooks
                        if not isinstance(h, S.PROGRESS_FN)] + [c]
+
+    def set_reduce(self, fn: Optional[Callable[
+            [ReduceWhat, C.FloatArray, Optional[C.DoubleArray]], None]]
+                   ) -> None:
+        """Data-parallel training through the host (sc_net_set_reduce;
+        docs/distributed.md): once per train step, after backward and before
+        the update, fn(ReduceWhat.GRADS, grads, figures) gets the whole
+        flat gradient buffer and the step's figures (ReduceFig indices) as
+        writable arrays over the library's memory, to average over the
+        ranks in place (e.g. with mpi4py's Allreduce); after the update
+        fn(ReduceWhat.STATE, stats, None) the running statistics. An
+        exception in fn fails the step (nothing updated for GRADS) and is
+        raised by the train step. None removes the hook."""
+        if fn is None:
+            self._call("sc_net_set_reduce", S.REDUCE_FN(0), None)
+            self._hooks = [h for h in self._hooks
+                           if not isinstance(h, S.REDUCE_FN)]
+            return
+        if not callable(fn):
+            raise TypeError("set_reduce: fn is callable or None")
+        f = fn
+
+        def cb(what: int, data: Any, n: int, figures: Any, n_fig: int,
+               _user: Any) -> int:
+            try:
+                arr = np.ctypeslib.as_array(data, shape=(n,)) if n else \
+                    np.empty(0, np.float32)
+                figs = (np.ctypeslib.as_array(figures, shape=(n_fig,))
+                        if n_fig else None)
+                f(ReduceWhat(what), arr, figs)
+                return 0
+            except BaseException as e:  # re-raised by the train step
+                self._cb_error = self._cb_error or e
+                return 1
+        c = S.REDUCE_FN(cb)
+        self._call("sc_net_set_reduce", c, None)
+        self._hooks = [h for h in self._hooks
+                       if not isinstance(h, S.REDUCE_FN)] + [c]
 
     def report_epoch(self, epoch: int,
                      test_accuracy: float = math.nan) -> None:

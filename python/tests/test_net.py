@@ -315,3 +315,51 @@ def test_distillation_and_group_every(train: Tuple[Images, Labels]) -> None:
     assert opt.get(sc.OptParam.LR, sc.Group.QUANT_BITS) != 0.02
     opt.set_lr(sc.Group.EVERY, 0.03)
     assert opt.get(sc.OptParam.LR, sc.Group.QUANT_BITS) == 0.03
+
+
+def test_reduce_hook(train: Tuple[Images, Labels]) -> None:
+    x, y = train[0][:32], train[1][:32]
+    plain, hooked = build(), build()
+    po, ho = fast_optimizer(plain), fast_optimizer(hooked)
+    calls: List[Tuple[sc.ReduceWhat, int, int]] = []
+
+    def record(what: sc.ReduceWhat, data: np.ndarray,  # type: ignore[type-arg]
+               figs: object) -> None:
+        calls.append((what, data.size, 0 if figs is None else len(figs)))  # type: ignore[arg-type]
+    hooked.set_reduce(record)
+    for _ in range(2):
+        plain.train_step(po, x, y)
+        hooked.train_step(ho, x, y)
+    # a hook that leaves the values: the same training, bit for bit
+    assert np.array_equal(plain.get_params(), hooked.get_params())
+    assert calls[0] == (sc.ReduceWhat.GRADS, hooked.param_count, sc.ReduceFig.COUNT)
+    assert calls[1][0] == sc.ReduceWhat.STATE and calls[1][2] == 0 and len(calls) == 4
+
+    # the figures reach the step's stats; zeroed gradients leave the weights
+    def zero(what: sc.ReduceWhat, data: np.ndarray,  # type: ignore[type-arg]
+             figs: object) -> None:
+        if what == sc.ReduceWhat.GRADS:
+            data[:] = 0.0
+            figs[sc.ReduceFig.TASK] = 7.5  # type: ignore[index]
+    fresh = build()
+    fo = fast_optimizer(fresh)  # no moments yet: zero gradients, no update
+    fresh.set_reduce(zero)
+    before = fresh.get_params()
+    st = fresh.train_step(fo, x, y)
+    assert st.task_loss == 7.5
+    assert np.array_equal(fresh.get_params(), before)
+    before = hooked.get_params()
+
+    class Boom(Exception):
+        pass
+
+    def fail(what: sc.ReduceWhat, data: object, figs: object) -> None:
+        raise Boom()
+    hooked.set_reduce(fail)
+    with pytest.raises(Boom):
+        hooked.train_step(ho, x, y)
+    assert np.array_equal(hooked.get_params(), before)
+    hooked.set_reduce(None)
+    hooked.train_step(ho, x, y)
+    with pytest.raises(TypeError):
+        hooked.set_reduce(3)  # type: ignore[arg-type]
