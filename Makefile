@@ -165,7 +165,7 @@ DESTDIR ?=
 DEPS_PKGS = libopenblas-dev check pkg-config zlib1g-dev dataset-fashion-mnist \
             python3 python3-numpy abigail-tools doxygen gnuplot-nox g++ clang \
             libprotobuf-c-dev protobuf-c-compiler libonnx-dev \
-            python3-pytest python3-tqdm python3-mypy python3-setuptools python3-pip \
+            python3-pytest python3-tqdm python3-mypy python3-setuptools python3-pip python3-onnx \
             libopenmpi-dev openmpi-bin
 
 .PHONY: sweep all deps check check-run sanitize valgrind examples check-exports \
