@@ -12,16 +12,17 @@ from . import _structs as S
 from ._handle import Handle
 from ._lib import check, lib
 from .enums import ConvAlgo, Param, to_enum
-from .onnx_export import export
+from .onnx_export import OnnxExport
 from .records import LoadLimits, ModelInfo, limits_ptr
 from .tensor import Tensor
 
 
-class Model(Handle):
+class Model(OnnxExport, Handle):
     """A model file loaded for inference (sc_model). A context manager;
     ``close()`` frees it at once, else the garbage collector does."""
 
     _FREE = "sc_model_free"
+    _EXPORT = "model"
 
     def __init__(self, handle: ctypes.c_void_p) -> None:
         """Adopts an sc_model handle; use :meth:`load` or :meth:`from_bytes`."""
@@ -61,24 +62,6 @@ class Model(Handle):
                                          ctypes.byref(h), ctypes.byref(w)),
               "sc_model_input_shape")
         return int(c.value), int(h.value), int(w.value)
-
-    def export_onnx(self, path: Any, integer_weights: bool = True,
-                    bn_running_stats: bool = False) -> None:
-        """Writes the model's eval-mode function as an ONNX model (opset 17,
-        input "input", output "logits"; docs/onnx.md), atomically.
-        integer_weights: quantised layers of at most 8 bits as INT8 levels
-        and DequantizeLinear; bn_running_stats: batch norms that use batch
-        statistics are written with their running ones (else refused)."""
-        export("model", self.handle, path, integer_weights,
-               bn_running_stats)
-
-    def export_onnx_bytes(self, integer_weights: bool = True,
-                          bn_running_stats: bool = False) -> bytes:
-        """:meth:`export_onnx` into memory: the ONNX model's bytes."""
-        data = export("model", self.handle, None, integer_weights,
-                      bn_running_stats)
-        assert data is not None
-        return data
 
     def info(self) -> ModelInfo:
         """The sizes of the file the model was loaded from."""

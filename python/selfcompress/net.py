@@ -16,7 +16,7 @@ from ._lib import check, lib
 from .enums import (ALL_LAYERS, MAX_LAYER_INPUTS, LayerFlag, LayerKind,
                     LogLevel, Loss, OptimizerKind, Param, ReduceWhat, Slot,
                     to_enum)
-from .onnx_export import export
+from .onnx_export import OnnxExport
 from .optimizer import Optimizer
 from .records import (LayerDesc, LoadLimits, LossSetting, ModelInfo, Progress,
                       SizeReport, StepStats, limits_ptr)
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 Size2 = Union[int, Tuple[int, int]]
 
 
-class Net(Handle):
+class Net(OnnxExport, Handle):
     """A network: a graph of layers, its parameters and buffers (sc_net).
 
     Build it layer by layer (each builder returns the new layer's id; the
@@ -40,6 +40,7 @@ class Net(Handle):
     """
 
     _FREE = "sc_net_free"
+    _EXPORT = "net"
 
     def __init__(self, c: int, h: int, w: int) -> None:
         """A new, empty net whose input samples are c x h x w."""
@@ -608,24 +609,6 @@ class Net(Handle):
         n = ctypes.c_int()
         self._call("sc_net_compress", ctypes.byref(n))
         return int(n.value)
-
-    def export_onnx(self, path: Any, integer_weights: bool = True,
-                    bn_running_stats: bool = False) -> None:
-        """Writes the net's eval-mode function as an ONNX model (opset 17,
-        input "input", output "logits"; docs/onnx.md), atomically.
-        integer_weights: quantised layers of at most 8 bits as INT8 levels
-        and DequantizeLinear; bn_running_stats: batch norms that use batch
-        statistics are written with their running ones (else refused)."""
-        export("net", self.handle, path, integer_weights,
-               bn_running_stats)
-
-    def export_onnx_bytes(self, integer_weights: bool = True,
-                          bn_running_stats: bool = False) -> bytes:
-        """:meth:`export_onnx` into memory: the ONNX model's bytes."""
-        data = export("net", self.handle, None, integer_weights,
-                      bn_running_stats)
-        assert data is not None
-        return data
 
     def save(self, path: Any) -> ModelInfo:
         """Writes the inference model file (atomically); returns its

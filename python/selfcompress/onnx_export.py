@@ -42,3 +42,29 @@ def export(kind: str, handle: ctypes.c_void_p, path: Optional[Any],
     check(mem(handle, buf, size.value, ctypes.byref(size), ctypes.byref(o)),
           fn + "_memory")
     return buf.raw[:size.value]
+
+
+class OnnxExport:
+    """export_onnx and export_onnx_bytes of a handle whose _EXPORT names its
+    kind ("net" or "model")."""
+
+    _EXPORT = ""
+    handle: ctypes.c_void_p
+
+    def export_onnx(self, path: Any, integer_weights: bool = True,
+                    bn_running_stats: bool = False) -> None:
+        """Writes the eval-mode function as an ONNX model (opset 17, input
+        "input", output "logits"; docs/onnx.md), atomically.
+        integer_weights: quantised layers of at most 8 bits as INT8 levels
+        and DequantizeLinear; bn_running_stats: batch norms that use batch
+        statistics are written with their running ones (else refused)."""
+        export(self._EXPORT, self.handle, path, integer_weights,
+               bn_running_stats)
+
+    def export_onnx_bytes(self, integer_weights: bool = True,
+                          bn_running_stats: bool = False) -> bytes:
+        """:meth:`export_onnx` into memory: the ONNX model's bytes."""
+        data = export(self._EXPORT, self.handle, None, integer_weights,
+                      bn_running_stats)
+        assert data is not None
+        return data
