@@ -237,10 +237,8 @@ static int eval_only(const options *o, dataset *train, dataset *test)
            o->net, is_float, acc, bits, weights, (long long)info.file_bytes,
            100.0 * (double)info.file_bytes / (double)fbytes);
     sc_model_free(model);
-    free(train->x);
-    free(train->y);
-    free(test->x);
-    free(test->y);
+    dataset_free(train);
+    dataset_free(test);
     return 0;
 }
 
@@ -267,10 +265,8 @@ static int eval_onnx_only(const options *o, dataset *train, dataset *test)
     printf("ONNX net=%s file=%s layers=%d test_images=%ld accuracy=%.4f\n", o->net,
            o->eval_onnx, sc_net_layer_count(net) - 1, test->n, acc);
     sc_net_free(net);
-    free(train->x);
-    free(train->y);
-    free(test->x);
-    free(test->y);
+    dataset_free(train);
+    dataset_free(test);
     return 0;
 }
 
@@ -696,9 +692,7 @@ int main(int argc, char **argv)
     free(order);
     free(bx);
     free(by);
-    free(train.x);
-    free(train.y);
-    free(test.x);
-    free(test.y);
+    dataset_free(&train);
+    dataset_free(&test);
     return 0;
 }

@@ -96,6 +96,13 @@ static inline dataset load(const char *dir, const char *prefix, long limit)
 }
 
 /* x = (x - mean) / std with the training set's global mean and std */
+/* Frees what load() allocated. */
+static inline void dataset_free(dataset *d)
+{
+    free(d->x);
+    free(d->y);
+}
+
 static inline void normalise(dataset *train, dataset *test)
 {
     double s = 0, ss = 0;

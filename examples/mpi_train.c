@@ -299,10 +299,8 @@ int main(int argc, char **argv)
     free(order);
     free(bx);
     free(by);
-    free(train.x);
-    free(train.y);
-    free(test.x);
-    free(test.y);
+    dataset_free(&train);
+    dataset_free(&test);
     MPI_Finalize();
     return 0;
 }
