@@ -37,15 +37,16 @@
 
 #define SC_QKERNEL_MAX_NR 32
 
-/* One tile: rows [0, rows) (rows <= MR) of the packed weights starting at
- * row block w (as pack_w laid it out: the block of rows i0..i0+MR-1 is at
- * w + i0 * row_bytes(K4), row_bytes given by the kernel), against one
- * panel of K4 / 4 groups. */
+/* One tile: MR rows of packed weights (the block at w: block i0 / MR is at
+ * wpacked + i0 / MR * block_bytes(K)) against one panel, k4 = K4 (K
+ * rounded up to 4: k4 / 4 groups); rows [0, rows) (rows <= MR) of the
+ * MR x NR result go to c[r * ldc + j], all NR columns. */
 typedef void (*sc_qukernel_fn)(int k4, const void *w, int rows,
                                const uint8_t *panel, int32_t *c, size_t ldc);
 
 /* Lays out m rows of K int8 weights (row i at src + i * K) for the kernel:
- * dst holds wbytes(m, K) bytes. */
+ * dst holds wbytes(m, K) bytes, every one written (rows of the last block
+ * beyond m and steps beyond K are zero weights). */
 typedef void (*sc_qpack_w_fn)(const int8_t *src, int m, int k, void *dst);
 
 typedef struct sc_qkernel {
@@ -83,5 +84,26 @@ int sc_qkernel_all(const sc_qkernel **out, int max);
 const sc_qkernel *sc_qkernel_avx512vnni(void);
 const sc_qkernel *sc_qkernel_avx2(void);
 const sc_qkernel *sc_qkernel_generic(void);
+
+/* The layout pack_w writes for the VNNI and the portable kernels (int16:
+ * 0) and for AVX2 (int16: 1): blocks of mr rows, each [K4 / 4][mr][4]
+ * weights, int8 or int16. */
+void sc_qpack_w4(const int8_t *src, int m, int k, int mr, int int16,
+                 void *dst);
+/* bytes of one block of that layout */
+size_t sc_qblock_bytes(int k, int mr, int int16);
+
+/* A kernel's pack_w, wbytes and block_bytes (static functions of those
+ * names) for that layout. */
+#define SC_QKERNEL_W4_LAYOUT(mr, int16)                                       \
+    static void pack_w(const int8_t *src, int m, int k, void *dst)            \
+    {                                                                         \
+        sc_qpack_w4(src, m, k, mr, int16, dst);                               \
+    }                                                                         \
+    static size_t block_bytes(int k) { return sc_qblock_bytes(k, mr, int16); } \
+    static size_t wbytes(int m, int k)                                        \
+    {                                                                         \
+        return (size_t)((m + (mr)-1) / (mr)) * block_bytes(k);                \
+    }
 
 #endif
