@@ -18,6 +18,7 @@
 #   docs            HTML API reference with Doxygen under build/docs (warnings are errors)
 #   bench           build/tests/bench/bench (tests/bench/bench.c) and run it: throughput
 #                   of mlp/tinynet/cnn against the FMA peak and sgemm (BENCH_FLAGS)
+#   qgemm-bench     build/tests/bench/qgemm_bench: GOP/s of the integer GEMM kernels
 #   bench-compare   the same cases with PyTorch (tests/bench/bench_torch.py), side by side
 #   bench-deps      installs python3-torch for bench-compare (large; not in DEPS_PKGS)
 #   install / uninstall / clean / demo
@@ -109,6 +110,8 @@ EXAMPLES := $(patsubst examples/%.c,$(BUILDDIR)/examples/%,$(EXAMPLE_SRCS))
 # tests/bench/bench.c: `make bench` (built for `make check` too)
 BENCH := $(BUILDDIR)/tests/bench/bench
 MODEL_RSS := $(BUILDDIR)/tests/bench/model_rss
+# tests/bench/qgemm_bench.c: `make qgemm-bench` (built for `make check` too)
+QGEMM_BENCH := $(BUILDDIR)/tests/bench/qgemm_bench
 BENCH_FLAGS ?=
 BENCH_DIR ?= $(BUILDDIR)/bench
 
@@ -326,7 +329,7 @@ endif
 # Everything is built first (in parallel with -j), then run sequentially.
 # Tests run with the BLAS kernel the shipped programs use: the best one the
 # CPU supports (examples/blas_kernel.h), unless SC_BLAS_KEEP is set.
-check-run: all $(TEST_BINS) examples header-check $(BENCH) $(MODEL_RSS) $(if $(HAVE_MPICC),$(MPI_BINS))
+check-run: all $(TEST_BINS) examples header-check $(BENCH) $(MODEL_RSS) $(QGEMM_BENCH) $(if $(HAVE_MPICC),$(MPI_BINS))
 	@ct=$$(./$(BUILDDIR)/examples/blas_kernel --coretype); \
 	if [ -n "$$ct" ] && [ -z "$${SC_BLAS_KEEP:-}" ]; then export OPENBLAS_CORETYPE=$$ct; else ct=$${OPENBLAS_CORETYPE:-}; fi; \
 	echo "==> BLAS kernel for the tests: $$(OPENBLAS_CORETYPE=$$ct ./$(BUILDDIR)/examples/blas_kernel | sed -n 's/^kernel running: //p')"; \
@@ -446,7 +449,7 @@ docs:
 PYTHON_BENCH ?= /usr/bin/python3
 BENCH_PKGS := python3-torch
 
-.PHONY: bench bench-build bench-deps bench-torch bench-compare
+.PHONY: bench bench-build bench-deps bench-torch bench-compare qgemm-bench
 
 $(BENCH): tests/bench/bench.c examples/nets.h examples/blas_kernel.h examples/common.h $(SHARED_LINK) $(HEADER) $(NORMAL_OBJDIR)/.flags
 	@mkdir -p $(@D)
@@ -458,7 +461,17 @@ $(MODEL_RSS): tests/bench/model_rss.c examples/nets.h examples/common.h $(SHARED
 	$(CC) $(BASE_CFLAGS) -Iinclude -Iexamples $(CPPFLAGS) $(LDFLAGS) -o $@ $< \
 		-L$(LIBOUT) -lselfcompress -Wl,-rpath,'$$ORIGIN/../../../$(LIBOUT)' $(BLAS_LIBS) $(SYS_LIBS)
 
-bench-build: $(BENCH) $(MODEL_RSS)
+# the integer GEMM kernels' throughput: links the static library, whose
+# internal symbols (src/kernels/qkernel.h) the shared one does not export
+$(QGEMM_BENCH): tests/bench/qgemm_bench.c examples/common.h src/kernels/qkernel.h $(STATIC) $(HEADER) $(NORMAL_OBJDIR)/.flags
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -Isrc -Iinclude -Iexamples $(CPPFLAGS) $(LDFLAGS) -o $@ $< \
+		$(STATIC) $(BLAS_LIBS) $(PROTOBUF_LIBS) $(SYS_LIBS)
+
+qgemm-bench: $(QGEMM_BENCH)
+	./$(QGEMM_BENCH)
+
+bench-build: $(BENCH) $(MODEL_RSS) $(QGEMM_BENCH)
 
 bench: $(BENCH)
 	./$(BENCH) $(BENCH_FLAGS)

@@ -46,8 +46,8 @@ TARGET static void kernel_8x32(int k4, const void *wv, int rows,
 
 SC_QKERNEL_W4_LAYOUT(MR, 0)
 
-static const sc_qkernel vnni = {"avx512vnni", MR, NR, kernel_8x32, pack_w, wbytes,
-                                block_bytes};
+static const sc_qkernel vnni = {"avx512vnni", MR, NR, kernel_8x32,
+    pack_w, wbytes, block_bytes};
 
 const sc_qkernel *sc_qkernel_avx512vnni(void)
 {
