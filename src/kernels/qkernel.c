@@ -54,27 +54,42 @@ void sc_qpack_w4(const int8_t *src, int m, int k, int mr, int int16,
                 }
 }
 
-/* where step t's byte goes in a column's 4 bytes read as a uint32 */
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-#define AT(t) (24 - 8 * (t))
-#else
-#define AT(t) (8 * (t))
-#endif
-
-/* One group's n consecutive columns whose 4 steps read the runs s0..s3:
- * column j's 4 bytes are s0[j], s1[j], s2[j], s3[j], built as one uint32
- * (so the loop vectorises over columns, 32 bits a lane, whatever n). */
-static SC_CLONE_INLINE void interleave4(const uint8_t *restrict s0,
-                                        const uint8_t *restrict s1,
-                                        const uint8_t *restrict s2,
-                                        const uint8_t *restrict s3, int n,
-                                        uint8_t *restrict d)
+/* Columns [j, j + w) of one group whose 4 steps read the runs s0..s3:
+ * column i's 4 bytes are s0[i], s1[i], s2[i], s3[i]. */
+static SC_CLONE_INLINE void interleave(const uint8_t *restrict s0,
+                                       const uint8_t *restrict s1,
+                                       const uint8_t *restrict s2,
+                                       const uint8_t *restrict s3, int j,
+                                       int w, uint8_t *restrict d)
 {
-    for (int j = 0; j < n; j++) {
-        uint32_t v = (uint32_t)s0[j] << AT(0) | (uint32_t)s1[j] << AT(1) |
-                     (uint32_t)s2[j] << AT(2) | (uint32_t)s3[j] << AT(3);
-        memcpy(d + 4 * j, &v, 4);
+    for (int i = j; i < j + w; i++) {
+        d[4 * i] = s0[i];
+        d[4 * i + 1] = s1[i];
+        d[4 * i + 2] = s2[i];
+        d[4 * i + 3] = s3[i];
     }
+}
+
+/* All n columns, in blocks of a fixed width (16, 8 or 4: whole vectors,
+ * no scalar tail), the last block moved back to end at n (it rewrites
+ * some columns with the same bytes) instead of reading past the run. */
+static SC_CLONE_INLINE void interleave_run(const uint8_t *restrict s0,
+                                           const uint8_t *restrict s1,
+                                           const uint8_t *restrict s2,
+                                           const uint8_t *restrict s3, int n,
+                                           uint8_t *restrict d)
+{
+    if (n >= 16)
+        for (int j = 0; j < n; j += 16)
+            interleave(s0, s1, s2, s3, j + 16 <= n ? j : n - 16, 16, d);
+    else if (n >= 8) {
+        interleave(s0, s1, s2, s3, 0, 8, d);
+        interleave(s0, s1, s2, s3, n - 8, 8, d);
+    } else if (n >= 4) {
+        interleave(s0, s1, s2, s3, 0, 4, d);
+        interleave(s0, s1, s2, s3, n - 4, 4, d);
+    } else
+        interleave(s0, s1, s2, s3, 0, n, d);
 }
 
 /* tab[t] == tab[0] + t for every step (a dense layer's identity) */
@@ -130,8 +145,8 @@ SC_SIMD_CLONES static void pack_runs(const uint8_t *x, const int32_t *tab,
                 s[t] = 4 * g + t < k
                            ? x + ((ptrdiff_t)tab[4 * g + t] + roff[j0])
                            : zeros;
-            interleave4(s[0], s[1], s[2], s[3], start[q + 1] - j0,
-                        d + 4 * j0);
+            interleave_run(s[0], s[1], s[2], s[3], start[q + 1] - j0,
+                           d + 4 * j0);
         }
         memset(d + 4 * cols, 0, (size_t)(nr - cols) * 4);
     }
