@@ -175,10 +175,12 @@ void sc_qgemm(const sc_qkernel *k, int m, int kk, const void *wpacked,
     const uint8_t *w = wpacked;
     for (int c0 = 0; c0 < ncols; c0 += nr) {
         int cols = ncols - c0 < nr ? ncols - c0 : nr;
-        sc_qpack_panel(x, tab, kk, roff + c0, cols, nr, panel);
+        int half = k->half != NULL && cols <= nr / 2;
+        sc_qukernel_fn fn = half ? k->half : k->fn;
+        sc_qpack_panel(x, tab, kk, roff + c0, cols, half ? nr / 2 : nr,
+                       panel);
         for (int i0 = 0; i0 < m; i0 += mr)
-            k->fn(k4, w + (size_t)(i0 / mr) * block,
-                  m - i0 < mr ? m - i0 : mr, panel,
-                  c + (size_t)i0 * ldc + c0, ldc);
+            fn(k4, w + (size_t)(i0 / mr) * block, m - i0 < mr ? m - i0 : mr,
+               panel, c + (size_t)i0 * ldc + c0, ldc);
     }
 }

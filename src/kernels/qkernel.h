@@ -25,6 +25,8 @@
  * The kernel computes an MR x NR tile: MR rows of packed W against one
  * panel, and writes it to c[r * ldc + j] for its rows and the panel's
  * columns (all NR of them: the caller's C has room for whole panels).
+ * A kernel may have a half-width variant, which sc_qgemm runs on a last
+ * panel of at most NR / 2 columns, packed NR / 2 wide.
  */
 #ifndef SC_KERNELS_QKERNEL_H
 #define SC_KERNELS_QKERNEL_H
@@ -53,6 +55,9 @@ typedef struct sc_qkernel {
     const char *name; /* "avx512vnni", "avx2", "generic" */
     int mr, nr;
     sc_qukernel_fn fn;
+    /* the first NR / 2 columns only, from a panel packed NR / 2 wide (for
+     * a last panel of at most NR / 2 columns), or NULL */
+    sc_qukernel_fn half;
     sc_qpack_w_fn pack_w;
     size_t (*wbytes)(int m, int k);
     /* bytes from the packed rows of block i0 to those of i0 + MR */

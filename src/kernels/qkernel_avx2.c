@@ -53,7 +53,7 @@ TARGET static void kernel_6x8(int k4, const void *wv, int rows,
 
 SC_QKERNEL_W4_LAYOUT(MR, 1)
 
-static const sc_qkernel avx2 = {"avx2", MR, NR, kernel_6x8,
+static const sc_qkernel avx2 = {"avx2", MR, NR, kernel_6x8, NULL,
     pack_w, wbytes, block_bytes};
 
 const sc_qkernel *sc_qkernel_avx2(void)

@@ -29,7 +29,7 @@ static void kernel_4x16(int k4, const void *wv, int rows,
 
 SC_QKERNEL_W4_LAYOUT(MR, 0)
 
-static const sc_qkernel generic = {"generic", MR, NR, kernel_4x16,
+static const sc_qkernel generic = {"generic", MR, NR, kernel_4x16, NULL,
     pack_w, wbytes, block_bytes};
 
 const sc_qkernel *sc_qkernel_generic(void) { return &generic; }

@@ -73,9 +73,11 @@ static double time_call(const sc_qkernel *q, int m, const conv *v,
                 sc_qgemm(q, m, v->k, w, v->x, v->tab, v->roff, v->n, panel, c, ldc);
                 continue;
             }
-            for (int c0 = 0; c0 < v->n; c0 += q->nr)
-                sc_qpack_panel(v->x, v->tab, v->k, v->roff + c0,
-                               v->n - c0 < q->nr ? v->n - c0 : q->nr, q->nr, panel);
+            for (int c0 = 0; c0 < v->n; c0 += q->nr) { /* as sc_qgemm packs */
+                int cols = v->n - c0 < q->nr ? v->n - c0 : q->nr;
+                int width = q->half != NULL && cols <= q->nr / 2 ? q->nr / 2 : q->nr;
+                sc_qpack_panel(v->x, v->tab, v->k, v->roff + c0, cols, width, panel);
+            }
         }
         double dt = now() - t0;
         if (dt < 0.02 && s == 0) { /* too short to time: more reps */
