@@ -123,8 +123,8 @@ static void pack_rows(const uint8_t *x, int32_t t0, int k,
 }
 
 /* The panel of any tab: the columns split into runs of consecutive roff
- * (a conv's output positions along a row), and each group's 4 steps
- * interleaved run by run. */
+ * (a conv's output positions along a row); run by run, each group's 4
+ * steps interleaved (the last group's steps beyond K read zeros). */
 SC_SIMD_CLONES static void pack_runs(const uint8_t *x, const int32_t *tab,
                                      int k, const int32_t *roff, int cols,
                                      int nr, uint8_t *panel)
@@ -135,21 +135,27 @@ SC_SIMD_CLONES static void pack_runs(const uint8_t *x, const int32_t *tab,
         if (j == 0 || roff[j] != roff[j - 1] + 1)
             start[runs++] = j;
     start[runs] = cols;
-    int groups = k4_of(k) / 4;
-    for (int g = 0; g < groups; g++) {
-        uint8_t *d = panel + (size_t)g * nr * 4;
-        const uint8_t *s[4];
-        for (int q = 0; q < runs; q++) {
-            int j0 = start[q];
-            for (int t = 0; t < 4; t++)
-                s[t] = 4 * g + t < k
-                           ? x + ((ptrdiff_t)tab[4 * g + t] + roff[j0])
-                           : zeros;
-            interleave_run(s[0], s[1], s[2], s[3], start[q + 1] - j0,
-                           d + 4 * j0);
+    int full = k / 4, groups = k4_of(k) / 4;
+    size_t gb = (size_t)nr * 4; /* bytes of one group */
+    for (int q = 0; q < runs; q++) {
+        int j0 = start[q], n = start[q + 1] - j0;
+        ptrdiff_t r0 = roff[j0];
+        uint8_t *d = panel + 4 * j0;
+        for (int g = 0; g < full; g++) {
+            const int32_t *t = tab + 4 * g;
+            interleave_run(x + (t[0] + r0), x + (t[1] + r0), x + (t[2] + r0),
+                           x + (t[3] + r0), n, d + g * gb);
         }
-        memset(d + 4 * cols, 0, (size_t)(nr - cols) * 4);
+        if (full < groups) {
+            const uint8_t *s[4];
+            for (int t = 0; t < 4; t++)
+                s[t] = 4 * full + t < k ? x + (tab[4 * full + t] + r0) : zeros;
+            interleave_run(s[0], s[1], s[2], s[3], n, d + full * gb);
+        }
     }
+    if (cols < nr)
+        for (int g = 0; g < groups; g++)
+            memset(panel + g * gb + 4 * cols, 0, (size_t)(nr - cols) * 4);
 }
 
 void sc_qpack_panel(const uint8_t *x, const int32_t *tab, int k,
