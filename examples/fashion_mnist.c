@@ -29,6 +29,9 @@
 #define M_PI 3.14159265358979323846
 #endif
 
+/* training images the int8 activation ranges are measured on */
+#define CALIB_IMAGES 1024
+
 /* an option left to the library's default (flags take values >= 0) */
 #define UNSET (-1.0)
 
@@ -79,12 +82,22 @@ static long long net_file_bytes(const sc_net *net)
     return (long long)info.file_bytes;
 }
 
-/* The float model file of net `name` as built, every channel. */
-static long long float_file_bytes(const char *name)
+/* A model file's bytes once calibrated: the activation ranges add two
+ * floats per layer (docs/format.md) */
+static long long with_ranges(long long bytes, const sc_net *net)
+{
+    return bytes + 8LL * sc_net_layer_count(net);
+}
+
+/* The float model file of net `name` as built, every channel, with
+ * activation ranges when calibrated. */
+static long long float_file_bytes(const char *name, int calibrated)
 {
     sc_net *net = build(name);
     check(sc_net_init(net, 1), "sc_net_init");
     long long n = net_file_bytes(net);
+    if (calibrated)
+        n = with_ranges(n, net);
     sc_net_free(net);
     return n;
 }
@@ -200,18 +213,45 @@ static void write_trace(FILE *f, sc_net *net, long step)
     }
 }
 
-/* running statistics brought up to date on `batches` training batches */
-static void refresh_bn(sc_net *net, const dataset *d, const long *order,
-                       int batches, int batch, float *bx, int32_t *by)
+/* fn (the running statistics' refresh, the int8 calibration) on the first
+ * `batches` training batches of order */
+static void over_batches(sc_net *net, const dataset *d, const long *order,
+                         int batches, int batch, float *bx, int32_t *by,
+                         sc_status (*fn)(sc_net *, const sc_tensor *),
+                         const char *what)
 {
     for (long b = 0, at = 0; b < batches && at < d->n; b++, at += batch) {
         int n = gather(d, order, at, batch, bx, by);
         int64_t xs[4] = {n, d->c, d->h, d->w};
         sc_tensor *x;
         check(sc_tensor_wrap(&x, 4, xs, bx), "tensor");
-        check(sc_net_update_bn_stats(net, x), "sc_net_update_bn_stats");
+        check(fn(net, x), what);
         sc_tensor_free(x);
     }
+}
+
+/* running statistics brought up to date on `batches` training batches */
+static void refresh_bn(sc_net *net, const dataset *d, const long *order,
+                       int batches, int batch, float *bx, int32_t *by)
+{
+    over_batches(net, d, order, batches, batch, bx, by, sc_net_update_bn_stats,
+                 "sc_net_update_bn_stats");
+}
+
+/* The test accuracy of model in int8 (NAN when its file has no activation
+ * ranges); the model is left in fp32. */
+static double int8_accuracy(sc_model *model, const dataset *test)
+{
+    sc_model_info info = SC_MODEL_INFO_INIT;
+    check(sc_model_get_info(model, &info), "model info");
+    if (info.calibrated_images == 0)
+        return NAN;
+    check(sc_model_set_param(model, SC_PARAM_INFERENCE, SC_INFERENCE_INT8),
+          "int8 inference");
+    double acc = evaluate(model_forward, model, test, 256);
+    check(sc_model_set_param(model, SC_PARAM_INFERENCE, SC_INFERENCE_FP32),
+          "fp32 inference");
+    return acc;
 }
 
 /* --eval FILE: the RESULT line of a saved model */
@@ -227,15 +267,19 @@ static int eval_only(const options *o, dataset *train, dataset *test)
         die("%s takes %d x %d x %d inputs, --net %s %d x %d x %d: pass its --net",
             o->eval, c, h, w, o->net, test->c, test->h, test->w);
     check(sc_model_set_threads(model, o->threads), "model threads");
+    check(sc_model_set_param(model, SC_PARAM_INFERENCE, SC_INFERENCE_FP32),
+          "fp32 inference");
     double acc = evaluate(model_forward, model, test, 256);
+    double acc8 = int8_accuracy(model, test);
     int is_float = info.weights0 == 0;
     double bits = is_float ? 100.0 : 100.0 * info.weight_bits / (32.0 * (double)info.weights0);
     double weights = is_float ? 100.0 : 100.0 * (double)info.weights / (double)info.weights0;
-    long long fbytes = float_file_bytes(o->net);
+    long long fbytes = float_file_bytes(o->net, info.calibrated_images > 0);
     printf("RESULT net=%s float=%d epochs=0 accuracy=%.4f bits_pct=%.3f "
-           "weights_pct=%.3f file_bytes=%lld train_s=0.0 file_pct=%.3f\n",
+           "weights_pct=%.3f file_bytes=%lld train_s=0.0 file_pct=%.3f "
+           "int8_accuracy=%.4f\n",
            o->net, is_float, acc, bits, weights, (long long)info.file_bytes,
-           100.0 * (double)info.file_bytes / (double)fbytes);
+           100.0 * (double)info.file_bytes / (double)fbytes, acc8);
     sc_model_free(model);
     dataset_free(train);
     dataset_free(test);
@@ -466,7 +510,8 @@ int main(int argc, char **argv)
         check(sc_net_init(net, o.seed), "sc_net_init");
     }
     check(sc_net_set_threads(net, o.threads), "sc_net_set_threads");
-    long long fbytes = net_file_bytes(net); /* as built or imported: float */
+    /* as built or imported: float, and calibrated as the model will be */
+    long long fbytes = with_ranges(net_file_bytes(net), net);
     if (!o.use_float) {
         if (o.b0 != UNSET)
             check(sc_net_set_param(net, SC_PARAM_QUANT_B0, o.b0), "b0");
@@ -651,12 +696,19 @@ int main(int argc, char **argv)
         close(fd);
         path = tmp;
     }
+    /* the activation ranges int8 inference quantises with, on the first
+     * CALIB_IMAGES training images */
+    over_batches(net, &train, order, (CALIB_IMAGES + o.batch - 1) / o.batch,
+                 o.batch, bx, by, sc_net_calibrate, "sc_net_calibrate");
     sc_model_info info = SC_MODEL_INFO_INIT;
     check(sc_net_save(net, path, &info), "sc_net_save");
     sc_model *model;
     check(sc_model_load(&model, path), "sc_model_load");
     check(sc_model_set_threads(model, o.threads), "model threads");
+    check(sc_model_set_param(model, SC_PARAM_INFERENCE, SC_INFERENCE_FP32),
+          "fp32 inference");
     acc = evaluate(model_forward, model, &test, 256);
+    double acc8 = int8_accuracy(model, &test);
     sc_model_free(model);
     if (o.save == NULL)
         remove(tmp);
@@ -669,8 +721,9 @@ int main(int argc, char **argv)
     printf("model file: %.3f%% of the float model file (%lld bytes): %.1f times "
            "smaller\n", file_pct, fbytes,
            (double)fbytes / (double)info.file_bytes);
-    printf("test accuracy: in memory %.4f, reloaded from the file %.4f\n",
-           mem_acc, acc);
+    printf("test accuracy: in memory %.4f, reloaded from the file %.4f, in "
+           "int8 %.4f (%+.2f points, kernel %s)\n", mem_acc, acc, acc8,
+           100.0 * (acc8 - acc), sc_int8_kernel());
     /* epochs trained: whole, or with the fraction --steps left of the last */
     char epochs[32];
     if (step % steps_per_epoch == 0)
@@ -678,10 +731,11 @@ int main(int argc, char **argv)
     else
         snprintf(epochs, sizeof epochs, "%.2f", (double)step / (double)steps_per_epoch);
     printf("RESULT net=%s float=%d epochs=%s accuracy=%.4f bits_pct=%.3f "
-           "weights_pct=%.3f file_bytes=%lld train_s=%.1f file_pct=%.3f max_bits=%d\n",
+           "weights_pct=%.3f file_bytes=%lld train_s=%.1f file_pct=%.3f max_bits=%d "
+           "int8_accuracy=%.4f\n",
            o.net, o.use_float, epochs, acc, t.bits_pct, t.weights_pct,
            (long long)info.file_bytes, train_s, file_pct,
-           o.use_float ? 32 : max_stored_bits(net));
+           o.use_float ? 32 : max_stored_bits(net), acc8);
 
     if (trace)
         fclose(trace);

@@ -74,7 +74,7 @@ extern "C" {
 /* ---- Versions ---------------------------------------------------------- */
 
 #define SC_VERSION_MAJOR 0 /**< incompatible ABI changes (the SONAME) */
-#define SC_VERSION_MINOR 7 /**< compatible additions */
+#define SC_VERSION_MINOR 8 /**< compatible additions */
 #define SC_VERSION_PATCH 0 /**< fixes */
 /** MAJOR*10000 + MINOR*100 + PATCH, as sc_version_number() returns. */
 #define SC_VERSION_NUMBER \
@@ -123,6 +123,10 @@ SC_API int sc_blas_kernel_suboptimal(void);
  *  layers run on the BLAS; convolutions on this kernel, which reads the
  *  images in place instead of unfolding them (docs/design.md). */
 SC_API const char *sc_conv_kernel(void);
+/** The library's integer micro-kernel that runs a model's int8 inference
+ *  on this CPU, picked at run time: "avx512vnni", "avx2" or "generic"
+ *  (portable C). All three give the same bits (since 0.8). */
+SC_API const char *sc_int8_kernel(void);
 
 /* ---- Errors ------------------------------------------------------------ */
 
@@ -466,14 +470,32 @@ typedef enum sc_param {
                                    not a condition */
     SC_PARAM_BUDGET_EVERY = 10, /**< train steps between budget checks, in
                                    [1, 2^31) (default 20) */
-    SC_PARAM_QUANT_BITS_FROZEN = 11 /**< 1: the optimizer leaves every bit
+    SC_PARAM_QUANT_BITS_FROZEN = 11, /**< 1: the optimizer leaves every bit
                                    depth as it is (their moments too), the
                                    exponents and weights go on learning;
                                    0 (default): b learns. Set by the budget
                                    on reaching it, and by the host at will;
                                    no budget check runs while it is 1. Kept
                                    in checkpoints */
+    SC_PARAM_INFERENCE = 12       /**< a model's arithmetic, an
+                                   sc_inference (since 0.8): a model whose
+                                   file holds activation ranges
+                                   (sc_net_calibrate()) starts with
+                                   SC_INFERENCE_INT8, any other with
+                                   SC_INFERENCE_FP32, the only value it
+                                   takes. A model setting only */
 } sc_param;
+
+/** Values of SC_PARAM_INFERENCE. Append-only. */
+typedef enum sc_inference {
+    SC_INFERENCE_FP32 = 0, /**< float arithmetic: the logits of the net
+                                that was saved, bit for bit */
+    SC_INFERENCE_INT8 = 1  /**< every layer's input in 8 bits (per-tensor
+                                scales from the calibrated ranges), integer
+                                products and sums, batch norm, biases and
+                                relus folded into the requantisation;
+                                logits in float (docs/int8.md) */
+} sc_inference;
 
 /** Values of SC_PARAM_CONV_ALGO. Both compute the same convolution; they
  *  differ in speed and in rounding. Append-only. */
@@ -1001,9 +1023,18 @@ typedef struct sc_model_info {
                                        shifts, running statistics, a float
                                        per channel of live mask, constant
                                        maps (since 0.7) */
+    int64_t calibrated_images;    /**< the images sc_net_calibrate() measured
+                                       the activation ranges on; 0: the file
+                                       has none and the model runs fp32 only
+                                       (since 0.8) */
+    int64_t int8_bytes;           /**< what SC_INFERENCE_INT8 keeps resident
+                                       besides the above once prepared: the
+                                       packed int8 weights and the
+                                       requantisation tables (0 until the
+                                       model first runs in int8; since 0.8) */
 } sc_model_info;
 /** An sc_model_info with .size set and zero figures. */
-#define SC_MODEL_INFO_INIT {sizeof(sc_model_info), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+#define SC_MODEL_INFO_INIT {sizeof(sc_model_info), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 
 /** The default cap on sc_model_info.activation_bytes of a load: 1 GiB per
  *  sample (the benchmark cnn takes about 8 MB). */
@@ -1032,6 +1063,17 @@ typedef struct sc_load_limits {
 #define SC_LOAD_LIMITS_INIT \
     {sizeof(sc_load_limits), SC_LOAD_MAX_ACTIVATION_BYTES, SC_LOAD_MAX_MACS}
 
+/** Measures the range of every layer's output on the batch x (N x c x h x
+ *  w), in eval mode, for int8 inference: the ranges widen over calls (a few
+ *  batches of training data are enough), sc_net_save() stores them, and a
+ *  model loaded from that file then runs in int8 (SC_PARAM_INFERENCE).
+ *  Calibrate last: a train step, a compress or any change of the net's
+ *  parameters discards the ranges (the figures in docs/int8.md were
+ *  measured on 1,024 training images). Since 0.8. */
+SC_API sc_status sc_net_calibrate(sc_net *net, const sc_tensor *x);
+/** The images the net's current activation ranges were measured on (0:
+ *  none) into *images (since 0.8). */
+SC_API sc_status sc_net_calibrated(const sc_net *net, int64_t *images);
 /** Writes the net's inference model (quantised weights bit-packed, fp32
  *  biases, norm parameters and running statistics, the constants compress
  *  folded in by their distinct values) to path, atomically.
@@ -1065,11 +1107,16 @@ SC_API sc_status sc_model_forward(sc_model *m, const sc_tensor *x,
                                   sc_tensor *out);
 /** Threads the model uses (>= 1, default 1). */
 SC_API sc_status sc_model_set_threads(sc_model *m, int threads);
-/** Sets a setting of the model's computation (since 0.3). The one a model
- *  takes is SC_PARAM_CONV_ALGO; any other p is SC_ERR_ARG (the training
- *  settings have no effect on inference). */
+/** Sets a setting of the model's computation (since 0.3). A model takes
+ *  SC_PARAM_CONV_ALGO and SC_PARAM_INFERENCE (since 0.8); any other p is
+ *  SC_ERR_ARG (the training settings have no effect on inference).
+ *  SC_PARAM_INFERENCE = SC_INFERENCE_INT8 on a model without activation
+ *  ranges is SC_ERR_STATE; the first int8 forward prepares the integer
+ *  weights and tables (SC_ERR_UNSUPPORTED, with the layer named, for a
+ *  model int8 cannot run; it then stays in fp32). */
 SC_API sc_status sc_model_set_param(sc_model *m, sc_param p, double value);
-/** Reads setting p (SC_PARAM_CONV_ALGO) into *value (since 0.3). */
+/** Reads setting p (SC_PARAM_CONV_ALGO, SC_PARAM_INFERENCE) into *value
+ *  (since 0.3). */
 SC_API sc_status sc_model_get_param(const sc_model *m, sc_param p,
                                     double *value);
 /** Outputs per sample (the classes), or 0 for NULL. */

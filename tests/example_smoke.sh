@@ -35,10 +35,10 @@ for mode in "" "--float" "--max-bits 3"; do
           --train-limit 512 --test-limit 256 --threads 2 --save "$tmp/model.scm" $mode)
     line=$(printf '%s\n' "$out" | grep '^RESULT ')
     echo "$line"
-    printf '%s\n' "$line" | grep -Eq '^RESULT net=tinynet float=[01] epochs=[0-9.]+ accuracy=[0-9.]+ bits_pct=[0-9.]+ weights_pct=[0-9.]+ file_bytes=[0-9]+ train_s=[0-9.]+ file_pct=[0-9.]+ max_bits=[0-9]+$' \
+    printf '%s\n' "$line" | grep -Eq '^RESULT net=tinynet float=[01] epochs=[0-9.]+ accuracy=[0-9.]+ bits_pct=[0-9.]+ weights_pct=[0-9.]+ file_bytes=[0-9]+ train_s=[0-9.]+ file_pct=[0-9.]+ max_bits=[0-9]+ int8_accuracy=[0-9.]+$' \
         || { echo "example_smoke: RESULT line does not parse: $line" >&2; exit 1; }
     # a cap holds every channel's bit depth at or below it (b0 is 5 without one)
-    mb=$(printf '%s\n' "$line" | sed -n 's/.* max_bits=\([0-9]*\)$/\1/p')
+    mb=$(printf '%s\n' "$line" | sed -n 's/.* max_bits=\([0-9]*\) .*/\1/p')
     case "$mode" in
     --float) [ "$mb" = 32 ] ;;
     --max-bits*) [ "$mb" -ge 1 ] && [ "$mb" -le 3 ] ;;
@@ -49,7 +49,7 @@ for mode in "" "--float" "--max-bits 3"; do
         case "$line" in *" file_pct=100.000 "*) ;; *) echo "example_smoke: a float model is not 100% of the float model file: $line" >&2; exit 1;; esac
     fi
     # the reloaded model must score exactly what the in-memory net scored
-    accs=$(printf '%s\n' "$out" | sed -n 's/^test accuracy: in memory \([0-9.]*\), reloaded from the file \([0-9.]*\)$/\1 \2/p')
+    accs=$(printf '%s\n' "$out" | sed -n 's/^test accuracy: in memory \([0-9.]*\), reloaded from the file \([0-9.]*\), in int8 .*/\1 \2/p')
     set -- $accs
     [ $# -eq 2 ] && [ "$1" = "$2" ] || { echo "example_smoke: in-memory and reloaded accuracy differ: '$accs'" >&2; exit 1; }
     # --eval of the saved file prints the same accuracy and file size
@@ -58,7 +58,8 @@ for mode in "" "--float" "--max-bits 3"; do
     want=$(printf '%s\n' "$line" | grep -o 'accuracy=[0-9.]* ')
     wantf=$(printf '%s\n' "$line" | grep -o 'file_bytes=[0-9]*')
     wantp=$(printf '%s\n' "$line" | grep -o 'file_pct=[0-9.]*')
-    case "$eline" in *"$want"*"$wantf"*" $wantp") ;; *) echo "example_smoke: --eval disagrees: $eline" >&2; exit 1;; esac
+    want8=$(printf '%s\n' "$line" | grep -o 'int8_accuracy=[0-9.]*')
+    case "$eline" in *"$want"*"$wantf"*" $wantp $want8") ;; *) echo "example_smoke: --eval disagrees: $eline" >&2; exit 1;; esac
 done
 
 # --teacher: a float model file guides a run

@@ -856,7 +856,10 @@ START_TEST(test_settings_errors)
     TU_FAILS(sc_net_set_param(NULL, SC_PARAM_GAMMA, 0.1), SC_ERR_NULL);
     TU_FAILS(sc_net_get_param(NULL, SC_PARAM_GAMMA, &v), SC_ERR_NULL);
     TU_FAILS(sc_net_get_param(F.net, SC_PARAM_GAMMA, NULL), SC_ERR_NULL);
-    TU_FAILS(sc_net_get_param(F.net, (sc_param)12, &v), SC_ERR_ARG);
+    TU_FAILS(sc_net_get_param(F.net, (sc_param)13, &v), SC_ERR_ARG);
+    /* a model's setting, not a net's */
+    TU_FAILS(sc_net_get_param(F.net, SC_PARAM_INFERENCE, &v), SC_ERR_ARG);
+    TU_FAILS(sc_net_set_param(F.net, SC_PARAM_INFERENCE, 0), SC_ERR_ARG);
     TU_FAILS(sc_net_get_param(F.net, (sc_param)-1, &v), SC_ERR_ARG);
     /* round trips, edges included */
     const struct {

@@ -424,7 +424,9 @@ static expect expected_size(sc_net *net, const tnet *t)
             bytes += 8 * c + ((s->flags & SC_BN_AFFINE) ? 8 * c : 0);
         }
     }
-    e.file_bytes = bytes + e.headers + 8 + (e.weight_bits + 7) / 8 + 4;
+    /* the bitstream, the activation ranges (the images, 0: none), the CRC */
+    e.file_bytes = bytes + e.headers + 8 + (e.weight_bits + 7) / 8 + 8 +
+                   (net->calib ? 8 * (int64_t)net->n_nodes : 0) + 4;
     return e;
 }
 
@@ -894,7 +896,7 @@ START_TEST(test_exact_bytes_of_a_tiny_model)
     unsigned char want[128], *q = want;
     memcpy(q, "SCMODEL", 8); /* with its NUL */
     q += 8;
-    put32(&q, 3); /* version */
+    put32(&q, 4); /* version */
     put64(&q, 0); /* content length, below */
     put32(&q, 1); put32(&q, 1); put32(&q, 4); /* input c, h, w */
     put32(&q, 2);                             /* layers, the input included */
@@ -919,6 +921,7 @@ START_TEST(test_exact_bytes_of_a_tiny_model)
      * bits 1 0 0 | 1 1 1 | 1 1 0 | 0 0 1 */
     *q++ = 0xF9;
     *q++ = 0x08;
+    put64(&q, 0);                             /* no activation ranges */
     size_t len = (size_t)(q - want) + 4;
     tu_reseal(want, len);
     ck_assert_uint_eq(n, len);
@@ -1019,6 +1022,16 @@ START_TEST(test_golden_file)
     /* and the stored golden file computes what the net computes */
     tu_batch b = tu_batch_make(4, 2, 6, 6, 0, 11);
     sc_model *m;
+    TU_OK(sc_model_load(&m, golden));
+    if (same_kernel)
+        assert_same_outputs(net, m, &b);
+    sc_model_free(m);
+    /* the same net in format version 3 (no activation ranges), written at
+     * ab2e6f8: the same logits bit for bit */
+    snprintf(golden, sizeof golden, "%s/golden_v3.scm", data_dir());
+    unsigned char *g3 = tu_read_all(golden, &gn);
+    ck_assert_uint_eq(rd32(g3 + 8), 3);
+    free(g3);
     TU_OK(sc_model_load(&m, golden));
     if (same_kernel)
         assert_same_outputs(net, m, &b);
@@ -1128,7 +1141,7 @@ START_TEST(test_errors)
     tu_reseal(c, n);
     load_fails(c, n, SC_ERR_FORMAT, 1);
     memcpy(c, d, n);
-    wr32(c + 8, 4);
+    wr32(c + 8, 5);
     tu_reseal(c, n);
     load_fails(c, n, SC_ERR_FORMAT, 2);
     memcpy(c, d, n);
@@ -1344,7 +1357,7 @@ static int hostile_all(const unsigned char *d, size_t n, int check_msgs)
                     uint64_t v = 0;
                     for (int q = 0; q < 8; q++)
                         v |= (uint64_t)d[k + (size_t)q] << (8 * q);
-                    if (v > 0 && (v + 7) / 8 == n - 4 - (k + 8))
+                    if (v > 0 && (v + 7) / 8 == n - 4 - 8 - (k + 8))
                         found = k;
                 }
                 if (found == 0) {
@@ -1665,16 +1678,17 @@ static unsigned char *cmap_file(const unsigned char *enc, size_t n, size_t *len)
     sc_net_free(net);
     size_t fn;
     unsigned char *f = tu_read_all(tu_path("c.scm"), &fn);
-    /* ... its weights, a cbias kind of 0, the total bits 0, the CRC */
-    size_t at = fn - 4 - 8 - 1;
+    /* ... its weights, a cbias kind of 0, the total bits 0, no activation
+     * ranges, the CRC */
+    size_t at = fn - 4 - 8 - 8 - 1;
     ck_assert_uint_eq(f[at], 0);
-    unsigned char *c = malloc(at + 1 + n + 8 + 4);
+    unsigned char *c = malloc(at + 1 + n + 8 + 8 + 4);
     ck_assert_ptr_nonnull(c);
     memcpy(c, f, at);
     c[at] = 2; /* classes */
     memcpy(c + at + 1, enc, n);
-    memset(c + at + 1 + n, 0, 8 + 4);
-    *len = at + 1 + n + 8 + 4;
+    memset(c + at + 1 + n, 0, 8 + 8 + 4);
+    *len = at + 1 + n + 8 + 8 + 4;
     tu_reseal(c, *len);
     free(f);
     return c;
@@ -1841,6 +1855,14 @@ START_TEST(regenerate)
      * 5 x 5 classes, channels reusing the axes) */
     g = golden_net();
     snprintf(p, sizeof p, "%s/fuzz_seed/golden_cbias.scm", data_dir());
+    TU_OK(sc_net_save(g, p, NULL));
+    sc_net_free(g);
+    /* with activation ranges: its forward runs in int8 */
+    g = golden_net();
+    tu_batch cb = tu_batch_make(4, 2, 6, 6, 0, 12);
+    TU_OK(sc_net_calibrate(g, cb.x));
+    tu_batch_free(&cb);
+    snprintf(p, sizeof p, "%s/fuzz_seed/golden_int8.scm", data_dir());
     TU_OK(sc_net_save(g, p, NULL));
     sc_net_free(g);
     tnet small = PADDED;

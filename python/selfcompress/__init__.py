@@ -51,7 +51,7 @@ from .records import (LOAD_MAX_ACTIVATION_BYTES, LOAD_MAX_MACS, LayerDesc,
                       SizeReport, StepStats)
 from .tensor import Tensor
 
-__version__ = "0.7.0"
+__version__ = "0.8.0"
 
 __all__ = [
     "ALL_LAYERS", "ENV_VAR", "INPUT", "LOAD_MAX_ACTIVATION_BYTES",

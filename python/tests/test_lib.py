@@ -53,7 +53,7 @@ def test_pkg_config_then_default_loader(tmp_path: os.PathLike[str]) -> None:
             libdir=%s
             Name: selfcompress
             Description: test
-            Version: 0.7.0
+            Version: 0.8.0
             Libs: -L${libdir} -lselfcompress
             """ % libdir))
     env = {k: v for k, v in os.environ.items() if k != sc.ENV_VAR}

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "core/log.h"
 #include "core/pool.h"
@@ -131,6 +132,10 @@ struct sc_net {
     float *state;
     size_t n_state;
     float *live;      /* backing store of every node's live[] */
+    /* sc_net_calibrate(): each node's output range (lo, hi), and the images
+     * it was measured on (0: none; calib NULL) */
+    float *calib;
+    int64_t calib_images;
     /* settings */
     double gamma, bn_momentum, bn_eps, quant_b0, quant_e0;
     double quant_b_max; /* SC_PARAM_QUANT_B_MAX: the bit depths' cap */
@@ -260,6 +265,14 @@ sc_status sc_commit_check(sc_net *net);
 /* Input shape check shared by forward and train step. */
 sc_status sc_check_input(const sc_net *net, const sc_tensor *x, int *n,
                          const char *fn);
+
+/* Discards the calibrated ranges (int8/calib.c): the parameters changed. */
+static inline void sc_calib_drop(sc_net *net)
+{
+    free(net->calib);
+    net->calib = NULL;
+    net->calib_images = 0;
+}
 
 static inline size_t sc_node_size(const sc_node *nd)
 {

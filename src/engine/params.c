@@ -88,6 +88,7 @@ void sc_params_unstage(sc_layout *l)
 void sc_params_commit(sc_net *net, sc_layout *l, const size_t *pmap,
                       const size_t *smap)
 {
+    sc_calib_drop(net); /* the layers the ranges were measured on changed */
     sc_gather(l->params, net->params, pmap, l->np);
     sc_gather(l->state, net->state, smap, l->ns);
     free(net->params);

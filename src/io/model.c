@@ -11,15 +11,17 @@
 #include "io/file.h"
 #include "io/cmap.h"
 #include "io/graph_io.h"
+#include "int8/q8.h"
 #include "io/model.h"
 #include "ops/ops.h"
 #include "quant/mantissa.h"
 #include "quant/quantizer.h"
 
 static const char MODEL_MAGIC[8] = {'S', 'C', 'M', 'O', 'D', 'E', 'L', 0};
-#define MODEL_VERSION 3u /* written; read: 1 (layer table version 1), 2 and 3 */
+#define MODEL_VERSION 4u /* written; read: 1 (layer table version 1) to 4 */
 #define MODEL_OLDEST 1u
 #define MODEL_CMAP 3u    /* the first version with CBIAS_CLASSES */
+#define MODEL_CALIB 4u   /* the first with activation ranges */
 
 /* A dense/conv layer's constant map record (docs/format.md) */
 enum { CBIAS_NONE, CBIAS_FLOATS, CBIAS_CLASSES };
@@ -27,6 +29,8 @@ enum { CBIAS_NONE, CBIAS_FLOATS, CBIAS_CLASSES };
 struct sc_model {
     sc_net *net;
     sc_model_info info;
+    int inference; /* an sc_inference */
+    sc_q8 *q8;     /* the int8 program, once prepared */
 };
 
 /* ---- bit packing: LSB first, two's complement ---- */
@@ -220,6 +224,11 @@ static sc_status write_layers(sc_wbuf *w, sc_net *net, sc_model_info *info,
         }
     }
     flush_bits(&bw);
+    /* the activation ranges: their images, then lo, hi per layer */
+    sc_put_u64(w, net->calib ? (uint64_t)net->calib_images : 0);
+    if (net->calib)
+        sc_put_f32s(w, net->calib, 2 * (size_t)net->n_nodes);
+    info->calibrated_images = net->calib ? net->calib_images : 0;
     info->weight_bits = (double)total_bits;
     info->weight_payload_bytes = (int64_t)((total_bits + 7) / 8);
     info->channel_header_bytes = (int64_t)headers;
@@ -269,6 +278,38 @@ SC_API sc_status sc_net_save(const sc_net *cnet, const char *path,
 }
 
 /* ---- load ---- */
+
+/* The activation ranges after the bitstream (stream bytes from r's
+ * position): into net->calib when the file has them; *bytes is their
+ * length. SC_ERR_FORMAT for ranges that are not finite or not ordered. */
+static sc_status read_calib(const sc_rbuf *r, size_t stream, sc_net *net,
+                            size_t *bytes, const char *fn)
+{
+    sc_rbuf c = {r->data + r->pos + stream, sc_remaining(r) - stream, 0, 0};
+    uint64_t images = sc_get_u64(&c);
+    size_t n = 2 * (size_t)net->n_nodes;
+    *bytes = 8;
+    if (c.failed || images == 0)
+        return SC_OK; /* a short file fails the caller's length check */
+    if (images > INT64_MAX || n > sc_remaining(&c) / 4)
+        return sc_fail(SC_ERR_FORMAT, "%s: the activation ranges are "
+                       "truncated", fn);
+    float *cal = malloc(n * sizeof *cal);
+    if (cal == NULL)
+        return sc_fail(SC_ERR_NOMEM, "%s: out of memory", fn);
+    sc_get_f32s(&c, cal, n);
+    for (size_t i = 0; i < n; i += 2)
+        if (!isfinite(cal[i]) || !isfinite(cal[i + 1]) || cal[i] > cal[i + 1]) {
+            free(cal);
+            return sc_fail(SC_ERR_FORMAT, "%s: layer %zu's activation range "
+                           "is not a finite interval", fn, i / 2);
+        }
+    free(net->calib);
+    net->calib = cal;
+    net->calib_images = (int64_t)images;
+    *bytes += 4 * n;
+    return SC_OK;
+}
 
 static sc_status read_layers(sc_rbuf *r, sc_net *net, uint32_t version,
                              sc_model_info *info, const char *fn)
@@ -335,8 +376,13 @@ static sc_status read_layers(sc_rbuf *r, sc_net *net, uint32_t version,
         }
     }
     uint64_t total_bits = sc_get_u64(r);
+    /* the bitstream, then (from version 4) the activation ranges */
+    size_t stream = (size_t)((total_bits + 7) / 8), after = 0;
+    if (st == SC_OK && !r->failed && total_bits == need_bits &&
+        stream <= sc_remaining(r) && version >= MODEL_CALIB)
+        st = read_calib(r, stream, net, &after, fn);
     if (st == SC_OK && (r->failed || total_bits != need_bits ||
-                        (total_bits + 7) / 8 != sc_remaining(r)))
+                        (uint64_t)stream + after != sc_remaining(r)))
         st = sc_fail(SC_ERR_FORMAT, "%s: the layer data is truncated or "
                      "inconsistent", fn);
     if (st == SC_OK) {
@@ -367,6 +413,7 @@ static sc_status read_layers(sc_rbuf *r, sc_net *net, uint32_t version,
         info->weight_payload_bytes = (int64_t)((total_bits + 7) / 8);
         info->channel_header_bytes = (int64_t)headers;
         info->weights0 = net->n0;
+        info->calibrated_images = net->calib_images;
         size_t wbytes = 0;
         for (int i = 1; i < net->n_nodes; i++) {
             const sc_node *nd = &net->nodes[i];
@@ -430,6 +477,7 @@ SC_API sc_status sc_model_load_memory_v2(sc_model **out, const void *data,
     info.file_bytes = (int64_t)size;
     m->net = net;
     m->info = info;
+    m->inference = net->calib ? SC_INFERENCE_INT8 : SC_INFERENCE_FP32;
     *out = m;
     return SC_OK;
 }
@@ -479,33 +527,81 @@ SC_API void sc_model_free(sc_model *m)
 {
     if (m == NULL)
         return;
+    sc_q8_free(m->q8);
     sc_net_free(m->net);
     free(m);
+}
+
+sc_status sc_model_prepare_int8(sc_model *m, const sc_qkernel *kernel,
+                                const char *fn)
+{
+    sc_q8 *q;
+    sc_status st = sc_q8_build(m->net, kernel, &q, fn);
+    if (st != SC_OK)
+        return st;
+    sc_q8_free(m->q8);
+    m->q8 = q;
+    m->info.int8_bytes = (int64_t)sc_q8_resident(q);
+    return SC_OK;
 }
 
 SC_API sc_status sc_model_forward(sc_model *m, const sc_tensor *x,
                                   sc_tensor *out)
 {
-    SC_CHECK_NULL(m, "sc_model_forward");
-    return sc_net_forward(m->net, x, out);
+    const char *fn = "sc_model_forward";
+    SC_CHECK_NULL(m, fn);
+    if (m->inference == SC_INFERENCE_FP32)
+        return sc_net_forward(m->net, x, out);
+    SC_CHECK_NULL(x, fn);
+    SC_CHECK_NULL(out, fn);
+    int n;
+    sc_status st = sc_check_input(m->net, x, &n, fn);
+    if (st != SC_OK)
+        return st;
+    size_t k = (size_t)sc_net_output_size(m->net);
+    if (out->numel != (size_t)n * k || out->shape[0] != n)
+        return sc_fail(SC_ERR_SHAPE, "%s: out must hold %d x %zu floats", fn,
+                       n, k);
+    if (m->q8 == NULL && (st = sc_model_prepare_int8(m, NULL, fn)) != SC_OK) {
+        m->inference = SC_INFERENCE_FP32;
+        return st;
+    }
+    return sc_q8_forward(m->q8, x->data, n, out->data, fn);
 }
 
 SC_API sc_status sc_model_set_threads(sc_model *m, int threads)
 {
     SC_CHECK_NULL(m, "sc_model_set_threads");
-    return sc_net_set_threads(m->net, threads);
+    sc_status st = sc_net_set_threads(m->net, threads);
+    if (st == SC_OK && m->q8)
+        m->q8->plan_n = 0; /* the scratch is per thread */
+    return st;
 }
 
 /* the settings that change how a model computes, not what it learned */
-static int model_setting(sc_param p) { return p == SC_PARAM_CONV_ALGO; }
+static int model_setting(sc_param p)
+{
+    return p == SC_PARAM_CONV_ALGO || p == SC_PARAM_INFERENCE;
+}
 
 SC_API sc_status sc_model_set_param(sc_model *m, sc_param p, double value)
 {
-    SC_CHECK_NULL(m, "sc_model_set_param");
+    const char *fn = "sc_model_set_param";
+    SC_CHECK_NULL(m, fn);
     if (!model_setting(p))
-        return sc_fail(SC_ERR_ARG, "sc_model_set_param: parameter %d is not "
-                       "a setting of a model", (int)p);
-    return sc_net_set_param(m->net, p, value);
+        return sc_fail(SC_ERR_ARG, "%s: parameter %d is not a setting of a "
+                       "model", fn, (int)p);
+    if (p != SC_PARAM_INFERENCE)
+        return sc_net_set_param(m->net, p, value);
+    if (value != SC_INFERENCE_FP32 && value != SC_INFERENCE_INT8)
+        return sc_fail(SC_ERR_ARG, "%s: SC_PARAM_INFERENCE takes "
+                       "SC_INFERENCE_FP32 or SC_INFERENCE_INT8, not %g", fn,
+                       value);
+    if (value == SC_INFERENCE_INT8 && m->net->calib == NULL)
+        return sc_fail(SC_ERR_STATE, "%s: the model has no activation ranges "
+                       "for int8 (sc_net_calibrate() before sc_net_save())", fn);
+    m->inference = (int)value;
+    return SC_OK;
 }
 
 SC_API sc_status sc_model_get_param(const sc_model *m, sc_param p,
@@ -516,6 +612,10 @@ SC_API sc_status sc_model_get_param(const sc_model *m, sc_param p,
     if (!model_setting(p))
         return sc_fail(SC_ERR_ARG, "sc_model_get_param: parameter %d is not "
                        "a setting of a model", (int)p);
+    if (p == SC_PARAM_INFERENCE) {
+        *value = m->inference;
+        return SC_OK;
+    }
     return sc_net_get_param(m->net, p, value);
 }
 

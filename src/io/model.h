@@ -14,4 +14,10 @@ sc_net *sc_model_net(const sc_model *m);
 const unsigned char *sc_model_layer_quant(const sc_model *m, int id,
                                           const float **e);
 
+/* Prepares the model's int8 program with kernel (NULL: the best; tests
+ * force each one), replacing one prepared before. */
+struct sc_qkernel;
+sc_status sc_model_prepare_int8(sc_model *m, const struct sc_qkernel *kernel,
+                                const char *fn);
+
 #endif

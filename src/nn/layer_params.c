@@ -129,6 +129,7 @@ SC_API sc_status sc_net_set_layer_param(sc_net *net, int id,
                            "(%g)", fn, i, (double)src[i]);
     }
     memcpy(buf + off, src, n * sizeof(float));
+    sc_calib_drop(net);
     return SC_OK;
 }
 

@@ -67,6 +67,7 @@ SC_API void sc_net_free(sc_net *net)
     free(net->grads);
     free(net->state);
     free(net->live);
+    free(net->calib);
     free(net->loss_weights);
     free(net->host_x);
     sc_plan_free(net);
@@ -173,6 +174,7 @@ SC_API sc_status sc_net_set_params(sc_net *net, const float *src, size_t count)
                            "sc_net_set_params: element %zu is not finite", i);
     memcpy(net->params, src, count * sizeof(float));
     net->host_n = 0;
+    sc_calib_drop(net);
     return SC_OK;
 }
 
@@ -245,6 +247,9 @@ SC_API sc_status sc_net_set_param(sc_net *net, sc_param p, double v)
             net->plan_dirty = 1; /* the scratch each algorithm needs */
         }
         break;
+    case SC_PARAM_INFERENCE:
+        return sc_fail(SC_ERR_ARG, "sc_net_set_param: SC_PARAM_INFERENCE is "
+                       "a setting of a loaded model (sc_model_set_param())");
     default:
         return sc_fail(SC_ERR_ARG, "sc_net_set_param: unknown parameter %d",
                        (int)p);
@@ -275,6 +280,9 @@ SC_API sc_status sc_net_get_param(const sc_net *net, sc_param p, double *v)
     case SC_PARAM_BUDGET_WEIGHTS_PCT: *v = net->budget_weights; return SC_OK;
     case SC_PARAM_BUDGET_EVERY: *v = (double)net->budget_every; return SC_OK;
     case SC_PARAM_QUANT_BITS_FROZEN: *v = net->bits_frozen; return SC_OK;
+    case SC_PARAM_INFERENCE:
+        return sc_fail(SC_ERR_ARG, "sc_net_get_param: SC_PARAM_INFERENCE is "
+                       "a setting of a loaded model (sc_model_get_param())");
     }
     return sc_fail(SC_ERR_ARG, "sc_net_get_param: unknown parameter %d", (int)p);
 }

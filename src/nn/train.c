@@ -146,6 +146,7 @@ static sc_status step_finish(sc_net *net, sc_optimizer *opt, int n, int mode,
         return sc_fail(st, "%s: %s", fn, sc_last_error());
     sc_commit_stats(net);
     sc_quant_clamp_ranges(net);
+    sc_calib_drop(net);
     st = sc_reduce_state(net, fn);
 
     if (stats) {

@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/simd.h"
+#include "int8/q8.h"
 #include "ops/ops.h"
 
 /* elements per thread below which a loop is not worth splitting */
@@ -128,6 +129,16 @@ static SC_CLONE_INLINE float hardswish_d(float x, float a)
     return x < -3.0f ? 0.0f : hi;
 }
 
+/* F as a function int8's tables can call */
+#define ACT_F(name, F)                                                        \
+    static float name##_scalar(float x, float a) { return F(x, a); }
+
+ACT_F(leaky, leaky_f)
+ACT_F(relu6, relu6_f)
+ACT_F(sigmoid, sigmoid_f)
+ACT_F(tanh, tanh_f)
+ACT_F(hardswish, hardswish_f)
+
 ACT_TASKS(leaky, leaky_f, leaky_d)
 ACT_TASKS(relu6, relu6_f, relu6_d)
 ACT_TASKS(sigmoid, sigmoid_f, sigmoid_d)
@@ -138,6 +149,8 @@ typedef struct act_def {
     const char *name;
     sc_pool_fn forward, backward;
     int slope_from_x; /* D reads x rather than y */
+    float (*f)(float x, float alpha); /* F, for int8's tables */
+    double lo, hi; /* F is clamp(x, lo, hi) (relu6), or lo > hi */
 } act_def;
 
 /* The core every kind's op calls. */
@@ -172,38 +185,90 @@ static sc_status act_op(sc_net *net, sc_node *nd, sc_op_action action,
     return sc_fail(SC_ERR_ARG, "%s: unknown action %d", k->name, action);
 }
 
+static const act_def LEAKY = {"leaky_relu", leaky_forward, leaky_backward, 0,
+                              leaky_scalar, 1.0, 0.0};
+static const act_def RELU6 = {"relu6", relu6_forward, relu6_backward, 0,
+                              relu6_scalar, 0.0, 6.0};
+static const act_def SIGMOID = {"sigmoid", sigmoid_forward, sigmoid_backward,
+                                0, sigmoid_scalar, 1.0, 0.0};
+static const act_def TANH = {"tanh", tanh_forward, tanh_backward, 0,
+                             tanh_scalar, 1.0, 0.0};
+static const act_def HARDSWISH = {"hardswish", hardswish_forward,
+                                  hardswish_backward, 1, hardswish_scalar,
+                                  1.0, 0.0};
+
 sc_status sc_op_leaky_relu(sc_net *net, sc_node *nd, sc_op_action action)
 {
-    static const act_def k = {"leaky_relu", leaky_forward, leaky_backward, 0};
     /* alpha < 0 would make y's sign differ from x's, and backward reads
      * the slope from y */
     if (action == OP_SHAPE && !(nd->alpha >= 0.0f && nd->alpha < 1.0f))
         return sc_fail(SC_ERR_ARG, "leaky_relu: alpha %g is not in [0, 1)",
                        (double)nd->alpha);
-    return act_op(net, nd, action, &k);
+    return act_op(net, nd, action, &LEAKY);
 }
 
 sc_status sc_op_relu6(sc_net *net, sc_node *nd, sc_op_action action)
 {
-    static const act_def k = {"relu6", relu6_forward, relu6_backward, 0};
-    return act_op(net, nd, action, &k);
+    return act_op(net, nd, action, &RELU6);
 }
 
 sc_status sc_op_sigmoid(sc_net *net, sc_node *nd, sc_op_action action)
 {
-    static const act_def k = {"sigmoid", sigmoid_forward, sigmoid_backward, 0};
-    return act_op(net, nd, action, &k);
+    return act_op(net, nd, action, &SIGMOID);
 }
 
 sc_status sc_op_tanh(sc_net *net, sc_node *nd, sc_op_action action)
 {
-    static const act_def k = {"tanh", tanh_forward, tanh_backward, 0};
-    return act_op(net, nd, action, &k);
+    return act_op(net, nd, action, &TANH);
 }
 
 sc_status sc_op_hardswish(sc_net *net, sc_node *nd, sc_op_action action)
 {
-    static const act_def k = {"hardswish", hardswish_forward,
-                              hardswish_backward, 1};
-    return act_op(net, nd, action, &k);
+    return act_op(net, nd, action, &HARDSWISH);
+}
+
+/* int8: a clamp folds into a weighted layer; else a table of the 256
+ * input bytes */
+static sc_status act_q8(sc_q8 *q, sc_node *nd, int action, const act_def *k)
+{
+    switch (action) {
+    case Q8_CLAMP:
+        if (k->lo > k->hi)
+            return SC_ERR_UNSUPPORTED;
+        q->clamp_lo = k->lo;
+        q->clamp_hi = k->hi;
+        return SC_OK;
+    case Q8_PREPARE:
+        return sc_q8_lut_prepare(q, nd, k->f);
+    case Q8_FORWARD:
+        sc_q8_lut_forward(q, nd);
+        return SC_OK;
+    default:
+        return SC_ERR_UNSUPPORTED;
+    }
+}
+
+sc_status sc_q8_leaky_relu(sc_q8 *q, sc_node *nd, int action)
+{
+    return act_q8(q, nd, action, &LEAKY);
+}
+
+sc_status sc_q8_relu6(sc_q8 *q, sc_node *nd, int action)
+{
+    return act_q8(q, nd, action, &RELU6);
+}
+
+sc_status sc_q8_sigmoid(sc_q8 *q, sc_node *nd, int action)
+{
+    return act_q8(q, nd, action, &SIGMOID);
+}
+
+sc_status sc_q8_tanh(sc_q8 *q, sc_node *nd, int action)
+{
+    return act_q8(q, nd, action, &TANH);
+}
+
+sc_status sc_q8_hardswish(sc_q8 *q, sc_node *nd, int action)
+{
+    return act_q8(q, nd, action, &HARDSWISH);
 }

@@ -1,6 +1,7 @@
 /* add.c -- y = a + b; da += dy, db += dy. */
 #include "core/error.h"
 #include "core/simd.h"
+#include "int8/q8.h"
 #include "ops/ops.h"
 
 #define GRAIN 16384
@@ -78,4 +79,52 @@ SC_API sc_status sc_net_add(sc_net *net, int a, int b, int *id)
     sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_ADD);
     int in[2] = {a, b};
     return sc_layer_append(net, &d, in, 2, id, "sc_net_add");
+}
+
+typedef struct q8_add_job {
+    const uint8_t *a, *b;
+    uint8_t *y;
+    const sc_q8sum *s;
+} q8_add_job;
+
+static void q8_sum_task(void *ctx, size_t b, size_t e, int t)
+{
+    (void)t;
+    const q8_add_job *j = ctx;
+    for (size_t i = b; i < e; i++) {
+        uint8_t v[2] = {j->a[i], j->b[i]};
+        j->y[i] = sc_q8_sum(j->s, v);
+    }
+}
+
+/* int8: both inputs rescaled to the output's quantisation and summed */
+sc_status sc_q8_add(sc_q8 *q, sc_node *nd, int action)
+{
+    sc_q8node *qn = sc_q8_of(q, nd);
+    switch (action) {
+    case Q8_PREPARE: {
+        sc_q8t in[2] = {sc_q8_in(q, nd, 0)->t, sc_q8_in(q, nd, 1)->t};
+        sc_q8sum *s = malloc(sizeof *s);
+        if (s == NULL)
+            return sc_fail(SC_ERR_NOMEM, "out of memory");
+        if (!sc_q8_sum_init(in, 2, qn->t, s)) {
+            free(s);
+            return sc_fail(SC_ERR_UNSUPPORTED, "the inputs' scales are out of "
+                           "range of the output's");
+        }
+        free(qn->priv);
+        qn->priv = s;
+        qn->priv_bytes = sizeof *s;
+        return SC_OK;
+    }
+    case Q8_FORWARD: {
+        q8_add_job j = {sc_q8_in(q, nd, 0)->y, sc_q8_in(q, nd, 1)->y, qn->y,
+                        qn->priv};
+        sc_pool_map(q->net->pool, (size_t)q->plan_n * sc_node_size(nd), GRAIN,
+                    q8_sum_task, &j);
+        return SC_OK;
+    }
+    default:
+        return SC_ERR_UNSUPPORTED;
+    }
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "int8/q8.h"
 #include "ops/ops.h"
 
 /* planes per thread below which a loop is not worth splitting */
@@ -94,4 +95,54 @@ sc_status sc_op_avgpool(sc_net *net, sc_node *nd, sc_op_action action)
         return SC_OK;
     }
     return sc_fail(SC_ERR_ARG, "avgpool: unknown action %d", action);
+}
+
+typedef struct q8_pool_job {
+    sc_q8 *q;
+    sc_node *nd;
+} q8_pool_job;
+
+/* int8: in the input's quantisation (real 0 is byte z), the window's mean
+ * rounded half up: z + floor((2 (sum - inside z) + div) / (2 div)) */
+static void q8_forward_task(void *ctx, size_t b, size_t e, int t)
+{
+    (void)t;
+    const q8_pool_job *j = ctx;
+    const sc_node *nd = j->nd, *x = &j->q->net->nodes[nd->in[0]];
+    const sc_q8node *qx = sc_q8_in(j->q, nd, 0);
+    uint8_t *y = sc_q8_of(j->q, nd)->y;
+    const int z = qx->t.z;
+    size_t isz = (size_t)x->h * x->w, osz = (size_t)nd->h * nd->w;
+    for (size_t p = b; p < e; p++) {
+        const uint8_t *xp = qx->y + p * isz;
+        for (int oy = 0; oy < nd->h; oy++)
+            for (int ox = 0; ox < nd->w; ox++) {
+                int y0, y1, x0, x1;
+                int64_t div = window(x, nd, oy, ox, &y0, &y1, &x0, &x1);
+                int64_t acc = 0;
+                for (int i = y0; i < y1; i++)
+                    for (int jj = x0; jj < x1; jj++)
+                        acc += xp[i * x->w + jj] - z;
+                int64_t num = 2 * acc + div, den = 2 * div;
+                int64_t r = z + (num >= 0 ? num / den : -((-num + den - 1) / den));
+                y[p * osz + (size_t)oy * nd->w + ox] =
+                    (uint8_t)(r < 0 ? 0 : r > 255 ? 255 : r);
+            }
+    }
+}
+
+sc_status sc_q8_avgpool(sc_q8 *q, sc_node *nd, int action)
+{
+    q8_pool_job j = {q, nd};
+    switch (action) {
+    case Q8_PREPARE:
+        sc_q8_keep_input(q, nd, 0);
+        return SC_OK;
+    case Q8_FORWARD:
+        sc_pool_map(q->net->pool, (size_t)q->plan_n * nd->c, GRAIN,
+                    q8_forward_task, &j);
+        return SC_OK;
+    default:
+        return SC_ERR_UNSUPPORTED;
+    }
 }

@@ -3,10 +3,12 @@
  * With nd->fuse_relu the relu that follows in place is applied here too:
  * y = max(bn(x), 0), and dy is masked by bn(x) > 0 where it is read. */
 #include <math.h>
+#include <string.h>
 
 #include "core/error.h"
 #include "core/simd.h"
 #include "core/vec.h"
+#include "int8/q8.h"
 #include "ops/ops.h"
 
 typedef struct bn_job {
@@ -233,4 +235,112 @@ SC_API sc_status sc_net_batchnorm(sc_net *net, int in, int flags, int *id)
     sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_BATCHNORM);
     d.flags = flags;
     return sc_layer_append(net, &d, &in, 1, id, "sc_net_batchnorm");
+}
+
+/* ---- int8 ---- */
+
+/* channel ch's affine map from its mean and variance, as the forward's */
+static void q8_affine(const sc_net *net, const sc_node *nd, int ch, float mean,
+                      float var, float *a, float *b)
+{
+    const float *g = sc_node_param((sc_net *)net, (sc_node *)nd, P_GAMMA);
+    const float *beta = sc_node_param((sc_net *)net, (sc_node *)nd, P_BETA);
+    float invstd = 1.0f / sqrtf(var + (float)net->bn_eps);
+    *a = g ? g[ch] * invstd : invstd;
+    *b = (beta ? beta[ch] : 0.0f) - mean * *a;
+}
+
+/* the requantisation of each channel: m and b (one sc_q8mul and int64_t per
+ * channel in priv) from the affine maps */
+static int q8_tables(sc_q8 *q, sc_node *nd, const float *a, const float *b)
+{
+    sc_q8node *qn = sc_q8_of(q, nd);
+    sc_q8mul *mul = qn->priv;
+    int64_t *off = (int64_t *)(mul + nd->c);
+    const sc_q8t tin = sc_q8_in(q, nd, 0)->t, tout = qn->t;
+    for (int ch = 0; ch < nd->c; ch++) {
+        if (!sc_q8_multiplier((double)a[ch] * tin.s / tout.s, &mul[ch]))
+            return 0;
+        off[ch] = sc_q8_offset((double)b[ch] / tout.s, tout.z, mul[ch], 255);
+    }
+    return 1;
+}
+
+/* int8 batch statistics of channel ch, from the input's bytes */
+static void q8_moments(sc_q8 *q, const sc_node *nd, int ch, float *mean,
+                       float *var)
+{
+    const sc_node *x = &q->net->nodes[nd->in[0]];
+    const sc_q8node *qx = sc_q8_in(q, nd, 0);
+    size_t hw = (size_t)x->h * x->w;
+    int64_t s1 = 0, s2 = 0;
+    for (int i = 0; i < q->plan_n; i++) {
+        const uint8_t *p = qx->y + ((size_t)i * x->c + ch) * hw;
+        for (size_t k = 0; k < hw; k++) {
+            int64_t v = p[k] - qx->t.z;
+            s1 += v;
+            s2 += v * v;
+        }
+    }
+    double m = (double)q->plan_n * hw, d = s1 / m, v = s2 / m - d * d;
+    *mean = (float)(qx->t.s * d);
+    *var = (float)((double)qx->t.s * qx->t.s * (v > 0.0 ? v : 0.0));
+}
+
+sc_status sc_q8_batchnorm(sc_q8 *q, sc_node *nd, int action)
+{
+    sc_net *net = q->net;
+    int batch = (nd->flags & SC_BN_BATCH_STATS) != 0;
+    const float *rm = sc_node_state(net, nd, S_MEAN);
+    const float *rv = sc_node_state(net, nd, S_VAR);
+    sc_q8node *qn = sc_q8_of(q, nd);
+    switch (action) {
+    case Q8_AFFINE:
+        if (batch)
+            return SC_ERR_UNSUPPORTED;
+        for (int ch = 0; ch < nd->c; ch++)
+            q8_affine(net, nd, ch, rm[ch], rv[ch], &q->aff_a[ch], &q->aff_b[ch]);
+        return SC_OK;
+    case Q8_PREPARE: {
+        size_t bytes = (size_t)nd->c * (sizeof(sc_q8mul) + sizeof(int64_t));
+        free(qn->priv);
+        qn->priv = malloc(bytes);
+        qn->priv_bytes = bytes;
+        if (qn->priv == NULL)
+            return sc_fail(SC_ERR_NOMEM, "out of memory");
+        if (batch)
+            return SC_OK;
+        for (int ch = 0; ch < nd->c; ch++)
+            q8_affine(net, nd, ch, rm[ch], rv[ch], &q->aff_a[ch], &q->aff_b[ch]);
+        return q8_tables(q, nd, q->aff_a, q->aff_b)
+                   ? SC_OK
+                   : sc_fail(SC_ERR_UNSUPPORTED, "a channel's scale is out of "
+                             "range");
+    }
+    case Q8_FORWARD: {
+        if (batch) {
+            for (int ch = 0; ch < nd->c; ch++) {
+                float mean, var;
+                q8_moments(q, nd, ch, &mean, &var);
+                q8_affine(net, nd, ch, mean, var, &q->aff_a[ch], &q->aff_b[ch]);
+            }
+            if (!q8_tables(q, nd, q->aff_a, q->aff_b)) /* a constant map */
+                memset(qn->priv, 0, (size_t)nd->c * sizeof(sc_q8mul));
+        }
+        const sc_q8node *qx = sc_q8_in(q, nd, 0);
+        const sc_q8mul *mul = qn->priv;
+        const int64_t *off = (const int64_t *)(mul + nd->c);
+        size_t hw = (size_t)nd->h * nd->w;
+        for (int i = 0; i < q->plan_n; i++)
+            for (int ch = 0; ch < nd->c; ch++) {
+                size_t at = ((size_t)i * nd->c + ch) * hw;
+                for (size_t k = 0; k < hw; k++)
+                    qn->y[at + k] = sc_q8_requant(qx->y[at + k] - qx->t.z,
+                                                  mul[ch], off[ch], 0, 255);
+            }
+        return SC_OK;
+    }
+    default:
+        return SC_ERR_UNSUPPORTED;
+    }
 }

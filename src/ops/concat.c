@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "int8/q8.h"
 #include "ops/ops.h"
 
 typedef struct cat_job {
@@ -89,4 +90,43 @@ sc_status sc_op_concat(sc_net *net, sc_node *nd, sc_op_action action)
         return SC_OK;
     }
     return sc_fail(SC_ERR_ARG, "concat: unknown action %d", action);
+}
+
+/* int8: each input's bytes rescaled to the output's quantisation */
+sc_status sc_q8_concat(sc_q8 *q, sc_node *nd, int action)
+{
+    sc_q8node *qn = sc_q8_of(q, nd);
+    sc_q8sum *s = qn->priv;
+    switch (action) {
+    case Q8_PREPARE:
+        s = malloc((size_t)nd->n_in * sizeof *s);
+        if (s == NULL)
+            return sc_fail(SC_ERR_NOMEM, "out of memory");
+        for (int k = 0; k < nd->n_in; k++)
+            if (!sc_q8_sum_init(&sc_q8_in(q, nd, k)->t, 1, qn->t, &s[k])) {
+                free(s);
+                return sc_fail(SC_ERR_UNSUPPORTED, "input %d's scale is out "
+                               "of range of the output's", k);
+            }
+        free(qn->priv);
+        qn->priv = s;
+        qn->priv_bytes = (size_t)nd->n_in * sizeof *s;
+        return SC_OK;
+    case Q8_FORWARD: {
+        size_t ysz = sc_node_size(nd);
+        for (size_t i = 0; i < (size_t)q->plan_n; i++) {
+            uint8_t *y = qn->y + i * ysz;
+            for (int k = 0; k < nd->n_in; k++) {
+                size_t xsz = sc_node_size(sc_in(q->net, nd, k));
+                const uint8_t *x = sc_q8_in(q, nd, k)->y + i * xsz;
+                for (size_t e = 0; e < xsz; e++)
+                    y[e] = sc_q8_sum(&s[k], x + e);
+                y += xsz;
+            }
+        }
+        return SC_OK;
+    }
+    default:
+        return SC_ERR_UNSUPPORTED;
+    }
 }

@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "int8/q8.h"
 #include "ops/ops.h"
 
 /* elements per thread below which a loop is not worth splitting */
@@ -107,4 +108,13 @@ sc_status sc_op_dropout(sc_net *net, sc_node *nd, sc_op_action action)
         return SC_OK;
     }
     return sc_fail(SC_ERR_ARG, "dropout: unknown action %d", action);
+}
+
+/* int8 (inference): the identity, on the input's bytes */
+sc_status sc_q8_dropout(sc_q8 *q, sc_node *nd, int action)
+{
+    if (action != Q8_PREPARE)
+        return action == Q8_FORWARD ? SC_OK : SC_ERR_UNSUPPORTED;
+    sc_q8_keep_input(q, nd, 1);
+    return SC_OK;
 }

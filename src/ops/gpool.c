@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "int8/q8.h"
 #include "ops/ops.h"
 
 static sc_status gpool(sc_net *net, sc_node *nd, sc_op_action action, int is_max)
@@ -77,4 +78,46 @@ SC_API sc_status sc_net_global_maxpool(sc_net *net, int in, int *id)
 {
     sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_GMAXPOOL);
     return sc_layer_append(net, &d, &in, 1, id, "sc_net_global_maxpool");
+}
+
+/* int8: in the input's quantisation, the max or the mean rounded half up */
+static void q8_gpool(sc_q8 *q, sc_node *nd, int is_max)
+{
+    const sc_node *x = &q->net->nodes[nd->in[0]];
+    const uint8_t *xp = sc_q8_in(q, nd, 0)->y;
+    uint8_t *y = sc_q8_of(q, nd)->y;
+    size_t planes = (size_t)q->plan_n * nd->c, hw = (size_t)x->h * x->w;
+    for (size_t p = 0; p < planes; p++, xp += hw) {
+        uint64_t acc = 0;
+        unsigned best = 0;
+        for (size_t i = 0; i < hw; i++) {
+            acc += xp[i];
+            best = xp[i] > best ? xp[i] : best;
+        }
+        y[p] = (uint8_t)(is_max ? best : (2 * acc + hw) / (2 * hw));
+    }
+}
+
+static sc_status q8_gpool_op(sc_q8 *q, sc_node *nd, int action, int is_max)
+{
+    switch (action) {
+    case Q8_PREPARE:
+        sc_q8_keep_input(q, nd, 0);
+        return SC_OK;
+    case Q8_FORWARD:
+        q8_gpool(q, nd, is_max);
+        return SC_OK;
+    default:
+        return SC_ERR_UNSUPPORTED;
+    }
+}
+
+sc_status sc_q8_gavgpool(sc_q8 *q, sc_node *nd, int action)
+{
+    return q8_gpool_op(q, nd, action, 0);
+}
+
+sc_status sc_q8_gmaxpool(sc_q8 *q, sc_node *nd, int action)
+{
+    return q8_gpool_op(q, nd, action, 1);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "int8/q8.h"
 #include "ops/ops.h"
 
 /* planes per thread below which a loop is not worth splitting */
@@ -133,4 +134,50 @@ SC_API sc_status sc_net_maxpool(sc_net *net, int in, int k, int stride,
     d.kernel_h = d.kernel_w = k;
     d.stride_h = d.stride_w = stride;
     return sc_layer_append(net, &d, &in, 1, id, "sc_net_maxpool");
+}
+
+typedef struct q8_pool_job {
+    sc_q8 *q;
+    sc_node *nd;
+} q8_pool_job;
+
+/* int8: the window's largest byte, in the input's quantisation */
+static void q8_forward_task(void *ctx, size_t b, size_t e, int t)
+{
+    (void)t;
+    const q8_pool_job *j = ctx;
+    const sc_node *nd = j->nd, *x = &j->q->net->nodes[nd->in[0]];
+    const uint8_t *xb = sc_q8_in(j->q, nd, 0)->y;
+    uint8_t *y = sc_q8_of(j->q, nd)->y;
+    size_t isz = (size_t)x->h * x->w, osz = (size_t)nd->h * nd->w;
+    for (size_t p = b; p < e; p++) {
+        const uint8_t *xp = xb + p * isz;
+        for (int oy = 0; oy < nd->h; oy++)
+            for (int ox = 0; ox < nd->w; ox++) {
+                int y0, y1, x0, x1;
+                sc_window_span(oy, nd->kh, nd->sh, nd->ph, x->h, &y0, &y1);
+                sc_window_span(ox, nd->kw, nd->sw, nd->pw, x->w, &x0, &x1);
+                unsigned m = 0;
+                for (int i = y0; i < y1; i++)
+                    for (int k = x0; k < x1; k++)
+                        m = xp[i * x->w + k] > m ? xp[i * x->w + k] : m;
+                y[p * osz + (size_t)oy * nd->w + ox] = (uint8_t)m;
+            }
+    }
+}
+
+sc_status sc_q8_maxpool(sc_q8 *q, sc_node *nd, int action)
+{
+    q8_pool_job j = {q, nd};
+    switch (action) {
+    case Q8_PREPARE:
+        sc_q8_keep_input(q, nd, 0);
+        return SC_OK;
+    case Q8_FORWARD:
+        sc_pool_map(q->net->pool, (size_t)q->plan_n * nd->c, 64,
+                    q8_forward_task, &j);
+        return SC_OK;
+    default:
+        return SC_ERR_UNSUPPORTED;
+    }
 }

@@ -73,6 +73,10 @@ enum {
     SC_ATTR_ALPHA = 1 << 5
 };
 
+struct sc_q8;
+/* int8 inference of a kind (int8/q8.h's sc_q8_fn) */
+typedef sc_status (*sc_op_q8_fn)(struct sc_q8 *q, sc_node *nd, int action);
+
 typedef struct sc_op_def {
     const char *name;
     sc_op_fn fn;
@@ -81,6 +85,7 @@ typedef struct sc_op_def {
     unsigned attrs;      /* SC_ATTR_*: the descriptor fields it takes */
     int layer_flags;     /* the sc_layer_flags it takes */
     int min_in, max_in;  /* how many inputs */
+    sc_op_q8_fn q8;      /* its int8 inference (NULL: none) */
 } sc_op_def;
 
 extern const sc_op_def sc_ops[SC_LAYER_KIND_COUNT];
@@ -137,6 +142,26 @@ sc_status sc_op_flatten(sc_net *net, sc_node *nd, sc_op_action action);
 sc_status sc_op_add(sc_net *net, sc_node *nd, sc_op_action action);
 sc_status sc_op_concat(sc_net *net, sc_node *nd, sc_op_action action);
 sc_status sc_op_dropout(sc_net *net, sc_node *nd, sc_op_action action);
+
+/* int8 inference of each kind (int8/q8.h): in the kind's file, the weighted
+ * ones in q8_conv.c and q8_dense.c */
+sc_status sc_q8_dense(struct sc_q8 *q, sc_node *nd, int action);
+sc_status sc_q8_conv2d(struct sc_q8 *q, sc_node *nd, int action);
+sc_status sc_q8_batchnorm(struct sc_q8 *q, sc_node *nd, int action);
+sc_status sc_q8_relu(struct sc_q8 *q, sc_node *nd, int action);
+sc_status sc_q8_maxpool(struct sc_q8 *q, sc_node *nd, int action);
+sc_status sc_q8_avgpool(struct sc_q8 *q, sc_node *nd, int action);
+sc_status sc_q8_gavgpool(struct sc_q8 *q, sc_node *nd, int action);
+sc_status sc_q8_gmaxpool(struct sc_q8 *q, sc_node *nd, int action);
+sc_status sc_q8_flatten(struct sc_q8 *q, sc_node *nd, int action);
+sc_status sc_q8_add(struct sc_q8 *q, sc_node *nd, int action);
+sc_status sc_q8_concat(struct sc_q8 *q, sc_node *nd, int action);
+sc_status sc_q8_dropout(struct sc_q8 *q, sc_node *nd, int action);
+sc_status sc_q8_leaky_relu(struct sc_q8 *q, sc_node *nd, int action);
+sc_status sc_q8_relu6(struct sc_q8 *q, sc_node *nd, int action);
+sc_status sc_q8_sigmoid(struct sc_q8 *q, sc_node *nd, int action);
+sc_status sc_q8_tanh(struct sc_q8 *q, sc_node *nd, int action);
+sc_status sc_q8_hardswish(struct sc_q8 *q, sc_node *nd, int action);
 
 /* A windowed pool's OP_SHAPE (window.c): SC_ERR_ARG when a pad is more
  * than half its window (PyTorch's rule: every window then overlaps the

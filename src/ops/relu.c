@@ -1,8 +1,11 @@
 /* relu.c -- y = max(x, 0); dx += dy [x > 0]. In place when planned so
  * (y and dy are then x's): the mask is read from y, since y > 0 iff x > 0.
  * In place after a batch norm, the batch norm does it (nd->fused). */
+#include <math.h>
+
 #include "core/error.h"
 #include "core/simd.h"
+#include "int8/q8.h"
 #include "ops/ops.h"
 
 /* elements per thread below which a loop is not worth splitting */
@@ -90,4 +93,28 @@ SC_API sc_status sc_net_relu(sc_net *net, int in, int *id)
 {
     sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_RELU);
     return sc_layer_append(net, &d, &in, 1, id, "sc_net_relu");
+}
+
+static float relu_f(float x, float a)
+{
+    (void)a;
+    return x > 0.0f ? x : 0.0f;
+}
+
+/* int8: folded into a weighted layer as a clamp at 0, else a table */
+sc_status sc_q8_relu(sc_q8 *q, sc_node *nd, int action)
+{
+    switch (action) {
+    case Q8_CLAMP:
+        q->clamp_lo = 0.0;
+        q->clamp_hi = INFINITY;
+        return SC_OK;
+    case Q8_PREPARE:
+        return sc_q8_lut_prepare(q, nd, relu_f);
+    case Q8_FORWARD:
+        sc_q8_lut_forward(q, nd);
+        return SC_OK;
+    default:
+        return SC_ERR_UNSUPPORTED;
+    }
 }

@@ -54,6 +54,30 @@ void sc_mantissas_put(sc_mantissas *m, size_t *at, size_t ch, int32_t v)
     }
 }
 
+/* level j of a channel whose levels, width bytes each, start at p */
+static inline int32_t level_at(const unsigned char *p, int width, size_t j)
+{
+    int16_t v16;
+    int32_t v32;
+    switch (width) {
+    case 0:
+        return 0;
+    case 1: /* two's complement */
+        return (int)p[j] - (p[j] >> 7) * 256;
+    case 2:
+        memcpy(&v16, p + 2 * j, 2);
+        return v16;
+    default:
+        memcpy(&v32, p + 4 * j, 4);
+        return v32;
+    }
+}
+
+/* w[j] = s * level j, for a channel of a constant width */
+#define DEQUANTIZE(width)                                                     \
+    for (size_t j = 0; j < k; j++)                                            \
+        w[j] = sc_quant_value(s, (float)level_at(p, width, j));
+
 void sc_mantissas_dequantize(const sc_mantissas *m, float *w)
 {
     const unsigned char *p = m->data;
@@ -62,30 +86,24 @@ void sc_mantissas_dequantize(const sc_mantissas *m, float *w)
         const float s = sc_quant_chan((float)m->bits[c], m->exp[c]).s;
         const int width = sc_mantissa_width(m->bits[c]);
         switch (width) {
-        case 0:
-            for (size_t j = 0; j < k; j++)
-                w[j] = sc_quant_value(s, 0.0f);
-            break;
-        case 1:
-            for (size_t j = 0; j < k; j++) /* two's complement */
-                w[j] = sc_quant_value(s, (float)((int)p[j] - (p[j] >> 7) * 256));
-            break;
-        case 2:
-            for (size_t j = 0; j < k; j++) {
-                int16_t v;
-                memcpy(&v, p + 2 * j, 2);
-                w[j] = sc_quant_value(s, (float)v);
-            }
-            break;
-        default:
-            for (size_t j = 0; j < k; j++) {
-                int32_t v;
-                memcpy(&v, p + 4 * j, 4);
-                w[j] = sc_quant_value(s, (float)v);
-            }
-            break;
+        case 0: DEQUANTIZE(0) break;
+        case 1: DEQUANTIZE(1) break;
+        case 2: DEQUANTIZE(2) break;
+        default: DEQUANTIZE(4) break;
         }
         p += k * (size_t)width;
+    }
+}
+#undef DEQUANTIZE
+
+void sc_mantissas_levels(const sc_mantissas *m, int32_t *out)
+{
+    const unsigned char *p = m->data;
+    for (size_t c = 0; c < m->channels; c++, out += m->k) {
+        const int width = sc_mantissa_width(m->bits[c]);
+        for (size_t j = 0; j < m->k; j++)
+            out[j] = level_at(p, width, j);
+        p += m->k * (size_t)width;
     }
 }
 

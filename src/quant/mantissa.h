@@ -36,6 +36,8 @@ sc_mantissas *sc_mantissas_new(size_t channels, size_t k,
 void sc_mantissas_put(sc_mantissas *m, size_t *at, size_t ch, int32_t v);
 /* w[ch * k + j] = s_ch * level (0 for a channel without bits). */
 void sc_mantissas_dequantize(const sc_mantissas *m, float *w);
+/* out[ch * k + j] = level j of channel ch, every channel. */
+void sc_mantissas_levels(const sc_mantissas *m, int32_t *out);
 /* The store's resident bytes (its struct included). */
 size_t sc_mantissas_resident(const sc_mantissas *m);
 void sc_mantissas_free(sc_mantissas *m);

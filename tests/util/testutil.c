@@ -330,3 +330,48 @@ int tu_run_suite(Suite *s, enum print_output mode)
     srunner_free(sr);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
+
+void tu_random_bn(sc_net *net, uint64_t seed)
+{
+    tu_lcg r;
+    tu_lcg_seed(&r, seed);
+    for (int id = 1; id < sc_net_layer_count(net); id++) {
+        if (sc_net_layer_kind(net, id) != SC_LAYER_BATCHNORM)
+            continue;
+        int64_t shape[4];
+        int nd;
+        TU_OK(sc_net_layer_param_shape(net, id, SC_SLOT_RUNNING_MEAN, shape, &nd));
+        size_t n = (size_t)shape[0];
+        float *f = malloc(n * sizeof *f);
+        static const struct { sc_layer_slot slot; double lo, hi; } s[4] = {
+            {SC_SLOT_RUNNING_MEAN, -0.5, 0.5}, {SC_SLOT_RUNNING_VAR, 0.5, 2.0},
+            {SC_SLOT_NORM_SCALE, 0.5, 1.5}, {SC_SLOT_NORM_SHIFT, -0.5, 0.5}};
+        sc_layer_desc d = SC_LAYER_DESC_INIT(SC_LAYER_INPUT);
+        TU_OK(sc_net_layer_desc(net, id, &d, NULL, NULL));
+        for (int k = 0; k < ((d.flags & SC_BN_AFFINE) ? 4 : 2); k++) {
+            tu_fill(&r, f, n, s[k].lo, s[k].hi);
+            TU_OK(sc_net_set_layer_param(net, id, s[k].slot, f, n));
+        }
+        free(f);
+    }
+}
+
+void tu_kill_and_compress(sc_net *net)
+{
+    int last = sc_net_layer_count(net) - 1;
+    for (int id = 1; id < last; id++) {
+        if (!sc_net_is_quantized(net, id))
+            continue;
+        int c, h, w;
+        TU_OK(sc_net_layer_shape(net, id, &c, &h, &w));
+        float *b = malloc((size_t)c * sizeof *b);
+        TU_OK(sc_net_get_quant(net, id, b, NULL, (size_t)c));
+        for (int o = 1; o < c; o += 4)
+            b[o] = 0.0f;
+        TU_OK(sc_net_set_quant(net, id, b, NULL, (size_t)c));
+        free(b);
+    }
+    int removed = 0;
+    TU_OK(sc_net_compress(net, &removed));
+    ck_assert_int_gt(removed, 0);
+}

@@ -112,6 +112,12 @@ float *tu_eval_out(sc_net *net, const tu_batch *b);
 void tu_settle_bn(sc_net *net);
 /* The same for a loaded model. */
 float *tu_model_out(sc_model *m, const tu_batch *b);
+/* Random running statistics (and norm scales and shifts) for every batch
+ * norm, so that none is close to the identity. */
+void tu_random_bn(sc_net *net, uint64_t seed);
+/* Every quantised layer but the last: channels o % 4 == 1 dead (b = 0),
+ * then compressed away (asserts something was removed). */
+void tu_kill_and_compress(sc_net *net);
 
 /* ---- files ---- */
 /* Creates a fresh directory /tmp/<prefix>.XXXXXX (one per test process);

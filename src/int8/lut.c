@@ -1,0 +1,52 @@
+/* lut.c -- int8 ops of one input byte: a table of 256 output bytes (an
+ * activation computed once on every input value), and the ops that keep
+ * their input's quantisation (int8/q8.h). */
+#include <string.h>
+
+#include "core/error.h"
+#include "int8/q8.h"
+
+sc_status sc_q8_lut_prepare(sc_q8 *q, sc_node *nd, float (*f)(float, float))
+{
+    const sc_q8t tin = sc_q8_in(q, nd, 0)->t;
+    sc_q8node *qn = sc_q8_of(q, nd);
+    uint8_t *lut = malloc(256);
+    if (lut == NULL)
+        return sc_fail(SC_ERR_NOMEM, "out of memory");
+    float inv = 1.0f / qn->t.s;
+    for (int v = 0; v < 256; v++)
+        lut[v] = sc_q8_quantize(f(tin.s * (float)(v - tin.z), nd->alpha), inv,
+                                qn->t.z);
+    free(qn->priv);
+    qn->priv = lut;
+    qn->priv_bytes = 256;
+    return SC_OK;
+}
+
+typedef struct lut_job {
+    const uint8_t *x, *lut;
+    uint8_t *y;
+} lut_job;
+
+static void lut_task(void *ctx, size_t b, size_t e, int t)
+{
+    (void)t;
+    const lut_job *j = ctx;
+    for (size_t i = b; i < e; i++)
+        j->y[i] = j->lut[j->x[i]];
+}
+
+void sc_q8_lut_forward(sc_q8 *q, sc_node *nd)
+{
+    const sc_q8node *qn = sc_q8_of(q, nd);
+    lut_job j = {sc_q8_in(q, nd, 0)->y, qn->priv, qn->y};
+    sc_pool_map(q->net->pool, (size_t)q->plan_n * sc_node_size(nd), 16384,
+                lut_task, &j);
+}
+
+void sc_q8_keep_input(sc_q8 *q, sc_node *nd, int alias)
+{
+    sc_q8node *qn = sc_q8_of(q, nd);
+    qn->t = sc_q8_in(q, nd, 0)->t;
+    qn->alias = alias;
+}

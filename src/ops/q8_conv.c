@@ -1,0 +1,116 @@
+/* q8_conv.c -- an int8 convolution (groups included): per sample, the
+ * input's bytes copied into a frame of its zero point when padded, then
+ * per group one integer GEMM read through the tap and position tables
+ * (kernels/qkernel.h), requantised into the output's bytes. */
+#include <string.h>
+
+#include "core/error.h"
+#include "int8/q8.h"
+
+typedef struct conv8 {
+    int ph, pw, padded;      /* the padded image's height and width */
+    int cin_g, mg, k, npos;  /* per group: input channels, outputs, taps */
+    size_t ldc;              /* npos rounded up to the kernel's NR */
+    int32_t *tab, *roff;
+    size_t img_bytes, panel_bytes;
+} conv8;
+
+static conv8 *tables(const sc_q8w *w)
+{
+    return (conv8 *)((uint8_t *)w + w->tail);
+}
+
+static sc_status prepare(sc_q8 *q, sc_node *nd)
+{
+    const sc_node *x = &q->net->nodes[nd->in[0]];
+    int groups = sc_groups(nd), cin_g = x->c / groups;
+    int k = cin_g * nd->kh * nd->kw, npos = nd->h * nd->w;
+    int nr = q->kernel->nr;
+    size_t ldc = (size_t)(npos + nr - 1) / (size_t)nr * (size_t)nr;
+    size_t extra = sizeof(conv8) + 64 + ((size_t)k + (size_t)npos) * 4;
+    void *tail;
+    sc_status st = sc_q8_weighted_prepare(q, nd, k, groups, extra, &tail);
+    if (st != SC_OK)
+        return st;
+    conv8 *c = tail;
+    c->padded = nd->ph > 0 || nd->pw > 0;
+    c->ph = x->h + 2 * nd->ph;
+    c->pw = x->w + 2 * nd->pw;
+    c->cin_g = cin_g;
+    c->mg = nd->c / groups;
+    c->k = k;
+    c->npos = npos;
+    c->ldc = ldc;
+    c->tab = (int32_t *)((uint8_t *)tail + (sizeof(conv8) + 63) / 64 * 64);
+    c->roff = c->tab + k;
+    size_t plane = (size_t)c->ph * (size_t)c->pw;
+    for (int ch = 0, t = 0; ch < cin_g; ch++)
+        for (int i = 0; i < nd->kh; i++)
+            for (int j = 0; j < nd->kw; j++)
+                c->tab[t++] = (int32_t)((size_t)ch * plane +
+                                        (size_t)i * (size_t)c->pw + (size_t)j);
+    for (int oy = 0, p = 0; oy < nd->h; oy++)
+        for (int ox = 0; ox < nd->w; ox++)
+            c->roff[p++] = oy * nd->sh * c->pw + ox * nd->sw;
+    c->img_bytes = c->padded ? ((size_t)x->c * plane + 63) / 64 * 64 : 0;
+    c->panel_bytes = (sc_qgemm_panel_bytes(q->kernel, k) + 63) / 64 * 64;
+    sc_q8_of(q, nd)->scratch = c->img_bytes + c->panel_bytes +
+                               (size_t)c->mg * ldc * 4;
+    return SC_OK;
+}
+
+typedef struct conv_job {
+    sc_q8 *q;
+    sc_node *nd;
+} conv_job;
+
+static void forward_task(void *ctx, size_t b, size_t e, int t)
+{
+    const conv_job *j = ctx;
+    sc_q8 *q = j->q;
+    const sc_node *nd = j->nd, *x = &q->net->nodes[nd->in[0]];
+    const sc_q8node *qn = sc_q8_of(q, nd), *qx = sc_q8_in(q, nd, 0);
+    const sc_q8w *w = qn->priv;
+    const conv8 *c = tables(w);
+    uint8_t *img = sc_q8_scratch(q, t), *panel = img + c->img_bytes;
+    int32_t *acc = (int32_t *)(panel + c->panel_bytes);
+    size_t in_size = sc_node_size(x), out_size = sc_node_size(nd);
+    size_t plane = (size_t)c->ph * (size_t)c->pw;
+    for (size_t s = b; s < e; s++) {
+        const uint8_t *src = qx->y + s * in_size;
+        if (c->padded) {
+            memset(img, qx->t.z, (size_t)x->c * plane);
+            for (int ch = 0; ch < x->c; ch++)
+                for (int i = 0; i < x->h; i++)
+                    memcpy(img + ch * plane + (size_t)(i + nd->ph) * c->pw + nd->pw,
+                           src + ((size_t)ch * x->h + i) * x->w, (size_t)x->w);
+            src = img;
+        }
+        size_t in_plane = c->padded ? plane : (size_t)x->h * x->w;
+        for (int g = 0; g < w->groups; g++) {
+            sc_qgemm(q->kernel, c->mg, c->k,
+                     (const uint8_t *)w->w + (size_t)g * w->group_bytes,
+                     src + (size_t)g * c->cin_g * in_plane, c->tab, c->roff,
+                     c->npos, panel, acc, c->ldc);
+            sc_q8_weighted_store(w, acc, c->ldc, g * c->mg, c->mg, c->npos,
+                                 qx->t.z, qn->y ? qn->y + s * out_size : NULL,
+                                 qn->out_float ? q->out + s * out_size : NULL,
+                                 (size_t)c->npos, 1);
+        }
+    }
+}
+
+sc_status sc_q8_conv2d(sc_q8 *q, sc_node *nd, int action)
+{
+    switch (action) {
+    case Q8_PREPARE:
+        return prepare(q, nd);
+    case Q8_FORWARD: {
+        conv_job j = {q, nd};
+        sc_pool_run(q->net->pool, (size_t)q->plan_n, forward_task, &j);
+        return SC_OK;
+    }
+    default:
+        return SC_ERR_UNSUPPORTED;
+    }
+}

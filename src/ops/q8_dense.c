@@ -1,0 +1,76 @@
+/* q8_dense.c -- an int8 dense layer: the samples' bytes are the columns of
+ * one integer GEMM (kernels/qkernel.h), a panel of the kernel's NR samples
+ * per task, requantised into each sample's row. */
+#include "core/error.h"
+#include "int8/q8.h"
+
+typedef struct dense8 {
+    int32_t *tab, *roff; /* taps 0..k, sample offsets of one panel */
+    size_t panel_bytes;
+} dense8;
+
+static sc_status prepare(sc_q8 *q, sc_node *nd)
+{
+    const sc_node *x = &q->net->nodes[nd->in[0]];
+    int k = (int)sc_node_size(x), nr = q->kernel->nr;
+    size_t extra = 64 + ((size_t)k + (size_t)nr) * 4;
+    void *tail;
+    sc_status st = sc_q8_weighted_prepare(q, nd, k, 1, extra, &tail);
+    if (st != SC_OK)
+        return st;
+    dense8 *d = tail;
+    d->tab = (int32_t *)((uint8_t *)tail + 64);
+    d->roff = d->tab + k;
+    for (int t = 0; t < k; t++)
+        d->tab[t] = t;
+    for (int j = 0; j < nr; j++)
+        d->roff[j] = j * k;
+    d->panel_bytes = (sc_qgemm_panel_bytes(q->kernel, k) + 63) / 64 * 64;
+    sc_q8_of(q, nd)->scratch = d->panel_bytes + (size_t)nd->c * (size_t)nr * 4;
+    return SC_OK;
+}
+
+typedef struct dense_job {
+    sc_q8 *q;
+    sc_node *nd;
+} dense_job;
+
+static void forward_task(void *ctx, size_t b, size_t e, int t)
+{
+    const dense_job *j = ctx;
+    sc_q8 *q = j->q;
+    const sc_node *nd = j->nd;
+    const sc_q8node *qn = sc_q8_of(q, nd), *qx = sc_q8_in(q, nd, 0);
+    const sc_q8w *w = qn->priv;
+    const dense8 *d = (const dense8 *)((const uint8_t *)w + w->tail);
+    int nr = q->kernel->nr, m = nd->c;
+    uint8_t *panel = sc_q8_scratch(q, t);
+    int32_t *acc = (int32_t *)(panel + d->panel_bytes);
+    for (size_t p = b; p < e; p++) {
+        size_t s0 = p * (size_t)nr;
+        int cols = q->plan_n - (int)s0 < nr ? q->plan_n - (int)s0 : nr;
+        sc_qgemm(q->kernel, m, w->k, w->w, qx->y + s0 * (size_t)w->k, d->tab,
+                 d->roff, cols, panel, acc, (size_t)nr);
+        sc_q8_weighted_store(w, acc, (size_t)nr, 0, m, cols, qx->t.z,
+                             qn->y ? qn->y + s0 * (size_t)m : NULL,
+                             qn->out_float ? q->out + s0 * (size_t)m : NULL, 1,
+                             (size_t)m);
+    }
+}
+
+sc_status sc_q8_dense(sc_q8 *q, sc_node *nd, int action)
+{
+    switch (action) {
+    case Q8_PREPARE:
+        return prepare(q, nd);
+    case Q8_FORWARD: {
+        dense_job j = {q, nd};
+        size_t panels = ((size_t)q->plan_n + (size_t)q->kernel->nr - 1) /
+                        (size_t)q->kernel->nr;
+        sc_pool_run(q->net->pool, panels, forward_task, &j);
+        return SC_OK;
+    }
+    default:
+        return SC_ERR_UNSUPPORTED;
+    }
+}
