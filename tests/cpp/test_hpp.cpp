@@ -223,6 +223,15 @@ double mean(const std::vector<double> &v, std::size_t from, std::size_t n)
     return s / static_cast<double>(n);
 }
 
+// net's Adam, with the weights' and biases' learning rates at 1e-2.
+sc::Optimizer fast_adam(sc::Net &net)
+{
+    sc::Optimizer opt = TAKE(sc::Optimizer::create(net, SC_OPT_ADAM));
+    EXPECT_OK(opt.set_lr(SC_GROUP_WEIGHTS, 1e-2));
+    EXPECT_OK(opt.set_lr(SC_GROUP_BIASES, 1e-2));
+    return opt;
+}
+
 // ---- the tests -------------------------------------------------------------
 
 void test_train()
@@ -230,9 +239,7 @@ void test_train()
     dataset tr = make_data(512, 1), te = make_data(128, 2);
     sc::Net net = build_net(true);
     EXPECT_OK(net.set_param(SC_PARAM_GAMMA, 0.01));
-    sc::Optimizer opt = TAKE(sc::Optimizer::create(net, SC_OPT_ADAM));
-    EXPECT_OK(opt.set_lr(SC_GROUP_WEIGHTS, 1e-2));
-    EXPECT_OK(opt.set_lr(SC_GROUP_BIASES, 1e-2));
+    sc::Optimizer opt = fast_adam(net);
 
     int step_records = 0, epoch_records = 0;
     uint64_t last_step = 0;
@@ -551,9 +558,7 @@ void test_int8(const std::string &dir)
     dataset tr = make_data(256, 11), te = make_data(128, 12);
     sc::Net net = build_net(true);
     EXPECT_OK(net.set_param(SC_PARAM_GAMMA, 0.01));
-    sc::Optimizer opt = TAKE(sc::Optimizer::create(net, SC_OPT_ADAM));
-    EXPECT_OK(opt.set_lr(SC_GROUP_WEIGHTS, 1e-2));
-    EXPECT_OK(opt.set_lr(SC_GROUP_BIASES, 1e-2));
+    sc::Optimizer opt = fast_adam(net);
     train(net, opt, tr, 4);
     std::vector<float> want = net_logits(net, te);
     EXPECT(accuracy(want, te) > 0.9);
