@@ -975,9 +975,10 @@ public:
     /** sc_net_calibrate(): widens every layer's recorded output range over
      *  the batch x (N x c x h x w, run in eval mode; the net's mode is
      *  kept) for int8 inference: save() stores the ranges and a Model
-     *  loaded from that file runs in int8. A train step, compress(),
-     *  quantize() or any change of the parameters discards them: calibrate
-     *  last. On failure the ranges are unchanged. */
+     *  loaded from that file runs in int8. A train step, a compress()
+     *  that removes channels, quantize() or any change of the parameters
+     *  discards them: calibrate last. On failure the ranges are
+     *  unchanged. */
     status calibrate(const Tensor &x)
     {
         return status::from_c(sc_net_calibrate(net_, x.get()));
@@ -1315,7 +1316,8 @@ public:
     {
         double v = 0;
         sc_status st = sc_model_get_param(m_, SC_PARAM_INFERENCE, &v);
-        return detail::make(st, static_cast<sc_inference>(static_cast<int>(v)));
+        return detail::make(st,
+                            static_cast<sc_inference>(static_cast<int>(v)));
     }
     /** sc_model_output_size(): outputs per sample (0 when empty). */
     int output_size() const noexcept { return sc_model_output_size(m_); }

@@ -103,7 +103,8 @@ class Model(OnnxExport, Handle):
                                          C.as_int(threads, "threads", 1)),
               "sc_model_set_threads")
 
-    #: the model's arithmetic, Inference.FP32 or INT8 (see _InferenceSetting)
+    #: the model's arithmetic: Inference.FP32 or INT8 (assign either, or
+    #: its name; a file without activation ranges takes FP32 only)
     inference = _InferenceSetting()
 
     def set_conv_algo(self, algo: Union[ConvAlgo, str]) -> None:

@@ -618,9 +618,9 @@ class Net(OnnxExport, Handle):
         (sc_net_calibrate; docs/int8.md): the ranges widen over calls (a
         few batches of training data are enough), save() stores them, and
         a Model loaded from that file runs in int8. Calibrate last: a train
-        step, compress(), quantize() or any change of the parameters
-        discards the ranges. The net's mode is kept; on an error nothing
-        changes."""
+        step, a compress() that removes channels, quantize() or any change
+        of the parameters discards the ranges. The net's mode is kept; on
+        an error nothing changes."""
         t = Tensor(C.batch_array(x, "calibrate: x"))
         self._call("sc_net_calibrate", t.handle)
 
