@@ -347,6 +347,12 @@ START_TEST(t_calibrate_api)
     TU_OK(sc_net_calibrated(net, &images));
     ck_assert_int_eq(images, 0);
     free(p);
+    /* new bit depths are new weights */
+    TU_OK(sc_net_calibrate(net, b.x));
+    float bits[3] = {4, 4, 4};
+    TU_OK(sc_net_set_quant(net, 4, bits, NULL, 3));
+    TU_OK(sc_net_calibrated(net, &images));
+    ck_assert_int_eq(images, 0);
     /* uncalibrated: an fp32-only model */
     char *path = tu_path("plain.scm");
     TU_OK(sc_net_save(net, path, NULL));

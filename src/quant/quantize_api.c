@@ -150,6 +150,7 @@ SC_API sc_status sc_net_set_quant(sc_net *net, int id, const float *b,
     if (e)
         memcpy(sc_node_param(net, nd, P_QE), e, count * sizeof(float));
     net->host_n = 0;
+    sc_calib_drop(net); /* the layer's effective weights changed */
     return SC_OK;
 }
 
