@@ -21,7 +21,10 @@
  * reads: model.onnx (sc_model_export_onnx), calib.f32 (the first 1,024
  * training images, normalised as the example program does: float32 raw,
  * 784 each), test.f32 and test_labels.u8 (the timed images and their
- * labels), fp32_logits.f32 (this model's fp32 logits of them, 10 each). */
+ * labels), fp32_logits.f32 (this model's fp32 logits of them, 10 each).
+ * --dump FILE writes the int8 logits of the timed images (batch 128, float32
+ * raw): the same bytes before and after a change of the int8 code show that
+ * it computes the same. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +43,7 @@
 #define MAX_REPS 64
 
 typedef struct options {
-    const char *model, *data, *export_dir;
+    const char *model, *data, *export_dir, *dump;
     long images;
     int reps;
     double seconds;
@@ -77,14 +80,15 @@ static void usage(void)
             "  --batches LIST    batch sizes (default 128,1)\n"
             "  --reps N          repetitions, medians reported (default 7)\n"
             "  --seconds S       seconds of each mode per repetition (default 0.3)\n"
-            "  --export DIR      the files of the PyTorch counterpart\n",
+            "  --export DIR      the files of the PyTorch counterpart\n"
+            "  --dump FILE       the int8 logits of the timed images (float32 raw)\n",
             DEFAULT_DATA);
     exit(2);
 }
 
 static options parse(int argc, char **argv)
 {
-    options o = {NULL, DEFAULT_DATA, NULL, 2048, 7, 0.3, {1, 2}, 2, {128, 1}, 2};
+    options o = {NULL, DEFAULT_DATA, NULL, NULL, 2048, 7, 0.3, {1, 2}, 2, {128, 1}, 2};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (a[0] != '-') {
@@ -110,6 +114,8 @@ static options parse(int argc, char **argv)
             o.seconds = strtod(v, NULL);
         else if (strcmp(a, "--export") == 0)
             o.export_dir = v;
+        else if (strcmp(a, "--dump") == 0)
+            o.dump = v;
         else
             usage();
     }
@@ -239,7 +245,12 @@ int main(int argc, char **argv)
     /* the int8 tables are prepared by the first int8 forward: before the
      * figures of int8_bytes and the accuracy */
     set_mode(m, SC_INFERENCE_INT8);
-    double acc8 = evaluate(model_forward, m, &test, 128);
+    FILE *dump = o.dump ? fopen(o.dump, "wb") : NULL;
+    if (o.dump && dump == NULL)
+        die("cannot write %s", o.dump);
+    double acc8 = evaluate_dump(model_forward, m, &test, 128, dump, test.n);
+    if (dump && fclose(dump) != 0)
+        die("cannot write %s", o.dump);
     check(sc_model_get_info(m, &info), "sc_model_get_info");
     set_mode(m, SC_INFERENCE_FP32);
     double acc32 = evaluate(model_forward, m, &test, 128);
