@@ -30,7 +30,7 @@ ENV_VAR = "SELFCOMPRESS_LIB"
 #: the library's SONAME
 SONAME = "libselfcompress.so.0"
 #: the library version this package was written for (MAJOR, MINOR)
-WRITTEN_FOR = (0, 7)
+WRITTEN_FOR = (0, 8)
 
 _lib: Optional[ctypes.CDLL] = None
 _path: Optional[str] = None
