@@ -238,6 +238,14 @@ int main(int argc, char **argv)
 
     dataset train = load(o.data, "train", 0), test = load(o.data, "t10k", o.images);
     normalise(&train, &test);
+    /* the layout of the benchmark net whose input shape the model takes
+     * (seq1d reads an image's rows as time steps), as the example does */
+    int qc, qh, qw;
+    nets_input_shape("seq1d", &qc, &qh, &qw);
+    if (c == qc && h == qh && w == qw) {
+        to_net_input(&train, "seq1d");
+        to_net_input(&test, "seq1d");
+    }
     train.c = test.c = c;
     train.h = test.h = h;
     train.w = test.w = w;
