@@ -514,16 +514,21 @@ bench-compare: $(BENCH) bench-deps $(BUILDDIR)/examples/blas_kernel
 # A calibrated model file in int8 and fp32 (ours, one process: SPEED lines
 # with the paired ratio), then PyTorch's fbgemm int8 of the same layers and
 # weights (read from the model's ONNX export, calibrated on the same 1,024
-# training images) and the table of both ratios with the issue's targets.
+# training images; PyTorch's best settings of bench-compare: passive OpenMP
+# waits, the tuned allocator, the best OpenBLAS kernel) and the table of both
+# ratios with the issue's targets.
 # INT8_FLAGS: options of both programs (--threads, --batches, --reps,
 # --seconds, --images).
 MODEL ?=
 INT8_FLAGS ?=
-bench-int8: $(INT8_BENCH) bench-deps
+bench-int8: $(INT8_BENCH) bench-deps $(BUILDDIR)/examples/blas_kernel
 	@[ -n "$(MODEL)" ] || { echo "bench-int8: name a calibrated model file: make bench-int8 MODEL=FILE" >&2; exit 1; }
 	@mkdir -p $(BENCH_DIR)/int8
 	./$(INT8_BENCH) $(INT8_FLAGS) --export $(BENCH_DIR)/int8 $(MODEL) | tee $(BENCH_DIR)/int8/ours.txt
-	OMP_WAIT_POLICY=PASSIVE $(PYTHON_BENCH) tests/bench/int8_torch.py $(INT8_FLAGS) \
+	@ct=$$(./$(BUILDDIR)/examples/blas_kernel --coretype); \
+	if [ -n "$$ct" ] && [ -z "$${SC_BLAS_KEEP:-}" ]; then export OPENBLAS_CORETYPE=$$ct; fi; \
+	OMP_WAIT_POLICY=PASSIVE MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=4294967296 \
+		$(PYTHON_BENCH) tests/bench/int8_torch.py $(INT8_FLAGS) \
 		--dir $(BENCH_DIR)/int8 --ours $(BENCH_DIR)/int8/ours.txt | tee $(BENCH_DIR)/int8/torch.txt
 
 # ---------------------------------------------------------------- deps
