@@ -512,7 +512,8 @@ bench-compare: $(BENCH) bench-deps $(BUILDDIR)/examples/blas_kernel
 	@$(PYTHON_BENCH) tests/bench/compare.py $(BENCH_DIR)/ours.txt $(BENCH_DIR)/torch.txt
 
 # A calibrated model file in int8 and fp32 (ours, one process: SPEED lines
-# with the paired ratio), then PyTorch's fbgemm int8 of the same layers and
+# with the paired ratio), then PyTorch's static int8 (fbgemm where it has it,
+# else onednn) of the same layers and
 # weights (read from the model's ONNX export, calibrated on the same 1,024
 # training images; PyTorch's best settings of bench-compare: passive OpenMP
 # waits, the tuned allocator, the best OpenBLAS kernel) and the table of both
