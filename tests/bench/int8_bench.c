@@ -13,7 +13,8 @@
  *   MACHINE libselfcompress=.. blas_core=.. blas_info=".." conv_kernel=..
  *       int8_kernel=..
  *   MODEL file=.. file_bytes=.. weights=.. calibrated_images=.. int8_bytes=..
- *   ACCURACY images=N fp32=.. int8=..      (batch 128, on the timed images)
+ *   ACCURACY images=N fp32=.. int8=..      (on the timed images, at the
+ *       first of --batches)
  *   SPEED impl=ours threads=T batch=B fp32_img_s=.. int8_img_s=..
  *       ratio=.. q1=.. q3=..
  *
@@ -22,7 +23,7 @@
  * training images, normalised as the example program does: float32 raw,
  * 784 each), test.f32 and test_labels.u8 (the timed images and their
  * labels), fp32_logits.f32 (this model's fp32 logits of them, 10 each).
- * --dump FILE writes the int8 logits of the timed images (batch 128, float32
+ * --dump FILE writes the int8 logits of the timed images (float32
  * raw): the same bytes before and after a change of the int8 code show that
  * it computes the same. */
 #define _POSIX_C_SOURCE 200809L
@@ -256,12 +257,12 @@ int main(int argc, char **argv)
     FILE *dump = o.dump ? fopen(o.dump, "wb") : NULL;
     if (o.dump && dump == NULL)
         die("cannot write %s", o.dump);
-    double acc8 = evaluate_dump(model_forward, m, &test, 128, dump, test.n);
+    double acc8 = evaluate_dump(model_forward, m, &test, o.batches[0], dump, test.n);
     if (dump && fclose(dump) != 0)
         die("cannot write %s", o.dump);
     check(sc_model_get_info(m, &info), "sc_model_get_info");
     set_mode(m, SC_INFERENCE_FP32);
-    double acc32 = evaluate(model_forward, m, &test, 128);
+    double acc32 = evaluate(model_forward, m, &test, o.batches[0]);
 
     printf("MACHINE libselfcompress=%s blas_core=%s blas_info=\"%s\" "
            "conv_kernel=%s int8_kernel=%s\n",
