@@ -210,11 +210,10 @@ sc_status sc_q8_weighted_prepare(sc_q8 *q, sc_node *nd, int k, int groups,
 /* Requantises the tile c (rows o0.. o0 + rows of the layer's channels,
  * cols columns, ldc apart, zero point zin of the input) into the bytes
  * y[o * ostride + j * jstride], or the floats fy at the same places for an
- * out_float layer; column j is position j0 + j of the channel's constants
- * when the layer has them per position. */
+ * out_float layer; column j is position j of the channel's constants when
+ * the layer has them per position. */
 void sc_q8_weighted_store(const sc_q8w *w, const int32_t *c, size_t ldc,
-                          int o0, int rows, int cols, int j0, int zin,
-                          uint8_t *y, float *fy, size_t ostride,
-                          size_t jstride);
+                          int o0, int rows, int cols, int zin, uint8_t *y,
+                          float *fy, size_t ostride, size_t jstride);
 
 #endif

@@ -4,9 +4,7 @@
  * tables (kernels/qkernel.h), requantised into the output's bytes. A small
  * output map would fill the kernel's column panels badly, so a run takes
  * enough samples for about RUN_COLS columns: their positions side by side
- * (each column's sum is the same whatever its panel's other columns). With
- * fewer runs than threads (batch 1), each sample's panels are split among
- * the threads instead. */
+ * (each column's sum is the same whatever its panel's other columns). */
 #include <string.h>
 
 #include "core/error.h"
@@ -80,8 +78,7 @@ static sc_status prepare(sc_q8 *q, sc_node *nd)
 typedef struct conv_job {
     sc_q8 *q;
     sc_node *nd;
-    int run;   /* samples per run */
-    int parts; /* items per run: ranges of its column panels */
+    int run; /* samples per item */
 } conv_job;
 
 static void forward_task(void *ctx, size_t b, size_t e, int t)
@@ -97,17 +94,9 @@ static void forward_task(void *ctx, size_t b, size_t e, int t)
     size_t in_size = sc_node_size(x), out_size = sc_node_size(nd);
     size_t plane = (size_t)c->ph * (size_t)c->pw;
     size_t n = (size_t)q->plan_n;
-    for (size_t item = b; item < e; item++) {
-        size_t r = item / (size_t)j->parts, part = item % (size_t)j->parts;
+    for (size_t r = b; r < e; r++) {
         size_t s0 = r * (size_t)j->run;
         int ns = (int)(n - s0 < (size_t)j->run ? n - s0 : (size_t)j->run);
-        int cols = ns * c->npos, nr = q->kernel->nr;
-        size_t panels = (size_t)(cols + nr - 1) / (size_t)nr;
-        int c0 = (int)(panels * part / (size_t)j->parts) * nr;
-        int c1 = (int)(panels * (part + 1) / (size_t)j->parts) * nr;
-        c1 = c1 < cols ? c1 : cols;
-        if (c0 >= c1)
-            continue;
         const uint8_t *src = qx->y + s0 * in_size;
         if (c->padded) {
             for (int s = 0; s < ns; s++) {
@@ -125,18 +114,12 @@ static void forward_task(void *ctx, size_t b, size_t e, int t)
         for (int g = 0; g < w->groups; g++) {
             sc_qgemm(q->kernel, c->mg, c->k,
                      (const uint8_t *)w->w + (size_t)g * w->group_bytes,
-                     src + (size_t)g * c->cin_g * in_plane, c->tab, c->roff + c0,
-                     c1 - c0, panel, acc, c->ldc);
-            for (int s = 0; s < ns; s++) { /* its columns in [c0, c1) */
-                int p0 = s * c->npos, p1 = p0 + c->npos;
-                p0 = p0 > c0 ? p0 : c0;
-                p1 = p1 < c1 ? p1 : c1;
-                if (p0 >= p1)
-                    continue;
-                int pos = p0 - s * c->npos;
-                size_t at = (s0 + (size_t)s) * out_size + (size_t)pos;
-                sc_q8_weighted_store(w, acc + (p0 - c0), c->ldc, g * c->mg,
-                                     c->mg, p1 - p0, pos, qx->t.z,
+                     src + (size_t)g * c->cin_g * in_plane, c->tab, c->roff,
+                     ns * c->npos, panel, acc, c->ldc);
+            for (int s = 0; s < ns; s++) {
+                size_t at = (s0 + (size_t)s) * out_size;
+                sc_q8_weighted_store(w, acc + (size_t)s * c->npos, c->ldc,
+                                     g * c->mg, c->mg, c->npos, qx->t.z,
                                      qn->y ? qn->y + at : NULL,
                                      qn->out_float ? q->out + at : NULL,
                                      (size_t)c->npos, 1);
@@ -145,7 +128,7 @@ static void forward_task(void *ctx, size_t b, size_t e, int t)
     }
 }
 
-/* samples per run: up to the table's run, but enough runs for every
+/* samples per item: up to the table's run, but enough items for every
  * thread to get the same number */
 static int run_of(const conv8 *c, int n, int threads)
 {
@@ -162,12 +145,9 @@ sc_status sc_q8_conv2d(sc_q8 *q, sc_node *nd, int action)
         return prepare(q, nd);
     case Q8_FORWARD: {
         const conv8 *c = tables(sc_q8_of(q, nd)->priv);
-        int threads = sc_pool_threads(q->net->pool);
-        conv_job j = {q, nd, run_of(c, q->plan_n, threads), 1};
-        size_t runs = ((size_t)q->plan_n + (size_t)j.run - 1) / (size_t)j.run;
-        if (runs < (size_t)threads)
-            j.parts = threads;
-        sc_pool_run(q->net->pool, runs * (size_t)j.parts, forward_task, &j);
+        conv_job j = {q, nd, run_of(c, q->plan_n, sc_pool_threads(q->net->pool))};
+        size_t items = ((size_t)q->plan_n + (size_t)j.run - 1) / (size_t)j.run;
+        sc_pool_run(q->net->pool, items, forward_task, &j);
         return SC_OK;
     }
     default:

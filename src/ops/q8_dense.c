@@ -51,7 +51,7 @@ static void forward_task(void *ctx, size_t b, size_t e, int t)
         int cols = q->plan_n - (int)s0 < nr ? q->plan_n - (int)s0 : nr;
         sc_qgemm(q->kernel, m, w->k, w->w, qx->y + s0 * (size_t)w->k, d->tab,
                  d->roff, cols, panel, acc, (size_t)nr);
-        sc_q8_weighted_store(w, acc, (size_t)nr, 0, m, cols, 0, qx->t.z,
+        sc_q8_weighted_store(w, acc, (size_t)nr, 0, m, cols, qx->t.z,
                              qn->y ? qn->y + s0 * (size_t)m : NULL,
                              qn->out_float ? q->out + s0 * (size_t)m : NULL, 1,
                              (size_t)m);

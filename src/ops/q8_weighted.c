@@ -213,18 +213,16 @@ SC_SIMD_CLONES static void requant_row(const int32_t *c, int cols, int32_t corr,
 }
 
 void sc_q8_weighted_store(const sc_q8w *w, const int32_t *c, size_t ldc,
-                          int o0, int rows, int cols, int j0, int zin,
-                          uint8_t *y, float *fy, size_t ostride,
-                          size_t jstride)
+                          int o0, int rows, int cols, int zin, uint8_t *y,
+                          float *fy, size_t ostride, size_t jstride)
 {
     const int per_pos = w->positions > 1;
-    const size_t first = per_pos ? (size_t)j0 : 0;
     for (int r = 0; r < rows; r++) {
         const int o = o0 + r;
         const int32_t *cr = c + (size_t)r * ldc;
         const int64_t corr = (int64_t)zin * w->rowsum[o];
         if (fy) {
-            const float s = w->fs[o], *fb = w->fb + (size_t)o * w->positions + first;
+            const float s = w->fs[o], *fb = w->fb + (size_t)o * w->positions;
             float *out = fy + (size_t)o * ostride;
             for (int j = 0; j < cols; j++)
                 out[(size_t)j * jstride] =
@@ -232,7 +230,7 @@ void sc_q8_weighted_store(const sc_q8w *w, const int32_t *c, size_t ldc,
             continue;
         }
         const sc_q8mul mul = w->mul[o];
-        const int64_t *b = w->b + (size_t)o * w->positions + first;
+        const int64_t *b = w->b + (size_t)o * w->positions;
         uint8_t *out = y + (size_t)o * ostride;
         const int lo = w->lo, hi = w->hi;
         if (jstride == 1)
