@@ -41,31 +41,11 @@ from onnx import numpy_helper  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
+# the ONNX attributes and DequantizeLinear of the exporter's test evaluator
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "onnx"))
+from onnx_numpy import _attrs as attrs, dequantize  # noqa: E402
+
 CALIB_BATCH = 128
-
-
-def attrs(node):
-    out = {}
-    for a in node.attribute:
-        if a.type == a.INT:
-            out[a.name] = a.i
-        elif a.type == a.FLOAT:
-            out[a.name] = a.f
-        elif a.type == a.INTS:
-            out[a.name] = list(a.ints)
-    return out
-
-
-def dequantize(a, q, scale, zero=None):
-    """(q - zero) * scale, per slice along axis when scale is 1-D"""
-    q = q.astype(np.float64)
-    z = np.zeros_like(scale, dtype=np.float64) if zero is None else zero.astype(np.float64)
-    if scale.ndim == 0:
-        return ((q - z) * scale).astype(np.float32)
-    shape = [1] * q.ndim
-    axis = a.get("axis", 1)
-    shape[axis] = q.shape[axis]
-    return ((q - z.reshape(shape)) * scale.astype(np.float64).reshape(shape)).astype(np.float32)
 
 
 def pads_of(a):
@@ -142,7 +122,8 @@ def build(path):
         a, ins, out = attrs(n), list(n.input), n.output[0]
         op = n.op_type
         if op == "DequantizeLinear" and all(i in const for i in ins if i):
-            const[out] = dequantize(a, *[const[i] if i else None for i in ins])
+            deq = dequantize(a, *[const[i] if i else None for i in ins])
+            const[out] = deq.astype(np.float32)
         elif op == "Conv":
             w = const[ins[1]]
             ks = a.get("kernel_shape", list(w.shape[2:]))
