@@ -21,6 +21,8 @@
 #   qgemm-bench     build/tests/bench/qgemm_bench: GOP/s of the integer GEMM kernels
 #   bench-compare   the same cases with PyTorch (tests/bench/bench_torch.py), side by side
 #   bench-deps      installs python3-torch for bench-compare (large; not in DEPS_PKGS)
+#   bench-int8      a calibrated model file (MODEL=FILE) in int8 against fp32 and against
+#                   PyTorch's fbgemm int8 (tests/bench/int8_bench.c, int8_torch.py)
 #   install / uninstall / clean / demo
 #   install-python  pip-installs the Python package python/ (docs/python.md) into PYTHON's
 #                   environment (a venv's python, or PIP_FLAGS="--user --break-system-packages")
@@ -112,6 +114,8 @@ BENCH := $(BUILDDIR)/tests/bench/bench
 MODEL_RSS := $(BUILDDIR)/tests/bench/model_rss
 # tests/bench/qgemm_bench.c: `make qgemm-bench` (built for `make check` too)
 QGEMM_BENCH := $(BUILDDIR)/tests/bench/qgemm_bench
+# tests/bench/int8_bench.c: `make bench-int8 MODEL=FILE` (built for `make check` too)
+INT8_BENCH := $(BUILDDIR)/tests/bench/int8_bench
 BENCH_FLAGS ?=
 BENCH_DIR ?= $(BUILDDIR)/bench
 
@@ -329,7 +333,7 @@ endif
 # Everything is built first (in parallel with -j), then run sequentially.
 # Tests run with the BLAS kernel the shipped programs use: the best one the
 # CPU supports (examples/blas_kernel.h), unless SC_BLAS_KEEP is set.
-check-run: all $(TEST_BINS) examples header-check $(BENCH) $(MODEL_RSS) $(QGEMM_BENCH) $(if $(HAVE_MPICC),$(MPI_BINS))
+check-run: all $(TEST_BINS) examples header-check $(BENCH) $(MODEL_RSS) $(QGEMM_BENCH) $(INT8_BENCH) $(if $(HAVE_MPICC),$(MPI_BINS))
 	@ct=$$(./$(BUILDDIR)/examples/blas_kernel --coretype); \
 	if [ -n "$$ct" ] && [ -z "$${SC_BLAS_KEEP:-}" ]; then export OPENBLAS_CORETYPE=$$ct; else ct=$${OPENBLAS_CORETYPE:-}; fi; \
 	echo "==> BLAS kernel for the tests: $$(OPENBLAS_CORETYPE=$$ct ./$(BUILDDIR)/examples/blas_kernel | sed -n 's/^kernel running: //p')"; \
@@ -449,7 +453,7 @@ docs:
 PYTHON_BENCH ?= /usr/bin/python3
 BENCH_PKGS := python3-torch
 
-.PHONY: bench bench-build bench-deps bench-torch bench-compare qgemm-bench
+.PHONY: bench bench-build bench-deps bench-torch bench-compare qgemm-bench bench-int8
 
 $(BENCH): tests/bench/bench.c examples/nets.h examples/blas_kernel.h examples/common.h $(SHARED_LINK) $(HEADER) $(NORMAL_OBJDIR)/.flags
 	@mkdir -p $(@D)
@@ -471,7 +475,12 @@ $(QGEMM_BENCH): tests/bench/qgemm_bench.c examples/common.h src/kernels/qkernel.
 qgemm-bench: $(QGEMM_BENCH)
 	./$(QGEMM_BENCH)
 
-bench-build: $(BENCH) $(MODEL_RSS) $(QGEMM_BENCH)
+$(INT8_BENCH): tests/bench/int8_bench.c examples/fmnist_data.h examples/nets.h examples/blas_kernel.h examples/common.h $(SHARED_LINK) $(HEADER) $(NORMAL_OBJDIR)/.flags
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -Iinclude -Iexamples $(CPPFLAGS) $(LDFLAGS) -o $@ $< \
+		-L$(LIBOUT) -lselfcompress -Wl,-rpath,'$$ORIGIN/../../../$(LIBOUT)' -lz $(SYS_LIBS)
+
+bench-build: $(BENCH) $(MODEL_RSS) $(QGEMM_BENCH) $(INT8_BENCH)
 
 bench: $(BENCH)
 	./$(BENCH) $(BENCH_FLAGS)
@@ -501,6 +510,27 @@ bench-compare: $(BENCH) bench-deps $(BUILDDIR)/examples/blas_kernel
 	OMP_WAIT_POLICY=PASSIVE $(PYTHON_BENCH) tests/bench/bench_torch.py $(BENCH_FLAGS) \
 		--peak-from $(BENCH_DIR)/ours.txt | tee $(BENCH_DIR)/torch.txt
 	@$(PYTHON_BENCH) tests/bench/compare.py $(BENCH_DIR)/ours.txt $(BENCH_DIR)/torch.txt
+
+# A calibrated model file in int8 and fp32 (ours, one process: SPEED lines
+# with the paired ratio), then PyTorch's static int8 (fbgemm where it has it,
+# else onednn) of the same layers and
+# weights (read from the model's ONNX export, calibrated on the same 1,024
+# training images; PyTorch's best settings of bench-compare: passive OpenMP
+# waits, the tuned allocator, the best OpenBLAS kernel) and the table of both
+# ratios with the issue's targets.
+# INT8_FLAGS: options of both programs (--threads, --batches, --reps,
+# --seconds, --images).
+MODEL ?=
+INT8_FLAGS ?=
+bench-int8: $(INT8_BENCH) bench-deps $(BUILDDIR)/examples/blas_kernel
+	@[ -n "$(MODEL)" ] || { echo "bench-int8: name a calibrated model file: make bench-int8 MODEL=FILE" >&2; exit 1; }
+	@mkdir -p $(BENCH_DIR)/int8
+	./$(INT8_BENCH) $(INT8_FLAGS) --export $(BENCH_DIR)/int8 $(MODEL) | tee $(BENCH_DIR)/int8/ours.txt
+	@ct=$$(./$(BUILDDIR)/examples/blas_kernel --coretype); \
+	if [ -n "$$ct" ] && [ -z "$${SC_BLAS_KEEP:-}" ]; then export OPENBLAS_CORETYPE=$$ct; fi; \
+	OMP_WAIT_POLICY=PASSIVE MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=4294967296 \
+		$(PYTHON_BENCH) tests/bench/int8_torch.py $(INT8_FLAGS) \
+		--dir $(BENCH_DIR)/int8 --ours $(BENCH_DIR)/int8/ours.txt | tee $(BENCH_DIR)/int8/torch.txt
 
 # ---------------------------------------------------------------- deps
 deps:

@@ -6,6 +6,7 @@
 
 #include "core/checked.h"
 #include "core/error.h"
+#include "core/simd.h"
 #include "int8/q8.h"
 #include "quant/mantissa.h"
 #include "quant/quantizer.h"
@@ -186,6 +187,31 @@ done:
     return st;
 }
 
+/* One channel's requantised bytes at consecutive positions (a conv's row):
+ * the loop of sc_q8_requant() in a form the compiler vectorises. v fits in
+ * int32 (|v| < 2^31, q8.h), so v m is one widening multiply; b steps by
+ * bstep (0: one offset for every position). */
+SC_SIMD_CLONES static void requant_row(const int32_t *c, int cols, int32_t corr,
+                                       sc_q8mul mul, const int64_t *b,
+                                       size_t bstep, int lo, int hi,
+                                       uint8_t *out)
+{
+    const int64_t m = mul.m, lo64 = lo, hi64 = hi;
+    const int shift = mul.shift;
+    if (bstep)
+        for (int j = 0; j < cols; j++) {
+            int64_t r = sc_q8_floor_shift((int64_t)(c[j] - corr) * m + b[j], shift);
+            r = r < lo64 ? lo64 : r;
+            out[j] = (uint8_t)(r > hi64 ? hi64 : r);
+        }
+    else
+        for (int j = 0; j < cols; j++) {
+            int64_t r = sc_q8_floor_shift((int64_t)(c[j] - corr) * m + b[0], shift);
+            r = r < lo64 ? lo64 : r;
+            out[j] = (uint8_t)(r > hi64 ? hi64 : r);
+        }
+}
+
 void sc_q8_weighted_store(const sc_q8w *w, const int32_t *c, size_t ldc,
                           int o0, int rows, int cols, int zin, uint8_t *y,
                           float *fy, size_t ostride, size_t jstride)
@@ -207,7 +233,10 @@ void sc_q8_weighted_store(const sc_q8w *w, const int32_t *c, size_t ldc,
         const int64_t *b = w->b + (size_t)o * w->positions;
         uint8_t *out = y + (size_t)o * ostride;
         const int lo = w->lo, hi = w->hi;
-        if (per_pos)
+        if (jstride == 1)
+            requant_row(cr, cols, (int32_t)corr, mul, b, (size_t)per_pos, lo,
+                        hi, out);
+        else if (per_pos)
             for (int j = 0; j < cols; j++)
                 out[(size_t)j * jstride] =
                     sc_q8_requant(cr[j] - corr, mul, b[j], lo, hi);
