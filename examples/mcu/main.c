@@ -46,7 +46,8 @@ static void put_uint(unsigned v)
 static void __attribute__((noinline)) paint(void)
 {
     volatile uint32_t here = 0;
-    for (uint32_t *p = &__stack_bottom; p < (uint32_t *)&here - 8; p++)
+    uintptr_t top = (uintptr_t)&here - 32;
+    for (uint32_t *p = &__stack_bottom; (uintptr_t)p < top; p++)
         *p = PAINT;
 }
 
@@ -55,9 +56,9 @@ static unsigned __attribute__((noinline)) stack_used(void)
 {
     volatile uint32_t here = 0;
     uint32_t *p = &__stack_bottom;
-    while (p < (uint32_t *)&here && *p == PAINT)
+    while ((uintptr_t)p < (uintptr_t)&here && *p == PAINT)
         p++;
-    return (unsigned)((uint8_t *)&here - (uint8_t *)p);
+    return (unsigned)((uintptr_t)&here - (uintptr_t)p);
 }
 
 static int run(const model *m)
