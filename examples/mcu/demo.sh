@@ -78,8 +78,19 @@ for f in "$src/startup.c" "$src/main.c" "$out/images.c" "$out/tinynet_expect.c" 
     objs="$objs $o"
 done
 $cross -nostartfiles -T "$src/mps2_an386.ld" -Wl,--gc-sections -o "$out/demo.elf" $objs -lm -lc -lgcc
-echo "arm-none-eabi-size (text: code and const arrays; data, bss: RAM):"
-arm-none-eabi-size "$out/tinynet.o" "$out/dscnn.o" "$out/demo.elf"
+# each model alone (footprint.c): its flash and static RAM
+for n in tinynet dscnn; do
+    N=${n^^}
+    $cross $cflags -I"$src" -I"$out" -DMODEL_HEADER="\"$n.h\"" -DPREDICT=${n}_predict \
+        -DINPUTS=${N}_INPUTS -DOUTPUTS=${N}_OUTPUTS -DARENA=${N}_ARENA_BYTES \
+        -c "$src/footprint.c" -o "$out/footprint_$n.o"
+    $cross -nostartfiles -T "$src/mps2_an386.ld" -Wl,--defsym=STACK_BYTES=0 -Wl,--gc-sections \
+        -o "$out/$n.elf" "$out/startup.o" "$out/footprint_$n.o" "$out/$n.o" -lm -lc -lgcc
+done
+echo "arm-none-eabi-size (text: code and const arrays, flash; data + bss: RAM but"
+echo "the stack; NAME.o: the generated file alone, NAME.elf: with what it calls and"
+echo "a startup; demo.elf: both and the 100 images):"
+arm-none-eabi-size "$out/tinynet.o" "$out/tinynet.elf" "$out/dscnn.o" "$out/dscnn.elf" "$out/demo.elf"
 echo "running under qemu-system-arm -M mps2-an386:"
 timeout 900 qemu-system-arm -M mps2-an386 -nographic -monitor none -serial none \
     -semihosting-config enable=on,target=native -kernel "$out/demo.elf"
