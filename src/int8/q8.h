@@ -231,9 +231,11 @@ sc_status sc_q8_weighted_prepare(sc_q8 *q, sc_node *nd, int k, int groups,
  * the layer has them per position. */
 /* Q8_EMIT's part that dense and conv share: the int8 rows and tables of
  * nd as arrays and a static const q8w wN (the type and q8w_put, which
- * requantises one sum as sc_q8_weighted_store does, once); returns N, or -1
- * when out of memory. */
-int sc_q8_weighted_emit(sc_q8 *q, sc_node *nd, int k);
+ * requantises one sum as sc_q8_weighted_store does, once), and the op's
+ * own helper (C text under key, once); returns N, or -1 (and the error
+ * set) when out of memory. */
+int sc_q8_weighted_emit(sc_q8 *q, sc_node *nd, int k, const char *key,
+                        const char *helper);
 void sc_q8_weighted_store(const sc_q8w *w, const int32_t *c, size_t ldc,
                           int o0, int rows, int cols, int zin, uint8_t *y,
                           float *fy, size_t ostride, size_t jstride);

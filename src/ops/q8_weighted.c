@@ -252,7 +252,8 @@ static void emit_type(sc_cgen *g)
         "}\n");
 }
 
-int sc_q8_weighted_emit(sc_q8 *q, sc_node *nd, int k)
+int sc_q8_weighted_emit(sc_q8 *q, sc_node *nd, int k, const char *key,
+                        const char *helper)
 {
     sc_cgen *g = q->cg;
     const sc_q8node *qn = sc_q8_of(q, nd);
@@ -270,6 +271,8 @@ int sc_q8_weighted_emit(sc_q8 *q, sc_node *nd, int k)
             sc_mantissas_levels(nd->mant, lv);
         int8_rows(q->net, nd, lv, (size_t)k, w8, sw);
         emit_type(g);
+        if (sc_cgen_once(g, key))
+            sc_cgen_def(g, "%s", helper);
         int aw = sc_cgen_array(g, SC_CG_I8, w8, mk);
         int ars = sc_cgen_array(g, SC_CG_I32, w->rowsum, (size_t)m);
         id = g->n_arrays++;
@@ -298,5 +301,7 @@ int sc_q8_weighted_emit(sc_q8 *q, sc_node *nd, int k)
     free(sw);
     free(mul);
     free(shift);
+    if (id < 0)
+        sc_fail(SC_ERR_NOMEM, "out of memory");
     return id;
 }
