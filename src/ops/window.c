@@ -20,7 +20,8 @@ sc_status sc_window_shape(sc_net *net, sc_node *nd)
     return SC_OK;
 }
 
-int sc_window_emit(sc_cgen *g, const sc_net *net, const sc_node *nd)
+int sc_window_emit(sc_cgen *g, const sc_net *net, const sc_node *nd,
+                   const char *key, const char *helper)
 {
     const sc_node *x = &net->nodes[nd->in[0]];
     if (sc_cgen_once(g, "q8win"))
@@ -37,6 +38,8 @@ int sc_window_emit(sc_cgen *g, const sc_net *net, const sc_node *nd)
             "    *lo = a > 0 ? a : 0;\n"
             "    *hi = b < n ? b : n;\n"
             "}\n");
+    if (sc_cgen_once(g, key))
+        sc_cgen_def(g, "%s", helper);
     int id = g->n_arrays++;
     sc_cgen_def(g, "static const q8win p%d = {%d, %d, %d, %d, %d, %d, %d, %d, "
                 "%d, %d, %d};\n", id, x->c, x->h, x->w, nd->h, nd->w, nd->kh,
