@@ -71,7 +71,7 @@ const char *sc_cgen_float(char *buf, float v)
     if (v == 0.0f)
         snprintf(buf, 40, "%s0.0f", signbit(v) ? "-" : "");
     else if (isfinite(v))
-        snprintf(buf, 40, "%af", (double)v);
+        snprintf(buf, 40, "%.8ef", (double)v); /* 9 digits: the same float */
     else /* the largest float stands for a saturated value */
         snprintf(buf, 40, "%s3.40282347e38f", v < 0 ? "-" : "");
     return buf;

@@ -52,7 +52,8 @@ int sc_cgen_once(sc_cgen *g, const char *key);
 /* Writes a static const array of n elements of data and returns its
  * number N: the array is named kN (n == 0 writes one zero). */
 int sc_cgen_array(sc_cgen *g, sc_cgen_type t, const void *data, size_t n);
-/* A float as an exact C literal (hex), into buf of at least 40 bytes. */
+/* A float as a C (and C++) literal of the same value, into buf of at
+ * least 40 bytes. */
 const char *sc_cgen_float(char *buf, float v);
 /* node i's bytes in the forward's body */
 static inline const char *sc_cgen_y(const sc_cgen *g, int i)

@@ -212,8 +212,8 @@ static void header_file(sc_cgen *t, const sc_q8 *q, const char *name,
                 "/* the logits */\n#define %s_OUTPUTS %d\n"
                 "/* the bytes of the arena a forward works in */\n"
                 "#define %s_ARENA_BYTES %zu\n"
-                "/* the input's bytes: q = x / SCALE + ZERO, rounded half up "
-                "and clamped to\n * [0, 255] */\n"
+                "/* the input's bytes: q = (int)(clamp(x * (1.0f / SCALE) + "
+                "ZERO, 0, 255) + 0.5f) */\n"
                 "#define %s_INPUT_SCALE %s\n#define %s_INPUT_ZERO %d\n\n",
                 up, net->nodes[0].c, up, net->nodes[0].h, up, net->nodes[0].w,
                 up, sc_node_size(&net->nodes[0]), up, sc_net_output_size(net),
