@@ -372,6 +372,9 @@ inline bool blas_kernel_suboptimal() noexcept
 /** sc_conv_kernel(): the convolution micro-kernel ("avx512", "avx2",
  *  "generic"). */
 inline const char *conv_kernel() noexcept { return sc_conv_kernel(); }
+/** sc_int8_kernel(): the integer micro-kernel of a model's int8 inference
+ *  ("avx512vnni", "avx2", "generic"; all give the same bits). */
+inline const char *int8_kernel() noexcept { return sc_int8_kernel(); }
 /** sc_strerror(): the fixed description of a code. */
 inline const char *strerror(sc_status code) noexcept
 {
@@ -968,6 +971,27 @@ public:
         return detail::make(st, removed);
     }
 
+    // -- int8 inference
+    /** sc_net_calibrate(): widens every layer's recorded output range over
+     *  the batch x (N x c x h x w, run in eval mode; the net's mode is
+     *  kept) for int8 inference: save() stores the ranges and a Model
+     *  loaded from that file runs in int8. A train step, a compress()
+     *  that removes channels, quantize() or any change of the parameters
+     *  discards them: calibrate last. On failure the ranges are
+     *  unchanged. */
+    status calibrate(const Tensor &x)
+    {
+        return status::from_c(sc_net_calibrate(net_, x.get()));
+    }
+    /** sc_net_calibrated(): the images the net's current ranges were
+     *  measured on (0: none; save() then writes an fp32-only model). */
+    result<int64_t> calibrated() const
+    {
+        int64_t images = 0;
+        sc_status st = sc_net_calibrated(net_, &images);
+        return detail::make(st, images);
+    }
+
     // -- files
     /** sc_net_save(): writes the inference model to path; the value is the
      *  file's sizes. */
@@ -1264,17 +1288,36 @@ public:
     {
         return status::from_c(sc_model_set_threads(m_, threads));
     }
-    /** sc_model_set_param(): SC_PARAM_CONV_ALGO. */
+    /** sc_model_set_param(): SC_PARAM_CONV_ALGO or SC_PARAM_INFERENCE. */
     status set_param(sc_param p, double value)
     {
         return status::from_c(sc_model_set_param(m_, p, value));
     }
-    /** sc_model_get_param(): SC_PARAM_CONV_ALGO. */
+    /** sc_model_get_param(): SC_PARAM_CONV_ALGO or SC_PARAM_INFERENCE. */
     result<double> get_param(sc_param p) const
     {
         double v = 0;
         sc_status st = sc_model_get_param(m_, p, &v);
         return detail::make(st, v);
+    }
+    /** sc_model_set_param(SC_PARAM_INFERENCE): the model's arithmetic.
+     *  SC_INFERENCE_INT8 on a model whose file holds no activation ranges
+     *  is SC_ERR_STATE; a value outside sc_inference SC_ERR_ARG. The first
+     *  int8 forward prepares the integer weights (SC_ERR_UNSUPPORTED,
+     *  naming the layer, for a model int8 cannot run; it stays in fp32). */
+    status set_inference(sc_inference mode)
+    {
+        return set_param(SC_PARAM_INFERENCE, static_cast<double>(mode));
+    }
+    /** sc_model_get_param(SC_PARAM_INFERENCE): the model's arithmetic (a
+     *  file with activation ranges loads in SC_INFERENCE_INT8, any other
+     *  in SC_INFERENCE_FP32). */
+    result<sc_inference> inference() const
+    {
+        double v = 0;
+        sc_status st = sc_model_get_param(m_, SC_PARAM_INFERENCE, &v);
+        return detail::make(st,
+                            static_cast<sc_inference>(static_cast<int>(v)));
     }
     /** sc_model_output_size(): outputs per sample (0 when empty). */
     int output_size() const noexcept { return sc_model_output_size(m_); }

@@ -30,9 +30,9 @@ SELFCOMPRESS_LIB, pkg-config or the default loader (see ``_lib``).
 from ._lib import ENV_VAR, WRITTEN_FOR, find_library, library_path
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .enums import (ALL_LAYERS, INPUT, MAX_LAYER_INPUTS, ConvAlgo, Group,
-                    LayerFlag, LayerKind, LogLevel, Loss, OptimizerKind,
-                    OptParam, Param, ProgressKind, ReduceFig, ReduceWhat,
-                    Slot)
+                    Inference, LayerFlag, LayerKind, LogLevel, Loss,
+                    OptimizerKind, OptParam, Param, ProgressKind, ReduceFig,
+                    ReduceWhat, Slot)
 from .errors import (DivergedError, FileIOError, FormatError,
                      InvalidArgumentError, LabelError, NonFiniteError,
                      NullPointerError, OutOfMemoryError, SelfCompressError,
@@ -41,8 +41,8 @@ from .errors import (DivergedError, FileIOError, FormatError,
 from .fit import (Callback, EarlyStopping, History, LambdaCallback, Logs,
                   evaluate, fit, predict)
 from .info import (blas_best_coretype, blas_info, blas_kernel,
-                   blas_kernel_suboptimal, conv_kernel, strerror, version,
-                   version_number)
+                   blas_kernel_suboptimal, conv_kernel, int8_kernel,
+                   strerror, version, version_number)
 from .model import Model
 from .net import Net
 from .optimizer import Optimizer
@@ -57,7 +57,8 @@ __all__ = [
     "ALL_LAYERS", "ENV_VAR", "INPUT", "LOAD_MAX_ACTIVATION_BYTES",
     "LOAD_MAX_MACS", "MAX_LAYER_INPUTS", "WRITTEN_FOR", "Callback",
     "Checkpoint", "ConvAlgo", "DivergedError", "EarlyStopping",
-    "FileIOError", "FormatError", "Group", "History", "InvalidArgumentError",
+    "FileIOError", "FormatError", "Group", "History", "Inference",
+    "InvalidArgumentError",
     "LabelError", "LambdaCallback", "LayerDesc", "LayerFlag", "LayerKind",
     "LoadLimits", "LogLevel", "Logs", "Loss", "LossSetting", "Model",
     "ModelInfo", "Net", "NonFiniteError", "NullPointerError", "OptParam",
@@ -67,6 +68,6 @@ __all__ = [
     "HostError",
     "blas_best_coretype", "blas_info", "blas_kernel",
     "blas_kernel_suboptimal", "conv_kernel", "evaluate", "find_library",
-    "fit", "library_path", "load_checkpoint", "predict", "save_checkpoint",
-    "strerror", "version", "version_number",
+    "fit", "int8_kernel", "library_path", "load_checkpoint", "predict",
+    "save_checkpoint", "strerror", "version", "version_number",
 ]

@@ -30,7 +30,7 @@ ENV_VAR = "SELFCOMPRESS_LIB"
 #: the library's SONAME
 SONAME = "libselfcompress.so.0"
 #: the library version this package was written for (MAJOR, MINOR)
-WRITTEN_FOR = (0, 7)
+WRITTEN_FOR = (0, 8)
 
 _lib: Optional[ctypes.CDLL] = None
 _path: Optional[str] = None
@@ -121,6 +121,7 @@ def _declare(h: ctypes.CDLL) -> None:
         "sc_blas_best_coretype": (CS, []),
         "sc_blas_kernel_suboptimal": (I, []),
         "sc_conv_kernel": (CS, []),
+        "sc_int8_kernel": (CS, []),
         "sc_strerror": (CS, [I]),
         "sc_last_error": (CS, []),
         # tensors
@@ -182,6 +183,8 @@ def _declare(h: ctypes.CDLL) -> None:
         "sc_net_size_report": (I, [P, I, c.POINTER(S.SizeReportC)]),
         "sc_net_compress": (I, [P, PI]),
         "sc_net_update_bn_stats": (I, [P, P]),
+        "sc_net_calibrate": (I, [P, P]),
+        "sc_net_calibrated": (I, [P, PI64]),
         "sc_net_save": (I, [P, CS, INFO]),
         "sc_net_import_onnx": (I, [PP, CS, LIM]),
         "sc_net_import_onnx_memory": (I, [PP, P, Z, LIM]),

@@ -66,7 +66,9 @@ class ModelInfoC(ctypes.Structure):
                 ("weights0", ctypes.c_int64),
                 ("activation_bytes", ctypes.c_int64),
                 ("macs", ctypes.c_double), ("weight_bytes", ctypes.c_int64),
-                ("param_bytes", ctypes.c_int64)]
+                ("param_bytes", ctypes.c_int64),
+                ("calibrated_images", ctypes.c_int64),
+                ("int8_bytes", ctypes.c_int64)]
 
 
 class OnnxExportOptionsC(ctypes.Structure):

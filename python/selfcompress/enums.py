@@ -77,6 +77,15 @@ class Param(enum.IntEnum):
     BUDGET_WEIGHTS_PCT = 9
     BUDGET_EVERY = 10
     QUANT_BITS_FROZEN = 11
+    INFERENCE = 12  #: a loaded model's arithmetic (Inference; model only)
+
+
+class Inference(enum.IntEnum):
+    """sc_inference: values of Param.INFERENCE, a loaded model's
+    arithmetic (Model.inference)."""
+
+    FP32 = 0  #: float: the logits of the net that was saved, bit for bit
+    INT8 = 1  #: 8-bit activations, integer products (docs/int8.md)
 
 
 class ConvAlgo(enum.IntEnum):

@@ -47,6 +47,12 @@ def conv_kernel() -> str:
     return str(lib().sc_conv_kernel().decode())
 
 
+def int8_kernel() -> str:
+    """The library's integer micro-kernel for a model's int8 inference:
+    "avx512vnni", "avx2" or "generic" (all three give the same bits)."""
+    return str(lib().sc_int8_kernel().decode())
+
+
 def strerror(status: int) -> str:
     """The library's fixed English description of a status code."""
     return str(lib().sc_strerror(C.as_int(status, "status")).decode())

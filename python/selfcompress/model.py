@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ctypes
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Optional, Tuple, Type, Union, overload
 
 import numpy as np
 
@@ -11,10 +11,37 @@ from . import _check as C
 from . import _structs as S
 from ._handle import Handle
 from ._lib import check, lib
-from .enums import ConvAlgo, Param, to_enum
+from .enums import ConvAlgo, Inference, Param, to_enum
 from .onnx_export import OnnxExport
 from .records import LoadLimits, ModelInfo, limits_ptr
 from .tensor import Tensor
+
+
+class _InferenceSetting:
+    """The model's arithmetic (Param.INFERENCE), an Inference; assign an
+    Inference or its name ("fp32", "int8"). A model whose file holds
+    activation ranges (Net.calibrate() before Net.save()) starts in INT8,
+    any other in FP32, the only value it then takes (StateError for INT8).
+    The first int8 forward prepares the integer weights and tables
+    (info().int8_bytes); a model int8 cannot run fails it with
+    UnsupportedError, naming the layer, and stays in FP32."""
+
+    @overload
+    def __get__(self, model: None, owner: Type["Model"]
+                ) -> "_InferenceSetting": ...
+
+    @overload
+    def __get__(self, model: "Model", owner: Type["Model"]) -> Inference: ...
+
+    def __get__(self, model: Optional["Model"], owner: Type["Model"]
+                ) -> Union["_InferenceSetting", Inference]:
+        if model is None:
+            return self
+        return Inference(int(model.get_param(Param.INFERENCE)))
+
+    def __set__(self, model: "Model", value: Union[Inference, str]) -> None:
+        v = to_enum(Inference, value, "Model.inference")
+        model.set_param(Param.INFERENCE, float(v))
 
 
 class Model(OnnxExport, Handle):
@@ -76,22 +103,25 @@ class Model(OnnxExport, Handle):
                                          C.as_int(threads, "threads", 1)),
               "sc_model_set_threads")
 
+    #: the model's arithmetic: Inference.FP32 or INT8 (assign either, or
+    #: its name; a file without activation ranges takes FP32 only)
+    inference = _InferenceSetting()
+
     def set_conv_algo(self, algo: Union[ConvAlgo, str]) -> None:
-        """How conv layers compute (Param.CONV_ALGO, the one setting a
-        model takes)."""
+        """How conv layers compute (Param.CONV_ALGO)."""
         a = to_enum(ConvAlgo, algo, "set_conv_algo: algo")
         self.set_param(Param.CONV_ALGO, float(a))
 
     def set_param(self, param: Union[Param, str], value: float) -> None:
-        """Sets a setting of the model's computation (only
-        Param.CONV_ALGO; InvalidArgumentError for any other)."""
+        """Sets a setting of the model's computation (Param.CONV_ALGO or
+        Param.INFERENCE; InvalidArgumentError for any other)."""
         p = to_enum(Param, param, "set_param: param")
         check(lib().sc_model_set_param(self.handle, int(p),
                                        C.as_float(value, "value")),
               "sc_model_set_param")
 
     def get_param(self, param: Union[Param, str]) -> float:
-        """Reads setting ``param`` (Param.CONV_ALGO)."""
+        """Reads setting ``param`` (Param.CONV_ALGO, Param.INFERENCE)."""
         p = to_enum(Param, param, "get_param: param")
         v = ctypes.c_double()
         check(lib().sc_model_get_param(self.handle, int(p), ctypes.byref(v)),

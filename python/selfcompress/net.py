@@ -610,11 +610,47 @@ class Net(OnnxExport, Handle):
         self._call("sc_net_compress", ctypes.byref(n))
         return int(n.value)
 
-    def save(self, path: Any) -> ModelInfo:
+    # ---- int8 inference and files ---------------------------------------
+
+    def calibrate(self, x: C.FloatArray) -> None:
+        """Measures every layer's output range on batch x (N x c x h x w
+        float32, read in place) in eval mode, for int8 inference
+        (sc_net_calibrate; docs/int8.md): the ranges widen over calls (a
+        few batches of training data are enough), save() stores them, and
+        a Model loaded from that file runs in int8. Calibrate last: a train
+        step, a compress() that removes channels, quantize() or any change
+        of the parameters discards the ranges. The net's mode is kept; on
+        an error nothing changes."""
+        t = Tensor(C.batch_array(x, "calibrate: x"))
+        self._call("sc_net_calibrate", t.handle)
+
+    @property
+    def calibrated_images(self) -> int:
+        """The images the net's activation ranges were measured on (0:
+        none, and save() writes a model that runs fp32 only)."""
+        n = ctypes.c_int64()
+        self._call("sc_net_calibrated", ctypes.byref(n))
+        return int(n.value)
+
+    def save(self, path: Any,
+             calibration_data: Optional[C.FloatArray] = None,
+             batch_size: int = 256) -> ModelInfo:
         """Writes the inference model file (atomically); returns its
-        sizes."""
+        sizes. calibration_data: images (float32 N x c x h x w, e.g. the
+        first 1,024 of the training set) that calibrate() measures,
+        batch_size at a time, before the file is written, so that the
+        model loaded from it runs in int8 (the info's calibrated_images
+        counts them, with any calibrated before). The arguments are checked
+        before the first batch; a batch that fails raises its error, no
+        file is written, and the batches before it stay measured."""
+        p = C.path_bytes(path)
+        if calibration_data is not None:
+            x = C.batch_array(calibration_data, "save: calibration_data")
+            bs = C.as_int(batch_size, "save: batch_size", 1)
+            for lo in range(0, x.shape[0], bs):
+                self.calibrate(x[lo:lo + bs])
         info = S.sized(S.ModelInfoC)
-        self._call("sc_net_save", C.path_bytes(path), ctypes.byref(info))
+        self._call("sc_net_save", p, ctypes.byref(info))
         return ModelInfo._from(info)
 
     # ---- hooks -----------------------------------------------------------

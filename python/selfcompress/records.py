@@ -70,6 +70,8 @@ class ModelInfo:
     macs: float                #: operations of one sample's forward
     weight_bytes: int          #: the weights' resident bytes when loaded
     param_bytes: int           #: the other parameters' resident bytes
+    calibrated_images: int     #: images the int8 ranges were measured on
+    int8_bytes: int            #: int8's resident extra, once it has run
 
     @classmethod
     def _from(cls, s: S.ModelInfoC) -> "ModelInfo":

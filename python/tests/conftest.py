@@ -54,6 +54,18 @@ def fast_optimizer(net: sc.Net, kind: str = "adam") -> sc.Optimizer:
     return opt
 
 
+def trained(train: Tuple[Images, Labels], steps: int = 64) -> sc.Net:
+    """A net of build(gamma=0.05) trained for steps batches of 32 of train,
+    then compressed."""
+    net = build(gamma=0.05)
+    opt = fast_optimizer(net)
+    for i in range(steps):
+        at = i * 32 % len(train[1])
+        net.train_step(opt, train[0][at:at + 32], train[1][at:at + 32])
+    net.compress()
+    return net
+
+
 @pytest.fixture(scope="session")
 def train() -> Tuple[Images, Labels]:
     """1024 training samples."""

@@ -10,17 +10,8 @@ import pytest
 
 import selfcompress as sc
 
-from conftest import DATA, C, H, W, K, Images, Labels, build, fast_optimizer
-
-
-def trained(train: Tuple[Images, Labels], steps: int = 64) -> sc.Net:
-    net = build(gamma=0.05)
-    opt = fast_optimizer(net)
-    for i in range(steps):
-        at = i * 32 % len(train[1])
-        net.train_step(opt, train[0][at:at + 32], train[1][at:at + 32])
-    net.compress()
-    return net
+from conftest import (DATA, C, H, W, K, Images, Labels, build,
+                      fast_optimizer, trained)
 
 
 def test_save_load_file_and_memory(tmp_path: os.PathLike[str],

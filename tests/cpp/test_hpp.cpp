@@ -11,7 +11,9 @@
 // error paths give the right sc_status and the library's message; moves
 // leave the source empty and free once; a saved model and a checkpoint
 // reload to equal outputs; the per-layer, quantiser, loss and optimizer
-// setters read back; the hooks fire (and keep firing after a move).
+// setters read back; the hooks fire (and keep firing after a move); a
+// calibrated net's model runs int8 close to its fp32 logits, switches
+// between the two, and an uncalibrated one refuses int8.
 #include <selfcompress.hpp>
 
 #include <cmath>
@@ -221,6 +223,15 @@ double mean(const std::vector<double> &v, std::size_t from, std::size_t n)
     return s / static_cast<double>(n);
 }
 
+// net's Adam, with the weights' and biases' learning rates at 1e-2.
+sc::Optimizer fast_adam(sc::Net &net)
+{
+    sc::Optimizer opt = TAKE(sc::Optimizer::create(net, SC_OPT_ADAM));
+    EXPECT_OK(opt.set_lr(SC_GROUP_WEIGHTS, 1e-2));
+    EXPECT_OK(opt.set_lr(SC_GROUP_BIASES, 1e-2));
+    return opt;
+}
+
 // ---- the tests -------------------------------------------------------------
 
 void test_train()
@@ -228,9 +239,7 @@ void test_train()
     dataset tr = make_data(512, 1), te = make_data(128, 2);
     sc::Net net = build_net(true);
     EXPECT_OK(net.set_param(SC_PARAM_GAMMA, 0.01));
-    sc::Optimizer opt = TAKE(sc::Optimizer::create(net, SC_OPT_ADAM));
-    EXPECT_OK(opt.set_lr(SC_GROUP_WEIGHTS, 1e-2));
-    EXPECT_OK(opt.set_lr(SC_GROUP_BIASES, 1e-2));
+    sc::Optimizer opt = fast_adam(net);
 
     int step_records = 0, epoch_records = 0;
     uint64_t last_step = 0;
@@ -525,6 +534,117 @@ void test_roundtrip(const std::string &dir)
     EXPECT(!d.opt && d.user_len == 0 && d.net.layer_count() == 7);
 }
 
+float max_abs(const std::vector<float> &v)
+{
+    float m = 0;
+    for (float f : v)
+        m = std::fmax(m, std::fabs(f));
+    return m;
+}
+
+float max_diff(const std::vector<float> &a, const std::vector<float> &b)
+{
+    float m = 0;
+    for (std::size_t i = 0; i < a.size(); i++)
+        m = std::fmax(m, std::fabs(a[i] - b[i]));
+    return m;
+}
+
+void test_int8(const std::string &dir)
+{
+    std::string kernel = sc::int8_kernel();
+    EXPECT(kernel == "avx512vnni" || kernel == "avx2" || kernel == "generic");
+
+    dataset tr = make_data(256, 11), te = make_data(128, 12);
+    sc::Net net = build_net(true);
+    EXPECT_OK(net.set_param(SC_PARAM_GAMMA, 0.01));
+    sc::Optimizer opt = fast_adam(net);
+    train(net, opt, tr, 4);
+    std::vector<float> want = net_logits(net, te);
+    EXPECT(accuracy(want, te) > 0.9);
+
+    // Calibration: the count adds up over batches; a refused batch changes
+    // nothing; a train step discards the ranges.
+    EXPECT(TAKE(net.calibrated()) == 0);
+    sc::Tensor cx = wrap(tr.x, {tr.n, C, H, W});
+    EXPECT_OK(net.calibrate(cx));
+    std::vector<float> bad(2 * C * H * (W + 1));
+    sc::Tensor bx = wrap(bad, {2, C, H, W + 1});
+    sc::status st = net.calibrate(bx);
+    EXPECT(st.code() == SC_ERR_SHAPE && !st.message().empty());
+    sc::Tensor none;
+    EXPECT(net.calibrate(none).code() == SC_ERR_NULL);
+    EXPECT(TAKE(net.calibrated()) == tr.n);
+    std::vector<float> first(tr.x.begin(), tr.x.begin() + 32 * C * H * W);
+    std::vector<int32_t> first_y(tr.y.begin(), tr.y.begin() + 32);
+    sc::Tensor fx = wrap(first, {32, C, H, W});
+    TAKE(net.train_step(opt, fx, first_y));
+    EXPECT(TAKE(net.calibrated()) == 0);
+    want = net_logits(net, te);
+    EXPECT_OK(net.calibrate(cx));
+    EXPECT_OK(net.calibrate(fx));
+    EXPECT(TAKE(net.calibrated()) == tr.n + 32);
+
+    std::string path = dir + "/test_hpp_int8.scm";
+    sc_model_info info = TAKE(net.save(path));
+    EXPECT(info.calibrated_images == tr.n + 32 && info.int8_bytes == 0);
+    sc::Model m = TAKE(sc::Model::load(path));
+    EXPECT(TAKE(m.inference()) == SC_INFERENCE_INT8);
+    EXPECT(TAKE(m.info()).calibrated_images == tr.n + 32);
+    std::vector<float> got(want.size());
+    sc::Tensor x = wrap(te.x, {te.n, C, H, W});
+    sc::Tensor y = wrap(got, {te.n, CLASSES});
+    EXPECT_OK(m.forward(x, y));
+    EXPECT(TAKE(m.info()).int8_bytes > 0);
+    std::printf("test_hpp: int8 (%s) logits within %.4f of fp32 (|max| %.3f), "
+                "accuracy %.3f\n", kernel.c_str(), max_diff(got, want),
+                max_abs(want), accuracy(got, te));
+    EXPECT(got != want); // the integer program ran
+    EXPECT(max_diff(got, want) <= 0.05f * max_abs(want));
+    EXPECT(accuracy(got, te) > 0.9);
+
+    // Back to float: the net's logits bit for bit; a value outside
+    // sc_inference is refused and changes nothing.
+    EXPECT_OK(m.set_inference(SC_INFERENCE_FP32));
+    EXPECT(TAKE(m.inference()) == SC_INFERENCE_FP32);
+    EXPECT(TAKE(m.get_param(SC_PARAM_INFERENCE)) == 0.0);
+    EXPECT_OK(m.forward(x, y));
+    EXPECT(got == want);
+    EXPECT(m.set_inference(static_cast<sc_inference>(7)).code() == SC_ERR_ARG);
+    EXPECT(TAKE(m.inference()) == SC_INFERENCE_FP32);
+    EXPECT_OK(m.set_inference(SC_INFERENCE_INT8));
+    std::vector<float> again(want.size());
+    sc::Tensor y2 = wrap(again, {te.n, CLASSES});
+    EXPECT_OK(m.forward(x, y2));
+    EXPECT(max_diff(again, want) <= 0.05f * max_abs(want) && again != want);
+
+    // A file without ranges: fp32 only.
+    TAKE(net.train_step(opt, fx, first_y));
+    std::string plain = dir + "/test_hpp_fp32.scm";
+    EXPECT(TAKE(net.save(plain)).calibrated_images == 0);
+    sc::Model f = TAKE(sc::Model::load(plain));
+    EXPECT(TAKE(f.inference()) == SC_INFERENCE_FP32);
+    sc::status refused = f.set_inference(SC_INFERENCE_INT8);
+    EXPECT(refused.code() == SC_ERR_STATE);
+    EXPECT(refused.message().find("sc_net_calibrate") != std::string::npos);
+    EXPECT(TAKE(f.inference()) == SC_INFERENCE_FP32);
+    // A net takes no inference setting; empty handles get SC_ERR_NULL.
+    EXPECT(net.set_param(SC_PARAM_INFERENCE, 1).code() == SC_ERR_ARG);
+    EXPECT(sc::Model().inference().code() == SC_ERR_NULL);
+    EXPECT(sc::Model().set_inference(SC_INFERENCE_FP32).code() == SC_ERR_NULL);
+    EXPECT(sc::Net().calibrated().code() == SC_ERR_NULL);
+#if SC_HPP_EXCEPTIONS
+    bool thrown = false;
+    try {
+        f.set_inference(SC_INFERENCE_INT8).throw_if_error();
+    } catch (const sc::exception &e) {
+        thrown = e.code() == SC_ERR_STATE;
+    }
+    EXPECT(thrown);
+    EXPECT(m.inference().value_or_throw() == SC_INFERENCE_INT8);
+#endif
+}
+
 void test_settings()
 {
     sc::Net net = TAKE(sc::Net::create(C, H, W));
@@ -675,6 +795,7 @@ int main(int argc, char **argv)
     test_errors();
     test_moves();
     test_roundtrip(dir);
+    test_int8(dir);
     test_settings();
     test_log();
     if (failures) {
