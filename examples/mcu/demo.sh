@@ -50,8 +50,10 @@ for n in tinynet dscnn; do
     m=${!var:-$out/$n.scm}
     if [ ! -f "$m" ]; then
         echo "mcu-demo: training $n (${MCU_EPOCHS:-3} epochs) into $m"
+        log=$out/$n.train.log
         "$root/build/examples/fashion_mnist" --net "$n" --epochs "${MCU_EPOCHS:-3}" --save "$m" \
-            | grep -E '^(RESULT|test accuracy)'
+            > "$log" 2>&1 || { cat "$log" >&2; exit 1; }
+        grep -a '^RESULT' "$log" || true
     fi
     models="$models $m"
     # the host: bit for bit, the images and the host's predictions
