@@ -164,6 +164,7 @@ endef
 # ---------------------------------------------------------------- install dirs
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
+BINDIR ?= $(PREFIX)/bin
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 DESTDIR ?=
@@ -177,7 +178,7 @@ DEPS_PKGS = libopenblas-dev check pkg-config zlib1g-dev dataset-fashion-mnist \
 
 .PHONY: sweep all deps check check-run sanitize valgrind examples check-exports \
         header-check tests install uninstall clean demo abi-check abi-baseline \
-        docs tsan install-python mpi FORCE
+        docs tsan install-python mpi mcu-demo FORCE
 
 all: $(SHARED_REAL) $(SHARED_SONAME) $(SHARED_LINK) $(STATIC)
 
@@ -281,6 +282,14 @@ $(BUILDDIR)/examples/%: examples/%.c $(wildcard examples/*.h) $(SHARED_LINK) $(H
 		-L$(LIBOUT) -lselfcompress -Wl,-rpath,'$$ORIGIN/../../$(LIBOUT)' -lz $(SYS_LIBS)
 
 examples: $(EXAMPLES)
+
+# sc_export_c as installed (make install): linked with the static library,
+# so it needs no rpath
+EXPORT_C_BIN := $(BUILDDIR)/bin/sc_export_c
+$(EXPORT_C_BIN): examples/sc_export_c.c examples/common.h $(STATIC) $(HEADER) $(NORMAL_OBJDIR)/.flags
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -Iinclude $(CPPFLAGS) $(LDFLAGS) -o $@ $< \
+		$(STATIC) $(BLAS_LIBS) $(PROTOBUF_LIBS) $(SYS_LIBS)
 
 # ---------------------------------------------------------------- mpi
 # The library never links MPI: only examples/mpi_train and the MPI test
@@ -569,10 +578,19 @@ demo:
 	$(MAKE) --no-print-directory examples && \
 	./$(BUILDDIR)/examples/fashion_mnist $(DEMO_FLAGS)
 
+# mcu-demo: the exported tinynet and dscnn on an emulated Cortex-M4
+# (examples/mcu/demo.sh, docs/mcu.md); installs its cross compiler and qemu
+# as demo does its packages. MCU_TINYNET, MCU_DSCNN: model files to use.
+mcu-demo:
+	@$(MAKE) --no-print-directory deps && \
+	$(MAKE) --no-print-directory examples && \
+	bash examples/mcu/demo.sh
+
 # ---------------------------------------------------------------- install
-install: all
+install: all $(EXPORT_C_BIN)
 	$(need_version)
-	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR)
+	install -m 755 $(EXPORT_C_BIN) $(DESTDIR)$(BINDIR)/sc_export_c
 	install -m 644 $(HEADER) $(DESTDIR)$(INCLUDEDIR)/selfcompress.h
 	install -m 644 $(HEADER_CXX) $(DESTDIR)$(INCLUDEDIR)/selfcompress.hpp
 	install -m 755 $(SHARED_REAL) $(DESTDIR)$(LIBDIR)/$(LIBNAME).so.$(VERSION)
@@ -605,6 +623,7 @@ uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/$(LIBNAME).so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	rm -f $(DESTDIR)$(LIBDIR)/$(LIBNAME).so $(DESTDIR)$(LIBDIR)/$(LIBNAME).a
 	rm -f $(DESTDIR)$(PKGCONFIGDIR)/selfcompress.pc
+	rm -f $(DESTDIR)$(BINDIR)/sc_export_c
 
 # ---------------------------------------------------------------- fuzz
 # libFuzzer targets tests/fuzz/fuzz_*.c, built with clang against the library

@@ -1214,6 +1214,57 @@ SC_API sc_status sc_model_export_onnx_memory(const sc_model *m, void *buf,
                                              size_t cap, size_t *size,
                                              const sc_onnx_export_options *options);
 
+/* ---- C code for microcontrollers (docs/mcu.md) ------------------------ */
+
+/** What sc_model_export_c() writes into the files' top comment (since
+ *  0.8). Set .size (SC_C_EXPORT_OPTIONS_INIT does); fields past .size take
+ *  the defaults. */
+typedef struct sc_c_export_options {
+    size_t size;             /**< sizeof(sc_c_export_options) as known */
+    const char *description; /**< what the model is (no "*" "/" in it), or
+                                  NULL */
+    double accuracy;         /**< its measured test accuracy in [0, 1], or
+                                  < 0: unknown (the default, -1) */
+} sc_c_export_options;
+/** The defaults: no description, accuracy unknown. */
+#define SC_C_EXPORT_OPTIONS_INIT {sizeof(sc_c_export_options), NULL, -1.0}
+
+/** What the exported code needs (since 0.8). Set .size (SC_C_FOOTPRINT_INIT
+ *  does); fields past .size are never written. Code and stack are what a
+ *  compiler makes of the file: `make mcu-demo` measures them. */
+typedef struct sc_c_footprint {
+    size_t size;            /**< sizeof(sc_c_footprint) as known */
+    int64_t const_bytes;    /**< the const arrays: int8 weights, their
+                                 requantisation, tables (flash) */
+    int64_t arena_bytes;    /**< NAME_ARENA_BYTES: the activations' bytes,
+                                 buffers that are not live at once sharing
+                                 memory (RAM) */
+    int64_t unshared_bytes; /**< the activations' bytes without sharing */
+} sc_c_footprint;
+/** An sc_c_footprint with .size set and zero figures. */
+#define SC_C_FOOTPRINT_INIT {sizeof(sc_c_footprint), 0, 0, 0}
+
+/** Writes a model's int8 inference as C99 (since 0.8): dir/name.h and
+ *  dir/name.c, which need no malloc, stdio, threads or library (but
+ *  <math.h> for a batch norm with SC_BN_BATCH_STATS) and compute the same
+ *  logits as sc_model_forward() in SC_INFERENCE_INT8, bit for bit:
+ *
+ *      void NAME_predict(const float *input, float *logits, void *arena);
+ *      void NAME_predict_q8(const uint8_t *input, float *logits, void *arena);
+ *
+ *  for one sample, with NAME_ARENA_BYTES of arena (macros in upper case:
+ *  NAME_INPUTS, NAME_OUTPUTS, NAME_INPUT_SCALE, NAME_INPUT_ZERO). The
+ *  weights are const arrays. name must be a C identifier (SC_ERR_ARG);
+ *  options may be NULL; footprint (may be NULL) gets the sizes. A model
+ *  without activation ranges is SC_ERR_STATE; a layer with no int8 or C
+ *  code SC_ERR_UNSUPPORTED naming it; a file that cannot be written
+ *  SC_ERR_IO. A batch-statistics norm (SC_BN_BATCH_STATS) takes the
+ *  statistics of the one sample, as sc_model_forward() of a batch of 1. */
+SC_API sc_status sc_model_export_c(const sc_model *m, const char *dir,
+                                   const char *name,
+                                   const sc_c_export_options *options,
+                                   sc_c_footprint *footprint);
+
 /* ---- Training checkpoints --------------------------------------------- */
 
 /** Saves the whole training state: layers (with removed channels),

@@ -3,6 +3,7 @@
  * their input's quantisation (int8/q8.h). */
 #include <string.h>
 
+#include "cgen/cgen.h"
 #include "core/error.h"
 #include "int8/q8.h"
 
@@ -49,4 +50,20 @@ void sc_q8_keep_input(sc_q8 *q, sc_node *nd, int alias)
     sc_q8node *qn = sc_q8_of(q, nd);
     qn->t = sc_q8_in(q, nd, 0)->t;
     qn->alias = alias;
+}
+
+sc_status sc_q8_lut_emit(sc_q8 *q, sc_node *nd)
+{
+    sc_cgen *g = q->cg;
+    const sc_q8node *qn = sc_q8_of(q, nd);
+    int id = sc_cgen_array(g, SC_CG_U8, qn->priv, 256);
+    sc_cgen_code(g, "    { /* layer %d: a table of its input byte */\n"
+                    "        const uint8_t *x = %s;\n"
+                    "        uint8_t *y = %s;\n"
+                    "        for (int i = 0; i < %zu; i++)\n"
+                    "            y[i] = k%d[x[i]];\n"
+                    "    }\n",
+                 (int)(nd - q->net->nodes), sc_cgen_y(g, nd->in[0]),
+                 sc_cgen_y(g, (int)(nd - q->net->nodes)), sc_node_size(nd), id);
+    return SC_OK;
 }

@@ -70,6 +70,7 @@ typedef struct sc_q8 {
     /* answers of Q8_AFFINE (c floats each, owned) and Q8_CLAMP */
     float *aff_a, *aff_b;
     double clamp_lo, clamp_hi;
+    struct sc_cgen *cg; /* during Q8_EMIT: the C code being written */
 } sc_q8;
 
 typedef enum sc_q8_action {
@@ -80,8 +81,11 @@ typedef enum sc_q8_action {
     Q8_AFFINE,  /* SC_OK when the node is y = a x + b per channel whatever
                    the batch (a norm's running statistics): a, b into
                    aff_a, aff_b */
-    Q8_CLAMP    /* SC_OK when the node is y = clamp(x, lo, hi) (a relu):
+    Q8_CLAMP,   /* SC_OK when the node is y = clamp(x, lo, hi) (a relu):
                    the bounds into clamp_lo, clamp_hi */
+    Q8_EMIT     /* writes the node's forward for one sample as C into cg
+                   (cgen/cgen.h, docs/mcu.md): the same bytes as
+                   Q8_FORWARD; SC_ERR_UNSUPPORTED when it cannot */
 } sc_q8_action;
 
 typedef sc_op_q8_fn sc_q8_fn; /* action: an sc_q8_action */
@@ -175,11 +179,24 @@ static inline int64_t sc_q8_vmax(int64_t k, int z)
  * (requant.c). */
 #define SC_Q8_MAX_K 32768
 
+/* ---- exported C (emit8.c): the arithmetic above as generated code ---- */
+/* Writes q8_fs (sc_q8_floor_shift) and q8_rq (sc_q8_requant) into the
+ * definitions of the C code (cgen/cgen.h), once. */
+void sc_q8_emit_arith(struct sc_cgen *g);
+/* Writes s as a static const q8sum (and the type and q8_sum, once);
+ * returns its array number N (named sN). */
+int sc_q8_sum_emit(struct sc_cgen *g, const sc_q8sum *s, int n);
+/* Writes q8_mult (sc_q8_multiplier) and q8_off (sc_q8_offset), which need
+ * <math.h>, once. */
+void sc_q8_emit_mult(struct sc_cgen *g);
+
 /* ---- ops of one input byte (lut.c) ---- */
 /* nd's table: byte v of the input gives f(s_in (v - z_in), alpha) in nd's
  * quantisation. */
 sc_status sc_q8_lut_prepare(sc_q8 *q, sc_node *nd, float (*f)(float, float));
 void sc_q8_lut_forward(sc_q8 *q, sc_node *nd);
+/* Q8_EMIT of a table op: the table and its loop. */
+sc_status sc_q8_lut_emit(sc_q8 *q, sc_node *nd);
 /* nd's output keeps its input's quantisation; with alias, its bytes too. */
 void sc_q8_keep_input(sc_q8 *q, sc_node *nd, int alias);
 
@@ -212,6 +229,13 @@ sc_status sc_q8_weighted_prepare(sc_q8 *q, sc_node *nd, int k, int groups,
  * y[o * ostride + j * jstride], or the floats fy at the same places for an
  * out_float layer; column j is position j of the channel's constants when
  * the layer has them per position. */
+/* Q8_EMIT's part that dense and conv share: the int8 rows and tables of
+ * nd as arrays and a static const q8w wN (the type and q8w_put, which
+ * requantises one sum as sc_q8_weighted_store does, once), and the op's
+ * own helper (C text under key, once); returns N, or -1 (and the error
+ * set) when out of memory. */
+int sc_q8_weighted_emit(sc_q8 *q, sc_node *nd, int k, const char *key,
+                        const char *helper);
 void sc_q8_weighted_store(const sc_q8w *w, const int32_t *c, size_t ldc,
                           int o0, int rows, int cols, int zin, uint8_t *y,
                           float *fy, size_t ostride, size_t jstride);

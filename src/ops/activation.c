@@ -243,6 +243,8 @@ static sc_status act_q8(sc_q8 *q, sc_node *nd, int action, const act_def *k)
     case Q8_FORWARD:
         sc_q8_lut_forward(q, nd);
         return SC_OK;
+    case Q8_EMIT:
+        return sc_q8_lut_emit(q, nd);
     default:
         return SC_ERR_UNSUPPORTED;
     }

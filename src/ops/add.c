@@ -1,4 +1,5 @@
 /* add.c -- y = a + b; da += dy, db += dy. */
+#include "cgen/cgen.h"
 #include "core/error.h"
 #include "core/simd.h"
 #include "int8/q8.h"
@@ -137,6 +138,23 @@ sc_status sc_q8_add(sc_q8 *q, sc_node *nd, int action)
                         qn->priv};
         sc_pool_map(q->net->pool, (size_t)q->plan_n * sc_node_size(nd), GRAIN,
                     q8_sum_task, &j);
+        return SC_OK;
+    }
+    case Q8_EMIT: {
+        sc_cgen *g = q->cg;
+        int id = sc_q8_sum_emit(g, qn->priv, 1), i = (int)(nd - q->net->nodes);
+        sc_cgen_code(g, "    { /* layer %d: the sum of two */\n"
+                        "        const uint8_t *x0 = %s, *x1 = %s;\n"
+                        "        uint8_t *y = %s;\n"
+                        "        for (int i = 0; i < %zu; i++) {\n"
+                        "            uint8_t v[2];\n"
+                        "            v[0] = x0[i];\n"
+                        "            v[1] = x1[i];\n"
+                        "            y[i] = q8_sum(&s%d[0], v);\n"
+                        "        }\n"
+                        "    }\n", i, sc_cgen_y(g, nd->in[0]),
+                     sc_cgen_y(g, nd->in[1]), sc_cgen_y(g, i), sc_node_size(nd),
+                     id);
         return SC_OK;
     }
     default:

@@ -4,6 +4,7 @@
  * divisor is the number of the window's elements inside the input. */
 #include <string.h>
 
+#include "cgen/cgen.h"
 #include "core/error.h"
 #include "int8/q8.h"
 #include "ops/ops.h"
@@ -131,6 +132,39 @@ static void q8_forward_task(void *ctx, size_t b, size_t e, int t)
     }
 }
 
+/* C for one sample: each window's mean, as q8_forward_task */
+static const char AVGPOOL_C[] =
+    "static void q8_avgpool(const q8win *p, int count_pad, int z,\n"
+    "                       const uint8_t *x, uint8_t *y)\n"
+    "{\n"
+    "    for (int c = 0; c < p->c; c++, x += p->ih * p->iw)\n"
+    "        for (int oy = 0; oy < p->oh; oy++)\n"
+    "            for (int ox = 0; ox < p->ow; ox++) {\n"
+    "                int y0, y1, x0, x1;\n"
+    "                int64_t acc = 0, div, num, den, r;\n"
+    "                q8_span(oy, p->kh, p->sh, p->ph, p->ih, &y0, &y1);\n"
+    "                q8_span(ox, p->kw, p->sw, p->pw, p->iw, &x0, &x1);\n"
+    "                div = count_pad ? p->kh * p->kw : (y1 - y0) * (x1 - x0);\n"
+    "                for (int i = y0; i < y1; i++)\n"
+    "                    for (int k = x0; k < x1; k++)\n"
+    "                        acc += x[i * p->iw + k] - z;\n"
+    "                num = 2 * acc + div;\n"
+    "                den = 2 * div;\n"
+    "                r = z + (num >= 0 ? num / den : -((-num + den - 1) / den));\n"
+    "                *y++ = (uint8_t)(r < 0 ? 0 : r > 255 ? 255 : r);\n"
+    "            }\n"
+    "}\n";
+
+static void q8_emit(sc_q8 *q, sc_node *nd)
+{
+    sc_cgen *g = q->cg;
+    int id = sc_window_emit(g, q->net, nd, "q8_avgpool", AVGPOOL_C);
+    int i = (int)(nd - q->net->nodes);
+    sc_cgen_code(g, "    q8_avgpool(&p%d, %d, %d, %s, %s); /* layer %d */\n", id,
+                 (nd->flags & SC_POOL_COUNT_PAD) != 0, sc_q8_in(q, nd, 0)->t.z,
+                 sc_cgen_y(g, nd->in[0]), sc_cgen_y(g, i), i);
+}
+
 sc_status sc_q8_avgpool(sc_q8 *q, sc_node *nd, int action)
 {
     q8_pool_job j = {q, nd};
@@ -141,6 +175,9 @@ sc_status sc_q8_avgpool(sc_q8 *q, sc_node *nd, int action)
     case Q8_FORWARD:
         sc_pool_map(q->net->pool, (size_t)q->plan_n * nd->c, GRAIN,
                     q8_forward_task, &j);
+        return SC_OK;
+    case Q8_EMIT:
+        q8_emit(q, nd);
         return SC_OK;
     default:
         return SC_ERR_UNSUPPORTED;

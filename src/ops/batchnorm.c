@@ -3,8 +3,10 @@
  * With nd->fuse_relu the relu that follows in place is applied here too:
  * y = max(bn(x), 0), and dy is masked by bn(x) > 0 where it is read. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "cgen/cgen.h"
 #include "core/error.h"
 #include "core/simd.h"
 #include "core/vec.h"
@@ -287,6 +289,117 @@ static void q8_moments(sc_q8 *q, const sc_node *nd, int ch, float *mean,
     *var = (float)((double)qx->t.s * qx->t.s * (v > 0.0 ? v : 0.0));
 }
 
+/* C for one sample of a norm with batch statistics: q8_moments, q8_affine
+ * and q8_tables on the sample's bytes (a multiplier out of range gives the
+ * bytes of offsets the forward computed before it, 0 after) */
+static void q8_emit_batch(sc_q8 *q, sc_node *nd, const char *x,
+                          const char *y)
+{
+    sc_cgen *g = q->cg;
+    const float *ga = sc_node_param(q->net, nd, P_GAMMA);
+    const float *be = sc_node_param(q->net, nd, P_BETA);
+    int ag = ga ? sc_cgen_array(g, SC_CG_F32, ga, (size_t)nd->c) : -1;
+    int ab = be ? sc_cgen_array(g, SC_CG_F32, be, (size_t)nd->c) : -1;
+    sc_q8_emit_mult(g);
+    if (sc_cgen_once(g, "q8_bn_batch"))
+        sc_cgen_def(g,
+            "/* a batch norm with the statistics of the sample */\n"
+            "typedef struct q8bnb {\n"
+            "    int c, hw, zin, zout;\n"
+            "    float sin, sout, eps;\n"
+            "    const float *g, *beta;\n"
+            "} q8bnb;\n"
+            "static void q8_bn_batch(const q8bnb *B, const uint8_t *x, uint8_t *y)\n"
+            "{\n"
+            "    int fail = B->c; /* the first channel out of range */\n"
+            "    for (int pass = 0; pass < 2; pass++)\n"
+            "        for (int ch = 0; ch < B->c; ch++) {\n"
+            "            const uint8_t *p = x + (size_t)ch * (size_t)B->hw;\n"
+            "            uint8_t *out = y + (size_t)ch * (size_t)B->hw;\n"
+            "            int64_t s1 = 0, s2 = 0, off;\n"
+            "            double n = (double)B->hw, d, v;\n"
+            "            float mean, var, invstd, a, b;\n"
+            "            int32_t m;\n"
+            "            int sh, ok;\n"
+            "            for (int k = 0; k < B->hw; k++) {\n"
+            "                int64_t u = p[k] - B->zin;\n"
+            "                s1 += u;\n"
+            "                s2 += u * u;\n"
+            "            }\n"
+            "            d = s1 / n;\n"
+            "            v = s2 / n - d * d;\n"
+            "            mean = (float)(B->sin * d);\n"
+            "            var = (float)((double)B->sin * B->sin * (v > 0.0 ? v : 0.0));\n"
+            "            invstd = 1.0f / sqrtf(var + B->eps);\n"
+            "            a = B->g ? B->g[ch] * invstd : invstd;\n"
+            "            b = (B->beta ? B->beta[ch] : 0.0f) - mean * a;\n"
+            "            ok = q8_mult((double)a * B->sin / B->sout, &m, &sh);\n"
+            "            if (pass == 0) {\n"
+            "                if (!ok && fail == B->c)\n"
+            "                    fail = ch;\n"
+            "                continue;\n"
+            "            }\n"
+            "            off = q8_off((double)b / B->sout, B->zout, m, sh, 255);\n"
+            "            for (int k = 0; k < B->hw; k++)\n"
+            "                out[k] = fail == B->c\n"
+            "                             ? q8_rq(p[k] - B->zin, m, sh, off, 0, 255)\n"
+            "                             : ch < fail ? q8_rq(0, 0, 0, off, 0, 255) : 0;\n"
+            "        }\n"
+            "}\n");
+    const sc_q8t tin = sc_q8_in(q, nd, 0)->t, tout = sc_q8_of(q, nd)->t;
+    char fin[40], fout[40], feps[40], pg[16] = "0", pb[16] = "0";
+    if (ag >= 0)
+        snprintf(pg, sizeof pg, "k%d", ag);
+    if (ab >= 0)
+        snprintf(pb, sizeof pb, "k%d", ab);
+    int id = g->n_arrays++, i = (int)(nd - q->net->nodes);
+    sc_cgen_def(g, "static const q8bnb n%d = {%d, %d, %d, %d, %s, %s, %s, %s, "
+                "%s};\n", id, nd->c, nd->h * nd->w, tin.z, tout.z,
+                sc_cgen_float(fin, tin.s), sc_cgen_float(fout, tout.s),
+                sc_cgen_float(feps, (float)q->net->bn_eps), pg, pb);
+    sc_cgen_code(g, "    q8_bn_batch(&n%d, %s, %s); /* layer %d */\n", id, x, y,
+                 i);
+}
+
+/* C for one sample: the requantisation of each channel (Q8_PREPARE's) */
+static sc_status q8_emit(sc_q8 *q, sc_node *nd)
+{
+    sc_cgen *g = q->cg;
+    int i = (int)(nd - q->net->nodes);
+    const char *x = sc_cgen_y(g, nd->in[0]), *y = sc_cgen_y(g, i);
+    if (nd->flags & SC_BN_BATCH_STATS) {
+        q8_emit_batch(q, nd, x, y);
+        return SC_OK;
+    }
+    const sc_q8mul *mul = sc_q8_of(q, nd)->priv;
+    int32_t *m = malloc((size_t)nd->c * sizeof *m);
+    uint8_t *sh = malloc((size_t)nd->c);
+    if (m == NULL || sh == NULL) {
+        free(m);
+        free(sh);
+        return sc_fail(SC_ERR_NOMEM, "out of memory");
+    }
+    for (int ch = 0; ch < nd->c; ch++) {
+        m[ch] = mul[ch].m;
+        sh[ch] = (uint8_t)mul[ch].shift;
+    }
+    sc_q8_emit_arith(g);
+    int am = sc_cgen_array(g, SC_CG_I32, m, (size_t)nd->c);
+    int as = sc_cgen_array(g, SC_CG_U8, sh, (size_t)nd->c);
+    int ao = sc_cgen_array(g, SC_CG_I64, mul + nd->c, (size_t)nd->c);
+    free(m);
+    free(sh);
+    sc_cgen_code(g, "    { /* layer %d: a batch norm */\n"
+                    "        const uint8_t *x = %s;\n"
+                    "        uint8_t *y = %s;\n"
+                    "        for (int ch = 0; ch < %d; ch++)\n"
+                    "            for (int k = 0; k < %d; k++, x++, y++)\n"
+                    "                *y = q8_rq(*x - %d, k%d[ch], k%d[ch], k%d[ch], 0, 255);\n"
+                    "    }\n", i, x, y, nd->c, nd->h * nd->w,
+                 sc_q8_in(q, nd, 0)->t.z, am, as, ao);
+    return SC_OK;
+}
+
 sc_status sc_q8_batchnorm(sc_q8 *q, sc_node *nd, int action)
 {
     sc_net *net = q->net;
@@ -340,6 +453,8 @@ sc_status sc_q8_batchnorm(sc_q8 *q, sc_node *nd, int action)
             }
         return SC_OK;
     }
+    case Q8_EMIT:
+        return q8_emit(q, nd);
     default:
         return SC_ERR_UNSUPPORTED;
     }

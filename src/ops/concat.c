@@ -2,6 +2,7 @@
  * each input's dy gets its slice of dy. */
 #include <string.h>
 
+#include "cgen/cgen.h"
 #include "core/error.h"
 #include "int8/q8.h"
 #include "ops/ops.h"
@@ -124,6 +125,22 @@ sc_status sc_q8_concat(sc_q8 *q, sc_node *nd, int action)
                 y += xsz;
             }
         }
+        return SC_OK;
+    }
+    case Q8_EMIT: {
+        sc_cgen *g = q->cg;
+        int id = sc_q8_sum_emit(g, s, nd->n_in), i = (int)(nd - q->net->nodes);
+        size_t at = 0;
+        sc_cgen_code(g, "    { /* layer %d: its inputs one after another */\n"
+                        "        uint8_t *y = %s;\n", i, sc_cgen_y(g, i));
+        for (int k = 0; k < nd->n_in; k++) {
+            size_t xsz = sc_node_size(sc_in(q->net, nd, k));
+            sc_cgen_code(g, "        for (int i = 0; i < %zu; i++)\n"
+                            "            y[%zu + i] = q8_sum(&s%d[%d], %s + i);\n",
+                         xsz, at, id, k, sc_cgen_y(g, nd->in[k]));
+            at += xsz;
+        }
+        sc_cgen_code(g, "    }\n");
         return SC_OK;
     }
     default:

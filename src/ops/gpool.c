@@ -1,6 +1,7 @@
 /* gpool.c -- global pools: y[c] = mean_hw x[c] or y[c] = max_hw x[c]. */
 #include <string.h>
 
+#include "cgen/cgen.h"
 #include "core/error.h"
 #include "int8/q8.h"
 #include "ops/ops.h"
@@ -98,6 +99,33 @@ static void q8_gpool(sc_q8 *q, sc_node *nd, int is_max)
     }
 }
 
+/* C for one sample: as q8_gpool */
+static void q8_gpool_emit(sc_q8 *q, sc_node *nd, int is_max)
+{
+    sc_cgen *g = q->cg;
+    const sc_node *x = &q->net->nodes[nd->in[0]];
+    int i = (int)(nd - q->net->nodes);
+    if (sc_cgen_once(g, "q8_gpool"))
+        sc_cgen_def(g,
+            "/* each plane's largest byte (is_max) or its mean rounded half up */\n"
+            "static void q8_gpool(const uint8_t *x, uint8_t *y, int planes,\n"
+            "                     uint64_t hw, int is_max)\n"
+            "{\n"
+            "    for (int p = 0; p < planes; p++, x += hw) {\n"
+            "        uint64_t acc = 0;\n"
+            "        unsigned best = 0;\n"
+            "        for (uint64_t i = 0; i < hw; i++) {\n"
+            "            acc += x[i];\n"
+            "            best = x[i] > best ? x[i] : best;\n"
+            "        }\n"
+            "        y[p] = (uint8_t)(is_max ? best : (2 * acc + hw) / (2 * hw));\n"
+            "    }\n"
+            "}\n");
+    sc_cgen_code(g, "    q8_gpool(%s, %s, %d, %d, %d); /* layer %d */\n",
+                 sc_cgen_y(g, nd->in[0]), sc_cgen_y(g, i), nd->c, x->h * x->w,
+                 is_max, i);
+}
+
 static sc_status q8_gpool_op(sc_q8 *q, sc_node *nd, int action, int is_max)
 {
     switch (action) {
@@ -106,6 +134,9 @@ static sc_status q8_gpool_op(sc_q8 *q, sc_node *nd, int action, int is_max)
         return SC_OK;
     case Q8_FORWARD:
         q8_gpool(q, nd, is_max);
+        return SC_OK;
+    case Q8_EMIT:
+        q8_gpool_emit(q, nd, is_max);
         return SC_OK;
     default:
         return SC_ERR_UNSUPPORTED;

@@ -4,6 +4,7 @@
  * row-major window order. */
 #include <string.h>
 
+#include "cgen/cgen.h"
 #include "core/error.h"
 #include "int8/q8.h"
 #include "ops/ops.h"
@@ -186,6 +187,33 @@ static void q8_forward_task(void *ctx, size_t b, size_t e, int t)
     }
 }
 
+/* C for one sample: each window's largest byte */
+static const char MAXPOOL_C[] =
+    "static void q8_maxpool(const q8win *p, const uint8_t *x, uint8_t *y)\n"
+    "{\n"
+    "    int plane = p->oh * p->ow;\n"
+    "    for (int o = 0; o < p->c * plane; o++) {\n"
+    "        const uint8_t *xc = x + (size_t)(o / plane) * (size_t)(p->ih * p->iw);\n"
+    "        int oy = o % plane / p->ow, ox = o % p->ow, y0, y1, x0, x1;\n"
+    "        unsigned m = 0;\n"
+    "        q8_span(oy, p->kh, p->sh, p->ph, p->ih, &y0, &y1);\n"
+    "        q8_span(ox, p->kw, p->sw, p->pw, p->iw, &x0, &x1);\n"
+    "        for (int i = y0; i < y1; i++)\n"
+    "            for (int k = x0; k < x1; k++)\n"
+    "                m = xc[i * p->iw + k] > m ? xc[i * p->iw + k] : m;\n"
+    "        y[o] = (uint8_t)m;\n"
+    "    }\n"
+    "}\n";
+
+static void q8_emit(sc_q8 *q, sc_node *nd)
+{
+    sc_cgen *g = q->cg;
+    int id = sc_window_emit(g, q->net, nd, "q8_maxpool", MAXPOOL_C);
+    int i = (int)(nd - q->net->nodes);
+    sc_cgen_code(g, "    q8_maxpool(&p%d, %s, %s); /* layer %d */\n", id,
+                 sc_cgen_y(g, nd->in[0]), sc_cgen_y(g, i), i);
+}
+
 sc_status sc_q8_maxpool(sc_q8 *q, sc_node *nd, int action)
 {
     q8_pool_job j = {q, nd};
@@ -196,6 +224,9 @@ sc_status sc_q8_maxpool(sc_q8 *q, sc_node *nd, int action)
     case Q8_FORWARD:
         sc_pool_map(q->net->pool, (size_t)q->plan_n * nd->c, 64,
                     q8_forward_task, &j);
+        return SC_OK;
+    case Q8_EMIT:
+        q8_emit(q, nd);
         return SC_OK;
     default:
         return SC_ERR_UNSUPPORTED;

@@ -168,6 +168,12 @@ sc_status sc_q8_hardswish(struct sc_q8 *q, sc_node *nd, int action);
  * input), SC_ERR_SHAPE when the window is larger than the padded input;
  * else the output c x h x w, (in + 2 pad - kernel) / stride + 1 per axis. */
 sc_status sc_window_shape(sc_net *net, sc_node *nd);
+struct sc_cgen;
+/* The window of pool nd as a static const q8win pN of exported C (the type
+ * and q8_span, sc_window_span, once) and the pool's own helper (C text
+ * under key, once); returns N. */
+int sc_window_emit(struct sc_cgen *g, const sc_net *net, const sc_node *nd,
+                   const char *key, const char *helper);
 
 /* The input rows (or columns) [*lo, *hi) that output position o of a
  * window of k, stride s, padding p reads along an axis of n inputs: the

@@ -7,6 +7,7 @@
  * (each column's sum is the same whatever its panel's other columns). */
 #include <string.h>
 
+#include "cgen/cgen.h"
 #include "core/error.h"
 #include "int8/q8.h"
 
@@ -138,6 +139,69 @@ static int run_of(const conv8 *c, int n, int threads)
     return run < 1 ? 1 : run;
 }
 
+/* the C of one sample: a direct convolution, the padding read as the
+ * input's zero point (the same sums as the frame forward_task pads) */
+static const char CONV_C[] =
+    "/* a convolution (groups too): its shape and weights */\n"
+    "typedef struct q8conv {\n"
+    "    const q8w *L;\n"
+    "    int cin, ih, iw, groups, kh, kw, sh, sw, ph, pw, oc, oh, ow;\n"
+    "} q8conv;\n"
+    "static void q8_conv(const q8conv *c, const uint8_t *x, uint8_t *y,\n"
+    "                    float *fy)\n"
+    "{\n"
+    "    const q8w *L = c->L;\n"
+    "    int cin_g = c->cin / c->groups, mg = c->oc / c->groups;\n"
+    "    int npos = c->oh * c->ow;\n"
+    "    for (int o = 0; o < c->oc; o++) {\n"
+    "        const int8_t *w = L->w + (size_t)o * (size_t)L->k;\n"
+    "        const uint8_t *xg = x + (size_t)(o / mg) * (size_t)cin_g *\n"
+    "                                    (size_t)(c->ih * c->iw);\n"
+    "        for (int oy = 0; oy < c->oh; oy++)\n"
+    "            for (int ox = 0; ox < c->ow; ox++) {\n"
+    "                int32_t acc = 0;\n"
+    "                int t = 0, p = oy * c->ow + ox;\n"
+    "                size_t at = (size_t)o * (size_t)npos + (size_t)p;\n"
+    "                for (int ch = 0; ch < cin_g; ch++)\n"
+    "                    for (int i = 0; i < c->kh; i++) {\n"
+    "                        int iy = oy * c->sh - c->ph + i;\n"
+    "                        const uint8_t *row = xg + (size_t)(ch * c->ih) *\n"
+    "                                                      (size_t)c->iw;\n"
+    "                        int in_y = iy >= 0 && iy < c->ih;\n"
+    "                        if (in_y)\n"
+    "                            row += (size_t)iy * (size_t)c->iw;\n"
+    "                        for (int j = 0; j < c->kw; j++, t++) {\n"
+    "                            int ix = ox * c->sw - c->pw + j;\n"
+    "                            int v = in_y && ix >= 0 && ix < c->iw\n"
+    "                                        ? row[ix]\n"
+    "                                        : L->zin;\n"
+    "                            acc += (int32_t)w[t] * v;\n"
+    "                        }\n"
+    "                    }\n"
+    "                q8w_put(L, o, p, acc, y ? y + at : 0, fy ? fy + at : 0);\n"
+    "            }\n"
+    "    }\n"
+    "}\n";
+
+static sc_status emit(sc_q8 *q, sc_node *nd)
+{
+    sc_cgen *g = q->cg;
+    const sc_node *x = &q->net->nodes[nd->in[0]];
+    const sc_q8node *qn = sc_q8_of(q, nd);
+    int id = sc_q8_weighted_emit(q, nd, tables(qn->priv)->k, "q8_conv", CONV_C);
+    if (id < 0)
+        return SC_ERR_NOMEM;
+    int i = (int)(nd - q->net->nodes), cid = g->n_arrays++;
+    sc_cgen_def(g, "static const q8conv c%d = {&w%d, %d, %d, %d, %d, %d, %d, "
+                "%d, %d, %d, %d, %d, %d, %d};\n", cid, id, x->c, x->h, x->w,
+                sc_groups(nd), nd->kh, nd->kw, nd->sh, nd->sw, nd->ph, nd->pw,
+                nd->c, nd->h, nd->w);
+    sc_cgen_code(g, "    q8_conv(&c%d, %s, %s, %s); /* layer %d */\n", cid,
+                 sc_cgen_y(g, nd->in[0]), qn->out_float ? "0" : sc_cgen_y(g, i),
+                 qn->out_float ? "logits" : "0", i);
+    return SC_OK;
+}
+
 sc_status sc_q8_conv2d(sc_q8 *q, sc_node *nd, int action)
 {
     switch (action) {
@@ -150,6 +214,8 @@ sc_status sc_q8_conv2d(sc_q8 *q, sc_node *nd, int action)
         sc_pool_run(q->net->pool, items, forward_task, &j);
         return SC_OK;
     }
+    case Q8_EMIT:
+        return emit(q, nd);
     default:
         return SC_ERR_UNSUPPORTED;
     }

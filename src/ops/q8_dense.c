@@ -1,6 +1,7 @@
 /* q8_dense.c -- an int8 dense layer: the samples' bytes are the columns of
  * one integer GEMM (kernels/qkernel.h), a panel of the kernel's NR samples
  * per task, requantised into each sample's row. */
+#include "cgen/cgen.h"
 #include "core/error.h"
 #include "int8/q8.h"
 
@@ -58,6 +59,36 @@ static void forward_task(void *ctx, size_t b, size_t e, int t)
     }
 }
 
+/* the C of one sample: each output's sum over the input's bytes */
+static const char DENSE_C[] =
+    "/* a dense layer: m outputs of the sums of x with each row */\n"
+    "static void q8_dense(const q8w *L, int m, const uint8_t *x,\n"
+    "                     uint8_t *y, float *fy)\n"
+    "{\n"
+    "    for (int o = 0; o < m; o++) {\n"
+    "        const int8_t *w = L->w + (size_t)o * (size_t)L->k;\n"
+    "        int32_t acc = 0;\n"
+    "        for (int j = 0; j < L->k; j++)\n"
+    "            acc += (int32_t)w[j] * x[j];\n"
+    "        q8w_put(L, o, 0, acc, y ? y + o : 0, fy ? fy + o : 0);\n"
+    "    }\n"
+    "}\n";
+
+static sc_status emit(sc_q8 *q, sc_node *nd)
+{
+    sc_cgen *g = q->cg;
+    const sc_q8node *qn = sc_q8_of(q, nd);
+    int k = ((const sc_q8w *)qn->priv)->k, i = (int)(nd - q->net->nodes);
+    int id = sc_q8_weighted_emit(q, nd, k, "q8_dense", DENSE_C);
+    if (id < 0)
+        return SC_ERR_NOMEM;
+    sc_cgen_code(g, "    q8_dense(&w%d, %d, %s, %s, %s); /* layer %d */\n", id,
+                 nd->c, sc_cgen_y(g, nd->in[0]),
+                 qn->out_float ? "0" : sc_cgen_y(g, i),
+                 qn->out_float ? "logits" : "0", i);
+    return SC_OK;
+}
+
 sc_status sc_q8_dense(sc_q8 *q, sc_node *nd, int action)
 {
     switch (action) {
@@ -70,6 +101,8 @@ sc_status sc_q8_dense(sc_q8 *q, sc_node *nd, int action)
         sc_pool_run(q->net->pool, panels, forward_task, &j);
         return SC_OK;
     }
+    case Q8_EMIT:
+        return emit(q, nd);
     default:
         return SC_ERR_UNSUPPORTED;
     }

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cgen/cgen.h"
 #include "core/checked.h"
 #include "core/error.h"
 #include "core/simd.h"
@@ -245,4 +246,91 @@ void sc_q8_weighted_store(const sc_q8w *w, const int32_t *c, size_t ldc,
                 out[(size_t)j * jstride] =
                     sc_q8_requant(cr[j] - corr, mul, b[0], lo, hi);
     }
+}
+
+/* q8w: one layer's int8 rows and requantisation in the exported C, and
+ * q8w_put, sc_q8_weighted_store of one sum */
+static void emit_type(sc_cgen *g)
+{
+    sc_q8_emit_arith(g);
+    if (!sc_cgen_once(g, "q8w"))
+        return;
+    sc_cgen_def(g,
+        "/* a dense or conv layer: int8 rows (m x k), their sums, each\n"
+        " * channel's requantisation (b per position when positions > 1) or\n"
+        " * its float output fs v + fb */\n"
+        "typedef struct q8w {\n"
+        "    const int8_t *w;\n"
+        "    const int32_t *rowsum, *m;\n"
+        "    const uint8_t *shift;\n"
+        "    const int64_t *b;\n"
+        "    const float *fs, *fb;\n"
+        "    int k, positions, zin, lo, hi;\n"
+        "} q8w;\n"
+        "/* output o at position pos of the sum acc: a byte into *y, or a\n"
+        " * float into *fy */\n"
+        "static void q8w_put(const q8w *L, int o, int pos, int32_t acc,\n"
+        "                    uint8_t *y, float *fy)\n"
+        "{\n"
+        "    int64_t v = (int64_t)acc - (int64_t)L->zin * L->rowsum[o];\n"
+        "    int at = o * L->positions + (L->positions > 1 ? pos : 0);\n"
+        "    if (fy)\n"
+        "        *fy = (float)v * L->fs[o] + L->fb[at];\n"
+        "    else\n"
+        "        *y = q8_rq(v, L->m[o], L->shift[o], L->b[at], L->lo, L->hi);\n"
+        "}\n");
+}
+
+int sc_q8_weighted_emit(sc_q8 *q, sc_node *nd, int k, const char *key,
+                        const char *helper)
+{
+    sc_cgen *g = q->cg;
+    const sc_q8node *qn = sc_q8_of(q, nd);
+    const sc_q8w *w = qn->priv;
+    int m = nd->c;
+    size_t mk = (size_t)m * (size_t)k, nb = (size_t)m * w->positions;
+    int8_t *w8 = malloc(mk ? mk : 1);
+    int32_t *lv = nd->mant ? malloc((mk ? mk : 1) * sizeof(int32_t)) : NULL;
+    float *sw = malloc((size_t)m * sizeof(float));
+    int32_t *mul = malloc((size_t)m * sizeof(int32_t));
+    uint8_t *shift = malloc((size_t)m);
+    int id = -1;
+    if (w8 && (lv || !nd->mant) && sw && mul && shift) {
+        if (nd->mant)
+            sc_mantissas_levels(nd->mant, lv);
+        int8_rows(q->net, nd, lv, (size_t)k, w8, sw);
+        emit_type(g);
+        if (sc_cgen_once(g, key))
+            sc_cgen_def(g, "%s", helper);
+        int aw = sc_cgen_array(g, SC_CG_I8, w8, mk);
+        int ars = sc_cgen_array(g, SC_CG_I32, w->rowsum, (size_t)m);
+        id = g->n_arrays++;
+        if (qn->out_float) {
+            int afs = sc_cgen_array(g, SC_CG_F32, w->fs, (size_t)m);
+            int afb = sc_cgen_array(g, SC_CG_F32, w->fb, nb);
+            sc_cgen_def(g, "static const q8w w%d = {k%d, k%d, 0, 0, 0, k%d, "
+                        "k%d, %d, %zu, %d, 0, 255};\n", id, aw, ars, afs, afb,
+                        k, w->positions, sc_q8_in(q, nd, 0)->t.z);
+        } else {
+            for (int o = 0; o < m; o++) {
+                mul[o] = w->mul[o].m;
+                shift[o] = (uint8_t)w->mul[o].shift;
+            }
+            int am = sc_cgen_array(g, SC_CG_I32, mul, (size_t)m);
+            int ash = sc_cgen_array(g, SC_CG_U8, shift, (size_t)m);
+            int ab = sc_cgen_array(g, SC_CG_I64, w->b, nb);
+            sc_cgen_def(g, "static const q8w w%d = {k%d, k%d, k%d, k%d, k%d, "
+                        "0, 0, %d, %zu, %d, %d, %d};\n", id, aw, ars, am, ash,
+                        ab, k, w->positions, sc_q8_in(q, nd, 0)->t.z, w->lo,
+                        w->hi);
+        }
+    }
+    free(w8);
+    free(lv);
+    free(sw);
+    free(mul);
+    free(shift);
+    if (id < 0)
+        sc_fail(SC_ERR_NOMEM, "out of memory");
+    return id;
 }

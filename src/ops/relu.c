@@ -114,6 +114,8 @@ sc_status sc_q8_relu(sc_q8 *q, sc_node *nd, int action)
     case Q8_FORWARD:
         sc_q8_lut_forward(q, nd);
         return SC_OK;
+    case Q8_EMIT:
+        return sc_q8_lut_emit(q, nd);
     default:
         return SC_ERR_UNSUPPORTED;
     }
