@@ -202,7 +202,7 @@ void sc_q8_keep_input(sc_q8 *q, sc_node *nd, int alias);
 
 /* ---- what the weighted ops share (ops/q8_weighted.c) ---- */
 /* A weighted layer's prepared data: packed weights, their row sums, and
- * the requantisation of each output channel (per position too when
+ * the requantisation of each output channel (by classes of positions when
  * compress folded constants, cmap) or its float output. */
 typedef struct sc_q8w {
     int m, k;            /* rows (output channels) and reduction */
@@ -211,11 +211,16 @@ typedef struct sc_q8w {
     size_t group_bytes;  /* packed bytes of one group */
     int32_t *rowsum;     /* m */
     sc_q8mul *mul;       /* m */
-    int64_t *b;          /* m, or m x positions with cmap */
-    size_t positions;    /* per channel of b (1: uniform) */
+    int64_t *b;          /* per channel; with cmap, each channel's table */
+    size_t nb;           /* b's entries (fb's too) */
     int lo, hi;          /* the clamp */
-    float *fs, *fb;      /* out_float: logit = fs v + fb (per position with
-                            cmap) */
+    float *fs, *fb;      /* out_float: logit = fs v + fb (fb indexed as b) */
+    /* cmap: the layer has compress's folded constants, as classes of equal
+     * rows and of equal columns of its oh x ow output map (a padded
+     * convolution of constant maps has few: cmap.c), so channel o's offset
+     * at (y, x) is b[boff[o] + rcls[o oh + y] ncol[o] + ccls[o ow + x]] */
+    int cmap, oh, ow;
+    int32_t *boff, *ncol, *rcls, *ccls;
     size_t tail;         /* where the op's own tables start */
 } sc_q8w;
 /* Prepares nd (conv or dense) for k weights per output channel in `groups`
@@ -227,8 +232,8 @@ sc_status sc_q8_weighted_prepare(sc_q8 *q, sc_node *nd, int k, int groups,
 /* Requantises the tile c (rows o0.. o0 + rows of the layer's channels,
  * cols columns, ldc apart, zero point zin of the input) into the bytes
  * y[o * ostride + j * jstride], or the floats fy at the same places for an
- * out_float layer; column j is position j of the channel's constants when
- * the layer has them per position. */
+ * out_float layer; with cmap, the columns are the oh x ow positions of one
+ * sample (jstride 1). */
 /* Q8_EMIT's part that dense and conv share: the int8 rows and tables of
  * nd as arrays and a static const q8w wN (the type and q8w_put, which
  * requantises one sum as sc_q8_weighted_store does, once), and the op's
