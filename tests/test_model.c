@@ -893,7 +893,7 @@ START_TEST(test_exact_bytes_of_a_tiny_model)
     size_t n;
     unsigned char *d = tu_read_all(tu_path("tiny.scm"), &n);
 
-    unsigned char want[128], *q = want;
+    unsigned char want[160], *q = want;
     memcpy(q, "SCMODEL", 8); /* with its NUL */
     q += 8;
     put32(&q, 4); /* version */
