@@ -153,8 +153,8 @@ static void check_model(sc_model *m, const tu_batch *b, double tol,
     double e = rel_error(q, f, b->n, k, &agree);
     ck_assert_msg(e <= tol, "%s: int8 logits %.4f of the largest away (%d "
                   "of %d classes agree)", what, e, agree, b->n);
-    ck_assert_msg(agree >= b->n * 3 / 4, "%s: %d of %d classes agree", what,
-                  agree, b->n);
+    ck_assert_msg(agree >= (b->n * 3 + 3) / 4, "%s: %d of %d classes agree",
+                  what, agree, b->n);
     size_t bytes = (size_t)b->n * (size_t)k * sizeof(float);
     const sc_qkernel *ks[4];
     int nk = sc_qkernel_all(ks, 4);
@@ -221,8 +221,10 @@ START_TEST(t_bench_nets)
     tu_settle_bn(net);
     int c, h, w;
     nets_input_shape(name, &c, &h, &w);
-    tu_batch cal = tu_batch_make(32, c, h, w, 0, 8);
-    tu_batch test = tu_batch_make(24, c, h, w, 0, 9);
+    /* under valgrind (50 times slower) fewer images */
+    int slow = UNDER_VALGRIND();
+    tu_batch cal = tu_batch_make(slow ? 8 : 32, c, h, w, 0, 8);
+    tu_batch test = tu_batch_make(slow ? 4 : 24, c, h, w, 0, 9);
     sc_model *m = calibrated_model(net, &cal, "bench.scm");
     double v;
     TU_OK(sc_model_get_param(m, SC_PARAM_INFERENCE, &v));
