@@ -7,7 +7,7 @@
 #include "core/error.h"
 #include "int8/q8.h"
 
-sc_status sc_q8_lut_prepare(sc_q8 *q, sc_node *nd, float (*f)(float, float))
+static sc_status lut_prepare(sc_q8 *q, sc_node *nd, float (*f)(float, float))
 {
     const sc_q8t tin = sc_q8_in(q, nd, 0)->t;
     sc_q8node *qn = sc_q8_of(q, nd);
@@ -37,7 +37,7 @@ static void lut_task(void *ctx, size_t b, size_t e, int t)
         j->y[i] = j->lut[j->x[i]];
 }
 
-void sc_q8_lut_forward(sc_q8 *q, sc_node *nd)
+static void lut_forward(sc_q8 *q, sc_node *nd)
 {
     const sc_q8node *qn = sc_q8_of(q, nd);
     lut_job j = {sc_q8_in(q, nd, 0)->y, qn->priv, qn->y};
@@ -52,7 +52,7 @@ void sc_q8_keep_input(sc_q8 *q, sc_node *nd, int alias)
     qn->alias = alias;
 }
 
-sc_status sc_q8_lut_emit(sc_q8 *q, sc_node *nd)
+static sc_status lut_emit(sc_q8 *q, sc_node *nd)
 {
     sc_cgen *g = q->cg;
     const sc_q8node *qn = sc_q8_of(q, nd);
@@ -66,4 +66,26 @@ sc_status sc_q8_lut_emit(sc_q8 *q, sc_node *nd)
                  (int)(nd - q->net->nodes), sc_cgen_y(g, nd->in[0]),
                  sc_cgen_y(g, (int)(nd - q->net->nodes)), sc_node_size(nd), id);
     return SC_OK;
+}
+
+sc_status sc_q8_elementwise(sc_q8 *q, sc_node *nd, int action,
+                            float (*f)(float, float), double lo, double hi)
+{
+    switch (action) {
+    case Q8_CLAMP:
+        if (lo > hi)
+            return SC_ERR_UNSUPPORTED;
+        q->clamp_lo = lo;
+        q->clamp_hi = hi;
+        return SC_OK;
+    case Q8_PREPARE:
+        return lut_prepare(q, nd, f);
+    case Q8_FORWARD:
+        lut_forward(q, nd);
+        return SC_OK;
+    case Q8_EMIT:
+        return lut_emit(q, nd);
+    default:
+        return SC_ERR_UNSUPPORTED;
+    }
 }

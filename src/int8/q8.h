@@ -191,12 +191,12 @@ int sc_q8_sum_emit(struct sc_cgen *g, const sc_q8sum *s, int n);
 void sc_q8_emit_mult(struct sc_cgen *g);
 
 /* ---- ops of one input byte (lut.c) ---- */
-/* nd's table: byte v of the input gives f(s_in (v - z_in), alpha) in nd's
- * quantisation. */
-sc_status sc_q8_lut_prepare(sc_q8 *q, sc_node *nd, float (*f)(float, float));
-void sc_q8_lut_forward(sc_q8 *q, sc_node *nd);
-/* Q8_EMIT of a table op: the table and its loop. */
-sc_status sc_q8_lut_emit(sc_q8 *q, sc_node *nd);
+/* The int8 op of an element-wise kind y = f(x, alpha): Q8_CLAMP answers
+ * [lo, hi] when f is that clamp (lo > hi: it is not), and otherwise it is a
+ * table, byte v of the input giving f(s_in (v - z_in), alpha) in nd's
+ * quantisation (Q8_PREPARE, Q8_FORWARD, Q8_EMIT: the table and its loop). */
+sc_status sc_q8_elementwise(sc_q8 *q, sc_node *nd, int action,
+                            float (*f)(float, float), double lo, double hi);
 /* nd's output keeps its input's quantisation; with alias, its bytes too. */
 void sc_q8_keep_input(sc_q8 *q, sc_node *nd, int alias);
 

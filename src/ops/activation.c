@@ -231,23 +231,7 @@ sc_status sc_op_hardswish(sc_net *net, sc_node *nd, sc_op_action action)
  * input bytes */
 static sc_status act_q8(sc_q8 *q, sc_node *nd, int action, const act_def *k)
 {
-    switch (action) {
-    case Q8_CLAMP:
-        if (k->lo > k->hi)
-            return SC_ERR_UNSUPPORTED;
-        q->clamp_lo = k->lo;
-        q->clamp_hi = k->hi;
-        return SC_OK;
-    case Q8_PREPARE:
-        return sc_q8_lut_prepare(q, nd, k->f);
-    case Q8_FORWARD:
-        sc_q8_lut_forward(q, nd);
-        return SC_OK;
-    case Q8_EMIT:
-        return sc_q8_lut_emit(q, nd);
-    default:
-        return SC_ERR_UNSUPPORTED;
-    }
+    return sc_q8_elementwise(q, nd, action, k->f, k->lo, k->hi);
 }
 
 sc_status sc_q8_leaky_relu(sc_q8 *q, sc_node *nd, int action)

@@ -104,19 +104,5 @@ static float relu_f(float x, float a)
 /* int8: folded into a weighted layer as a clamp at 0, else a table */
 sc_status sc_q8_relu(sc_q8 *q, sc_node *nd, int action)
 {
-    switch (action) {
-    case Q8_CLAMP:
-        q->clamp_lo = 0.0;
-        q->clamp_hi = INFINITY;
-        return SC_OK;
-    case Q8_PREPARE:
-        return sc_q8_lut_prepare(q, nd, relu_f);
-    case Q8_FORWARD:
-        sc_q8_lut_forward(q, nd);
-        return SC_OK;
-    case Q8_EMIT:
-        return sc_q8_lut_emit(q, nd);
-    default:
-        return SC_ERR_UNSUPPORTED;
-    }
+    return sc_q8_elementwise(q, nd, action, relu_f, 0.0, INFINITY);
 }
